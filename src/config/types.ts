@@ -1,0 +1,98 @@
+/**
+ * The server configuration as the rest of the daemon sees it: validated, defaults filled in,
+ * `!env` resolved, paths expanded, deeply frozen. Field names are camelCase; the YAML keys are
+ * snake_case as in the specification (see config/airut.example.yaml and docs/configuration.md).
+ */
+
+/** How a mail connection is secured: implicit TLS, STARTTLS upgrade, or plain (loopback only). */
+export type ConnectionSecurity = 'tls' | 'starttls' | 'none';
+
+export interface DashboardConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  readonly port: number;
+  /** Public URL of the dashboard, used in links inside replies; null when not set. */
+  readonly baseUrl: string | null;
+  /** When set, every page and API call needs it. */
+  readonly authToken: string | null;
+}
+
+export interface ClaudeConfig {
+  /** Absolute path of the Claude Code binary mounted into containers. */
+  readonly binaryPath: string;
+  /** Full model names a `+alias` sub-address may select besides the short aliases. */
+  readonly allowedModels: readonly string[];
+}
+
+export interface GlobalConfig {
+  readonly maxConcurrent: number;
+  readonly shutdownTimeoutSeconds: number;
+  readonly conversationMaxAgeDays: number;
+  readonly dashboard: DashboardConfig;
+  readonly containerCommand: string;
+  /** Absolute path of the SQLite database file. */
+  readonly databasePath: string;
+  readonly claude: ClaudeConfig;
+}
+
+export interface RepoEmailConfig {
+  readonly imapServer: string;
+  readonly imapPort: number;
+  readonly imapSecurity: ConnectionSecurity;
+  readonly smtpServer: string;
+  readonly smtpPort: number;
+  readonly smtpSecurity: ConnectionSecurity;
+  readonly username: string;
+  readonly password: string;
+  /** The From header as configured, e.g. `Airut <airut@example.com>`. */
+  readonly from: string;
+  /** The bare address of `from`, lowercased, e.g. `airut@example.com`. */
+  readonly fromAddress: string;
+}
+
+export interface RepoImapConfig {
+  readonly pollIntervalSeconds: number;
+  readonly useIdle: boolean;
+  readonly idleReconnectIntervalSeconds: number;
+}
+
+/** A secret the container sees only as a surrogate; the proxy swaps in the real value. */
+export interface MaskedSecret {
+  readonly value: string;
+  /** Host patterns (`api.github.com`, `*.example.com`) where the real value may be sent. */
+  readonly scopes: readonly string[];
+  /** Request headers in which the surrogate is replaced. */
+  readonly headers: readonly string[];
+}
+
+/** Credentials the proxy uses to re-sign requests (AWS SigV4); the container sees surrogates. */
+export interface SigningCredential {
+  readonly type: 'aws-sigv4';
+  readonly accessKeyId: { readonly name: string; readonly value: string };
+  readonly secretAccessKey: { readonly name: string; readonly value: string };
+  readonly sessionToken: { readonly name: string; readonly value: string } | null;
+  readonly scopes: readonly string[];
+}
+
+export interface RepoServerConfig {
+  /** The key under `repos:`; safe for paths, container names and labels. */
+  readonly repoId: string;
+  readonly gitRepoUrl: string;
+  /** Absolute, normalised. */
+  readonly storageDir: string;
+  readonly email: RepoEmailConfig;
+  /** Lowercased; exact addresses or `*@domain`. */
+  readonly authorizedSenders: readonly string[];
+  readonly trustedAuthservId: string;
+  readonly imap: RepoImapConfig;
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly maskedSecrets: Readonly<Record<string, MaskedSecret>>;
+  readonly signingCredentials: Readonly<Record<string, SigningCredential>>;
+}
+
+export interface ServerConfig {
+  readonly global: GlobalConfig;
+  readonly repos: Readonly<Record<string, RepoServerConfig>>;
+  /** The file this configuration was read from. */
+  readonly sourcePath: string;
+}
