@@ -1,0 +1,214 @@
+/**
+ * One repository's inbox: connect, process everything waiting, then wait for more (IDLE when the
+ * server supports it and the config asks for it, else polling), reconnect with backoff when the
+ * connection drops. Knows IMAP only; what a message means is the `onMessage` callback's business.
+ *
+ * The inbox is dedicated to the repository (see docs/email-setup.md): every message in it that is
+ * not flagged \Deleted is work. A message is removed from the server only after `onMessage`
+ * returned true, i.e. after the supervisor recorded it durably. A crash before that leaves it on
+ * the server, and it is fetched again on the next connection (acceptance is idempotent).
+ */
+import { ImapFlow } from 'imapflow';
+import type { Logger } from '../log/logger.ts';
+import type { ConnectionSecurity } from '../config/types.ts';
+import type { ListenerState, ListenerStatus } from '../store/repo-status.ts';
+import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { WakeSignal, sleepUnless } from './wake-signal.ts';
+
+export interface ImapListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly security: ConnectionSecurity;
+  readonly username: string;
+  readonly password: string;
+  readonly useIdle: boolean;
+  readonly pollIntervalMs: number;
+  /** IDLE is ended and re-issued this often (servers drop IDLE after 30 minutes). */
+  readonly idleReconnectIntervalMs: number;
+  /**
+   * Silence after which the connection is probed with NOOP; a second silence of the same length
+   * closes it. 50 s means a dead server is noticed within two minutes, even while idling.
+   */
+  readonly socketTimeoutMs?: number;
+  readonly backoff?: BackoffPolicy;
+  /** Messages fetched per round trip when many are waiting. */
+  readonly batchSize?: number;
+  /** Returns true once the message is durably recorded, so it may be removed from the server. */
+  readonly onMessage: (raw: Buffer, uid: number) => Promise<boolean>;
+  readonly onStatus: (status: ListenerStatus) => void;
+  readonly log: Logger;
+}
+
+export class ImapListener {
+  private readonly o: ImapListenerOptions;
+  private readonly stopSignal = new WakeSignal();
+  private stopping = false;
+  private runPromise: Promise<void> | null = null;
+  private current: ImapFlow | null = null;
+  private lastError: string | null = null;
+
+  constructor(options: ImapListenerOptions) {
+    this.o = options;
+  }
+
+  /** Starts the loop; resolves when `stop()` has been called and the connection is closed. */
+  run(): Promise<void> {
+    this.runPromise ??= this.loop();
+    return this.runPromise;
+  }
+
+  /** Idempotent. Logs out (bounded in time) and ends the loop. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopSignal.notify();
+    const client = this.current;
+    if (client?.usable) {
+      // Ends IDLE and says goodbye; if the server does not answer, close the socket.
+      await Promise.race([client.logout().catch(() => {}), delay(3_000)]);
+    }
+    client?.close();
+    await this.runPromise;
+    this.status('stopped', 'listener stopped');
+  }
+
+  private status(state: ListenerState, detail: string | null, nextRetryAt: number | null = null): void {
+    this.o.onStatus({ state, detail, lastError: this.lastError, nextRetryAt });
+  }
+
+  private async loop(): Promise<void> {
+    const policy = this.o.backoff ?? DEFAULT_BACKOFF;
+    let attempt = 0;
+    while (!this.stopping) {
+      let connectedAt: number | null = null;
+      const client = this.createClient();
+      this.current = client;
+      const closed = new WakeSignal();
+      client.on('close', () => closed.notify());
+      // imapflow reports most failures as 'error' events; without a listener they would crash
+      // the thread. The 'close' event that follows is what ends the session.
+      client.on('error', (err: Error) => {
+        this.lastError = describeImapError(err);
+        this.o.log.warn({ err: this.lastError }, 'IMAP connection error');
+      });
+      try {
+        this.status('connecting', `${this.o.host}:${this.o.port}`);
+        await client.connect();
+        connectedAt = Date.now();
+        this.o.log.info({ host: this.o.host, port: this.o.port }, 'IMAP connected');
+        await this.session(client, closed);
+      } catch (err) {
+        if (!this.stopping) {
+          this.lastError = describeImapError(err);
+          this.o.log.warn({ err: this.lastError }, 'IMAP session ended with an error');
+        }
+      } finally {
+        client.close();
+        this.current = null;
+      }
+      if (this.stopping) break;
+      if (connectedAt !== null && Date.now() - connectedAt >= policy.stableAfterMs) attempt = 0;
+      const wait = backoffDelay(policy, attempt++);
+      this.status('backoff', `reconnecting in ${Math.round(wait / 1000)} s`, Date.now() + wait);
+      this.o.log.info({ attempt, waitMs: wait }, 'IMAP reconnect scheduled');
+      await sleepUnless(wait, this.stopSignal);
+    }
+  }
+
+  private createClient(): ImapFlow {
+    const { security } = this.o;
+    return new ImapFlow({
+      host: this.o.host,
+      port: this.o.port,
+      secure: security === 'tls',
+      // 'none' is only allowed for loopback hosts by config validation.
+      doSTARTTLS: security === 'starttls' ? true : security === 'none' ? false : undefined,
+      auth: { user: this.o.username, pass: this.o.password },
+      logger: false,
+      disableAutoIdle: true,
+      socketTimeout: this.o.socketTimeoutMs ?? 50_000,
+      connectionTimeout: 30_000,
+      greetingTimeout: 15_000,
+      // Certificates are always verified; NODE_EXTRA_CA_CERTS adds a private CA.
+      tls: { rejectUnauthorized: true },
+    });
+  }
+
+  private async session(client: ImapFlow, closed: WakeSignal): Promise<void> {
+    await client.mailboxOpen('INBOX');
+    const changed = new WakeSignal();
+    client.on('exists', () => changed.notify());
+    const canIdle = this.o.useIdle && client.capabilities.has('IDLE');
+    if (this.o.useIdle && !canIdle) this.o.log.info('server does not advertise IDLE; polling instead');
+
+    while (!this.stopping && !closed.isPending) {
+      changed.consume();
+      await this.drain(client);
+      this.lastError = null;
+      if (this.stopping || closed.isPending) break;
+      if (changed.isPending) continue;
+
+      const wakeups: Promise<void>[] = [closed.wait(), this.stopSignal.wait()];
+      if (canIdle) {
+        this.status('idle', 'IDLE on INBOX');
+        const idling = client.idle().catch(() => {});
+        wakeups.push(changed.wait(), delay(this.o.idleReconnectIntervalMs));
+        await Promise.race(wakeups);
+        // Any command ends IDLE; NOOP also collects pending EXISTS responses.
+        if (client.usable && !this.stopping) await client.noop();
+        await idling;
+      } else {
+        this.status('polling', `polling every ${Math.round(this.o.pollIntervalMs / 1000)} s`);
+        wakeups.push(delay(this.o.pollIntervalMs));
+        await Promise.race(wakeups);
+        if (client.usable && !this.stopping) await client.noop();
+      }
+    }
+  }
+
+  /** Processes every message in INBOX that is not yet deleted, oldest first, in batches. */
+  private async drain(client: ImapFlow): Promise<void> {
+    const batchSize = this.o.batchSize ?? 50;
+    for (;;) {
+      if (this.stopping || !client.usable) return;
+      const found = await client.search({ deleted: false }, { uid: true });
+      const uids = (Array.isArray(found) ? found : []).sort((a, b) => a - b);
+      if (uids.length === 0) return;
+      this.status('processing', `${uids.length} message(s) waiting`);
+      const batch = uids.slice(0, batchSize);
+      const sources = new Map<number, Buffer>();
+      for await (const msg of client.fetch(batch.join(','), { uid: true, source: true }, { uid: true })) {
+        if (msg.source) sources.set(msg.uid, msg.source);
+      }
+      const done: number[] = [];
+      try {
+        for (const uid of batch) {
+          const raw = sources.get(uid);
+          if (!raw) continue; // expunged by someone else meanwhile
+          if (await this.o.onMessage(raw, uid)) done.push(uid);
+          if (this.stopping) break;
+        }
+      } finally {
+        // Remove what was recorded even if a later message of the batch failed.
+        if (done.length && client.usable) await client.messageDelete(done.join(','), { uid: true });
+      }
+      if (done.length < batch.length && !this.stopping) {
+        // Something was not recorded (the callback declined): don't spin on it; the next
+        // connection retries. Throwing hands control to the backoff loop.
+        throw new Error(`${batch.length - done.length} message(s) could not be recorded; will retry`);
+      }
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** A short, secret-free description of an IMAP failure for logs and the dashboard. */
+export function describeImapError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const e = err as Error & { code?: string; responseText?: string; authenticationFailed?: boolean };
+  if (e.authenticationFailed) return `login failed: ${e.responseText ?? e.message}`;
+  const parts = [e.code, e.responseText ?? e.message].filter(Boolean);
+  return parts.join(': ');
+}

@@ -1,0 +1,93 @@
+/**
+ * Durable acceptance: the one place where an email becomes a record. The raw message and its
+ * task row are written in one transaction; only after it commits may the listener remove the
+ * mail from the server. Calling it twice for the same mail is harmless (see `acceptMail`).
+ */
+import { createHash } from 'node:crypto';
+import { writeTransaction, type Db } from './database.ts';
+
+/** Why a mail was refused. Stored in `tasks.reason`; also a metrics label. */
+export type RejectReason = 'auth_failed' | 'unauthorized' | 'loop' | 'malformed' | 'too_large' | 'rate_limited';
+
+export type MailVerdict =
+  | { readonly action: 'accept'; readonly modelHint: string | null }
+  | { readonly action: 'reject'; readonly reason: RejectReason; readonly detail: string };
+
+/** What a repo listener hands to the supervisor. Structured-cloneable (crosses threads). */
+export interface IncomingMail {
+  readonly repoId: string;
+  readonly raw: Uint8Array;
+  readonly imapUid: number | null;
+  readonly messageId: string | null;
+  readonly subject: string;
+  readonly sender: string | null;
+  /** Conversation ids this mail may belong to, best first (In-Reply-To, References, subject tag). */
+  readonly conversationCandidates: readonly string[];
+  readonly verdict: MailVerdict;
+}
+
+export type AcceptOutcome =
+  | { readonly kind: 'queued'; readonly taskId: number }
+  | { readonly kind: 'rejected'; readonly taskId: number }
+  /** Already recorded earlier (a re-fetch after a crash, or a second delivery of the same Message-ID). */
+  | { readonly kind: 'duplicate'; readonly taskId: number };
+
+export function rawDigest(raw: Uint8Array): string {
+  return createHash('sha256').update(raw).digest('hex');
+}
+
+export function acceptMail(db: Db, mail: IncomingMail, now: number = Date.now()): AcceptOutcome {
+  const digest = rawDigest(mail.raw);
+  return writeTransaction(db, () => {
+    // Exact same bytes seen before in this repo: the listener crashed (or the server refused the
+    // delete) after we recorded it. Answer with the earlier task.
+    const sameBytes = db
+      .prepare(
+        `SELECT t.id FROM messages m JOIN tasks t ON t.message_row = m.id
+         WHERE m.repo_id = ? AND m.raw_sha256 = ? ORDER BY t.id LIMIT 1`,
+      )
+      .get(mail.repoId, digest) as { id: number } | undefined;
+    if (sameBytes) return { kind: 'duplicate', taskId: sameBytes.id };
+
+    // Same Message-ID already accepted: a second delivery (e.g. the sender's server retried).
+    // Rejected rows don't count, so a spoof reusing a genuine Message-ID cannot block it.
+    if (mail.verdict.action === 'accept' && mail.messageId) {
+      const sameId = db
+        .prepare(`SELECT id FROM tasks WHERE repo_id = ? AND message_id = ? AND status <> 'rejected' LIMIT 1`)
+        .get(mail.repoId, mail.messageId) as { id: number } | undefined;
+      if (sameId) return { kind: 'duplicate', taskId: sameId.id };
+    }
+
+    const messageRow = db
+      .prepare(
+        `INSERT INTO messages (repo_id, raw_sha256, message_id, imap_uid, size, raw, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(mail.repoId, digest, mail.messageId, mail.imapUid, mail.raw.byteLength, Buffer.from(mail.raw), now)
+      .lastInsertRowid;
+
+    const v = mail.verdict;
+    const taskId = db
+      .prepare(
+        `INSERT INTO tasks (repo_id, message_row, sender, subject, message_id, status, reason, detail,
+                            model_hint, thread_refs, created_at, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        mail.repoId,
+        messageRow,
+        mail.sender,
+        mail.subject,
+        mail.messageId,
+        v.action === 'accept' ? 'queued' : 'rejected',
+        v.action === 'reject' ? v.reason : null,
+        v.action === 'reject' ? v.detail : null,
+        v.action === 'accept' ? v.modelHint : null,
+        JSON.stringify(mail.conversationCandidates),
+        now,
+        v.action === 'reject' ? now : null,
+      ).lastInsertRowid;
+
+    return { kind: v.action === 'accept' ? 'queued' : 'rejected', taskId: Number(taskId) };
+  });
+}

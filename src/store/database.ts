@@ -1,0 +1,49 @@
+/**
+ * Opens the shared SQLite file. Every thread that touches the database opens its own
+ * connection with these settings (better-sqlite3 connections are not shareable across threads).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { AirutError } from '../errors.ts';
+import { migrate } from './migrations.ts';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  /** Apply pending migrations (only the supervisor does; other threads expect the schema to be there). */
+  readonly migrate?: boolean;
+  readonly readonly?: boolean;
+}
+
+export function openDatabase(file: string, options: OpenOptions = {}): Db {
+  let db: Db;
+  try {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    db = new Database(file, { readonly: options.readonly ?? false });
+  } catch (err) {
+    throw new AirutError(
+      'DATABASE_OPEN_FAILED',
+      `cannot open the database ${file}: ${(err as Error).message} (check the path in \`database:\` and that the directory is writable)`,
+      { cause: err, retry: 'later' },
+    );
+  }
+  // WAL lets the dashboard read while a writer commits; FULL sync makes an accepted task survive
+  // a power loss, which is the promise we make before deleting a mail from the server.
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+  }
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  if (options.migrate) migrate(db);
+  return db;
+}
+
+/**
+ * Runs `fn` in a write transaction that takes the write lock up front (BEGIN IMMEDIATE), so two
+ * writers never deadlock upgrading read locks, and busy_timeout applies at the start.
+ */
+export function writeTransaction<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}

@@ -1,0 +1,139 @@
+/**
+ * Versioned schema migrations, tracked in SQLite's `user_version`. A migration is never edited
+ * after it has shipped: add a new one. Each runs in its own transaction with the version bump.
+ */
+import type Database from 'better-sqlite3';
+import { AirutError } from '../errors.ts';
+
+interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'messages, tasks, conversations, task events, outgoing mail, repo status',
+    sql: `
+      CREATE TABLE messages (
+        id           INTEGER PRIMARY KEY,
+        repo_id      TEXT    NOT NULL,
+        raw_sha256   TEXT    NOT NULL,
+        message_id   TEXT,
+        imap_uid     INTEGER,
+        size         INTEGER NOT NULL,
+        raw          BLOB    NOT NULL,
+        received_at  INTEGER NOT NULL,
+        UNIQUE (repo_id, raw_sha256)
+      );
+
+      CREATE TABLE tasks (
+        id              INTEGER PRIMARY KEY,
+        repo_id         TEXT    NOT NULL,
+        message_row     INTEGER NOT NULL REFERENCES messages(id),
+        conversation_id TEXT,
+        sender          TEXT,
+        subject         TEXT    NOT NULL DEFAULT '',
+        message_id      TEXT,
+        status          TEXT    NOT NULL CHECK (status IN
+                          ('queued','running','completed','failed','timeout','cancelled','interrupted','rejected')),
+        reason          TEXT,
+        detail          TEXT,
+        model_hint      TEXT,
+        thread_refs     TEXT    NOT NULL DEFAULT '[]',
+        model           TEXT,
+        session_id      TEXT,
+        cost_usd        REAL,
+        turns           INTEGER,
+        error           TEXT,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        lease_until     INTEGER,
+        created_at      INTEGER NOT NULL,
+        started_at      INTEGER,
+        finished_at     INTEGER
+      );
+      CREATE INDEX tasks_by_status ON tasks (status, id);
+      CREATE INDEX tasks_by_repo ON tasks (repo_id, id);
+      CREATE INDEX tasks_by_conversation ON tasks (repo_id, conversation_id, id);
+      -- Idempotency: one live (non-rejected) task per (repo, Message-ID). A rejected spoof that
+      -- reuses a Message-ID must not block the genuine message, so rejected rows are excluded.
+      CREATE UNIQUE INDEX tasks_accepted_message_id ON tasks (repo_id, message_id)
+        WHERE message_id IS NOT NULL AND status <> 'rejected';
+
+      CREATE TABLE conversations (
+        repo_id          TEXT    NOT NULL,
+        id               TEXT    NOT NULL,
+        model            TEXT    NOT NULL,
+        session_id       TEXT,
+        subject          TEXT    NOT NULL DEFAULT '',
+        sender           TEXT,
+        created_at       INTEGER NOT NULL,
+        last_activity_at INTEGER NOT NULL,
+        PRIMARY KEY (repo_id, id)
+      );
+
+      -- What the agent did, as it happened (stream-json, one row per event), for the dashboard.
+      CREATE TABLE task_events (
+        id       INTEGER PRIMARY KEY,
+        task_id  INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        at       INTEGER NOT NULL,
+        kind     TEXT    NOT NULL,
+        data     TEXT    NOT NULL
+      );
+      CREATE INDEX task_events_by_task ON task_events (task_id, id);
+
+      -- Durable outgoing mail: a reply is written here (complete MIME) in the same transaction
+      -- that finishes its task, then sent; failures are retried with backoff, across restarts.
+      CREATE TABLE outgoing_mail (
+        id              INTEGER PRIMARY KEY,
+        repo_id         TEXT    NOT NULL,
+        task_id         INTEGER REFERENCES tasks(id),
+        conversation_id TEXT,
+        kind            TEXT    NOT NULL CHECK (kind IN ('ack','reply','error','notice')),
+        message_id      TEXT    NOT NULL,
+        recipient       TEXT    NOT NULL,
+        subject         TEXT    NOT NULL,
+        raw             BLOB    NOT NULL,
+        status          TEXT    NOT NULL CHECK (status IN ('pending','sent','failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        next_attempt_at INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER
+      );
+      CREATE INDEX outgoing_mail_pending ON outgoing_mail (status, next_attempt_at);
+      CREATE INDEX outgoing_mail_by_task ON outgoing_mail (task_id);
+
+      CREATE TABLE repo_status (
+        repo_id       TEXT PRIMARY KEY,
+        state         TEXT    NOT NULL,
+        detail        TEXT,
+        last_error    TEXT,
+        next_retry_at INTEGER,
+        last_mail_at  INTEGER,
+        updated_at    INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new AirutError(
+      'DATABASE_TOO_NEW',
+      `the database schema is version ${current} but this airut-ts knows only up to ${SCHEMA_VERSION}; ` +
+        'upgrade airut-ts or point `database:` at another file',
+    );
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+}

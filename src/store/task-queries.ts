@@ -1,0 +1,104 @@
+/** Read-side queries over tasks, shared by the dashboard, the CLI and the tests. */
+import type { Db } from './database.ts';
+
+export type TaskStatus =
+  | 'queued'
+  | 'running'
+  | 'completed'
+  | 'failed'
+  | 'timeout'
+  | 'cancelled'
+  | 'interrupted'
+  | 'rejected';
+
+export interface TaskRow {
+  readonly id: number;
+  readonly repoId: string;
+  readonly conversationId: string | null;
+  readonly sender: string | null;
+  readonly subject: string;
+  readonly messageId: string | null;
+  readonly status: TaskStatus;
+  readonly reason: string | null;
+  readonly detail: string | null;
+  readonly modelHint: string | null;
+  readonly model: string | null;
+  readonly sessionId: string | null;
+  readonly costUsd: number | null;
+  readonly turns: number | null;
+  readonly error: string | null;
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+const COLUMNS = `id, repo_id, conversation_id, sender, subject, message_id, status, reason, detail, model_hint,
+  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at`;
+
+export function toTaskRow(r: Record<string, unknown>): TaskRow {
+  return {
+    id: r.id as number,
+    repoId: r.repo_id as string,
+    conversationId: (r.conversation_id as string | null) ?? null,
+    sender: (r.sender as string | null) ?? null,
+    subject: (r.subject as string) ?? '',
+    messageId: (r.message_id as string | null) ?? null,
+    status: r.status as TaskStatus,
+    reason: (r.reason as string | null) ?? null,
+    detail: (r.detail as string | null) ?? null,
+    modelHint: (r.model_hint as string | null) ?? null,
+    model: (r.model as string | null) ?? null,
+    sessionId: (r.session_id as string | null) ?? null,
+    costUsd: (r.cost_usd as number | null) ?? null,
+    turns: (r.turns as number | null) ?? null,
+    error: (r.error as string | null) ?? null,
+    attempts: (r.attempts as number) ?? 0,
+    createdAt: r.created_at as number,
+    startedAt: (r.started_at as number | null) ?? null,
+    finishedAt: (r.finished_at as number | null) ?? null,
+  };
+}
+
+export function getTask(db: Db, id: number): TaskRow | null {
+  const r = db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+  return r ? toTaskRow(r) : null;
+}
+
+export interface TaskFilter {
+  readonly repoId?: string | undefined;
+  readonly status?: TaskStatus | undefined;
+  /** Cursor: only tasks with an id below this (newest first pagination). */
+  readonly beforeId?: number | undefined;
+  readonly limit?: number | undefined;
+}
+
+export function listTasks(db: Db, f: TaskFilter = {}): TaskRow[] {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (f.repoId) (where.push('repo_id = ?'), args.push(f.repoId));
+  if (f.status) (where.push('status = ?'), args.push(f.status));
+  if (f.beforeId) (where.push('id < ?'), args.push(f.beforeId));
+  const sql = `SELECT ${COLUMNS} FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+               ORDER BY id DESC LIMIT ?`;
+  args.push(Math.min(Math.max(f.limit ?? 50, 1), 500));
+  return (db.prepare(sql).all(...args) as Array<Record<string, unknown>>).map(toTaskRow);
+}
+
+export function countTasksByStatus(db: Db): Array<{ repoId: string; status: TaskStatus; count: number }> {
+  return (
+    db.prepare(`SELECT repo_id, status, COUNT(*) AS n FROM tasks GROUP BY repo_id, status`).all() as Array<{
+      repo_id: string;
+      status: TaskStatus;
+      n: number;
+    }>
+  ).map((r) => ({ repoId: r.repo_id, status: r.status, count: r.n }));
+}
+
+/** The raw RFC 5322 bytes of the mail behind a task. */
+export function getTaskRawMessage(db: Db, taskId: number): Buffer | null {
+  const r = db
+    .prepare(`SELECT m.raw FROM tasks t JOIN messages m ON m.id = t.message_row WHERE t.id = ?`)
+    .get(taskId) as { raw: Buffer } | undefined;
+  return r?.raw ?? null;
+}

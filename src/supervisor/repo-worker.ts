@@ -1,0 +1,138 @@
+/**
+ * The supervisor's handle on one repo listener thread: spawns it, serves it the supervisor API,
+ * restarts it with backoff when it dies, pings it, and stops it within a deadline.
+ */
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { RepoServerConfig } from '../config/types.ts';
+import type { Logger } from '../log/logger.ts';
+import { DEFAULT_BACKOFF, backoffDelay } from '../listener/backoff.ts';
+import { Lifeline, connectApi, serveApi, type Guarded } from './thread-rpc.ts';
+import {
+  CONTROL_TIMEOUT_MS,
+  type RepoListenerApi,
+  type RepoWorkerData,
+  type SupervisorApi,
+} from './repo-worker-protocol.ts';
+
+export type RepoWorkerState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+
+const WORKER_ENTRY = new URL('../../workers/repo-listener.ts', import.meta.url);
+const TS_BOOTSTRAP = new URL('../../workers/ts-bootstrap.mjs', import.meta.url);
+const HEARTBEAT_MS = 30_000;
+const STOP_GRACE_MS = 8_000;
+
+export interface RepoWorkerOptions {
+  readonly repo: RepoServerConfig;
+  /** The API this repo's thread may call; already bound to this repo. */
+  readonly api: SupervisorApi;
+  readonly log: Logger;
+  /** Called when the thread died unexpectedly (for status and metrics). */
+  readonly onCrash?: (reason: string, restartInMs: number) => void;
+}
+
+export class RepoWorker {
+  state: RepoWorkerState = 'starting';
+  private worker: Worker | null = null;
+  private control: Guarded<RepoListenerApi> | null = null;
+  private crashes = 0;
+  private startedAt = 0;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private stopPromise: Promise<void> | null = null;
+
+  constructor(private readonly o: RepoWorkerOptions) {}
+
+  start(): void {
+    const toWorker = new MessageChannel(); // supervisor → listener calls
+    const toSupervisor = new MessageChannel(); // listener → supervisor calls
+    const data: RepoWorkerData = {
+      repo: this.o.repo,
+      supervisorPort: toSupervisor.port2,
+      controlPort: toWorker.port2,
+    };
+    const worker = new Worker(TS_BOOTSTRAP, {
+      argv: [WORKER_ENTRY.href],
+      workerData: data,
+      transferList: [toSupervisor.port2, toWorker.port2],
+      name: `repo:${this.o.repo.repoId}`,
+    });
+    this.worker = worker;
+    this.startedAt = Date.now();
+    serveApi(this.o.api, toSupervisor.port1);
+    const lifeline = new Lifeline();
+    this.control = connectApi<RepoListenerApi>(toWorker.port1, {
+      peer: `repo listener ${this.o.repo.repoId}`,
+      timeoutMs: CONTROL_TIMEOUT_MS,
+      lifeline,
+    });
+    this.state = 'running';
+
+    worker.on('error', (err) => {
+      this.o.log.error({ err: err.stack ?? err.message }, 'repo listener thread threw');
+    });
+    this.exited = new Promise((resolve) => {
+      worker.once('exit', (code) => {
+        lifeline.cut(`thread exited with code ${code}`);
+        toSupervisor.port1.close();
+        toWorker.port1.close();
+        this.clearHeartbeat();
+        this.worker = null;
+        resolve();
+        if (this.state === 'stopping' || this.state === 'stopped') return;
+        this.scheduleRestart(`thread exited with code ${code}`);
+      });
+    });
+    this.heartbeat = setInterval(() => {
+      this.control?.ping().catch((err: Error) => {
+        this.o.log.error({ err: err.message }, 'repo listener thread is unresponsive; terminating it');
+        void this.worker?.terminate();
+      });
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  private scheduleRestart(reason: string): void {
+    // A thread that ran for a while before dying starts the backoff over.
+    if (Date.now() - this.startedAt > DEFAULT_BACKOFF.stableAfterMs) this.crashes = 0;
+    const wait = backoffDelay(DEFAULT_BACKOFF, this.crashes++);
+    this.state = 'restarting';
+    this.o.log.error({ reason, restartInMs: wait }, 'repo listener thread died; restarting');
+    this.o.onCrash?.(reason, wait);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.state === 'restarting') this.start();
+    }, wait);
+  }
+
+  private clearHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  /** Idempotent. Asks the listener to log out; terminates the thread if it does not exit in time. */
+  stop(): Promise<void> {
+    this.stopPromise ??= this.doStop();
+    return this.stopPromise;
+  }
+
+  private async doStop(): Promise<void> {
+    this.state = 'stopping';
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.clearHeartbeat();
+    const worker = this.worker;
+    if (worker) {
+      try {
+        await this.control?.stop();
+      } catch (err) {
+        this.o.log.warn({ err: (err as Error).message }, 'listener did not stop cleanly');
+      }
+      const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), STOP_GRACE_MS).unref());
+      if ((await Promise.race([this.exited.then(() => 'exited' as const), deadline])) === 'late') {
+        this.o.log.warn('listener thread did not exit in time; terminating it');
+        await worker.terminate();
+      }
+    }
+    this.state = 'stopped';
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The main thread's orchestrator: one listener thread per repo, the only writer of accepted mail,
+ * and the one place that decides when the daemon starts and stops.
+ */
+import type { ServerConfig } from '../config/types.ts';
+import { logger, type Logger } from '../log/logger.ts';
+import type { Db } from '../store/database.ts';
+import { acceptMail, type IncomingMail } from '../store/accept.ts';
+import { saveListenerStatus, noteMailSeen, type ListenerStatus } from '../store/repo-status.ts';
+import { RepoWorker } from './repo-worker.ts';
+import type { SupervisorApi } from './repo-worker-protocol.ts';
+
+export type SupervisorState = 'created' | 'running' | 'stopping' | 'stopped';
+
+export class Supervisor {
+  state: SupervisorState = 'created';
+  private readonly workers = new Map<string, RepoWorker>();
+  private stopPromise: Promise<void> | null = null;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly db: Db,
+  ) {
+    this.log = logger().child({ component: 'supervisor' });
+  }
+
+  start(): void {
+    if (this.state !== 'created') throw new Error(`supervisor cannot start from state ${this.state}`);
+    this.state = 'running';
+    for (const repo of Object.values(this.config.repos)) {
+      const log = logger().child({ repo: repo.repoId, component: 'supervisor' });
+      const worker = new RepoWorker({
+        repo,
+        api: this.apiFor(repo.repoId, log),
+        log,
+        onCrash: (reason, restartInMs) =>
+          this.saveStatus(repo.repoId, {
+            state: 'backoff',
+            detail: 'listener thread restarting',
+            lastError: reason,
+            nextRetryAt: Date.now() + restartInMs,
+          }),
+      });
+      this.workers.set(repo.repoId, worker);
+      this.saveStatus(repo.repoId, { state: 'starting', detail: null, lastError: null, nextRetryAt: null });
+      worker.start();
+    }
+    this.log.info({ repos: [...this.workers.keys()] }, 'supervisor started');
+  }
+
+  /**
+   * The API one repo's thread may call. It is bound to that repo: whatever repo id a message
+   * claims, it is recorded for the repo whose thread sent it, so no thread can write for another.
+   */
+  private apiFor(repoId: string, log: Logger): SupervisorApi {
+    return {
+      accept: (mail: IncomingMail) => {
+        if (this.state !== 'running') {
+          // Shutting down: the mail stays on the server and is fetched after the restart.
+          throw new Error('supervisor is stopping; not accepting mail');
+        }
+        const outcome = acceptMail(this.db, { ...mail, repoId });
+        noteMailSeen(this.db, repoId);
+        log.debug({ task: outcome.taskId, outcome: outcome.kind }, 'mail recorded');
+        return outcome;
+      },
+      reportStatus: (status: ListenerStatus) => this.saveStatus(repoId, status),
+    };
+  }
+
+  private saveStatus(repoId: string, status: ListenerStatus): void {
+    try {
+      saveListenerStatus(this.db, repoId, status);
+    } catch (err) {
+      this.log.error({ repo: repoId, err: (err as Error).message }, 'cannot save listener status');
+    }
+  }
+
+  /** Idempotent: every caller gets the same promise. Stops all listeners in parallel. */
+  stop(): Promise<void> {
+    this.stopPromise ??= this.doStop();
+    return this.stopPromise;
+  }
+
+  private async doStop(): Promise<void> {
+    this.state = 'stopping';
+    this.log.info('stopping: listeners log out');
+    const results = await Promise.allSettled([...this.workers.values()].map((w) => w.stop()));
+    for (const r of results) {
+      if (r.status === 'rejected') this.log.error({ err: String(r.reason) }, 'a listener failed to stop');
+    }
+    this.state = 'stopped';
+    this.log.info('supervisor stopped');
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Entry point of one repository's listener thread. It owns that repo's IMAP connection and
+ * nothing else: it never opens the database (the supervisor writes) and knows no other repo.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ImapListener } from '../src/listener/imap-listener.ts';
+import { intakeMessage } from '../src/listener/intake.ts';
+import { repoLogger, registerSecretValues } from '../src/log/logger.ts';
+import { Lifeline, connectApi, serveApi } from '../src/supervisor/thread-rpc.ts';
+import {
+  ACCEPT_TIMEOUT_MS,
+  CONTROL_TIMEOUT_MS,
+  type RepoListenerApi,
+  type RepoWorkerData,
+  type SupervisorApi,
+} from '../src/supervisor/repo-worker-protocol.ts';
+
+const data = workerData as RepoWorkerData;
+const repo = data.repo;
+registerSecretValues([repo.email.password, ...Object.values(repo.secrets)]);
+const log = repoLogger(repo.repoId, { thread: 'listener' });
+
+const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
+  peer: 'supervisor',
+  timeoutMs: CONTROL_TIMEOUT_MS,
+  methodTimeoutsMs: { accept: ACCEPT_TIMEOUT_MS },
+  lifeline: new Lifeline(),
+});
+
+const listener = new ImapListener({
+  host: repo.email.imapServer,
+  port: repo.email.imapPort,
+  security: repo.email.imapSecurity,
+  username: repo.email.username,
+  password: repo.email.password,
+  useIdle: repo.imap.useIdle,
+  pollIntervalMs: repo.imap.pollIntervalSeconds * 1000,
+  idleReconnectIntervalMs: repo.imap.idleReconnectIntervalSeconds * 1000,
+  onMessage: (raw, uid) => intakeMessage(raw, uid, repo, (mail) => supervisor.accept(mail), log),
+  onStatus: (status) => {
+    supervisor.reportStatus(status).catch((err: Error) => log.warn({ err: err.message }, 'status report failed'));
+  },
+  log,
+});
+
+let stopping: Promise<void> | null = null;
+const api: RepoListenerApi = {
+  stop() {
+    stopping ??= listener.stop().then(() => {
+      // Let the last status report leave before the ports close.
+      setTimeout(() => {
+        data.supervisorPort.close();
+        data.controlPort.close();
+      }, 50);
+    });
+    return stopping;
+  },
+  ping: () => 'pong',
+};
+serveApi(api, data.controlPort);
+
+listener.run().catch((err: unknown) => {
+  // The loop handles connection failures itself; reaching here is a bug. Crash the thread so
+  // the supervisor restarts it with backoff.
+  log.error({ err: err instanceof Error ? err.stack : String(err) }, 'listener loop crashed');
+  process.exit(1);
+});
+
+parentPort?.on('close', () => void api.stop());
