@@ -1,0 +1,127 @@
+/**
+ * Turns a configuration that passed the schema and the rules into the `ServerConfig` the daemon
+ * uses: defaults filled in, camelCase names, absolute paths, lowercased addresses, deeply frozen.
+ * The only problem that can still arise here is a default that cannot be worked out (the
+ * Claude binary), which is reported like any other configuration problem.
+ */
+import path from 'node:path';
+import { ConfigError } from '../errors.ts';
+import { normalizeSender, parseFromHeader } from './address.ts';
+import { bundledClaudeBinary } from './claude-binary.ts';
+import { normalizeBaseUrl } from './dashboard-url.ts';
+import { CLAUDE_BINARY_PACKAGE, DEFAULTS } from './defaults.ts';
+import { deepFreeze } from './freeze.ts';
+import { expandPath } from './fs-path.ts';
+import { defaultSecurityForPort } from './network.ts';
+import type { RawNamedValue, RawRepo, RawServerConfig } from './raw.ts';
+import type {
+  GlobalConfig,
+  MaskedSecret,
+  RepoEmailConfig,
+  RepoServerConfig,
+  ServerConfig,
+  SigningCredential,
+} from './types.ts';
+
+function namedValue(v: RawNamedValue): { name: string; value: string } {
+  return { name: v.name, value: v.value };
+}
+
+function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string): GlobalConfig {
+  const execution = raw.execution ?? {};
+  const dashboard = raw.dashboard ?? {};
+  const claude = raw.claude ?? {};
+  let binaryPath: string;
+  if (claude.binary) binaryPath = expandPath(claude.binary, configDir);
+  else {
+    const bundled = bundledClaudeBinary();
+    if (bundled === null) {
+      throw new ConfigError(
+        [
+          {
+            path: 'claude.binary',
+            message: `is not set, and the npm package ${CLAUDE_BINARY_PACKAGE} that provides the default is not installed; install it (npm install) or set claude.binary to the path of a Claude Code binary`,
+          },
+        ],
+        sourcePath,
+      );
+    }
+    binaryPath = bundled;
+  }
+  return {
+    maxConcurrent: execution.max_concurrent ?? DEFAULTS.maxConcurrent,
+    shutdownTimeoutSeconds: execution.shutdown_timeout ?? DEFAULTS.shutdownTimeoutSeconds,
+    conversationMaxAgeDays: execution.conversation_max_age_days ?? DEFAULTS.conversationMaxAgeDays,
+    dashboard: {
+      enabled: dashboard.enabled ?? DEFAULTS.dashboardEnabled,
+      host: dashboard.host ?? DEFAULTS.dashboardHost,
+      port: dashboard.port ?? DEFAULTS.dashboardPort,
+      baseUrl: dashboard.base_url ? normalizeBaseUrl(dashboard.base_url) : null,
+      authToken: dashboard.auth_token ?? null,
+    },
+    containerCommand: raw.container_command ?? DEFAULTS.containerCommand,
+    databasePath: expandPath(raw.database ?? DEFAULTS.databasePath, configDir),
+    claude: { binaryPath, allowedModels: [...(claude.allowed_models ?? [])] },
+  };
+}
+
+function buildEmail(email: RawRepo['email']): RepoEmailConfig {
+  const imapPort = email.imap_port ?? DEFAULTS.imapPort;
+  const smtpPort = email.smtp_port ?? DEFAULTS.smtpPort;
+  const from = parseFromHeader(email.from);
+  // The rules have already refused a `from` without exactly one address.
+  if (!('address' in from)) throw new Error('internal: from header was not validated');
+  return {
+    imapServer: email.imap_server.trim(),
+    imapPort,
+    imapSecurity: email.imap_security ?? defaultSecurityForPort(imapPort),
+    smtpServer: email.smtp_server.trim(),
+    smtpPort,
+    smtpSecurity: email.smtp_security ?? defaultSecurityForPort(smtpPort),
+    username: email.username,
+    password: email.password,
+    from: email.from.trim(),
+    fromAddress: from.address,
+  };
+}
+
+function buildRepo(repoId: string, raw: RawRepo, configDir: string): RepoServerConfig {
+  const maskedSecrets: Record<string, MaskedSecret> = {};
+  for (const [name, m] of Object.entries(raw.masked_secrets ?? {})) {
+    maskedSecrets[name] = { value: m.value, scopes: [...m.scopes], headers: [...m.headers] };
+  }
+  const signingCredentials: Record<string, SigningCredential> = {};
+  for (const [name, c] of Object.entries(raw.signing_credentials ?? {})) {
+    signingCredentials[name] = {
+      type: c.type,
+      accessKeyId: namedValue(c.access_key_id),
+      secretAccessKey: namedValue(c.secret_access_key),
+      sessionToken: c.session_token ? namedValue(c.session_token) : null,
+      scopes: [...c.scopes],
+    };
+  }
+  return {
+    repoId,
+    gitRepoUrl: raw.git.repo_url.trim(),
+    storageDir: expandPath(raw.storage_dir, configDir),
+    email: buildEmail(raw.email),
+    authorizedSenders: [...new Set(raw.authorized_senders.map(normalizeSender))],
+    trustedAuthservId: raw.trusted_authserv_id.trim(),
+    imap: {
+      pollIntervalSeconds: raw.imap?.poll_interval ?? DEFAULTS.pollIntervalSeconds,
+      useIdle: raw.imap?.use_idle ?? DEFAULTS.useIdle,
+      idleReconnectIntervalSeconds: raw.imap?.idle_reconnect_interval ?? DEFAULTS.idleReconnectIntervalSeconds,
+    },
+    secrets: { ...(raw.secrets ?? {}) },
+    maskedSecrets,
+    signingCredentials,
+  };
+}
+
+/** `sourcePath` must be absolute; relative paths in the file are resolved against its directory. */
+export function buildServerConfig(raw: RawServerConfig, sourcePath: string): ServerConfig {
+  const configDir = path.dirname(sourcePath);
+  const repos: Record<string, RepoServerConfig> = {};
+  for (const [id, repo] of Object.entries(raw.repos ?? {})) repos[id] = buildRepo(id, repo, configDir);
+  return deepFreeze({ global: buildGlobal(raw, configDir, sourcePath), repos, sourcePath });
+}

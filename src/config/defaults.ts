@@ -1,0 +1,27 @@
+/**
+ * Default values of optional keys. The JSON schema repeats them as `default` for documentation;
+ * test/config/schema.test.ts checks that the two agree, so this file is the one to change.
+ */
+export const DEFAULTS = {
+  maxConcurrent: 3,
+  shutdownTimeoutSeconds: 60,
+  conversationMaxAgeDays: 7,
+  dashboardEnabled: true,
+  dashboardHost: '127.0.0.1',
+  dashboardPort: 5200,
+  containerCommand: 'podman',
+  databasePath: '~/.local/share/airut/airut.db',
+  imapPort: 993,
+  smtpPort: 587,
+  pollIntervalSeconds: 30,
+  useIdle: true,
+  // Servers may drop an IDLE connection after 30 minutes (RFC 2177); re-issuing at 29 beats them to it.
+  idleReconnectIntervalSeconds: 1740,
+} as const;
+
+/** The npm package whose `claude` file is mounted into containers when `claude.binary` is not set. */
+export const CLAUDE_BINARY_PACKAGE = '@anthropic-ai/claude-code-linux-x64';
+
+/** Where people are told to start when the configuration file is missing. */
+export const EXAMPLE_CONFIG_PATH = 'config/airut.example.yaml';
+export const DEFAULT_CONFIG_PATH = 'config/airut.yaml';

@@ -1,0 +1,56 @@
+/**
+ * The configuration file as written (snake_case keys, optional sections, `null` for "left empty"),
+ * after `!env` resolution. Only data that passed the JSON schema may be treated as these types.
+ */
+import type { ConnectionSecurity } from './types.ts';
+
+export interface RawNamedValue {
+  name: string;
+  value: string;
+}
+
+export interface RawRepo {
+  git: { repo_url: string };
+  storage_dir: string;
+  email: {
+    imap_server: string;
+    imap_port?: number;
+    imap_security?: ConnectionSecurity;
+    smtp_server: string;
+    smtp_port?: number;
+    smtp_security?: ConnectionSecurity;
+    username: string;
+    password: string;
+    from: string;
+  };
+  authorized_senders: string[];
+  trusted_authserv_id: string;
+  imap?: { poll_interval?: number; use_idle?: boolean; idle_reconnect_interval?: number } | null;
+  secrets?: Record<string, string> | null;
+  masked_secrets?: Record<string, { value: string; scopes: string[]; headers: string[] }> | null;
+  signing_credentials?: Record<
+    string,
+    {
+      type: 'aws-sigv4';
+      access_key_id: RawNamedValue;
+      secret_access_key: RawNamedValue;
+      session_token?: RawNamedValue | null;
+      scopes: string[];
+    }
+  > | null;
+}
+
+export interface RawServerConfig {
+  execution?: { max_concurrent?: number; shutdown_timeout?: number; conversation_max_age_days?: number } | null;
+  dashboard?: {
+    enabled?: boolean;
+    host?: string;
+    port?: number;
+    base_url?: string | null;
+    auth_token?: string | null;
+  } | null;
+  container_command?: 'podman' | 'docker';
+  database?: string;
+  claude?: { binary?: string | null; allowed_models?: string[] | null } | null;
+  repos?: Record<string, RawRepo> | null;
+}

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { loadServerConfig } from '../../src/config/load.ts';
+import { DEFAULTS } from '../../src/config/defaults.ts';
+import { loadSchema } from '../../src/config/schema-validate.ts';
+import { EXAMPLE_ENV, parse, problemsOf, toYaml, validConfig, validRepo } from './fixtures/configs.ts';
+
+const EXAMPLE = new URL('../../config/airut.example.yaml', import.meta.url).pathname;
+
+test('config/airut.example.yaml is valid once its environment variables are set', () => {
+  const cfg = loadServerConfig(EXAMPLE, { ...EXAMPLE_ENV });
+  assert.deepEqual(Object.keys(cfg.repos), ['airut', 'another-repo']);
+  const airut = cfg.repos.airut!;
+  assert.equal(airut.email.password, EXAMPLE_ENV.EMAIL_PASSWORD_AIRUT);
+  assert.equal(airut.secrets.GH_TOKEN, EXAMPLE_ENV.GH_TOKEN_AIRUT);
+  assert.equal(airut.maskedSecrets.NPM_TOKEN?.value, EXAMPLE_ENV.NPM_TOKEN_AIRUT);
+  assert.equal(airut.signingCredentials.AWS_PROD?.secretAccessKey.value, EXAMPLE_ENV.AWS_SECRET_ACCESS_KEY_AIRUT);
+  assert.equal(airut.signingCredentials.AWS_PROD?.sessionToken, null);
+  assert.equal(airut.storageDir, path.join(homedir(), 'email-service-storage/airut'));
+  assert.equal(airut.email.fromAddress, 'airut@example.com');
+  assert.equal(cfg.global.dashboard.baseUrl, 'https://dashboard.example.com');
+  assert.equal(cfg.global.databasePath, path.join(homedir(), '.local/share/airut/airut.db'));
+  assert.equal(cfg.sourcePath, EXAMPLE);
+});
+
+test('the example writes out every key with the value the loader defaults to', () => {
+  const text = readFileSync(EXAMPLE, 'utf8');
+  const fromExample = loadServerConfig(EXAMPLE, { ...EXAMPLE_ENV });
+  const g = fromExample.global;
+  assert.equal(g.maxConcurrent, DEFAULTS.maxConcurrent);
+  assert.equal(g.shutdownTimeoutSeconds, DEFAULTS.shutdownTimeoutSeconds);
+  assert.equal(g.conversationMaxAgeDays, DEFAULTS.conversationMaxAgeDays);
+  assert.equal(g.dashboard.port, DEFAULTS.dashboardPort);
+  assert.equal(g.containerCommand, DEFAULTS.containerCommand);
+  for (const key of ['max_concurrent', 'shutdown_timeout', 'conversation_max_age_days', 'poll_interval', 'use_idle',
+    'idle_reconnect_interval', 'imap_security', 'smtp_security', 'allowed_models', 'binary', 'auth_token', 'database']) {
+    assert.match(text, new RegExp(`^\\s*${key}:`, 'm'), `the example should show ${key}`);
+  }
+});
+
+test('a minimal repository gets the documented defaults', () => {
+  const cfg = parse(toYaml({ repos: { api: validRepo('api') } }));
+  assert.deepEqual(cfg.global, {
+    maxConcurrent: 3,
+    shutdownTimeoutSeconds: 60,
+    conversationMaxAgeDays: 7,
+    dashboard: { enabled: true, host: '127.0.0.1', port: 5200, baseUrl: null, authToken: null },
+    containerCommand: 'podman',
+    databasePath: path.join(homedir(), '.local/share/airut/airut.db'),
+    claude: { binaryPath: cfg.global.claude.binaryPath, allowedModels: [] },
+  });
+  assert.match(cfg.global.claude.binaryPath, /node_modules\/@anthropic-ai\/claude-code-linux-x64\/claude$/);
+  const api = cfg.repos.api!;
+  assert.deepEqual(api.imap, { pollIntervalSeconds: 30, useIdle: true, idleReconnectIntervalSeconds: 1740 });
+  assert.equal(api.email.imapPort, 993);
+  assert.equal(api.email.smtpPort, 587);
+  assert.equal(api.email.imapSecurity, 'tls');
+  assert.equal(api.email.smtpSecurity, 'starttls');
+  assert.deepEqual(api.secrets, {});
+  assert.deepEqual(api.maskedSecrets, {});
+  assert.deepEqual(api.signingCredentials, {});
+});
+
+test('empty sections (all keys commented out) mean "all defaults"', () => {
+  const text = `execution:\ndashboard:\nclaude:\n${toYaml({ repos: { api: validRepo('api') } })}`;
+  const cfg = parse(text);
+  assert.equal(cfg.global.maxConcurrent, 3);
+  assert.equal(cfg.global.dashboard.port, 5200);
+});
+
+test('the result is deeply frozen', () => {
+  const cfg = parse(toYaml(validConfig()));
+  assert.ok(Object.isFrozen(cfg));
+  assert.ok(Object.isFrozen(cfg.global.dashboard));
+  assert.ok(Object.isFrozen(cfg.repos));
+  assert.ok(Object.isFrozen(cfg.repos.api!.email));
+  assert.ok(Object.isFrozen(cfg.repos.api!.authorizedSenders));
+  assert.throws(() => {
+    (cfg.repos.api!.authorizedSenders as string[]).push('evil@example.com');
+  }, TypeError);
+});
+
+test('paths: ~ is the home directory, relative paths are relative to the config file', () => {
+  const tree = validConfig();
+  tree.database = 'state/airut.db';
+  (tree.repos as Record<string, Record<string, unknown>>).api!.storage_dir = '~/airut/api/';
+  (tree.repos as Record<string, Record<string, unknown>>).web!.storage_dir = './storage/../web';
+  const cfg = parse(toYaml(tree));
+  assert.equal(cfg.global.databasePath, '/etc/airut/state/airut.db');
+  assert.equal(cfg.repos.api!.storageDir, path.join(homedir(), 'airut/api'));
+  assert.equal(cfg.repos.web!.storageDir, '/etc/airut/web');
+});
+
+test('authorized senders are lowercased, claude settings are read', () => {
+  const tree = validConfig();
+  const api = (tree.repos as Record<string, Record<string, unknown>>).api!;
+  api.authorized_senders = ['Admin@Example.COM', '*@Company.com'];
+  tree.claude = { binary: '/opt/claude/bin/claude', allowed_models: ['claude-opus-4-1'] };
+  const cfg = parse(toYaml(tree));
+  assert.deepEqual(cfg.repos.api!.authorizedSenders, ['admin@example.com', '*@company.com']);
+  assert.equal(cfg.global.claude.binaryPath, '/opt/claude/bin/claude');
+  assert.deepEqual(cfg.global.claude.allowedModels, ['claude-opus-4-1']);
+});
+
+test('the JSON schema states the same defaults as the loader', () => {
+  const schema = loadSchema() as { properties: Record<string, { properties?: Record<string, { default?: unknown }>; default?: unknown }>; definitions: { repo: { properties: Record<string, { properties?: Record<string, { default?: unknown }> }> } } };
+  const top = schema.properties;
+  assert.equal(top.execution!.properties!.max_concurrent!.default, DEFAULTS.maxConcurrent);
+  assert.equal(top.execution!.properties!.shutdown_timeout!.default, DEFAULTS.shutdownTimeoutSeconds);
+  assert.equal(top.execution!.properties!.conversation_max_age_days!.default, DEFAULTS.conversationMaxAgeDays);
+  assert.equal(top.dashboard!.properties!.enabled!.default, DEFAULTS.dashboardEnabled);
+  assert.equal(top.dashboard!.properties!.host!.default, DEFAULTS.dashboardHost);
+  assert.equal(top.dashboard!.properties!.port!.default, DEFAULTS.dashboardPort);
+  assert.equal(top.container_command!.default, DEFAULTS.containerCommand);
+  assert.equal(top.database!.default, DEFAULTS.databasePath);
+  const repo = schema.definitions.repo.properties;
+  assert.equal(repo.email!.properties!.imap_port!.default, DEFAULTS.imapPort);
+  assert.equal(repo.email!.properties!.smtp_port!.default, DEFAULTS.smtpPort);
+  assert.equal(repo.imap!.properties!.poll_interval!.default, DEFAULTS.pollIntervalSeconds);
+  assert.equal(repo.imap!.properties!.use_idle!.default, DEFAULTS.useIdle);
+  assert.equal(repo.imap!.properties!.idle_reconnect_interval!.default, DEFAULTS.idleReconnectIntervalSeconds);
+});
+
+test('an empty file is refused with a pointer to the example', () => {
+  const problems = problemsOf('# nothing here\n');
+  assert.match(problems[0]!.message, /empty.*config\/airut\.example\.yaml/);
+});
