@@ -44,7 +44,9 @@ export class Daemon {
     this.state = 'stopping';
     const steps: Array<[string, () => Promise<void> | void]> = [
       ['stop listeners', () => this.supervisor?.stop()],
-      ['close database', () => this.db?.close()],
+      ['close database', () => {
+        this.db?.close();
+      }],
     ];
     for (const [name, step] of steps) {
       try {

@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (argv.includes('--check')) return runConfigCheck(argv, process.env, process.stdout, process.stderr);
+  if (argv.includes('--check')) return runConfigCheck(argv, process.env, { stdout: process.stdout, stderr: process.stderr });
 
   const configPath = resolveConfigPath(argv, process.env);
   let config: ServerConfig;

@@ -64,7 +64,7 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE conversations (
         repo_id          TEXT    NOT NULL,
         id               TEXT    NOT NULL,
-        model            TEXT    NOT NULL,
+        model            TEXT,
         session_id       TEXT,
         subject          TEXT    NOT NULL DEFAULT '',
         sender           TEXT,
