@@ -1,0 +1,10 @@
+export { newConversationId, isConversationId } from './id.ts';
+export { safeFileName, MAX_FILENAME_BYTES, FALLBACK_FILENAME } from './filename.ts';
+export {
+  ConversationStore,
+  type ConversationContext,
+  type ConversationPaths,
+  type ConversationReply,
+  type NewConversation,
+  type OutboxFile,
+} from './store.ts';

@@ -1,0 +1,225 @@
+import { promises as fs, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { AirutError } from '../../src/errors.ts';
+import { ConversationStore, isConversationId, newConversationId, safeFileName } from '../../src/conversation/index.ts';
+
+describe('conversation IDs', () => {
+  it('are 8 lowercase hex characters, random', () => {
+    const ids = new Set(Array.from({ length: 200 }, () => newConversationId()));
+    assert.equal(ids.size, 200);
+    for (const id of ids) assert.match(id, /^[0-9a-f]{8}$/);
+  });
+  it('are recognised strictly', () => {
+    assert.ok(isConversationId('abc12345'));
+    for (const bad of ['ABC12345', 'abc1234', 'abc123456', '../../x1', 'abc1234g', '', null, 12345678]) {
+      assert.equal(isConversationId(bad), false, String(bad));
+    }
+  });
+});
+
+describe('safeFileName', () => {
+  const cases: Array<[string, string]> = [
+    ['report.pdf', 'report.pdf'],
+    ['../../etc/passwd', 'passwd'],
+    ['a/b.txt', 'b.txt'],
+    ['..\\..\\win.ini', 'win.ini'],
+    ['', 'attachment'],
+    ['..', 'attachment'],
+    ['/', 'attachment'],
+    ['   ', 'attachment'],
+    ['.bashrc', 'bashrc'],
+    ['...hidden.txt', 'hidden.txt'],
+    ['dir/', 'dir'],
+    ['\u202Egnp.exe', 'gnp.exe'],
+    ['invoice\u202Efdp.exe', 'invoicefdp.exe'],
+    ['a\u2066b\u2069c.txt', 'abc.txt'],
+    ['bad\u0000name\u0007\u001b[31m.txt', 'badname[31m.txt'],
+    ['tab\there\n.txt', 'tabhere.txt'],
+    ['x..y.txt', 'x.y.txt'],
+    ['Grüße.txt', 'Grüße.txt'],
+  ];
+  for (const [input, expected] of cases) {
+    it(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => assert.equal(safeFileName(input), expected));
+  }
+  it('limits names to 200 bytes of UTF-8 and keeps the extension', () => {
+    const long = safeFileName('x'.repeat(300) + '.pdf');
+    assert.equal(Buffer.byteLength(long), 200);
+    assert.ok(long.endsWith('.pdf'));
+    const wide = safeFileName('€'.repeat(150) + '.tar'); // 3 bytes each
+    assert.ok(Buffer.byteLength(wide) <= 200);
+    assert.ok(wide.endsWith('.tar'));
+    assert.doesNotMatch(wide, /\uFFFD/); // never cut inside a character
+  });
+});
+
+describe('ConversationStore', () => {
+  let root: string;
+  let store: ConversationStore;
+  let id: string;
+
+  before(() => {
+    root = mkdtempSync(path.join(tmpdir(), 'airut-conv-'));
+    store = new ConversationStore(root);
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+  beforeEach(async () => {
+    id = newConversationId();
+    await store.create(id, { repoId: 'api', model: 'sonnet', subject: 'Fix the build', sender: 'a@example.com' });
+  });
+
+  it('creates the storage layout of the specification', async () => {
+    const p = store.paths(id);
+    assert.equal(p.root, path.join(root, 'conversations', id));
+    for (const d of [p.workspace, p.claude, p.inbox, p.outbox]) assert.ok((await fs.stat(d)).isDirectory(), d);
+    assert.ok(await store.exists(id));
+    assert.equal(await store.exists('00000000'), false);
+    assert.equal(await store.exists('../../etc'), false);
+    await assert.rejects(store.create(id, { repoId: 'api', model: 'x' }), (e: AirutError) => e.code === 'CONVERSATION_EXISTS');
+    assert.throws(() => store.paths('../escape'), (e: AirutError) => e.code === 'CONVERSATION_ID_INVALID');
+  });
+
+  it('round-trips context.json, written atomically', async () => {
+    const c = await store.readContext(id);
+    assert.equal(c.conversationId, id);
+    assert.equal(c.repoId, 'api');
+    assert.equal(c.model, 'sonnet');
+    assert.equal(c.sessionId, null);
+    assert.deepEqual(c.replies, []);
+    assert.equal(c.subject, 'Fix the build');
+    assert.ok(!Number.isNaN(Date.parse(c.createdAt)));
+
+    await new Promise((r) => setTimeout(r, 5));
+    const next = await store.updateContext(id, (x) => ({
+      ...x,
+      sessionId: 'sess-1',
+      replies: [...x.replies, { messageId: '<airut.x@example.com>' }],
+    }));
+    assert.ok(next.updatedAt > c.updatedAt);
+    assert.deepEqual(await store.readContext(id), next);
+    const names = await fs.readdir(store.paths(id).root);
+    assert.deepEqual(names.filter((n) => n.includes('.tmp-')), [], 'no temp files left');
+  });
+
+  it('reports a missing or corrupt context clearly', async () => {
+    await assert.rejects(store.readContext('0badc0de'), (e: AirutError) => e.code === 'CONVERSATION_NOT_FOUND');
+    await fs.writeFile(store.paths(id).context, '{"conversationId": ');
+    await assert.rejects(store.readContext(id), (e: AirutError) => e.code === 'CONVERSATION_CONTEXT_INVALID' && /context\.json/.test(e.message));
+  });
+
+  it('writes a gitconfig that git reads', async () => {
+    await store.writeGitconfig(id, { name: 'Airut "bot"', email: 'bot@example.com' });
+    const text = await fs.readFile(store.paths(id).gitconfig, 'utf8');
+    assert.match(text, /\[safe\]\n\tdirectory = \*/);
+    const { execFileSync } = await import('node:child_process');
+    const get = (k: string) => execFileSync('git', ['config', '--file', store.paths(id).gitconfig, k], { encoding: 'utf8' }).trim();
+    assert.equal(get('user.name'), 'Airut "bot"');
+    assert.equal(get('user.email'), 'bot@example.com');
+
+    // an included image gitconfig keeps its credential helper, our identity wins
+    const imageConfig = path.join(root, 'image-gitconfig');
+    await fs.writeFile(imageConfig, '[user]\n\tname = Image\n[credential]\n\thelper = !gh auth git-credential\n');
+    await store.writeGitconfig(id, { name: 'Bot', email: 'bot@example.com' }, { include: [imageConfig, '/nonexistent/x'] });
+    const getInc = (k: string) =>
+      execFileSync('git', ['config', '--includes', '--file', store.paths(id).gitconfig, '--get', k], { encoding: 'utf8' }).trim();
+    assert.equal(getInc('user.name'), 'Bot');
+    assert.equal(getInc('credential.helper'), '!gh auth git-credential');
+  });
+
+  it('saves attachments under safe, unique names', async () => {
+    const inbox = store.paths(id).inbox;
+    assert.equal(await store.saveAttachment(id, '../../etc/passwd', 'x'), 'passwd');
+    assert.equal(await store.saveAttachment(id, 'a/b.txt', 'one'), 'b.txt');
+    assert.equal(await store.saveAttachment(id, 'b.txt', 'two'), 'b-1.txt');
+    assert.equal(await store.saveAttachment(id, 'c/b.txt', 'three'), 'b-2.txt');
+    assert.equal(await store.saveAttachment(id, '..\\..\\win.ini', 'w'), 'win.ini');
+    assert.equal(await store.saveAttachment(id, '', Buffer.from([1, 2])), 'attachment');
+    assert.equal(await store.saveAttachment(id, '', 'again'), 'attachment-1');
+    assert.equal(await store.saveAttachment(id, '\u202Egnp.exe', 'x'), 'gnp.exe');
+    assert.equal(await store.saveAttachment(id, 'ctl\u0001\u001f\u007f.txt', 'x'), 'ctl.txt');
+    const long = await store.saveAttachment(id, 'y'.repeat(300) + '.docx', 'x');
+    const long2 = await store.saveAttachment(id, 'y'.repeat(300) + '.docx', 'x');
+    assert.equal(Buffer.byteLength(long), 200);
+    assert.ok(long2.endsWith('-1.docx') && Buffer.byteLength(long2) <= 200);
+    assert.equal(await fs.readFile(path.join(inbox, 'b.txt'), 'utf8'), 'one');
+    assert.equal(await fs.readFile(path.join(inbox, 'b-1.txt'), 'utf8'), 'two');
+    // nothing escaped the inbox
+    await assert.rejects(fs.access(path.join(store.paths(id).root, 'passwd')));
+  });
+
+  it('never follows a symlink planted in the inbox', async () => {
+    const inbox = store.paths(id).inbox;
+    const victim = path.join(root, 'victim.txt');
+    await fs.writeFile(victim, 'original');
+    await fs.symlink(victim, path.join(inbox, 'notes.txt'));
+    await fs.symlink(path.join(root, 'does-not-exist-yet'), path.join(inbox, 'dangling.txt'));
+    assert.equal(await store.saveAttachment(id, 'notes.txt', 'attacker data'), 'notes-1.txt');
+    assert.equal(await store.saveAttachment(id, 'dangling.txt', 'attacker data'), 'dangling-1.txt');
+    assert.equal(await fs.readFile(victim, 'utf8'), 'original');
+    await assert.rejects(fs.access(path.join(root, 'does-not-exist-yet')));
+    assert.equal(await fs.readFile(path.join(inbox, 'notes-1.txt'), 'utf8'), 'attacker data');
+  });
+
+  it('refuses an inbox that was replaced by a symlink', async () => {
+    const p = store.paths(id);
+    const elsewhere = path.join(root, 'elsewhere');
+    await fs.mkdir(elsewhere, { recursive: true });
+    await fs.rm(p.inbox, { recursive: true });
+    await fs.symlink(elsewhere, p.inbox);
+    await assert.rejects(store.saveAttachment(id, 'a.txt', 'x'), (e: AirutError) => e.code === 'CONVERSATION_UNSAFE_PATH');
+    assert.deepEqual(await fs.readdir(elsewhere), []);
+  });
+
+  it('collects only top-level regular files from the outbox, then clears it', async () => {
+    const out = store.paths(id).outbox;
+    const secret = path.join(root, 'host-secret.txt');
+    await fs.writeFile(secret, 'host secret');
+    await fs.writeFile(path.join(out, 'result.csv'), 'a,b\n');
+    await fs.writeFile(path.join(out, 'chart.png'), Buffer.alloc(10));
+    await fs.mkdir(path.join(out, 'subdir'));
+    await fs.writeFile(path.join(out, 'subdir', 'nested.txt'), 'nested');
+    await fs.symlink(secret, path.join(out, 'leak.txt'));
+    await fs.symlink(path.join(out, 'subdir'), path.join(out, 'dirlink'));
+    const files = await store.collectOutbox(id);
+    assert.deepEqual(
+      files.map((f) => [f.filename, f.size, f.path]),
+      [
+        ['chart.png', 10, path.join(out, 'chart.png')],
+        ['result.csv', 4, path.join(out, 'result.csv')],
+      ],
+    );
+    assert.equal((await store.readOutboxFile(id, 'result.csv')).toString(), 'a,b\n');
+    await assert.rejects(store.readOutboxFile(id, 'leak.txt'), (e: AirutError) => e.code === 'CONVERSATION_UNSAFE_PATH');
+    await assert.rejects(store.readOutboxFile(id, '../context.json'), (e: AirutError) => e.code === 'CONVERSATION_UNSAFE_PATH');
+
+    await store.clearOutbox(id);
+    assert.deepEqual(await fs.readdir(out), []);
+    assert.equal(await fs.readFile(secret, 'utf8'), 'host secret', 'symlink target untouched');
+    assert.deepEqual(await store.collectOutbox(id), []);
+  });
+
+  it('lists, ages and deletes conversations', async () => {
+    const other = newConversationId();
+    await store.create(other, { repoId: 'api', model: 'opus' });
+    await fs.mkdir(path.join(store.conversationsDir, 'not-an-id'));
+    const ids = await store.listConversations();
+    assert.ok(ids.includes(id) && ids.includes(other));
+    assert.ok(!ids.includes('not-an-id'));
+
+    const t = await store.lastActivity(other);
+    assert.ok(t && Math.abs(t.getTime() - Date.now()) < 5000);
+    const old = new Date(Date.now() - 10 * 86_400_000);
+    await store.writeContext(other, { ...(await store.readContext(other)), updatedAt: old.toISOString() });
+    await fs.utimes(store.paths(other).context, old, old);
+    assert.equal((await store.lastActivity(other))?.getTime(), old.getTime());
+    assert.equal(await store.lastActivity('0000dead'), null);
+
+    await store.delete(other);
+    assert.equal(await store.exists(other), false);
+    assert.ok(!(await store.listConversations()).includes(other));
+    await store.delete(other); // idempotent
+    assert.deepEqual(await new ConversationStore(path.join(root, 'empty')).listConversations(), []);
+  });
+});

@@ -1,0 +1,249 @@
+import { execFileSync } from 'node:child_process';
+import { promises as fs, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { AirutError } from '../../src/errors.ts';
+import { GitMirror } from '../../src/git/mirror.ts';
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'Test',
+  GIT_AUTHOR_EMAIL: 'test@example.com',
+  GIT_COMMITTER_NAME: 'Test',
+  GIT_COMMITTER_EMAIL: 'test@example.com',
+  GIT_CONFIG_NOSYSTEM: '1',
+};
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8' });
+}
+
+async function write(repo: string, rel: string, content: string | Buffer, mode?: number): Promise<void> {
+  const p = path.join(repo, rel);
+  await fs.mkdir(path.dirname(p), { recursive: true });
+  await fs.writeFile(p, content);
+  if (mode !== undefined) await fs.chmod(p, mode);
+}
+
+/** A source repository with `.airut/` files, on branch `branch`. */
+async function makeSourceRepo(root: string, branch: string): Promise<string> {
+  const repo = path.join(root, `src-${branch}`);
+  await fs.mkdir(repo, { recursive: true });
+  git(repo, 'init', '--quiet', '-b', branch);
+  await write(repo, '.airut/airut.yaml', 'default_model: opus\ntimeout: 600\n');
+  await write(repo, '.airut/container/Dockerfile', 'FROM scratch\nCOPY gitconfig /root/.gitconfig\n');
+  await write(repo, '.airut/container/gitconfig', '[user]\n\tname = Bot\n');
+  await write(repo, '.airut/container/scripts/entry.sh', '#!/bin/sh\necho hi\n', 0o755);
+  await write(repo, 'README.md', '# hello\n');
+  await write(repo, 'bin.dat', Buffer.from([0, 1, 2, 10, 255, 10, 10]));
+  await fs.symlink('../README.md', path.join(repo, '.airut/container/link'));
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '--quiet', '-m', 'initial');
+  return repo;
+}
+
+describe('GitMirror', () => {
+  let root: string;
+  let srcMain: string;
+  let srcMaster: string;
+
+  before(async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'airut-git-'));
+    srcMain = await makeSourceRepo(root, 'main');
+    srcMaster = await makeSourceRepo(root, 'master');
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('creates the mirror on first use and reads the default branch (main)', async () => {
+    const storage = path.join(root, 's-main');
+    const m = new GitMirror(storage, srcMain);
+    await m.update();
+    assert.equal(m.mirrorDir, path.join(storage, 'git-mirror'));
+    const bare = git(m.mirrorDir, 'rev-parse', '--is-bare-repository').trim();
+    assert.equal(bare, 'true');
+    assert.equal(await m.defaultBranch(), 'main');
+    // no leftovers from the temp-dir-and-rename creation
+    const names = (await fs.readdir(storage)).sort();
+    assert.deepEqual(names.filter((n) => n.includes('tmp')), []);
+  });
+
+  it('detects master as the default branch', async () => {
+    const m = new GitMirror(path.join(root, 's-master'), srcMaster);
+    assert.equal(await m.defaultBranch(), 'master');
+    assert.equal((await m.readFile('README.md'))?.toString(), '# hello\n');
+  });
+
+  it('update() sees a new commit, and reads follow it', async () => {
+    const m = new GitMirror(path.join(root, 's-update'), srcMain);
+    await m.update();
+    const before = await m.headCommit();
+    await write(srcMain, 'NEW.txt', 'new file\n');
+    git(srcMain, 'add', 'NEW.txt');
+    git(srcMain, 'commit', '--quiet', '-m', 'second');
+    assert.equal(await m.readFile('NEW.txt'), null, 'not visible before update');
+    await m.update();
+    const afterC = await m.headCommit();
+    assert.notEqual(afterC, before);
+    assert.equal(afterC, git(srcMain, 'rev-parse', 'HEAD').trim());
+    assert.equal((await m.readFile('NEW.txt'))?.toString(), 'new file\n');
+  });
+
+  it('update() prunes deleted branches and follows a changed default branch', async () => {
+    const repo = await makeSourceRepo(path.join(root, 'prune'), 'main');
+    git(repo, 'branch', 'feature');
+    const m = new GitMirror(path.join(root, 's-prune'), repo);
+    await m.update();
+    assert.match(git(m.mirrorDir, 'branch', '--list'), /feature/);
+    git(repo, 'branch', '-D', 'feature');
+    git(repo, 'branch', 'trunk');
+    git(repo, 'symbolic-ref', 'HEAD', 'refs/heads/trunk');
+    await m.update();
+    assert.doesNotMatch(git(m.mirrorDir, 'branch', '--list'), /feature/);
+    assert.equal(await m.defaultBranch(), 'trunk');
+  });
+
+  it('readFile returns bytes exactly, null for a missing file, and refuses directories and symlinks', async () => {
+    const m = new GitMirror(path.join(root, 's-read'), srcMain);
+    await m.update();
+    assert.deepEqual(await m.readFile('bin.dat'), Buffer.from([0, 1, 2, 10, 255, 10, 10]));
+    assert.equal((await m.readFile('.airut/airut.yaml'))?.toString(), 'default_model: opus\ntimeout: 600\n');
+    assert.equal((await m.readFile('./.airut/airut.yaml'))?.toString(), 'default_model: opus\ntimeout: 600\n');
+    assert.equal(await m.readFile('.airut/missing.yaml'), null);
+    assert.equal(await m.readFile('nope/deeper/file'), null);
+    await assert.rejects(m.readFile('.airut'), (e: AirutError) => e.code === 'GIT_NOT_A_FILE');
+    await assert.rejects(m.readFile('.airut/container/link'), (e: AirutError) => e.code === 'GIT_NOT_A_FILE');
+    await assert.rejects(m.readFile('../etc/passwd'), (e: AirutError) => e.code === 'GIT_PATH_INVALID');
+  });
+
+  it('readTree and exportDir give the container context (regular files, modes, no symlinks)', async () => {
+    const m = new GitMirror(path.join(root, 's-tree'), srcMain);
+    await m.update();
+    const tree = await m.readTree('.airut/container');
+    assert.deepEqual(
+      tree.map((f) => [f.path, f.mode]),
+      [
+        ['Dockerfile', '100644'],
+        ['gitconfig', '100644'],
+        ['scripts/entry.sh', '100755'],
+      ],
+    );
+    assert.equal(tree[0]?.content.toString(), 'FROM scratch\nCOPY gitconfig /root/.gitconfig\n');
+    assert.deepEqual(await m.readTree('.airut/absent'), []);
+
+    const dest = path.join(root, 'ctx');
+    const written = await m.exportDir('.airut/container/', dest);
+    assert.deepEqual(written, ['Dockerfile', 'gitconfig', 'scripts/entry.sh']);
+    assert.equal(await fs.readFile(path.join(dest, 'gitconfig'), 'utf8'), '[user]\n\tname = Bot\n');
+    const st = await fs.stat(path.join(dest, 'scripts/entry.sh'));
+    assert.ok(st.mode & 0o100, 'executable bit kept');
+    await assert.rejects(fs.lstat(path.join(dest, 'link')), /ENOENT/);
+  });
+
+  it('cloneWorkspace makes a normal clone on the default branch with origin = the repo URL', async () => {
+    const m = new GitMirror(path.join(root, 's-clone'), srcMaster);
+    await m.update();
+    const ws = path.join(root, 'conv', 'workspace');
+    await fs.mkdir(ws, { recursive: true }); // an existing empty directory is fine
+    await m.cloneWorkspace(ws);
+    assert.equal(await fs.readFile(path.join(ws, '.airut/airut.yaml'), 'utf8'), 'default_model: opus\ntimeout: 600\n');
+    assert.equal(git(ws, 'remote', 'get-url', 'origin').trim(), srcMaster);
+    assert.equal(git(ws, 'rev-parse', '--abbrev-ref', 'HEAD').trim(), 'master');
+    assert.equal(git(ws, 'status', '--porcelain').trim(), '');
+    // self-contained: no alternates pointing into the mirror
+    await assert.rejects(fs.access(path.join(ws, '.git/objects/info/alternates')));
+    // the agent can push back to the real repository
+    await write(ws, 'agent.txt', 'from the agent\n');
+    git(ws, 'add', 'agent.txt');
+    git(ws, 'commit', '--quiet', '-m', 'agent work');
+    git(ws, 'push', '--quiet', 'origin', 'HEAD:refs/heads/agent-branch');
+    assert.match(git(srcMaster, 'branch', '--list'), /agent-branch/);
+  });
+
+  it('concurrent update() calls from many instances and worker threads are serialized', async () => {
+    const repo = await makeSourceRepo(path.join(root, 'conc'), 'main');
+    const storage = path.join(root, 's-conc');
+    const first = new GitMirror(storage, repo);
+    await first.update();
+    const workerSource = `
+      import { workerData, parentPort } from 'node:worker_threads';
+      // Loader hooks don't reach worker threads on Node 20: register tsx in this thread.
+      (await import(workerData.tsxApi)).register();
+      const { GitMirror } = await import(workerData.mirrorModule);
+      const m = new GitMirror(workerData.storage, workerData.repo);
+      try {
+        for (let i = 0; i < 3; i++) await m.update();
+        parentPort.postMessage({ ok: true });
+      } catch (e) {
+        parentPort.postMessage({ ok: false, error: String(e && e.message || e) });
+      }
+    `;
+    const mirrorModule = new URL('../../src/git/mirror.ts', import.meta.url).href;
+    const workerFile = path.join(root, 'update-worker.mjs');
+    await fs.writeFile(workerFile, workerSource);
+    const runWorker = () =>
+      new Promise<{ ok: boolean; error?: string }>((resolve, reject) => {
+        // Each worker thread has its own module state: its own mutex map, so only the lock file
+        // stands between it and the others.
+        const w = new Worker(workerFile, {
+          workerData: { mirrorModule, storage, repo, tsxApi: import.meta.resolve('tsx/esm/api') },
+        });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    const inThread = async () => {
+      for (let i = 0; i < 3; i++) {
+        await write(repo, `f${i}.txt`, String(i));
+        git(repo, 'add', '-A');
+        git(repo, 'commit', '--quiet', '-m', `c${i}`);
+        await Promise.all([new GitMirror(storage, repo).update(), new GitMirror(storage, repo).update()]);
+      }
+      return { ok: true };
+    };
+    const results = await Promise.all([runWorker(), runWorker(), runWorker(), inThread()]);
+    for (const r of results) assert.deepEqual(r, { ok: true });
+    await first.update();
+    assert.equal(await first.headCommit(), git(repo, 'rev-parse', 'HEAD').trim());
+    await assert.rejects(fs.access(first.lockPath), 'lock file removed afterwards');
+  });
+
+  it('a bad URL fails with GIT_CLONE_FAILED, a readable message and no credentials', async () => {
+    const url = 'https://user:secret-token-123@127.0.0.1:1/x.git';
+    const m = new GitMirror(path.join(root, 's-bad'), url);
+    await assert.rejects(m.update(), (e: unknown) => {
+      assert.ok(e instanceof AirutError);
+      assert.equal(e.code, 'GIT_CLONE_FAILED');
+      assert.equal(e.retry, 'later');
+      assert.doesNotMatch(e.message, /secret-token-123/);
+      assert.doesNotMatch(e.message, /user:/);
+      assert.match(e.message, /https:\/\/\*\*\*@127\.0\.0\.1:1\/x\.git/);
+      assert.match(e.message, /127\.0\.0\.1|connect/i);
+      return true;
+    });
+    assert.equal(m.displayUrl, 'https://***@127.0.0.1:1/x.git');
+    // nothing half-made is left behind
+    await assert.rejects(fs.access(m.mirrorDir));
+  });
+
+  it('a failing fetch reports GIT_FETCH_FAILED', async () => {
+    const repo = await makeSourceRepo(path.join(root, 'gone'), 'main');
+    const m = new GitMirror(path.join(root, 's-gone'), repo);
+    await m.update();
+    await fs.rm(repo, { recursive: true, force: true });
+    // a new instance (no in-memory state) so the fetch really runs
+    await new Promise((r) => setTimeout(r, 5));
+    await assert.rejects(new GitMirror(path.join(root, 's-gone'), repo).update(), (e: AirutError) => {
+      assert.equal(e.code, 'GIT_FETCH_FAILED');
+      assert.match(e.message, /git fetch of .* failed: .+/);
+      return true;
+    });
+    // the mirror still serves reads
+    assert.equal((await m.readFile('README.md'))?.toString(), '# hello\n');
+  });
+
+  it('rejects a URL that git would read as an option', () => {
+    assert.throws(() => new GitMirror(root, '--upload-pack=touch /tmp/x'), (e: AirutError) => e.code === 'GIT_URL_INVALID');
+  });
+});
