@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseAuthenticationResults, verifyDmarc } from '../../src/email/authenticate.ts';
+import { isAuthorizedSender } from '../../src/email/authorize.ts';
+import { extractFromAddress } from '../../src/email/from-address.ts';
+import { parseHeaderSection, type HeaderLine } from '../../src/email/headers.ts';
+
+const ar = (...values: string[]): HeaderLine[] => values.map((value) => ({ name: 'Authentication-Results', value }));
+
+describe('parseAuthenticationResults', () => {
+  it('reads authserv-id, methods, results and properties of a real Gmail-style header', () => {
+    const parsed = parseAuthenticationResults(
+      'mx.google.com; dkim=pass header.i=@example.com header.s=s1 header.b=abc; spf=pass (google.com: domain of a@example.com designates 1.2.3.4 as permitted sender) smtp.mailfrom=a@example.com; dmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=example.com',
+    );
+    assert.ok(parsed.ok);
+    assert.equal(parsed.authservId, 'mx.google.com');
+    assert.deepEqual(
+      parsed.results.map((r) => [r.method, r.result]),
+      [['dkim', 'pass'], ['spf', 'pass'], ['dmarc', 'pass']],
+    );
+    assert.equal(parsed.results[2]?.properties['header.from'], 'example.com');
+  });
+
+  it('keeps a semicolon inside a quoted string from starting a new result', () => {
+    const parsed = parseAuthenticationResults('mx.example.com; spf=fail reason="a; dmarc=pass"');
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.results.map((r) => r.method), ['spf']);
+  });
+
+  it('accepts a method version (dmarc/1=pass)', () => {
+    const parsed = parseAuthenticationResults('mx.example.com; dmarc/1=pass');
+    assert.ok(parsed.ok);
+    assert.equal(parsed.results[0]?.result, 'pass');
+  });
+
+  it('refuses an unterminated quoted string', () => {
+    assert.equal(parseAuthenticationResults('mx.example.com; spf=pass reason="oops; dmarc=pass').ok, false);
+  });
+});
+
+describe('verifyDmarc', () => {
+  it('accepts trusted dmarc=pass', () => {
+    assert.deepEqual(verifyDmarc(ar('mx.example.com; dmarc=pass'), 'mx.example.com'), { ok: true });
+  });
+  it('uses only the first Authentication-Results among all headers', () => {
+    const lines: HeaderLine[] = [
+      { name: 'Received', value: 'from a by b' },
+      { name: 'Authentication-Results', value: 'mx.example.com; dmarc=fail' },
+      { name: 'Authentication-Results', value: 'mx.example.com; dmarc=pass' },
+    ];
+    assert.equal(verifyDmarc(lines, 'mx.example.com').ok, false);
+  });
+  it('compares the trusted id case-insensitively and ignores surrounding spaces in the config', () => {
+    assert.equal(verifyDmarc(ar('MX.Example.COM; dmarc=pass'), ' mx.example.com ').ok, true);
+  });
+  it('refuses when no trusted id is configured', () => {
+    assert.equal(verifyDmarc(ar('; dmarc=pass'), '').ok, false);
+  });
+  it('checks header.from against the From domain only when asked', () => {
+    const lines = ar('mx.example.com; dmarc=pass header.from=other.org');
+    assert.equal(verifyDmarc(lines, 'mx.example.com').ok, true);
+    assert.equal(verifyDmarc(lines, 'mx.example.com', { fromDomain: 'example.com' }).ok, false);
+    assert.equal(verifyDmarc(lines, 'mx.example.com', { fromDomain: 'OTHER.org' }).ok, true);
+  });
+  it('explains a failure in one readable line', () => {
+    const verdict = verifyDmarc(ar('mx.example.com; dmarc=fail (p=reject)'), 'mx.example.com');
+    assert.deepEqual(verdict, { ok: false, reason: 'the trusted server "mx.example.com" reported dmarc=fail' });
+  });
+});
+
+describe('isAuthorizedSender', () => {
+  const allow = ['alice@example.com', '*@team.org', 'Bob@Mixed.Case'];
+  const table: [string, boolean][] = [
+    ['alice@example.com', true],
+    ['ALICE@EXAMPLE.COM', true],
+    ['bob@mixed.case', true],
+    ['anyone@team.org', true],
+    ['anyone@TEAM.ORG', true],
+    ['a@sub.team.org', false],
+    ['a@team.org.evil.org', false],
+    ['a@evilteam.org', false],
+    ['alice@example.com.evil.org', false],
+    ['alice@sub.example.com', false],
+    ['x@example.com', false],
+    ['', false],
+    ['@team.org', false],
+    ['a@b@team.org', false],
+  ];
+  for (const [address, expected] of table) {
+    it(`${address || '(empty)'} → ${expected}`, () => assert.equal(isAuthorizedSender(address, allow), expected));
+  }
+  it('a bare "*@" entry authorizes nobody', () => assert.equal(isAuthorizedSender('a@b.c', ['*@']), false));
+});
+
+describe('extractFromAddress', () => {
+  const from = (...values: string[]) => extractFromAddress(values.map((value) => ({ name: 'From', value })));
+  it('decodes the display name but takes the address from the angle brackets', () => {
+    const v = from('"=?utf-8?q?Alice_Example?=" <Alice@Example.com>');
+    assert.deepEqual(v.ok && [v.address, v.displayName], ['alice@example.com', 'Alice Example']);
+  });
+  it('counts From headers spelled with obsolete whitespace before the colon', () => {
+    const lines = parseHeaderSection('From: a@example.com\r\nFrom : b@example.com\r\n');
+    assert.equal(extractFromAddress(lines).ok, false);
+  });
+  it('refuses addresses a second parser could read differently', () => {
+    for (const value of ['a@x.com b@y.com', '<a@x.com>>', '<<a@x.com>', 'a@x.com <b@y.com', 'Name <a@x.com> trailing', 'a@', '@x.com', 'a..b@x.com', '.a@x.com', 'a@-x.com', 'a@x_y.com']) {
+      assert.equal(from(value).ok, false, value);
+    }
+  });
+});

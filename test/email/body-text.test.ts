@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { extractBodyText, htmlBodyToText, plainBodyToText } from '../../src/email/body-text.ts';
+
+describe('HTML bodies', () => {
+  it('drops a Gmail quote with its attribution', () => {
+    const html =
+      '<div dir="ltr">Thanks! Now please add tests for the <b>parser</b>.<div>See <a href="https://ci.example.com/42">the CI run</a>.</div></div><br>' +
+      '<div class="gmail_quote gmail_quote_container"><div dir="ltr" class="gmail_attr">On Mon, May 6, 2024 at 10:00 AM Airut &lt;<a href="mailto:airut@repo.example">airut@repo.example</a>&gt; wrote:<br></div>' +
+      '<blockquote class="gmail_quote" style="margin:0px 0px 0px 0.8ex;border-left:1px solid rgb(204,204,204);padding-left:1ex">I fixed the build.<br></blockquote></div>';
+    assert.equal(htmlBodyToText(html), 'Thanks! Now please add tests for the parser.\nSee the CI run [https://ci.example.com/42].');
+  });
+
+  it('cuts Outlook on the web at #appendonsend, with the history after it', () => {
+    const html =
+      '<html><body><div style="font-family: Aptos">Please also update the README.</div><div id="appendonsend"></div>' +
+      '<hr style="display:inline-block;width:98%" tabindex="-1"><div id="divRplyFwdMsg" dir="ltr"><font face="Calibri"><b>From:</b> Airut &lt;airut@repo.example&gt;<br>' +
+      '<b>Sent:</b> Monday, May 6, 2024 10:00 AM<br><b>To:</b> Alice<br><b>Subject:</b> Re: [ID:1a2b3c4d] Fix the build</font><div>&nbsp;</div></div>' +
+      '<div>I fixed the build.</div></body></html>';
+    assert.equal(htmlBodyToText(html), 'Please also update the README.');
+  });
+
+  it('cuts at #divRplyFwdMsg when #appendonsend is missing, and drops the rule before it', () => {
+    const html = '<p>Ship it.</p><hr><div id=divRplyFwdMsg><b>From:</b> Airut</div><div>old text</div>';
+    assert.equal(htmlBodyToText(html), 'Ship it.');
+  });
+
+  it('cuts desktop Outlook\'s From/Sent/To/Subject block', () => {
+    const html =
+      '<div class=WordSection1><p class=MsoNormal>Looks good, merge it.<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p>' +
+      "<div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0in 0in 0in'><p class=MsoNormal><b>From:</b> Airut &lt;airut@repo.example&gt; <br>" +
+      '<b>Sent:</b> Monday, May 6, 2024 10:00 AM<br><b>To:</b> Alice &lt;alice@example.com&gt;<br><b>Subject:</b> Re: [ID:1a2b3c4d] Fix the build<o:p></o:p></p></div>' +
+      '<p class=MsoNormal>I fixed the build.<o:p></o:p></p></div>';
+    assert.equal(htmlBodyToText(html), 'Looks good, merge it.');
+  });
+
+  it('drops an Apple Mail quote (attribution inside the blockquote)', () => {
+    const html =
+      '<html><body style="overflow-wrap: break-word;">Can you also run the linter?<br><div><br><blockquote type="cite">' +
+      '<div>On 6 May 2024, at 10:00, Airut &lt;airut@repo.example&gt; wrote:</div><br><div><div>I fixed the build.</div></div></blockquote></div><br></body></html>';
+    assert.equal(htmlBodyToText(html), 'Can you also run the linter?');
+  });
+
+  it('drops an Apple Mail quote (attribution before the blockquote)', () => {
+    const html =
+      '<div>Can you also run the linter?</div><div><br><div>On 6 May 2024, at 10:00, Airut &lt;airut@repo.example&gt; wrote:</div><br>' +
+      '<blockquote type="cite"><div>I fixed the build.</div></blockquote></div>';
+    assert.equal(htmlBodyToText(html), 'Can you also run the linter?');
+  });
+
+  it('drops a Thunderbird quote and its moz-cite-prefix', () => {
+    const html =
+      '<p>Rename the function too.</p><div class="moz-cite-prefix">On 5/6/24 10:00, Airut wrote:<br></div>' +
+      '<blockquote type="cite" cite="mid:airut.1a2b3c4d.1.x@repo.example">I fixed the build.</blockquote>';
+    assert.equal(htmlBodyToText(html), 'Rename the function too.');
+  });
+
+  it('drops a Yahoo quote', () => {
+    const html = '<div>Go ahead.</div><div class="yahoo_quoted"><div>On Monday, Airut wrote:</div><div>I fixed the build.</div></div>';
+    assert.equal(htmlBodyToText(html), 'Go ahead.');
+  });
+
+  it('keeps table cells apart', () => {
+    const html = '<p>Results:</p><table><tr><th>test</th><th>status</th></tr><tr><td>parse</td><td>fail</td></tr></table>';
+    assert.equal(htmlBodyToText(html), 'Results:\n\ntest    status\nparse   fail');
+  });
+
+  it('keeps a blockquote the author wrote on purpose', () => {
+    const html = '<p>The error is:</p><blockquote>TypeError: x is undefined</blockquote><p>Please fix it.</p>';
+    assert.equal(htmlBodyToText(html), 'The error is:\n\n> TypeError: x is undefined\n\nPlease fix it.');
+  });
+});
+
+describe('plain-text bodies', () => {
+  it('drops > lines and a Gmail attribution wrapped over two lines', () => {
+    const text = 'Sure, go ahead.\r\n\r\nOn Mon, May 6, 2024 at 10:00 AM Airut Example <\r\nairut@repo.example> wrote:\r\n\r\n> I fixed the build.\r\n> Anything else?\r\n';
+    assert.equal(plainBodyToText(text), 'Sure, go ahead.');
+  });
+
+  it('drops a one-line attribution', () => {
+    assert.equal(plainBodyToText('Yes.\n\nOn 6 May 2024, at 10:00, Airut <airut@repo.example> wrote:\n\n> old\n'), 'Yes.');
+  });
+
+  it('drops a German attribution', () => {
+    assert.equal(plainBodyToText('Ja, bitte.\n\nAm 06.05.2024 um 10:00 schrieb Airut <airut@repo.example>:\n> alt\n'), 'Ja, bitte.');
+  });
+
+  it('keeps answers written between quoted lines', () => {
+    const text = 'On Mon, Airut wrote:\n> Should I rename it?\nYes, to parseMessage.\n> And the tests?\nAdd two.\n';
+    assert.equal(plainBodyToText(text), 'Yes, to parseMessage.\nAdd two.');
+  });
+
+  it('cuts an Outlook block after its separator', () => {
+    const text = 'Please also deploy.\n\n________________________________\nFrom: Airut <airut@repo.example>\nSent: Monday, May 6, 2024 10:00 AM\nTo: Alice\nSubject: Re: Fix\n\nI fixed the build.\n';
+    assert.equal(plainBodyToText(text), 'Please also deploy.');
+  });
+
+  it('cuts at -----Original Message-----', () => {
+    const text = 'Done?\n\n-----Original Message-----\nFrom: Airut\nSent: Monday\n\nI fixed the build.';
+    assert.equal(plainBodyToText(text), 'Done?');
+  });
+
+  it('keeps the author\'s own sentences that merely look like markers', () => {
+    const text = 'On Monday we deploy.\nBob wrote: "ship it" in the ticket.\n\nHere are the headers of the bounce:\nFrom: MAILER-DAEMON\nDate: Mon, 6 May 2024\nSubject: Undelivered\n';
+    assert.equal(plainBodyToText(text), text.trimEnd());
+  });
+
+  it('trims trailing whitespace and blank runs', () => {
+    assert.equal(plainBodyToText('  indented stays  \n\n\n\nnext   \n\n'), '  indented stays\n\nnext');
+  });
+});
+
+describe('extractBodyText', () => {
+  it('prefers HTML', () => {
+    assert.equal(extractBodyText({ html: '<p>from html</p>', text: 'from text' }), 'from html');
+  });
+  it('falls back to text when the HTML holds no text', () => {
+    assert.equal(extractBodyText({ html: '<img src="cid:x">', text: 'from text' }), 'from text');
+  });
+  it('is empty without a body', () => {
+    assert.equal(extractBodyText({ html: null, text: null }), '');
+  });
+});
