@@ -50,7 +50,8 @@ export class ThreadCallError extends AirutError {
 export function describeError(err: unknown): { name: string; code: string; message: string } {
   if (err instanceof AirutError) return { name: err.name, code: err.code, message: err.message };
   if (err instanceof Error) {
-    const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'INTERNAL';
+    const raw = (err as unknown as { code?: unknown }).code;
+    const code = typeof raw === 'string' ? raw : 'INTERNAL';
     return { name: err.name, code, message: err.message };
   }
   return { name: 'Error', code: 'INTERNAL', message: String(err) };
