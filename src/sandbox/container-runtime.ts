@@ -1,0 +1,244 @@
+/**
+ * A thin wrapper over the container CLI (`podman` by default, `docker` accepted).
+ *
+ * Only flags and subcommands both CLIs accept are used, and output is read with Go templates both
+ * understand (`{{.Names}}`, `{{json .Config.Labels}}`), never with `--format json`, whose shape
+ * differs between the two. Values of secrets never pass through here: see run-agent.ts.
+ */
+import { execFile } from 'node:child_process';
+import { AirutError } from '../errors.ts';
+
+/** How many lines of a failed build's log the error message carries. */
+const BUILD_LOG_TAIL_LINES = 40;
+/** Generous limit for the short management commands (inspect, ps, rm); a build has none. */
+const COMMAND_TIMEOUT_MS = 120_000;
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+export interface ContainerRuntimeOptions {
+  /** The CLI to run: `podman` (default) or `docker`, or an absolute path to one of them. */
+  readonly command?: string;
+  /** Extra environment for the CLI (e.g. `CONTAINERS_CONF`), merged over the daemon's own. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface ContainerSummary {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** `running`, `exited`, `created`, … as the runtime reports it. */
+  readonly state: string;
+}
+
+export interface ImageSummary {
+  /** `repository:tag` as it was built (podman's `localhost/` prefix removed); `<none>:<none>` when untagged. */
+  readonly tag: string;
+  readonly id: string;
+}
+
+export interface BuildImageOptions {
+  readonly contextDir: string;
+  readonly tag: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Dockerfile path, relative to the context; `Dockerfile` when not set. */
+  readonly dockerfile?: string;
+}
+
+/** The last `count` non-empty lines of a log, for error messages. */
+export function tailLines(text: string, count: number): string {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  return lines.slice(-count).join('\n');
+}
+
+function isNoSuchObject(stderr: string): boolean {
+  return /no such (container|image|object)|image not known|not found|no container with (name|id)/i.test(stderr);
+}
+
+export class ContainerRuntime {
+  readonly command: string;
+  readonly env: Readonly<Record<string, string>>;
+
+  constructor(options: ContainerRuntimeOptions = {}) {
+    this.command = options.command ?? 'podman';
+    this.env = { ...(options.env ?? {}) };
+  }
+
+  /** The environment the CLI runs with: the daemon's, plus this runtime's extras, plus `extra`. */
+  processEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+    return { ...process.env, ...this.env, ...extra };
+  }
+
+  /**
+   * Runs the CLI with `args` and resolves with its exit code and output; a non-zero exit is not an
+   * error here (callers decide). Rejects only when the CLI cannot be started at all.
+   */
+  exec(args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
+    const timeout = options.timeoutMs ?? COMMAND_TIMEOUT_MS;
+    return new Promise((resolve, reject) => {
+      execFile(
+        this.command,
+        args,
+        { env: this.processEnv(), timeout, maxBuffer: MAX_OUTPUT_BYTES, encoding: 'utf8' },
+        (error, stdout, stderr) => {
+          if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+            reject(this.missingError(error));
+            return;
+          }
+          if (error && error.killed) {
+            reject(
+              new AirutError(
+                'CONTAINER_FAILED',
+                `${this.command} ${args[0] ?? ''} did not finish within ${Math.round(timeout / 1000)} s`,
+                { retry: 'later', cause: error },
+              ),
+            );
+            return;
+          }
+          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+          resolve({ exitCode: code, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  /** The error for a CLI that is not installed; used by every caller that starts the CLI. */
+  missingError(cause?: unknown): AirutError {
+    return new AirutError(
+      'CONTAINER_RUNTIME_MISSING',
+      `container runtime "${this.command}" was not found on PATH; install it or set container_command`,
+      { cause },
+    );
+  }
+
+  /** Like `exec`, but a non-zero exit becomes a CONTAINER_FAILED error with the CLI's stderr. */
+  async execOk(args: readonly string[], what: string): Promise<CommandResult> {
+    const r = await this.exec(args);
+    if (r.exitCode !== 0) {
+      throw new AirutError(
+        'CONTAINER_FAILED',
+        `${what} failed (${this.command} exit ${r.exitCode}): ${tailLines(r.stderr || r.stdout, 10)}`,
+        { retry: 'later' },
+      );
+    }
+    return r;
+  }
+
+  async imageExists(tag: string): Promise<boolean> {
+    const r = await this.exec(['image', 'inspect', '--format', '{{.Id}}', tag]);
+    if (r.exitCode === 0) return true;
+    if (isNoSuchObject(r.stderr)) return false;
+    throw new AirutError('CONTAINER_FAILED', `cannot inspect image ${tag}: ${tailLines(r.stderr, 10)}`, {
+      retry: 'later',
+    });
+  }
+
+  /**
+   * Builds an image and resolves with the build log. On failure the error message ends with the last
+   * lines of the log, which is where Dockerfile mistakes show.
+   */
+  async buildImage(options: BuildImageOptions): Promise<string> {
+    const args = ['build', '-t', options.tag];
+    for (const [k, v] of Object.entries(options.labels ?? {})) args.push('--label', `${k}=${v}`);
+    if (options.dockerfile) args.push('-f', `${options.contextDir}/${options.dockerfile}`);
+    args.push(options.contextDir);
+    const r = await this.exec(args, { timeoutMs: 0 });
+    // podman writes steps to stdout and warnings to stderr; docker (BuildKit) writes everything to stderr.
+    const log = [r.stdout, r.stderr].filter((s) => s.trim() !== '').join('\n');
+    if (r.exitCode !== 0) {
+      throw new AirutError(
+        'IMAGE_BUILD_FAILED',
+        `building image ${options.tag} from ${options.contextDir} failed (exit ${r.exitCode}); ` +
+          `last lines of the build log:\n${tailLines(log, BUILD_LOG_TAIL_LINES)}`,
+      );
+    }
+    return log;
+  }
+
+  async removeImage(tag: string): Promise<void> {
+    const r = await this.exec(['rmi', tag]);
+    if (r.exitCode !== 0 && !isNoSuchObject(r.stderr)) {
+      throw new AirutError('CONTAINER_FAILED', `cannot remove image ${tag}: ${tailLines(r.stderr, 10)}`, {
+        retry: 'later',
+      });
+    }
+  }
+
+  /** Images carrying `label` (`key=value` or just `key`). */
+  async listImages(options: { label: string }): Promise<ImageSummary[]> {
+    const r = await this.execOk(
+      ['images', '--filter', `label=${options.label}`, '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'],
+      'listing images',
+    );
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .map((l) => {
+        const [tag = '', id = ''] = l.split(' ');
+        // podman names local images `localhost/<name>`; the tag we built with has no registry part.
+        return { tag: tag.replace(/^localhost\//, ''), id };
+      });
+  }
+
+  /** All containers (running or not) carrying `label` (`key=value` or just `key`), with their labels. */
+  async listContainers(options: { label: string }): Promise<ContainerSummary[]> {
+    const ps = await this.execOk(
+      ['ps', '-a', '--filter', `label=${options.label}`, '--format', '{{.Names}}'],
+      'listing containers',
+    );
+    const names = ps.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    if (names.length === 0) return [];
+    // A container removed between `ps` and `inspect` makes inspect exit non-zero but still print
+    // the others, so the output is parsed whatever the exit code.
+    const inspect = await this.exec([
+      'container',
+      'inspect',
+      '--format',
+      '{{.Name}}\t{{.State.Status}}\t{{json .Config.Labels}}',
+      ...names,
+    ]);
+    const found: ContainerSummary[] = [];
+    for (const line of inspect.stdout.split('\n')) {
+      const [rawName, state, labelsJson] = line.split('\t');
+      if (!rawName || state === undefined || labelsJson === undefined) continue;
+      let labels: Record<string, string> = {};
+      try {
+        labels = (JSON.parse(labelsJson) as Record<string, string> | null) ?? {};
+      } catch {
+        labels = {};
+      }
+      // docker reports `/name`, podman `name`.
+      found.push({ name: rawName.replace(/^\//, ''), state, labels });
+    }
+    return found;
+  }
+
+  /** Stops a container, giving it `graceSeconds` after SIGTERM before SIGKILL. A missing one is fine. */
+  async stopContainer(name: string, graceSeconds: number): Promise<void> {
+    const r = await this.exec(['stop', '-t', String(Math.max(0, Math.round(graceSeconds))), name], {
+      timeoutMs: (graceSeconds + 60) * 1000,
+    });
+    if (r.exitCode !== 0 && !isNoSuchObject(r.stderr)) {
+      throw new AirutError('CONTAINER_FAILED', `cannot stop container ${name}: ${tailLines(r.stderr, 10)}`, {
+        retry: 'later',
+      });
+    }
+  }
+
+  /** Removes a container, killing it if it still runs. A missing one is fine. */
+  async removeContainer(name: string): Promise<void> {
+    const r = await this.exec(['rm', '-f', name]);
+    if (r.exitCode !== 0 && !isNoSuchObject(r.stderr)) {
+      throw new AirutError('CONTAINER_FAILED', `cannot remove container ${name}: ${tailLines(r.stderr, 10)}`, {
+        retry: 'later',
+      });
+    }
+  }
+}

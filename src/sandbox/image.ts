@@ -1,0 +1,104 @@
+/**
+ * Container images for a repository, tagged by the content of their build context so that an image
+ * is built once and reused while `.airut/container/` is unchanged.
+ */
+import { createHash } from 'node:crypto';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AirutError } from '../errors.ts';
+import type { ContainerRuntime } from './container-runtime.ts';
+import { LABEL_PREFIX, MANAGED_LABEL_KEY } from './labels.ts';
+
+export interface EnsureImageOptions {
+  readonly runtime: ContainerRuntime;
+  /** The build context (a directory holding a `Dockerfile`). */
+  readonly contextDir: string;
+  /** Opaque id of the repository the image belongs to; goes into the tag and a label. */
+  readonly repoId: string;
+}
+
+export interface EnsuredImage {
+  readonly tag: string;
+  /** True when this call (or a concurrent one it joined) built the image. */
+  readonly built: boolean;
+  /** The build log when built, else empty. */
+  readonly log: string;
+}
+
+const HASH_HEX_LENGTH = 16;
+// Image repository names must be lowercase and may not start with a separator.
+const IMAGE_NAME_PART = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/** Builds in progress, keyed by tag: concurrent callers for the same tag share one build. */
+const inFlight = new Map<string, Promise<EnsuredImage>>();
+
+/**
+ * A hash of the context directory: every file's relative path and content, sorted by path, so that
+ * the same content always gives the same tag wherever it is checked out. Symbolic links count by
+ * their target text; file modes and times do not count.
+ */
+export async function hashContextDir(contextDir: string): Promise<string> {
+  const files: string[] = [];
+  async function walk(rel: string): Promise<void> {
+    const entries = await readdir(join(contextDir, rel), { withFileTypes: true });
+    for (const e of entries) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(p);
+      else files.push(p);
+    }
+  }
+  try {
+    await walk('');
+  } catch (err) {
+    throw new AirutError('IMAGE_BUILD_FAILED', `cannot read build context ${contextDir}: ${String(err)}`, {
+      cause: err,
+    });
+  }
+  files.sort();
+  const hash = createHash('sha256');
+  for (const rel of files) {
+    const full = join(contextDir, rel);
+    const st = await lstat(full);
+    const content = st.isSymbolicLink() ? Buffer.from(`symlink:${await readlink(full)}`) : await readFile(full);
+    hash.update(`${rel}\0${content.length}\0`);
+    hash.update(content);
+  }
+  return hash.digest('hex').slice(0, HASH_HEX_LENGTH);
+}
+
+/** The tag for a repository's image built from a context with this hash. */
+export function imageTag(repoId: string, contextHash: string): string {
+  const name = `airut-${repoId.toLowerCase()}`;
+  if (!IMAGE_NAME_PART.test(name)) {
+    throw new AirutError(
+      'IMAGE_BUILD_FAILED',
+      `repository id "${repoId}" cannot be used in an image name: use letters, digits, . _ - only`,
+    );
+  }
+  return `${name}:${contextHash}`;
+}
+
+/**
+ * Returns the tag of the image for this context, building it only if no image has that tag yet.
+ * Labels: `airut.managed=1`, `airut.repo=<repoId>`.
+ */
+export async function ensureImage(options: EnsureImageOptions): Promise<EnsuredImage> {
+  const tag = imageTag(options.repoId, await hashContextDir(options.contextDir));
+  const running = inFlight.get(tag);
+  if (running) return running;
+  const job = (async (): Promise<EnsuredImage> => {
+    if (await options.runtime.imageExists(tag)) return { tag, built: false, log: '' };
+    const log = await options.runtime.buildImage({
+      contextDir: options.contextDir,
+      tag,
+      labels: { [MANAGED_LABEL_KEY]: '1', [`${LABEL_PREFIX}repo`]: options.repoId },
+    });
+    return { tag, built: true, log };
+  })();
+  inFlight.set(tag, job);
+  try {
+    return await job;
+  } finally {
+    inFlight.delete(tag);
+  }
+}

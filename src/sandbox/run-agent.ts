@@ -1,0 +1,282 @@
+/**
+ * Runs Claude Code once inside a container and reports its progress and outcome.
+ *
+ * The container is named and labelled (so a crashed daemon's leftovers can be reaped by label) and
+ * started without `--rm`; it is removed explicitly when the run ends, whatever the outcome.
+ *
+ * Secrets: every value in `spec.env` reaches the container as `-e NAME` with the value in the
+ * runtime CLI's own environment, so no value ever appears on a command line (argv is readable by
+ * every local user through `ps`) or in a file on disk. Values are never logged.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import { createInterface } from 'node:readline';
+import { AirutError } from '../errors.ts';
+import { logger } from '../log/logger.ts';
+import { tailLines, type ContainerRuntime } from './container-runtime.ts';
+import { managedLabels } from './labels.ts';
+import { classifyOutcome, type AgentOutcome } from './outcome.ts';
+import { parseStreamLine, type AgentEvent, type ResultEvent } from './stream-json.ts';
+
+export type { AgentOutcome } from './outcome.ts';
+export type { AgentEvent } from './stream-json.ts';
+
+/** Where things are inside the container. */
+export const CONTAINER_PATHS = {
+  workspace: '/workspace',
+  claudeState: '/root/.claude',
+  inbox: '/inbox',
+  outbox: '/outbox',
+  // Not /usr/local/bin/claude: an image may already have a `claude` there (often a symlink), and
+  // bind-mounting over a symlink mounts onto its target.
+  claudeBinary: '/opt/claude/claude',
+} as const;
+
+/** Host directories mounted into the container. */
+export interface AgentMounts {
+  readonly workspace: string;
+  readonly claudeState: string;
+  readonly inbox: string;
+  readonly outbox: string;
+}
+
+export interface ResourceLimits {
+  /** `--memory`, e.g. `2g`. */
+  readonly memory: string;
+  /** `--cpus`, e.g. `1` or `1.5`. */
+  readonly cpus: string;
+  /** `--pids-limit`. */
+  readonly pids: number;
+}
+
+export const DEFAULT_LIMITS: ResourceLimits = { memory: '2g', cpus: '1', pids: 512 };
+
+export interface AgentRunSpec {
+  readonly runtime: ContainerRuntime;
+  readonly image: string;
+  /** Container name; unique per run (e.g. derived from the task id). */
+  readonly name: string;
+  /** Opaque identifiers (task, repo, conversation); each becomes an `airut.<key>` label. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly mounts: AgentMounts;
+  /** Host path of the Claude Code binary, mounted read-only. */
+  readonly claudeBinary: string;
+  readonly model: string;
+  readonly resumeSessionId: string | null;
+  readonly prompt: string;
+  /** Secrets and container_env. Values never reach argv or a log line. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly limits: ResourceLimits;
+  /** `default`: the runtime's default network; `none`; or a network name (`host` in tests). */
+  readonly network: 'none' | 'default' | (string & {});
+  /** Extra `run` flags placed before the image, e.g. `--cap-add=CHOWN` for an image that needs it. */
+  readonly extraArgs?: readonly string[];
+  /** Aborting stops the container; the outcome is `cancelled`. */
+  readonly signal?: AbortSignal;
+  /** SELinux hosts: relabel the mounts (`:Z` private, `:z` for the shared binary). */
+  readonly relabelMounts?: boolean;
+  /** Seconds between SIGTERM and SIGKILL when the run is stopped. Default 5. */
+  readonly stopGraceSeconds?: number;
+}
+
+export type AgentEventHandler = (event: AgentEvent) => void;
+
+/** Environment names the container CLI itself reads; a secret by such a name would reconfigure it. */
+const RESERVED_ENV = /^(PATH|HOME|USER|TMPDIR|SHELL|LD_[A-Z_]*|CONTAINERS?_[A-Z_]*|DOCKER_[A-Z_]*|BUILDAH_[A-Z_]*|PODMAN_[A-Z_]*|STORAGE_[A-Z_]*|REGISTRY_AUTH_FILE|XDG_[A-Z_]*|DBUS_[A-Z_]*|NOTIFY_SOCKET|GODEBUG|GOMAXPROCS|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|IS_SANDBOX|CLAUDE_CONFIG_DIR)$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SAFE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:@/[\]-]*$/;
+const STDERR_TAIL_BYTES = 16 * 1024;
+
+function invalid(message: string): AirutError {
+  return new AirutError('SANDBOX_SPEC_INVALID', message);
+}
+
+function hostPath(label: string, path: string): string {
+  if (!isAbsolute(path)) throw invalid(`${label} mount "${path}" must be an absolute path`);
+  // `-v` separates source, target and options with ':'; a ',' would break `--mount` style parsers.
+  if (/[:,\n]/.test(path)) throw invalid(`${label} mount "${path}" must not contain ':' ',' or a newline`);
+  return path;
+}
+
+/**
+ * The `run` arguments and the extra CLI environment for a spec. Exported so tests can check that no
+ * secret value is on the command line. Pure apart from validation errors.
+ */
+export function buildRunArgs(spec: AgentRunSpec): { args: string[]; env: Record<string, string> } {
+  if (!SAFE_ARG.test(spec.name)) throw invalid(`container name "${spec.name}" is not valid`);
+  if (!SAFE_ARG.test(spec.image)) throw invalid(`image "${spec.image}" is not valid`);
+  if (!SAFE_ARG.test(spec.model)) throw invalid(`model "${spec.model}" is not valid`);
+  if (spec.resumeSessionId !== null && !/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(spec.resumeSessionId)) {
+    throw invalid(`session id "${spec.resumeSessionId}" is not valid`);
+  }
+  if (!/^[0-9]+(\.[0-9]+)?[bkmg]?$/i.test(spec.limits.memory)) throw invalid(`memory limit "${spec.limits.memory}"`);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(spec.limits.cpus)) throw invalid(`cpu limit "${spec.limits.cpus}"`);
+  if (!Number.isInteger(spec.limits.pids) || spec.limits.pids <= 0) throw invalid(`pids limit ${spec.limits.pids}`);
+
+  const own = spec.relabelMounts ? ':Z' : '';
+  const args = ['run', '-i', '--name', spec.name];
+  for (const [k, v] of Object.entries(managedLabels(spec.labels))) args.push('--label', `${k}=${v}`);
+  args.push(
+    '--cap-drop=ALL',
+    '--security-opt',
+    'no-new-privileges',
+    '--memory',
+    spec.limits.memory,
+    '--cpus',
+    spec.limits.cpus,
+    '--pids-limit',
+    String(spec.limits.pids),
+  );
+  if (spec.network !== 'default') {
+    if (!SAFE_ARG.test(spec.network)) throw invalid(`network "${spec.network}" is not valid`);
+    args.push('--network', spec.network);
+  }
+
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(spec.env)) {
+    if (!ENV_NAME.test(name)) throw invalid(`environment variable name "${name}" is not valid`);
+    if (RESERVED_ENV.test(name)) {
+      throw invalid(`environment variable "${name}" is reserved (the container runtime or the sandbox sets it)`);
+    }
+    env[name] = value;
+    args.push('-e', name);
+  }
+  args.push('-e', 'IS_SANDBOX=1', '-e', `CLAUDE_CONFIG_DIR=${CONTAINER_PATHS.claudeState}`);
+
+  args.push('-w', CONTAINER_PATHS.workspace);
+  const m = spec.mounts;
+  args.push('-v', `${hostPath('workspace', m.workspace)}:${CONTAINER_PATHS.workspace}${own}`);
+  args.push('-v', `${hostPath('claudeState', m.claudeState)}:${CONTAINER_PATHS.claudeState}${own}`);
+  args.push('-v', `${hostPath('inbox', m.inbox)}:${CONTAINER_PATHS.inbox}${own}`);
+  args.push('-v', `${hostPath('outbox', m.outbox)}:${CONTAINER_PATHS.outbox}${own}`);
+  args.push(
+    '-v',
+    `${hostPath('claudeBinary', spec.claudeBinary)}:${CONTAINER_PATHS.claudeBinary}:ro${spec.relabelMounts ? ',z' : ''}`,
+  );
+  args.push(...(spec.extraArgs ?? []));
+
+  args.push(spec.image, CONTAINER_PATHS.claudeBinary, '-p', '--output-format', 'stream-json', '--verbose');
+  args.push('--model', spec.model);
+  if (spec.resumeSessionId !== null) args.push('--resume', spec.resumeSessionId);
+  args.push('--dangerously-skip-permissions');
+  return { args, env };
+}
+
+/**
+ * Runs the agent to the end. Events are delivered to `onEvent` as the lines arrive. Resolves with
+ * the outcome; rejects only when the run could not be attempted (invalid spec, runtime missing).
+ * The container is always removed afterwards; the mounted directories are kept.
+ */
+export async function runAgent(spec: AgentRunSpec, onEvent: AgentEventHandler): Promise<AgentOutcome> {
+  const { args, env } = buildRunArgs(spec);
+  const log = logger().child({ container: spec.name, ...spec.labels });
+  if (spec.signal?.aborted) return { kind: 'cancelled', sessionId: null };
+
+  const m = spec.mounts;
+  await Promise.all([m.workspace, m.claudeState, m.inbox, m.outbox].map((d) => mkdir(d, { recursive: true })));
+  const { runtime } = spec;
+  // A container left by a crash with the same name would make `run` fail.
+  await runtime.removeContainer(spec.name);
+
+  let sessionId: string | null = null;
+  let result: ResultEvent | null = null;
+  let lastAssistantText = '';
+  let stderrTail = '';
+  let timedOut = false;
+  let cancelled = false;
+  const keepTail = (text: string): void => {
+    stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
+  };
+
+  const startedAt = Date.now();
+  log.info({ image: spec.image, model: spec.model, resume: spec.resumeSessionId, envNames: Object.keys(env) }, 'agent container starting');
+  const child = spawn(runtime.command, args, { env: runtime.processEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'ENOENT' ? runtime.missingError(err) : err);
+    });
+    child.once('close', (code) => resolve(code));
+  });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (why: 'timeout' | 'cancelled'): Promise<void> => {
+    if (why === 'timeout') timedOut = !cancelled;
+    else cancelled = !timedOut;
+    stopping ??= (async () => {
+      log.warn({ reason: why }, 'stopping agent container');
+      await runtime.stopContainer(spec.name, spec.stopGraceSeconds ?? 5).catch(() => undefined);
+      await runtime.removeContainer(spec.name).catch(() => undefined);
+      // If the container did not exist yet when we stopped it, `run` may still be starting it:
+      // give it a moment, then remove again and stop waiting for the CLI.
+      const settled = await Promise.race([exited.then(() => true, () => true), delay(10_000).then(() => false)]);
+      if (!settled) {
+        await runtime.removeContainer(spec.name).catch(() => undefined);
+        child.kill('SIGKILL');
+      }
+    })();
+    return stopping;
+  };
+
+  const timer = setTimeout(() => void stop('timeout'), spec.timeoutMs);
+  const onAbort = (): void => void stop('cancelled');
+  spec.signal?.addEventListener('abort', onAbort, { once: true });
+
+  child.stdin.on('error', () => undefined); // EPIPE when the container never started; the exit code tells.
+  child.stdin.end(spec.prompt);
+
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => keepTail(chunk));
+
+  const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
+  const linesDone = new Promise<void>((resolve) => lines.once('close', resolve));
+  lines.on('line', (line) => {
+    for (const event of parseStreamLine(line)) {
+      if (event.type === 'system_init' && event.sessionId) sessionId = event.sessionId;
+      else if (event.type === 'result') {
+        result = event;
+        if (event.sessionId) sessionId = event.sessionId;
+      } else if (event.type === 'assistant_text') lastAssistantText = event.text;
+      else if (event.type === 'raw') keepTail(`${event.text}\n`);
+      try {
+        onEvent(event);
+      } catch (err) {
+        log.warn({ err: String(err), event: event.type }, 'agent event handler failed');
+      }
+    }
+  });
+
+  let exitCode: number | null;
+  try {
+    exitCode = await exited;
+    await linesDone;
+    if (stopping) await stopping;
+  } finally {
+    clearTimeout(timer);
+    spec.signal?.removeEventListener('abort', onAbort);
+    await runtime.removeContainer(spec.name).catch((err: unknown) => {
+      log.error({ err: String(err) }, 'could not remove agent container; the reaper will retry');
+    });
+  }
+
+  const outcome = classifyOutcome({
+    exitCode,
+    result,
+    sessionId,
+    stderrTail: tailLines(stderrTail, 40),
+    lastAssistantText,
+    timedOut,
+    cancelled,
+  });
+  log.info(
+    { outcome: outcome.kind, exitCode, sessionId: outcome.sessionId, ms: Date.now() - startedAt },
+    'agent container finished',
+  );
+  return outcome;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,104 @@
+/** Image builds against real podman: content-hash tags, no rebuild, one build per tag, readable failures. */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { AirutError } from '../../src/errors.ts';
+import type { ContainerRuntime } from '../../src/sandbox/container-runtime.ts';
+import { ensureImage, hashContextDir, imageTag } from '../../src/sandbox/image.ts';
+import { MANAGED_LABEL } from '../../src/sandbox/labels.ts';
+import { testRuntime } from '../harness/podman-env.ts';
+import { testRootfsTarball } from '../harness/test-image.ts';
+
+process.env.AIRUT_LOG_LEVEL ??= 'warn';
+
+let runtime: ContainerRuntime;
+let root: string;
+const repoId = `imgtest-${randomBytes(4).toString('hex')}`;
+
+before(async () => {
+  runtime = testRuntime();
+  root = await mkdtemp(join(tmpdir(), 'airut-image-test-'));
+});
+
+after(async () => {
+  for (const img of await runtime.listImages({ label: `airut.repo=${repoId}` })) await runtime.removeImage(img.tag);
+  await rm(root, { recursive: true, force: true });
+});
+
+async function context(name: string, files: Record<string, string>): Promise<string> {
+  const dir = join(root, name);
+  await mkdir(dir, { recursive: true });
+  for (const [rel, content] of Object.entries(files)) {
+    await mkdir(join(dir, rel, '..'), { recursive: true });
+    await writeFile(join(dir, rel), content);
+  }
+  return dir;
+}
+
+describe('context hash', () => {
+  test('depends on paths and contents, not on where the context lives', async () => {
+    const a = await context('h1', { Dockerfile: 'FROM scratch\n', 'sub/x.txt': 'x' });
+    const b = await context('h2', { 'sub/x.txt': 'x', Dockerfile: 'FROM scratch\n' });
+    const c = await context('h3', { Dockerfile: 'FROM scratch\n', 'sub/y.txt': 'x' });
+    const d = await context('h4', { Dockerfile: 'FROM scratch\n', 'sub/x.txt': 'y' });
+    assert.equal(await hashContextDir(a), await hashContextDir(b));
+    assert.notEqual(await hashContextDir(a), await hashContextDir(c));
+    assert.notEqual(await hashContextDir(a), await hashContextDir(d));
+    assert.match(await hashContextDir(a), /^[0-9a-f]{16}$/);
+  });
+
+  test('tags are airut-<repo>:<hash>; ids unusable in an image name are refused', () => {
+    assert.equal(imageTag('My.Repo', '0123456789abcdef'), 'airut-my.repo:0123456789abcdef');
+    assert.throws(() => imageTag('bad repo', '0123456789abcdef'), AirutError);
+  });
+});
+
+describe('ensureImage with podman', () => {
+  test('builds once per content, reuses the tag, labels the image, shares concurrent builds', async () => {
+    const dir = await context('ok', { Dockerfile: 'FROM scratch\nADD rootfs.tar /\n' });
+    await copyFile(await testRootfsTarball(), join(dir, 'rootfs.tar'));
+
+    const [first, concurrent] = await Promise.all([
+      ensureImage({ runtime, contextDir: dir, repoId }),
+      ensureImage({ runtime, contextDir: dir, repoId }),
+    ]);
+    assert.equal(first.built, true);
+    assert.deepEqual(concurrent, first, 'a concurrent call joins the same build');
+    assert.match(first.tag, new RegExp(`^airut-${repoId}:[0-9a-f]{16}$`));
+    assert.equal(await runtime.imageExists(first.tag), true);
+
+    const again = await ensureImage({ runtime, contextDir: dir, repoId });
+    assert.deepEqual(again, { tag: first.tag, built: false, log: '' });
+
+    const managed = await runtime.listImages({ label: MANAGED_LABEL });
+    assert.ok(managed.some((i) => i.tag === first.tag), 'image carries airut.managed=1');
+    const mine = await runtime.listImages({ label: `airut.repo=${repoId}` });
+    assert.deepEqual(mine.map((i) => i.tag), [first.tag]);
+
+    await writeFile(join(dir, 'extra.txt'), 'changed');
+    const changed = await ensureImage({ runtime, contextDir: dir, repoId });
+    assert.notEqual(changed.tag, first.tag);
+    assert.equal(changed.built, true);
+  });
+
+  test('a broken Dockerfile fails with IMAGE_BUILD_FAILED and the end of the build log', async () => {
+    const dir = await context('broken', { Dockerfile: 'FROM scratch\nCOPY does-not-exist.txt /\n' });
+    await assert.rejects(ensureImage({ runtime, contextDir: dir, repoId }), (err: unknown) => {
+      assert.ok(err instanceof AirutError);
+      assert.equal(err.code, 'IMAGE_BUILD_FAILED');
+      assert.match(err.message, /does-not-exist\.txt/);
+      assert.ok(err.message.split('\n').length <= 42, 'only the tail of the log');
+      return true;
+    });
+  });
+
+  test('removing a missing image or container is not an error', async () => {
+    await runtime.removeImage(`airut-${repoId}:0000000000000000`);
+    await runtime.removeContainer(`airut-no-such-container-${repoId}`);
+    await runtime.stopContainer(`airut-no-such-container-${repoId}`, 0);
+    assert.equal(await runtime.imageExists(`airut-${repoId}:0000000000000000`), false);
+  });
+});

@@ -1,0 +1,314 @@
+/**
+ * The real Claude Code CLI in a real podman container, talking to the mock Messages API.
+ * The container uses the host network so that it reaches the mock on 127.0.0.1.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { resolveClaudeBinary } from '../../src/sandbox/claude-binary.ts';
+import { ContainerRuntime } from '../../src/sandbox/container-runtime.ts';
+import { findManagedContainers, reapContainers } from '../../src/sandbox/reaper.ts';
+import {
+  buildRunArgs,
+  DEFAULT_LIMITS,
+  runAgent,
+  type AgentEvent,
+  type AgentOutcome,
+  type AgentRunSpec,
+} from '../../src/sandbox/run-agent.ts';
+import {
+  allMessageText,
+  isAgentRequest,
+  isToolResultTurn,
+  lastToolResultText,
+  startMockAnthropic,
+  type MockAnthropic,
+  type MockScript,
+} from '../harness/mock-anthropic.ts';
+import { testRuntime } from '../harness/podman-env.ts';
+import { ensureTestImage } from '../harness/test-image.ts';
+
+process.env.AIRUT_LOG_LEVEL ??= 'warn';
+
+const execFileP = promisify(execFile);
+const MODEL = 'claude-sonnet-4-5';
+
+let runtime: ContainerRuntime;
+let image: string;
+let mock: MockAnthropic;
+let root: string;
+const runId = randomBytes(4).toString('hex');
+let counter = 0;
+
+/** Agent answers: run one tool (when `tool` given) and then say `final(toolResult)`. */
+function toolThenText(
+  tool: { name: string; input: Record<string, unknown> } | null,
+  final: (toolResult: string) => string,
+): MockScript {
+  return (body) => {
+    if (!isAgentRequest(body)) return { kind: 'text', text: 'side request' };
+    if (tool && !isToolResultTurn(body)) return { kind: 'tool_use', name: tool.name, input: tool.input };
+    return { kind: 'text', text: final(lastToolResultText(body)) };
+  };
+}
+
+async function conversationDirs(): Promise<AgentRunSpec['mounts']> {
+  const base = await mkdtemp(join(root, 'conv-'));
+  return {
+    workspace: join(base, 'workspace'),
+    claudeState: join(base, 'claude'),
+    inbox: join(base, 'inbox'),
+    outbox: join(base, 'outbox'),
+  };
+}
+
+/** What the CLI needs to talk to the mock, quietly and without retries. */
+function cliEnv(): Record<string, string> {
+  return {
+    ANTHROPIC_BASE_URL: mock.url,
+    ANTHROPIC_API_KEY: 'test-key',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+    CLAUDE_CODE_MAX_RETRIES: '0',
+  };
+}
+
+function spec(overrides: Partial<AgentRunSpec> & { mounts: AgentRunSpec['mounts'] }): AgentRunSpec {
+  counter += 1;
+  const task = `t${runId}-${counter}`;
+  return {
+    runtime,
+    image,
+    name: `airut-test-${task}`,
+    labels: { task, repo: 'testrepo', conversation: 'c0ffee00', testrun: runId },
+    claudeBinary: resolveClaudeBinary(),
+    model: MODEL,
+    resumeSessionId: null,
+    prompt: 'Say hello',
+    env: cliEnv(),
+    timeoutMs: 60_000,
+    limits: DEFAULT_LIMITS,
+    network: 'host',
+    ...overrides,
+  };
+}
+
+async function run(s: AgentRunSpec): Promise<{ outcome: AgentOutcome; events: AgentEvent[] }> {
+  const events: AgentEvent[] = [];
+  const outcome = await runAgent(s, (e) => events.push(e));
+  return { outcome, events };
+}
+
+async function containersLabelled(label: string): Promise<string[]> {
+  const { stdout } = await execFileP(runtime.command, ['ps', '-a', '--filter', `label=${label}`, '--format', '{{.Names}}'], {
+    env: runtime.processEnv(),
+  });
+  return stdout.split('\n').filter((l) => l.trim() !== '');
+}
+
+before(async () => {
+  runtime = testRuntime();
+  image = await ensureTestImage(runtime);
+  mock = await startMockAnthropic(toolThenText(null, () => 'hello'));
+  root = await mkdtemp(join(tmpdir(), 'airut-sandbox-test-'));
+});
+
+after(async () => {
+  await reapContainers(runtime, { graceSeconds: 0, filter: (c) => c.labels['testrun'] === runId });
+  await mock?.close();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+describe('runAgent with the real Claude CLI', () => {
+  test('a simple prompt ends in success with init, text and result events', async () => {
+    mock.setScript(toolThenText(null, () => 'Hello from the mock'));
+    const before = mock.messageRequests().length;
+    const s = spec({ mounts: await conversationDirs(), prompt: 'Please greet me' });
+    const { outcome, events } = await run(s);
+
+    assert.equal(outcome.kind, 'success', JSON.stringify(outcome));
+    assert.ok(outcome.kind === 'success');
+    assert.equal(outcome.result, 'Hello from the mock');
+    assert.match(outcome.sessionId, /^[0-9a-f-]{36}$/);
+    assert.ok(outcome.costUsd > 0, 'cost is reported');
+    assert.ok(outcome.turns >= 1);
+
+    const init = events.find((e) => e.type === 'system_init');
+    assert.ok(init && init.type === 'system_init');
+    assert.equal(init.sessionId, outcome.sessionId);
+    assert.equal(init.model, MODEL);
+    assert.ok(events.some((e) => e.type === 'assistant_text' && e.text === 'Hello from the mock'));
+    const result = events.find((e) => e.type === 'result');
+    assert.ok(result && result.type === 'result' && !result.isError && result.sessionId === outcome.sessionId);
+
+    const sent = mock.messageRequests().slice(before);
+    assert.ok(sent.some((r) => r.body && allMessageText(r.body).includes('Please greet me')), 'prompt reached the API');
+    assert.deepEqual(await containersLabelled(`airut.task=${s.labels['task']}`), [], 'container removed');
+  });
+
+  test('a Write tool call lands in the host outbox; a Bash tool call reads the host inbox', async () => {
+    const mounts = await conversationDirs();
+    await makeDirs(mounts);
+    await writeFile(join(mounts.inbox, 'x.txt'), 'attachment content 42\n');
+
+    mock.setScript(
+      toolThenText({ name: 'Write', input: { file_path: '/outbox/hello.txt', content: 'hello outbox\n' } }, () => 'written'),
+    );
+    const first = await run(spec({ mounts }));
+    assert.equal(first.outcome.kind, 'success', JSON.stringify(first.outcome));
+    assert.equal(await readFile(join(mounts.outbox, 'hello.txt'), 'utf8'), 'hello outbox\n');
+    const use = first.events.find((e) => e.type === 'tool_use');
+    assert.ok(use && use.type === 'tool_use' && use.name === 'Write');
+
+    let seenToolResult = '';
+    mock.setScript(
+      toolThenText({ name: 'Bash', input: { command: 'cat /inbox/x.txt', description: 'read attachment' } }, (r) => {
+        seenToolResult = r;
+        return 'read it';
+      }),
+    );
+    const second = await run(spec({ mounts }));
+    assert.equal(second.outcome.kind, 'success', JSON.stringify(second.outcome));
+    assert.match(seenToolResult, /attachment content 42/);
+    const result = second.events.find((e) => e.type === 'tool_result');
+    assert.ok(result && result.type === 'tool_result' && result.content.includes('attachment content 42'));
+  });
+
+  test('--resume sends the earlier turns to the API', async () => {
+    const mounts = await conversationDirs();
+    mock.setScript(toolThenText(null, () => 'first answer: the code word is PAPAYA'));
+    const first = await run(spec({ mounts, prompt: 'first question about bananas' }));
+    assert.ok(first.outcome.kind === 'success', JSON.stringify(first.outcome));
+
+    mock.setScript(toolThenText(null, () => 'second answer'));
+    const before = mock.messageRequests().length;
+    const second = await run(spec({ mounts, prompt: 'second question', resumeSessionId: first.outcome.sessionId }));
+    assert.ok(second.outcome.kind === 'success', JSON.stringify(second.outcome));
+    assert.equal(second.outcome.sessionId, first.outcome.sessionId);
+    assert.ok(second.outcome.costUsd > first.outcome.costUsd, 'cost accumulates across resumes');
+
+    const agentCalls = mock.messageRequests().slice(before).filter((r) => r.body && isAgentRequest(r.body));
+    assert.ok(agentCalls.length >= 1);
+    const text = allMessageText(agentCalls[0]!.body!);
+    assert.match(text, /first question about bananas/);
+    assert.match(text, /PAPAYA/);
+    assert.match(text, /second question/);
+  });
+
+  test('a stalled API hits the timeout: outcome timeout, container gone, workspace kept', async () => {
+    const mounts = await conversationDirs();
+    await makeDirs(mounts);
+    await writeFile(join(mounts.workspace, 'work.txt'), 'keep me');
+    mock.setScript(() => ({ kind: 'stall' }));
+    const s = spec({ mounts, timeoutMs: 2_500, stopGraceSeconds: 1 });
+    const started = Date.now();
+    const { outcome } = await run(s);
+    assert.equal(outcome.kind, 'timeout', JSON.stringify(outcome));
+    assert.ok(Date.now() - started < 20_000);
+    assert.deepEqual(await containersLabelled(`airut.task=${s.labels['task']}`), []);
+    assert.equal(await readFile(join(mounts.workspace, 'work.txt'), 'utf8'), 'keep me');
+  });
+
+  test('aborting the signal cancels the run and removes the container', async () => {
+    mock.setScript(() => ({ kind: 'stall' }));
+    const controller = new AbortController();
+    const s = spec({ mounts: await conversationDirs(), signal: controller.signal, stopGraceSeconds: 1 });
+    setTimeout(() => controller.abort(), 1_500);
+    const { outcome } = await run(s);
+    assert.equal(outcome.kind, 'cancelled');
+    assert.deepEqual(await containersLabelled(`airut.task=${s.labels['task']}`), []);
+  });
+
+  test('an API error fails the run with its text; "prompt is too long" is recognised', async () => {
+    mock.setScript(() => ({
+      kind: 'error',
+      status: 400,
+      type: 'invalid_request_error',
+      message: 'prompt is too long: 210000 tokens > 200000 maximum',
+    }));
+    const tooLong = await run(spec({ mounts: await conversationDirs() }));
+    assert.equal(tooLong.outcome.kind, 'failed', JSON.stringify(tooLong.outcome));
+    assert.ok(tooLong.outcome.kind === 'failed');
+    assert.match(tooLong.outcome.error, /prompt is too long/i);
+    assert.equal(tooLong.outcome.promptTooLong, true);
+
+    mock.setScript(() => ({ kind: 'error', status: 500, type: 'api_error', message: 'the mock is broken today' }));
+    const serverError = await run(spec({ mounts: await conversationDirs() }));
+    assert.equal(serverError.outcome.kind, 'failed', JSON.stringify(serverError.outcome));
+    assert.ok(serverError.outcome.kind === 'failed');
+    assert.match(serverError.outcome.error, /500|mock is broken/);
+    assert.equal(serverError.outcome.promptTooLong, false);
+  });
+
+  test('a secret reaches the agent through env but never the command line', async () => {
+    const secret = `s3cr3t-${randomBytes(8).toString('hex')}`;
+    let seen = '';
+    mock.setScript(
+      toolThenText({ name: 'Bash', input: { command: 'echo "value=$MYSECRET"', description: 'print secret' } }, (r) => {
+        seen = r;
+        return 'done';
+      }),
+    );
+    const s = spec({ mounts: await conversationDirs(), env: { ...cliEnv(), MYSECRET: secret } });
+    const { args, env } = buildRunArgs(s);
+    assert.ok(!args.join('\n').includes(secret), 'secret value is not in argv');
+    assert.ok(args.includes('MYSECRET'), 'secret is passed by name');
+    assert.equal(env['MYSECRET'], secret);
+
+    const { outcome } = await run(s);
+    assert.equal(outcome.kind, 'success', JSON.stringify(outcome));
+    assert.match(seen, new RegExp(`value=${secret}`));
+  });
+
+  test('a missing runtime is a CONTAINER_RUNTIME_MISSING error', async () => {
+    const s = spec({ mounts: await conversationDirs(), runtime: new ContainerRuntime({ command: 'no-such-podman-xyz' }) });
+    await assert.rejects(runAgent(s, () => undefined), { code: 'CONTAINER_RUNTIME_MISSING' });
+  });
+});
+
+describe('reaper', () => {
+  test('finds labelled leftovers and removes them', async () => {
+    const task = `orphan-${runId}`;
+    const name = `airut-test-${task}`;
+    await runtime.execOk(
+      [
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--label',
+        'airut.managed=1',
+        '--label',
+        `airut.task=${task}`,
+        '--label',
+        `airut.testrun=${runId}`,
+        image,
+        'sleep',
+        '300',
+      ],
+      'starting an orphan',
+    );
+    const found = await findManagedContainers(runtime);
+    const orphan = found.find((c) => c.name === name);
+    assert.ok(orphan, 'orphan found');
+    assert.equal(orphan.labels['task'], task);
+    assert.equal(orphan.state, 'running');
+
+    const report = await reapContainers(runtime, { graceSeconds: 0, filter: (c) => c.labels['testrun'] === runId });
+    assert.ok(report.reaped.some((c) => c.name === name));
+    assert.deepEqual(report.failed, []);
+    assert.deepEqual(await containersLabelled(`airut.task=${task}`), []);
+  });
+});
+
+async function makeDirs(mounts: AgentRunSpec['mounts']): Promise<void> {
+  for (const d of Object.values(mounts)) await mkdir(d, { recursive: true });
+  assert.ok(existsSync(mounts.inbox));
+  assert.deepEqual(await readdir(mounts.outbox), []);
+}
