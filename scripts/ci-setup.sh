@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian 12 machine for airut-ts's integration tests, which run real parts (see "Testing with real
+# parts" in DESIGN.md): a private Dovecot per test, podman with runc, headless Chromium. Safe to run again: it only
+# installs what is missing and only writes configuration that is not already there.
+#
+# Not done here: Node 20 itself and `npm ci` (the CI image / workflow provides those).
+#
+# Environment:
+#   SKIP_PODMAN_SMOKE=1   skip the `podman run` smoke test (it imports a one-file busybox image and removes it again)
+set -euo pipefail
+
+log() { printf 'ci-setup: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  log "must run as root (or with sudo available)"
+  exit 1
+fi
+
+# --- packages ---------------------------------------------------------------------------------------------------------
+# busybox-static: the tests build their container images FROM scratch around a static busybox (no registry needed).
+packages=(dovecot-imapd podman runc chromium git ca-certificates busybox-static)
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing: ${missing[*]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  # runc first, so podman's "crun | runc" dependency is already met and crun (which fails on hybrid cgroups) stays out.
+  if [[ " ${missing[*]} " == *" runc "* ]]; then
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q runc
+  fi
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+else
+  log "packages already installed: ${packages[*]}"
+fi
+
+# --- system Dovecot ---------------------------------------------------------------------------------------------------
+# Tests start private Dovecots on high ports from generated configs; the packaged service would only hold port 143.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  for unit in dovecot.socket dovecot.service; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit" 2>/dev/null; then
+      log "disabling $unit"
+      "${SUDO[@]}" systemctl disable --now "$unit" || true
+    fi
+  done
+elif [ -x /etc/init.d/dovecot ]; then
+  if "${SUDO[@]}" /etc/init.d/dovecot status >/dev/null 2>&1; then
+    log "stopping the system dovecot"
+    "${SUDO[@]}" /etc/init.d/dovecot stop || true
+  fi
+  if command -v update-rc.d >/dev/null 2>&1 && ls /etc/rc[2-5].d/S*dovecot >/dev/null 2>&1; then
+    "${SUDO[@]}" update-rc.d dovecot disable >/dev/null 2>&1 || true
+  fi
+fi
+
+# --- podman: runc, cgroupfs, ulimits within the hard limit --------------------------------------------------------------
+# crun fails on these hosts' hybrid cgroups, there is no systemd to manage cgroups, and podman's default ulimits exceed
+# the hard limit, so `podman run` fails without these three settings.
+conf=/etc/containers/containers.conf
+dropin_dir=/etc/containers/containers.conf.d
+dropin="$dropin_dir/50-airut-ts.conf"
+wanted='# Written by airut-ts scripts/ci-setup.sh
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+
+[engine]
+cgroup_manager = "cgroupfs"
+runtime = "runc"
+'
+has_settings() {
+  [ -f "$1" ] &&
+    grep -Eq '^[[:space:]]*cgroup_manager[[:space:]]*=[[:space:]]*"cgroupfs"' "$1" &&
+    grep -Eq '^[[:space:]]*runtime[[:space:]]*=[[:space:]]*"runc"' "$1" &&
+    grep -Eq '^[[:space:]]*default_ulimits[[:space:]]*=.*nofile=1024:1024' "$1" &&
+    grep -Eq 'nproc=4096:4096' "$1"
+}
+if has_settings "$conf"; then
+  log "$conf already has the podman settings"
+elif [ ! -e "$conf" ] || ! grep -Eq '^[[:space:]]*[^#[:space:]]' "$conf"; then
+  log "writing $conf"
+  "${SUDO[@]}" mkdir -p /etc/containers
+  printf '%s' "$wanted" | "${SUDO[@]}" tee "$conf" >/dev/null
+elif has_settings "$dropin"; then
+  log "$dropin already has the podman settings"
+else
+  # An existing containers.conf with other content: merging TOML tables in shell is fragile, and a drop-in (read
+  # after the main file, podman >= 4) overrides just these keys.
+  log "$conf has other settings; writing $dropin"
+  "${SUDO[@]}" mkdir -p "$dropin_dir"
+  printf '%s' "$wanted" | "${SUDO[@]}" tee "$dropin" >/dev/null
+fi
+if [ -n "${CONTAINERS_CONF:-}" ]; then
+  log "note: CONTAINERS_CONF=$CONTAINERS_CONF is set and replaces the system containers.conf for this environment"
+fi
+
+# --- verify -----------------------------------------------------------------------------------------------------------
+[ -x /usr/sbin/dovecot ] || { log "/usr/sbin/dovecot is missing"; exit 1; }
+log "dovecot $(/usr/sbin/dovecot --version)"
+
+runtime_info=$("${SUDO[@]}" podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}}')
+log "podman $(podman --version | awk '{print $3}'): runtime/cgroup manager = $runtime_info"
+if [ "$runtime_info" != "runc cgroupfs" ]; then
+  log "podman does not use runc with cgroupfs (got: $runtime_info)"
+  exit 1
+fi
+
+# The smoke test needs a static busybox (busybox-static): it is the whole image.
+busybox_is_static() { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }
+if [ "${SKIP_PODMAN_SMOKE:-0}" != 1 ] && busybox_is_static; then
+  image=localhost/airut-ci-smoke:latest
+  workdir=$(mktemp -d)
+  trap 'rm -rf "$workdir"' EXIT
+  mkdir -p "$workdir/rootfs/bin"
+  cp /bin/busybox "$workdir/rootfs/bin/busybox"
+  tar -C "$workdir/rootfs" -cf "$workdir/rootfs.tar" .
+  "${SUDO[@]}" podman import -q "$workdir/rootfs.tar" "$image" >/dev/null
+  if out=$("${SUDO[@]}" podman run --rm "$image" /bin/busybox sh -c 'echo ok; ulimit -n' 2>&1); then
+    log "podman run works (nofile limit in container: $(printf '%s' "$out" | tail -n1))"
+    "${SUDO[@]}" podman rmi -f "$image" >/dev/null 2>&1 || true
+  else
+    "${SUDO[@]}" podman rmi -f "$image" >/dev/null 2>&1 || true
+    log "podman run failed: $out"
+    exit 1
+  fi
+fi
+
+command -v chromium >/dev/null 2>&1 && log "$(chromium --version 2>/dev/null || echo 'chromium installed')"
+log "done"

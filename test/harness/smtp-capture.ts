@@ -1,0 +1,256 @@
+/**
+ * A real SMTP server (the `smtp-server` package) on 127.0.0.1 that keeps every message the daemon sends, so tests can
+ * assert on what a user would receive. Plain SMTP only (no TLS, no STARTTLS): tests run on loopback with `none`
+ * security, and AUTH PLAIN/LOGIN is allowed without TLS.
+ */
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+
+export interface SmtpCaptureOptions {
+  /** Default: a free port. */
+  port?: number;
+  /** Only plain SMTP is supported. */
+  secure?: false;
+  /** When given, AUTH is required and must match; otherwise AUTH is optional and any credentials are accepted. */
+  authUsers?: Record<string, string>;
+  /** Start in refusing mode (see setRefusing). */
+  refuse?: boolean;
+}
+
+export interface CapturedAttachment {
+  filename: string | undefined;
+  contentType: string;
+  content: Buffer;
+}
+
+export interface CapturedMessage {
+  envelope: { mailFrom: string | false; rcptTo: string[] };
+  /** The user that authenticated on the connection, if any. */
+  authUser: string | undefined;
+  raw: Buffer;
+  parsed: ParsedMail;
+  /** Header lines as sent, in order: [lowercased name, full line]. */
+  headerLines: Array<{ key: string; line: string }>;
+  subject: string | undefined;
+  from: string | undefined;
+  to: string[];
+  messageId: string | undefined;
+  inReplyTo: string | undefined;
+  references: string[];
+  text: string | undefined;
+  html: string | undefined;
+  attachments: CapturedAttachment[];
+  receivedAt: Date;
+  /** First value of a header (case-insensitive), as mailparser decoded it to a string. */
+  header(name: string): string | undefined;
+}
+
+export interface SmtpCapture {
+  readonly host: string;
+  readonly port: number;
+  /** Everything accepted so far, oldest first. */
+  readonly messages: CapturedMessage[];
+  /** How many MAIL FROM / DATA commands were refused while refusing. */
+  readonly refusedCount: number;
+  waitFor(predicate: (m: CapturedMessage) => boolean, timeoutMs?: number): Promise<CapturedMessage>;
+  waitForCount(n: number, timeoutMs?: number): Promise<CapturedMessage[]>;
+  /** While refusing, MAIL FROM and DATA get `451 4.3.0` — a temporary error, so a correct client retries later. */
+  setRefusing(refusing: boolean): void;
+  /** Forget captured messages. */
+  clear(): void;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+
+function temporaryError(message: string): Error & { responseCode: number } {
+  return Object.assign(new Error(message), { responseCode: 451 });
+}
+
+function addressesOf(value: ParsedMail['to']): string[] {
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  return list.flatMap((a) => a.value.map((v) => v.address ?? '')).filter((a) => a.length > 0);
+}
+
+function headerToString(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map((v) => headerToString(v)).join(', ');
+  if (typeof value === 'object' && 'text' in value && typeof (value as { text: unknown }).text === 'string') {
+    return (value as { text: string }).text;
+  }
+  if (typeof value === 'object' && 'value' in value) {
+    const v = (value as { value: unknown; params?: Record<string, string> }).value;
+    const params = (value as { params?: Record<string, string> }).params ?? {};
+    const suffix = Object.entries(params)
+      .map(([k, p]) => `; ${k}=${p}`)
+      .join('');
+    return `${headerToString(v) ?? ''}${suffix}`;
+  }
+  return String(value);
+}
+
+function toCaptured(
+  raw: Buffer,
+  parsed: ParsedMail,
+  session: SMTPServerSession,
+): CapturedMessage {
+  const references = parsed.references === undefined ? [] : Array.isArray(parsed.references) ? parsed.references : [parsed.references];
+  return {
+    envelope: {
+      mailFrom: session.envelope.mailFrom === false ? false : session.envelope.mailFrom.address,
+      rcptTo: session.envelope.rcptTo.map((r) => r.address),
+    },
+    authUser: session.user,
+    raw,
+    parsed,
+    headerLines: parsed.headerLines.map((h) => ({ key: h.key, line: h.line })),
+    subject: parsed.subject,
+    from: parsed.from?.value[0]?.address,
+    to: addressesOf(parsed.to),
+    messageId: parsed.messageId,
+    inReplyTo: parsed.inReplyTo,
+    references,
+    text: parsed.text,
+    html: parsed.html === false ? undefined : parsed.html,
+    attachments: parsed.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
+    receivedAt: new Date(),
+    header: (name: string) => headerToString(parsed.headers.get(name.toLowerCase())),
+  };
+}
+
+export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<SmtpCapture> {
+  const messages: CapturedMessage[] = [];
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  let refusing = opts.refuse ?? false;
+  let refusedCount = 0;
+  const authUsers = opts.authUsers;
+
+  const server = new SMTPServer({
+    secure: false,
+    disabledCommands: ['STARTTLS'],
+    allowInsecureAuth: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: authUsers === undefined,
+    logger: false,
+    banner: 'airut-ts test capture',
+    // stop() must not wait the default 30 s for pooled client connections.
+    closeTimeout: 100,
+    onAuth(auth, _session, callback) {
+      const username = auth.username ?? '';
+      if (authUsers !== undefined && (!(username in authUsers) || authUsers[username] !== auth.password)) {
+        callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+        return;
+      }
+      callback(null, { user: username });
+    },
+    onMailFrom(_address, _session, callback) {
+      if (refusing) {
+        refusedCount++;
+        callback(temporaryError('4.3.0 Mail server temporarily refusing mail, try again later'));
+        return;
+      }
+      callback();
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (err) => callback(err));
+      stream.on('end', () => {
+        if (refusing) {
+          refusedCount++;
+          callback(temporaryError('4.3.0 Mail server temporarily refusing mail, try again later'));
+          return;
+        }
+        const raw = Buffer.concat(chunks);
+        simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true }).then(
+          (parsed) => {
+            const message = toCaptured(raw, parsed, session);
+            messages.push(message);
+            events.emit('message', message);
+            callback();
+          },
+          (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+        );
+      });
+    },
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  // A client dropping the connection mid-session must not crash the test process.
+  server.on('error', () => undefined);
+  const port = (server.server.address() as AddressInfo).port;
+
+  const describe = (): string =>
+    messages.length === 0
+      ? 'nothing was captured'
+      : `captured ${messages.length}: ${messages.map((m) => JSON.stringify(m.subject)).join(', ')}`;
+
+  const waitFor = (predicate: (m: CapturedMessage) => boolean, timeoutMs = 10_000): Promise<CapturedMessage> => {
+    const existing = messages.find(predicate);
+    if (existing) return Promise.resolve(existing);
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: CapturedMessage): void => {
+        if (!predicate(m)) return;
+        clearTimeout(timer);
+        events.off('message', onMessage);
+        resolve(m);
+      };
+      const timer = setTimeout(() => {
+        events.off('message', onMessage);
+        reject(new Error(`smtp capture: no matching message within ${timeoutMs} ms (${describe()})`));
+      }, timeoutMs);
+      events.on('message', onMessage);
+    });
+  };
+
+  const waitForCount = (n: number, timeoutMs = 10_000): Promise<CapturedMessage[]> => {
+    if (messages.length >= n) return Promise.resolve(messages.slice());
+    return new Promise((resolve, reject) => {
+      const onMessage = (): void => {
+        if (messages.length < n) return;
+        clearTimeout(timer);
+        events.off('message', onMessage);
+        resolve(messages.slice());
+      };
+      const timer = setTimeout(() => {
+        events.off('message', onMessage);
+        reject(new Error(`smtp capture: expected ${n} messages within ${timeoutMs} ms (${describe()})`));
+      }, timeoutMs);
+      events.on('message', onMessage);
+    });
+  };
+
+  let stopped: Promise<void> | undefined;
+  return {
+    host: HOST,
+    port,
+    messages,
+    get refusedCount() {
+      return refusedCount;
+    },
+    waitFor,
+    waitForCount,
+    setRefusing(value: boolean) {
+      refusing = value;
+    },
+    clear() {
+      messages.length = 0;
+    },
+    stop() {
+      stopped ??= new Promise<void>((resolve) => server.close(() => resolve()));
+      return stopped;
+    },
+  };
+}
