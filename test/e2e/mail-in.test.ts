@@ -4,6 +4,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { buildMail, dmarcPass, dmarcFail } from '../harness/mail-builder.ts';
 import { startTcpProxy } from '../harness/tcp-proxy.ts';
@@ -22,6 +23,7 @@ interface TaskView {
 }
 
 function tasks(cfg: TestConfig): TaskView[] {
+  if (!fs.existsSync(cfg.dbPath)) return [];
   const db = openTestDb(cfg);
   try {
     return db.prepare('SELECT id, repo_id, sender, subject, status, reason, message_id FROM tasks ORDER BY id').all() as TaskView[];
@@ -31,6 +33,7 @@ function tasks(cfg: TestConfig): TaskView[] {
 }
 
 function repoState(cfg: TestConfig, repo: string): string | undefined {
+  if (!fs.existsSync(cfg.dbPath)) return undefined;
   const db = openTestDb(cfg);
   try {
     return (db.prepare('SELECT state FROM repo_status WHERE repo_id = ?').get(repo) as { state: string } | undefined)?.state;
