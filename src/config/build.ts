@@ -60,6 +60,7 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
       authToken: dashboard.auth_token ?? null,
     },
     containerCommand: raw.container_command ?? DEFAULTS.containerCommand,
+    containerNetwork: raw.container_network ?? DEFAULTS.containerNetwork,
     databasePath: expandPath(raw.database ?? DEFAULTS.databasePath, configDir),
     claude: { binaryPath, allowedModels: [...(claude.allowed_models ?? [])] },
   };

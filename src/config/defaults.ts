@@ -10,6 +10,7 @@ export const DEFAULTS = {
   dashboardHost: '127.0.0.1',
   dashboardPort: 5200,
   containerCommand: 'podman',
+  containerNetwork: 'default',
   databasePath: '~/.local/share/airut/airut.db',
   imapPort: 993,
   smtpPort: 587,

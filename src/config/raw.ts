@@ -50,6 +50,7 @@ export interface RawServerConfig {
     auth_token?: string | null;
   } | null;
   container_command?: 'podman' | 'docker';
+  container_network?: 'default' | 'host';
   database?: string;
   claude?: { binary?: string | null; allowed_models?: string[] | null } | null;
   repos?: Record<string, RawRepo> | null;

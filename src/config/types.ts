@@ -30,6 +30,8 @@ export interface GlobalConfig {
   readonly conversationMaxAgeDays: number;
   readonly dashboard: DashboardConfig;
   readonly containerCommand: string;
+  /** Network of task containers when a repo turns the sandbox off: `default` or `host`. */
+  readonly containerNetwork: 'default' | 'host';
   /** Absolute path of the SQLite database file. */
   readonly databasePath: string;
   readonly claude: ClaudeConfig;

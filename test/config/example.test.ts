@@ -49,6 +49,7 @@ test('a minimal repository gets the documented defaults', () => {
     conversationMaxAgeDays: 7,
     dashboard: { enabled: true, host: '127.0.0.1', port: 5200, baseUrl: null, authToken: null },
     containerCommand: 'podman',
+    containerNetwork: 'default',
     databasePath: path.join(homedir(), '.local/share/airut/airut.db'),
     claude: { binaryPath: cfg.global.claude.binaryPath, allowedModels: [] },
   });
