@@ -1,0 +1,353 @@
+/**
+ * Sends the durable outbox (`outgoing_mail`). Mail is composed and stored by whoever finishes a
+ * task; this loop only moves stored bytes to each repo's SMTP server and records the outcome.
+ *
+ * Delivery is at least once: a crash between the server's "250 OK" and `markSent` sends the mail
+ * again after the restart, with the same Message-ID (clients fold such duplicates). Nothing is
+ * ever dropped silently: a mail either reaches `sent` or ends as `failed` with its reason logged
+ * and stored.
+ */
+import type { RepoServerConfig } from '../config/types.ts';
+import type { Db } from '../store/database.ts';
+import {
+  dueCount,
+  duePendingMail,
+  markAttemptFailed,
+  markPermanentlyFailed,
+  markSent,
+  type OutgoingMail,
+} from '../store/outgoing-mail.ts';
+import { registerSecretValues, type Logger } from '../log/logger.ts';
+import { createSmtpTransport, sendRaw, type SmtpTimeouts, type SmtpTransport } from './smtp-transport.ts';
+
+export interface OutgoingMailSenderOptions {
+  /** How often the loop looks for due mail. Default 1000 ms. */
+  readonly pollIntervalMs?: number;
+  /** Mails read from the store per round. Default 50. */
+  readonly batchSize?: number;
+  /** First retry delay; doubles per attempt. Default 5000 ms. */
+  readonly baseBackoffMs?: number;
+  /** Longest retry delay. Default 15 min. */
+  readonly maxBackoffMs?: number;
+  /** Attempts after which a permanent (5xx) rejection is accepted as final. Default 3. */
+  readonly maxPermanentAttempts?: number;
+  /** A mail still undelivered this long after it was queued is given up. Default 3 days. */
+  readonly maxPendingAgeMs?: number;
+  readonly timeouts?: SmtpTimeouts;
+  /** Clock and randomness, for tests. */
+  readonly now?: () => number;
+  readonly random?: () => number;
+  /** For tests: build the transport of a repo. */
+  readonly createTransport?: (repo: RepoServerConfig) => SmtpTransport;
+}
+
+export type FailureClass = 'temporary' | 'permanent';
+
+export interface FailureDescription {
+  readonly kind: FailureClass;
+  /** One line, for the store and the log; never contains credentials. */
+  readonly message: string;
+}
+
+// Errors that say nothing about the message itself: the server, the network or our account is
+// unavailable right now. An AUTH failure (535) is a configuration problem of the repo, not of
+// the mail, so it is retried until fixed rather than failing every reply on its way.
+const TEMPORARY_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EAUTH', 'ENOAUTH', 'EPROTOCOL']);
+
+/** Whether an SMTP send error is worth retrying. */
+export function classifySendError(err: unknown): FailureDescription {
+  const e = (err ?? {}) as { code?: unknown; responseCode?: unknown; response?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const responseCode = typeof e.responseCode === 'number' ? e.responseCode : undefined;
+  const text =
+    typeof e.response === 'string' && e.response.length > 0
+      ? e.response
+      : typeof e.message === 'string'
+        ? e.message
+        : String(err);
+  const message = [code, responseCode !== undefined && !text.startsWith(String(responseCode)) ? String(responseCode) : undefined, text]
+    .filter((p) => p !== undefined && p !== '')
+    .join(' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const permanent =
+    responseCode !== undefined &&
+    responseCode >= 500 &&
+    responseCode < 600 &&
+    responseCode !== 503 &&
+    !(code !== undefined && TEMPORARY_CODES.has(code));
+  return { kind: permanent ? 'permanent' : 'temporary', message };
+}
+
+/** Delay before attempt `attempts + 1`: base·2^(attempts−1), capped, ±20 % jitter. */
+export function retryDelayMs(attempts: number, base: number, max: number, random: () => number): number {
+  const exp = Math.min(max, base * 2 ** Math.max(0, Math.min(attempts - 1, 30)));
+  return Math.round(exp * (0.8 + 0.4 * random()));
+}
+
+export interface FlushResult {
+  readonly sent: number;
+  readonly failed: number;
+  /** Still pending and due when the flush ended (not counting mail waiting for a later retry). */
+  readonly remainingDue: number;
+}
+
+export class OutgoingMailSender {
+  readonly #db: Db;
+  readonly #repos: Readonly<Record<string, RepoServerConfig>>;
+  readonly #log: Logger;
+  readonly #opts: Required<Omit<OutgoingMailSenderOptions, 'timeouts' | 'createTransport'>> & {
+    timeouts: SmtpTimeouts;
+    createTransport: (repo: RepoServerConfig) => SmtpTransport;
+  };
+  readonly #transports = new Map<string, SmtpTransport>();
+  #timer: NodeJS.Timeout | null = null;
+  #running = false;
+  #stopping: Promise<void> | null = null;
+  /** The round in progress, if any; rounds never overlap. */
+  #round: Promise<RoundResult> | null = null;
+  #kicked = false;
+
+  constructor(
+    db: Db,
+    repos: Readonly<Record<string, RepoServerConfig>>,
+    log: Logger,
+    options: OutgoingMailSenderOptions = {},
+  ) {
+    this.#db = db;
+    this.#repos = repos;
+    this.#log = log;
+    const timeouts = options.timeouts ?? {};
+    this.#opts = {
+      pollIntervalMs: options.pollIntervalMs ?? 1000,
+      batchSize: options.batchSize ?? 50,
+      baseBackoffMs: options.baseBackoffMs ?? 5000,
+      maxBackoffMs: options.maxBackoffMs ?? 15 * 60_000,
+      maxPermanentAttempts: options.maxPermanentAttempts ?? 3,
+      maxPendingAgeMs: options.maxPendingAgeMs ?? 3 * 24 * 3600_000,
+      now: options.now ?? Date.now,
+      random: options.random ?? Math.random,
+      timeouts,
+      createTransport: options.createTransport ?? ((repo) => createSmtpTransport(repo, timeouts)),
+    };
+    // Whoever loaded the configuration registers these too; doing it here keeps an SMTP error that
+    // echoes a credential out of our log lines even when this class is used on its own.
+    registerSecretValues(Object.values(repos).map((r) => r.email.password));
+  }
+
+  /** Starts the loop. Calling it again while running does nothing. */
+  start(): void {
+    if (this.#running || this.#stopping) return;
+    this.#running = true;
+    this.#schedule(0);
+  }
+
+  /** Asks for a round now (after a mail was enqueued), instead of at the next tick. */
+  kick(): void {
+    if (!this.#running) return;
+    if (this.#round) {
+      this.#kicked = true;
+      return;
+    }
+    this.#schedule(0);
+  }
+
+  /**
+   * Stops the loop: the round in progress finishes (a mail being sent is not cut off), no new
+   * round starts, and the transports are closed. Safe to call more than once.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#running = false;
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = null;
+      if (this.#round) await this.#round.catch(() => undefined);
+      for (const t of this.#transports.values()) t.close();
+      this.#transports.clear();
+    })();
+    return this.#stopping;
+  }
+
+  /**
+   * Sends everything that is due now, for shutdown. Rounds run until nothing due is left (a mail
+   * that fails again is rescheduled, so it is no longer due) or `timeoutMs` passes. Works whether
+   * or not the loop runs, but not after `stop()`.
+   */
+  async flush(timeoutMs: number): Promise<FlushResult> {
+    const deadline = Date.now() + Math.max(0, timeoutMs);
+    let sent = 0;
+    let failed = 0;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.#stopping) break;
+      const result = await raceTimeout(this.#runRound(), left);
+      if (result === null) break;
+      sent += result.sent;
+      failed += result.failed;
+      if (result.attempted === 0) break;
+    }
+    const remainingDue = dueCount(this.#db, this.#opts.now());
+    return { sent, failed, remainingDue };
+  }
+
+  #schedule(delayMs: number): void {
+    if (!this.#running) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#tick();
+    }, delayMs);
+  }
+
+  async #tick(): Promise<void> {
+    if (!this.#running) return;
+    let result: RoundResult | null = null;
+    try {
+      result = await this.#runRound();
+    } catch (err) {
+      // A store error (disk full, locked database) must not end the loop; the next tick retries.
+      this.#log.error({ err: errorSummary(err) }, 'outgoing mail round failed');
+    }
+    if (!this.#running) return;
+    // A full batch or a kick during the round means more may be due right away.
+    const more = this.#kicked || (result !== null && result.attempted >= this.#opts.batchSize);
+    this.#kicked = false;
+    this.#schedule(more ? 0 : this.#opts.pollIntervalMs);
+  }
+
+  /** One round; if one is already running, waits for it and runs another (callers want fresh state). */
+  async #runRound(): Promise<RoundResult> {
+    while (this.#round) await this.#round.catch(() => undefined);
+    const round = this.#sendDue();
+    this.#round = round;
+    try {
+      return await round;
+    } finally {
+      if (this.#round === round) this.#round = null;
+    }
+  }
+
+  async #sendDue(): Promise<RoundResult> {
+    const due = duePendingMail(this.#db, this.#opts.now(), this.#opts.batchSize);
+    if (due.length === 0) return { attempted: 0, sent: 0, failed: 0 };
+    // Repos are independent (their own servers): one slow server must not hold up the others.
+    // Within a repo mails go one at a time, oldest first; the query already returns at most one
+    // mail per conversation, so conversation order holds.
+    const byRepo = new Map<string, OutgoingMail[]>();
+    for (const m of due) {
+      const list = byRepo.get(m.repoId) ?? [];
+      list.push(m);
+      byRepo.set(m.repoId, list);
+    }
+    const results = await Promise.all(
+      [...byRepo.entries()].map(async ([repoId, mails]) => {
+        let sent = 0;
+        let failed = 0;
+        for (const mail of mails) {
+          // Stopping lets the mail in flight finish but starts no new one.
+          if (this.#stopping) break;
+          const outcome = await this.#sendOne(repoId, mail);
+          if (outcome === 'sent') sent++;
+          else if (outcome === 'failed') failed++;
+        }
+        return { sent, failed, attempted: mails.length };
+      }),
+    );
+    return results.reduce(
+      (a, r) => ({ attempted: a.attempted + r.attempted, sent: a.sent + r.sent, failed: a.failed + r.failed }),
+      { attempted: 0, sent: 0, failed: 0 },
+    );
+  }
+
+  #transportFor(repo: RepoServerConfig): SmtpTransport {
+    let t = this.#transports.get(repo.repoId);
+    if (!t) {
+      t = this.#opts.createTransport(repo);
+      this.#transports.set(repo.repoId, t);
+    }
+    return t;
+  }
+
+  async #sendOne(repoId: string, mail: OutgoingMail): Promise<'sent' | 'retry' | 'failed'> {
+    const log = this.#log.child({
+      repo: repoId,
+      task: mail.taskId,
+      conversation: mail.conversationId,
+      mail: mail.id,
+      kind: mail.kind,
+    });
+    const repo = this.#repos[repoId];
+    if (repo === undefined) {
+      // The repo left the configuration while its mail waited. Keep the mail (the repo may come
+      // back after a configuration fix) until it is too old.
+      return this.#recordFailure(log, mail, {
+        kind: 'temporary',
+        message: `repo ${repoId} is not in the configuration; cannot send`,
+      });
+    }
+    const started = Date.now();
+    let response: string;
+    try {
+      const info = await sendRaw(
+        this.#transportFor(repo),
+        { from: repo.email.fromAddress, to: mail.recipient },
+        mail.raw,
+      );
+      response = info.response;
+    } catch (err) {
+      return this.#recordFailure(log, mail, classifySendError(err));
+    }
+    // Outside the try: a store error here must not be mistaken for a failed send. The mail then
+    // stays pending and goes out again (at least once, never zero times).
+    markSent(this.#db, mail.id, this.#opts.now());
+    log.info(
+      { recipient: mail.recipient, messageId: mail.messageId, attempts: mail.attempts + 1, ms: Date.now() - started, response },
+      'mail sent',
+    );
+    return 'sent';
+  }
+
+  #recordFailure(log: Logger, mail: OutgoingMail, failure: FailureDescription): 'retry' | 'failed' {
+    const now = this.#opts.now();
+    const attempts = mail.attempts + 1;
+    const tooOld = now - mail.createdAt >= this.#opts.maxPendingAgeMs;
+    const givesUp = (failure.kind === 'permanent' && attempts >= this.#opts.maxPermanentAttempts) || tooOld;
+    const fields = { recipient: mail.recipient, messageId: mail.messageId, attempts, error: failure.message };
+    if (givesUp) {
+      const reason = tooOld && failure.kind !== 'permanent' ? `gave up after ${attempts} attempts: ${failure.message}` : failure.message;
+      markPermanentlyFailed(this.#db, mail.id, reason);
+      log.error(fields, 'mail could not be delivered; giving up');
+      return 'failed';
+    }
+    const delay = retryDelayMs(attempts, this.#opts.baseBackoffMs, this.#opts.maxBackoffMs, this.#opts.random);
+    markAttemptFailed(this.#db, mail.id, failure.message, now + delay);
+    log.warn({ ...fields, failure: failure.kind, retryInMs: delay }, 'mail not sent; will retry');
+    return 'retry';
+  }
+}
+
+interface RoundResult {
+  readonly attempted: number;
+  readonly sent: number;
+  readonly failed: number;
+}
+
+function errorSummary(err: unknown): { message: string; code?: string } {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? { message: err.message, code } : { message: err.message };
+  }
+  return { message: String(err) };
+}
+
+async function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Turns the agent's markdown into the two bodies of a reply. The markdown is untrusted (the agent
+ * may echo anything it read), so raw HTML in it is shown as text, never passed through, and links
+ * may only use schemes that do not run code.
+ */
+import { Marked, type Tokens } from 'marked';
+
+export interface RenderedBody {
+  readonly text: string;
+  readonly html: string;
+}
+
+export interface UsageSummary {
+  readonly costUsd?: number | null;
+  readonly turns?: number | null;
+  readonly durationMs?: number | null;
+  readonly model?: string | null;
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+const SAFE_SCHEMES = new Set(['http', 'https', 'mailto']);
+
+/**
+ * True when a link target cannot run code: no scheme (a relative link or an anchor), or
+ * http/https/mailto. Browsers ignore tabs, newlines and leading control characters inside a
+ * scheme (`java\tscript:`), and a target may hide its colon as an entity, so the check runs on
+ * what a browser would see.
+ */
+export function isSafeHref(href: string): boolean {
+  const normalised = href
+    .replace(/[\u0000-\u0020\u007f-\u009f]/g, '')
+    .replace(/&(?:colon|#0*58|#x0*3a);?/gi, ':');
+  if (/&#|&[a-z]+;/i.test(normalised)) return false;
+  const scheme = /^([^:/?#]*):/.exec(normalised)?.[1];
+  if (scheme === undefined) return true;
+  return SAFE_SCHEMES.has(scheme.toLowerCase());
+}
+
+const CODE_BLOCK_STYLE =
+  'background:#f6f8fa;border:1px solid #e1e4e8;border-radius:6px;padding:12px;overflow-x:auto;' +
+  'font-family:SFMono-Regular,Consolas,Menlo,monospace;font-size:13px;line-height:1.45;white-space:pre';
+const CODE_SPAN_STYLE =
+  'background:#f6f8fa;border-radius:3px;padding:1px 4px;font-family:SFMono-Regular,Consolas,Menlo,monospace;font-size:90%';
+const BODY_STYLE =
+  'font-family:-apple-system,BlinkMacSystemFont,Segoe UI,Helvetica,Arial,sans-serif;font-size:14px;line-height:1.5;color:#24292e';
+const FOOTER_STYLE = 'color:#6a737d;font-size:12px';
+
+const markdown = new Marked({
+  gfm: true,
+  breaks: false,
+  async: false,
+  walkTokens(token) {
+    if (token.type === 'link' || token.type === 'image') {
+      const t = token as Tokens.Link | Tokens.Image;
+      if (!isSafeHref(t.href)) t.href = '#';
+    }
+  },
+  renderer: {
+    // Raw HTML (block or inline) in the agent's output is shown, not interpreted.
+    html(token: Tokens.HTML | Tokens.Tag): string {
+      const shown = escapeHtml(token.text);
+      return token.block ? `<p style="white-space:pre-wrap">${shown.replace(/\n+$/, '')}</p>\n` : shown;
+    },
+    code(token: Tokens.Code): string {
+      const body = token.text.replace(/\n$/, '');
+      const lang = (token.lang ?? '').match(/^\S*/)?.[0] ?? '';
+      const cls = lang ? ` class="language-${escapeHtml(lang)}"` : '';
+      return `<pre style="${CODE_BLOCK_STYLE}"><code${cls}>${token.escaped ? body : escapeHtml(body)}</code></pre>\n`;
+    },
+    codespan(token: Tokens.Codespan): string {
+      return `<code style="${CODE_SPAN_STYLE}">${escapeHtml(token.text)}</code>`;
+    },
+    // Remote images in a reply would be fetched by the reader's client (a tracking pixel at best);
+    // show them as links instead.
+    image(token: Tokens.Image): string {
+      const label = escapeHtml(token.text || token.href);
+      if (token.href === '#') return label;
+      let href: string;
+      try {
+        href = encodeURI(token.href);
+      } catch {
+        return label;
+      }
+      return `<a href="${escapeHtml(href)}">${label}</a>`;
+    },
+  },
+});
+
+/** Markdown → HTML fragment, with raw HTML escaped and unsafe link targets neutralised. */
+export function markdownToHtml(source: string): string {
+  return markdown.parse(source, { async: false });
+}
+
+function htmlDocument(inner: string): string {
+  return (
+    '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n</head>\n' +
+    `<body style="${BODY_STYLE}">\n${inner}</body>\n</html>\n`
+  );
+}
+
+function footerHtml(footer: string): string {
+  return footer ? `<hr style="border:none;border-top:1px solid #e1e4e8">\n<p style="${FOOTER_STYLE}">${escapeHtml(footer)}</p>\n` : '';
+}
+
+function textWithFooter(text: string, footer: string): string {
+  const body = text.replace(/\s+$/, '');
+  if (!footer) return `${body}\n`;
+  return body ? `${body}\n\n${footer}\n` : `${footer}\n`;
+}
+
+/** The agent's markdown as text/plain (as-is) and text/html (rendered), each with the footer. */
+export function renderReply(markdownSource: string, footer = ''): RenderedBody {
+  return {
+    text: textWithFooter(markdownSource, footer),
+    html: htmlDocument(markdownToHtml(markdownSource) + footerHtml(footer)),
+  };
+}
+
+/** Plain text (an error explanation, a notice) as both bodies: nothing in it is interpreted. */
+export function renderPlain(text: string, footer = ''): RenderedBody {
+  const paragraphs = text
+    .replace(/\r\n?/g, '\n')
+    .trim()
+    .split(/\n{2,}/)
+    .filter((p) => p.length > 0)
+    .map((p) => `<p>${escapeHtml(p).replace(/\n/g, '<br>\n')}</p>\n`)
+    .join('');
+  return { text: textWithFooter(text, footer), html: htmlDocument(paragraphs + footerHtml(footer)) };
+}
+
+/** `1m 12s`, `45s`, `2h 3m`. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s}s`;
+  return `${s}s`;
+}
+
+/** `— Cost $0.0123 · 4 turns · 1m 12s · model sonnet`; parts that are unknown are left out. */
+export function usageFooter(usage: UsageSummary): string {
+  const parts: string[] = [];
+  if (typeof usage.costUsd === 'number' && Number.isFinite(usage.costUsd)) parts.push(`Cost $${usage.costUsd.toFixed(4)}`);
+  if (typeof usage.turns === 'number' && Number.isFinite(usage.turns)) {
+    parts.push(`${usage.turns} ${usage.turns === 1 ? 'turn' : 'turns'}`);
+  }
+  if (typeof usage.durationMs === 'number' && Number.isFinite(usage.durationMs)) parts.push(formatDuration(usage.durationMs));
+  if (usage.model) parts.push(`model ${usage.model.replace(/[\u0000-\u001f\u007f]/g, '')}`);
+  return parts.length > 0 ? `— ${parts.join(' · ')}` : '';
+}
