@@ -1,17 +1,27 @@
 /**
  * The running daemon: its parts, started in order and stopped in reverse. One instance per process.
+ *
+ * Start: database (migrations) → mail sender → dispatcher (recovers tasks a previous process left
+ * running) → listeners. Stop: listeners (no new mail) → dispatcher (running tasks get
+ * `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → database.
  */
 import type { ServerConfig } from './config/types.ts';
 import { logger } from './log/logger.ts';
 import { openDatabase, type Db } from './store/database.ts';
 import { Supervisor } from './supervisor/supervisor.ts';
+import { Dispatcher } from './dispatcher/dispatcher.ts';
+import { OutgoingMailSender } from './reply/outbox-sender.ts';
 
 export type DaemonState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+const FLUSH_ON_STOP_MS = 5_000;
 
 export class Daemon {
   state: DaemonState = 'created';
   private db: Db | null = null;
   private supervisor: Supervisor | null = null;
+  private dispatcher: Dispatcher | null = null;
+  private sender: OutgoingMailSender | null = null;
   private stopPromise: Promise<void> | null = null;
   private readonly log = logger().child({ component: 'daemon' });
 
@@ -20,12 +30,29 @@ export class Daemon {
   start(): void {
     this.state = 'starting';
     try {
-      this.db = openDatabase(this.config.global.databasePath, { migrate: true });
-      this.supervisor = new Supervisor(this.config, this.db);
+      const db = openDatabase(this.config.global.databasePath, { migrate: true });
+      this.db = db;
+      const sender = new OutgoingMailSender(db, this.config.repos, logger().child({ component: 'mail-sender' }));
+      this.sender = sender;
+      sender.start();
+      const dispatcher = new Dispatcher({
+        config: this.config,
+        db,
+        log: logger().child({ component: 'dispatcher' }),
+        onMailQueued: () => sender.kick(),
+      });
+      this.dispatcher = dispatcher;
+      dispatcher.start();
+      this.supervisor = new Supervisor(this.config, db, () => dispatcher.kick());
       this.supervisor.start();
       this.state = 'running';
       this.log.info(
-        { repos: Object.keys(this.config.repos), database: this.config.global.databasePath, pid: process.pid },
+        {
+          repos: Object.keys(this.config.repos),
+          database: this.config.global.databasePath,
+          maxConcurrent: this.config.global.maxConcurrent,
+          pid: process.pid,
+        },
         'airut-ts is running',
       );
     } catch (err) {
@@ -42,11 +69,17 @@ export class Daemon {
 
   private async doStop(): Promise<void> {
     this.state = 'stopping';
-    const steps: Array<[string, () => Promise<void> | void]> = [
+    const steps: Array<[string, () => Promise<unknown> | void]> = [
       ['stop listeners', () => this.supervisor?.stop()],
-      ['close database', () => {
-        this.db?.close();
-      }],
+      ['stop running tasks', () => this.dispatcher?.stop(this.config.global.shutdownTimeoutSeconds * 1000)],
+      ['flush replies', () => this.sender?.flush(FLUSH_ON_STOP_MS)],
+      ['stop mail sender', () => this.sender?.stop()],
+      [
+        'close database',
+        () => {
+          this.db?.close();
+        },
+      ],
     ];
     for (const [name, step] of steps) {
       try {

@@ -21,6 +21,8 @@ export class Supervisor {
   constructor(
     private readonly config: ServerConfig,
     private readonly db: Db,
+    /** Called after a mail was queued as a task (the dispatcher should look). */
+    private readonly onTaskQueued: () => void = () => {},
   ) {
     this.log = logger().child({ component: 'supervisor' });
   }
@@ -62,6 +64,7 @@ export class Supervisor {
         }
         const outcome = acceptMail(this.db, { ...mail, repoId });
         noteMailSeen(this.db, repoId);
+        if (outcome.kind === 'queued') this.onTaskQueued();
         log.debug({ task: outcome.taskId, outcome: outcome.kind }, 'mail recorded');
         return outcome;
       },

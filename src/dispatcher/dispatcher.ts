@@ -1,0 +1,209 @@
+/**
+ * Runs queued tasks: at most `max_concurrent` at once across all repos (one Piscina thread each),
+ * oldest first, one task per conversation at a time. The queue lives in SQLite, so queued tasks
+ * survive a restart; a running task's runner holds a lease, and lapsed leases are requeued.
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { ServerConfig } from '../config/types.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Db } from '../store/database.ts';
+import { claimNextTask, requeueLapsedTasks, type ClaimedTask } from '../store/task-queue.ts';
+import { finishTaskWithMail } from '../runner/notify-sender.ts';
+import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from '../runner/protocol.ts';
+
+const RUNNER_ENTRY = new URL('../../workers/task-runner.mjs', import.meta.url);
+const SWEEP_MS = 30_000;
+
+export type DispatcherState = 'created' | 'running' | 'draining' | 'stopped';
+
+interface RunningTask {
+  readonly claim: ClaimedTask;
+  readonly port: MessagePort;
+  readonly done: Promise<void>;
+}
+
+export interface DispatcherOptions {
+  readonly config: ServerConfig;
+  readonly db: Db;
+  readonly log: Logger;
+  /** A task produced mail (ack or reply) or finished: the sender should look now. */
+  readonly onMailQueued?: () => void;
+  /** Live progress for the dashboard. */
+  readonly onRunnerMessage?: (m: RunnerToDispatcher) => void;
+  readonly onTaskFinished?: (taskId: number, status: string) => void;
+}
+
+export class Dispatcher {
+  state: DispatcherState = 'created';
+  private readonly pool: Piscina;
+  private readonly running = new Map<number, RunningTask>();
+  private ticking = false;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: DispatcherOptions) {
+    const max = o.config.global.maxConcurrent;
+    this.pool = new Piscina({
+      filename: RUNNER_ENTRY.href,
+      maxThreads: max,
+      minThreads: 1,
+      concurrentTasksPerWorker: 1,
+      // Tasks are long and asynchronous (a container run); idle threads need not spin.
+      atomics: 'disabled',
+      idleTimeout: 60_000,
+    });
+  }
+
+  /** Recovers what a previous process left running, then starts dispatching. */
+  start(): void {
+    const recovered = requeueLapsedTasks(this.o.db, { all: true });
+    if (recovered.requeued.length || recovered.abandoned.length) {
+      this.o.log.warn(recovered, 'tasks left running by a previous process: requeued to resume, or abandoned after a second interruption');
+    }
+    this.state = 'running';
+    this.timer = setInterval(() => this.kick(), 1_000);
+    this.timer.unref();
+    this.sweeper = setInterval(() => {
+      const lapsed = requeueLapsedTasks(this.o.db, {});
+      if (lapsed.requeued.length || lapsed.abandoned.length) this.o.log.warn(lapsed, 'tasks with lapsed leases');
+    }, SWEEP_MS);
+    this.sweeper.unref();
+    this.kick();
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Looks for runnable work now (new mail, a finished task). Cheap; coalesces calls. */
+  kick(): void {
+    if (this.state !== 'running') return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    try {
+      do {
+        this.again = false;
+        while (this.state === 'running' && this.running.size < this.o.config.global.maxConcurrent) {
+          const claim = claimNextTask(this.o.db);
+          if (!claim) break;
+          this.launch(claim);
+        }
+      } while (this.again);
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message }, 'dispatch failed; retrying in a second');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private launch(claim: ClaimedTask): void {
+    const repo = this.o.config.repos[claim.task.repoId];
+    const log = this.o.log.child({ repo: claim.task.repoId, task: claim.task.id, conversation: claim.conversationId });
+    if (!repo) {
+      // The repo was removed from the config while it had queued work.
+      log.error('task belongs to a repository that is no longer configured; marking it failed');
+      this.o.db
+        .prepare(`UPDATE tasks SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`)
+        .run('repository no longer configured', Date.now(), claim.task.id);
+      return;
+    }
+    const channel = new MessageChannel();
+    channel.port1.on('message', (m: RunnerToDispatcher) => {
+      if (m.type === 'event' && (m.kind === 'result' || m.kind === 'system_init')) this.o.onMailQueued?.();
+      this.o.onRunnerMessage?.(m);
+    });
+    const g = this.o.config.global;
+    const input: RunTaskInput = {
+      taskId: claim.task.id,
+      conversationId: claim.conversationId,
+      isNewConversation: claim.isNewConversation,
+      isResume: claim.isResume,
+      repo,
+      globals: {
+        databasePath: g.databasePath,
+        containerCommand: g.containerCommand,
+        containerNetwork: g.containerNetwork,
+        claudeBinaryPath: g.claude.binaryPath,
+        allowedModels: g.claude.allowedModels,
+        dashboardBaseUrl: g.dashboard.baseUrl,
+      },
+      port: channel.port2,
+    };
+    log.info({ newConversation: claim.isNewConversation, resume: claim.isResume }, 'dispatching task');
+    const done = this.pool
+      .run(input, { transferList: [channel.port2] })
+      .then((r: RunTaskResult) => {
+        this.o.onTaskFinished?.(r.taskId, r.status);
+      })
+      .catch(async (err: unknown) => {
+        // The runner thread died (or threw before it could record an outcome). Only this task fails.
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'task runner failed; failing the task');
+        try {
+          await finishTaskWithMail(
+            this.o.db,
+            repo,
+            claim.task.id,
+            { kind: 'error', message: 'The worker running your task stopped unexpectedly. The operator has the details in the log; reply to this mail to try again.' },
+            { status: 'failed', error: `runner thread failed: ${err instanceof Error ? err.message : String(err)}` },
+            ['running'],
+          );
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'could not record the failure');
+        }
+        this.o.onTaskFinished?.(claim.task.id, 'failed');
+      })
+      .finally(() => {
+        channel.port1.close();
+        this.running.delete(claim.task.id);
+        this.o.onMailQueued?.();
+        this.kick();
+      });
+    this.running.set(claim.task.id, { claim, port: channel.port1, done });
+  }
+
+  /** Asks a running task to stop. Returns false when it is not running here. */
+  cancelRunning(taskId: number, reason: CancelReason): boolean {
+    const r = this.running.get(taskId);
+    if (!r) return false;
+    const m: DispatcherToRunner = { type: 'cancel', reason };
+    r.port.postMessage(m);
+    return true;
+  }
+
+  /**
+   * Stops taking work; running tasks get `graceMs` to finish, then are stopped (their containers
+   * too) and recorded as `interrupted`, to run again after the restart. Idempotent.
+   */
+  private stopPromise: Promise<void> | null = null;
+  stop(graceMs: number): Promise<void> {
+    this.stopPromise ??= this.doStop(graceMs);
+    return this.stopPromise;
+  }
+
+  private async doStop(graceMs: number): Promise<void> {
+    this.state = 'draining';
+    if (this.timer) clearInterval(this.timer);
+    if (this.sweeper) clearInterval(this.sweeper);
+    const all = () => Promise.allSettled([...this.running.values()].map((r) => r.done));
+    if (this.running.size) {
+      this.o.log.info({ running: [...this.running.keys()], graceMs }, 'waiting for running tasks to finish');
+      const inTime = await Promise.race([all().then(() => true), sleep(graceMs).then(() => false)]);
+      if (!inTime) {
+        this.o.log.warn({ running: [...this.running.keys()] }, 'shutdown timeout reached; stopping running tasks');
+        for (const id of this.running.keys()) this.cancelRunning(id, 'shutdown');
+        await Promise.race([all(), sleep(30_000)]);
+      }
+    }
+    await this.pool.destroy();
+    this.state = 'stopped';
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

@@ -1,0 +1,25 @@
+/**
+ * Attachments of the mail behind a task, read again from the stored raw message (the listener
+ * keeps only metadata) and saved into the conversation's inbox/ under safe names.
+ */
+import { simpleParser } from 'mailparser';
+import type { ConversationStore } from '../conversation/index.ts';
+
+export interface SavedAttachment {
+  readonly sentName: string;
+  readonly savedName: string;
+  readonly size: number;
+}
+
+export async function saveAttachments(raw: Buffer, store: ConversationStore, conversationId: string): Promise<SavedAttachment[]> {
+  const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+  const saved: SavedAttachment[] = [];
+  for (const a of parsed.attachments ?? []) {
+    // Inline parts without a file name (signatures, embedded images) are not something the sender attached.
+    if (a.contentDisposition === 'inline' && !a.filename) continue;
+    const sentName = a.filename ?? '';
+    const savedName = await store.saveAttachment(conversationId, sentName, a.content);
+    saved.push({ sentName, savedName, size: a.size ?? a.content.length });
+  }
+  return saved;
+}

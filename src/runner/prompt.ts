@@ -1,0 +1,39 @@
+/** The text Claude receives on stdin. Pure. */
+
+export interface PromptInput {
+  readonly isNewConversation: boolean;
+  readonly subject: string;
+  readonly body: string;
+  /** Names as saved in /inbox. */
+  readonly attachments: readonly string[];
+  /** This run repeats one that a restart interrupted. */
+  readonly resumedAfterRestart: boolean;
+  /** Set when a fresh session replaces one that no longer fits the context. */
+  readonly summaryOfEarlierSession?: string | null;
+}
+
+const OUTBOX_NOTE =
+  'Files you want to send back go in /outbox/ (top level, regular files); they are attached to the reply email.';
+
+export function buildPrompt(p: PromptInput): string {
+  const parts: string[] = [];
+  if (p.summaryOfEarlierSession) {
+    parts.push(
+      'This conversation continues in a fresh session because the earlier one no longer fits the context.',
+      `Summary of the earlier session:\n${p.summaryOfEarlierSession}`,
+      'Your earlier work is still in /workspace.',
+    );
+  }
+  if (p.resumedAfterRestart) {
+    parts.push('Your previous run of this request was interrupted by a restart of the service. Continue where you left off.');
+  }
+  if (p.isNewConversation || p.summaryOfEarlierSession) {
+    if (p.subject.trim()) parts.push(`Subject: ${p.subject.trim()}`);
+  }
+  if (p.body.trim()) parts.push(p.body.trim());
+  if (p.attachments.length) {
+    parts.push(`The sender attached these files; they are in /inbox/: ${p.attachments.join(', ')}`);
+  }
+  parts.push(OUTBOX_NOTE);
+  return parts.join('\n\n') + '\n';
+}

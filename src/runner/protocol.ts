@@ -1,0 +1,42 @@
+/**
+ * What the dispatcher (main thread) hands a task-runner thread, and the messages they exchange
+ * while the task runs. One MessageChannel per task: the runner reports progress on it, the
+ * dispatcher sends `cancel` on it. Everything is structured-cloneable.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { RepoServerConfig } from '../config/types.ts';
+import type { TaskStatus } from '../store/task-queries.ts';
+
+export interface RunnerGlobals {
+  readonly databasePath: string;
+  readonly containerCommand: string;
+  readonly containerNetwork: 'default' | 'host';
+  readonly claudeBinaryPath: string;
+  readonly allowedModels: readonly string[];
+  readonly dashboardBaseUrl: string | null;
+}
+
+export interface RunTaskInput {
+  readonly taskId: number;
+  readonly conversationId: string;
+  readonly isNewConversation: boolean;
+  /** A re-run after a shutdown or crash interrupted the first run. */
+  readonly isResume: boolean;
+  readonly repo: RepoServerConfig;
+  readonly globals: RunnerGlobals;
+  readonly port: MessagePort;
+}
+
+export interface RunTaskResult {
+  readonly taskId: number;
+  readonly status: Extract<TaskStatus, 'completed' | 'failed' | 'timeout' | 'cancelled' | 'interrupted'>;
+}
+
+/** Why a running task is being stopped. */
+export type CancelReason = 'user' | 'shutdown';
+
+export type DispatcherToRunner = { readonly type: 'cancel'; readonly reason: CancelReason };
+
+export type RunnerToDispatcher =
+  | { readonly type: 'event'; readonly taskId: number; readonly eventId: number; readonly kind: string }
+  | { readonly type: 'stage'; readonly taskId: number; readonly stage: string };

@@ -1,0 +1,363 @@
+/**
+ * One task, start to finish, inside a task-runner thread:
+ *   conversation → mirror → repo config → workspace (new) → attachments → acknowledgement (new) →
+ *   image → Claude Code in a container (events streamed to the store) → reply (durably queued).
+ * Every failure the sender can act on ends in an error reply; nothing is left `running`.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from '../log/logger.ts';
+import { AirutError } from '../errors.ts';
+import type { Db } from '../store/database.ts';
+import { writeTransaction } from '../store/database.ts';
+import { getTask, getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
+import { finishTask, renewLease, type TaskOutcomeUpdate } from '../store/task-queue.ts';
+import { appendTaskEvent } from '../store/task-events.ts';
+import { enqueueMail } from '../store/outgoing-mail.ts';
+import { parseMessage } from '../email/parse.ts';
+import { ConversationStore } from '../conversation/index.ts';
+import { GitMirror } from '../git/index.ts';
+import { withFileLock } from '../git/lock.ts';
+import { loadRepoConfigFromMirror, type RepoConfig } from '../repo-config/index.ts';
+import { ContainerRuntime } from '../sandbox/container-runtime.ts';
+import { ensureImage } from '../sandbox/image.ts';
+import { runAgent, type AgentEvent, type AgentOutcome } from '../sandbox/run-agent.ts';
+import { composeMail, type ComposeBody, type ReplyAttachment } from '../reply/compose.ts';
+import { saveAttachments } from './attachments.ts';
+import { chooseModel } from './model.ts';
+import { buildPrompt } from './prompt.ts';
+import { UserFacingError } from './user-facing-error.ts';
+import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from './protocol.ts';
+
+const LEASE_RENEW_MS = 30_000;
+const CONTAINER_GITCONFIG = '/etc/airut/gitconfig';
+
+interface MailContext {
+  readonly sender: string;
+  readonly subject: string;
+  readonly messageId: string | null;
+  readonly references: readonly string[];
+}
+
+export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise<RunTaskResult> {
+  const { taskId, repo, conversationId } = input;
+  const abort = new AbortController();
+  let cancelReason: CancelReason | null = null;
+  input.port.on('message', (m: DispatcherToRunner) => {
+    if (m.type === 'cancel' && !cancelReason) {
+      cancelReason = m.reason;
+      log.info({ reason: m.reason }, 'stop requested');
+      abort.abort();
+    }
+  });
+  const post = (m: RunnerToDispatcher) => {
+    try {
+      input.port.postMessage(m);
+    } catch {
+      /* the dispatcher is gone; the store has everything */
+    }
+  };
+  const lease = setInterval(() => renewLease(db, taskId), LEASE_RENEW_MS);
+
+  const task = getTask(db, taskId);
+  const raw = getTaskRawMessage(db, taskId);
+  if (!task || !raw) {
+    clearInterval(lease);
+    throw new AirutError('TASK_NOT_FOUND', `task ${taskId} or its message is missing from the database`);
+  }
+  const parsed = await parseMessage(raw);
+  const mail: MailContext = {
+    sender: task.sender ?? '',
+    subject: parsed.subject,
+    messageId: parsed.messageId,
+    references: parsed.references,
+  };
+  const enqueue = async (body: ComposeBody, attachments: ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) => {
+    const composed = await composeMail({
+      repoEmail: repo.email,
+      to: mail.sender,
+      conversationId,
+      originalSubject: mail.subject,
+      inReplyTo: mail.messageId,
+      references: mail.references,
+      body,
+      attachments,
+    });
+    writeTransaction(db, () => {
+      enqueueMail(db, {
+        repoId: repo.repoId,
+        taskId,
+        conversationId,
+        kind: composed.kind,
+        messageId: composed.messageId,
+        recipient: mail.sender,
+        subject: composed.subject,
+        raw: composed.raw,
+      });
+      if (finish) finishTask(db, taskId, finish);
+    });
+    return composed;
+  };
+
+  try {
+    const outcome = await pipeline(input, task, parsed.bodyText, db, log, enqueue, abort.signal, (e) => {
+      const eventId = appendTaskEvent(db, taskId, e.type, e);
+      post({ type: 'event', taskId, eventId, kind: e.type });
+    });
+    return await finishWithOutcome(outcome);
+  } catch (err) {
+    const userMessage =
+      err instanceof UserFacingError
+        ? err.userMessage
+        : 'Something went wrong inside the service while handling your message. The operator has the details in the log.';
+    log.error({ code: (err as AirutError).code, err: (err as Error).message }, 'task failed');
+    if (cancelReason === 'shutdown') return interrupted((err as Error).message);
+    await enqueue({ kind: 'error', message: userMessage }, [], { status: 'failed', error: (err as Error).message });
+    return { taskId, status: 'failed' };
+  } finally {
+    clearInterval(lease);
+    input.port.close();
+  }
+
+  function interrupted(error: string): RunTaskResult {
+    writeTransaction(db, () => finishTask(db, taskId, { status: 'interrupted', error }));
+    return { taskId, status: 'interrupted' };
+  }
+
+  async function finishWithOutcome(r: PipelineResult): Promise<RunTaskResult> {
+    const result = await replyToOutcome(r);
+    if (result.status !== 'interrupted') await r.clearOutbox();
+    return result;
+  }
+
+  async function replyToOutcome(r: PipelineResult): Promise<RunTaskResult> {
+    const { outcome, model, attachments, timeoutSeconds } = r;
+    const base = { model, sessionId: outcome.sessionId };
+    if (outcome.kind === 'cancelled') {
+      if (cancelReason === 'shutdown') return interrupted('stopped by a shutdown; it runs again after the restart');
+      await enqueue(
+        { kind: 'notice', markdown: 'This task was **stopped** by an operator before it finished. Reply to this mail to continue the conversation.' },
+        attachments,
+        { ...base, status: 'cancelled', error: 'stopped by an operator' },
+      );
+      return { taskId, status: 'cancelled' };
+    }
+    if (outcome.kind === 'timeout') {
+      const minutes = Math.round(timeoutSeconds / 60);
+      await enqueue(
+        {
+          kind: 'notice',
+          markdown:
+            `The task hit its time limit of ${timeoutSeconds >= 120 ? `${minutes} minutes` : `${timeoutSeconds} seconds`} and was stopped. ` +
+            'The work done so far is kept: reply to this mail to continue, or raise `timeout` in `.airut/airut.yaml`.',
+        },
+        attachments,
+        { ...base, status: 'timeout', error: `timed out after ${timeoutSeconds} s` },
+      );
+      return { taskId, status: 'timeout' };
+    }
+    if (outcome.kind === 'failed') {
+      await enqueue(
+        { kind: 'error', message: `Claude Code did not finish the task: ${outcome.error}` },
+        attachments,
+        { ...base, status: 'failed', error: outcome.error, costUsd: outcome.costUsd },
+      );
+      return { taskId, status: 'failed' };
+    }
+    const resumedNote = input.isResume ? '_This task was resumed after a restart of the service._\n\n' : '';
+    await enqueue(
+      {
+        kind: 'reply',
+        markdown: resumedNote + (outcome.result.trim() || '_(Claude Code finished without a text answer.)_'),
+        usage: { costUsd: outcome.costUsd, turns: outcome.turns, durationMs: outcome.durationMs, model },
+      },
+      attachments,
+      { ...base, status: 'completed', costUsd: outcome.costUsd, turns: outcome.turns, error: null },
+    );
+    return { taskId, status: 'completed' };
+  }
+}
+
+interface PipelineResult {
+  readonly outcome: AgentOutcome;
+  readonly model: string;
+  readonly attachments: ReplyAttachment[];
+  readonly timeoutSeconds: number;
+  readonly clearOutbox: () => Promise<void>;
+}
+
+type Enqueue = (body: ComposeBody, attachments?: ReplyAttachment[], finish?: TaskOutcomeUpdate) => Promise<unknown>;
+
+async function pipeline(
+  input: RunTaskInput,
+  task: TaskRow,
+  bodyText: string,
+  db: Db,
+  log: Logger,
+  enqueue: Enqueue,
+  signal: AbortSignal,
+  onEvent: (e: AgentEvent) => void,
+): Promise<PipelineResult> {
+  const { repo, globals, conversationId } = input;
+  if (!bodyText.trim() && !task.subject.trim()) {
+    throw new UserFacingError('MAIL_EMPTY', 'Your message had neither a subject nor a body, so there was nothing to do. Write the task in the body and send it again.');
+  }
+
+  // Mirror first: the repo config and the container image come from its default branch.
+  const mirror = new GitMirror(repo.storageDir, repo.gitRepoUrl);
+  try {
+    await mirror.update();
+  } catch (err) {
+    throw new UserFacingError('GIT_FETCH_FAILED', `I could not fetch the repository: ${(err as Error).message}`, { cause: err });
+  }
+  let repoConfig: RepoConfig;
+  try {
+    repoConfig = await loadRepoConfigFromMirror(mirror, repo.secrets);
+  } catch (err) {
+    throw new UserFacingError('REPO_CONFIG_INVALID', `The repository's configuration is invalid: ${(err as Error).message}`, { cause: err });
+  }
+
+  const store = new ConversationStore(repo.storageDir);
+  let model: string;
+  let resumeSessionId: string | null = null;
+  const exists = await store.exists(conversationId);
+  if (!exists) {
+    const choice = chooseModel(task.modelHint, repoConfig.defaultModel, globals.allowedModels);
+    if (choice.ignoredHint) log.warn({ hint: choice.ignoredHint, model: choice.model }, 'unknown model hint; using the default');
+    model = choice.model;
+    const paths = store.paths(conversationId);
+    await store.create(conversationId, { repoId: repo.repoId, model, subject: task.subject, sender: task.sender ?? undefined });
+    try {
+      await mirror.cloneWorkspace(paths.workspace);
+    } catch (err) {
+      throw new UserFacingError('GIT_CLONE_FAILED', `I could not clone the repository: ${(err as Error).message}`, { cause: err });
+    }
+    await store.writeGitconfig(conversationId, gitIdentity(repo.email.from, repo.email.fromAddress), { include: ['/root/.gitconfig'] });
+    upsertConversation(db, repo.repoId, conversationId, { model, subject: task.subject, sender: task.sender });
+    const dashboardUrl = globals.dashboardBaseUrl ? `${globals.dashboardBaseUrl}/conversations/${repo.repoId}/${conversationId}` : null;
+    await enqueue({ kind: 'ack', dashboardUrl });
+  } else {
+    const ctx = await store.readContext(conversationId);
+    model = ctx.model;
+    resumeSessionId = ctx.sessionId;
+  }
+  writeTransaction(db, () => db.prepare(`UPDATE tasks SET model = ? WHERE id = ?`).run(model, task.id));
+
+  const raw = getTaskRawMessage(db, task.id)!;
+  const saved = await saveAttachments(raw, store, conversationId);
+  const paths = store.paths(conversationId);
+
+  // Image from .airut/container/ on the default branch, one build at a time per repo.
+  const runtime = new ContainerRuntime({ command: globals.containerCommand });
+  const contextDir = await fs.mkdtemp(path.join(os.tmpdir(), `airut-image-${repo.repoId}-`));
+  let image: string;
+  try {
+    const files = await mirror.exportDir('.airut/container', contextDir);
+    if (!files.some((f) => f === 'Dockerfile' || f === 'Containerfile')) {
+      throw new UserFacingError(
+        'IMAGE_CONTEXT_MISSING',
+        'The repository has no `.airut/container/Dockerfile` on its default branch, so there is no image to run the task in.',
+      );
+    }
+    const built = await withFileLock(path.join(repo.storageDir, 'image-build.lock'), () =>
+      ensureImage({ runtime, contextDir, repoId: repo.repoId }),
+    );
+    image = built.tag;
+    if (built.built) log.info({ image }, 'image built');
+  } catch (err) {
+    if (err instanceof UserFacingError) throw err;
+    throw new UserFacingError('IMAGE_BUILD_FAILED', `Building the container image failed:\n\n${(err as Error).message}`, { cause: err });
+  } finally {
+    await fs.rm(contextDir, { recursive: true, force: true });
+  }
+
+  const runOnce = (prompt: string, resume: string | null) =>
+    runAgent(
+      {
+        runtime,
+        image,
+        name: `airut-task-${task.id}`,
+        labels: { task: String(task.id), repo: repo.repoId, conversation: conversationId },
+        mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox },
+        claudeBinary: globals.claudeBinaryPath,
+        model,
+        resumeSessionId: resume,
+        prompt,
+        env: { ...repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
+        timeoutMs: repoConfig.timeoutSeconds * 1000,
+        limits: { memory: '4g', cpus: '2', pids: 1024 },
+        // The network sandbox (proxy) is not built yet: both settings run on the configured network.
+        network: globals.containerNetwork,
+        extraArgs: [`--volume=${paths.gitconfig}:${CONTAINER_GITCONFIG}:ro`],
+        signal,
+      },
+      onEvent,
+    );
+
+  const basePrompt = {
+    isNewConversation: !exists,
+    subject: task.subject,
+    body: bodyText,
+    attachments: saved.map((s) => s.savedName),
+    resumedAfterRestart: input.isResume,
+  };
+  let outcome = await runOnce(buildPrompt(basePrompt), resumeSessionId);
+  if (outcome.kind === 'failed' && outcome.promptTooLong && resumeSessionId) {
+    log.warn('the session no longer fits the context; retrying once in a fresh session');
+    const summary = summaryOfConversation(db, repo.repoId, conversationId, task);
+    outcome = await runOnce(buildPrompt({ ...basePrompt, summaryOfEarlierSession: summary }), null);
+  }
+  if (outcome.sessionId) {
+    const sessionId = outcome.sessionId;
+    await store.updateContext(conversationId, (c) => ({ ...c, sessionId }));
+    upsertConversation(db, repo.repoId, conversationId, { sessionId });
+  }
+
+  const outbox = await store.collectOutbox(conversationId);
+  const attachments: ReplyAttachment[] = [];
+  for (const f of outbox) attachments.push({ filename: f.filename, content: await store.readOutboxFile(conversationId, f.filename) });
+  // Cleared only once the reply carrying these files is queued (see finishWithOutcome).
+  return { outcome, model, attachments, timeoutSeconds: repoConfig.timeoutSeconds, clearOutbox: () => store.clearOutbox(conversationId) };
+}
+
+function upsertConversation(
+  db: Db,
+  repoId: string,
+  id: string,
+  fields: { model?: string; subject?: string; sender?: string | null; sessionId?: string | null },
+): void {
+  const now = Date.now();
+  writeTransaction(db, () => {
+    db.prepare(
+      `INSERT INTO conversations (repo_id, id, model, session_id, subject, sender, created_at, last_activity_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (repo_id, id) DO UPDATE SET
+         model = COALESCE(excluded.model, model), session_id = COALESCE(excluded.session_id, session_id),
+         last_activity_at = excluded.last_activity_at`,
+    ).run(repoId, id, fields.model ?? null, fields.sessionId ?? null, fields.subject ?? '', fields.sender ?? null, now, now);
+  });
+}
+
+/** The earlier session, in a few lines: the original subject and the last answer. */
+function summaryOfConversation(db: Db, repoId: string, conversationId: string, task: TaskRow): string {
+  const conv = db.prepare(`SELECT subject FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, conversationId) as
+    | { subject: string }
+    | undefined;
+  const last = db
+    .prepare(
+      `SELECT e.data FROM task_events e JOIN tasks t ON t.id = e.task_id
+       WHERE t.repo_id = ? AND t.conversation_id = ? AND e.kind = 'result' AND t.id <> ? ORDER BY e.id DESC LIMIT 1`,
+    )
+    .get(repoId, conversationId, task.id) as { data: string } | undefined;
+  const lastAnswer = last ? String((JSON.parse(last.data) as { result?: unknown }).result ?? '') : '';
+  const lines = [`- The conversation started with the subject: ${conv?.subject || task.subject}`];
+  if (lastAnswer) lines.push(`- Your last answer was:\n${lastAnswer.slice(0, 4000)}`);
+  return lines.join('\n');
+}
+
+/** Commits in the workspace are made as the repo's own address. */
+function gitIdentity(from: string, fromAddress: string): { name: string; email: string } {
+  const display = from.replace(/<[^>]*>/, '').replace(/"/g, '').trim();
+  return { name: display || 'Airut', email: fromAddress };
+}

@@ -1,0 +1,26 @@
+/** The agent's events for one task, in order, as the dashboard shows them. */
+import type { Db } from './database.ts';
+
+export interface TaskEventRow {
+  readonly id: number;
+  readonly taskId: number;
+  readonly at: number;
+  readonly kind: string;
+  readonly data: unknown;
+}
+
+/** Event payloads are capped so one huge tool output cannot bloat the database. */
+const MAX_EVENT_JSON = 64 * 1024;
+
+export function appendTaskEvent(db: Db, taskId: number, kind: string, data: unknown, now: number = Date.now()): number {
+  let json = JSON.stringify(data ?? null);
+  if (json.length > MAX_EVENT_JSON) json = JSON.stringify({ truncated: true, preview: json.slice(0, MAX_EVENT_JSON) });
+  return Number(db.prepare(`INSERT INTO task_events (task_id, at, kind, data) VALUES (?, ?, ?, ?)`).run(taskId, now, kind, json).lastInsertRowid);
+}
+
+export function listTaskEvents(db: Db, taskId: number, afterId = 0, limit = 5000): TaskEventRow[] {
+  const rows = db
+    .prepare(`SELECT id, task_id, at, kind, data FROM task_events WHERE task_id = ? AND id > ? ORDER BY id LIMIT ?`)
+    .all(taskId, afterId, limit) as Array<{ id: number; task_id: number; at: number; kind: string; data: string }>;
+  return rows.map((r) => ({ id: r.id, taskId: r.task_id, at: r.at, kind: r.kind, data: JSON.parse(r.data) as unknown }));
+}
