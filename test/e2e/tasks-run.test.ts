@@ -1,0 +1,306 @@
+/**
+ * Issue 3 end to end: the real daemon with real Dovecot, a real SMTP capture server, real podman
+ * and the real Claude Code CLI talking to a mock Anthropic API (a scripted agent, see
+ * test/harness/scripted-agent.ts). A mail goes in; a threaded reply comes out.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
+import { startSmtpCapture, type CapturedMessage, type SmtpCapture } from '../harness/smtp-capture.ts';
+import { startMockAnthropic, allMessageText, type MockAnthropic } from '../harness/mock-anthropic.ts';
+import { buildMail, dmarcPass, type MailAttachment } from '../harness/mail-builder.ts';
+import { podmanTestEnv } from '../harness/podman-env.ts';
+import { createSourceRepo, CLI_CONTAINER_ENV } from '../harness/source-repo.ts';
+import { scriptedAgent, latestPrompt } from '../harness/scripted-agent.ts';
+import {
+  openTestDb,
+  startDaemon,
+  waitUntil,
+  writeTestConfig,
+  type DaemonProcess,
+  type TestConfig,
+  type TestRepo,
+} from '../harness/daemon-process.ts';
+
+const AUTHSERV = 'mx.repos.test';
+const ALICE = 'alice@example.com';
+const ALPHA_SECRET = 'alpha-secret-value-7f3a';
+const BETA_SECRET = 'beta-secret-value-91c2';
+
+let dovecot: DovecotServer;
+let smtp: SmtpCapture;
+let mock: MockAnthropic;
+const podmanEnv = podmanTestEnv();
+
+before(async () => {
+  dovecot = await startDovecot({
+    users: ['alpha', 'beta', 'gamma', 'one', 'two'].map((u) => ({ user: `${u}-bot`, password: `pw-${u}` })),
+  });
+  smtp = await startSmtpCapture();
+  mock = await startMockAnthropic(scriptedAgent);
+});
+
+after(async () => {
+  await Promise.allSettled([dovecot?.stop(), smtp?.stop(), mock?.close()]);
+});
+
+function repoYaml(opts: { timeout?: number; extra?: string } = {}): string {
+  return `default_model: sonnet
+timeout: ${opts.timeout ?? 60}
+network:
+  sandbox_enabled: false
+${CLI_CONTAINER_ENV}  MY_TOKEN: !secret? SECRET_TOKEN
+${opts.extra ?? ''}`;
+}
+
+function cliSecrets(extra: Record<string, string> = {}): Record<string, string> {
+  return { ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: 'test-key', ...extra };
+}
+
+async function repo(id: string, airutYaml: string, secrets: Record<string, string> = cliSecrets()): Promise<TestRepo> {
+  const source = await createSourceRepo(airutYaml);
+  return { id, imapPort: dovecot.port, smtpPort: smtp.port, user: `${id}-bot`, password: `pw-${id}`, repoUrl: source.url, secrets };
+}
+
+function daemonWith(repos: TestRepo[], maxConcurrent: number): { cfg: TestConfig; daemon: DaemonProcess } {
+  const cfg = writeTestConfig({
+    repos,
+    global: { container_network: 'host', execution: { max_concurrent: maxConcurrent, shutdown_timeout: 5 } },
+  });
+  return { cfg, daemon: startDaemon(cfg, [], podmanEnv) };
+}
+
+async function send(
+  repoId: string,
+  subject: string,
+  text: string,
+  extra: { inReplyTo?: string; references?: string[]; attachments?: MailAttachment[] } = {},
+): Promise<string> {
+  const messageId = `<${Date.now().toString(36)}.${Math.random().toString(16).slice(2)}@example.com>`;
+  await dovecot.append(
+    `${repoId}-bot`,
+    buildMail({ from: ALICE, to: `${repoId}-bot@repos.test`, subject, text, messageId, authResults: [dmarcPass(AUTHSERV, 'example.com')], ...extra }),
+  );
+  return messageId;
+}
+
+function repliesTo(messageId: string): CapturedMessage[] {
+  return smtp.messages.filter((m) => m.inReplyTo === messageId);
+}
+
+async function finalReplyTo(messageId: string, timeoutMs = 90_000): Promise<CapturedMessage> {
+  return smtp.waitFor((m) => m.inReplyTo === messageId && m.header('x-airut-conversation') !== undefined && !isAck(m), timeoutMs);
+}
+
+function isAck(m: CapturedMessage): boolean {
+  return /reply to this mail to continue|working on it/i.test(m.text ?? '') && !/Done\.|TOOL OUTPUT|time limit|did not finish|invalid/i.test(m.text ?? '');
+}
+
+interface TaskRowView {
+  id: number;
+  status: string;
+  conversation_id: string | null;
+  session_id: string | null;
+  cost_usd: number | null;
+  turns: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+  error: string | null;
+  message_id: string | null;
+}
+
+function taskFor(cfg: TestConfig, messageId: string): TaskRowView | undefined {
+  if (!fs.existsSync(cfg.dbPath)) return undefined;
+  const db = openTestDb(cfg);
+  try {
+    return db.prepare('SELECT * FROM tasks WHERE message_id = ?').get(messageId) as TaskRowView | undefined;
+  } finally {
+    db.close();
+  }
+}
+
+function containersOf(taskId: number): string {
+  return execFileSync('podman', ['ps', '-a', '--filter', `label=airut.task=${taskId}`, '--format', '{{.Names}}'], {
+    env: { ...process.env, ...podmanEnv },
+  }).toString().trim();
+}
+
+test('a mail becomes a threaded reply with the agent answer and its outbox file; a reply resumes the session', async () => {
+  const alpha = await repo('alpha', repoYaml(), cliSecrets({ SECRET_TOKEN: ALPHA_SECRET }));
+  const { cfg, daemon } = daemonWith([alpha], 2);
+  try {
+    const m1 = await send('alpha', 'Summarise my notes', '[[bash:cat /inbox/notes.txt && echo generated-file > /outbox/result.txt]]', {
+      attachments: [{ filename: 'notes.txt', content: 'notes-content-42\n', contentType: 'text/plain' }],
+    });
+    const reply = await finalReplyTo(m1);
+    const conversationId = reply.header('x-airut-conversation')!;
+    assert.match(conversationId, /^[0-9a-f]{8}$/);
+    assert.equal(reply.subject, `Re: [ID:${conversationId}] Summarise my notes`);
+    assert.match(reply.messageId ?? '', new RegExp(`^<airut\\.${conversationId}\\.\\d+\\.[0-9a-f]+@repos\\.test>$`));
+    assert.deepEqual(reply.to, [ALICE]);
+    assert.equal(reply.header('auto-submitted'), 'auto-replied');
+    assert.ok(reply.references.includes(m1));
+    assert.match(reply.text ?? '', /notes-content-42/, 'the agent saw the attachment in /inbox');
+    assert.match(reply.html ?? '', /notes-content-42/);
+    assert.match(reply.text ?? '', /turn/i, 'usage footer');
+    const file = reply.attachments.find((a) => a.filename === 'result.txt');
+    assert.ok(file, 'the outbox file is attached');
+    assert.equal(file.content.toString(), 'generated-file\n');
+
+    // One acknowledgement for the new conversation, in the same thread.
+    const acks = repliesTo(m1).filter(isAck);
+    assert.equal(acks.length, 1);
+    assert.equal(acks[0]!.header('x-airut-conversation'), conversationId);
+
+    const t1 = taskFor(cfg, m1)!;
+    assert.equal(t1.status, 'completed');
+    assert.ok(t1.session_id, 'session id recorded');
+    assert.ok((t1.cost_usd ?? 0) > 0, 'cost recorded');
+    assert.ok((t1.turns ?? 0) >= 1, 'turns recorded');
+    const outbox = path.join(cfg.dir, 'storage', 'alpha', 'conversations', conversationId, 'outbox');
+    assert.deepEqual(fs.readdirSync(outbox), [], 'outbox cleared after sending');
+    for (const part of ['context.json', 'workspace', 'claude', 'gitconfig', 'inbox', 'outbox']) {
+      assert.ok(fs.existsSync(path.join(cfg.dir, 'storage', 'alpha', 'conversations', conversationId, part)), part);
+    }
+
+    // The follow-up resumes the same Claude session: the API sees the earlier turns.
+    const before = mock.messageRequests().length;
+    const m2 = await send('alpha', `Re: ${reply.subject}`, 'And now a second question', {
+      inReplyTo: reply.messageId!,
+      references: [m1, reply.messageId!],
+    });
+    const reply2 = await finalReplyTo(m2);
+    assert.equal(reply2.header('x-airut-conversation'), conversationId);
+    assert.equal(reply2.subject, `Re: [ID:${conversationId}] Summarise my notes`);
+    const followUpRequests = mock.messageRequests().slice(before).map((r) => r.body as Parameters<typeof allMessageText>[0]);
+    const resumed = followUpRequests.find((b) => latestPrompt(b).includes('second question'));
+    assert.ok(resumed, 'the follow-up reached the API');
+    assert.match(allMessageText(resumed), /notes-content-42/, 'earlier turns were sent with the follow-up');
+    assert.equal(repliesTo(m2).filter(isAck).length, 0, 'no second acknowledgement');
+    assert.equal(taskFor(cfg, m2)?.conversation_id, conversationId);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  } finally {
+    await daemon.stop('SIGKILL');
+  }
+});
+
+test('failures answer the sender: timeout (no container left), agent error, broken repo config; secrets stay in their repo', async () => {
+  const alpha = await repo('alpha', repoYaml({ timeout: 10 }), cliSecrets({ SECRET_TOKEN: ALPHA_SECRET }));
+  const beta = await repo('beta', repoYaml(), cliSecrets({ SECRET_TOKEN: BETA_SECRET }));
+  const gamma = await repo('gamma', repoYaml({ extra: 'timeout_minutes: 5\n' }));
+  const { cfg, daemon } = daemonWith([alpha, beta, gamma], 3);
+  try {
+    const stall = await send('alpha', 'never ends', '[[stall]]');
+    const broken = await send('gamma', 'broken config', 'hello');
+    const envA = await send('alpha', 'env alpha', '[[bash:echo token=$MY_TOKEN]]');
+    const envB = await send('beta', 'env beta', '[[bash:env]]');
+    const failing = await send('beta', 'api error', '[[error]]');
+
+    const brokenReply = await finalReplyTo(broken);
+    assert.match(brokenReply.text ?? '', /timeout_minutes/, 'the reply names the bad field');
+    assert.equal(taskFor(cfg, broken)?.status, 'failed');
+
+    const a = await finalReplyTo(envA);
+    assert.match(a.text ?? '', new RegExp(`token=${ALPHA_SECRET}`));
+    const b = await finalReplyTo(envB);
+    assert.ok(!(b.text ?? '').includes(ALPHA_SECRET), "repo alpha's secret must not reach repo beta's container");
+    assert.match(b.text ?? '', new RegExp(BETA_SECRET));
+
+    const failed = await finalReplyTo(failing);
+    assert.match(failed.text ?? '', /did not finish/);
+    assert.equal(taskFor(cfg, failing)?.status, 'failed');
+
+    const timedOut = await finalReplyTo(stall, 120_000);
+    assert.match(timedOut.text ?? '', /time limit/);
+    const t = taskFor(cfg, stall)!;
+    assert.equal(t.status, 'timeout');
+    assert.equal(containersOf(t.id), '', 'no container left behind');
+
+    // Secrets never reach the daemon's log.
+    const logText = JSON.stringify(daemon.logs);
+    assert.ok(!logText.includes(ALPHA_SECRET) && !logText.includes(BETA_SECRET), 'a secret reached the log');
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  } finally {
+    await daemon.stop('SIGKILL');
+  }
+});
+
+test('hostile attachment names land safely inside inbox/', async () => {
+  const alpha = await repo('alpha', repoYaml());
+  const { cfg, daemon } = daemonWith([alpha], 1);
+  try {
+    const long = `${'x'.repeat(300)}.txt`;
+    const m = await send('alpha', 'names', '[[bash:ls -1 /inbox]]', {
+      attachments: [
+        { filename: '../../etc/passwd', content: 'p' },
+        { filename: 'a/b.txt', content: 'ab' },
+        { filename: '', content: 'empty' },
+        { filename: long, content: 'long' },
+      ],
+    });
+    const reply = await finalReplyTo(m);
+    const t = taskFor(cfg, m)!;
+    const inbox = path.join(cfg.dir, 'storage', 'alpha', 'conversations', t.conversation_id!, 'inbox');
+    const names = fs.readdirSync(inbox);
+    assert.equal(names.length, 4, `all four saved: ${names.join(', ')}`);
+    for (const n of names) {
+      assert.ok(!n.includes('/') && !n.includes('..') && n.length > 0 && Buffer.byteLength(n) <= 255, `unsafe name ${n}`);
+      assert.ok(fs.lstatSync(path.join(inbox, n)).isFile());
+    }
+    assert.ok(!fs.existsSync(path.join(cfg.dir, 'storage', 'alpha', 'etc')), 'nothing escaped the inbox');
+    assert.match(reply.text ?? '', /passwd/);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  } finally {
+    await daemon.stop('SIGKILL');
+  }
+});
+
+function overlaps(a: TaskRowView, b: TaskRowView): boolean {
+  return a.started_at! < b.finished_at! && b.started_at! < a.finished_at!;
+}
+
+test('max_concurrent 1: two repos never run at once', async () => {
+  const one = await repo('one', repoYaml());
+  const two = await repo('two', repoYaml());
+  const { cfg, daemon } = daemonWith([one, two], 1);
+  try {
+    const a = await send('one', 'first', '[[sleep:1500]] first');
+    const b = await send('two', 'second', '[[sleep:1500]] second');
+    await finalReplyTo(a);
+    await finalReplyTo(b);
+    const ta = taskFor(cfg, a)!;
+    const tb = taskFor(cfg, b)!;
+    assert.equal(ta.status, 'completed');
+    assert.equal(tb.status, 'completed');
+    assert.ok(!overlaps(ta, tb), 'with max_concurrent 1 the two tasks must not overlap');
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  } finally {
+    await daemon.stop('SIGKILL');
+  }
+});
+
+test('max_concurrent 2: two conversations run together while a follow-up of a busy one waits', async () => {
+  const one = await repo('one', repoYaml());
+  const two = await repo('two', repoYaml());
+  const { cfg, daemon } = daemonWith([one, two], 2);
+  try {
+    const a = await send('one', 'long one', '[[sleep:6000]] long');
+    const b = await send('two', 'long two', '[[sleep:6000]] long');
+    // Reply to the acknowledgement while the first task still runs.
+    const ack = await smtp.waitFor((m) => m.inReplyTo === a && isAck(m), 60_000);
+    const a2 = await send('one', `Re: ${ack.subject}`, 'follow-up', { inReplyTo: ack.messageId!, references: [a, ack.messageId!] });
+    await finalReplyTo(a);
+    await finalReplyTo(b);
+    await finalReplyTo(a2);
+    const [ta, tb, ta2] = [taskFor(cfg, a)!, taskFor(cfg, b)!, taskFor(cfg, a2)!];
+    assert.ok(overlaps(ta, tb), 'two conversations ran at the same time');
+    assert.equal(ta2.conversation_id, ta.conversation_id);
+    assert.ok(ta2.started_at! >= ta.finished_at!, 'the follow-up waited for its conversation');
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  } finally {
+    await daemon.stop('SIGKILL');
+  }
+});

@@ -1,0 +1,49 @@
+/**
+ * A scripted agent for the mock Anthropic API, driven by markers in the task's prompt:
+ *   [[bash:CMD]]    run CMD with the Bash tool, then answer with its output
+ *   [[sleep:MS]]    wait MS before answering
+ *   [[stall]]       never answer (timeout tests)
+ *   [[error]]       answer HTTP 500 (agent failure tests)
+ * anything else     answer with a short markdown text quoting the first prompt line.
+ */
+import {
+  blocksOf,
+  isAgentRequest,
+  isToolResultTurn,
+  lastToolResultText,
+  type MessagesRequestBody,
+  type MockScript,
+} from './mock-anthropic.ts';
+
+/** The newest prompt our daemon wrote (it always mentions /outbox/), skipping tool results. */
+export function latestPrompt(body: MessagesRequestBody): string {
+  const msgs = body.messages ?? [];
+  for (let i = msgs.length - 1; i >= 0; i--) {
+    const m = msgs[i]!;
+    if (m.role !== 'user') continue;
+    const blocks = blocksOf(m);
+    if (blocks.some((b) => b.type === 'tool_result')) continue;
+    const text = blocks
+      .filter((b) => b.type === 'text' && typeof b['text'] === 'string')
+      .map((b) => b['text'] as string)
+      .join('\n');
+    if (text.includes('/outbox/')) return text;
+  }
+  return '';
+}
+
+export const scriptedAgent: MockScript = async (body) => {
+  if (!isAgentRequest(body)) return { kind: 'text', text: 'ok' };
+  const prompt = latestPrompt(body);
+  const sleep = /\[\[sleep:(\d+)\]\]/.exec(prompt);
+  if (sleep) await new Promise((r) => setTimeout(r, Number(sleep[1])));
+  if (prompt.includes('[[stall]]')) return { kind: 'stall' };
+  if (prompt.includes('[[error]]')) return { kind: 'error', status: 500, type: 'api_error', message: 'mock overloaded' };
+  const bash = /\[\[bash:([^\]]+)\]\]/.exec(prompt);
+  if (bash) {
+    if (!isToolResultTurn(body)) return { kind: 'tool_use', name: 'Bash', input: { command: bash[1], description: 'run it' } };
+    return { kind: 'text', text: `TOOL OUTPUT:\n\n${lastToolResultText(body)}` };
+  }
+  const firstLine = prompt.split('\n').find((l) => l.trim()) ?? '';
+  return { kind: 'text', text: `**Done.** First line: ${firstLine}` };
+};
