@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { AirutError } from '../../src/errors.ts';
+import { Lifeline, connectApi } from '../../src/supervisor/thread-rpc.ts';
+
+interface PeerApi {
+  echo(x: string): string;
+  fail(): never;
+  hang(): Promise<never>;
+  exitNow(): Promise<never>;
+}
+
+function startPeer(timeoutMs = 5_000) {
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(new URL('../../workers/ts-bootstrap.mjs', import.meta.url), {
+    argv: [new URL('../fixtures/workers/rpc-peer.ts', import.meta.url).href],
+    workerData: { port: port2 },
+    transferList: [port2],
+  });
+  const lifeline = new Lifeline();
+  worker.once('exit', (code) => lifeline.cut(`exited with code ${code}`));
+  const api = connectApi<PeerApi>(port1, { peer: 'test peer', timeoutMs, methodTimeoutsMs: { hang: 300 }, lifeline });
+  return { api, worker, lifeline };
+}
+
+test('calls across threads return values and rethrow errors with their code', async () => {
+  const { api, worker } = startPeer();
+  try {
+    assert.equal(await api.echo('hi'), 'echo:hi');
+    await assert.rejects(api.fail(), (err: unknown) => {
+      assert.ok(err instanceof AirutError);
+      assert.equal(err.code, 'TEST_CODE');
+      assert.equal(err.retry, 'later');
+      assert.match(err.message, /on purpose/);
+      return true;
+    });
+  } finally {
+    await worker.terminate();
+  }
+});
+
+test('a call the other side never answers times out instead of hanging', async () => {
+  const { api, worker } = startPeer();
+  try {
+    await assert.rejects(api.hang(), (err: AirutError) => err.code === 'THREAD_TIMEOUT');
+  } finally {
+    await worker.terminate();
+  }
+});
+
+test('a call in flight when the other thread exits rejects at once; later calls reject without waiting', async () => {
+  const { api } = startPeer(60_000);
+  const started = Date.now();
+  await assert.rejects(api.exitNow(), (err: AirutError) => err.code === 'THREAD_GONE');
+  assert.ok(Date.now() - started < 10_000, 'must not wait for the timeout');
+  await assert.rejects(api.echo('late'), (err: AirutError) => err.code === 'THREAD_GONE');
+});
