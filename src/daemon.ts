@@ -1,8 +1,8 @@
 /**
  * The running daemon: its parts, started in order and stopped in reverse. One instance per process.
  *
- * Start: database (migrations) → mail sender → dispatcher (recovers tasks a previous process left
- * running) → listeners. Stop: listeners (no new mail) → dispatcher (running tasks get
+ * Start: database (migrations) → remove containers a killed process left → mail sender →
+ * dispatcher (requeues tasks a previous process left running) → listeners. Stop: listeners (no new mail) → dispatcher (running tasks get
  * `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → database.
  */
 import type { ServerConfig } from './config/types.ts';
@@ -11,6 +11,9 @@ import { openDatabase, type Db } from './store/database.ts';
 import { Supervisor } from './supervisor/supervisor.ts';
 import { Dispatcher } from './dispatcher/dispatcher.ts';
 import { OutgoingMailSender } from './reply/outbox-sender.ts';
+import { ContainerRuntime } from './sandbox/container-runtime.ts';
+import { reapContainers } from './sandbox/reaper.ts';
+import { instanceId } from './instance-id.ts';
 
 export type DaemonState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -27,11 +30,12 @@ export class Daemon {
 
   constructor(private readonly config: ServerConfig) {}
 
-  start(): void {
+  async start(): Promise<void> {
     this.state = 'starting';
     try {
       const db = openDatabase(this.config.global.databasePath, { migrate: true });
       this.db = db;
+      await this.reapOrphanContainers();
       const sender = new OutgoingMailSender(db, this.config.repos, logger().child({ component: 'mail-sender' }));
       this.sender = sender;
       sender.start();
@@ -58,6 +62,23 @@ export class Daemon {
     } catch (err) {
       this.state = 'failed';
       throw err;
+    }
+  }
+
+  /**
+   * Containers labelled by us that outlived their process (SIGKILL, power loss). Their tasks are
+   * still `running` in the database and are requeued by the dispatcher right after this.
+   */
+  private async reapOrphanContainers(): Promise<void> {
+    const runtime = new ContainerRuntime({ command: this.config.global.containerCommand });
+    try {
+      const mine = instanceId(this.config.global.databasePath);
+      const { reaped, failed } = await reapContainers(runtime, { graceSeconds: 2, filter: (c) => c.labels.instance === mine });
+      if (reaped.length) this.log.warn({ containers: reaped.map((c) => c.name) }, 'removed containers left by a previous process');
+      for (const f of failed) this.log.error({ container: f.container.name, err: f.error }, 'could not remove an orphan container');
+    } catch (err) {
+      // Mail intake still works without a container runtime; tasks will fail with a clear error.
+      this.log.error({ err: (err as Error).message }, 'cannot list containers at start-up; is the container runtime installed?');
     }
   }
 

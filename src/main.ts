@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
   });
 
   try {
-    daemon.start();
+    await daemon.start();
   } catch (err) {
     const e = err as Error & { code?: string };
     log.fatal({ code: e.code, err: e.message }, 'start-up failed');

@@ -28,6 +28,7 @@ import { saveAttachments } from './attachments.ts';
 import { chooseModel } from './model.ts';
 import { buildPrompt } from './prompt.ts';
 import { UserFacingError } from './user-facing-error.ts';
+import { instanceId } from '../instance-id.ts';
 import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from './protocol.ts';
 
 const LEASE_RENEW_MS = 30_000;
@@ -278,7 +279,7 @@ async function pipeline(
         runtime,
         image,
         name: `airut-task-${task.id}`,
-        labels: { task: String(task.id), repo: repo.repoId, conversation: conversationId },
+        labels: { task: String(task.id), repo: repo.repoId, conversation: conversationId, instance: instanceId(globals.databasePath) },
         mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox },
         claudeBinary: globals.claudeBinaryPath,
         model,

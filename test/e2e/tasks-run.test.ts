@@ -117,6 +117,8 @@ function taskFor(cfg: TestConfig, messageId: string): TaskRowView | undefined {
   const db = openTestDb(cfg);
   try {
     return db.prepare('SELECT * FROM tasks WHERE message_id = ?').get(messageId) as TaskRowView | undefined;
+  } catch {
+    return undefined; // the daemon is still creating the schema
   } finally {
     db.close();
   }
@@ -302,5 +304,37 @@ test('max_concurrent 2: two conversations run together while a follow-up of a bu
     assert.equal(await daemon.stop('SIGTERM'), 0);
   } finally {
     await daemon.stop('SIGKILL');
+  }
+});
+
+test('SIGKILL mid-task: on restart the orphan container is removed and the task runs again once, with one final reply', async () => {
+  const alpha = await repo('alpha', repoYaml());
+  const { cfg, daemon } = daemonWith([alpha], 1);
+  const m = await send('alpha', 'survive a crash', '[[sleep:4000]] crash test');
+  let taskId = 0;
+  try {
+    await waitUntil(() => {
+      const t = taskFor(cfg, m);
+      return t?.status === 'running' && containersOf((taskId = t.id)) !== '';
+    }, 60_000, 'the task container to run');
+    await daemon.stop('SIGKILL');
+  } finally {
+    await daemon.stop('SIGKILL');
+  }
+  assert.notEqual(containersOf(taskId), '', 'the container outlived the killed daemon');
+
+  const again = startDaemon(cfg, [], podmanEnv);
+  try {
+    const reply = await finalReplyTo(m);
+    assert.match(reply.text ?? '', /resumed after a restart/);
+    const t = taskFor(cfg, m)!;
+    assert.equal(t.status, 'completed');
+    assert.equal(containersOf(taskId), '', 'no container left');
+    // Give a duplicate a chance to show up, then count.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(repliesTo(m).filter((r) => !isAck(r)).length, 1, 'exactly one final reply');
+    assert.equal(await again.stop('SIGTERM'), 0);
+  } finally {
+    await again.stop('SIGKILL');
   }
 });
