@@ -60,17 +60,46 @@ export class Dispatcher {
   start(): void {
     const recovered = requeueLapsedTasks(this.o.db, { all: true });
     if (recovered.requeued.length || recovered.abandoned.length) {
-      this.o.log.warn(recovered, 'tasks left running by a previous process: requeued to resume, or abandoned after a second interruption');
+      this.o.log.warn(recovered, 'tasks interrupted by a previous process: requeued to resume, or abandoned after a second interruption');
     }
+    void this.tellAbandoned(recovered.abandoned);
     this.state = 'running';
     this.timer = setInterval(() => this.kick(), 1_000);
     this.timer.unref();
     this.sweeper = setInterval(() => {
-      const lapsed = requeueLapsedTasks(this.o.db, {});
+      // Tasks this process still runs are alive whatever their lease says (a busy runner thread).
+      const lapsed = requeueLapsedTasks(this.o.db, { alive: new Set(this.running.keys()) });
       if (lapsed.requeued.length || lapsed.abandoned.length) this.o.log.warn(lapsed, 'tasks with lapsed leases');
+      void this.tellAbandoned(lapsed.abandoned);
     }, SWEEP_MS);
     this.sweeper.unref();
     this.kick();
+  }
+
+  /** A task interrupted twice is not run a third time; its sender is told. */
+  private async tellAbandoned(taskIds: readonly number[]): Promise<void> {
+    for (const id of taskIds) {
+      const row = this.o.db.prepare(`SELECT repo_id FROM tasks WHERE id = ?`).get(id) as { repo_id: string } | undefined;
+      const repo = row && this.o.config.repos[row.repo_id];
+      if (!repo) continue;
+      try {
+        await finishTaskWithMail(
+          this.o.db,
+          repo,
+          id,
+          {
+            kind: 'error',
+            message:
+              'Your task was interrupted twice (the service restarted while it ran) and was not started again. Reply to this mail to continue the conversation.',
+          },
+          { status: 'interrupted', error: 'interrupted twice (shutdown or crash); not retried again' },
+          ['interrupted'],
+        );
+        this.o.onMailQueued?.();
+      } catch (err) {
+        this.o.log.error({ task: id, err: (err as Error).message }, 'could not tell the sender about an abandoned task');
+      }
+    }
   }
 
   get runningCount(): number {
@@ -106,6 +135,7 @@ export class Dispatcher {
     const log = this.o.log.child({ repo: claim.task.repoId, task: claim.task.id, conversation: claim.conversationId });
     if (!repo) {
       // The repo was removed from the config while it had queued work.
+      // No reply is possible: the repo's SMTP account is gone with its configuration.
       log.error('task belongs to a repository that is no longer configured; marking it failed');
       this.o.db
         .prepare(`UPDATE tasks SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`)

@@ -1,5 +1,5 @@
 /**
- * Reconnect delays: exponential with full jitter, capped. The attempt counter resets only after a
+ * Reconnect delays: exponential, capped, with "equal jitter" (50–100 % of the step). The attempt counter resets only after a
  * connection stayed up for `stableAfterMs` (not on a successful login): a server that accepts and
  * then drops at once must not be hammered.
  */

@@ -22,7 +22,8 @@ import { withFileLock } from '../git/lock.ts';
 import { loadRepoConfigFromMirror, type RepoConfig } from '../repo-config/index.ts';
 import { ContainerRuntime } from '../sandbox/container-runtime.ts';
 import { ensureImage } from '../sandbox/image.ts';
-import { runAgent, type AgentEvent, type AgentOutcome } from '../sandbox/run-agent.ts';
+import { DEFAULT_LIMITS, runAgent, type AgentEvent, type AgentOutcome } from '../sandbox/run-agent.ts';
+import { stripReplyPrefixes } from '../email/threading.ts';
 import { composeMail, type ComposeBody, type ReplyAttachment } from '../reply/compose.ts';
 import { saveAttachments } from './attachments.ts';
 import { chooseModel } from './model.ts';
@@ -122,7 +123,7 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
   }
 
   function interrupted(error: string): RunTaskResult {
-    writeTransaction(db, () => finishTask(db, taskId, { status: 'interrupted', error }));
+    writeTransaction(db, () => finishTask(db, taskId, { status: 'interrupted', error, resumePending: true }));
     return { taskId, status: 'interrupted' };
   }
 
@@ -201,8 +202,20 @@ async function pipeline(
   onEvent: (e: AgentEvent) => void,
 ): Promise<PipelineResult> {
   const { repo, globals, conversationId } = input;
-  if (!bodyText.trim() && !task.subject.trim()) {
-    throw new UserFacingError('MAIL_EMPTY', 'Your message had neither a subject nor a body, so there was nothing to do. Write the task in the body and send it again.');
+  // The first task of a conversation is the one that gets the subject as part of its prompt and the
+  // acknowledgement. Judged from the database, not from the directory, so a re-run after a crash
+  // that happened after the directory was made still counts as the first.
+  const isFirstTask = !db
+    .prepare(`SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? AND id < ? LIMIT 1`)
+    .get(repo.repoId, conversationId, task.id);
+  const subject = stripReplyPrefixes(task.subject);
+  if (!bodyText.trim() && !(isFirstTask && subject.trim())) {
+    throw new UserFacingError(
+      'MAIL_EMPTY',
+      isFirstTask
+        ? 'Your message had neither a subject nor a body, so there was nothing to do. Write the task in the body and send it again.'
+        : 'Your reply had no text (after removing the quoted history), so there was nothing to do. Write what you want in the reply and send it again.',
+    );
   }
 
   // Mirror first: the repo config and the container image come from its default branch.
@@ -227,21 +240,28 @@ async function pipeline(
     const choice = chooseModel(task.modelHint, repoConfig.defaultModel, globals.allowedModels);
     if (choice.ignoredHint) log.warn({ hint: choice.ignoredHint, model: choice.model }, 'unknown model hint; using the default');
     model = choice.model;
-    const paths = store.paths(conversationId);
-    await store.create(conversationId, { repoId: repo.repoId, model, subject: task.subject, sender: task.sender ?? undefined });
-    try {
-      await mirror.cloneWorkspace(paths.workspace);
-    } catch (err) {
-      throw new UserFacingError('GIT_CLONE_FAILED', `I could not clone the repository: ${(err as Error).message}`, { cause: err });
-    }
-    await store.writeGitconfig(conversationId, gitIdentity(repo.email.from, repo.email.fromAddress), { include: ['/root/.gitconfig'] });
-    upsertConversation(db, repo.repoId, conversationId, { model, subject: task.subject, sender: task.sender });
-    const dashboardUrl = globals.dashboardBaseUrl ? `${globals.dashboardBaseUrl}/conversations/${repo.repoId}/${conversationId}` : null;
-    await enqueue({ kind: 'ack', dashboardUrl });
+    await store.create(conversationId, { repoId: repo.repoId, model, subject, sender: task.sender ?? undefined });
+    upsertConversation(db, repo.repoId, conversationId, { model, subject, sender: task.sender });
   } else {
     const ctx = await store.readContext(conversationId);
     model = ctx.model;
     resumeSessionId = ctx.sessionId;
+  }
+  const convPaths = store.paths(conversationId);
+  if (isFirstTask && !(await isGitCheckout(convPaths.workspace))) {
+    // New conversation, or a re-run after a crash in the middle of the first clone.
+    await fs.rm(convPaths.workspace, { recursive: true, force: true });
+    try {
+      await mirror.cloneWorkspace(convPaths.workspace);
+    } catch (err) {
+      throw new UserFacingError('GIT_CLONE_FAILED', `I could not clone the repository: ${(err as Error).message}`, { cause: err });
+    }
+    await store.writeGitconfig(conversationId, gitIdentity(repo.email.from, repo.email.fromAddress), { include: ['/root/.gitconfig'] });
+  }
+  const acked = db.prepare(`SELECT 1 FROM outgoing_mail WHERE task_id = ? AND kind = 'ack' LIMIT 1`).get(task.id);
+  if (isFirstTask && !acked) {
+    const dashboardUrl = globals.dashboardBaseUrl ? `${globals.dashboardBaseUrl}/conversations/${repo.repoId}/${conversationId}` : null;
+    await enqueue({ kind: 'ack', dashboardUrl });
   }
   writeTransaction(db, () => db.prepare(`UPDATE tasks SET model = ? WHERE id = ?`).run(model, task.id));
 
@@ -273,6 +293,17 @@ async function pipeline(
     await fs.rm(contextDir, { recursive: true, force: true });
   }
 
+  // The session id is saved as soon as Claude reports it, so a re-run after a crash resumes it.
+  const recordEvent = (e: AgentEvent) => {
+    onEvent(e);
+    if (e.type === 'system_init' && e.sessionId) {
+      const sessionId = e.sessionId;
+      upsertConversation(db, repo.repoId, conversationId, { sessionId });
+      store.updateContext(conversationId, (c) => ({ ...c, sessionId })).catch((err: Error) => {
+        log.warn({ err: err.message }, 'could not save the session id to context.json');
+      });
+    }
+  };
   const runOnce = (prompt: string, resume: string | null) =>
     runAgent(
       {
@@ -287,18 +318,18 @@ async function pipeline(
         prompt,
         env: { ...repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
         timeoutMs: repoConfig.timeoutSeconds * 1000,
-        limits: { memory: '4g', cpus: '2', pids: 1024 },
+        limits: DEFAULT_LIMITS,
         // The network sandbox (proxy) is not built yet: both settings run on the configured network.
         network: globals.containerNetwork,
         extraArgs: [`--volume=${paths.gitconfig}:${CONTAINER_GITCONFIG}:ro`],
         signal,
       },
-      onEvent,
+      recordEvent,
     );
 
   const basePrompt = {
-    isNewConversation: !exists,
-    subject: task.subject,
+    isNewConversation: isFirstTask,
+    subject,
     body: bodyText,
     attachments: saved.map((s) => s.savedName),
     resumedAfterRestart: input.isResume,
@@ -355,6 +386,13 @@ function summaryOfConversation(db: Db, repoId: string, conversationId: string, t
   const lines = [`- The conversation started with the subject: ${conv?.subject || task.subject}`];
   if (lastAnswer) lines.push(`- Your last answer was:\n${lastAnswer.slice(0, 4000)}`);
   return lines.join('\n');
+}
+
+async function isGitCheckout(dir: string): Promise<boolean> {
+  return fs.stat(path.join(dir, '.git')).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Commits in the workspace are made as the repo's own address. */

@@ -48,6 +48,8 @@ const MIGRATIONS: readonly Migration[] = [
         turns           INTEGER,
         error           TEXT,
         attempts        INTEGER NOT NULL DEFAULT 0,
+        -- 1 when a shutdown interrupted the task: it runs again (resuming its session) after the restart.
+        resume_pending  INTEGER NOT NULL DEFAULT 0,
         lease_until     INTEGER,
         created_at      INTEGER NOT NULL,
         started_at      INTEGER,

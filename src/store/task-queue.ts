@@ -43,10 +43,7 @@ function conversationBusy(db: Db, repoId: string, conversationId: string): boole
     .get(repoId, conversationId);
 }
 
-/**
- * Claims the oldest runnable task, or returns null. `excludeRepos` lets the caller skip repos
- * it cannot serve right now.
- */
+/** Claims the oldest runnable task, or returns null. */
 export function claimNextTask(db: Db, now: number = Date.now()): ClaimedTask | null {
   return writeTransaction(db, () => {
     const candidates = db
@@ -74,7 +71,7 @@ export function claimNextTask(db: Db, now: number = Date.now()): ClaimedTask | n
       const isResume = (db.prepare(`SELECT attempts FROM tasks WHERE id = ?`).get(c.id) as { attempts: number }).attempts > 0;
       db.prepare(
         `UPDATE tasks SET status = 'running', conversation_id = ?, started_at = ?, lease_until = ?,
-                attempts = attempts + 1, finished_at = NULL
+                attempts = attempts + 1, finished_at = NULL, resume_pending = 0, error = NULL
          WHERE id = ?`,
       ).run(conversationId, now, now + LEASE_MS, c.id);
       return { task: getTask(db, c.id)!, conversationId, isNewConversation: isNew, isResume };
@@ -105,32 +102,35 @@ export function countQueued(db: Db): number {
 }
 
 /**
- * Start-up recovery (and the periodic sweep): a `running` task whose lease lapsed has no runner.
- * It becomes `interrupted` and is queued again to run once more, resuming its session, unless it
- * already had `maxAttempts` tries — then it stays `interrupted` (with an error) for a person to see.
- * `all` treats every running task as lapsed (at start-up nothing can be running yet).
+ * Recovery of tasks whose runner is gone. At start-up (`all`): every `running` task (its process
+ * died: SIGKILL, power loss) and every `interrupted` task with `resume_pending` (a shutdown stopped
+ * it). In the periodic sweep: `running` tasks whose lease lapsed, except those the caller still
+ * tracks (`alive`). Each goes back to `queued` to run once more, resuming its session, unless it
+ * already had `maxAttempts` tries: then it ends `interrupted` with an error, and the caller tells
+ * the sender.
  */
 export function requeueLapsedTasks(
   db: Db,
-  opts: { all?: boolean; maxAttempts?: number } = {},
+  opts: { all?: boolean; maxAttempts?: number; alive?: ReadonlySet<number> } = {},
   now: number = Date.now(),
 ): { requeued: number[]; abandoned: number[] } {
   const maxAttempts = opts.maxAttempts ?? 2;
   return writeTransaction(db, () => {
-    const rows = db
-      .prepare(
-        `SELECT id, attempts FROM tasks WHERE status = 'running' ${opts.all ? '' : 'AND (lease_until IS NULL OR lease_until < ?)'}`,
-      )
-      .all(...(opts.all ? [] : [now])) as Array<{ id: number; attempts: number }>;
+    const rows = (
+      opts.all
+        ? db.prepare(`SELECT id, attempts FROM tasks WHERE status = 'running' OR (status = 'interrupted' AND resume_pending = 1)`).all()
+        : db.prepare(`SELECT id, attempts FROM tasks WHERE status = 'running' AND (lease_until IS NULL OR lease_until < ?)`).all(now)
+    ) as Array<{ id: number; attempts: number }>;
     const requeued: number[] = [];
     const abandoned: number[] = [];
     for (const r of rows) {
+      if (opts.alive?.has(r.id)) continue;
       if (r.attempts < maxAttempts) {
-        db.prepare(`UPDATE tasks SET status = 'queued', lease_until = NULL WHERE id = ?`).run(r.id);
+        db.prepare(`UPDATE tasks SET status = 'queued', lease_until = NULL, finished_at = NULL WHERE id = ?`).run(r.id);
         requeued.push(r.id);
       } else {
         db.prepare(
-          `UPDATE tasks SET status = 'interrupted', lease_until = NULL, finished_at = ?,
+          `UPDATE tasks SET status = 'interrupted', lease_until = NULL, finished_at = ?, resume_pending = 0,
                   error = 'interrupted twice (shutdown or crash); not retried again' WHERE id = ?`,
         ).run(now, r.id);
         abandoned.push(r.id);
@@ -142,6 +142,8 @@ export function requeueLapsedTasks(
 
 export interface TaskOutcomeUpdate {
   readonly status: Extract<TaskStatus, 'completed' | 'failed' | 'timeout' | 'cancelled' | 'interrupted'>;
+  /** With `interrupted`: run it again after the restart. */
+  readonly resumePending?: boolean;
   readonly model?: string | null;
   readonly sessionId?: string | null;
   readonly costUsd?: number | null;
@@ -153,7 +155,8 @@ export interface TaskOutcomeUpdate {
 export function finishTask(db: Db, taskId: number, u: TaskOutcomeUpdate, now: number = Date.now()): void {
   db.prepare(
     `UPDATE tasks SET status = ?, model = COALESCE(?, model), session_id = COALESCE(?, session_id),
-            cost_usd = COALESCE(?, cost_usd), turns = COALESCE(?, turns), error = ?, finished_at = ?, lease_until = NULL
+            cost_usd = COALESCE(?, cost_usd), turns = COALESCE(?, turns), error = ?, finished_at = ?, lease_until = NULL,
+            resume_pending = ?
      WHERE id = ?`,
-  ).run(u.status, u.model ?? null, u.sessionId ?? null, u.costUsd ?? null, u.turns ?? null, u.error ?? null, now, taskId);
+  ).run(u.status, u.model ?? null, u.sessionId ?? null, u.costUsd ?? null, u.turns ?? null, u.error ?? null, now, u.resumePending ? 1 : 0, taskId);
 }

@@ -338,3 +338,35 @@ test('SIGKILL mid-task: on restart the orphan container is removed and the task 
     await again.stop('SIGKILL');
   }
 });
+
+test('SIGTERM while a task runs past shutdown_timeout: container gone, task interrupted, rerun after restart with one final reply', async () => {
+  const alpha = await repo('alpha', repoYaml());
+  const { cfg, daemon } = daemonWith([alpha], 1);
+  const m = await send('alpha', 'long job', '[[sleep:9000]] long job');
+  let taskId = 0;
+  try {
+    await waitUntil(() => {
+      const t = taskFor(cfg, m);
+      return t?.status === 'running' && containersOf((taskId = t.id)) !== '';
+    }, 60_000, 'the task container to run');
+    assert.equal(await daemon.stop('SIGTERM', 60_000), 0, 'graceful exit code');
+  } finally {
+    await daemon.stop('SIGKILL');
+  }
+  assert.equal(containersOf(taskId), '', 'the container was stopped and removed');
+  assert.equal(taskFor(cfg, m)?.status, 'interrupted');
+  assert.equal(repliesTo(m).filter((r) => !isAck(r)).length, 0, 'no final reply yet');
+
+  const again = startDaemon(cfg, [], podmanEnv);
+  try {
+    const reply = await finalReplyTo(m);
+    assert.match(reply.text ?? '', /resumed after a restart/);
+    assert.equal(taskFor(cfg, m)?.status, 'completed');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(repliesTo(m).filter((r) => !isAck(r)).length, 1, 'exactly one final reply');
+    assert.equal(repliesTo(m).filter(isAck).length, 1, 'exactly one acknowledgement');
+    assert.equal(await again.stop('SIGTERM'), 0);
+  } finally {
+    await again.stop('SIGKILL');
+  }
+});

@@ -78,3 +78,21 @@ test('lapsed leases are requeued once, then abandoned as interrupted', () => {
   assert.equal(getTask(db, id)?.status, 'interrupted');
   assert.equal(claimNextTask(db), null);
 });
+
+test('a task interrupted by a shutdown is queued again at start-up; the sweep leaves tasks the dispatcher still runs alone', () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const id = enqueue(db, 'api');
+  claimNextTask(db);
+  finishTask(db, id, { status: 'interrupted', error: 'stopped by a shutdown', resumePending: true });
+  assert.deepEqual(requeueLapsedTasks(db, {}), { requeued: [], abandoned: [] }, 'the sweep does not touch interrupted tasks');
+  assert.deepEqual(requeueLapsedTasks(db, { all: true }), { requeued: [id], abandoned: [] });
+  const again = claimNextTask(db)!;
+  assert.equal(again.task.id, id);
+  assert.equal(again.isResume, true);
+  assert.equal(getTask(db, id)?.error, null);
+
+  const t0 = Date.now();
+  assert.deepEqual(requeueLapsedTasks(db, { alive: new Set([id]) }, t0 + LEASE_MS * 2), { requeued: [], abandoned: [] });
+  finishTask(db, id, { status: 'interrupted', error: 'stopped again', resumePending: true });
+  assert.deepEqual(requeueLapsedTasks(db, { all: true }), { requeued: [], abandoned: [id] }, 'a third run is not attempted');
+});
