@@ -27,6 +27,8 @@ function tasks(cfg: TestConfig): TaskView[] {
   const db = openTestDb(cfg);
   try {
     return db.prepare('SELECT id, repo_id, sender, subject, status, reason, message_id FROM tasks ORDER BY id').all() as TaskView[];
+  } catch {
+    return []; // the daemon is still creating the schema
   } finally {
     db.close();
   }
@@ -37,6 +39,8 @@ function repoState(cfg: TestConfig, repo: string): string | undefined {
   const db = openTestDb(cfg);
   try {
     return (db.prepare('SELECT state FROM repo_status WHERE repo_id = ?').get(repo) as { state: string } | undefined)?.state;
+  } catch {
+    return undefined; // the daemon is still creating the schema
   } finally {
     db.close();
   }
