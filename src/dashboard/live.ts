@@ -1,0 +1,90 @@
+/**
+ * Fans the daemon's live feed out to the dashboard's open streams. The hub holds at most one
+ * listener per event on the feed, attached while at least one stream is open and detached when
+ * the last one closes, so a busy dashboard never trips the EventEmitter listener limit and an idle
+ * one costs nothing. A changed task row is read once per change, whatever the number of viewers.
+ */
+import type { Logger } from '../log/logger.ts';
+import type { Db } from '../store/database.ts';
+import { getTask, type TaskRow } from '../store/task-queries.ts';
+import type { LiveFeed } from './server.ts';
+
+type TaskListener = (row: TaskRow) => void;
+type EventListener = () => void;
+
+export class LiveHub {
+  private readonly listSubs = new Set<TaskListener>();
+  private readonly taskSubs = new Map<number, Set<{ onTask: TaskListener; onEvent: EventListener }>>();
+  private attached = false;
+  private subscribers = 0;
+
+  private readonly onTask = (taskId: number): void => {
+    const perTask = this.taskSubs.get(taskId);
+    if (this.listSubs.size === 0 && !perTask) return;
+    let row: TaskRow | null;
+    try {
+      row = getTask(this.db, taskId);
+    } catch (err) {
+      this.log.warn({ task: taskId, err: (err as Error).message }, 'dashboard: could not read a changed task');
+      return;
+    }
+    if (!row) return;
+    for (const fn of this.listSubs) fn(row);
+    if (perTask) for (const s of perTask) s.onTask(row);
+  };
+
+  private readonly onTaskEvent = (e: { taskId: number; eventId: number }): void => {
+    const perTask = this.taskSubs.get(e.taskId);
+    if (perTask) for (const s of perTask) s.onEvent();
+  };
+
+  constructor(
+    private readonly feed: LiveFeed,
+    private readonly db: Db,
+    private readonly log: Logger,
+  ) {}
+
+  get subscriberCount(): number {
+    return this.subscribers;
+  }
+
+  /** Every changed task row. Returns the unsubscribe function. */
+  subscribeTasks(fn: TaskListener): () => void {
+    this.listSubs.add(fn);
+    return this.track(() => this.listSubs.delete(fn));
+  }
+
+  /** Changes of one task: its row, and new events (read them from the store after your cursor). */
+  subscribeTask(taskId: number, onTask: TaskListener, onEvent: EventListener): () => void {
+    const entry = { onTask, onEvent };
+    let set = this.taskSubs.get(taskId);
+    if (!set) this.taskSubs.set(taskId, (set = new Set()));
+    set.add(entry);
+    return this.track(() => {
+      const s = this.taskSubs.get(taskId);
+      s?.delete(entry);
+      if (s && s.size === 0) this.taskSubs.delete(taskId);
+    });
+  }
+
+  private track(remove: () => void): () => void {
+    this.subscribers++;
+    if (!this.attached) {
+      this.feed.on('task', this.onTask);
+      this.feed.on('task-event', this.onTaskEvent);
+      this.attached = true;
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      remove();
+      this.subscribers--;
+      if (this.subscribers === 0 && this.attached) {
+        this.feed.off('task', this.onTask);
+        this.feed.off('task-event', this.onTaskEvent);
+        this.attached = false;
+      }
+    };
+  }
+}

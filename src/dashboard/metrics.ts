@@ -1,0 +1,151 @@
+/**
+ * /metrics in the Prometheus text exposition format 0.0.4. Every number is derived from the
+ * database at scrape time, so counters survive restarts and never disagree with the pages.
+ * `collectMetrics` reads; `renderMetrics` is pure.
+ */
+import type { Db } from '../store/database.ts';
+import {
+  countByRepoAndStatus,
+  countPendingRepliesByRepo,
+  countRejectedByReason,
+  FINISHED_STATUSES,
+  taskDurationHistograms,
+  type DurationHistogram,
+} from '../store/dashboard-queries.ts';
+import { loadRepoStatuses, type ListenerState } from '../store/repo-status.ts';
+import type { TaskStatus } from '../store/task-queries.ts';
+
+export const LISTENER_STATES: readonly ListenerState[] = [
+  'starting',
+  'connecting',
+  'idle',
+  'polling',
+  'processing',
+  'backoff',
+  'stopped',
+];
+
+/** Seconds. Tasks run from seconds to an hour or more (the per-repo timeout). */
+export const DURATION_BUCKETS: readonly number[] = [5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
+
+export interface RepoMetrics {
+  readonly received: number;
+  readonly accepted: number;
+  readonly rejectedByReason: ReadonlyMap<string, number>;
+  readonly tasksByStatus: ReadonlyMap<TaskStatus, number>;
+  readonly duration: DurationHistogram;
+  readonly queueDepth: number;
+  readonly running: number;
+  /** null when the listener has not reported. */
+  readonly listenerState: ListenerState | null;
+  readonly repliesPending: number;
+}
+
+export interface MetricsSnapshot {
+  readonly repos: ReadonlyMap<string, RepoMetrics>;
+}
+
+export function collectMetrics(db: Db, configuredRepoIds: readonly string[]): MetricsSnapshot {
+  const counts = countByRepoAndStatus(db);
+  const rejected = countRejectedByReason(db);
+  const histograms = taskDurationHistograms(db, DURATION_BUCKETS);
+  const pending = countPendingRepliesByRepo(db);
+  const statuses = new Map(loadRepoStatuses(db).map((s) => [s.repoId, s.state]));
+
+  const ids = new Set<string>(configuredRepoIds);
+  for (const c of counts) ids.add(c.repoId);
+
+  const emptyHistogram: DurationHistogram = {
+    bounds: DURATION_BUCKETS,
+    cumulative: [...DURATION_BUCKETS.map(() => 0), 0],
+    sum: 0,
+    count: 0,
+  };
+  const repos = new Map<string, RepoMetrics>();
+  for (const id of [...ids].sort()) {
+    const byStatus = new Map<TaskStatus, number>();
+    for (const c of counts) if (c.repoId === id) byStatus.set(c.status, c.count);
+    const byReason = new Map<string, number>();
+    for (const r of rejected) if (r.repoId === id) byReason.set(r.reason, r.count);
+    let received = 0;
+    for (const n of byStatus.values()) received += n;
+    repos.set(id, {
+      received,
+      accepted: received - (byStatus.get('rejected') ?? 0),
+      rejectedByReason: byReason,
+      tasksByStatus: byStatus,
+      duration: histograms.get(id) ?? emptyHistogram,
+      queueDepth: byStatus.get('queued') ?? 0,
+      running: byStatus.get('running') ?? 0,
+      listenerState: configuredRepoIds.includes(id) ? (statuses.get(id) ?? null) : null,
+      repliesPending: pending.get(id) ?? 0,
+    });
+  }
+  return { repos };
+}
+
+/** Label values escape backslash, double quote and line feed (exposition format 0.0.4). */
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function labels(l: Record<string, string>): string {
+  const parts = Object.entries(l).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+function num(n: number): string {
+  if (Number.isNaN(n)) return 'NaN';
+  if (n === Infinity) return '+Inf';
+  if (n === -Infinity) return '-Inf';
+  return String(n);
+}
+
+export function renderMetrics(s: MetricsSnapshot): string {
+  const out: string[] = [];
+  const family = (name: string, type: 'counter' | 'gauge' | 'histogram', help: string, samples: string[]): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+  };
+  const perRepo = (name: string, value: (m: RepoMetrics) => number): string[] =>
+    [...s.repos].map(([repo, m]) => `${name}${labels({ repo })} ${num(value(m))}`);
+
+  family('airut_mail_received_total', 'counter', 'Mail recorded per repository (accepted and rejected; re-deliveries of the same mail count once).', perRepo('airut_mail_received_total', (m) => m.received));
+  family('airut_mail_accepted_total', 'counter', 'Mail that passed authentication and authorization and became a task.', perRepo('airut_mail_accepted_total', (m) => m.accepted));
+  family(
+    'airut_mail_rejected_total',
+    'counter',
+    'Mail refused without a reply, by reason (auth_failed, unauthorized, loop, malformed, ...).',
+    [...s.repos].flatMap(([repo, m]) =>
+      [...m.rejectedByReason].sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `airut_mail_rejected_total${labels({ repo, reason })} ${num(n)}`),
+    ),
+  );
+  family(
+    'airut_tasks_total',
+    'counter',
+    'Tasks that reached an outcome, by status (completed, failed, timeout, cancelled, interrupted).',
+    [...s.repos].flatMap(([repo, m]) =>
+      FINISHED_STATUSES.map((status) => `airut_tasks_total${labels({ repo, status })} ${num(m.tasksByStatus.get(status) ?? 0)}`),
+    ),
+  );
+  family(
+    'airut_task_duration_seconds',
+    'histogram',
+    'Run time of finished tasks (start of the run to its outcome), in seconds.',
+    [...s.repos].flatMap(([repo, m]) => [
+      ...m.duration.bounds.map((b, i) => `airut_task_duration_seconds_bucket${labels({ repo, le: num(b) })} ${num(m.duration.cumulative[i] ?? 0)}`),
+      `airut_task_duration_seconds_bucket${labels({ repo, le: '+Inf' })} ${num(m.duration.count)}`,
+      `airut_task_duration_seconds_sum${labels({ repo })} ${num(m.duration.sum)}`,
+      `airut_task_duration_seconds_count${labels({ repo })} ${num(m.duration.count)}`,
+    ]),
+  );
+  family('airut_queue_depth', 'gauge', 'Tasks waiting to run.', perRepo('airut_queue_depth', (m) => m.queueDepth));
+  family('airut_tasks_running', 'gauge', 'Tasks running now.', perRepo('airut_tasks_running', (m) => m.running));
+  family(
+    'airut_listener_state',
+    'gauge',
+    "The mail listener's current state: 1 for the state it is in, 0 for the others (all 0 before it reports).",
+    [...s.repos].flatMap(([repo, m]) => LISTENER_STATES.map((state) => `airut_listener_state${labels({ repo, state })} ${m.listenerState === state ? 1 : 0}`)),
+  );
+  family('airut_replies_pending', 'gauge', 'Replies written but not yet handed to the SMTP server.', perRepo('airut_replies_pending', (m) => m.repliesPending));
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,137 @@
+/**
+ * Who may see the dashboard and who may change something through it.
+ *
+ * - Security headers on every response (CSP without inline script, no framing, no sniffing, no referrer).
+ * - Optional token (`dashboard.auth_token`): `Authorization: Bearer <token>`, or the session cookie
+ *   the login form sets. The cookie holds an HMAC of the token, not the token, so it is useless
+ *   elsewhere and changes when the token changes. Comparisons are constant-time.
+ * - Changes (stop, logout) need a same-origin request (Origin / Sec-Fetch-Site) and the
+ *   per-process CSRF token that pages carry in `data-csrf`. A request authenticated by a Bearer
+ *   header is exempt: a browser never attaches that header cross-site on its own.
+ * - Without a token, the Host header must name this machine (an IP literal, localhost, the
+ *   configured host or base_url's host): this stops DNS-rebinding pages from reading or driving
+ *   an open dashboard through the visitor's browser.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+
+export const SESSION_COOKIE = 'airut_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+export function securityHeaders(): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    c.res.headers.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    c.res.headers.set('X-Frame-Options', 'DENY');
+    c.res.headers.set('X-Content-Type-Options', 'nosniff');
+    c.res.headers.set('Referrer-Policy', 'no-referrer');
+    c.res.headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+    c.res.headers.set('Cross-Origin-Resource-Policy', 'same-origin');
+    if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
+  };
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** Constant-time equality of two strings of any lengths (both are hashed to 32 bytes first). */
+export function safeEqual(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+export type AuthVia = 'none' | 'bearer' | 'cookie';
+
+export class DashboardSecurity {
+  /** Per process: a page loaded before a restart must be reloaded to stop a task. */
+  readonly csrfToken = randomBytes(32).toString('base64url');
+  private readonly sessionValue: string | null;
+
+  constructor(
+    private readonly authToken: string | null,
+    private readonly allowedHosts: ReadonlySet<string>,
+    private readonly extraOrigins: ReadonlySet<string>,
+  ) {
+    this.sessionValue = authToken ? createHmac('sha256', authToken).update('airut-dashboard-session-v1').digest('base64url') : null;
+  }
+
+  get tokenRequired(): boolean {
+    return this.authToken !== null;
+  }
+
+  /** The cookie value the login form sets after a correct token. */
+  get sessionCookieValue(): string {
+    if (!this.sessionValue) throw new Error('no auth token configured');
+    return this.sessionValue;
+  }
+
+  checkToken(candidate: string): boolean {
+    return this.authToken !== null && safeEqual(candidate, this.authToken);
+  }
+
+  /** How the request proved itself, or null when it did not (and a token is required). */
+  authenticate(c: Context): AuthVia | null {
+    if (!this.authToken) return 'none';
+    const header = c.req.header('authorization');
+    if (header) {
+      const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+      // A wrong header is a failure even if a cookie is present: don't let one mask the other.
+      return m && this.checkToken(m[1]!.trim()) ? 'bearer' : null;
+    }
+    const cookie = getCookie(c, SESSION_COOKIE);
+    if (cookie && this.sessionValue && safeEqual(cookie, this.sessionValue)) return 'cookie';
+    return null;
+  }
+
+  /** False for a Host that is neither this machine nor a configured name (see the module comment). */
+  hostAllowed(c: Context): boolean {
+    if (this.authToken) return true;
+    const host = c.req.header('host');
+    if (!host) return true; // HTTP/1.0 or app.request(): no browser sends a request without Host
+    const name = hostName(host);
+    if (name === null) return false;
+    return isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || this.allowedHosts.has(name);
+  }
+
+  /** The request comes from a page of this dashboard (not another site). */
+  sameOrigin(c: Context): boolean {
+    const site = c.req.header('sec-fetch-site');
+    if (site !== undefined && site !== 'same-origin') return false;
+    const origin = c.req.header('origin');
+    if (origin === undefined || origin === 'null') return site === 'same-origin' && origin === undefined;
+    const self = new URL(c.req.url).origin;
+    return origin === self || this.extraOrigins.has(origin);
+  }
+
+  csrfValid(presented: string | undefined): boolean {
+    return typeof presented === 'string' && presented !== '' && safeEqual(presented, this.csrfToken);
+  }
+}
+
+/** `example.com:5200` → `example.com`, `[::1]:80` → `::1`; lowercased. */
+export function hostName(hostHeader: string): string | null {
+  const h = hostHeader.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end > 0 ? h.slice(1, end) : null;
+  }
+  const colon = h.lastIndexOf(':');
+  const name = colon >= 0 ? h.slice(0, colon) : h;
+  return /^[a-z0-9.-]+$/.test(name) ? name : null;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/** A redirect target after login: a path on this site only (no `//host`, no scheme). */
+export function safeNextPath(next: string | undefined): string {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\') || /[\r\n]/.test(next)) return '/';
+  return next;
+}

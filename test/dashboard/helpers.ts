@@ -1,0 +1,158 @@
+/** Shared fixtures of the dashboard tests: a temp database, a config, rows, a feed. */
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import type { DashboardConfig, RepoServerConfig, ServerConfig } from '../../src/config/types.ts';
+import type { Logger } from '../../src/log/logger.ts';
+import { openDatabase, type Db } from '../../src/store/database.ts';
+import type { TaskStatus } from '../../src/store/task-queries.ts';
+import type { DashboardActions, DashboardOptions } from '../../src/dashboard/server.ts';
+
+export function tempDb(): { db: Db; dir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-dash-'));
+  const db = openDatabase(path.join(dir, 'airut.db'), { migrate: true });
+  return {
+    db,
+    dir,
+    cleanup: () => {
+      db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function repo(repoId: string): RepoServerConfig {
+  return {
+    repoId,
+    gitRepoUrl: `https://example.com/${repoId}.git`,
+    storageDir: `/tmp/${repoId}`,
+    email: {
+      imapServer: 'imap.example.com',
+      imapPort: 993,
+      imapSecurity: 'tls',
+      smtpServer: 'smtp.example.com',
+      smtpPort: 465,
+      smtpSecurity: 'tls',
+      username: `${repoId}@example.com`,
+      password: 'pw-not-shown-anywhere',
+      from: `Airut ${repoId} <${repoId}@example.com>`,
+      fromAddress: `${repoId}@example.com`,
+    },
+    authorizedSenders: ['*@example.com'],
+    trustedAuthservId: 'mx.example.com',
+    imap: { pollIntervalSeconds: 60, useIdle: true, idleReconnectIntervalSeconds: 1740 },
+    secrets: {},
+    maskedSecrets: {},
+    signingCredentials: {},
+  };
+}
+
+export function makeConfig(repoIds: readonly string[], dashboard: Partial<DashboardConfig> = {}): ServerConfig {
+  return {
+    global: {
+      maxConcurrent: 2,
+      shutdownTimeoutSeconds: 10,
+      conversationMaxAgeDays: 30,
+      dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, ...dashboard },
+      containerCommand: 'podman',
+      containerNetwork: 'default',
+      databasePath: ':memory:',
+      claude: { binaryPath: '/usr/bin/true', allowedModels: [] },
+    },
+    repos: Object.fromEntries(repoIds.map((id) => [id, repo(id)])),
+    sourcePath: '/tmp/airut.yaml',
+  };
+}
+
+export function silentLog(): Logger {
+  return pino({ level: 'silent' });
+}
+
+let seq = 0;
+
+export interface TaskInit {
+  repoId?: string;
+  status?: TaskStatus;
+  sender?: string | null;
+  subject?: string;
+  reason?: string | null;
+  detail?: string | null;
+  conversationId?: string | null;
+  model?: string | null;
+  sessionId?: string | null;
+  costUsd?: number | null;
+  error?: string | null;
+  createdAt?: number;
+  startedAt?: number | null;
+  finishedAt?: number | null;
+}
+
+/** Inserts a message and a task row directly, with every column under the test's control. */
+export function insertTask(db: Db, t: TaskInit = {}): number {
+  seq++;
+  const repoId = t.repoId ?? 'alpha';
+  const now = t.createdAt ?? Date.now();
+  const messageRow = db
+    .prepare(`INSERT INTO messages (repo_id, raw_sha256, message_id, imap_uid, size, raw, received_at) VALUES (?, ?, ?, NULL, 1, x'00', ?)`)
+    .run(repoId, `sha-${seq}-${Math.random()}`, `<m${seq}@example.com>`, now).lastInsertRowid;
+  return Number(
+    db
+      .prepare(
+        `INSERT INTO tasks (repo_id, message_row, conversation_id, sender, subject, message_id, status, reason, detail,
+                            model, session_id, cost_usd, error, created_at, started_at, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        repoId,
+        messageRow,
+        t.conversationId ?? null,
+        t.sender === undefined ? 'alice@example.com' : t.sender,
+        t.subject ?? `task ${seq}`,
+        `<m${seq}@example.com>`,
+        t.status ?? 'queued',
+        t.reason ?? null,
+        t.detail ?? null,
+        t.model ?? null,
+        t.sessionId ?? null,
+        t.costUsd ?? null,
+        t.error ?? null,
+        now,
+        t.startedAt ?? null,
+        t.finishedAt ?? null,
+      ).lastInsertRowid,
+  );
+}
+
+export class TestFeed extends EventEmitter {}
+
+export interface Harness {
+  readonly options: DashboardOptions;
+  readonly feed: TestFeed;
+  readonly stopCalls: number[];
+}
+
+export function makeOptions(
+  db: Db,
+  config: ServerConfig,
+  overrides: { actions?: DashboardActions; healthProblems?: DashboardOptions['healthProblems'] } = {},
+): Harness {
+  const feed = new TestFeed();
+  const stopCalls: number[] = [];
+  const actions: DashboardActions = overrides.actions ?? {
+    async stopTask(taskId) {
+      stopCalls.push(taskId);
+      return { ok: true, status: 'cancelled', message: 'Stopped.' };
+    },
+  };
+  const options: DashboardOptions = {
+    config,
+    db,
+    actions,
+    feed,
+    log: silentLog(),
+    ...(overrides.healthProblems ? { healthProblems: overrides.healthProblems } : {}),
+  };
+  return { options, feed, stopCalls };
+}
