@@ -2,8 +2,8 @@
  * The running daemon: its parts, started in order and stopped in reverse. One instance per process.
  *
  * Start: database (migrations) → remove containers a killed process left → mail sender →
- * dispatcher (requeues tasks a previous process left running) → listeners. Stop: listeners (no new mail) → dispatcher (running tasks get
- * `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → database.
+ * dispatcher (requeues tasks a previous process left running) → dashboard → listeners. Stop: listeners (no new mail) → dispatcher (running tasks get
+ * `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
  */
 import type { ServerConfig } from './config/types.ts';
 import { logger } from './log/logger.ts';
@@ -14,6 +14,10 @@ import { OutgoingMailSender } from './reply/outbox-sender.ts';
 import { ContainerRuntime } from './sandbox/container-runtime.ts';
 import { reapContainers } from './sandbox/reaper.ts';
 import { instanceId } from './instance-id.ts';
+import { EventEmitter } from 'node:events';
+import { startDashboard, type DashboardActions, type RunningDashboard } from './dashboard/server.ts';
+import { finishTaskWithMail } from './runner/notify-sender.ts';
+import { getTask } from './store/task-queries.ts';
 
 export type DaemonState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -25,6 +29,9 @@ export class Daemon {
   private supervisor: Supervisor | null = null;
   private dispatcher: Dispatcher | null = null;
   private sender: OutgoingMailSender | null = null;
+  private dashboard: RunningDashboard | null = null;
+  /** Live changes for the dashboard: 'task' (a task row changed), 'task-event' (an agent event was stored). */
+  private readonly feed = new EventEmitter();
   private stopPromise: Promise<void> | null = null;
   private readonly log = logger().child({ component: 'daemon' });
 
@@ -39,15 +46,34 @@ export class Daemon {
       const sender = new OutgoingMailSender(db, this.config.repos, logger().child({ component: 'mail-sender' }));
       this.sender = sender;
       sender.start();
+      this.feed.setMaxListeners(0); // one listener per open dashboard stream
       const dispatcher = new Dispatcher({
         config: this.config,
         db,
         log: logger().child({ component: 'dispatcher' }),
         onMailQueued: () => sender.kick(),
+        onTaskStarted: (taskId) => this.feed.emit('task', taskId),
+        onRunnerMessage: (m) => {
+          if (m.type === 'event') this.feed.emit('task-event', { taskId: m.taskId, eventId: m.eventId });
+        },
+        onTaskFinished: (taskId) => this.feed.emit('task', taskId),
       });
       this.dispatcher = dispatcher;
       dispatcher.start();
-      this.supervisor = new Supervisor(this.config, db, () => dispatcher.kick());
+      if (this.config.global.dashboard.enabled) {
+        this.dashboard = await startDashboard({
+          config: this.config,
+          db,
+          actions: this.dashboardActions(db, dispatcher, sender),
+          feed: this.feed,
+          log: logger().child({ component: 'dashboard' }),
+        });
+        this.log.info({ url: this.dashboard.url }, 'dashboard listening');
+      }
+      this.supervisor = new Supervisor(this.config, db, (taskId, queued) => {
+        this.feed.emit('task', taskId);
+        if (queued) dispatcher.kick();
+      });
       this.supervisor.start();
       this.state = 'running';
       this.log.info(
@@ -63,6 +89,40 @@ export class Daemon {
       this.state = 'failed';
       throw err;
     }
+  }
+
+  /** The dashboard's Stop: a running task's container is stopped; a queued task leaves the queue. */
+  private dashboardActions(db: Db, dispatcher: Dispatcher, sender: OutgoingMailSender): DashboardActions {
+    return {
+      stopTask: async (taskId) => {
+        const task = getTask(db, taskId);
+        if (!task) return { ok: false, status: 'unknown', message: `task ${taskId} does not exist` };
+        if (task.status === 'running') {
+          const asked = dispatcher.cancelRunning(taskId, 'user');
+          return asked
+            ? { ok: true, status: 'running', message: 'stopping: the container is being stopped and the sender will be told' }
+            : { ok: false, status: task.status, message: 'the task is not running in this process' };
+        }
+        if (task.status === 'queued') {
+          const repo = this.config.repos[task.repoId];
+          if (!repo) return { ok: false, status: task.status, message: 'the task belongs to a repository that is no longer configured' };
+          const done = await finishTaskWithMail(
+            db,
+            repo,
+            taskId,
+            { kind: 'notice', markdown: 'Your task was **removed from the queue** by an operator before it started. Reply to this mail to ask again.' },
+            { status: 'cancelled', error: 'removed from the queue by an operator' },
+            ['queued'],
+          );
+          this.feed.emit('task', taskId);
+          sender.kick();
+          return done
+            ? { ok: true, status: 'cancelled', message: 'removed from the queue; the sender was told' }
+            : { ok: false, status: getTask(db, taskId)?.status ?? 'unknown', message: 'the task left the queue meanwhile' };
+        }
+        return { ok: false, status: task.status, message: `the task is ${task.status}; only queued or running tasks can be stopped` };
+      },
+    };
   }
 
   /**
@@ -95,6 +155,7 @@ export class Daemon {
       ['stop running tasks', () => this.dispatcher?.stop(this.config.global.shutdownTimeoutSeconds * 1000)],
       ['flush replies', () => this.sender?.flush(FLUSH_ON_STOP_MS)],
       ['stop mail sender', () => this.sender?.stop()],
+      ['stop dashboard', () => this.dashboard?.close()],
       [
         'close database',
         () => {

@@ -32,6 +32,7 @@ export interface DispatcherOptions {
   /** Live progress for the dashboard. */
   readonly onRunnerMessage?: (m: RunnerToDispatcher) => void;
   readonly onTaskFinished?: (taskId: number, status: string) => void;
+  readonly onTaskStarted?: (taskId: number) => void;
 }
 
 export class Dispatcher {
@@ -194,6 +195,7 @@ export class Dispatcher {
         this.kick();
       });
     this.running.set(claim.task.id, { claim, port: channel.port1, done });
+    this.o.onTaskStarted?.(claim.task.id);
   }
 
   /** Asks a running task to stop. Returns false when it is not running here. */

@@ -145,6 +145,8 @@ export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
       // Asks Exchange/Outlook not to answer us with out-of-office and similar auto-replies.
       'X-Auto-Response-Suppress': 'All',
       'X-Airut-Conversation': input.conversationId,
+      // Lets mail filters (and tests) tell an acknowledgement from an answer without reading the text.
+      'X-Airut-Kind': input.body.kind,
     },
     text,
     html,

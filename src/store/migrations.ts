@@ -57,6 +57,7 @@ const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX tasks_by_status ON tasks (status, id);
       CREATE INDEX tasks_by_repo ON tasks (repo_id, id);
+      CREATE INDEX tasks_by_repo_status ON tasks (repo_id, status, id);
       CREATE INDEX tasks_by_conversation ON tasks (repo_id, conversation_id, id);
       -- Idempotency: one live (non-rejected) task per (repo, Message-ID). A rejected spoof that
       -- reuses a Message-ID must not block the genuine message, so rejected rows are excluded.

@@ -21,8 +21,8 @@ export class Supervisor {
   constructor(
     private readonly config: ServerConfig,
     private readonly db: Db,
-    /** Called after a mail was queued as a task (the dispatcher should look). */
-    private readonly onTaskQueued: () => void = () => {},
+    /** Called after a mail was recorded as a task (queued or rejected). */
+    private readonly onTaskRecorded: (taskId: number, queued: boolean) => void = () => {},
   ) {
     this.log = logger().child({ component: 'supervisor' });
   }
@@ -64,7 +64,7 @@ export class Supervisor {
         }
         const outcome = acceptMail(this.db, { ...mail, repoId });
         noteMailSeen(this.db, repoId);
-        if (outcome.kind === 'queued') this.onTaskQueued();
+        if (outcome.kind !== 'duplicate') this.onTaskRecorded(outcome.taskId, outcome.kind === 'queued');
         log.debug({ task: outcome.taskId, outcome: outcome.kind }, 'mail recorded');
         return outcome;
       },

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { freePort } from '../harness/ports.ts';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { startSmtpCapture, type CapturedMessage, type SmtpCapture } from '../harness/smtp-capture.ts';
 import { startMockAnthropic, allMessageText, type MockAnthropic } from '../harness/mock-anthropic.ts';
@@ -65,10 +66,14 @@ async function repo(id: string, airutYaml: string, secrets: Record<string, strin
   return { id, imapPort: dovecot.port, smtpPort: smtp.port, user: `${id}-bot`, password: `pw-${id}`, repoUrl: source.url, secrets };
 }
 
-function daemonWith(repos: TestRepo[], maxConcurrent: number): { cfg: TestConfig; daemon: DaemonProcess } {
+function daemonWith(
+  repos: TestRepo[],
+  maxConcurrent: number,
+  extraGlobal: Record<string, unknown> = {},
+): { cfg: TestConfig; daemon: DaemonProcess } {
   const cfg = writeTestConfig({
     repos,
-    global: { container_network: 'host', execution: { max_concurrent: maxConcurrent, shutdown_timeout: 5 } },
+    global: { container_network: 'host', execution: { max_concurrent: maxConcurrent, shutdown_timeout: 5 }, ...extraGlobal },
   });
   return { cfg, daemon: startDaemon(cfg, [], podmanEnv) };
 }
@@ -96,7 +101,7 @@ async function finalReplyTo(messageId: string, timeoutMs = 90_000): Promise<Capt
 }
 
 function isAck(m: CapturedMessage): boolean {
-  return /reply to this mail to continue|working on it/i.test(m.text ?? '') && !/Done\.|TOOL OUTPUT|time limit|did not finish|invalid/i.test(m.text ?? '');
+  return m.header('x-airut-kind') === 'ack';
 }
 
 interface TaskRowView {
@@ -368,5 +373,44 @@ test('SIGTERM while a task runs past shutdown_timeout: container gone, task inte
     assert.equal(await again.stop('SIGTERM'), 0);
   } finally {
     await again.stop('SIGKILL');
+  }
+});
+
+test('Stop from the dashboard API: the running container is stopped, the task is cancelled and the sender told; a queued task leaves the queue', async () => {
+  const alpha = await repo('alpha', repoYaml());
+  const port = await freePort();
+  const token = 'dashboard-test-token-1234';
+  const { cfg, daemon } = daemonWith([alpha], 1, { dashboard: { enabled: true, host: '127.0.0.1', port, auth_token: token } });
+  const api = (p: string, init: RequestInit = {}) =>
+    fetch(`http://127.0.0.1:${port}${p}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
+  try {
+    const running = await send('alpha', 'runaway', '[[sleep:60000]] runaway');
+    const queued = await send('alpha', 'waiting', 'second in line');
+    let taskId = 0;
+    await waitUntil(() => {
+      const t = taskFor(cfg, running);
+      return t?.status === 'running' && containersOf((taskId = t.id)) !== '';
+    }, 60_000, 'the task container to run');
+    const queuedId = (await waitUntil(() => taskFor(cfg, queued), 30_000, 'the second task')).id;
+
+    assert.equal((await fetch(`http://127.0.0.1:${port}/api/tasks/${taskId}/stop`, { method: 'POST' })).status, 401, 'no token, no stop');
+    const stopQueued = await api(`/api/tasks/${queuedId}/stop`, { method: 'POST' });
+    assert.equal(stopQueued.status, 200, await stopQueued.clone().text());
+    const stop = await api(`/api/tasks/${taskId}/stop`, { method: 'POST' });
+    assert.equal(stop.status, 200, await stop.clone().text());
+
+    const notice = await finalReplyTo(running);
+    assert.match(notice.text ?? '', /stopped/i);
+    await waitUntil(() => taskFor(cfg, running)?.status === 'cancelled', 30_000, 'the task to be cancelled');
+    assert.equal(containersOf(taskId), '', 'the container is gone');
+    const removed = await finalReplyTo(queued);
+    assert.match(removed.text ?? '', /removed from the queue/);
+    assert.equal(taskFor(cfg, queued)?.status, 'cancelled');
+
+    const detail = (await (await api(`/api/tasks/${taskId}`)).json()) as { task?: { status?: string }; status?: string };
+    assert.equal(detail.task?.status ?? detail.status, 'cancelled');
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  } finally {
+    await daemon.stop('SIGKILL');
   }
 });
