@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { buildMail, dmarcPass, dmarcFail } from '../harness/mail-builder.ts';
 import { startTcpProxy } from '../harness/tcp-proxy.ts';
+import { freePort } from '../harness/ports.ts';
 import { openTestDb, startDaemon, waitUntil, writeTestConfig, type TestConfig } from '../harness/daemon-process.ts';
 
 const AUTHSERV = 'mx.repos.test';
@@ -162,19 +163,39 @@ test('SIGKILL mid-batch: after restart every mail is recorded exactly once; a re
 test('IMAP connection cut during IDLE: the listener reconnects and mail sent during the outage is accepted', async () => {
   const d = await dovecot(['flaky-bot']);
   const proxy = await startTcpProxy(d.port);
-  const cfg = writeTestConfig({ repos: [{ id: 'flaky', imapPort: proxy.port, user: 'flaky-bot', password: 'pw-flaky-bot-secret' }] });
+  const steady = await dovecot(['steady-bot']);
+  const port = await freePort();
+  const cfg = writeTestConfig({
+    repos: [
+      { id: 'flaky', imapPort: proxy.port, user: 'flaky-bot', password: 'pw-flaky-bot-secret' },
+      { id: 'steady', imapPort: steady.port, user: 'steady-bot', password: 'pw-steady-bot-secret' },
+    ],
+    global: { dashboard: { enabled: true, host: '127.0.0.1', port } },
+  });
+  const health = async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/health`);
+    return { status: r.status, body: (await r.json()) as { repos?: Record<string, { state?: string }> } };
+  };
   const daemon = startDaemon(cfg);
   try {
-    await waitUntil(() => repoState(cfg, 'flaky') === 'idle', 20_000, 'the listener to idle');
+    await waitUntil(() => repoState(cfg, 'flaky') === 'idle' && repoState(cfg, 'steady') === 'idle', 20_000, 'the listeners to idle');
+    assert.equal((await health()).status, 200);
     proxy.setDown(true);
     proxy.cutAll();
     await d.append('flaky-bot', mailFrom('alice@example.com', 'flaky-bot@repos.test', 'sent during outage'));
     await waitUntil(() => repoState(cfg, 'flaky') === 'backoff', 10_000, 'the listener to notice the outage');
-    assert.equal(tasks(cfg).length, 0);
+    const degraded = await health();
+    assert.equal(degraded.status, 503, 'health is degraded while a repo cannot reach its IMAP server');
+    assert.equal(degraded.body.repos?.flaky?.state, 'backoff');
+    assert.equal(degraded.body.repos?.steady?.state, 'idle', 'the other repo is unaffected');
+    // The other repo keeps working during the outage.
+    await steady.append('steady-bot', mailFrom('alice@example.com', 'steady-bot@repos.test', 'steady during outage'));
+    await waitUntil(() => tasks(cfg).some((t) => t.subject === 'steady during outage'), 20_000, 'the other repo to accept mail');
+    assert.ok(!tasks(cfg).some((t) => t.subject === 'sent during outage'));
     proxy.setDown(false);
-    await waitUntil(() => tasks(cfg).length === 1, 30_000, 'the mail to be accepted after reconnect');
-    assert.equal(tasks(cfg)[0]?.subject, 'sent during outage');
+    await waitUntil(() => tasks(cfg).some((t) => t.subject === 'sent during outage'), 30_000, 'the mail to be accepted after reconnect');
     await waitUntil(() => repoState(cfg, 'flaky') === 'idle', 10_000, 'the listener back to idle');
+    await waitUntil(async () => (await health()).status === 200, 10_000, 'health back to 200');
     assert.equal(await daemon.stop('SIGTERM'), 0);
   } finally {
     await daemon.stop('SIGKILL');
