@@ -135,6 +135,14 @@ function containersOf(taskId: number): string {
   }).toString().trim();
 }
 
+/** Waits until the mail's task runs in a container; returns the task id. */
+async function runningTaskWithContainer(cfg: TestConfig, messageId: string): Promise<number> {
+  return waitUntil(() => {
+    const t = taskFor(cfg, messageId);
+    return t?.status === 'running' && containersOf(t.id) !== '' ? t.id : undefined;
+  }, 60_000, 'the task container to run');
+}
+
 test('a mail becomes a threaded reply with the agent answer and its outbox file; a reply resumes the session', async () => {
   const alpha = await repo('alpha', repoYaml(), cliSecrets({ SECRET_TOKEN: ALPHA_SECRET }));
   const { cfg, daemon } = daemonWith([alpha], 2);
@@ -318,10 +326,7 @@ test('SIGKILL mid-task: on restart the orphan container is removed and the task 
   const m = await send('alpha', 'survive a crash', '[[sleep:4000]] crash test');
   let taskId = 0;
   try {
-    await waitUntil(() => {
-      const t = taskFor(cfg, m);
-      return t?.status === 'running' && containersOf((taskId = t.id)) !== '';
-    }, 60_000, 'the task container to run');
+    taskId = await runningTaskWithContainer(cfg, m);
     await daemon.stop('SIGKILL');
   } finally {
     await daemon.stop('SIGKILL');
@@ -350,10 +355,7 @@ test('SIGTERM while a task runs past shutdown_timeout: container gone, task inte
   const m = await send('alpha', 'long job', '[[sleep:9000]] long job');
   let taskId = 0;
   try {
-    await waitUntil(() => {
-      const t = taskFor(cfg, m);
-      return t?.status === 'running' && containersOf((taskId = t.id)) !== '';
-    }, 60_000, 'the task container to run');
+    taskId = await runningTaskWithContainer(cfg, m);
     assert.equal(await daemon.stop('SIGTERM', 60_000), 0, 'graceful exit code');
   } finally {
     await daemon.stop('SIGKILL');
@@ -386,11 +388,7 @@ test('Stop from the dashboard API: the running container is stopped, the task is
   try {
     const running = await send('alpha', 'runaway', '[[sleep:60000]] runaway');
     const queued = await send('alpha', 'waiting', 'second in line');
-    let taskId = 0;
-    await waitUntil(() => {
-      const t = taskFor(cfg, running);
-      return t?.status === 'running' && containersOf((taskId = t.id)) !== '';
-    }, 60_000, 'the task container to run');
+    const taskId = await runningTaskWithContainer(cfg, running);
     const queuedId = (await waitUntil(() => taskFor(cfg, queued), 30_000, 'the second task')).id;
 
     assert.equal((await fetch(`http://127.0.0.1:${port}/api/tasks/${taskId}/stop`, { method: 'POST' })).status, 401, 'no token, no stop');
