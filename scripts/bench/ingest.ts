@@ -23,6 +23,7 @@ import type { ImapFlow } from 'imapflow';
 import { startDovecot, type DovecotServer } from '../../test/harness/dovecot.ts';
 import { buildMail, dmarcPass } from '../../test/harness/mail-builder.ts';
 import { freePort } from '../../test/harness/ports.ts';
+import { writeDocsSection } from './docs-section.ts';
 import {
   PROJECT_ROOT,
   openTestDb,
@@ -98,32 +99,6 @@ function machineLine(): string {
   return `${os.availableParallelism()} CPUs (\`nproc\`), ${mem} RAM, Node ${process.version}, ${podman}, ${dovecot}, ${os.type()} ${os.release()}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end (shared machine: other jobs may have run)`;
 }
 
-const DOCS_HEADER = `# Benchmarks
-
-Numbers measured with the scripts in \`scripts/bench/\`. Each section is rewritten by the script that owns it; re-run it to refresh.
-`;
-
-/** Replaces (or appends) this script's own section of docs/benchmarks.md, leaving the rest alone. */
-function writeDocsSection(key: string, body: string): string {
-  const file = path.join(PROJECT_ROOT, 'docs', 'benchmarks.md');
-  const start = `<!-- bench:${key}:start -->`;
-  const end = `<!-- bench:${key}:end -->`;
-  const block = `${start}\n${body.trim()}\n${end}`;
-  // Read right before writing: someone else may own other sections of this file.
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    text = DOCS_HEADER;
-  }
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  if (i >= 0 && j > i) text = text.slice(0, i) + block + text.slice(j + end.length);
-  else text = `${text.replace(/\s*$/, '')}\n\n${block}\n`;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, text);
-  return file;
-}
 
 // ---- helpers ------------------------------------------------------------------------------------
 
