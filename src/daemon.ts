@@ -30,7 +30,10 @@ export class Daemon {
   private dispatcher: Dispatcher | null = null;
   private sender: OutgoingMailSender | null = null;
   private dashboard: RunningDashboard | null = null;
-  /** Live changes for the dashboard: 'task' (a task row changed), 'task-event' (an agent event was stored). */
+  /**
+   * Live changes for the dashboard: 'task' (a task row changed), 'task-event' (an agent event was
+   * stored), 'network' (network log rows were stored for a conversation).
+   */
   private readonly feed = new EventEmitter();
   private stopPromise: Promise<void> | null = null;
   private readonly log = logger().child({ component: 'daemon' });
@@ -55,6 +58,8 @@ export class Daemon {
         onTaskStarted: (taskId) => this.feed.emit('task', taskId),
         onRunnerMessage: (m) => {
           if (m.type === 'event') this.feed.emit('task-event', { taskId: m.taskId, eventId: m.eventId });
+          else if (m.type === 'network') this.feed.emit('network', { repoId: m.repoId, conversationId: m.conversationId, taskId: m.taskId, lastId: m.lastId });
+          else if (m.type === 'task-changed') this.feed.emit('task', m.taskId);
         },
         onTaskFinished: (taskId) => this.feed.emit('task', taskId),
       });

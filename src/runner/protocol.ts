@@ -39,4 +39,8 @@ export type DispatcherToRunner = { readonly type: 'cancel'; readonly reason: Can
 
 export type RunnerToDispatcher =
   | { readonly type: 'event'; readonly taskId: number; readonly eventId: number; readonly kind: string }
-  | { readonly type: 'stage'; readonly taskId: number; readonly stage: string };
+  | { readonly type: 'stage'; readonly taskId: number; readonly stage: string }
+  /** Network log rows up to `lastId` were stored for this task's conversation. */
+  | { readonly type: 'network'; readonly taskId: number; readonly repoId: string; readonly conversationId: string; readonly lastId: number }
+  /** The task row changed in a way the dashboard shows (e.g. its network sandbox flag). */
+  | { readonly type: 'task-changed'; readonly taskId: number };

@@ -119,6 +119,34 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'network sandbox: per-request log, sandbox flag on tasks',
+    sql: `
+      CREATE TABLE network_requests (
+        id              INTEGER PRIMARY KEY,
+        repo_id         TEXT    NOT NULL,
+        conversation_id TEXT    NOT NULL,
+        task_id         INTEGER NOT NULL,
+        at              INTEGER NOT NULL,
+        method          TEXT    NOT NULL,
+        host            TEXT    NOT NULL,
+        port            INTEGER NOT NULL,
+        path            TEXT    NOT NULL,
+        status          INTEGER NOT NULL,
+        allowed         INTEGER NOT NULL,
+        rule            TEXT    NOT NULL,
+        masked          INTEGER NOT NULL DEFAULT 0,
+        duration_ms     INTEGER NOT NULL,
+        error           TEXT
+      );
+      CREATE INDEX network_requests_by_conversation ON network_requests (repo_id, conversation_id, id);
+      CREATE INDEX network_requests_by_task ON network_requests (task_id, id);
+
+      -- NULL: the container has not started yet; 1: behind the sandbox proxy; 0: unrestricted network.
+      ALTER TABLE tasks ADD COLUMN network_sandbox INTEGER;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -31,10 +31,12 @@ export interface TaskRow {
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
+  /** Whether the container ran behind the network sandbox; null until it started. */
+  readonly networkSandbox: boolean | null;
 }
 
 const COLUMNS = `id, repo_id, conversation_id, sender, subject, message_id, status, reason, detail, model_hint,
-  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at`;
+  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at, network_sandbox`;
 
 export function toTaskRow(r: Record<string, unknown>): TaskRow {
   return {
@@ -57,6 +59,7 @@ export function toTaskRow(r: Record<string, unknown>): TaskRow {
     createdAt: r.created_at as number,
     startedAt: (r.started_at as number | null) ?? null,
     finishedAt: (r.finished_at as number | null) ?? null,
+    networkSandbox: r.network_sandbox === null || r.network_sandbox === undefined ? null : r.network_sandbox === 1,
   };
 }
 

@@ -1,0 +1,98 @@
+/**
+ * The network log of the sandbox proxy: one row per request a task's container made, allowed or
+ * blocked. Written in batches by the task runner (see src/sandbox/task-network.ts), read by the
+ * dashboard's conversation page.
+ */
+import type { NetworkLogEntry } from '../proxy/conversation-proxy.ts';
+import type { Db } from './database.ts';
+import { writeTransaction } from './database.ts';
+
+export interface NetworkRequestRow extends NetworkLogEntry {
+  readonly id: number;
+  readonly repoId: string;
+  readonly conversationId: string;
+  readonly taskId: number;
+}
+
+const MAX_TEXT = 2000;
+
+/** Appends entries in one transaction; returns the id of the last row. */
+export function insertNetworkRequests(
+  db: Db,
+  scope: { repoId: string; conversationId: string; taskId: number },
+  entries: readonly NetworkLogEntry[],
+): number {
+  if (entries.length === 0) return 0;
+  let last = 0;
+  writeTransaction(db, () => {
+    const stmt = db.prepare(
+      `INSERT INTO network_requests
+         (repo_id, conversation_id, task_id, at, method, host, port, path, status, allowed, rule, masked, duration_ms, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const e of entries) {
+      last = Number(
+        stmt.run(
+          scope.repoId,
+          scope.conversationId,
+          scope.taskId,
+          e.at,
+          e.method.slice(0, 32),
+          e.host.slice(0, 255),
+          e.port,
+          e.path.slice(0, MAX_TEXT),
+          e.status,
+          e.allowed ? 1 : 0,
+          e.rule.slice(0, MAX_TEXT),
+          e.masked,
+          e.durationMs,
+          e.error?.slice(0, MAX_TEXT) ?? null,
+        ).lastInsertRowid,
+      );
+    }
+  });
+  return last;
+}
+
+function toRow(r: Record<string, unknown>): NetworkRequestRow {
+  return {
+    id: r.id as number,
+    repoId: r.repo_id as string,
+    conversationId: r.conversation_id as string,
+    taskId: r.task_id as number,
+    at: r.at as number,
+    method: r.method as string,
+    host: r.host as string,
+    port: r.port as number,
+    path: r.path as string,
+    status: r.status as number,
+    allowed: r.allowed === 1,
+    rule: r.rule as string,
+    masked: r.masked as number,
+    durationMs: r.duration_ms as number,
+    ...(r.error ? { error: r.error as string } : {}),
+  };
+}
+
+/** A conversation's requests after `afterId`, oldest first. */
+export function listNetworkRequests(db: Db, repoId: string, conversationId: string, afterId = 0, limit = 1000): NetworkRequestRow[] {
+  return (
+    db
+      .prepare(
+        `SELECT * FROM network_requests WHERE repo_id = ? AND conversation_id = ? AND id > ? ORDER BY id LIMIT ?`,
+      )
+      .all(repoId, conversationId, afterId, limit) as Record<string, unknown>[]
+  ).map(toRow);
+}
+
+/** One task's requests, oldest first. */
+export function listTaskNetworkRequests(db: Db, taskId: number, afterId = 0, limit = 1000): NetworkRequestRow[] {
+  return (
+    db.prepare(`SELECT * FROM network_requests WHERE task_id = ? AND id > ? ORDER BY id LIMIT ?`).all(taskId, afterId, limit) as Record<string, unknown>[]
+  ).map(toRow);
+}
+
+/** Marks whether the task's container runs behind the sandbox (the dashboard shows it). */
+export function setTaskNetworkSandbox(db: Db, taskId: number, sandboxed: boolean): void {
+  writeTransaction(db, () => db.prepare(`UPDATE tasks SET network_sandbox = ? WHERE id = ?`).run(sandboxed ? 1 : 0, taskId));
+}
