@@ -12,6 +12,7 @@ import { Supervisor } from './supervisor/supervisor.ts';
 import { Dispatcher } from './dispatcher/dispatcher.ts';
 import { OutgoingMailSender } from './reply/outbox-sender.ts';
 import { ContainerRuntime } from './sandbox/container-runtime.ts';
+import { prepareSandbox } from './sandbox/prepare-sandbox.ts';
 import { reapContainers } from './sandbox/reaper.ts';
 import { instanceId } from './instance-id.ts';
 import { EventEmitter } from 'node:events';
@@ -46,6 +47,9 @@ export class Daemon {
       const db = openDatabase(this.config.global.databasePath, { migrate: true });
       this.db = db;
       await this.reapOrphanContainers();
+      // After the reaping: a sidecar that was still running would hold sockets in these directories.
+      const sandbox = await prepareSandbox(this.config);
+      if (sandbox.leftovers) this.log.warn({ count: sandbox.leftovers }, 'removed network sandbox directories left by a previous process');
       const sender = new OutgoingMailSender(db, this.config.repos, logger().child({ component: 'mail-sender' }));
       this.sender = sender;
       sender.start();
@@ -62,6 +66,7 @@ export class Daemon {
           else if (m.type === 'task-changed') this.feed.emit('task', m.taskId);
         },
         onTaskFinished: (taskId) => this.feed.emit('task', taskId),
+        sandbox: sandbox.globals,
       });
       this.dispatcher = dispatcher;
       dispatcher.start();

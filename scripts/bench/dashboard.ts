@@ -42,7 +42,7 @@ function config(dbPath: string): ServerConfig {
           username: id, password: 'x', from: `${id}@example.com`, fromAddress: `${id}@example.com`,
         },
         authorizedSenders: [], trustedAuthservId: 'mx', imap: { pollIntervalSeconds: 60, useIdle: true, idleReconnectIntervalSeconds: 1740 },
-        secrets: {}, maskedSecrets: {}, signingCredentials: {},
+        network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {},
       },
     ]),
   );
@@ -50,7 +50,7 @@ function config(dbPath: string): ServerConfig {
     global: {
       maxConcurrent: 4, shutdownTimeoutSeconds: 10, conversationMaxAgeDays: 30,
       dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null },
-      containerCommand: 'podman', containerNetwork: 'default', databasePath: dbPath,
+      containerCommand: 'podman', containerNetwork: 'default', network: { upstreamOverrides: {} }, databasePath: dbPath,
       claude: { binaryPath: '/bin/true', allowedModels: [] },
     },
     repos,

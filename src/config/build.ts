@@ -17,6 +17,7 @@ import type { RawNamedValue, RawRepo, RawServerConfig } from './raw.ts';
 import type {
   GlobalConfig,
   MaskedSecret,
+  UpstreamOverride,
   RepoEmailConfig,
   RepoServerConfig,
   ServerConfig,
@@ -61,9 +62,20 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
     },
     containerCommand: raw.container_command ?? DEFAULTS.containerCommand,
     containerNetwork: raw.container_network ?? DEFAULTS.containerNetwork,
+    network: { upstreamOverrides: buildUpstreamOverrides(raw.network?.upstream_overrides ?? {}) },
     databasePath: expandPath(raw.database ?? DEFAULTS.databasePath, configDir),
     claude: { binaryPath, allowedModels: [...(claude.allowed_models ?? [])] },
   };
+}
+
+/** `name: address[:port]` entries; the schema has checked the shape. */
+function buildUpstreamOverrides(raw: Record<string, string>): Record<string, UpstreamOverride> {
+  const out: Record<string, UpstreamOverride> = {};
+  for (const [name, target] of Object.entries(raw)) {
+    const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(target.trim())!;
+    out[name.toLowerCase()] = { host: m[1] ?? m[2]!, port: m[3] === undefined ? null : Number(m[3]) };
+  }
+  return out;
 }
 
 function buildEmail(email: RawRepo['email']): RepoEmailConfig {
@@ -113,6 +125,7 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string): RepoServerC
       useIdle: raw.imap?.use_idle ?? DEFAULTS.useIdle,
       idleReconnectIntervalSeconds: raw.imap?.idle_reconnect_interval ?? DEFAULTS.idleReconnectIntervalSeconds,
     },
+    network: { sandboxEnabled: raw.network?.sandbox_enabled ?? DEFAULTS.sandboxEnabled },
     secrets: { ...(raw.secrets ?? {}) },
     maskedSecrets,
     signingCredentials,

@@ -11,6 +11,7 @@ export const DEFAULTS = {
   dashboardPort: 5200,
   containerCommand: 'podman',
   containerNetwork: 'default',
+  sandboxEnabled: true,
   databasePath: '~/.local/share/airut/airut.db',
   imapPort: 993,
   smtpPort: 587,

@@ -26,6 +26,7 @@ export interface RawRepo {
   authorized_senders: string[];
   trusted_authserv_id: string;
   imap?: { poll_interval?: number; use_idle?: boolean; idle_reconnect_interval?: number } | null;
+  network?: { sandbox_enabled?: boolean } | null;
   secrets?: Record<string, string> | null;
   masked_secrets?: Record<string, { value: string; scopes: string[]; headers: string[] }> | null;
   signing_credentials?: Record<
@@ -51,6 +52,7 @@ export interface RawServerConfig {
   } | null;
   container_command?: 'podman' | 'docker';
   container_network?: 'default' | 'host';
+  network?: { upstream_overrides?: Record<string, string> | null } | null;
   database?: string;
   claude?: { binary?: string | null; allowed_models?: string[] | null } | null;
   repos?: Record<string, RawRepo> | null;

@@ -32,9 +32,22 @@ export interface GlobalConfig {
   readonly containerCommand: string;
   /** Network of task containers when a repo turns the sandbox off: `default` or `host`. */
   readonly containerNetwork: 'default' | 'host';
+  readonly network: NetworkProxyConfig;
   /** Absolute path of the SQLite database file. */
   readonly databasePath: string;
   readonly claude: ClaudeConfig;
+}
+
+/** Where the sandbox proxy connects for a name instead of resolving it. */
+export interface UpstreamOverride {
+  readonly host: string;
+  /** Replaces the port the container asked for; null keeps it. */
+  readonly port: number | null;
+}
+
+export interface NetworkProxyConfig {
+  /** Lower-case host name → target. */
+  readonly upstreamOverrides: Readonly<Record<string, UpstreamOverride>>;
 }
 
 export interface RepoEmailConfig {
@@ -87,6 +100,8 @@ export interface RepoServerConfig {
   readonly authorizedSenders: readonly string[];
   readonly trustedAuthservId: string;
   readonly imap: RepoImapConfig;
+  /** Server-side break-glass: false turns the network sandbox off whatever the repository says. */
+  readonly network: { readonly sandboxEnabled: boolean };
   readonly secrets: Readonly<Record<string, string>>;
   readonly maskedSecrets: Readonly<Record<string, MaskedSecret>>;
   readonly signingCredentials: Readonly<Record<string, SigningCredential>>;

@@ -11,6 +11,7 @@ import type { Db } from '../store/database.ts';
 import { claimNextTask, requeueLapsedTasks, type ClaimedTask } from '../store/task-queue.ts';
 import { finishTaskWithMail } from '../runner/notify-sender.ts';
 import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from '../runner/protocol.ts';
+import type { SandboxGlobals } from '../sandbox/task-network.ts';
 
 const RUNNER_ENTRY = new URL('../../workers/task-runner.mjs', import.meta.url);
 const SWEEP_MS = 30_000;
@@ -33,6 +34,8 @@ export interface DispatcherOptions {
   readonly onRunnerMessage?: (m: RunnerToDispatcher) => void;
   readonly onTaskFinished?: (taskId: number, status: string) => void;
   readonly onTaskStarted?: (taskId: number) => void;
+  /** What the daemon prepared for the network sandbox at start-up. */
+  readonly sandbox: SandboxGlobals;
 }
 
 export class Dispatcher {
@@ -162,6 +165,7 @@ export class Dispatcher {
         claudeBinaryPath: g.claude.binaryPath,
         allowedModels: g.claude.allowedModels,
         dashboardBaseUrl: g.dashboard.baseUrl,
+        sandbox: this.o.sandbox,
       },
       port: channel.port2,
     };

@@ -62,6 +62,11 @@ export interface ConversationProxyOptions {
   readonly ca: CertificateAuthority;
   readonly upstreamOverrides?: Readonly<Record<string, UpstreamOverride>>;
   readonly onRequest: (entry: NetworkLogEntry) => void;
+  /**
+   * Extra CAs trusted for upstream TLS besides Node's bundled roots. The daemon leaves this unset
+   * (NODE_EXTRA_CA_CERTS in its environment serves operators); in-process tests use it.
+   */
+  readonly upstreamCa?: readonly string[];
   /** Upstream idle timeout. Default 5 minutes (long polls, slow downloads). */
   readonly upstreamTimeoutMs?: number;
 }
@@ -97,7 +102,12 @@ export class ConversationProxy {
   private constructor(private readonly opts: ConversationProxyOptions) {
     const lookup = this.lookup.bind(this) as unknown as net.LookupFunction;
     this.httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 16, lookup } as http.AgentOptions);
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 16, lookup } as https.AgentOptions);
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      maxFreeSockets: 16,
+      lookup,
+      ...(opts.upstreamCa?.length ? { ca: [...tls.rootCertificates, ...opts.upstreamCa] } : {}),
+    } as https.AgentOptions);
     this.innerHttp = http.createServer((req, res) => this.handle(req, res));
     this.innerHttp.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
   }
@@ -313,7 +323,13 @@ export class ConversationProxy {
     const lookup = this.lookup.bind(this) as unknown as net.LookupFunction;
     const upstream: net.Socket =
       tunnel.scheme === 'https'
-        ? tls.connect({ host: target.host, port, servername: net.isIP(target.host) ? undefined : target.host, lookup })
+        ? tls.connect({
+            host: target.host,
+            port,
+            servername: net.isIP(target.host) ? undefined : target.host,
+            lookup,
+            ...(this.opts.upstreamCa?.length ? { ca: [...tls.rootCertificates, ...this.opts.upstreamCa] } : {}),
+          })
         : net.connect({ host: target.host, port, lookup });
     this.track(upstream);
     upstream.once(tunnel.scheme === 'https' ? 'secureConnect' : 'connect', () => {

@@ -6,6 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { RepoServerConfig } from '../config/types.ts';
 import type { TaskStatus } from '../store/task-queries.ts';
+import type { SandboxGlobals } from '../sandbox/task-network.ts';
 
 export interface RunnerGlobals {
   readonly databasePath: string;
@@ -14,6 +15,8 @@ export interface RunnerGlobals {
   readonly claudeBinaryPath: string;
   readonly allowedModels: readonly string[];
   readonly dashboardBaseUrl: string | null;
+  /** Prepared by the daemon at start-up (src/sandbox/prepare-sandbox.ts). */
+  readonly sandbox: SandboxGlobals;
 }
 
 export interface RunTaskInput {

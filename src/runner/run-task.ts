@@ -29,6 +29,10 @@ import { saveAttachments } from './attachments.ts';
 import { chooseModel } from './model.ts';
 import { buildPrompt } from './prompt.ts';
 import { UserFacingError } from './user-facing-error.ts';
+import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../proxy/allowlist.ts';
+import { buildMaskRules, surrogatePool } from '../proxy/masked-secrets.ts';
+import { openSandboxedNetwork, unsandboxedNetwork, type TaskNetwork } from '../sandbox/task-network.ts';
+import { setTaskNetworkSandbox } from '../store/network-log.ts';
 import { instanceId } from '../instance-id.ts';
 import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from './protocol.ts';
 
@@ -103,10 +107,21 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
   };
 
   try {
-    const outcome = await pipeline(input, task, parsed.bodyText, db, log, enqueue, abort.signal, (e) => {
-      const eventId = appendTaskEvent(db, taskId, e.type, e);
-      post({ type: 'event', taskId, eventId, kind: e.type });
-    });
+    const outcome = await pipeline(
+      input,
+      task,
+      parsed.bodyText,
+      db,
+      log,
+      enqueue,
+      abort.signal,
+      (e) => {
+        const eventId = appendTaskEvent(db, taskId, e.type, e);
+        post({ type: 'event', taskId, eventId, kind: e.type });
+      },
+      (lastId) => post({ type: 'network', taskId, repoId: repo.repoId, conversationId, lastId }),
+      () => post({ type: 'task-changed', taskId }),
+    );
     return await finishWithOutcome(outcome);
   } catch (err) {
     const userMessage =
@@ -200,6 +215,8 @@ async function pipeline(
   enqueue: Enqueue,
   signal: AbortSignal,
   onEvent: (e: AgentEvent) => void,
+  onNetwork: (lastId: number) => void,
+  onTaskChanged: () => void,
 ): Promise<PipelineResult> {
   const { repo, globals, conversationId } = input;
   // The first task of a conversation is the one that gets the subject as part of its prompt and the
@@ -225,11 +242,26 @@ async function pipeline(
   } catch (err) {
     throw new UserFacingError('GIT_FETCH_FAILED', `I could not fetch the repository: ${(err as Error).message}`, { cause: err });
   }
+  // Masked secrets reach the repository's config (and so the container) only as surrogates, with
+  // the sandbox on or off: the repository's own file cannot undo what the operator promised.
+  const masks = buildMaskRules(repo.maskedSecrets, await fs.readFile(globals.sandbox.surrogateKeyPath), conversationId);
   let repoConfig: RepoConfig;
   try {
-    repoConfig = await loadRepoConfigFromMirror(mirror, repo.secrets);
+    repoConfig = await loadRepoConfigFromMirror(mirror, { ...repo.secrets, ...surrogatePool(masks) });
   } catch (err) {
     throw new UserFacingError('REPO_CONFIG_INVALID', `The repository's configuration is invalid: ${(err as Error).message}`, { cause: err });
+  }
+  const sandboxOn = repoConfig.sandboxEnabled && repo.network.sandboxEnabled;
+  let allowlist: Allowlist | null = null;
+  if (sandboxOn) {
+    allowlist = await readAllowlist(mirror);
+  } else {
+    log.warn(
+      { repoSetting: repoConfig.sandboxEnabled, serverSetting: repo.network.sandboxEnabled, maskedSecrets: masks.length },
+      masks.length
+        ? 'network sandbox is off: the container gets unrestricted network, and masked secrets stay surrogates that nothing swaps'
+        : 'network sandbox is off: the container gets unrestricted network',
+    );
   }
 
   const store = new ConversationStore(repo.storageDir);
@@ -304,24 +336,47 @@ async function pipeline(
       });
     }
   };
+  const labels = { task: String(task.id), repo: repo.repoId, conversation: conversationId, instance: instanceId(globals.databasePath) };
+  let net: TaskNetwork;
+  try {
+    net = allowlist
+      ? await openSandboxedNetwork({
+          runtime,
+          globals: globals.sandbox,
+          db,
+          log,
+          taskId: task.id,
+          repoId: repo.repoId,
+          conversationId,
+          labels,
+          allowlist,
+          masks,
+          onLogged: (lastId) => onNetwork(lastId),
+        })
+      : unsandboxedNetwork(globals.containerNetwork);
+  } catch (err) {
+    throw new UserFacingError('SANDBOX_START_FAILED', 'The network sandbox for this task could not be started, so the task did not run. The operator has the details in the log.', { cause: err });
+  }
+  setTaskNetworkSandbox(db, task.id, net.sandboxed);
+  onTaskChanged();
   const runOnce = (prompt: string, resume: string | null) =>
     runAgent(
       {
         runtime,
         image,
         name: `airut-task-${task.id}`,
-        labels: { task: String(task.id), repo: repo.repoId, conversation: conversationId, instance: instanceId(globals.databasePath) },
+        labels,
         mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox },
         claudeBinary: globals.claudeBinaryPath,
         model,
         resumeSessionId: resume,
         prompt,
         env: { ...repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
+        sandboxEnv: net.env,
         timeoutMs: repoConfig.timeoutSeconds * 1000,
         limits: DEFAULT_LIMITS,
-        // The network sandbox (proxy) is not built yet: both settings run on the configured network.
-        network: globals.containerNetwork,
-        extraArgs: [`--volume=${paths.gitconfig}:${CONTAINER_GITCONFIG}:ro`],
+        network: net.network,
+        extraArgs: [`--volume=${paths.gitconfig}:${CONTAINER_GITCONFIG}:ro`, ...net.extraArgs],
         signal,
       },
       recordEvent,
@@ -334,11 +389,16 @@ async function pipeline(
     attachments: saved.map((s) => s.savedName),
     resumedAfterRestart: input.isResume,
   };
-  let outcome = await runOnce(buildPrompt(basePrompt), resumeSessionId);
-  if (outcome.kind === 'failed' && outcome.promptTooLong && resumeSessionId) {
-    log.warn('the session no longer fits the context; retrying once in a fresh session');
-    const summary = summaryOfConversation(db, repo.repoId, conversationId, task);
-    outcome = await runOnce(buildPrompt({ ...basePrompt, summaryOfEarlierSession: summary }), null);
+  let outcome: AgentOutcome;
+  try {
+    outcome = await runOnce(buildPrompt(basePrompt), resumeSessionId);
+    if (outcome.kind === 'failed' && outcome.promptTooLong && resumeSessionId) {
+      log.warn('the session no longer fits the context; retrying once in a fresh session');
+      const summary = summaryOfConversation(db, repo.repoId, conversationId, task);
+      outcome = await runOnce(buildPrompt({ ...basePrompt, summaryOfEarlierSession: summary }), null);
+    }
+  } finally {
+    await net.close();
   }
   if (outcome.sessionId) {
     const sessionId = outcome.sessionId;
@@ -386,6 +446,22 @@ function summaryOfConversation(db: Db, repoId: string, conversationId: string, t
   const lines = [`- The conversation started with the subject: ${conv?.subject || task.subject}`];
   if (lastAnswer) lines.push(`- Your last answer was:\n${lastAnswer.slice(0, 4000)}`);
   return lines.join('\n');
+}
+
+/** The allowlist from the default branch; a missing or broken file stops the task with an explanation. */
+async function readAllowlist(mirror: GitMirror): Promise<Allowlist> {
+  const bytes = await mirror.readFile(ALLOWLIST_PATH);
+  if (bytes === null) {
+    throw new UserFacingError(
+      'ALLOWLIST_MISSING',
+      `The repository has no \`${ALLOWLIST_PATH}\` on its default branch. With the network sandbox on, that would leave the task unable to reach anything, not even the Claude API, so it did not run. Add the file (see docs/repository-setup.md), or turn the sandbox off with \`network: {sandbox_enabled: false}\` in \`.airut/airut.yaml\`.`,
+    );
+  }
+  try {
+    return parseAllowlist(bytes.toString('utf8'));
+  } catch (err) {
+    throw new UserFacingError('ALLOWLIST_INVALID', `The network allowlist on the default branch is invalid, so the task did not run: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 async function isGitCheckout(dir: string): Promise<boolean> {

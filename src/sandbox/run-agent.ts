@@ -71,6 +71,11 @@ export interface AgentRunSpec {
   readonly limits: ResourceLimits;
   /** `default`: the runtime's default network; `none`; or a network name (`host` in tests). */
   readonly network: 'none' | 'default' | (string & {});
+  /**
+   * Non-secret variables the sandbox sets (proxy, CA bundle). They may use reserved names and win
+   * over `env` entries of the same name.
+   */
+  readonly sandboxEnv?: Readonly<Record<string, string>>;
   /** Extra `run` flags placed before the image, e.g. `--cap-add=CHOWN` for an image that needs it. */
   readonly extraArgs?: readonly string[];
   /** Aborting stops the container; the outcome is `cancelled`. */
@@ -135,13 +140,19 @@ export function buildRunArgs(spec: AgentRunSpec): { args: string[]; env: Record<
   }
 
   const env: Record<string, string> = {};
+  const sandboxEnv = spec.sandboxEnv ?? {};
   for (const [name, value] of Object.entries(spec.env)) {
+    if (Object.prototype.hasOwnProperty.call(sandboxEnv, name)) continue;
     if (!ENV_NAME.test(name)) throw invalid(`environment variable name "${name}" is not valid`);
     if (RESERVED_ENV.test(name)) {
       throw invalid(`environment variable "${name}" is reserved (the container runtime or the sandbox sets it)`);
     }
     env[name] = value;
     args.push('-e', name);
+  }
+  for (const [name, value] of Object.entries(sandboxEnv)) {
+    if (!ENV_NAME.test(name) || /[\n\0]/.test(value)) throw invalid(`sandbox environment variable "${name}" is not valid`);
+    args.push('-e', `${name}=${value}`);
   }
   args.push('-e', 'IS_SANDBOX=1', '-e', `CLAUDE_CONFIG_DIR=${CONTAINER_PATHS.claudeState}`);
 

@@ -45,6 +45,7 @@ function repoConfig(port: number, overrides: Partial<RepoServerConfig['email']> 
     authorizedSenders: ['alice@example.org'],
     trustedAuthservId: 'mx.example.com',
     imap: { pollIntervalSeconds: 60, useIdle: true, idleReconnectIntervalSeconds: 1740 },
+    network: { sandboxEnabled: true },
     secrets: {},
     maskedSecrets: {},
     signingCredentials: {},

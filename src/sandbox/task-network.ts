@@ -1,0 +1,184 @@
+/**
+ * The network a task's container gets. With the sandbox on: the conversation proxy (in this
+ * thread), the loopback-only sidecar in front of it, the container settings that route everything
+ * through them, and the request log written to the store in batches. With the sandbox off: the
+ * configured container network and nothing else.
+ *
+ * `close()` tears everything down and is safe to call twice; whatever a crash leaves behind (a
+ * sidecar container, a task directory with sockets) is removed at the next start-up
+ * (see `cleanupSandboxLeftovers`).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Db } from '../store/database.ts';
+import { insertNetworkRequests } from '../store/network-log.ts';
+import type { Allowlist } from '../proxy/allowlist.ts';
+import { CertificateAuthority, type CaFiles } from '../proxy/certificate-authority.ts';
+import { ConversationProxy, type NetworkLogEntry, type UpstreamOverride } from '../proxy/conversation-proxy.ts';
+import type { MaskRule } from '../proxy/masked-secrets.ts';
+import type { Logger } from '../log/logger.ts';
+import type { ContainerRuntime } from './container-runtime.ts';
+import { startNetworkSidecar, taskSandboxDir, type SidecarRuntime } from './network-sidecar.ts';
+
+/** Where the CA certificate is inside task containers. */
+export const CONTAINER_CA_PATH = '/etc/airut/ca.crt';
+const PROXY_URL = 'http://127.0.0.1:3128';
+const LOG_FLUSH_MS = 250;
+const LOG_FLUSH_ROWS = 200;
+
+/** What the daemon prepared at start-up for every task's sandbox. Structured-cloneable. */
+export interface SandboxGlobals {
+  readonly stateDir: string;
+  readonly caFiles: CaFiles;
+  /** HMAC key for masked-secret surrogates. */
+  readonly surrogateKeyPath: string;
+  readonly sidecar: SidecarRuntime;
+  readonly upstreamOverrides: Readonly<Record<string, UpstreamOverride>>;
+}
+
+export interface TaskNetwork {
+  readonly sandboxed: boolean;
+  /** `--network` value for the task container. */
+  readonly network: string;
+  /** Extra `run` flags (mounts of resolv.conf and the CA certificate). */
+  readonly extraArgs: readonly string[];
+  /** Non-secret environment the sandbox sets; wins over container_env entries of the same name. */
+  readonly env: Readonly<Record<string, string>>;
+  close(): Promise<void>;
+}
+
+/** The container's own network, for repositories with the sandbox off. */
+export function unsandboxedNetwork(containerNetwork: string): TaskNetwork {
+  return { sandboxed: false, network: containerNetwork, extraArgs: [], env: {}, close: async () => undefined };
+}
+
+export interface SandboxedNetworkSpec {
+  readonly runtime: ContainerRuntime;
+  readonly globals: SandboxGlobals;
+  readonly db: Db;
+  readonly log: Logger;
+  readonly taskId: number;
+  readonly repoId: string;
+  readonly conversationId: string;
+  /** Caller labels for the sidecar container (task, repo, conversation, instance). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly allowlist: Allowlist;
+  readonly masks: readonly MaskRule[];
+  /** Called after log rows were stored, with the id of the last one. */
+  readonly onLogged?: (lastId: number) => void;
+}
+
+export async function openSandboxedNetwork(spec: SandboxedNetworkSpec): Promise<TaskNetwork> {
+  const dir = taskSandboxDir(spec.globals.stateDir, spec.taskId);
+  const socketDir = path.join(dir, 'sock');
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(socketDir, { recursive: true, mode: 0o700 });
+  const resolvConf = path.join(dir, 'resolv.conf');
+  await fs.writeFile(resolvConf, 'nameserver 127.0.0.1\noptions ndots:1 attempts:1 timeout:2\n');
+
+  const writer = new NetworkLogWriter(spec);
+  const ca = CertificateAuthority.load(spec.globals.caFiles);
+  let proxy: ConversationProxy | null = null;
+  let stopSidecar: (() => Promise<void>) | null = null;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await stopSidecar?.().catch((err: Error) => spec.log.warn({ err: err.message }, 'could not remove the network sidecar; the start-up cleanup will'));
+    await proxy?.close().catch(() => undefined);
+    writer.close();
+    await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  };
+  try {
+    proxy = await ConversationProxy.start({
+      socketDir,
+      allowlist: spec.allowlist,
+      masks: spec.masks,
+      ca,
+      upstreamOverrides: spec.globals.upstreamOverrides,
+      onRequest: (e) => writer.add(e),
+    });
+    const hostPatterns = [...new Set([...spec.allowlist.domains, ...spec.allowlist.urlPrefixes.map((r) => r.host)])];
+    const sidecar = await startNetworkSidecar({
+      runtime: spec.runtime,
+      sidecar: spec.globals.sidecar,
+      name: `airut-net-${spec.taskId}`,
+      labels: spec.labels,
+      socketDir,
+      hostPatterns,
+    });
+    stopSidecar = sidecar.stop;
+    return {
+      sandboxed: true,
+      network: sidecar.network,
+      extraArgs: [`--volume=${resolvConf}:/etc/resolv.conf:ro`, `--volume=${spec.globals.caFiles.certPath}:${CONTAINER_CA_PATH}:ro`],
+      env: sandboxEnv(),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Proxy settings for tools that honour them, and the CA for every TLS stack we know of. */
+function sandboxEnv(): Record<string, string> {
+  const env: Record<string, string> = { AIRUT_NETWORK_SANDBOX: '1' };
+  for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) env[name] = PROXY_URL;
+  env.NO_PROXY = env.no_proxy = 'localhost,127.0.0.1,::1';
+  // Every certificate the container sees comes from the proxy, so the CA alone is the right bundle.
+  for (const name of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT']) {
+    env[name] = CONTAINER_CA_PATH;
+  }
+  return env;
+}
+
+/** Buffers log entries and writes them in small transactions, so a busy npm install is cheap. */
+class NetworkLogWriter {
+  private pending: NetworkLogEntry[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private done = false;
+
+  constructor(private readonly spec: SandboxedNetworkSpec) {}
+
+  add(e: NetworkLogEntry): void {
+    if (this.done) return;
+    this.pending.push(e);
+    if (this.pending.length >= LOG_FLUSH_ROWS) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), LOG_FLUSH_MS);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      const lastId = insertNetworkRequests(
+        this.spec.db,
+        { repoId: this.spec.repoId, conversationId: this.spec.conversationId, taskId: this.spec.taskId },
+        batch,
+      );
+      this.spec.onLogged?.(lastId);
+    } catch (err) {
+      this.spec.log.error({ err: (err as Error).message, rows: batch.length }, 'could not store network log rows');
+    }
+  }
+
+  close(): void {
+    this.flush();
+    this.done = true;
+  }
+}
+
+/**
+ * Removes what a crashed daemon left: task directories (sockets, resolv.conf). The sidecar
+ * containers carry the managed label and go with the other orphan containers.
+ */
+export async function cleanupSandboxLeftovers(stateDir: string): Promise<number> {
+  const tasksDir = path.join(stateDir, 'tasks');
+  const entries = await fs.readdir(tasksDir).catch(() => [] as string[]);
+  await Promise.all(entries.map((e) => fs.rm(path.join(tasksDir, e), { recursive: true, force: true })));
+  return entries.length;
+}

@@ -1,0 +1,271 @@
+/**
+ * The conversation proxy in-process, with real HTTP and HTTPS upstream servers and real clients
+ * talking to its Unix sockets the way the sidecar forwards container traffic. The podman side
+ * (the container really has no other way out) is in test/e2e/network-sandbox.test.ts.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { parseAllowlist } from '../../src/proxy/allowlist.ts';
+import { CertificateAuthority, ensureCaFiles } from '../../src/proxy/certificate-authority.ts';
+import { ConversationProxy, PROXY_SOCKETS, type NetworkLogEntry } from '../../src/proxy/conversation-proxy.ts';
+import { buildMaskRules } from '../../src/proxy/masked-secrets.ts';
+import { createTestTls } from '../harness/test-tls.ts';
+
+interface Seen {
+  host: string;
+  method: string;
+  url: string;
+  authorization?: string;
+}
+
+const REAL_TOKEN = 'ghp_RealTokenValue0123456789';
+const seen: Seen[] = [];
+let dir: string;
+let ca: CertificateAuthority;
+let proxy: ConversationProxy;
+let plainUpstream: http.Server;
+let tlsUpstream: https.Server;
+let surrogate: string;
+const log: NetworkLogEntry[] = [];
+
+function record(req: http.IncomingMessage, res: http.ServerResponse): void {
+  let body = '';
+  req.on('data', (c: Buffer) => (body += c.toString()));
+  req.on('end', () => {
+    seen.push({ host: String(req.headers.host), method: req.method!, url: req.url!, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    if (req.url === '/redirect') {
+      res.writeHead(302, { location: 'http://elsewhere.test/' });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': 'yes' });
+    res.end(`upstream ${req.method} ${req.headers.host}${req.url} body=${body}`);
+  });
+}
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-proxy-'));
+  ca = CertificateAuthority.load(ensureCaFiles(path.join(dir, 'ca')));
+  const upstreamTls = createTestTls();
+  plainUpstream = http.createServer(record);
+  tlsUpstream = https.createServer(upstreamTls.serverOptions('secure.test'), record);
+  await new Promise<void>((r) => plainUpstream.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => tlsUpstream.listen(0, '127.0.0.1', () => r()));
+  const plainPort = (plainUpstream.address() as net.AddressInfo).port;
+  const tlsPort = (tlsUpstream.address() as net.AddressInfo).port;
+  const masks = buildMaskRules({ GH_TOKEN: { value: REAL_TOKEN, scopes: ['secure.test'], headers: ['Authorization'] } }, randomBytes(32), 'conv');
+  surrogate = masks[0]!.surrogate;
+  proxy = await ConversationProxy.start({
+    socketDir: path.join(dir, 'sock'),
+    allowlist: parseAllowlist(`
+domains: [allowed.test]
+url_prefixes:
+  - host: secure.test
+    path: /api/*
+    methods: [GET]
+`),
+    masks,
+    ca,
+    upstreamOverrides: {
+      'allowed.test': { host: '127.0.0.1', port: plainPort },
+      'other.test': { host: '127.0.0.1', port: plainPort },
+      'secure.test': { host: '127.0.0.1', port: tlsPort },
+    },
+    upstreamCa: [upstreamTls.caPem],
+    onRequest: (e) => log.push(e),
+  });
+});
+
+after(async () => {
+  await proxy?.close();
+  plainUpstream?.close();
+  tlsUpstream?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const sock = (name: keyof typeof PROXY_SOCKETS) => path.join(dir, 'sock', PROXY_SOCKETS[name]);
+
+interface Answer {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+function collect(req: http.ClientRequest, body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Plain HTTP the way a container sends it to port 80 after DNS pointed the name at the sidecar. */
+function transparentHttp(host: string, urlPath: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  return collect(http.request({ socketPath: sock('http'), method: opts.method ?? 'GET', path: urlPath, headers: { host, ...opts.headers }, agent: false }));
+}
+
+/** TLS to port 443: SNI names the host; the client checks the certificate against the daemon's CA. */
+function transparentHttps(sni: string, urlPath: string, opts: { method?: string; host?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  return collect(
+    https.request({
+      socketPath: sock('tls'),
+      servername: sni,
+      ca: ca.certificatePem,
+      method: opts.method ?? 'GET',
+      path: urlPath,
+      headers: { host: opts.host ?? sni, ...opts.headers },
+      agent: false,
+    } as https.RequestOptions),
+  );
+}
+
+/** HTTPS_PROXY style: CONNECT, then TLS inside the tunnel. */
+async function viaConnect(target: string, host: string, urlPath: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const socket = await new Promise<net.Socket>((resolve, reject) => {
+    const req = http.request({ socketPath: sock('explicit'), method: 'CONNECT', path: target, agent: false });
+    req.on('connect', (res, s) => (res.statusCode === 200 ? resolve(s) : reject(new Error(`CONNECT ${res.statusCode}`))));
+    req.on('error', reject);
+    req.end();
+  });
+  const secure = tls.connect({ socket, servername: host, ca: ca.certificatePem });
+  await new Promise<void>((resolve, reject) => {
+    secure.once('secureConnect', () => resolve());
+    secure.once('error', reject);
+  });
+  return collect(http.request({ createConnection: () => secure, path: urlPath, headers: { host, ...headers } } as http.RequestOptions));
+}
+
+test('an allowed domain goes through, with the log saying which rule', async () => {
+  const r = await transparentHttp('allowed.test', '/hello?x=1');
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'upstream GET allowed.test/hello?x=1 body=');
+  const entry = log.find((e) => e.path === '/hello')!;
+  assert.equal(entry.allowed, true);
+  assert.match(entry.rule, /domains\[0\]: allowed\.test/);
+  assert.equal(entry.status, 200);
+  assert.equal(entry.host, 'allowed.test');
+});
+
+test('HTTPS is terminated with a certificate the container trusts; prefix and method are checked inside TLS', async () => {
+  const ok = await transparentHttps('secure.test', '/api/items');
+  assert.equal(ok.status, 200);
+  assert.match(ok.body, /upstream GET secure\.test\/api\/items/);
+
+  const wrongPath = await transparentHttps('secure.test', '/admin');
+  assert.equal(wrongPath.status, 403);
+  assert.match(wrongPath.body, /path \/admin is not allowed on secure\.test/);
+  assert.match(wrongPath.body, /\.airut\/network-allowlist\.yaml/);
+
+  const wrongMethod = await transparentHttps('secure.test', '/api/items', { method: 'POST' });
+  assert.equal(wrongMethod.status, 403);
+  assert.match(wrongMethod.body, /method POST is not allowed/);
+  assert.equal(wrongMethod.headers['x-airut-blocked'], '1');
+});
+
+test('the same checks apply through CONNECT (HTTPS_PROXY clients)', async () => {
+  const ok = await viaConnect('secure.test:443', 'secure.test', '/api/x');
+  assert.equal(ok.status, 200);
+  const blocked = await viaConnect('secure.test:443', 'secure.test', '/private');
+  assert.equal(blocked.status, 403);
+  const otherHost = await viaConnect('evil.test:443', 'evil.test', '/');
+  assert.equal(otherHost.status, 403);
+  assert.match(otherHost.body, /host evil\.test is not in the allowlist/);
+});
+
+test('a host not on the list gets a 403 that says which file to change', async () => {
+  const before = seen.length;
+  const r = await transparentHttp('other.test', '/steal');
+  assert.equal(r.status, 403);
+  assert.match(r.body, /Blocked by the airut network sandbox: host other\.test is not in the allowlist/);
+  assert.match(r.body, /url_prefixes:\n  - host: other\.test/);
+  assert.match(r.body, /merged into the default branch/);
+  assert.equal(seen.length, before, 'nothing reached the upstream');
+});
+
+test('forged Host headers are refused: against the URL, and against the TLS name', async () => {
+  const before = seen.length;
+  const explicit = await collect(
+    http.request({ socketPath: sock('explicit'), path: 'http://other.test/x', headers: { host: 'allowed.test' }, agent: false }),
+  );
+  assert.equal(explicit.status, 403);
+  assert.match(explicit.body, /does not match the URL host/);
+  const sni = await transparentHttps('secure.test', '/api/x', { host: 'other.test' });
+  assert.equal(sni.status, 403);
+  assert.match(sni.body, /does not match the TLS server name/);
+  assert.equal(seen.length, before);
+});
+
+test('path tricks are refused before the allowlist sees them', async () => {
+  for (const p of ['/api/../admin', '/api/%2e%2e/admin', '/api%2f..%2fadmin', '/api/x%00', '/api/a\\b']) {
+    const r = await transparentHttps('secure.test', p);
+    assert.equal(r.status, 403, p);
+    assert.match(r.body, /refused/, p);
+  }
+});
+
+test('masked secrets: the real value only in the named header of an in-scope host', async () => {
+  await transparentHttps('secure.test', '/api/token', { headers: { authorization: `Bearer ${surrogate}`, 'x-copy': surrogate } });
+  const inScope = seen.find((s) => s.url === '/api/token')!;
+  assert.equal(inScope.authorization, `Bearer ${REAL_TOKEN}`);
+  await transparentHttp('allowed.test', '/token', { headers: { authorization: `Bearer ${surrogate}` } });
+  const outOfScope = seen.find((s) => s.url === '/token')!;
+  assert.equal(outOfScope.authorization, `Bearer ${surrogate}`, 'the surrogate goes out unchanged elsewhere');
+  assert.equal(log.find((e) => e.path === '/api/token')!.masked, 1);
+  assert.equal(log.find((e) => e.path === '/token')!.masked, 0);
+});
+
+test('an allowlisted name that resolves to loopback is not connected to', async () => {
+  // `localhost` resolves to loopback on every machine: a stand-in for a public name someone points
+  // at 127.0.0.1 to reach the daemon's own services.
+  const p2 = await ConversationProxy.start({
+    socketDir: path.join(dir, 'sock2'),
+    allowlist: parseAllowlist('domains: [localhost]'),
+    masks: [],
+    ca,
+    onRequest: (e) => log.push(e),
+  });
+  try {
+    const r = await collect(http.request({ socketPath: path.join(dir, 'sock2', PROXY_SOCKETS.http), path: '/', headers: { host: 'localhost' }, agent: false }));
+    assert.equal(r.status, 502);
+    assert.match(r.body, /local or link-local addresses/);
+  } finally {
+    await p2.close();
+  }
+});
+
+test('redirects are passed back to the client, not followed', async () => {
+  const r = await transparentHttp('allowed.test', '/redirect');
+  assert.equal(r.status, 302);
+  assert.equal(r.headers.location, 'http://elsewhere.test/');
+});
+
+test('request bodies are streamed upstream', async () => {
+  const r = await collect(
+    http.request({ socketPath: sock('http'), method: 'POST', path: '/post', headers: { host: 'allowed.test', 'content-type': 'text/plain' }, agent: false }),
+    'x'.repeat(100_000),
+  );
+  assert.equal(r.status, 200);
+  assert.equal(r.body.length, 'upstream POST allowed.test/post body='.length + 100_000);
+});
+
+test('close() cuts open connections and removes the sockets', async () => {
+  const p3 = await ConversationProxy.start({ socketDir: path.join(dir, 'sock3'), allowlist: parseAllowlist(''), masks: [], ca, onRequest: () => undefined });
+  const idle = net.connect(path.join(dir, 'sock3', PROXY_SOCKETS.http));
+  await new Promise<void>((r) => idle.once('connect', () => r()));
+  const closed = new Promise<void>((r) => idle.once('close', () => r()));
+  await p3.close();
+  await closed;
+  for (const f of Object.values(PROXY_SOCKETS)) assert.equal(fs.existsSync(path.join(dir, 'sock3', f)), false);
+});
