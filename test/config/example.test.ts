@@ -50,6 +50,7 @@ test('a minimal repository gets the documented defaults', () => {
     dashboard: { enabled: true, host: '127.0.0.1', port: 5200, baseUrl: null, authToken: null },
     containerCommand: 'podman',
     containerNetwork: 'default',
+    network: { upstreamOverrides: {} },
     databasePath: path.join(homedir(), '.local/share/airut/airut.db'),
     claude: { binaryPath: cfg.global.claude.binaryPath, allowedModels: [] },
   });
@@ -60,9 +61,26 @@ test('a minimal repository gets the documented defaults', () => {
   assert.equal(api.email.smtpPort, 587);
   assert.equal(api.email.imapSecurity, 'tls');
   assert.equal(api.email.smtpSecurity, 'starttls');
+  assert.deepEqual(api.network, { sandboxEnabled: true });
   assert.deepEqual(api.secrets, {});
   assert.deepEqual(api.maskedSecrets, {});
   assert.deepEqual(api.signingCredentials, {});
+});
+
+test('network: upstream overrides with and without a port, and the per-repo break-glass', () => {
+  const tree = validConfig() as Record<string, unknown>;
+  tree.network = { upstream_overrides: { 'Api.Internal.Example': '10.0.0.5:8443', 'git.internal': '10.0.0.6', 'v6.internal': '[fd00::1]:443' } };
+  (tree.repos as Record<string, Record<string, unknown>>).api!.network = { sandbox_enabled: false };
+  const cfg = parse(toYaml(tree));
+  assert.deepEqual(cfg.global.network.upstreamOverrides, {
+    'api.internal.example': { host: '10.0.0.5', port: 8443 },
+    'git.internal': { host: '10.0.0.6', port: null },
+    'v6.internal': { host: 'fd00::1', port: 443 },
+  });
+  assert.equal(cfg.repos.api!.network.sandboxEnabled, false);
+  const bad = validConfig() as Record<string, unknown>;
+  bad.network = { upstream_overrides: { 'a b': 'x', ok: 'host:port:extra' } };
+  assert.throws(() => parse(toYaml(bad)), /network\.upstream_overrides/);
 });
 
 test('empty sections (all keys commented out) mean "all defaults"', () => {
