@@ -21,6 +21,13 @@ interface DemoRun {
   readonly pid: number;
 }
 
+/** A path for the demo's directory; the demo creates and removes it, the test removes the parent. */
+function demoDir(t: { after: (fn: () => void) => void }): string {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-demo-e2e-'));
+  t.after(() => fs.rmSync(parent, { recursive: true, force: true }));
+  return path.join(parent, 'state');
+}
+
 function runDemo(dir: string, args: string[], env: Record<string, string> = {}): DemoRun {
   // Its own process group, like a shell job: SIGINT to the group is what Ctrl-C does.
   const child = spawn('npm', ['run', '--silent', 'demo', '--', '--dir', dir, ...args], {
@@ -79,8 +86,8 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string, output: (
   }
 }
 
-test('npm run demo -- --exit-after-replies: every demo mail is answered, then everything is stopped and removed', async () => {
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'airut-demo-e2e-')), 'state');
+test('npm run demo -- --exit-after-replies: every demo mail is answered, then everything is stopped and removed', async (t) => {
+  const dir = demoDir(t);
   const demo = runDemo(dir, ['--exit-after-replies'], { AIRUT_DEMO_AGENT_DELAY_MS: '0' });
   const code = await withTimeout(demo.exited, 240_000, 'the demo did not finish', demo.output);
   const out = demo.output();
@@ -103,8 +110,8 @@ test('npm run demo -- --exit-after-replies: every demo mail is answered, then ev
   for (const port of ports) assert.equal(await listening(port), false, `port ${port} is closed`);
 });
 
-test('Ctrl-C while a task runs: the demo stops the daemon, its containers and the servers, and exits 0', async () => {
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'airut-demo-e2e-')), 'state');
+test('Ctrl-C while a task runs: the demo stops the daemon, its containers and the servers, and exits 0', async (t) => {
+  const dir = demoDir(t);
   // A slow stand-in model keeps the first tasks' containers running long enough to interrupt them.
   const demo = runDemo(dir, [], { AIRUT_DEMO_AGENT_DELAY_MS: '3000' });
   try {
