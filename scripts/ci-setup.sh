@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Prepares a fresh Debian 12 machine for airut-ts's integration tests, which run real parts (see "Testing with real
-# parts" in DESIGN.md): a private Dovecot per test, podman with runc, headless Chromium. Safe to run again: it only
-# installs what is missing and only writes configuration that is not already there.
+# Prepares a fresh Debian 12 machine for airut-ts's integration tests and `npm run demo`, which run real parts (see
+# "Testing with real parts" in DESIGN.md): a private Dovecot per test, podman with runc, headless Chromium. Safe to run
+# again: it only installs what is missing and only writes configuration that is not already there.
 #
 # Not done here: Node 20 itself and `npm ci` (the CI image / workflow provides those).
 #

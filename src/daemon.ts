@@ -2,8 +2,9 @@
  * The running daemon: its parts, started in order and stopped in reverse. One instance per process.
  *
  * Start: database (migrations) → remove containers a killed process left → mail sender →
- * dispatcher (requeues tasks a previous process left running) → dashboard → listeners. Stop: listeners (no new mail) → dispatcher (running tasks get
- * `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
+ * dispatcher (requeues tasks a previous process left running) → dashboard → listeners → conversation GC
+ * (sweeps now, then hourly). Stop: conversation GC → listeners (no new mail) → dispatcher (running tasks
+ * get `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
  */
 import type { ServerConfig } from './config/types.ts';
 import { logger } from './log/logger.ts';
@@ -19,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import { startDashboard, type DashboardActions, type RunningDashboard } from './dashboard/server.ts';
 import { finishTaskWithMail } from './runner/notify-sender.ts';
 import { getTask } from './store/task-queries.ts';
+import { ConversationSweeper } from './gc/conversation-sweeper.ts';
 
 export type DaemonState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -31,6 +33,7 @@ export class Daemon {
   private dispatcher: Dispatcher | null = null;
   private sender: OutgoingMailSender | null = null;
   private dashboard: RunningDashboard | null = null;
+  private sweeper: ConversationSweeper | null = null;
   /**
    * Live changes for the dashboard: 'task' (a task row changed), 'task-event' (an agent event was
    * stored), 'network' (network log rows were stored for a conversation).
@@ -85,6 +88,16 @@ export class Daemon {
         if (queued) dispatcher.kick();
       });
       this.supervisor.start();
+      // After the dispatcher requeued interrupted work, so the sweep sees it as pending.
+      this.sweeper = new ConversationSweeper({
+        db,
+        repos: this.config.repos,
+        maxAgeDays: this.config.global.conversationMaxAgeDays,
+        runtime: new ContainerRuntime({ command: this.config.global.containerCommand }),
+        instance: instanceId(this.config.global.databasePath),
+        log: logger().child({ component: 'gc' }),
+      });
+      this.sweeper.start();
       this.state = 'running';
       this.log.info(
         {
@@ -161,6 +174,7 @@ export class Daemon {
   private async doStop(): Promise<void> {
     this.state = 'stopping';
     const steps: Array<[string, () => Promise<unknown> | void]> = [
+      ['stop conversation GC', () => this.sweeper?.stop()],
       ['stop listeners', () => this.supervisor?.stop()],
       ['stop running tasks', () => this.dispatcher?.stop(this.config.global.shutdownTimeoutSeconds * 1000)],
       ['flush replies', () => this.sender?.flush(FLUSH_ON_STOP_MS)],

@@ -17,7 +17,8 @@ import {
   listTaskPage,
   TASK_STATUSES,
 } from '../store/dashboard-queries.ts';
-import { getTask } from '../store/task-queries.ts';
+import { getTask, type TaskRow } from '../store/task-queries.ts';
+import type { Db } from '../store/database.ts';
 import { listTaskEvents } from '../store/task-events.ts';
 import { listMailForTask } from '../store/outgoing-mail.ts';
 import { loadRepoStatuses } from '../store/repo-status.ts';
@@ -112,7 +113,7 @@ ${page.tasks.length ? page.tasks.map((t) => taskCard(t, now)) : h`<p class="mute
 <ol id="timeline" class="timeline" data-task-id="${task.id}" data-after="${lastId}" data-stream="/api/stream/tasks/${task.id}">
 ${events.map(timelineEvent)}
 </ol>
-${events.length === 0 ? h`<p class="muted" id="timeline-empty">No events yet.</p>` : ''}`;
+${events.length === 0 ? h`<p class="muted" id="timeline-empty">${archivedNote(db, task) ?? 'No events yet.'}</p>` : ''}`;
     return sendHtml(c, layout(pageContext(d, c), `#${task.id} ${subjectText(task)}`, 'task', body));
   });
 
@@ -132,6 +133,7 @@ ${events.length === 0 ? h`<p class="muted" id="timeline-empty">No events yet.</p
 ${conv?.sender || first?.sender ? h`<dt>Started by</dt><dd class="sender">${conv?.sender ?? first?.sender ?? ''}</dd>` : ''}
 ${conv?.model ? h`<dt>Model</dt><dd>${conv.model}</dd>` : ''}
 ${conv ? h`<dt>Started</dt><dd>${timeTag(conv.createdAt)}</dd><dt>Last activity</dt><dd>${timeTag(conv.lastActivityAt)}</dd>` : ''}
+${conv?.archivedAt ? h`<dt>Archived</dt><dd data-role="archived">${timeTag(conv.archivedAt)} — idle longer than <code>conversation_max_age_days</code>: its workspace, session and the tasks' event logs were deleted; a reply starts a new conversation</dd>` : ''}
 <dt>Tasks</dt><dd>${tasks.length}</dd>
 <dt>Total cost</dt><dd data-role="total-cost">${formatCost(conversationCost(tasks)) || '$0.0000'}</dd>
 </dl>
@@ -212,3 +214,9 @@ ${rows}`;
   });
 }
 
+/** Why a finished task shows no events: its conversation was archived by conversation GC. */
+function archivedNote(db: Db, task: TaskRow): string | null {
+  if (!task.conversationId) return null;
+  const conv = getConversation(db, task.repoId, task.conversationId);
+  return conv?.archivedAt ? 'The conversation was archived after being idle; its event log was deleted.' : null;
+}

@@ -22,6 +22,7 @@ import { withFileLock } from '../git/lock.ts';
 import { loadRepoConfigFromMirror, type RepoConfig } from '../repo-config/index.ts';
 import { ContainerRuntime } from '../sandbox/container-runtime.ts';
 import { ensureImage } from '../sandbox/image.ts';
+import { recordRepoImage } from '../store/conversation-gc.ts';
 import { DEFAULT_LIMITS, runAgent, type AgentEvent, type AgentOutcome } from '../sandbox/run-agent.ts';
 import { stripReplyPrefixes } from '../email/threading.ts';
 import { composeMail, type ComposeBody, type ReplyAttachment } from '../reply/compose.ts';
@@ -314,7 +315,14 @@ async function pipeline(
       );
     }
     const built = await withFileLock(path.join(repo.storageDir, 'image-build.lock'), () =>
-      ensureImage({ runtime, contextDir, repoId: repo.repoId }),
+      ensureImage({
+        runtime,
+        contextDir,
+        repoId: repo.repoId,
+        // The instance label marks the image as this daemon's to prune; the record makes it the current one.
+        labels: { instance: instanceId(globals.databasePath) },
+        onTag: (tag) => recordRepoImage(db, repo.repoId, tag),
+      }),
     );
     image = built.tag;
     if (built.built) log.info({ image }, 'image built');

@@ -38,6 +38,34 @@ export interface ImageSummary {
   /** `repository:tag` as it was built (podman's `localhost/` prefix removed); `<none>:<none>` when untagged. */
   readonly tag: string;
   readonly id: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * The labels of an `images --format '{{json .Labels}}'` line: podman prints a JSON object, docker a
+ * JSON string `k=v,k2=v2`.
+ */
+export function parseImageLabels(text: string): Record<string, string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
+    return out;
+  }
+  if (typeof value === 'string') {
+    const out: Record<string, string> = {};
+    for (const pair of value.split(',')) {
+      const i = pair.indexOf('=');
+      if (i > 0) out[pair.slice(0, i)] = pair.slice(i + 1);
+    }
+    return out;
+  }
+  return {};
 }
 
 export interface BuildImageOptions {
@@ -170,7 +198,7 @@ export class ContainerRuntime {
   /** Images carrying `label` (`key=value` or just `key`). */
   async listImages(options: { label: string }): Promise<ImageSummary[]> {
     const r = await this.execOk(
-      ['images', '--filter', `label=${options.label}`, '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'],
+      ['images', '--filter', `label=${options.label}`, '--format', '{{.Repository}}:{{.Tag}}\t{{.ID}}\t{{json .Labels}}'],
       'listing images',
     );
     return r.stdout
@@ -178,9 +206,9 @@ export class ContainerRuntime {
       .map((l) => l.trim())
       .filter((l) => l !== '')
       .map((l) => {
-        const [tag = '', id = ''] = l.split(' ');
+        const [tag = '', id = '', labels = '{}'] = l.split('\t');
         // podman names local images `localhost/<name>`; the tag we built with has no registry part.
-        return { tag: tag.replace(/^localhost\//, ''), id };
+        return { tag: tag.replace(/^localhost\//, ''), id, labels: parseImageLabels(labels) };
       });
   }
 

@@ -7,7 +7,7 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AirutError } from '../errors.ts';
 import type { ContainerRuntime } from './container-runtime.ts';
-import { LABEL_PREFIX, MANAGED_LABEL_KEY } from './labels.ts';
+import { LABEL_PREFIX, MANAGED_LABEL_KEY, managedLabels } from './labels.ts';
 
 export interface EnsureImageOptions {
   readonly runtime: ContainerRuntime;
@@ -15,6 +15,16 @@ export interface EnsureImageOptions {
   readonly contextDir: string;
   /** Opaque id of the repository the image belongs to; goes into the tag and a label. */
   readonly repoId: string;
+  /**
+   * More labels for a newly built image, namespaced like container labels (`{ instance: 'x' }` →
+   * `airut.instance=x`). An image that already exists keeps the labels of whoever built it.
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Called with the tag before the image is looked up or built, so the caller can record that the
+   * tag is in use before anything could prune it.
+   */
+  readonly onTag?: (tag: string) => void;
 }
 
 export interface EnsuredImage {
@@ -80,10 +90,11 @@ export function imageTag(repoId: string, contextHash: string): string {
 
 /**
  * Returns the tag of the image for this context, building it only if no image has that tag yet.
- * Labels: `airut.managed=1`, `airut.repo=<repoId>`.
+ * Labels: `airut.managed=1`, `airut.repo=<repoId>`, plus `options.labels` under `airut.`.
  */
 export async function ensureImage(options: EnsureImageOptions): Promise<EnsuredImage> {
   const tag = imageTag(options.repoId, await hashContextDir(options.contextDir));
+  options.onTag?.(tag);
   const running = inFlight.get(tag);
   if (running) return running;
   const job = (async (): Promise<EnsuredImage> => {
@@ -91,7 +102,7 @@ export async function ensureImage(options: EnsureImageOptions): Promise<EnsuredI
     const log = await options.runtime.buildImage({
       contextDir: options.contextDir,
       tag,
-      labels: { [MANAGED_LABEL_KEY]: '1', [`${LABEL_PREFIX}repo`]: options.repoId },
+      labels: { ...managedLabels(options.labels ?? {}), [MANAGED_LABEL_KEY]: '1', [`${LABEL_PREFIX}repo`]: options.repoId },
     });
     return { tag, built: true, log };
   })();

@@ -184,6 +184,10 @@ export interface ConversationRow {
   readonly sender: string | null;
   readonly createdAt: number;
   readonly lastActivityAt: number;
+  /** When conversation GC deleted its files and its tasks' events and mail bytes; null while live. */
+  readonly archivedAt: number | null;
+  /** Number of tasks when it was archived (null while live: count its tasks instead). */
+  readonly taskCount: number | null;
 }
 
 export function getConversation(db: Db, repoId: string, id: string): ConversationRow | null {
@@ -200,6 +204,8 @@ export function getConversation(db: Db, repoId: string, id: string): Conversatio
     sender: (r.sender as string | null) ?? null,
     createdAt: r.created_at as number,
     lastActivityAt: r.last_activity_at as number,
+    archivedAt: (r.archived_at as number | null) ?? null,
+    taskCount: (r.task_count as number | null) ?? null,
   };
 }
 

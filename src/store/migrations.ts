@@ -147,6 +147,26 @@ const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tasks ADD COLUMN network_sandbox INTEGER;
     `,
   },
+  {
+    version: 3,
+    description: 'conversation GC: archived conversations keep a summary row; current image per repository',
+    sql: `
+      -- A conversation idle for longer than execution.conversation_max_age_days is archived: its
+      -- directory is deleted, its tasks' raw mail and events are emptied, and this row stays as the
+      -- summary the dashboard lists. An archived id is never resumed and never handed out again.
+      ALTER TABLE conversations ADD COLUMN archived_at INTEGER;
+      ALTER TABLE conversations ADD COLUMN task_count INTEGER;
+
+      -- Which image each repository's tasks use, so old images can be pruned without removing the
+      -- one in use. The newest last_used_at of a repository is its current image.
+      CREATE TABLE repo_images (
+        repo_id      TEXT    NOT NULL,
+        tag          TEXT    NOT NULL,
+        last_used_at INTEGER NOT NULL,
+        PRIMARY KEY (repo_id, tag)
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -3,7 +3,8 @@
  *
  * A task is runnable when it is `queued` and no other task of its conversation is `running`
  * (follow-ups wait for the running one). Oldest first. Claiming assigns the conversation:
- * the first of the mail's thread references that this repo already knows, else a new id.
+ * the first of the mail's thread references that this repo already knows (and has not archived),
+ * else a new id.
  * A running task holds a lease that its runner renews; a lapsed lease means the runner is gone.
  */
 import { randomBytes } from 'node:crypto';
@@ -21,7 +22,20 @@ export interface ClaimedTask {
   readonly isResume: boolean;
 }
 
-function conversationKnown(db: Db, repoId: string, id: string): boolean {
+/**
+ * Whether a mail's thread may continue this conversation: it is known to the repo and not archived
+ * (its files are gone; a reply to it starts a new conversation). See conversation-gc.ts.
+ */
+function conversationResumable(db: Db, repoId: string, id: string): boolean {
+  const row = db.prepare(`SELECT archived_at FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, id) as
+    | { archived_at: number | null }
+    | undefined;
+  if (row) return row.archived_at === null;
+  return !!db.prepare(`SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? LIMIT 1`).get(repoId, id);
+}
+
+/** Whether any record uses this id, archived ones included: a new conversation never reuses one. */
+function conversationIdTaken(db: Db, repoId: string, id: string): boolean {
   return !!db
     .prepare(
       `SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?
@@ -33,7 +47,7 @@ function conversationKnown(db: Db, repoId: string, id: string): boolean {
 function newConversationId(db: Db, repoId: string): string {
   for (;;) {
     const id = randomBytes(4).toString('hex');
-    if (!conversationKnown(db, repoId, id)) return id;
+    if (!conversationIdTaken(db, repoId, id)) return id;
   }
 }
 
@@ -57,7 +71,7 @@ export function claimNextTask(db: Db, now: number = Date.now()): ClaimedTask | n
       let isNew = false;
       if (!conversationId) {
         const refs = safeRefs(c.thread_refs);
-        conversationId = refs.find((id) => conversationKnown(db, c.repo_id, id)) ?? null;
+        conversationId = refs.find((id) => conversationResumable(db, c.repo_id, id)) ?? null;
         if (!conversationId) {
           conversationId = newConversationId(db, c.repo_id);
           isNew = true;

@@ -7,6 +7,7 @@ import { acceptMail } from '../../src/store/accept.ts';
 import { enqueueMail, markAttemptFailed } from '../../src/store/outgoing-mail.ts';
 import { saveListenerStatus } from '../../src/store/repo-status.ts';
 import { appendTaskEvent } from '../../src/store/task-events.ts';
+import { archiveConversation } from '../../src/store/conversation-gc.ts';
 import type { Db } from '../../src/store/database.ts';
 import { insertTask, makeConfig, makeOptions, tempDb } from './helpers.ts';
 
@@ -158,6 +159,26 @@ describe('dashboard JSON API', () => {
     const convPage = await (await app.request(BASE + '/conversations/alpha/abcd1234', { headers: { accept: 'text/html' } })).text();
     assert.match(convPage, /data-role="total-cost">\$0\.7500</);
     assert.equal((await app.request(BASE + '/conversations/alpha/ffffffff', { headers: { accept: 'text/html' } })).status, 404);
+  });
+
+  it('an archived conversation still lists its tasks and says its files and events were deleted', async () => {
+    const { db: adb, cleanup: c2 } = tempDb();
+    try {
+      const app = createDashboardApp(makeOptions(adb, makeConfig(['alpha'])).options);
+      const t = insertTask(adb, { repoId: 'alpha', status: 'completed', conversationId: 'feed0001', costUsd: 0.5, createdAt: 1000, startedAt: 1000, finishedAt: 2000 });
+      appendTaskEvent(adb, t, 'assistant_text', { type: 'assistant_text', text: 'done' }, 2000);
+      assert.equal(archiveConversation(adb, 'alpha', 'feed0001', 10_000, 20_000).kind, 'archived');
+      const conv = await getJson(app, '/api/conversations/alpha/feed0001');
+      assert.equal(conv.body.conversation.archivedAt, 20_000);
+      assert.equal(conv.body.conversation.taskCount, 1);
+      assert.deepEqual(conv.body.tasks.map((x: any) => x.id), [t]);
+      const convPage = await (await app.request(BASE + '/conversations/alpha/feed0001', { headers: { accept: 'text/html' } })).text();
+      assert.match(convPage, /data-role="archived"/);
+      const taskPage = await (await app.request(BASE + `/tasks/${t}`, { headers: { accept: 'text/html' } })).text();
+      assert.match(taskPage, /archived after being idle; its event log was deleted/);
+    } finally {
+      c2();
+    }
   });
 
   it('/health turns 503 when a listener backs off and 200 when it recovers', async () => {

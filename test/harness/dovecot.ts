@@ -28,6 +28,11 @@ export interface DovecotOptions {
   binary?: string;
   /** How long start() waits for the greeting; default 10 s. */
   startTimeoutMs?: number;
+  /**
+   * Run Dovecot in its own process group, so a Ctrl-C in the terminal reaches only our process, which
+   * then stops Dovecot in order (the demo does this). Default false.
+   */
+  detached?: boolean;
 }
 
 export interface InboxMessage {
@@ -206,6 +211,7 @@ class DovecotInstance implements DovecotServer {
     users: DovecotUser[],
     private readonly binary: string,
     private readonly startTimeoutMs: number,
+    private readonly detached = false,
   ) {
     this.users = users.map((u) => ({ ...u }));
   }
@@ -229,6 +235,7 @@ class DovecotInstance implements DovecotServer {
     let child: ChildProcess;
     try {
       child = spawn(this.binary, ['-F', '-c', path.join(this.dir, 'dovecot.conf')], {
+        detached: this.detached,
         stdio: ['ignore', stderrFd, stderrFd],
       });
     } finally {
@@ -450,7 +457,7 @@ export async function startDovecot(opts: DovecotOptions): Promise<DovecotServer>
   for (let attempt = 0; attempt < attempts; attempt++) {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'airut-dovecot-'));
     tempDirs.add(dir);
-    const server = new DovecotInstance(dir, opts.users, binary, opts.startTimeoutMs ?? 10_000);
+    const server = new DovecotInstance(dir, opts.users, binary, opts.startTimeoutMs ?? 10_000, opts.detached ?? false);
     server.port = opts.port ?? (await freePort());
     try {
       await server.writeFiles(identity());
