@@ -112,7 +112,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
       filename: typeof a.filename === 'string' ? a.filename : null,
       contentType: typeof a.contentType === 'string' ? a.contentType : 'application/octet-stream',
       size: typeof a.size === 'number' ? a.size : 0,
-      inline: a.contentDisposition === 'inline' || a.related === true,
+      inline: isInlinePart(a),
     })),
     headerLines,
     autoSubmitted: first('Auto-Submitted'),
@@ -121,6 +121,11 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
     returnPath: first('Return-Path'),
     problems,
   };
+}
+
+/** A part the sender's client shows inside the text (a pasted image, a part of multipart/related). */
+export function isInlinePart(a: { readonly contentDisposition?: string; readonly related?: boolean }): boolean {
+  return a.contentDisposition === 'inline' || a.related === true;
 }
 
 function subjectOf(mail: ParsedMail | null, rawSubject: string | null): string {
