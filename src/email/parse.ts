@@ -13,6 +13,9 @@ import { extractFromAddress, normalizeAddress, type FromVerdict } from './from-a
 import { firstHeaderValue, headerValues, readHeaderLines, type HeaderLine } from './headers.ts';
 import { decodeMimeWords, singleLine } from './text.ts';
 import { extractMessageIds } from './threading.ts';
+import { MIME_LIMITS } from './mime-limits.ts';
+
+export { MIME_LIMITS };
 
 /** What is known about an attachment without keeping its bytes (they are re-read from the raw message). */
 export interface AttachmentInfo {
@@ -55,7 +58,13 @@ export interface ParsedMessage {
   readonly returnPath: string | null;
   /** Things that went wrong while reading the message, for the dashboard; [] normally. */
   readonly problems: readonly string[];
+  /**
+   * The MIME structure broke one of the reader's own bounds (`MIME_LIMITS`), so the body and
+   * attachments could not be read: too many parts, or a part's header section too large.
+   */
+  readonly structureLimit: 'parts' | 'header' | null;
 }
+
 
 const MAX_SUBJECT = 2000;
 
@@ -70,15 +79,18 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
   if (headerLines.length === 0) problems.push('the message has no headers');
 
   let mail: ParsedMail | null = null;
+  let structureLimit: ParsedMessage['structureLimit'] = null;
   try {
     mail = await simpleParser(raw, {
       skipHtmlToText: true,
       skipTextToHtml: true,
       skipTextLinks: true,
       skipImageLinks: true,
-    });
+      ...MIME_LIMITS,
+    } as Parameters<typeof simpleParser>[1]);
   } catch (err) {
     problems.push(`the MIME structure could not be parsed: ${messageOf(err)}`);
+    if ((err as { code?: unknown }).code === 'EMAXLEN') structureLimit = /child nodes/i.test(messageOf(err)) ? 'parts' : 'header';
   }
 
   let bodyText = '';
@@ -120,6 +132,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
     precedence: first('Precedence'),
     returnPath: first('Return-Path'),
     problems,
+    structureLimit,
   };
 }
 

@@ -49,6 +49,24 @@ export function explainLimitViolation(v: LimitViolation): LimitExplanation {
           'If more attachments should be accepted, ask the operator to raise `limits.max_attachments`.',
         ].join('\n'),
       };
+    case 'mime_parts':
+      return {
+        detail: `Too many MIME parts: more than ${v.allowed}, the most the mail reader handles.`,
+        message: [
+          `Your mail was not processed: it is made of more than ${v.allowed} MIME parts (attachments, inline images, nested messages), which is more than this service reads in one mail.`,
+          '',
+          'Send it again with fewer parts: put the files into one archive (zip or tar), or spread them over several mails in the same conversation.',
+        ].join('\n'),
+      };
+    case 'mime_header_bytes':
+      return {
+        detail: `A MIME header section is larger than ${formatBytes(v.allowed)}, the most the mail reader handles.`,
+        message: [
+          `Your mail was not processed: one of its parts has a header section larger than ${formatBytes(v.allowed)}, which this service does not read.`,
+          '',
+          'This usually means the mail was produced by a broken program. Send it again from an ordinary mail client.',
+        ].join('\n'),
+      };
     case 'max_attachment_bytes': {
       const name = v.filename ? `"${safeFileName(v.filename)}"` : 'without a name';
       return {

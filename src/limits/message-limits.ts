@@ -3,6 +3,7 @@
  * (the size the IMAP server reported and the attachment list of the parsed mail).
  */
 import type { MailLimits } from '../config/types.ts';
+import { MIME_LIMITS } from '../email/mime-limits.ts';
 
 /** The attachment facts the check needs (a subset of `AttachmentInfo` from src/email/parse.ts). */
 export interface AttachmentFacts {
@@ -17,12 +18,17 @@ export interface MessageFacts {
   /** Only the header section was read, because the mail was over `maxMessageBytes`. */
   readonly headersOnly: boolean;
   readonly attachments: readonly AttachmentFacts[];
+  /** The MIME reader's own bound that the mail broke (see src/email/mime-limits.ts). */
+  readonly structureLimit?: 'parts' | 'header' | null;
 }
 
 /** Which limit a mail broke, with its figure and the allowed one. Structured-cloneable. */
 export type LimitViolation =
   | { readonly limit: 'max_message_bytes'; readonly actual: number; readonly allowed: number }
   | { readonly limit: 'max_attachments'; readonly actual: number; readonly allowed: number }
+  /** The MIME reader's bounds: more parts than it reads, or a part whose header section is larger. */
+  | { readonly limit: 'mime_parts'; readonly allowed: number }
+  | { readonly limit: 'mime_header_bytes'; readonly allowed: number }
   | {
       readonly limit: 'max_attachment_bytes';
       readonly actual: number;
@@ -40,13 +46,16 @@ export function isSentAttachment(a: Pick<AttachmentFacts, 'filename' | 'inline'>
   return !(a.inline && !a.filename);
 }
 
-/** The first limit the mail breaks (size, then count, then the largest attachment), or null. */
+/** The first limit the mail breaks (size, structure, count, then the largest attachment), or null. */
 export function checkMessageLimits(facts: MessageFacts, limits: MailLimits): LimitViolation | null {
   const maxBytes = limits.maxMessageBytes;
   if (facts.headersOnly || (maxBytes !== null && facts.size > maxBytes)) {
     // headersOnly is only ever set for a mail over the limit; `?? size` keeps the type honest.
     return { limit: 'max_message_bytes', actual: facts.size, allowed: maxBytes ?? facts.size };
   }
+  // A mail the reader gave up on has no attachment list to check; it cannot be run either.
+  if (facts.structureLimit === 'parts') return { limit: 'mime_parts', allowed: MIME_LIMITS.maxChildNodes };
+  if (facts.structureLimit === 'header') return { limit: 'mime_header_bytes', allowed: MIME_LIMITS.maxHeadSize };
   const sent = facts.attachments.filter(isSentAttachment);
   if (limits.maxAttachments !== null && sent.length > limits.maxAttachments) {
     return { limit: 'max_attachments', actual: sent.length, allowed: limits.maxAttachments };

@@ -44,7 +44,10 @@ export async function intakeMessage(
   if (screened.action === 'accept') {
     // Limits are checked only for senders who passed: the others are refused (and never
     // answered) whatever their size.
-    const violation = checkMessageLimits({ size, headersOnly: fetched.headersOnly, attachments: parsed.attachments }, repo.limits);
+    const violation = checkMessageLimits(
+      { size, headersOnly: fetched.headersOnly, attachments: parsed.attachments, structureLimit: parsed.structureLimit },
+      repo.limits,
+    );
     verdict = violation
       ? { action: 'reject', reason: 'too_large', detail: explainLimitViolation(violation).detail, limit: violation }
       : { action: 'accept', modelHint: screened.modelHint };

@@ -4,7 +4,7 @@
  */
 import { simpleParser } from 'mailparser';
 import type { ConversationStore } from '../conversation/index.ts';
-import { isInlinePart } from '../email/parse.ts';
+import { MIME_LIMITS, isInlinePart } from '../email/parse.ts';
 import { isSentAttachment } from '../limits/message-limits.ts';
 
 export interface SavedAttachment {
@@ -14,7 +14,12 @@ export interface SavedAttachment {
 }
 
 export async function saveAttachments(raw: Buffer, store: ConversationStore, conversationId: string): Promise<SavedAttachment[]> {
-  const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+  const parsed = await simpleParser(raw, {
+    skipHtmlToText: true,
+    skipTextToHtml: true,
+    skipImageLinks: true,
+    ...MIME_LIMITS,
+  } as Parameters<typeof simpleParser>[1]);
   const saved: SavedAttachment[] = [];
   for (const a of parsed.attachments ?? []) {
     // Inline parts without a file name (signatures, embedded images) are not something the sender

@@ -51,6 +51,12 @@ describe('checkMessageLimits', () => {
     assert.equal(checkMessageLimits({ size: 1e9, headersOnly: false, attachments: Array.from({ length: 5000 }, () => file(1e8)) }, none), null);
     assert.equal(checkMessageLimits({ size: 10, headersOnly: false, attachments: [file(1)] }, { ...limits, maxAttachments: 0 })?.limit, 'max_attachments');
   });
+  it('a mail the MIME reader gave up on is refused by the bound it broke', () => {
+    assert.deepEqual(checkMessageLimits({ size: 10, headersOnly: false, attachments: [], structureLimit: 'parts' }, limits), { limit: 'mime_parts', allowed: 1000 });
+    assert.deepEqual(checkMessageLimits({ size: 10, headersOnly: false, attachments: [], structureLimit: 'header' }, limits), { limit: 'mime_header_bytes', allowed: 1024 * 1024 });
+    assert.match(explainLimitViolation({ limit: 'mime_parts', allowed: 1000 }).message, /more than 1000 MIME parts/);
+    assert.match(explainLimitViolation({ limit: 'mime_header_bytes', allowed: 1024 * 1024 }).message, /header section larger than 1 MiB/);
+  });
   it('isSentAttachment', () => {
     assert.equal(isSentAttachment({ filename: null, inline: true }), false);
     assert.equal(isSentAttachment({ filename: '', inline: true }), false);
