@@ -36,7 +36,8 @@ const listener = new ImapListener({
   useIdle: repo.imap.useIdle,
   pollIntervalMs: repo.imap.pollIntervalSeconds * 1000,
   idleReconnectIntervalMs: repo.imap.idleReconnectIntervalSeconds * 1000,
-  onMessage: (raw, uid) => intakeMessage(raw, uid, repo, (mail) => supervisor.accept(mail), log),
+  maxMessageBytes: repo.limits.maxMessageBytes,
+  onMessage: (raw, uid, info) => intakeMessage(raw, uid, repo, (mail) => supervisor.accept(mail), log, info),
   onStatus: (status) => {
     supervisor.reportStatus(status).catch((err: Error) => log.warn({ err: err.message }, 'status report failed'));
   },

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'node:events';
 import autocannon from 'autocannon';
 import pino from 'pino';
+import { DEFAULT_MAIL_LIMITS } from '../../src/config/defaults.ts';
 import type { ServerConfig } from '../../src/config/types.ts';
 import { startDashboard } from '../../src/dashboard/server.ts';
 import { openDatabase } from '../../src/store/database.ts';
@@ -42,6 +43,7 @@ function config(dbPath: string): ServerConfig {
           username: id, password: 'x', from: `${id}@example.com`, fromAddress: `${id}@example.com`,
         },
         authorizedSenders: [], trustedAuthservId: 'mx', imap: { pollIntervalSeconds: 60, useIdle: true, idleReconnectIntervalSeconds: 1740 },
+        limits: DEFAULT_MAIL_LIMITS,
         network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {},
       },
     ]),

@@ -318,7 +318,8 @@ ${CLI_CONTAINER_ENV}`);
           secrets: { ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: 'bench-key' },
         },
       ],
-      global: { container_network: 'host', execution: { max_concurrent: 1, shutdown_timeout: 5 } },
+      // Every sample comes from one sender; the rate limits must not refuse the later ones.
+      global: { container_network: 'host', execution: { max_concurrent: 1, shutdown_timeout: 5 }, limits: { tasks_per_hour: null, tasks_per_sender_per_hour: null } },
     });
     const d = startDaemon(cfg, [], podmanEnv);
     daemon = d;

@@ -13,9 +13,10 @@ import { CLAUDE_BINARY_PACKAGE, DEFAULTS } from './defaults.ts';
 import { deepFreeze } from './freeze.ts';
 import { expandPath } from './fs-path.ts';
 import { defaultSecurityForPort } from './network.ts';
-import type { RawNamedValue, RawRepo, RawServerConfig } from './raw.ts';
+import type { RawLimits, RawNamedValue, RawRepo, RawServerConfig } from './raw.ts';
 import type {
   GlobalConfig,
+  MailLimits,
   MaskedSecret,
   UpstreamOverride,
   RepoEmailConfig,
@@ -98,7 +99,26 @@ function buildEmail(email: RawRepo['email']): RepoEmailConfig {
   };
 }
 
-function buildRepo(repoId: string, raw: RawRepo, configDir: string): RepoServerConfig {
+/**
+ * A repo's limits: each key from the repo's `limits`, else the top-level `limits`, else the default.
+ * `null` is a value here ("no limit"), so only an absent key inherits.
+ */
+function buildLimits(repo: RawLimits | null | undefined, top: RawLimits | null | undefined): MailLimits {
+  const pick = <K extends keyof RawLimits>(key: K, fallback: number): number | null => {
+    if (repo && repo[key] !== undefined) return repo[key] ?? null;
+    if (top && top[key] !== undefined) return top[key] ?? null;
+    return fallback;
+  };
+  return {
+    maxMessageBytes: pick('max_message_bytes', DEFAULTS.maxMessageBytes),
+    maxAttachmentBytes: pick('max_attachment_bytes', DEFAULTS.maxAttachmentBytes),
+    maxAttachments: pick('max_attachments', DEFAULTS.maxAttachments),
+    tasksPerHour: pick('tasks_per_hour', DEFAULTS.tasksPerHour),
+    tasksPerSenderPerHour: pick('tasks_per_sender_per_hour', DEFAULTS.tasksPerSenderPerHour),
+  };
+}
+
+function buildRepo(repoId: string, raw: RawRepo, configDir: string, topLimits: RawLimits | null | undefined): RepoServerConfig {
   const maskedSecrets: Record<string, MaskedSecret> = {};
   for (const [name, m] of Object.entries(raw.masked_secrets ?? {})) {
     maskedSecrets[name] = { value: m.value, scopes: [...m.scopes], headers: [...m.headers] };
@@ -126,6 +146,7 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string): RepoServerC
       idleReconnectIntervalSeconds: raw.imap?.idle_reconnect_interval ?? DEFAULTS.idleReconnectIntervalSeconds,
     },
     network: { sandboxEnabled: raw.network?.sandbox_enabled ?? DEFAULTS.sandboxEnabled },
+    limits: buildLimits(raw.limits, topLimits),
     secrets: { ...(raw.secrets ?? {}) },
     maskedSecrets,
     signingCredentials,
@@ -136,6 +157,6 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string): RepoServerC
 export function buildServerConfig(raw: RawServerConfig, sourcePath: string): ServerConfig {
   const configDir = path.dirname(sourcePath);
   const repos: Record<string, RepoServerConfig> = {};
-  for (const [id, repo] of Object.entries(raw.repos ?? {})) repos[id] = buildRepo(id, repo, configDir);
+  for (const [id, repo] of Object.entries(raw.repos ?? {})) repos[id] = buildRepo(id, repo, configDir, raw.limits);
   return deepFreeze({ global: buildGlobal(raw, configDir, sourcePath), repos, sourcePath });
 }

@@ -1,3 +1,5 @@
+import type { MailLimits } from './types.ts';
+
 /**
  * Default values of optional keys. The JSON schema repeats them as `default` for documentation;
  * test/config/schema.test.ts checks that the two agree, so this file is the one to change.
@@ -19,7 +21,23 @@ export const DEFAULTS = {
   useIdle: true,
   // Servers may drop an IDLE connection after 30 minutes (RFC 2177); re-issuing at 29 beats them to it.
   idleReconnectIntervalSeconds: 1740,
+  // Limits on incoming mail (`limits:`); null means no limit. 25 MiB is what the big providers
+  // accept; the rates stop a flood or an auto-reply loop long before it costs real money.
+  maxMessageBytes: 26_214_400,
+  maxAttachmentBytes: 20_971_520,
+  maxAttachments: 50,
+  tasksPerHour: 100,
+  tasksPerSenderPerHour: 30,
 } as const;
+
+/** The limits of a repository when neither it nor the top-level `limits:` sets any. */
+export const DEFAULT_MAIL_LIMITS: MailLimits = Object.freeze({
+  maxMessageBytes: DEFAULTS.maxMessageBytes,
+  maxAttachmentBytes: DEFAULTS.maxAttachmentBytes,
+  maxAttachments: DEFAULTS.maxAttachments,
+  tasksPerHour: DEFAULTS.tasksPerHour,
+  tasksPerSenderPerHour: DEFAULTS.tasksPerSenderPerHour,
+});
 
 /** The npm package whose `claude` file is mounted into containers when `claude.binary` is not set. */
 export const CLAUDE_BINARY_PACKAGE = '@anthropic-ai/claude-code-linux-x64';

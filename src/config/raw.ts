@@ -9,6 +9,15 @@ export interface RawNamedValue {
   value: string;
 }
 
+/** `limits:` at the top level or in a repo. A key set to null means "no limit"; absent means "inherit". */
+export interface RawLimits {
+  max_message_bytes?: number | null;
+  max_attachment_bytes?: number | null;
+  max_attachments?: number | null;
+  tasks_per_hour?: number | null;
+  tasks_per_sender_per_hour?: number | null;
+}
+
 export interface RawRepo {
   git: { repo_url: string };
   storage_dir: string;
@@ -27,6 +36,7 @@ export interface RawRepo {
   trusted_authserv_id: string;
   imap?: { poll_interval?: number; use_idle?: boolean; idle_reconnect_interval?: number } | null;
   network?: { sandbox_enabled?: boolean } | null;
+  limits?: RawLimits | null;
   secrets?: Record<string, string> | null;
   masked_secrets?: Record<string, { value: string; scopes: string[]; headers: string[] }> | null;
   signing_credentials?: Record<
@@ -55,5 +65,6 @@ export interface RawServerConfig {
   network?: { upstream_overrides?: Record<string, string> | null } | null;
   database?: string;
   claude?: { binary?: string | null; allowed_models?: string[] | null } | null;
+  limits?: RawLimits | null;
   repos?: Record<string, RawRepo> | null;
 }

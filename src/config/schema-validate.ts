@@ -80,7 +80,8 @@ function describe(error: ErrorObject, data: unknown, envPaths: ReadonlySet<strin
     }
     case 'minimum':
     case 'maximum': {
-      const range = parent.type === 'integer' ? integerRange(parent) : null;
+      const isInteger = parent.type === 'integer' || (Array.isArray(parent.type) && parent.type.includes('integer'));
+      const range = isInteger ? integerRange(parent) : null;
       const word = error.keyword === 'minimum' ? 'at least' : 'at most';
       return { path: at, message: range ?? `must be ${word} ${String(params.limit)}` };
     }

@@ -3,7 +3,8 @@
  * daemon will do (which inboxes, which storage, which secret NAMES), and never a secret value:
  * the output may well be pasted into a bug report.
  */
-import type { RepoServerConfig, ServerConfig } from './types.ts';
+import { formatBytes } from '../limits/bytes.ts';
+import type { MailLimits, RepoServerConfig, ServerConfig } from './types.ts';
 
 /** Hides credentials written into a clone URL (`https://user:token@host/…`). */
 function withoutUserInfo(url: string): string {
@@ -12,6 +13,15 @@ function withoutUserInfo(url: string): string {
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function limitsLine(l: MailLimits): string {
+  const bytes = (n: number | null): string => (n === null ? 'no limit' : formatBytes(n));
+  const count = (n: number | null): string => (n === null ? 'no limit' : String(n));
+  return (
+    `mail ${bytes(l.maxMessageBytes)}, attachment ${bytes(l.maxAttachmentBytes)}, ${count(l.maxAttachments)} attachments; ` +
+    `tasks per hour ${count(l.tasksPerHour)}, per sender ${count(l.tasksPerSenderPerHour)}`
+  );
 }
 
 function repoLines(repo: RepoServerConfig): string[] {
@@ -25,6 +35,7 @@ function repoLines(repo: RepoServerConfig): string[] {
     `    smtp:     ${email.smtpServer}:${email.smtpPort}/${email.smtpSecurity}, from ${email.fromAddress}`,
     `    senders:  ${plural(repo.authorizedSenders.length, 'authorized sender')}, trusted authserv-id ${repo.trustedAuthservId}`,
     `    storage:  ${repo.storageDir}`,
+    `    limits:   ${limitsLine(repo.limits)}`,
     `    secrets:  ${names(repo.secrets)}`,
     `    masked:   ${names(repo.maskedSecrets)}`,
     `    signing:  ${names(repo.signingCredentials)}`,

@@ -71,6 +71,22 @@ export interface RepoImapConfig {
   readonly idleReconnectIntervalSeconds: number;
 }
 
+/**
+ * Limits on one repository's incoming mail (its own `limits:` over the top-level one over the
+ * defaults). null means no limit. Rates count over the last hour, sliding.
+ */
+export interface MailLimits {
+  /** Largest mail, in bytes as the IMAP server counts them. */
+  readonly maxMessageBytes: number | null;
+  /** Largest single attachment, decoded. */
+  readonly maxAttachmentBytes: number | null;
+  readonly maxAttachments: number | null;
+  /** Tasks the repository accepts per hour, all senders together. */
+  readonly tasksPerHour: number | null;
+  /** Tasks one sender may start in the repository per hour. */
+  readonly tasksPerSenderPerHour: number | null;
+}
+
 /** A secret the container sees only as a surrogate; the proxy swaps in the real value. */
 export interface MaskedSecret {
   readonly value: string;
@@ -102,6 +118,7 @@ export interface RepoServerConfig {
   readonly imap: RepoImapConfig;
   /** Server-side break-glass: false turns the network sandbox off whatever the repository says. */
   readonly network: { readonly sandboxEnabled: boolean };
+  readonly limits: MailLimits;
   readonly secrets: Readonly<Record<string, string>>;
   readonly maskedSecrets: Readonly<Record<string, MaskedSecret>>;
   readonly signingCredentials: Readonly<Record<string, SigningCredential>>;

@@ -38,10 +38,15 @@ export function splitExtension(name: string): { stem: string; ext: string } {
   return { stem: name.slice(0, dot), ext };
 }
 
+// Device names Windows reserves whatever the extension (`CON.txt` opens the console). Harmless on
+// the Linux host, but the files travel on: into a Windows checkout, back out as attachments.
+const WINDOWS_RESERVED = /^(?:con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(?:\.|$)/i;
+
 /**
  * The base name of `raw` made safe: last path segment (after `/` or `\`), unsafe characters
  * removed, no leading dots (nothing hidden, never `.` or `..`), runs of dots collapsed, trimmed,
- * at most MAX_FILENAME_BYTES of UTF-8 with the extension kept. Never empty.
+ * Windows device names prefixed with `_`, at most MAX_FILENAME_BYTES of UTF-8 with the extension
+ * kept. Never empty.
  */
 export function safeFileName(raw: string): string {
   let name = String(raw).normalize('NFC').replace(UNSAFE_CHARS, '');
@@ -53,6 +58,7 @@ export function safeFileName(raw: string): string {
     .replace(/^[.\s]+/, '')
     .replace(/[.\s]+$/, '');
   if (!name) return FALLBACK_FILENAME;
+  if (WINDOWS_RESERVED.test(name)) name = `_${name}`;
   return fitName(name, '');
 }
 

@@ -29,6 +29,9 @@ const CUT_HERE = /<[a-z][a-z0-9]*\b[^<>]*\bid\s*=\s*["']?(?:appendonsend|divRply
 
 const convertHtml = compile({
   wordwrap: false,
+  // Hostile HTML nests tens of thousands of elements; without a bound the converter recurses
+  // until the stack overflows. Real mail is nowhere near; deeper content becomes "...".
+  limits: { maxDepth: 1000 },
   selectors: [
     ...QUOTE_SELECTORS.map((selector) => ({ selector, format: 'skip' })),
     { selector: 'img', format: 'skip' },

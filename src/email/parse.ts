@@ -13,6 +13,9 @@ import { extractFromAddress, normalizeAddress, type FromVerdict } from './from-a
 import { firstHeaderValue, headerValues, readHeaderLines, type HeaderLine } from './headers.ts';
 import { decodeMimeWords, singleLine } from './text.ts';
 import { extractMessageIds } from './threading.ts';
+import { MIME_LIMITS } from './mime-limits.ts';
+
+export { MIME_LIMITS };
 
 /** What is known about an attachment without keeping its bytes (they are re-read from the raw message). */
 export interface AttachmentInfo {
@@ -55,7 +58,13 @@ export interface ParsedMessage {
   readonly returnPath: string | null;
   /** Things that went wrong while reading the message, for the dashboard; [] normally. */
   readonly problems: readonly string[];
+  /**
+   * The MIME structure broke one of the reader's own bounds (`MIME_LIMITS`), so the body and
+   * attachments could not be read: too many parts, or a part's header section too large.
+   */
+  readonly structureLimit: 'parts' | 'header' | null;
 }
+
 
 const MAX_SUBJECT = 2000;
 
@@ -70,15 +79,18 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
   if (headerLines.length === 0) problems.push('the message has no headers');
 
   let mail: ParsedMail | null = null;
+  let structureLimit: ParsedMessage['structureLimit'] = null;
   try {
     mail = await simpleParser(raw, {
       skipHtmlToText: true,
       skipTextToHtml: true,
       skipTextLinks: true,
       skipImageLinks: true,
-    });
+      ...MIME_LIMITS,
+    } as Parameters<typeof simpleParser>[1]);
   } catch (err) {
     problems.push(`the MIME structure could not be parsed: ${messageOf(err)}`);
+    if ((err as { code?: unknown }).code === 'EMAXLEN') structureLimit = /child nodes/i.test(messageOf(err)) ? 'parts' : 'header';
   }
 
   let bodyText = '';
@@ -112,7 +124,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
       filename: typeof a.filename === 'string' ? a.filename : null,
       contentType: typeof a.contentType === 'string' ? a.contentType : 'application/octet-stream',
       size: typeof a.size === 'number' ? a.size : 0,
-      inline: a.contentDisposition === 'inline' || a.related === true,
+      inline: isInlinePart(a),
     })),
     headerLines,
     autoSubmitted: first('Auto-Submitted'),
@@ -120,7 +132,13 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
     precedence: first('Precedence'),
     returnPath: first('Return-Path'),
     problems,
+    structureLimit,
   };
+}
+
+/** A part the sender's client shows inside the text (a pasted image, a part of multipart/related). */
+export function isInlinePart(a: { readonly contentDisposition?: string; readonly related?: boolean }): boolean {
+  return a.contentDisposition === 'inline' || a.related === true;
 }
 
 function subjectOf(mail: ParsedMail | null, rawSubject: string | null): string {

@@ -7,6 +7,9 @@
  * not flagged \Deleted is work. A message is removed from the server only after `onMessage`
  * returned true, i.e. after the supervisor recorded it durably. A crash before that leaves it on
  * the server, and it is fetched again on the next connection (acceptance is idempotent).
+ *
+ * Sizes are asked for before bodies: a message over `maxMessageBytes` is downloaded as its header
+ * section only (and recorded so), and the rest in groups of bounded size (see fetch-plan.ts).
  */
 import { ImapFlow } from 'imapflow';
 import type { Logger } from '../log/logger.ts';
@@ -14,6 +17,21 @@ import type { ConnectionSecurity } from '../config/types.ts';
 import type { ListenerState, ListenerStatus } from '../store/repo-status.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.ts';
 import { WakeSignal, sleepUnless } from './wake-signal.ts';
+import { planFetches, type FetchStep } from './fetch-plan.ts';
+import { headerSectionOf } from '../email/headers.ts';
+
+/** How much of an oversized message is downloaded to read its header section. */
+export const HEADER_PREVIEW_BYTES = 256 * 1024;
+/** Most bytes of message sources held at once while a batch is processed (one bigger message aside). */
+const MAX_GROUP_BYTES = 32 * 1024 * 1024;
+
+/** How a message was downloaded, for `onMessage`. */
+export interface FetchedMessageInfo {
+  /** RFC822.SIZE as the server reported it; the downloaded length when it reported none. */
+  readonly size: number;
+  /** Only the header section was downloaded: the message is over `maxMessageBytes`. */
+  readonly headersOnly: boolean;
+}
 
 export interface ImapListenerOptions {
   readonly host: string;
@@ -33,8 +51,10 @@ export interface ImapListenerOptions {
   readonly backoff?: BackoffPolicy;
   /** Messages fetched per round trip when many are waiting. */
   readonly batchSize?: number;
+  /** Larger messages are downloaded as their header section only; null: no limit. */
+  readonly maxMessageBytes?: number | null;
   /** Returns true once the message is durably recorded, so it may be removed from the server. */
-  readonly onMessage: (raw: Buffer, uid: number) => Promise<boolean>;
+  readonly onMessage: (raw: Buffer, uid: number, info: FetchedMessageInfo) => Promise<boolean>;
   readonly onStatus: (status: ListenerStatus) => void;
   readonly log: Logger;
 }
@@ -175,16 +195,20 @@ export class ImapListener {
       if (uids.length === 0) return;
       this.status('processing', `${uids.length} message(s) waiting`);
       const batch = uids.slice(0, batchSize);
-      const sources = new Map<number, Buffer>();
-      for await (const msg of client.fetch(batch.join(','), { uid: true, source: true }, { uid: true })) {
-        if (msg.source) sources.set(msg.uid, msg.source);
+      const sizes = new Map<number, number>();
+      for await (const msg of client.fetch(batch.join(','), { uid: true, size: true }, { uid: true })) {
+        if (typeof msg.size === 'number') sizes.set(msg.uid, msg.size);
       }
       const done: number[] = [];
       try {
-        for (const uid of batch) {
-          const raw = sources.get(uid);
-          if (!raw) continue; // expunged by someone else meanwhile
-          if (await this.o.onMessage(raw, uid)) done.push(uid);
+        for (const step of planFetches(batch, sizes, this.o.maxMessageBytes ?? null, MAX_GROUP_BYTES)) {
+          // Fetched completely before any callback runs: imapflow cannot take other commands
+          // while a FETCH is being iterated.
+          const fetched = await this.fetchStep(client, step);
+          for (const [uid, m] of fetched) {
+            if (await this.o.onMessage(m.raw, uid, m.info)) done.push(uid);
+            if (this.stopping) break;
+          }
           if (this.stopping) break;
         }
       } finally {
@@ -192,11 +216,32 @@ export class ImapListener {
         if (done.length && client.usable) await client.messageDelete(done.join(','), { uid: true });
       }
       if (done.length < batch.length && !this.stopping) {
-        // Something was not recorded (the callback declined): don't spin on it; the next
-        // connection retries. Throwing hands control to the backoff loop.
+        // Something was not recorded (expunged meanwhile, or the callback declined): don't spin on
+        // it; the next connection retries. Throwing hands control to the backoff loop.
         throw new Error(`${batch.length - done.length} message(s) could not be recorded; will retry`);
       }
     }
+  }
+
+  private async fetchStep(client: ImapFlow, step: FetchStep): Promise<Map<number, { raw: Buffer; info: FetchedMessageInfo }>> {
+    const out = new Map<number, { raw: Buffer; info: FetchedMessageInfo }>();
+    if (step.kind === 'headers') {
+      const query = { uid: true, source: { start: 0, maxLength: HEADER_PREVIEW_BYTES } };
+      for await (const msg of client.fetch(String(step.uid), query, { uid: true })) {
+        if (!msg.source) continue;
+        // What we record of it: the header section, ended by the blank line.
+        const raw = Buffer.concat([headerSectionOf(msg.source), Buffer.from('\r\n')]);
+        out.set(msg.uid, { raw, info: { size: step.size, headersOnly: true } });
+        this.o.log.warn({ uid: msg.uid, size: step.size, limit: this.o.maxMessageBytes }, 'message over the size limit; read its headers only');
+      }
+      return out;
+    }
+    for await (const msg of client.fetch(step.uids.join(','), { uid: true, source: true, size: true }, { uid: true })) {
+      if (!msg.source) continue;
+      out.set(msg.uid, { raw: msg.source, info: { size: typeof msg.size === 'number' ? msg.size : msg.source.length, headersOnly: false } });
+    }
+    // In UID order, as planned (servers may answer in any order).
+    return new Map(step.uids.filter((u) => out.has(u)).map((u) => [u, out.get(u)!]));
   }
 }
 

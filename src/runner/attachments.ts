@@ -4,6 +4,8 @@
  */
 import { simpleParser } from 'mailparser';
 import type { ConversationStore } from '../conversation/index.ts';
+import { MIME_LIMITS, isInlinePart } from '../email/parse.ts';
+import { isSentAttachment } from '../limits/message-limits.ts';
 
 export interface SavedAttachment {
   readonly sentName: string;
@@ -12,11 +14,17 @@ export interface SavedAttachment {
 }
 
 export async function saveAttachments(raw: Buffer, store: ConversationStore, conversationId: string): Promise<SavedAttachment[]> {
-  const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+  const parsed = await simpleParser(raw, {
+    skipHtmlToText: true,
+    skipTextToHtml: true,
+    skipImageLinks: true,
+    ...MIME_LIMITS,
+  } as Parameters<typeof simpleParser>[1]);
   const saved: SavedAttachment[] = [];
   for (const a of parsed.attachments ?? []) {
-    // Inline parts without a file name (signatures, embedded images) are not something the sender attached.
-    if (a.contentDisposition === 'inline' && !a.filename) continue;
+    // Inline parts without a file name (signatures, embedded images) are not something the sender
+    // attached; the same rule decides what counts against `max_attachments`.
+    if (!isSentAttachment({ filename: a.filename ?? null, inline: isInlinePart(a) })) continue;
     const sentName = a.filename ?? '';
     const savedName = await store.saveAttachment(conversationId, sentName, a.content);
     saved.push({ sentName, savedName, size: a.size ?? a.content.length });

@@ -4,6 +4,7 @@
  * mail from the server. Calling it twice for the same mail is harmless (see `acceptMail`).
  */
 import { createHash } from 'node:crypto';
+import type { LimitViolation } from '../limits/message-limits.ts';
 import { writeTransaction, type Db } from './database.ts';
 
 /** Why a mail was refused. Stored in `tasks.reason`; also a metrics label. */
@@ -11,16 +12,32 @@ export type RejectReason = 'auth_failed' | 'unauthorized' | 'loop' | 'malformed'
 
 export type MailVerdict =
   | { readonly action: 'accept'; readonly modelHint: string | null }
-  | { readonly action: 'reject'; readonly reason: RejectReason; readonly detail: string };
+  | {
+      readonly action: 'reject';
+      readonly reason: RejectReason;
+      readonly detail: string;
+      /** For `too_large`: which limit, so the sender's reply can give the figures. */
+      readonly limit?: LimitViolation;
+    };
 
 /** What a repo listener hands to the supervisor. Structured-cloneable (crosses threads). */
 export interface IncomingMail {
   readonly repoId: string;
+  /** The whole message, or only its header section when `headersOnly`. */
   readonly raw: Uint8Array;
+  /** The message's size as the IMAP server reported it; default `raw.byteLength`. */
+  readonly size?: number;
+  /**
+   * The mail was over `max_message_bytes`, so only its header section was downloaded and is
+   * recorded (enough to authenticate, thread and answer it).
+   */
+  readonly headersOnly?: boolean;
   readonly imapUid: number | null;
   readonly messageId: string | null;
   readonly subject: string;
   readonly sender: string | null;
+  /** The References header's msg-ids, oldest first, for threading a reply. */
+  readonly references?: readonly string[];
   /** Conversation ids this mail may belong to, best first (In-Reply-To, References, subject tag). */
   readonly conversationCandidates: readonly string[];
   readonly verdict: MailVerdict;
@@ -36,34 +53,55 @@ export function rawDigest(raw: Uint8Array): string {
   return createHash('sha256').update(raw).digest('hex');
 }
 
-export function acceptMail(db: Db, mail: IncomingMail, now: number = Date.now()): AcceptOutcome {
-  const digest = rawDigest(mail.raw);
-  return writeTransaction(db, () => {
-    // Exact same bytes seen before in this repo: the listener crashed (or the server refused the
-    // delete) after we recorded it. Answer with the earlier task.
-    const sameBytes = db
-      .prepare(
-        `SELECT t.id FROM messages m JOIN tasks t ON t.message_row = m.id
-         WHERE m.repo_id = ? AND m.raw_sha256 = ? ORDER BY t.id LIMIT 1`,
-      )
-      .get(mail.repoId, digest) as { id: number } | undefined;
-    if (sameBytes) return { kind: 'duplicate', taskId: sameBytes.id };
+/**
+ * The dedupe key of a recorded mail: the hash of its bytes. For a header-only record, the hash
+ * also covers the full size, so two big mails with identical headers but different bodies (rare,
+ * but a crafted pair could) are less likely to pass for one.
+ */
+export function recordDigest(mail: Pick<IncomingMail, 'raw' | 'size' | 'headersOnly'>): string {
+  if (!mail.headersOnly) return rawDigest(mail.raw);
+  return createHash('sha256').update(`headers-only ${mail.size ?? mail.raw.byteLength}\n`).update(mail.raw).digest('hex');
+}
 
-    // Same Message-ID already accepted: a second delivery (e.g. the sender's server retried).
-    // Rejected rows don't count, so a spoof reusing a genuine Message-ID cannot block it.
-    if (mail.verdict.action === 'accept' && mail.messageId) {
-      const sameId = db
-        .prepare(`SELECT id FROM tasks WHERE repo_id = ? AND message_id = ? AND status <> 'rejected' LIMIT 1`)
-        .get(mail.repoId, mail.messageId) as { id: number } | undefined;
-      if (sameId) return { kind: 'duplicate', taskId: sameId.id };
-    }
+/** The task of a mail recorded earlier (same bytes, or an accepted mail with the same Message-ID), or null. */
+export function findRecordedMail(db: Db, mail: IncomingMail): number | null {
+  return earlierTask(db, mail, recordDigest(mail));
+}
+
+function earlierTask(db: Db, mail: IncomingMail, digest: string): number | null {
+  // Exact same bytes seen before in this repo: the listener crashed (or the server refused the
+  // delete) after we recorded it. Answer with the earlier task.
+  const sameBytes = db
+    .prepare(
+      `SELECT t.id FROM messages m JOIN tasks t ON t.message_row = m.id
+       WHERE m.repo_id = ? AND m.raw_sha256 = ? ORDER BY t.id LIMIT 1`,
+    )
+    .get(mail.repoId, digest) as { id: number } | undefined;
+  if (sameBytes) return sameBytes.id;
+
+  // Same Message-ID already accepted: a second delivery (e.g. the sender's server retried).
+  // Rejected rows don't count, so a spoof reusing a genuine Message-ID cannot block it.
+  if (mail.verdict.action === 'accept' && mail.messageId) {
+    const sameId = db
+      .prepare(`SELECT id FROM tasks WHERE repo_id = ? AND message_id = ? AND status <> 'rejected' LIMIT 1`)
+      .get(mail.repoId, mail.messageId) as { id: number } | undefined;
+    if (sameId) return sameId.id;
+  }
+  return null;
+}
+
+export function acceptMail(db: Db, mail: IncomingMail, now: number = Date.now()): AcceptOutcome {
+  const digest = recordDigest(mail);
+  return writeTransaction(db, () => {
+    const earlier = earlierTask(db, mail, digest);
+    if (earlier !== null) return { kind: 'duplicate', taskId: earlier };
 
     const messageRow = db
       .prepare(
         `INSERT INTO messages (repo_id, raw_sha256, message_id, imap_uid, size, raw, received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(mail.repoId, digest, mail.messageId, mail.imapUid, mail.raw.byteLength, Buffer.from(mail.raw), now)
+      .run(mail.repoId, digest, mail.messageId, mail.imapUid, mail.size ?? mail.raw.byteLength, Buffer.from(mail.raw), now)
       .lastInsertRowid;
 
     const v = mail.verdict;

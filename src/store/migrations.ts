@@ -167,6 +167,28 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'rate limits: indexes over counted tasks, replies sent about limits',
+    sql: `
+      -- The tasks that count towards the rates (see src/store/rate-limit.ts): accepted ones, and
+      -- too-large mails (each got a reply). Partial indexes keep the count bounded by the limit
+      -- however many rate-limited mails a flood leaves in the window.
+      CREATE INDEX tasks_rate_by_repo ON tasks (repo_id, created_at)
+        WHERE status <> 'rejected' OR reason = 'too_large';
+      CREATE INDEX tasks_rate_by_sender ON tasks (repo_id, sender, created_at)
+        WHERE status <> 'rejected' OR reason = 'too_large';
+
+      -- When a sender was last told about a limit, so that a flood gets one reply, not one each.
+      CREATE TABLE limit_notices (
+        repo_id  TEXT    NOT NULL,
+        sender   TEXT    NOT NULL,
+        reason   TEXT    NOT NULL,
+        sent_at  INTEGER NOT NULL,
+        PRIMARY KEY (repo_id, sender, reason)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -10,8 +10,11 @@ import type { ListenerStatus } from '../store/repo-status.ts';
 
 /** Served by the supervisor for one repo's listener. */
 export interface SupervisorApi {
-  /** Records the mail durably (raw + task row) and answers only after the commit. */
-  accept(mail: IncomingMail): AcceptOutcome;
+  /**
+   * Records the mail durably (raw + task row, and a reply when a limit refused it) and answers
+   * only after the commit.
+   */
+  accept(mail: IncomingMail): Promise<AcceptOutcome>;
   reportStatus(status: ListenerStatus): void;
 }
 

@@ -5,8 +5,9 @@
 import type { ServerConfig } from '../config/types.ts';
 import { logger, type Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
-import { acceptMail, type IncomingMail } from '../store/accept.ts';
+import type { IncomingMail } from '../store/accept.ts';
 import { saveListenerStatus, noteMailSeen, type ListenerStatus } from '../store/repo-status.ts';
+import { recordMail } from './record-mail.ts';
 import { RepoWorker } from './repo-worker.ts';
 import type { SupervisorApi } from './repo-worker-protocol.ts';
 
@@ -21,8 +22,11 @@ export class Supervisor {
   constructor(
     private readonly config: ServerConfig,
     private readonly db: Db,
-    /** Called after a mail was recorded as a task (queued or rejected). */
-    private readonly onTaskRecorded: (taskId: number, queued: boolean) => void = () => {},
+    /**
+     * Called after a mail was recorded as a task (queued or rejected); `replyQueued` when a reply
+     * explaining a limit was queued with it.
+     */
+    private readonly onTaskRecorded: (taskId: number, queued: boolean, replyQueued: boolean) => void = () => {},
   ) {
     this.log = logger().child({ component: 'supervisor' });
   }
@@ -57,15 +61,20 @@ export class Supervisor {
    */
   private apiFor(repoId: string, log: Logger): SupervisorApi {
     return {
-      accept: (mail: IncomingMail) => {
+      accept: async (mail: IncomingMail) => {
         if (this.state !== 'running') {
           // Shutting down: the mail stays on the server and is fetched after the restart.
           throw new Error('supervisor is stopping; not accepting mail');
         }
-        const outcome = acceptMail(this.db, { ...mail, repoId });
+        const repo = this.config.repos[repoId];
+        if (!repo) throw new Error(`internal: no configuration for repo ${repoId}`);
+        const { replyQueued, verdict, ...outcome } = await recordMail(this.db, repo, { ...mail, repoId });
         noteMailSeen(this.db, repoId);
-        if (outcome.kind !== 'duplicate') this.onTaskRecorded(outcome.taskId, outcome.kind === 'queued');
-        log.debug({ task: outcome.taskId, outcome: outcome.kind }, 'mail recorded');
+        if (outcome.kind !== 'duplicate') this.onTaskRecorded(outcome.taskId, outcome.kind === 'queued', replyQueued);
+        if (verdict !== mail.verdict && verdict.action === 'reject') {
+          log.warn({ task: outcome.taskId, sender: mail.sender, reason: verdict.reason, detail: verdict.detail, replyQueued }, 'mail refused by a rate limit');
+        }
+        log.debug({ task: outcome.taskId, outcome: outcome.kind, replyQueued }, 'mail recorded');
         return outcome;
       },
       reportStatus: (status: ListenerStatus) => this.saveStatus(repoId, status),

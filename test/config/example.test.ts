@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadServerConfig } from '../../src/config/load.ts';
 import { DEFAULTS } from '../../src/config/defaults.ts';
 import { loadSchema } from '../../src/config/schema-validate.ts';
-import { EXAMPLE_ENV, parse, problemsOf, toYaml, validConfig, validRepo } from './fixtures/configs.ts';
+import { EXAMPLE_ENV, messageAt, parse, problemsOf, toYaml, validConfig, validRepo, type Tree } from './fixtures/configs.ts';
 
 const EXAMPLE = new URL('../../config/airut.example.yaml', import.meta.url).pathname;
 
@@ -36,7 +36,8 @@ test('the example writes out every key with the value the loader defaults to', (
   assert.equal(g.dashboard.port, DEFAULTS.dashboardPort);
   assert.equal(g.containerCommand, DEFAULTS.containerCommand);
   for (const key of ['max_concurrent', 'shutdown_timeout', 'conversation_max_age_days', 'poll_interval', 'use_idle',
-    'idle_reconnect_interval', 'imap_security', 'smtp_security', 'allowed_models', 'binary', 'auth_token', 'database']) {
+    'idle_reconnect_interval', 'imap_security', 'smtp_security', 'allowed_models', 'binary', 'auth_token', 'database',
+    'max_message_bytes', 'max_attachment_bytes', 'max_attachments', 'tasks_per_hour', 'tasks_per_sender_per_hour']) {
     assert.match(text, new RegExp(`^\\s*${key}:`, 'm'), `the example should show ${key}`);
   }
 });
@@ -57,6 +58,13 @@ test('a minimal repository gets the documented defaults', () => {
   assert.match(cfg.global.claude.binaryPath, /node_modules\/@anthropic-ai\/claude-code-linux-x64\/claude$/);
   const api = cfg.repos.api!;
   assert.deepEqual(api.imap, { pollIntervalSeconds: 30, useIdle: true, idleReconnectIntervalSeconds: 1740 });
+  assert.deepEqual(api.limits, {
+    maxMessageBytes: 26_214_400,
+    maxAttachmentBytes: 20_971_520,
+    maxAttachments: 50,
+    tasksPerHour: 100,
+    tasksPerSenderPerHour: 30,
+  });
   assert.equal(api.email.imapPort, 993);
   assert.equal(api.email.smtpPort, 587);
   assert.equal(api.email.imapSecurity, 'tls');
@@ -141,6 +149,46 @@ test('the JSON schema states the same defaults as the loader', () => {
   assert.equal(repo.imap!.properties!.poll_interval!.default, DEFAULTS.pollIntervalSeconds);
   assert.equal(repo.imap!.properties!.use_idle!.default, DEFAULTS.useIdle);
   assert.equal(repo.imap!.properties!.idle_reconnect_interval!.default, DEFAULTS.idleReconnectIntervalSeconds);
+  const limits = (schema as unknown as { definitions: { limits: { properties: Record<string, { default?: unknown }> } } }).definitions.limits.properties;
+  assert.equal(limits.max_message_bytes!.default, DEFAULTS.maxMessageBytes);
+  assert.equal(limits.max_attachment_bytes!.default, DEFAULTS.maxAttachmentBytes);
+  assert.equal(limits.max_attachments!.default, DEFAULTS.maxAttachments);
+  assert.equal(limits.tasks_per_hour!.default, DEFAULTS.tasksPerHour);
+  assert.equal(limits.tasks_per_sender_per_hour!.default, DEFAULTS.tasksPerSenderPerHour);
+});
+
+test('limits: a repo key overrides the top level, which overrides the default; null means no limit', () => {
+  const tree = validConfig();
+  tree.limits = { max_message_bytes: 1_000_000, tasks_per_hour: null, max_attachments: 0 };
+  const repos = tree.repos as Record<string, Tree>;
+  repos.api!.limits = { max_message_bytes: 5_000_000, tasks_per_sender_per_hour: null };
+  repos.web!.limits = null;
+  const cfg = parse(toYaml(tree));
+  assert.deepEqual(cfg.repos.api!.limits, {
+    maxMessageBytes: 5_000_000,
+    maxAttachmentBytes: DEFAULTS.maxAttachmentBytes,
+    maxAttachments: 0,
+    tasksPerHour: null,
+    tasksPerSenderPerHour: null,
+  });
+  assert.deepEqual(cfg.repos.web!.limits, {
+    maxMessageBytes: 1_000_000,
+    maxAttachmentBytes: DEFAULTS.maxAttachmentBytes,
+    maxAttachments: 0,
+    tasksPerHour: null,
+    tasksPerSenderPerHour: DEFAULTS.tasksPerSenderPerHour,
+  });
+});
+
+test('limits: out-of-range values and unknown keys are named with the path', () => {
+  const tree = validConfig();
+  tree.limits = { max_message_bytes: 0, tasks_per_hour: 'many' };
+  (tree.repos as Record<string, Tree>).api!.limits = { max_attachments: -1, max_attachment: 3 };
+  const problems = problemsOf(toYaml(tree));
+  assert.equal(messageAt(problems, 'limits.max_message_bytes'), 'must be an integer from 1 to 268435456');
+  assert.equal(messageAt(problems, 'limits.tasks_per_hour'), 'must be an integer from 1 to 100000');
+  assert.equal(messageAt(problems, 'repos.api.limits.max_attachments'), 'must be an integer from 0 to 100000');
+  assert.equal(messageAt(problems, 'repos.api.limits.max_attachment'), 'unknown key (did you mean max_attachments?)');
 });
 
 test('an empty file is refused with a pointer to the example', () => {

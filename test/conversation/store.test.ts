@@ -40,6 +40,18 @@ describe('safeFileName', () => {
     ['tab\there\n.txt', 'tabhere.txt'],
     ['x..y.txt', 'x.y.txt'],
     ['Grüße.txt', 'Grüße.txt'],
+    ['CON', '_CON'],
+    ['nul.txt', '_nul.txt'],
+    ['COM1', '_COM1'],
+    ['aux.c', '_aux.c'],
+    ['LPT1 ', '_LPT1'],
+    ['console.log', 'console.log'],
+    ['CONTRIBUTING.md', 'CONTRIBUTING.md'],
+    ['a/b/../PRN.pdf', '_PRN.pdf'],
+    ['evil\u0000.sh.txt', 'evil.sh.txt'],
+    ['/etc/shadow', 'shadow'],
+    ['\ufeffre\u200bport\u200d.pdf', 'report.pdf'],
+    ['file.txt...   ', 'file.txt'],
   ];
   for (const [input, expected] of cases) {
     it(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => assert.equal(safeFileName(input), expected));

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import { DEFAULT_MAIL_LIMITS } from '../../src/config/defaults.ts';
 import type { DashboardConfig, RepoServerConfig, ServerConfig } from '../../src/config/types.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
@@ -44,6 +45,7 @@ function repo(repoId: string): RepoServerConfig {
     trustedAuthservId: 'mx.example.com',
     imap: { pollIntervalSeconds: 60, useIdle: true, idleReconnectIntervalSeconds: 1740 },
     network: { sandboxEnabled: true },
+    limits: DEFAULT_MAIL_LIMITS,
     secrets: {},
     maskedSecrets: {},
     signingCredentials: {},

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_MAIL_LIMITS } from '../../src/config/defaults.ts';
 import type { RepoServerConfig } from '../../src/config/types.ts';
 import { openDatabase, writeTransaction, type Db } from '../../src/store/database.ts';
 import {
@@ -46,6 +47,7 @@ function repoConfig(port: number, overrides: Partial<RepoServerConfig['email']> 
     trustedAuthservId: 'mx.example.com',
     imap: { pollIntervalSeconds: 60, useIdle: true, idleReconnectIntervalSeconds: 1740 },
     network: { sandboxEnabled: true },
+    limits: DEFAULT_MAIL_LIMITS,
     secrets: {},
     maskedSecrets: {},
     signingCredentials: {},

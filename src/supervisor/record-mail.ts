@@ -1,0 +1,94 @@
+/**
+ * What the supervisor does with a mail a repo listener hands it: apply the repo's rate limits,
+ * record it (src/store/accept.ts), and — for a mail refused by a limit from an authorized
+ * sender — queue the one reply that explains the limit, in the same transaction as the record.
+ *
+ * Rate checks and the record are not one transaction (composing the reply is asynchronous), which
+ * is safe because each repo has exactly one listener, whose calls come one after another.
+ */
+import type { RepoServerConfig } from '../config/types.ts';
+import { explainLimitViolation, explainRateLimit } from '../limits/explain.ts';
+import { composeMail } from '../reply/compose.ts';
+import { acceptMail, findRecordedMail, type AcceptOutcome, type IncomingMail, type MailVerdict } from '../store/accept.ts';
+import { writeTransaction, type Db } from '../store/database.ts';
+import { enqueueMail } from '../store/outgoing-mail.ts';
+import { findRateLimitHit, mayNotifyRateLimit, noteLimitNotice } from '../store/rate-limit.ts';
+
+/** Conversation id put in the subject tag of a reply to mail that belongs to no conversation. */
+export const NO_CONVERSATION_ID = '00000000';
+
+export type RecordOutcome = AcceptOutcome & {
+  /** A reply explaining a limit was queued with the record. */
+  readonly replyQueued: boolean;
+  /** The verdict that was recorded (a rate limit may have turned an accepted mail into a refusal). */
+  readonly verdict: MailVerdict;
+};
+
+interface PlannedReply {
+  readonly message: string;
+  /** Set for rate-limit replies, which are sent at most once per sender per interval. */
+  readonly notice: 'rate_limited' | null;
+}
+
+/** Mail that is answered: accepted, or refused for its size (the sender passed DMARC and the allowlist). */
+function isAnswerable(v: MailVerdict): boolean {
+  return v.action === 'accept' || (v.action === 'reject' && v.reason === 'too_large');
+}
+
+export async function recordMail(db: Db, repo: RepoServerConfig, incoming: IncomingMail, now: number = Date.now()): Promise<RecordOutcome> {
+  const mail: IncomingMail = { ...incoming, repoId: repo.repoId };
+  const earlier = findRecordedMail(db, mail);
+  if (earlier !== null) return { kind: 'duplicate', taskId: earlier, replyQueued: false, verdict: mail.verdict };
+
+  let verdict = mail.verdict;
+  let reply: PlannedReply | null = null;
+  const sender = mail.sender;
+  if (sender !== null && isAnswerable(verdict)) {
+    const hit = findRateLimitHit(db, repo.repoId, sender, repo.limits, now);
+    if (hit) {
+      const text = explainRateLimit(hit, now);
+      verdict = { action: 'reject', reason: 'rate_limited', detail: text.detail };
+      reply = mayNotifyRateLimit(db, repo.repoId, sender, now) ? { message: text.message, notice: 'rate_limited' } : null;
+    } else if (verdict.action === 'reject' && verdict.limit) {
+      reply = { message: explainLimitViolation(verdict.limit).message, notice: null };
+    }
+  }
+
+  const composed =
+    reply && sender
+      ? await composeMail({
+          repoEmail: repo.email,
+          to: sender,
+          conversationId: knownConversation(db, repo.repoId, mail.conversationCandidates) ?? NO_CONVERSATION_ID,
+          originalSubject: mail.subject,
+          inReplyTo: mail.messageId,
+          references: mail.references ?? [],
+          body: { kind: 'error', message: reply.message },
+          now,
+        })
+      : null;
+
+  return writeTransaction(db, () => {
+    const outcome = acceptMail(db, { ...mail, verdict }, now);
+    if (outcome.kind === 'duplicate' || !composed || !sender) return { ...outcome, replyQueued: false, verdict };
+    enqueueMail(db, {
+      repoId: repo.repoId,
+      taskId: outcome.taskId,
+      conversationId: null,
+      kind: composed.kind,
+      messageId: composed.messageId,
+      recipient: sender,
+      subject: composed.subject,
+      raw: composed.raw,
+    });
+    if (reply?.notice) noteLimitNotice(db, repo.repoId, sender, reply.notice, now);
+    return { ...outcome, replyQueued: true, verdict };
+  });
+}
+
+/** The first candidate that is a conversation of this repo, so the reply stays in its thread. */
+function knownConversation(db: Db, repoId: string, candidates: readonly string[]): string | null {
+  const exists = db.prepare(`SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?`);
+  for (const id of candidates) if (exists.get(repoId, id)) return id;
+  return null;
+}

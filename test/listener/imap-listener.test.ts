@@ -1,0 +1,101 @@
+/**
+ * The listener against a real Dovecot: sizes are asked before bodies, so a mail over the size limit
+ * reaches the callback as its header section only; every mail the callback recorded is removed, and
+ * one it declined stays on the server.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
+import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
+import { waitUntil } from '../harness/daemon-process.ts';
+import { ImapListener, HEADER_PREVIEW_BYTES, type FetchedMessageInfo } from '../../src/listener/imap-listener.ts';
+
+const log = pino({ level: 'silent' });
+const servers: DovecotServer[] = [];
+after(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+});
+
+interface Seen {
+  uid: number;
+  raw: Buffer;
+  info: FetchedMessageInfo;
+}
+
+function listener(d: DovecotServer, user: string, maxMessageBytes: number | null, onMessage: (s: Seen) => boolean) {
+  return new ImapListener({
+    host: d.host,
+    port: d.port,
+    security: 'none',
+    username: user,
+    password: `pw-${user}`,
+    useIdle: true,
+    pollIntervalMs: 60_000,
+    idleReconnectIntervalMs: 60_000,
+    backoff: { initialMs: 200, maxMs: 500, stableAfterMs: 60_000 },
+    maxMessageBytes,
+    onMessage: async (raw, uid, info) => onMessage({ uid, raw, info }),
+    onStatus: () => {},
+    log,
+  });
+}
+
+test('a mail over max_message_bytes is read as its header section only; the others whole; all recorded ones are removed', async () => {
+  const d = await startDovecot({ users: [{ user: 'size-bot', password: 'pw-size-bot' }] });
+  servers.push(d);
+  const mail = (subject: string, bytes: number) =>
+    buildMail({
+      from: 'alice@example.com',
+      subject,
+      text: 'x',
+      authResults: [dmarcPass('mx.repos.test')],
+      attachments: bytes ? [{ filename: 'blob.bin', content: Buffer.alloc(bytes, 7) }] : [],
+    });
+  await d.append('size-bot', mail('small one', 0));
+  await d.append('size-bot', mail('big one', 3 * 1024 * 1024));
+  await d.append('size-bot', mail('small two', 10_000));
+  const seen: Seen[] = [];
+  const l = listener(d, 'size-bot', 1024 * 1024, (s) => {
+    seen.push(s);
+    return true;
+  });
+  const running = l.run();
+  try {
+    await waitUntil(() => seen.length === 3, 15_000, 'three messages');
+    await waitUntil(async () => (await d.countInbox('size-bot')) === 0, 10_000, 'the inbox to be emptied');
+  } finally {
+    await l.stop();
+    await running;
+  }
+  const bySubject = (s: string) => seen.find((m) => m.raw.toString('latin1').includes(`Subject: ${s}`))!;
+  const big = bySubject('big one');
+  assert.equal(big.info.headersOnly, true);
+  assert.ok(big.info.size > 3 * 1024 * 1024, `reported size ${big.info.size}`);
+  assert.ok(big.raw.length < HEADER_PREVIEW_BYTES, `only the header section was handed over (${big.raw.length} bytes)`);
+  assert.match(big.raw.toString('latin1'), /\r\n\r\n$/);
+  assert.doesNotMatch(big.raw.toString('latin1'), /blob\.bin/);
+  for (const s of ['small one', 'small two']) {
+    const m = bySubject(s);
+    assert.equal(m.info.headersOnly, false);
+    assert.equal(m.info.size, m.raw.length);
+  }
+  // Oldest first.
+  assert.deepEqual(seen.map((s) => s.uid), [...seen.map((s) => s.uid)].sort((a, b) => a - b));
+});
+
+test('a mail the callback did not record stays on the server and is offered again after reconnecting', async () => {
+  const d = await startDovecot({ users: [{ user: 'keep-bot', password: 'pw-keep-bot' }] });
+  servers.push(d);
+  await d.append('keep-bot', buildMail({ from: 'alice@example.com', subject: 'declined once', text: 'x' }));
+  let offers = 0;
+  const l = listener(d, 'keep-bot', null, () => ++offers > 1);
+  const running = l.run();
+  try {
+    await waitUntil(() => offers >= 2, 15_000, 'the mail to be offered a second time');
+    await waitUntil(async () => (await d.countInbox('keep-bot')) === 0, 10_000, 'the recorded mail to be removed');
+  } finally {
+    await l.stop();
+    await running;
+  }
+});

@@ -1,0 +1,178 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { simpleParser } from 'mailparser';
+import type { MailLimits, RepoServerConfig } from '../../src/config/types.ts';
+import { openDatabase, type Db } from '../../src/store/database.ts';
+import type { IncomingMail } from '../../src/store/accept.ts';
+import { getMail, listMailForTask } from '../../src/store/outgoing-mail.ts';
+import { getTask } from '../../src/store/task-queries.ts';
+import { recordMail } from '../../src/supervisor/record-mail.ts';
+import { RATE_WINDOW_MS } from '../../src/limits/rate-limit.ts';
+import { readHeaderLines } from '../../src/email/headers.ts';
+
+const T0 = Date.UTC(2024, 4, 6, 10, 0, 0);
+const limits: MailLimits = { maxMessageBytes: 1000, maxAttachmentBytes: 300, maxAttachments: 2, tasksPerHour: 4, tasksPerSenderPerHour: 2 };
+
+function repo(repoId = 'api', overrides: Partial<MailLimits> = {}): RepoServerConfig {
+  return {
+    repoId,
+    gitRepoUrl: 'file:///nonexistent.git',
+    storageDir: `/tmp/airut-${repoId}`,
+    email: {
+      imapServer: '127.0.0.1', imapPort: 1, imapSecurity: 'none', smtpServer: '127.0.0.1', smtpPort: 1, smtpSecurity: 'none',
+      username: 'bot', password: 'pw', from: `Bot <${repoId}-bot@repo.example>`, fromAddress: `${repoId}-bot@repo.example`,
+    },
+    authorizedSenders: ['*@example.com'],
+    trustedAuthservId: 'mx.repo.example',
+    imap: { pollIntervalSeconds: 30, useIdle: true, idleReconnectIntervalSeconds: 1740 },
+    limits: { ...limits, ...overrides },
+    network: { sandboxEnabled: true },
+    secrets: {},
+    maskedSecrets: {},
+    signingCredentials: {},
+  };
+}
+
+let n = 0;
+function mail(overrides: Partial<IncomingMail> = {}): IncomingMail {
+  n++;
+  return {
+    repoId: 'api',
+    raw: Buffer.from(`From: alice@example.com\r\nMessage-ID: <m${n}@example.com>\r\nSubject: task ${n}\r\n\r\nplease ${n}\r\n`),
+    imapUid: n,
+    messageId: `<m${n}@example.com>`,
+    subject: `task ${n}`,
+    sender: 'alice@example.com',
+    references: ['<root@example.com>'],
+    conversationCandidates: [],
+    verdict: { action: 'accept', modelHint: null },
+    ...overrides,
+  };
+}
+
+const tooLarge = (): IncomingMail['verdict'] => ({
+  action: 'reject',
+  reason: 'too_large',
+  detail: 'Too large: the mail is 2 KiB; the limit is 1000 bytes (max_message_bytes).',
+  limit: { limit: 'max_message_bytes', actual: 2048, allowed: 1000 },
+});
+
+async function replyOf(db: Db, taskId: number) {
+  const rows = listMailForTask(db, taskId);
+  assert.equal(rows.length, 1, `expected one reply for task ${taskId}, got ${rows.length}`);
+  const raw = getMail(db, rows[0]!.id)!.raw;
+  return { row: rows[0]!, raw, parsed: await simpleParser(raw) };
+}
+
+test('a too-large mail from an authorized sender is recorded and gets one threaded error reply with the figures', async () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const m = mail({ verdict: tooLarge(), size: 2048, headersOnly: true });
+  const out = await recordMail(db, repo(), m, T0);
+  assert.equal(out.kind, 'rejected');
+  assert.equal(out.replyQueued, true);
+  const task = getTask(db, out.taskId)!;
+  assert.equal(task.status, 'rejected');
+  assert.equal(task.reason, 'too_large');
+  const size = db.prepare('SELECT size FROM messages').get() as { size: number };
+  assert.equal(size.size, 2048, 'the record keeps the real size of a header-only mail');
+  const { row, parsed } = await replyOf(db, out.taskId);
+  assert.equal(row.recipient, 'alice@example.com');
+  assert.equal(row.kind, 'error');
+  assert.equal(parsed.headers.get('x-airut-kind'), 'error');
+  assert.equal(parsed.inReplyTo, m.messageId);
+  assert.deepEqual(parsed.references, ['<root@example.com>', m.messageId]);
+  assert.equal(parsed.subject, `Re: [ID:00000000] ${m.subject}`);
+  assert.match(parsed.text ?? '', /it is 2 KiB \(2048 bytes\), and this repository accepts mail of at most 1000 bytes\./);
+
+  // The same mail fetched again (crash before the delete): no second record, no second reply.
+  const again = await recordMail(db, repo(), m, T0 + 1000);
+  assert.equal(again.kind, 'duplicate');
+  assert.equal(again.replyQueued, false);
+  assert.equal((db.prepare('SELECT count(*) AS c FROM outgoing_mail').get() as { c: number }).c, 1);
+});
+
+test('a reply about a limit stays in the conversation the mail belongs to', async () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  db.prepare(`INSERT INTO conversations (repo_id, id, created_at, last_activity_at) VALUES ('api', 'abcdef12', 0, 0)`).run();
+  const out = await recordMail(db, repo(), mail({ verdict: tooLarge(), conversationCandidates: ['99999999', 'abcdef12'] }), T0);
+  const { parsed } = await replyOf(db, out.taskId);
+  assert.match(parsed.subject ?? '', /^Re: \[ID:abcdef12\] /);
+});
+
+test('over the sender rate: recorded as rate_limited, one reply with the retry time, then silence for the hour', async () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const r = repo();
+  for (let i = 0; i < 2; i++) assert.equal((await recordMail(db, r, mail(), T0 + i * 60_000)).kind, 'queued');
+  const limited = await recordMail(db, r, mail(), T0 + 5 * 60_000);
+  assert.equal(limited.kind, 'rejected');
+  assert.equal(limited.replyQueued, true);
+  assert.equal(getTask(db, limited.taskId)!.reason, 'rate_limited');
+  assert.match(getTask(db, limited.taskId)!.detail ?? '', /^Rate limited: 2 tasks .* from this sender; the limit is 2 \(tasks_per_sender_per_hour\)\. Retry after 2024-05-06 11:00 UTC\.$/);
+  const { parsed } = await replyOf(db, limited.taskId);
+  assert.match(parsed.text ?? '', /Send it again after 2024-05-06 11:00 UTC \(in about 55 minutes\)/);
+
+  // A flood: each one recorded, none answered.
+  for (let i = 0; i < 20; i++) {
+    const out = await recordMail(db, r, mail(), T0 + 6 * 60_000 + i);
+    assert.equal(out.kind, 'rejected');
+    assert.equal(out.replyQueued, false);
+  }
+  assert.equal((db.prepare('SELECT count(*) AS c FROM outgoing_mail').get() as { c: number }).c, 1);
+  assert.equal((db.prepare(`SELECT count(*) AS c FROM tasks WHERE reason = 'rate_limited'`).get() as { c: number }).c, 21);
+
+  // Someone else in the same repo, and the same sender in another repo, are not affected.
+  assert.equal((await recordMail(db, r, mail({ sender: 'bob@example.com' }), T0 + 7 * 60_000)).kind, 'queued');
+  assert.equal((await recordMail(db, repo('web'), mail({ repoId: 'web' }), T0 + 7 * 60_000)).kind, 'queued');
+
+  // After the hour the sender is accepted again.
+  assert.equal((await recordMail(db, r, mail(), T0 + RATE_WINDOW_MS + 1)).kind, 'queued');
+});
+
+test('over the repo rate: every sender is refused, each told once', async () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const r = repo('api', { tasksPerSenderPerHour: null });
+  for (let i = 0; i < 4; i++) assert.equal((await recordMail(db, r, mail({ sender: `u${i}@example.com` }), T0 + i)).kind, 'queued');
+  const a = await recordMail(db, r, mail({ sender: 'carol@example.com' }), T0 + 10);
+  const b = await recordMail(db, r, mail({ sender: 'dave@example.com' }), T0 + 11);
+  const a2 = await recordMail(db, r, mail({ sender: 'carol@example.com' }), T0 + 12);
+  assert.deepEqual([a.replyQueued, b.replyQueued, a2.replyQueued], [true, true, false]);
+  assert.match((await replyOf(db, a.taskId)).parsed.text ?? '', /This repository has accepted 4 tasks in the last hour/);
+});
+
+test('a rate limit takes precedence over a size refusal, so a flood of big mail gets one reply too', async () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const r = repo();
+  const first = await recordMail(db, r, mail({ verdict: tooLarge() }), T0);
+  const second = await recordMail(db, r, mail({ verdict: tooLarge() }), T0 + 1);
+  assert.deepEqual([first.replyQueued, second.replyQueued], [true, true]);
+  const outs = [];
+  for (let i = 0; i < 5; i++) outs.push(await recordMail(db, r, mail({ verdict: tooLarge() }), T0 + 10 + i));
+  assert.deepEqual(outs.map((o) => o.replyQueued), [true, false, false, false, false]);
+  assert.deepEqual(outs.map((o) => getTask(db, o.taskId)!.reason), Array(5).fill('rate_limited'));
+});
+
+test('mail from unauthenticated or unauthorized senders is never answered, whatever the limits', async () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const r = repo('api', { tasksPerSenderPerHour: 1, tasksPerHour: 1 });
+  await recordMail(db, r, mail(), T0);
+  for (const reason of ['auth_failed', 'unauthorized', 'loop', 'malformed'] as const) {
+    const out = await recordMail(db, r, mail({ verdict: { action: 'reject', reason, detail: 'no' } }), T0 + 1);
+    assert.equal(out.kind, 'rejected');
+    assert.equal(out.replyQueued, false);
+    assert.equal(getTask(db, out.taskId)!.reason, reason);
+  }
+  const noSender = await recordMail(db, r, mail({ sender: null, verdict: tooLarge() }), T0 + 2);
+  assert.equal(noSender.replyQueued, false);
+  assert.equal((db.prepare('SELECT count(*) AS c FROM outgoing_mail').get() as { c: number }).c, 0);
+});
+
+test('a subject carrying CR/LF cannot add headers to the reply', async () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const evil = 'Fix it\r\nBcc: victim@evil.example\r\nX-Injected: 1\nContent-Type: text/html';
+  const out = await recordMail(db, repo(), mail({ subject: evil, verdict: tooLarge() }), T0);
+  const { raw, parsed } = await replyOf(db, out.taskId);
+  const names = readHeaderLines(raw).map((h) => h.name.toLowerCase());
+  assert.ok(!names.includes('bcc') && !names.includes('x-injected'), names.join(', '));
+  assert.equal(names.filter((h) => h === 'content-type').length, 1);
+  assert.match(parsed.subject ?? '', /^Re: \[ID:00000000\] Fix it Bcc: victim@evil\.example X-Injected: 1 Content-Type: text\/html$/);
+});
