@@ -59,7 +59,7 @@ export function isTaskStatus(v: string): v is TaskStatus {
 }
 
 const COLUMNS = `id, repo_id, conversation_id, sender, subject, message_id, status, reason, detail, model_hint,
-  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at`;
+  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at, network_sandbox`;
 
 export interface TaskPageQuery {
   readonly repoId?: string | undefined;
