@@ -203,6 +203,17 @@ export function getConversation(db: Db, repoId: string, id: string): Conversatio
   };
 }
 
+/** A conversation row or at least one task of it exists (one index probe each, for the API and streams). */
+export function conversationExists(db: Db, repoId: string, id: string): boolean {
+  return (
+    stmt(
+      db,
+      `SELECT EXISTS (SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?)
+           OR EXISTS (SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ?) AS found`,
+    ).get(repoId, id, repoId, id) as { found: number }
+  ).found === 1;
+}
+
 /** Every task of a conversation, oldest first, through tasks(repo_id, conversation_id, id). */
 export function listConversationTasks(db: Db, repoId: string, conversationId: string, limit = 1000): TaskRow[] {
   return (

@@ -85,6 +85,24 @@ export function listNetworkRequests(db: Db, repoId: string, conversationId: stri
   ).map(toRow);
 }
 
+/**
+ * A conversation's newest `limit` requests, newest first (the dashboard's first screen), and
+ * whether older ones exist. One backwards walk of the conversation index, however long the log.
+ */
+export function listLatestNetworkRequests(
+  db: Db,
+  repoId: string,
+  conversationId: string,
+  limit: number,
+): { rows: NetworkRequestRow[]; more: boolean } {
+  const rows = (
+    db
+      .prepare(`SELECT * FROM network_requests WHERE repo_id = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`)
+      .all(repoId, conversationId, limit + 1) as Record<string, unknown>[]
+  ).map(toRow);
+  return { rows: rows.slice(0, limit), more: rows.length > limit };
+}
+
 /** One task's requests, oldest first. */
 export function listTaskNetworkRequests(db: Db, taskId: number, afterId = 0, limit = 1000): NetworkRequestRow[] {
   return (
