@@ -103,6 +103,20 @@ export function listLatestNetworkRequests(
   return { rows: rows.slice(0, limit), more: rows.length > limit };
 }
 
+/**
+ * Where to resume so that at most `keep` rows follow: `afterId` itself when no more than `keep`
+ * rows come after it, else the id just before the newest `keep`. Lets a live view that fell far
+ * behind skip ahead instead of replaying the whole log.
+ */
+export function networkCursorKeepingNewest(db: Db, repoId: string, conversationId: string, afterId: number, keep: number): number {
+  const r = db
+    .prepare(
+      `SELECT id FROM network_requests WHERE repo_id = ? AND conversation_id = ? AND id > ? ORDER BY id DESC LIMIT 1 OFFSET ?`,
+    )
+    .get(repoId, conversationId, afterId, keep) as { id: number } | undefined;
+  return r ? r.id : afterId;
+}
+
 /** One task's requests, oldest first. */
 export function listTaskNetworkRequests(db: Db, taskId: number, afterId = 0, limit = 1000): NetworkRequestRow[] {
   return (

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createDashboardApp } from '../../src/dashboard/server.ts';
-import { NETWORK_PAGE_ROWS } from '../../src/dashboard/network-view.ts';
+import { createDashboardApp, startDashboard } from '../../src/dashboard/server.ts';
+import { NETWORK_LIVE_ROWS, NETWORK_PAGE_ROWS } from '../../src/dashboard/network-view.ts';
 import type { Db } from '../../src/store/database.ts';
 import { insertNetworkRequests, setTaskNetworkSandbox } from '../../src/store/network-log.ts';
-import { insertTask, makeConfig, makeOptions, netEntry, tempDb } from './helpers.ts';
+import { insertTask, makeConfig, makeOptions, netEntry, readSse, tempDb, type SseEvent } from './helpers.ts';
 
 const BASE = 'http://localhost';
 type App = ReturnType<typeof createDashboardApp>;
@@ -30,6 +30,11 @@ function cardOf(html: string, taskId: number): string {
 /** data-net-id values of the network table, in page order. */
 function netIds(html: string): number[] {
   return [...html.matchAll(/data-net-id="(\d+)"/g)].map((m) => Number(m[1]));
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 250 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(cond(), what);
 }
 
 describe('conversation network log: page and JSON API', () => {
@@ -169,7 +174,7 @@ describe('conversation network log: page and JSON API', () => {
   it('needs the token when one is set', async () => {
     const TOKEN = 'net-token-0123456789';
     const locked = createDashboardApp(makeOptions(db, makeConfig(['alpha'], { authToken: TOKEN })).options);
-    for (const path of ['/api/conversations/alpha/aaaa0001/network', '/conversations/alpha/aaaa0001']) {
+    for (const path of ['/api/conversations/alpha/aaaa0001/network', '/api/stream/conversations/alpha/aaaa0001', '/conversations/alpha/aaaa0001']) {
       const r = await locked.request(BASE + path, { headers: { accept: 'application/json' } });
       assert.equal(r.status, 401, path);
       assert.doesNotMatch(await r.text(), /registry\.npmjs|pulls/, path);
@@ -177,5 +182,92 @@ describe('conversation network log: page and JSON API', () => {
     const ok = await getJson(locked, '/api/conversations/alpha/aaaa0001/network', { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(ok.status, 200);
     assert.ok(ok.body.requests.length > 0);
+  });
+});
+
+describe('conversation network log: live stream', () => {
+  it('replays after the cursor, follows new rows and the conversation’s task changes, and cleans up', async () => {
+    const { db, cleanup } = tempDb();
+    const h = makeOptions(db, makeConfig(['alpha']));
+    const dash = await startDashboard(h.options);
+    const network = (evs: SseEvent[]) => evs.filter((e) => e.event === 'network');
+    try {
+      const t = insertTask(db, { repoId: 'alpha', status: 'running', conversationId: 'dddd0001', startedAt: Date.now() });
+      const elsewhere = insertTask(db, { repoId: 'alpha', status: 'running', conversationId: 'dddd0002' });
+      const scope = { repoId: 'alpha', conversationId: 'dddd0001', taskId: t };
+      const first = insertNetworkRequests(db, scope, [netEntry({ path: '/one' })]);
+      insertNetworkRequests(db, scope, [netEntry({ path: '/two' }), netEntry({ path: '/three', allowed: false, status: 403, rule: 'path /three is not allowed on registry.npmjs.org' })]);
+
+      // Replay after the cursor.
+      const replay = await readSse(`${dash.url}/api/stream/conversations/alpha/dddd0001?after=${first}`, {}, (evs) => network(evs).length >= 2);
+      const replayed = network(replay.events).map((e) => ({ id: Number(e.id), ...JSON.parse(e.data) }));
+      assert.deepEqual(replayed.map((r) => r.id), [first + 1, first + 2]);
+      assert.deepEqual(replayed.map((r) => [r.taskId, r.allowed]), [[t, true], [t, false]]);
+      assert.match(replayed[0].html, /^<tr class="net-row net-allowed" data-net-id="\d+"[\s\S]*\/two/);
+      assert.match(replayed[1].html, /path \/three is not allowed/);
+      assert.equal(h.feed.listenerCount('network'), 1);
+      replay.close();
+      await until(() => h.feed.listenerCount('network') === 0, 'the feed listener goes when the last stream closes');
+
+      // Follow: Last-Event-ID resumes; rows of another conversation are not sent.
+      const live = readSse(
+        `${dash.url}/api/stream/conversations/alpha/dddd0001`,
+        { 'last-event-id': String(first + 2) },
+        (evs) => network(evs).length >= 2 && evs.some((e) => e.event === 'task'),
+      );
+      await until(() => h.feed.listenerCount('network') === 1, 'the stream subscribed');
+      const otherId = insertNetworkRequests(db, { repoId: 'alpha', conversationId: 'dddd0002', taskId: elsewhere }, [netEntry({ path: '/not-mine' })]);
+      h.feed.emit('network', { repoId: 'alpha', conversationId: 'dddd0002', taskId: elsewhere, lastId: otherId });
+      setTaskNetworkSandbox(db, elsewhere, false);
+      h.feed.emit('task', elsewhere);
+      const fourth = insertNetworkRequests(db, scope, [netEntry({ path: '/four' })]);
+      h.feed.emit('network', { repoId: 'alpha', conversationId: 'dddd0001', taskId: t, lastId: fourth });
+      h.feed.emit('network', { repoId: 'alpha', conversationId: 'dddd0001', taskId: t, lastId: fourth }); // a repeated nudge sends nothing twice
+      const fifth = insertNetworkRequests(db, scope, [netEntry({ host: 'github.com', path: '/five' })]);
+      h.feed.emit('network', { repoId: 'alpha', conversationId: 'dddd0001', taskId: t, lastId: fifth });
+      setTaskNetworkSandbox(db, t, false);
+      h.feed.emit('task', t);
+      const followed = await live;
+      const rows = network(followed.events);
+      assert.deepEqual(rows.map((e) => Number(e.id)), [fourth, fifth]);
+      assert.match(JSON.parse(rows[1]!.data).html, /github\.com[\s\S]*\/five/);
+      const tasks = followed.events.filter((e) => e.event === 'task').map((e) => JSON.parse(e.data));
+      assert.deepEqual(tasks.map((x) => x.id), [t], 'only this conversation’s tasks');
+      assert.match(tasks[0].html, /class="net-badge unsandboxed"/);
+      assert.ok(!followed.events.some((e) => e.data.includes('/not-mine')));
+      followed.close();
+      await until(() => h.feed.listenerCount('network') === 0 && h.feed.listenerCount('task') === 0, 'listeners removed');
+
+      const missing = await fetch(`${dash.url}/api/stream/conversations/alpha/ffff0000`);
+      assert.equal(missing.status, 404);
+      await missing.body?.cancel();
+    } finally {
+      await dash.close();
+      cleanup();
+    }
+  });
+
+  it('a viewer far behind skips to the newest rows the page keeps instead of replaying the whole log', async () => {
+    const { db, cleanup } = tempDb();
+    const h = makeOptions(db, makeConfig(['alpha']));
+    const dash = await startDashboard(h.options);
+    try {
+      const t = insertTask(db, { repoId: 'alpha', status: 'running', conversationId: 'eeee0001' });
+      const total = NETWORK_LIVE_ROWS + 150;
+      const last = insertNetworkRequests(db, { repoId: 'alpha', conversationId: 'eeee0001', taskId: t }, Array.from({ length: total }, (_, i) => netEntry({ path: `/r/${i}` })));
+      const firstId = last - total + 1;
+      const s = await readSse(`${dash.url}/api/stream/conversations/alpha/eeee0001?after=0`, {}, (evs) => evs.filter((e) => e.event === 'network').length >= NETWORK_LIVE_ROWS, 20_000);
+      s.close();
+      const [skipped, ...rest] = s.events;
+      assert.equal(skipped!.event, 'skipped');
+      assert.deepEqual(JSON.parse(skipped!.data), { after: 0, resumeAfter: firstId + 149 });
+      assert.equal(skipped!.id, String(firstId + 149), 'a reconnect resumes after the skip');
+      assert.equal(rest.length, NETWORK_LIVE_ROWS);
+      assert.equal(Number(rest[0]!.id), firstId + 150);
+      assert.equal(Number(rest[rest.length - 1]!.id), last);
+    } finally {
+      await dash.close();
+      cleanup();
+    }
   });
 });
