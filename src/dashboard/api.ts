@@ -1,9 +1,22 @@
 /** The JSON API, /health, /metrics and the stop action. */
+
+/** Network log rows per API call at most (and the default). */
+export const NETWORK_API_MAX = 1000;
+const NETWORK_API_DEFAULT = 500;
+
+/** A cursor: absent or empty is 0; otherwise a non-negative integer, or undefined when malformed. */
+function parseCursor(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return 0;
+  if (!/^\d{1,16}$/.test(v)) return undefined;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
 import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { redactSecretValues } from '../log/logger.ts';
 import {
   conversationCost,
+  conversationExists,
   countByRepoAndStatus,
   countPendingRepliesByRepo,
   getConversation,
@@ -13,6 +26,7 @@ import {
   TASK_STATUSES,
 } from '../store/dashboard-queries.ts';
 import { listMailForTask } from '../store/outgoing-mail.ts';
+import { listNetworkRequests } from '../store/network-log.ts';
 import { loadRepoStatuses } from '../store/repo-status.ts';
 import { listTaskEvents } from '../store/task-events.ts';
 import { getTask, type TaskRow } from '../store/task-queries.ts';
@@ -89,6 +103,26 @@ export function registerApi(app: Hono, d: DashboardDeps): void {
     const tasks = listConversationTasks(db, repoId, convId);
     if (!conversation && tasks.length === 0) return json(c, { error: 'no such conversation' }, 404);
     return json(c, { conversation, tasks: tasks.map(taskJson), totalCostUsd: conversationCost(tasks) });
+  });
+
+  app.get('/api/conversations/:repo/:id/network', (c) => {
+    const repoId = c.req.param('repo');
+    const convId = c.req.param('id');
+    const after = parseCursor(c.req.query('after'));
+    if (after === undefined) return json(c, { error: 'after must be a request id (a non-negative integer)' }, 400);
+    const limitParam = c.req.query('limit');
+    const limit = limitParam ? Number(limitParam) : NETWORK_API_DEFAULT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > NETWORK_API_MAX) {
+      return json(c, { error: `limit must be an integer from 1 to ${NETWORK_API_MAX}` }, 400);
+    }
+    if (!conversationExists(db, repoId, convId)) return json(c, { error: 'no such conversation' }, 404);
+    const rows = listNetworkRequests(db, repoId, convId, after, limit + 1);
+    const requests = rows.slice(0, limit);
+    return json(c, {
+      requests: requests.map((r) => ({ ...r, taskUrl: `/tasks/${r.taskId}` })),
+      lastId: requests.length ? requests[requests.length - 1]!.id : after,
+      more: rows.length > limit,
+    });
   });
 
   app.get('/api/repos', (c) => {

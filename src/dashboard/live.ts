@@ -3,24 +3,37 @@
  * listener per event on the feed, attached while at least one stream is open and detached when
  * the last one closes, so a busy dashboard never trips the EventEmitter listener limit and an idle
  * one costs nothing. A changed task row is read once per change, whatever the number of viewers.
+ * Conversation subscribers (the conversation page) get the conversation's changed task rows and a
+ * nudge when network log rows were stored for it; they read the rows themselves after their cursor.
  */
 import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
 import { getTask, type TaskRow } from '../store/task-queries.ts';
-import type { LiveFeed } from './server.ts';
+import type { LiveFeed, NetworkFeedEvent } from './server.ts';
 
 type TaskListener = (row: TaskRow) => void;
 type EventListener = () => void;
+/** `lastId`: the newest network_requests row stored. */
+type NetworkListener = (lastId: number) => void;
+interface ConversationSub {
+  readonly onTask: TaskListener;
+  readonly onNetwork: NetworkListener;
+}
+
+function conversationKey(repoId: string, conversationId: string): string {
+  return `${repoId}\u0000${conversationId}`;
+}
 
 export class LiveHub {
   private readonly listSubs = new Set<TaskListener>();
   private readonly taskSubs = new Map<number, Set<{ onTask: TaskListener; onEvent: EventListener }>>();
+  private readonly conversationSubs = new Map<string, Set<ConversationSub>>();
   private attached = false;
   private subscribers = 0;
 
   private readonly onTask = (taskId: number): void => {
     const perTask = this.taskSubs.get(taskId);
-    if (this.listSubs.size === 0 && !perTask) return;
+    if (this.listSubs.size === 0 && !perTask && this.conversationSubs.size === 0) return;
     let row: TaskRow | null;
     try {
       row = getTask(this.db, taskId);
@@ -31,6 +44,15 @@ export class LiveHub {
     if (!row) return;
     for (const fn of this.listSubs) fn(row);
     if (perTask) for (const s of perTask) s.onTask(row);
+    if (row.conversationId !== null) {
+      const perConversation = this.conversationSubs.get(conversationKey(row.repoId, row.conversationId));
+      if (perConversation) for (const s of perConversation) s.onTask(row);
+    }
+  };
+
+  private readonly onNetwork = (e: NetworkFeedEvent): void => {
+    const subs = this.conversationSubs.get(conversationKey(e.repoId, e.conversationId));
+    if (subs) for (const s of subs) s.onNetwork(e.lastId);
   };
 
   private readonly onTaskEvent = (e: { taskId: number; eventId: number }): void => {
@@ -67,11 +89,26 @@ export class LiveHub {
     });
   }
 
+  /** One conversation: its tasks' changed rows, and a nudge whenever network log rows were stored for it. */
+  subscribeConversation(repoId: string, conversationId: string, onTask: TaskListener, onNetwork: NetworkListener): () => void {
+    const key = conversationKey(repoId, conversationId);
+    const entry: ConversationSub = { onTask, onNetwork };
+    let set = this.conversationSubs.get(key);
+    if (!set) this.conversationSubs.set(key, (set = new Set()));
+    set.add(entry);
+    return this.track(() => {
+      const s = this.conversationSubs.get(key);
+      s?.delete(entry);
+      if (s && s.size === 0) this.conversationSubs.delete(key);
+    });
+  }
+
   private track(remove: () => void): () => void {
     this.subscribers++;
     if (!this.attached) {
       this.feed.on('task', this.onTask);
       this.feed.on('task-event', this.onTaskEvent);
+      this.feed.on('network', this.onNetwork);
       this.attached = true;
     }
     let done = false;
@@ -83,6 +120,7 @@ export class LiveHub {
       if (this.subscribers === 0 && this.attached) {
         this.feed.off('task', this.onTask);
         this.feed.off('task-event', this.onTaskEvent);
+        this.feed.off('network', this.onNetwork);
         this.attached = false;
       }
     };

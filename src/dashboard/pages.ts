@@ -1,4 +1,4 @@
-/** The server-rendered pages: tasks, task, conversation, repos, login. */
+/** The server-rendered pages: tasks, task, conversation (with its network log), repos, login. */
 import type { Context, Hono } from 'hono';
 import { setCookie, deleteCookie } from 'hono/cookie';
 import { assessHealth } from './health.ts';
@@ -22,6 +22,8 @@ import type { Db } from '../store/database.ts';
 import { listTaskEvents } from '../store/task-events.ts';
 import { listMailForTask } from '../store/outgoing-mail.ts';
 import { loadRepoStatuses } from '../store/repo-status.ts';
+import { listLatestNetworkRequests } from '../store/network-log.ts';
+import { NETWORK_PAGE_ROWS, networkSection } from './network-view.ts';
 
 export const PAGE_SIZE = 50;
 /** Events rendered into the task page; the rest (a very long run) arrive through the stream. */
@@ -137,7 +139,8 @@ ${conv?.archivedAt ? h`<dt>Archived</dt><dd data-role="archived">${timeTag(conv.
 <dt>Tasks</dt><dd>${tasks.length}</dd>
 <dt>Total cost</dt><dd data-role="total-cost">${formatCost(conversationCost(tasks)) || '$0.0000'}</dd>
 </dl>
-<section class="task-list">${tasks.map((t) => taskCard(t, now))}</section>`;
+<section id="conversation-tasks" class="task-list">${tasks.map((t) => taskCard(t, now))}</section>
+${networkSection({ repoId, conversationId: convId, tasks, ...listLatestNetworkRequests(db, repoId, convId, NETWORK_PAGE_ROWS) })}`;
     return sendHtml(c, layout(pageContext(d, c), `Conversation ${convId}`, 'conversation', body));
   });
 

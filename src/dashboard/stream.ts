@@ -4,15 +4,19 @@
  * the `Last-Event-ID` an EventSource sends when it reconnects), then follows new ones, so a page
  * opened mid-run shows the past and then the rest. Writes of one stream are serialized through a
  * promise chain, so the replay and live events never interleave or repeat.
+ * `/api/stream/conversations/:repo/:id` does the same for a conversation's network log (cursor =
+ * network_requests id) and also pushes the re-rendered card of any of its tasks that changes.
  */
 import type { Context, Hono } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
-import { isTaskStatus } from '../store/dashboard-queries.ts';
+import { conversationExists, isTaskStatus } from '../store/dashboard-queries.ts';
+import { listNetworkRequests, networkCursorKeepingNewest } from '../store/network-log.ts';
 import { listMailForTask } from '../store/outgoing-mail.ts';
 import { listTaskEvents } from '../store/task-events.ts';
 import { getTask, type TaskRow } from '../store/task-queries.ts';
 import type { DashboardDeps } from './context.ts';
 import { parseId } from './pages.ts';
+import { NETWORK_LIVE_ROWS, networkRow } from './network-view.ts';
 import { taskCard, taskSummary, timelineEvent } from './views.ts';
 
 /** Comments this often keep proxies and load balancers from closing an idle stream. */
@@ -145,5 +149,52 @@ export function registerStreams(app: Hono, d: DashboardDeps): void {
       }),
     );
   });
-}
 
+  app.get('/api/stream/conversations/:repo/:id', (c) => {
+    const busy = tooMany(c, d);
+    if (busy) return busy;
+    const repoId = c.req.param('repo');
+    const convId = c.req.param('id');
+    if (!conversationExists(db, repoId, convId)) return c.json({ error: 'no such conversation' }, 404);
+    const fromHeader = parseId(c.req.header('last-event-id')) ?? 0;
+    const fromQuery = parseId(c.req.query('after')) ?? 0;
+    let cursor = Math.max(fromHeader, fromQuery);
+
+    return streamSSE(c, (stream) =>
+      runStream(d, stream, (enqueue) => {
+        const sendRows = async (): Promise<void> => {
+          for (;;) {
+            const rows = listNetworkRequests(db, repoId, convId, cursor, REPLAY_BATCH);
+            for (const r of rows) {
+              await stream.writeSSE({
+                event: 'network',
+                id: String(r.id),
+                data: JSON.stringify({ id: r.id, taskId: r.taskId, allowed: r.allowed, html: networkRow(r).value }),
+              });
+              cursor = r.id;
+            }
+            if (rows.length < REPLAY_BATCH) return;
+          }
+        };
+        const subscription = d.hub.subscribeConversation(
+          repoId,
+          convId,
+          (row) => enqueue(() => stream.writeSSE({ event: 'task', data: JSON.stringify({ id: row.id, status: row.status, html: taskCard(row, d.now()).value }) })),
+          (lastId) => {
+            if (lastId > cursor) enqueue(sendRows);
+          },
+        );
+        // A viewer far behind (a stale cursor, a script starting at 0 on a huge log) skips to the
+        // newest rows the page would keep anyway, and is told so.
+        enqueue(async () => {
+          const resumeAfter = networkCursorKeepingNewest(db, repoId, convId, cursor, NETWORK_LIVE_ROWS);
+          if (resumeAfter === cursor) return;
+          await stream.writeSSE({ event: 'skipped', id: String(resumeAfter), data: JSON.stringify({ after: cursor, resumeAfter }) });
+          cursor = resumeAfter;
+        });
+        enqueue(sendRows);
+        return subscription;
+      }),
+    );
+  });
+}

@@ -69,13 +69,29 @@ export function durations(t: TaskRow, now: number): SafeHtml {
   return h`<span class="durations">${parts.map((p, i) => (i ? h` · ${p}` : p))}</span>`;
 }
 
+export const UNSANDBOXED_TITLE = "this task's container had unrestricted network access";
+
+/**
+ * Whether the task's container ran behind the network sandbox: a loud badge when it did not
+ * (`network.sandbox_enabled: false`), a quiet one when it did, nothing before the container started.
+ */
+export function sandboxBadge(t: TaskRow): SafeHtml {
+  if (t.networkSandbox === false) {
+    return h`<span class="net-badge unsandboxed" data-role="sandbox" title="${UNSANDBOXED_TITLE}">unsandboxed</span>`;
+  }
+  if (t.networkSandbox === true) {
+    return h`<span class="net-badge sandboxed" data-role="sandbox" title="this task's container reached the network only through the allowlist proxy">sandboxed</span>`;
+  }
+  return h``;
+}
+
 export function subjectText(t: TaskRow): string {
   return t.subject.trim() === '' ? '(no subject)' : t.subject;
 }
 
 export function taskCard(t: TaskRow, now: number): SafeHtml {
   return h`<article class="card" data-task-id="${t.id}" data-status="${t.status}">
-<div class="card-head">${repoBadge(t.repoId)}<a class="subject" href="/tasks/${t.id}">${subjectText(t)}</a>${statusBadge(t.status)}</div>
+<div class="card-head">${repoBadge(t.repoId)}<a class="subject" href="/tasks/${t.id}">${subjectText(t)}</a>${sandboxBadge(t)}${statusBadge(t.status)}</div>
 <div class="meta"><span class="sender">${t.sender ?? '(unknown sender)'}</span><span class="id">#${t.id}</span>${timeTag(t.createdAt)}${
     t.model ? h`<span class="model">${t.model}</span>` : t.modelHint ? h`<span class="model">${t.modelHint}?</span>` : ''
   }${t.costUsd !== null ? h`<span class="cost">${formatCost(t.costUsd)}</span>` : ''}</div>
@@ -107,17 +123,28 @@ ${replies.map(
 </tbody></table>`;
 }
 
+function networkField(t: TaskRow): SafeHtml | null {
+  if (t.networkSandbox === null) return null;
+  const log = t.conversationId
+    ? h` · <a href="/conversations/${seg(t.repoId)}/${seg(t.conversationId)}#network" data-role="network-log">request log</a>`
+    : '';
+  return t.networkSandbox
+    ? h`through the allowlist proxy${log}`
+    : h`<strong class="error-text">unrestricted</strong> — the repository turned the network sandbox off; nothing was filtered or logged`;
+}
+
 /** The part of the task page that changes while it runs; replaced as a whole by the live stream. */
 export function taskSummary(t: TaskRow, replies: readonly OutgoingMailSummary[], csrfToken: string, now: number): SafeHtml {
   const row = (label: string, value: SafeHtml | string | number | null): SafeHtml =>
     value === null || value === '' ? h`` : h`<dt>${label}</dt><dd>${value}</dd>`;
-  return h`<div class="summary-head">${repoBadge(t.repoId)}${statusBadge(t.status)}${stopForm(t, csrfToken)}</div>
+  return h`<div class="summary-head">${repoBadge(t.repoId)}${statusBadge(t.status)}${sandboxBadge(t)}${stopForm(t, csrfToken)}</div>
 <dl class="fields">
 ${row('Sender', h`<span class="sender">${t.sender ?? '(unknown sender)'}</span>`)}
 ${row(
   'Conversation',
   t.conversationId ? h`<a href="/conversations/${seg(t.repoId)}/${seg(t.conversationId)}" data-role="conversation">${t.conversationId}</a>` : null,
 )}
+${row('Network', networkField(t))}
 ${row('Model', t.model ?? (t.modelHint ? `${t.modelHint} (requested)` : null))}
 ${row('Cost', t.costUsd !== null ? h`${formatCost(t.costUsd)} <span class="muted">(session total)</span>` : null)}
 ${row('Turns', t.turns)}

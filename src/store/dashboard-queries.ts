@@ -59,7 +59,7 @@ export function isTaskStatus(v: string): v is TaskStatus {
 }
 
 const COLUMNS = `id, repo_id, conversation_id, sender, subject, message_id, status, reason, detail, model_hint,
-  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at`;
+  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at, network_sandbox`;
 
 export interface TaskPageQuery {
   readonly repoId?: string | undefined;
@@ -207,6 +207,17 @@ export function getConversation(db: Db, repoId: string, id: string): Conversatio
     archivedAt: (r.archived_at as number | null) ?? null,
     taskCount: (r.task_count as number | null) ?? null,
   };
+}
+
+/** A conversation row or at least one task of it exists (one index probe each, for the API and streams). */
+export function conversationExists(db: Db, repoId: string, id: string): boolean {
+  return (
+    stmt(
+      db,
+      `SELECT EXISTS (SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?)
+           OR EXISTS (SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ?) AS found`,
+    ).get(repoId, id, repoId, id) as { found: number }
+  ).found === 1;
 }
 
 /** Every task of a conversation, oldest first, through tasks(repo_id, conversation_id, id). */

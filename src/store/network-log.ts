@@ -85,6 +85,38 @@ export function listNetworkRequests(db: Db, repoId: string, conversationId: stri
   ).map(toRow);
 }
 
+/**
+ * A conversation's newest `limit` requests, newest first (the dashboard's first screen), and
+ * whether older ones exist. One backwards walk of the conversation index, however long the log.
+ */
+export function listLatestNetworkRequests(
+  db: Db,
+  repoId: string,
+  conversationId: string,
+  limit: number,
+): { rows: NetworkRequestRow[]; more: boolean } {
+  const rows = (
+    db
+      .prepare(`SELECT * FROM network_requests WHERE repo_id = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`)
+      .all(repoId, conversationId, limit + 1) as Record<string, unknown>[]
+  ).map(toRow);
+  return { rows: rows.slice(0, limit), more: rows.length > limit };
+}
+
+/**
+ * Where to resume so that at most `keep` rows follow: `afterId` itself when no more than `keep`
+ * rows come after it, else the id just before the newest `keep`. Lets a live view that fell far
+ * behind skip ahead instead of replaying the whole log.
+ */
+export function networkCursorKeepingNewest(db: Db, repoId: string, conversationId: string, afterId: number, keep: number): number {
+  const r = db
+    .prepare(
+      `SELECT id FROM network_requests WHERE repo_id = ? AND conversation_id = ? AND id > ? ORDER BY id DESC LIMIT 1 OFFSET ?`,
+    )
+    .get(repoId, conversationId, afterId, keep) as { id: number } | undefined;
+  return r ? r.id : afterId;
+}
+
 /** One task's requests, oldest first. */
 export function listTaskNetworkRequests(db: Db, taskId: number, afterId = 0, limit = 1000): NetworkRequestRow[] {
   return (

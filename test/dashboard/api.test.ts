@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import http from 'node:http';
 import { createDashboardApp, startDashboard } from '../../src/dashboard/server.ts';
 import { registerSecretValues } from '../../src/log/logger.ts';
 import { acceptMail } from '../../src/store/accept.ts';
@@ -9,7 +8,7 @@ import { saveListenerStatus } from '../../src/store/repo-status.ts';
 import { appendTaskEvent } from '../../src/store/task-events.ts';
 import { archiveConversation } from '../../src/store/conversation-gc.ts';
 import type { Db } from '../../src/store/database.ts';
-import { insertTask, makeConfig, makeOptions, tempDb } from './helpers.ts';
+import { insertTask, makeConfig, makeOptions, readSse, tempDb } from './helpers.ts';
 
 const BASE = 'http://localhost';
 
@@ -423,42 +422,6 @@ describe('stop endpoint', () => {
     assert.deepEqual(h.stopCalls, [id, id]);
   });
 });
-
-/** Reads server-sent events from a real socket until `until` is satisfied. */
-function readSse(url: string, headers: Record<string, string>, until: (events: Array<{ event: string; id?: string; data: string }>) => boolean, timeoutMs = 5000) {
-  return new Promise<{ events: Array<{ event: string; id?: string; data: string }>; close: () => void }>((resolve, reject) => {
-    const events: Array<{ event: string; id?: string; data: string }> = [];
-    let buf = '';
-    const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const ev: { event: string; id?: string; data: string } = { event: 'message', data: '' };
-          let hasData = false;
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event: ')) ev.event = line.slice(7);
-            else if (line.startsWith('id: ')) ev.id = line.slice(4);
-            else if (line.startsWith('data: ')) (ev.data += (hasData ? '\n' : '') + line.slice(6), (hasData = true));
-          }
-          if (hasData) events.push(ev);
-        }
-        if (until(events)) {
-          clearTimeout(timer);
-          resolve({ events, close: () => req.destroy() });
-        }
-      });
-    });
-    req.on('error', () => undefined);
-    const timer = setTimeout(() => {
-      req.destroy();
-      reject(new Error(`timed out; got ${JSON.stringify(events.map((e) => e.event))}`));
-    }, timeoutMs);
-  });
-}
 
 describe('live streams', () => {
   it('replays a task from a cursor, then follows it; cleans up on disconnect', async () => {

@@ -4,9 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startDashboard, type DashboardActions, type RunningDashboard } from '../../src/dashboard/server.ts';
 import { appendTaskEvent } from '../../src/store/task-events.ts';
+import { insertNetworkRequests, setTaskNetworkSandbox } from '../../src/store/network-log.ts';
 import type { Db } from '../../src/store/database.ts';
 import { launchChromium } from './chromium.ts';
-import { insertTask, makeConfig, makeOptions, tempDb, type Harness } from './helpers.ts';
+import { insertTask, makeConfig, makeOptions, netEntry, tempDb, type Harness } from './helpers.ts';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 
@@ -68,6 +69,45 @@ describe('dashboard in a real browser', () => {
       const firstId = await page.locator('#task-list [data-task-id]').first().getAttribute('data-task-id');
       assert.equal(Number(firstId), fresh, 'the new task is on top');
       await page.screenshot({ path: new URL('dashboard-list.png', ARTIFACTS).pathname, fullPage: true });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows a conversation’s network log, and new requests and the unsandboxed badge appear without reload', async () => {
+    const scope = { repoId: 'api-server', conversationId: '1a2b3c4d', taskId: running };
+    insertNetworkRequests(db, scope, [
+      netEntry({ host: 'registry.npmjs.org', path: '/pg' }),
+      netEntry({ host: 'api.anthropic.com', method: 'POST', path: '/v1/messages', masked: 1, rule: 'url_prefixes[0]: api.anthropic.com /v1/*' }),
+    ]);
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    try {
+      await page.goto(`${dash.url}/conversations/api-server/1a2b3c4d`, { waitUntil: 'load' });
+      assert.equal(await page.locator('#network-rows tr').count(), 2, 'the past, rendered with the page');
+      assert.equal(await page.locator('#network-empty').isVisible(), false);
+      assert.equal(await page.locator('#conversation-tasks .net-badge').count(), 0, 'no badge before the container started');
+      await page.waitForSelector('#live-indicator:not([hidden])');
+
+      const blocked = insertNetworkRequests(db, scope, [netEntry({ host: 'pastebin.com', method: 'PUT', path: '/upload', status: 403, allowed: false, rule: 'host pastebin.com is not in the allowlist' })]);
+      h.feed.emit('network', { ...scope, lastId: blocked });
+      const newest = insertNetworkRequests(db, scope, [netEntry({ host: 'github.com', path: '/brianc/node-postgres' })]);
+      h.feed.emit('network', { ...scope, lastId: newest });
+      await page.waitForSelector(`#network-rows [data-net-id="${newest}"]`, { timeout: 5000 });
+      const ids = await page.locator('#network-rows tr').evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-net-id'))));
+      assert.equal(ids.length, 4, 'no row twice');
+      assert.deepEqual(ids.slice(0, 2), [newest, blocked], 'the newest on top');
+      const row = page.locator(`#network-rows [data-net-id="${blocked}"]`);
+      assert.equal(await row.locator('[data-role="verdict"]').textContent(), 'blocked');
+      assert.equal(await row.locator('.net-host').textContent(), 'pastebin.com');
+      assert.match((await row.locator('.net-rule').textContent()) ?? '', /host pastebin\.com is not in the allowlist/);
+
+      setTaskNetworkSandbox(db, running, false);
+      h.feed.emit('task', running);
+      const badge = page.locator(`#conversation-tasks [data-task-id="${running}"] .net-badge.unsandboxed`);
+      await badge.waitFor({ timeout: 5000 });
+      assert.equal(await badge.textContent(), 'unsandboxed');
+      assert.equal(await badge.getAttribute('title'), "this task's container had unrestricted network access");
+      await page.screenshot({ path: new URL('dashboard-conversation-network.png', ARTIFACTS).pathname, fullPage: true });
     } finally {
       await page.close();
     }

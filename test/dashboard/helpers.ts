@@ -1,6 +1,7 @@
 /** Shared fixtures of the dashboard tests: a temp database, a config, rows, a feed. */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -10,6 +11,7 @@ import type { Logger } from '../../src/log/logger.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
 import type { TaskStatus } from '../../src/store/task-queries.ts';
 import type { DashboardActions, DashboardOptions } from '../../src/dashboard/server.ts';
+import type { NetworkLogEntry } from '../../src/proxy/conversation-proxy.ts';
 
 export function tempDb(): { db: Db; dir: string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-dash-'));
@@ -159,4 +161,63 @@ export function makeOptions(
     ...(overrides.healthProblems ? { healthProblems: overrides.healthProblems } : {}),
   };
   return { options, feed, stopCalls };
+}
+
+export interface SseEvent {
+  event: string;
+  id?: string;
+  data: string;
+}
+
+/** Reads server-sent events from a real socket until `until` is satisfied. */
+export function readSse(url: string, headers: Record<string, string>, until: (events: SseEvent[]) => boolean, timeoutMs = 5000) {
+  return new Promise<{ events: SseEvent[]; close: () => void }>((resolve, reject) => {
+    const events: SseEvent[] = [];
+    let buf = '';
+    const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const ev: SseEvent = { event: 'message', data: '' };
+          let hasData = false;
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) ev.event = line.slice(7);
+            else if (line.startsWith('id: ')) ev.id = line.slice(4);
+            else if (line.startsWith('data: ')) (ev.data += (hasData ? '\n' : '') + line.slice(6), (hasData = true));
+          }
+          if (hasData) events.push(ev);
+        }
+        if (until(events)) {
+          clearTimeout(timer);
+          resolve({ events, close: () => req.destroy() });
+        }
+      });
+    });
+    req.on('error', () => undefined);
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`timed out; got ${JSON.stringify(events.map((e) => e.event))}`));
+    }, timeoutMs);
+  });
+}
+
+/** One proxy log entry as the sandbox proxy would report it; fields overridable. */
+export function netEntry(over: Partial<NetworkLogEntry> = {}): NetworkLogEntry {
+  return {
+    at: Date.now(),
+    method: 'GET',
+    host: 'registry.npmjs.org',
+    port: 443,
+    path: '/left-pad',
+    status: 200,
+    allowed: true,
+    rule: 'domains[0]: registry.npmjs.org',
+    masked: 0,
+    durationMs: 12,
+    ...over,
+  };
 }

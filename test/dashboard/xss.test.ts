@@ -5,10 +5,15 @@ import { startDashboard, type RunningDashboard } from '../../src/dashboard/serve
 import { enqueueMail, markAttemptFailed } from '../../src/store/outgoing-mail.ts';
 import { saveListenerStatus } from '../../src/store/repo-status.ts';
 import { appendTaskEvent } from '../../src/store/task-events.ts';
+import { insertNetworkRequests } from '../../src/store/network-log.ts';
 import type { Db } from '../../src/store/database.ts';
 import { launchChromium } from './chromium.ts';
-import { insertTask, makeConfig, makeOptions, tempDb, type Harness } from './helpers.ts';
+import { insertTask, makeConfig, makeOptions, netEntry, readSse, tempDb, type Harness } from './helpers.ts';
 
+/** What a hostile agent can put in a request the proxy logs: the Host header, the path, the method. */
+const EVIL_HOST = `<img src=x onerror=alert(1)>.evil.example`;
+const EVIL_PATH = `/"><script>alert(1)</script>/<img src=x onerror=alert(1)>`;
+const EVIL_METHOD = `<svg onload=alert(1)>`;
 const EVIL = `<script>alert(1)</script> "><img src=x onerror=alert(1)> [x](javascript:alert(1)) javascript:alert(1) ' onmouseover='alert(1)`;
 
 /** Signs of markup from data becoming live: a tag, an event-handler attribute, a javascript: URL. */
@@ -56,6 +61,9 @@ describe('everything from an email renders as text', () => {
     const mailId = enqueueMail(db, { repoId: 'alpha', taskId, conversationId: 'c0ffee00', kind: 'error', messageId: '<e@x>', recipient: EVIL, subject: EVIL, raw: Buffer.from('x') });
     markAttemptFailed(db, mailId, EVIL, Date.now());
     saveListenerStatus(db, 'alpha', { state: 'backoff', detail: EVIL, lastError: EVIL, nextRetryAt: Date.now() });
+    insertNetworkRequests(db, { repoId: 'alpha', conversationId: 'c0ffee00', taskId }, [
+      netEntry({ host: EVIL_HOST, path: EVIL_PATH, method: EVIL_METHOD, allowed: false, status: 403, rule: `host ${EVIL_HOST} is not in the allowlist`, error: EVIL }),
+    ]);
     dash = await startDashboard(h.options);
     browser = await launchChromium();
   });
@@ -80,6 +88,19 @@ describe('everything from an email renders as text', () => {
     assert.ok(JSON.parse(json).task.subject === EVIL, 'the JSON API returns the data as data');
   });
 
+  it('hostile hosts, paths and methods in the network log render as text, also in the live stream', async () => {
+    const html = await (await fetch(dash.url + '/conversations/alpha/c0ffee00', { headers: { accept: 'text/html' } })).text();
+    assertInert(html, 'network log');
+    assert.ok(html.includes('<td class="net-host">&lt;img src=x onerror=alert(1)&gt;.evil.example</td>'), 'the host is shown escaped');
+    assert.ok(html.includes('<code>/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;/&lt;img src=x onerror=alert(1)&gt;</code>'), 'the path is shown escaped');
+    assert.ok(html.includes('<code>&lt;svg onload=alert(1)&gt;</code>'), 'the method is shown escaped');
+    const api = (await (await fetch(dash.url + '/api/conversations/alpha/c0ffee00/network')).json()) as { requests: Array<{ host: string; path: string; method: string }> };
+    assert.deepEqual([api.requests[0]?.host, api.requests[0]?.path, api.requests[0]?.method], [EVIL_HOST, EVIL_PATH, EVIL_METHOD], 'the JSON API returns the data as data');
+    const s = await readSse(`${dash.url}/api/stream/conversations/alpha/c0ffee00?after=0`, {}, (evs) => evs.some((e) => e.event === 'network'));
+    s.close();
+    assertInert(JSON.parse(s.events.find((e) => e.event === 'network')!.data).html, 'network stream');
+  });
+
   it('in Chromium no dialog fires and no inline script exists, also for live updates', async () => {
     const page = await browser.newPage();
     const dialogs: string[] = [];
@@ -102,6 +123,17 @@ describe('everything from an email renders as text', () => {
       await page.waitForSelector(`[data-event-id="${ev}"]`);
       const text = await page.textContent(`[data-event-id="${ev}"] .text`);
       assert.equal(text, EVIL, 'the payload is shown as the text it is');
+
+      await page.goto(`${dash.url}/conversations/alpha/c0ffee00`, { waitUntil: 'load' });
+      await page.waitForSelector('#live-indicator:not([hidden])');
+      const netId = insertNetworkRequests(db, { repoId: 'alpha', conversationId: 'c0ffee00', taskId }, [
+        netEntry({ host: EVIL_HOST, path: EVIL_PATH, method: EVIL_METHOD, rule: EVIL, error: EVIL }),
+      ]);
+      h.feed.emit('network', { repoId: 'alpha', conversationId: 'c0ffee00', taskId, lastId: netId });
+      await page.waitForSelector(`[data-net-id="${netId}"]`);
+      assert.equal(await page.textContent(`[data-net-id="${netId}"] .net-host`), EVIL_HOST, 'the host is shown as the text it is');
+      assert.equal(await page.textContent(`[data-net-id="${netId}"] .net-path`), EVIL_PATH, 'the path is shown as the text it is');
+      assert.equal(await page.evaluate('document.querySelectorAll("script:not([src]), img, svg, [onerror], [onload]").length'), 0);
 
       await page.goto(`${dash.url}/`, { waitUntil: 'load' });
       await page.waitForSelector('#live-indicator:not([hidden])');

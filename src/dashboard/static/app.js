@@ -1,4 +1,5 @@
-// airut dashboard: live updates over server-sent events, the stop button, ticking durations.
+// airut dashboard: live updates over server-sent events (task list, task timeline, conversation
+// network log), the stop button, ticking durations.
 // Served as a file because the Content-Security-Policy allows no inline script. The HTML it
 // inserts comes from the server, already escaped; data from mail is never put into the page here.
 'use strict';
@@ -129,6 +130,35 @@
         summary.replaceChildren(fragment(d.html));
         summary.dataset.status = d.status;
         wireStop(summary);
+      },
+    });
+  }
+
+  // ---- conversation: its network log (newest on top) and its task cards ----
+  const netRows = document.getElementById('network-rows');
+  if (netRows && netRows.dataset.stream) {
+    const max = Number(netRows.dataset.max || '2000');
+    const capped = document.getElementById('network-capped');
+    const netEmpty = document.getElementById('network-empty');
+    const convTasks = document.getElementById('conversation-tasks');
+    connect(netRows.dataset.stream + '?after=' + Number(netRows.dataset.after || '0'), {
+      network: function (d) {
+        if (netRows.querySelector('[data-net-id="' + Number(d.id) + '"]')) return;
+        if (netEmpty) netEmpty.hidden = true;
+        netRows.prepend(fragment(d.html));
+        netRows.dataset.after = String(d.id);
+        while (netRows.rows.length > max) {
+          netRows.lastElementChild.remove();
+          if (capped) capped.hidden = false;
+        }
+      },
+      // The server skipped rows older than the newest few thousand (the page was far behind).
+      skipped: function () { if (capped) capped.hidden = false; },
+      task: function (d) {
+        if (!convTasks) return;
+        const existing = convTasks.querySelector('[data-task-id="' + Number(d.id) + '"]');
+        if (existing) existing.replaceWith(fragment(d.html));
+        else convTasks.append(fragment(d.html));
       },
     });
   }
