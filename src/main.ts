@@ -3,6 +3,7 @@
  *
  *   npm start                      run the daemon (config from --config, $AIRUT_CONFIG or config/airut.yaml)
  *   npm start -- --check           validate the configuration, print a summary, exit 0 or 1
+ *   npm start -- --check --online  also check logins, git remotes, podman, Claude Code, the database
  *   npm start -- --config PATH     use another configuration file
  *
  * SIGTERM and SIGINT stop it gracefully (exit 0); a second signal forces the exit.
@@ -13,33 +14,34 @@ import { resolveConfigPath } from './config/path.ts';
 import { runConfigCheck } from './config/check.ts';
 import { logger, registerSecretValues } from './log/logger.ts';
 import type { ServerConfig } from './config/types.ts';
+import { secretValuesOf } from './config/secret-values.ts';
 import { Daemon } from './daemon.ts';
+import { DEFAULT_CHECK_TIMEOUT_SECONDS, runDoctor } from './doctor/doctor.ts';
 
-const USAGE = `usage: npm start -- [--config PATH] [--check] [--help]
+const USAGE = `usage: npm start -- [--config PATH] [--check [--online [--timeout SECONDS]]] [--help]
 
-  --config PATH   configuration file (default: $AIRUT_CONFIG, else config/airut.yaml)
-  --check         validate the configuration, print a summary of the repositories, and exit
-  --help          show this text
+  --config PATH        configuration file (default: $AIRUT_CONFIG, else config/airut.yaml)
+  --check              validate the configuration, print a summary of the repositories, and exit
+  --check --online     also try everything the daemon needs, read-only, and print a table of what to
+                       fix: each repository's IMAP and SMTP login and git remote, its storage
+                       directory, podman, the Claude Code binary and the database; exit 1 on any FAIL
+  --timeout SECONDS    limit for each online check (default ${DEFAULT_CHECK_TIMEOUT_SECONDS})
+  --help               show this text
 `;
-
-function secretValuesOf(config: ServerConfig): string[] {
-  const values: string[] = [];
-  if (config.global.dashboard.authToken) values.push(config.global.dashboard.authToken);
-  for (const repo of Object.values(config.repos)) {
-    values.push(repo.email.password, ...Object.values(repo.secrets));
-    for (const m of Object.values(repo.maskedSecrets)) values.push(m.value);
-    for (const c of Object.values(repo.signingCredentials)) {
-      values.push(c.accessKeyId.value, c.secretAccessKey.value);
-      if (c.sessionToken) values.push(c.sessionToken.value);
-    }
-  }
-  return values;
-}
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
+  }
+  if (argv.includes('--online') && !argv.includes('--check')) {
+    process.stderr.write('--online goes with --check: npm start -- --check --online\n');
+    return 1;
+  }
+  if (argv.includes('--check') && argv.includes('--online')) {
+    const code = await runDoctor(argv, process.env, { stdout: process.stdout, stderr: process.stderr });
+    // A check that timed out may leave a child or socket behind; the report is written, so leave now.
+    process.exit(code);
   }
   if (argv.includes('--check')) return runConfigCheck(argv, process.env, { stdout: process.stdout, stderr: process.stderr });
 

@@ -16,6 +16,7 @@ import type { Logger } from '../log/logger.ts';
 import type { ConnectionSecurity } from '../config/types.ts';
 import type { ListenerState, ListenerStatus } from '../store/repo-status.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { imapSecurityOptions } from './imap-security.ts';
 import { WakeSignal, sleepUnless } from './wake-signal.ts';
 import { planFetches, type FetchStep } from './fetch-plan.ts';
 import { headerSectionOf } from '../email/headers.ts';
@@ -139,17 +140,13 @@ export class ImapListener {
     return new ImapFlow({
       host: this.o.host,
       port: this.o.port,
-      secure: security === 'tls',
-      // 'none' is only allowed for loopback hosts by config validation.
-      doSTARTTLS: security === 'starttls' ? true : security === 'none' ? false : undefined,
+      ...imapSecurityOptions(security),
       auth: { user: this.o.username, pass: this.o.password },
       logger: false,
       disableAutoIdle: true,
       socketTimeout: this.o.socketTimeoutMs ?? 50_000,
       connectionTimeout: 30_000,
       greetingTimeout: 15_000,
-      // Certificates are always verified; NODE_EXTRA_CA_CERTS adds a private CA.
-      tls: { rejectUnauthorized: true },
     });
   }
 

@@ -1,11 +1,15 @@
 /** The command line as an operator uses it: `npm start -- --check` and start-up with a broken config. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../harness/daemon-process.ts';
+import { PROJECT_ROOT, writeTestConfig } from '../harness/daemon-process.ts';
+import { startDovecot } from '../harness/dovecot.ts';
+import { podmanTestEnv } from '../harness/podman-env.ts';
+import { freePort } from '../harness/ports.ts';
+import { startSmtpCapture } from '../harness/smtp-capture.ts';
 
 function runCli(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
@@ -15,6 +19,23 @@ function runCli(args: string[], env: Record<string, string> = {}) {
     timeout: 30_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Like runCli, but without blocking this process: the SMTP capture server the CLI talks to runs in it. */
+function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 const EXAMPLE_ENV = {
@@ -74,4 +95,73 @@ test('a missing config file says which path and how to create one', () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /\/nonexistent\/airut\.yaml/);
   assert.match(r.stderr, /airut\.example\.yaml/);
+});
+
+test('--check --online against working servers: a table of ok rows, exit 0, no password, no database created', { timeout: 120_000 }, async () => {
+  const password = 'doctor-pass-4711';
+  const dovecot = await startDovecot({ users: [{ user: 'bot', password }] });
+  const smtp = await startSmtpCapture({ authUsers: { bot: password } });
+  try {
+    const src = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-cli-git-'));
+    execFileSync('git', ['init', '-q', '-b', 'main', src]);
+    execFileSync('git', ['-C', src, '-c', 'user.name=t', '-c', 'user.email=t@e', 'commit', '-q', '--allow-empty', '-m', 'first']);
+    const cfg = writeTestConfig({
+      repos: [{ id: 'api', user: 'bot', password, imapPort: dovecot.port, smtpPort: smtp.port, repoUrl: `file://${src}` }],
+    });
+    const r = await runCliAsync(['--check', '--online', '--config', cfg.configPath], { ...cfg.env, ...podmanTestEnv() });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^check +status +result \/ what to fix$/m);
+    for (const row of ['config', 'podman', 'podman cgroups', 'claude binary', 'database', 'api: imap', 'api: dmarc headers', 'api: smtp', 'api: git remote', 'api: storage']) {
+      assert.match(r.stdout, new RegExp(`^${row} +(ok|warn) `, 'm'), `row ${row} in:\n${r.stdout}`);
+    }
+    assert.match(r.stdout, /^database +ok +.*will be created on first start$/m);
+    assert.equal(fs.existsSync(cfg.dbPath), false, 'the doctor must not create the database');
+    assert.ok(!r.stdout.includes(password) && !r.stderr.includes(password), 'password printed');
+    assert.equal(smtp.messages.length, 0);
+  } finally {
+    await smtp.stop();
+    await dovecot.stop();
+  }
+});
+
+test('--check --online with a wrong password, a closed SMTP port and a bad git remote: FAIL rows with fixes, exit 1', { timeout: 120_000 }, async () => {
+  const password = 'doctor-pass-4711';
+  const wrong = 'not-the-password-0815';
+  const dovecot = await startDovecot({ users: [{ user: 'bot', password }] });
+  try {
+    const cfg = writeTestConfig({
+      repos: [{ id: 'api', user: 'bot', password: wrong, imapPort: dovecot.port, smtpPort: await freePort(), repoUrl: 'file:///nonexistent/api.git' }],
+    });
+    const r = await runCliAsync(['--check', '--online', '--timeout', '5', '--config', cfg.configPath], { ...cfg.env, ...podmanTestEnv() });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const lines = r.stdout.split('\n');
+    const rowWithFix = (name: string): [string, string] => {
+      const i = lines.findIndex((l) => l.startsWith(`${name} `));
+      assert.ok(i >= 0, `row ${name} in:\n${r.stdout}`);
+      return [lines[i]!, lines[i + 1]!];
+    };
+    const [imap, imapFix] = rowWithFix('api: imap');
+    assert.match(imap, /FAIL +login refused/);
+    assert.match(imapFix, /^ +fix: check repos\.api\.email\.username and repos\.api\.email\.password/);
+    const [smtpRow, smtpFix] = rowWithFix('api: smtp');
+    assert.match(smtpRow, /FAIL +connection refused by 127\.0\.0\.1:\d+/);
+    assert.match(smtpFix, /fix: .*smtp_port/);
+    const [gitRow, gitFix] = rowWithFix('api: git remote');
+    assert.match(gitRow, /FAIL/);
+    assert.match(gitFix, /fix: .*repos\.api\.git\.repo_url/);
+    assert.match(r.stdout, /3 FAIL.*: fix the FAIL rows and run the doctor again/);
+    assert.ok(!r.stdout.includes(wrong) && !r.stderr.includes(wrong), 'password printed');
+  } finally {
+    await dovecot.stop();
+  }
+});
+
+test('--online needs --check, and --help explains both', () => {
+  const alone = runCli(['--online', '--config', 'config/airut.example.yaml']);
+  assert.equal(alone.code, 1);
+  assert.match(alone.stderr, /--online goes with --check/);
+  const help = runCli(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--check --online/);
+  assert.match(help.stdout, /--timeout SECONDS/);
 });

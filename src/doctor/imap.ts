@@ -1,0 +1,109 @@
+/**
+ * A repository's inbox, checked the way the listener will use it: log in with the configured
+ * security, open INBOX read-only (EXAMINE: nothing is flagged, moved or deleted), and read the
+ * Authentication-Results headers of the newest mails. Those headers are the reliable way to learn
+ * the `trusted_authserv_id` a mail server writes, so the doctor compares them with the setting.
+ */
+import { ImapFlow } from 'imapflow';
+import type { RepoServerConfig } from '../config/types.ts';
+import { verifyDmarc } from '../email/authenticate.ts';
+import { parseHeaderSection } from '../email/headers.ts';
+import { printable } from '../email/text.ts';
+import { imapSecurityOptions } from '../listener/imap-security.ts';
+import { describeMailFailure, type MailEndpoint } from './mail-errors.ts';
+import { fail, ok, warn, type CheckContext, type CheckResult, type DoctorCheck } from './types.ts';
+
+/** How many of the newest mails are compared with trusted_authserv_id. */
+const HEADER_SAMPLE = 5;
+
+interface SampledMail {
+  readonly from: string;
+  readonly subject: string;
+  readonly verdict: ReturnType<typeof verifyDmarc>;
+}
+
+function endpoint(repo: RepoServerConfig): MailEndpoint {
+  const e = repo.email;
+  return { protocol: 'IMAP', configPath: `repos.${repo.repoId}.email`, host: e.imapServer, port: e.imapPort, security: e.imapSecurity };
+}
+
+/** The verdicts the listener would reach on the newest mails, judged on their headers alone. */
+export function dmarcHeaderRow(repo: RepoServerConfig, sample: readonly SampledMail[]): CheckResult {
+  const name = `${repo.repoId}: dmarc headers`;
+  const trusted = repo.trustedAuthservId;
+  if (sample.length === 0) {
+    return ok(name, `INBOX is empty; send a test mail before starting the daemon to compare its header with trusted_authserv_id ${trusted}`);
+  }
+  const rejected = sample.filter((m) => !m.verdict.ok);
+  if (rejected.length === 0) {
+    return ok(name, `the newest ${sample.length} mail(s) in INBOX pass DMARC as reported by ${trusted}`);
+  }
+  const first = rejected[0] as SampledMail;
+  const reason = first.verdict.ok ? '' : first.verdict.reason;
+  return warn(
+    name,
+    `${rejected.length} of the newest ${sample.length} mail(s) would be rejected, e.g. from ${first.from} ("${first.subject}"): ${reason}`,
+    `if such mail comes from a sender you trust, set repos.${repo.repoId}.trusted_authserv_id to the id at the start of its topmost ` +
+      'Authentication-Results header (docs/email-setup.md, "Finding the authserv-id"); mail that fails DMARC is rightly rejected',
+  );
+}
+
+async function sampleNewest(client: ImapFlow, repo: RepoServerConfig, exists: number): Promise<SampledMail[]> {
+  if (exists === 0) return [];
+  const first = Math.max(1, exists - HEADER_SAMPLE + 1);
+  const sample: SampledMail[] = [];
+  for await (const msg of client.fetch(`${first}:*`, { flags: true, envelope: true, headers: ['authentication-results'] })) {
+    // The listener skips mail flagged \Deleted, so the doctor does too.
+    if (msg.flags?.has('\\Deleted')) continue;
+    const lines = parseHeaderSection(msg.headers?.toString('utf8') ?? '');
+    sample.push({
+      from: printable(msg.envelope?.from?.[0]?.address ?? '(no From)', 80),
+      subject: printable(msg.envelope?.subject ?? '', 60),
+      verdict: verifyDmarc(lines, repo.trustedAuthservId),
+    });
+  }
+  return sample.reverse(); // newest first
+}
+
+export async function checkImap(repo: RepoServerConfig, ctx: CheckContext): Promise<CheckResult[]> {
+  const name = `${repo.repoId}: imap`;
+  const e = repo.email;
+  const where = `${e.username}@${e.imapServer}:${e.imapPort}/${e.imapSecurity}`;
+  const client = new ImapFlow({
+    host: e.imapServer,
+    port: e.imapPort,
+    ...imapSecurityOptions(e.imapSecurity),
+    auth: { user: e.username, pass: e.password },
+    logger: false,
+    disableAutoIdle: true,
+    connectionTimeout: ctx.timeoutMs,
+    greetingTimeout: ctx.timeoutMs,
+    socketTimeout: ctx.timeoutMs,
+  });
+  // imapflow reports socket trouble as an 'error' event too; without a listener it would crash the process.
+  client.on('error', () => undefined);
+  const onAbort = () => client.close();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await client.connect();
+    const mailbox = await client.mailboxOpen('INBOX', { readOnly: true });
+    const idle = client.capabilities.has('IDLE') ? '' : '; the server has no IDLE, so the listener will poll';
+    const sample = await sampleNewest(client, repo, mailbox.exists);
+    await client.logout().catch(() => undefined);
+    return [ok(name, `${where}: logged in, INBOX holds ${mailbox.exists} message(s)${idle}`), dmarcHeaderRow(repo, sample)];
+  } catch (err) {
+    const f = describeMailFailure(err, endpoint(repo), ctx.timeoutMs);
+    return [fail(name, f.detail, f.fix)];
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    client.close();
+  }
+}
+
+export function imapCheck(repo: RepoServerConfig): DoctorCheck {
+  return {
+    name: `${repo.repoId}: imap`,
+    timeoutFix: `check repos.${repo.repoId}.email.imap_server and imap_port, and that no firewall drops the connection`,
+    run: (ctx) => checkImap(repo, ctx),
+  };
+}

@@ -1,0 +1,113 @@
+/** The container-runtime check: judged from `podman info` facts (a table of machines), and once for real. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assessDockerInfo, assessPodmanInfo, checkContainerRuntime, type HostFacts, type PodmanInfo } from '../../src/doctor/container-runtime.ts';
+import { podmanTestEnv } from '../harness/podman-env.ts';
+
+const SYSTEMD_HOST: HostFacts = { systemdRunning: true, hybridCgroups: false, userBusAvailable: true };
+
+function info(over: {
+  version?: string;
+  rootless?: boolean;
+  manager?: string;
+  cgroup?: string;
+  runtime?: string;
+  controllers?: string[];
+  uidmap?: Array<{ container_id: number; host_id: number; size: number }> | null;
+}): PodmanInfo {
+  return {
+    version: { Version: over.version ?? '4.3.1' },
+    host: {
+      cgroupManager: over.manager ?? 'systemd',
+      cgroupVersion: over.cgroup ?? 'v2',
+      cgroupControllers: over.controllers ?? ['cpu', 'memory', 'pids', 'io'],
+      ociRuntime: { name: over.runtime ?? 'crun' },
+      networkBackend: 'netavark',
+      idMappings: { uidmap: over.uidmap === undefined ? null : over.uidmap },
+      security: { rootless: over.rootless ?? false },
+    },
+  };
+}
+
+const SUBUIDS = [
+  { container_id: 0, host_id: 1000, size: 1 },
+  { container_id: 1, host_id: 100000, size: 65536 },
+];
+
+test('a rootful podman on a systemd cgroup v2 host is fine', () => {
+  const rows = assessPodmanInfo(info({}), SYSTEMD_HOST);
+  assert.deepEqual(rows.map((r) => [r.check, r.status]), [['podman', 'ok'], ['podman cgroups', 'ok']]);
+  assert.match(rows[0]!.detail, /4\.3\.1, rootful/);
+  assert.match(rows[1]!.detail, /cgroup v2, manager systemd, runtime crun/);
+});
+
+test('the systemd cgroup manager without systemd fails and names the setting that fixes it', () => {
+  const rows = assessPodmanInfo(info({ manager: 'systemd' }), { systemdRunning: false, hybridCgroups: false, userBusAvailable: false });
+  const cg = rows.find((r) => r.check === 'podman cgroups')!;
+  assert.equal(cg.status, 'FAIL');
+  assert.match(cg.fix, /cgroup_manager = "cgroupfs"/);
+  assert.match(cg.fix, /containers\.conf/);
+});
+
+test('crun on a hybrid cgroup v1 host is a warning that points to runc', () => {
+  const rows = assessPodmanInfo(info({ manager: 'cgroupfs', cgroup: 'v1', runtime: 'crun' }), { systemdRunning: false, hybridCgroups: true, userBusAvailable: false });
+  const cg = rows.find((r) => r.check === 'podman cgroups')!;
+  assert.equal(cg.status, 'warn');
+  assert.match(cg.fix, /runtime = "runc"/);
+  assert.match(cg.detail, /\(hybrid\)/);
+});
+
+test('runc with cgroupfs on a hybrid host (the CI machines) is fine', () => {
+  const rows = assessPodmanInfo(info({ manager: 'cgroupfs', cgroup: 'v1', runtime: 'runc' }), { systemdRunning: false, hybridCgroups: true, userBusAvailable: false });
+  assert.ok(rows.every((r) => r.status === 'ok'), JSON.stringify(rows));
+});
+
+test('rootless podman: subordinate ids, cgroup v1 limits, delegated controllers, the user session', () => {
+  const noSubuids = assessPodmanInfo(info({ rootless: true, uidmap: [{ container_id: 0, host_id: 1000, size: 1 }] }), SYSTEMD_HOST);
+  assert.equal(noSubuids[0]!.status, 'FAIL');
+  assert.match(noSubuids[0]!.fix, /\/etc\/subuid/);
+
+  const v1 = assessPodmanInfo(info({ rootless: true, uidmap: SUBUIDS, cgroup: 'v1', manager: 'cgroupfs', runtime: 'runc' }), SYSTEMD_HOST);
+  assert.equal(v1[0]!.status, 'ok');
+  assert.match(v1[0]!.detail, /rootless \(65537 user ids mapped\)/);
+  const v1cg = v1.find((r) => r.check === 'podman cgroups')!;
+  assert.equal(v1cg.status, 'warn');
+  assert.match(v1cg.fix, /cgroup v2/);
+
+  const undelegated = assessPodmanInfo(info({ rootless: true, uidmap: SUBUIDS, controllers: ['memory', 'pids'] }), SYSTEMD_HOST);
+  const ucg = undelegated.find((r) => r.check === 'podman cgroups')!;
+  assert.equal(ucg.status, 'warn');
+  assert.match(ucg.fix, /cpu controller/);
+  assert.match(ucg.fix, /Delegate=/);
+
+  const noBus = assessPodmanInfo(info({ rootless: true, uidmap: SUBUIDS }), { systemdRunning: true, hybridCgroups: false, userBusAvailable: false });
+  const ncg = noBus.find((r) => r.check === 'podman cgroups')!;
+  assert.equal(ncg.status, 'FAIL');
+  assert.match(ncg.fix, /enable-linger/);
+});
+
+test('an old podman is a warning', () => {
+  const rows = assessPodmanInfo(info({ version: '3.4.4' }), SYSTEMD_HOST);
+  assert.equal(rows[0]!.status, 'warn');
+  assert.match(rows[0]!.fix, /4\.3/);
+});
+
+test('docker: version and mode are reported', () => {
+  const rows = assessDockerInfo({ ServerVersion: '24.0.7', CgroupDriver: 'systemd', CgroupVersion: '2', DefaultRuntime: 'runc', SecurityOptions: ['name=seccomp,profile=builtin', 'name=rootless'] });
+  assert.equal(rows[0]!.status, 'ok');
+  assert.match(rows[0]!.detail, /24\.0\.7, rootless/);
+});
+
+test('the real podman on this machine answers, and a missing runtime is a FAIL with an install hint', async () => {
+  podmanTestEnv();
+  const ctx = { timeoutMs: 30_000, signal: new AbortController().signal };
+  const rows = await checkContainerRuntime('podman', ctx);
+  const podman = rows.find((r) => r.check === 'podman')!;
+  assert.notEqual(podman.status, 'FAIL', JSON.stringify(rows));
+  assert.match(podman.detail, /^version \d+\.\d+/);
+
+  const missing = await checkContainerRuntime('/nonexistent/podman', ctx);
+  assert.equal(missing.length, 1);
+  assert.equal(missing[0]!.status, 'FAIL');
+  assert.match(missing[0]!.fix, /install podman/);
+});
