@@ -364,7 +364,9 @@ async function pipeline(
       {
         runtime,
         image,
-        name: `airut-task-${task.id}`,
+        // The instance id keeps two daemons on one host (or tests running side by side) from
+        // removing each other's containers by name.
+        name: `airut-task-${labels.instance}-${task.id}`,
         labels,
         mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox },
         claudeBinary: globals.claudeBinaryPath,

@@ -96,7 +96,7 @@ async function sharedLibraries(binary: string): Promise<string[]> {
 export interface SidecarSpec {
   readonly runtime: ContainerRuntime;
   readonly sidecar: SidecarRuntime;
-  /** Container name, e.g. `airut-net-<task>`. */
+  /** Container name, e.g. `airut-net-<instance>-<task>`. */
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   /** Host directory with the proxy's sockets; mounted into the sidecar only. */

@@ -102,7 +102,7 @@ export async function openSandboxedNetwork(spec: SandboxedNetworkSpec): Promise<
     const sidecar = await startNetworkSidecar({
       runtime: spec.runtime,
       sidecar: spec.globals.sidecar,
-      name: `airut-net-${spec.taskId}`,
+      name: `airut-net-${spec.labels.instance ?? 'x'}-${spec.taskId}`,
       labels: spec.labels,
       socketDir,
       hostPatterns,
