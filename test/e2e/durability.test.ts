@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { ALICE, isAck, readDb, repoYaml, startE2eEnv, taskFor, type E2eEnv } from '../harness/e2e-env.ts';
 import { waitUntil, type TestConfig } from '../harness/daemon-process.ts';
 import type { CapturedMessage } from '../harness/smtp-capture.ts';
+import { startTcpProxy } from '../harness/tcp-proxy.ts';
 
 let env: E2eEnv;
 
@@ -112,5 +113,94 @@ test('SIGKILL after the server kept the reply but before its "250 OK" arrived: t
     }
   } finally {
     await daemon.stop('SIGKILL');
+  }
+});
+
+interface OutboxRow {
+  id: number;
+  repo_id: string;
+  conversation_id: string;
+  kind: string;
+  message_id: string;
+  status: string;
+  attempts: number;
+}
+
+function outbox(cfg: TestConfig): OutboxRow[] {
+  return readDb(cfg, (db) => db.prepare(`SELECT id, repo_id, conversation_id, kind, message_id, status, attempts FROM outgoing_mail ORDER BY id`).all() as OutboxRow[]) ?? [];
+}
+
+test('SMTP refuses for a while (451, then connections refused) across a restart, then accepts: every reply arrives once, in order per conversation', async () => {
+  // alpha reaches the SMTP server through a proxy that can refuse connections; beta directly.
+  const proxy = await startTcpProxy(env.smtp.port);
+  const alpha = await env.repo('alpha', repoYaml(), { smtpPort: proxy.port });
+  const beta = await env.repo('beta', repoYaml());
+  const { cfg, daemon } = env.daemonWith([alpha, beta], 2);
+  env.smtp.setRefusing(true);
+  let again: ReturnType<E2eEnv['restart']> | null = null;
+  try {
+    // Two conversations, two tasks each; the second of each is sent once the first has its conversation.
+    const firsts = await Promise.all(
+      (['alpha', 'beta'] as const).map(async (repoId) => {
+        const m1 = await env.send(repoId, `outage ${repoId}`, `[[bash:echo first-${repoId}]]`);
+        const conv = (await waitUntil(() => taskFor(cfg, m1)?.conversation_id, 60_000, `conversation of ${repoId}`))!;
+        const m2 = await env.send(repoId, `Re: [ID:${conv}] outage ${repoId}`, `[[bash:echo second-${repoId}]]`);
+        return { repoId, conv, m1, m2 };
+      }),
+    );
+    const userMails = firsts.flatMap((f) => [f.m1, f.m2]);
+    await waitUntil(() => userMails.every((m) => taskFor(cfg, m)?.status === 'completed'), 120_000, 'all four tasks to complete');
+    for (const f of firsts) assert.equal(taskFor(cfg, f.m2)!.conversation_id, f.conv, 'the follow-up joined its conversation');
+    await waitUntil(() => outbox(cfg).filter((r) => r.attempts > 0).length >= 2, 30_000, 'failed attempts of the first mail of each conversation');
+    assert.equal(env.smtp.messages.length, 0, 'nothing got through');
+    const queued = outbox(cfg);
+    assert.equal(queued.length, 6, 'an acknowledgement and two replies per conversation');
+    assert.ok(queued.every((r) => r.status === 'pending'));
+
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+    assert.deepEqual(outbox(cfg).map((r) => r.status), queued.map(() => 'pending'), 'kept across the shutdown');
+
+    // Still down after the restart, now at the connection level for alpha.
+    proxy.setDown(true);
+    const attemptsBefore = new Map(outbox(cfg).map((r) => [r.id, r.attempts]));
+    again = env.restart(cfg);
+    await waitUntil(
+      () => outbox(cfg).filter((r) => r.attempts > (attemptsBefore.get(r.id) ?? 0)).length >= 2,
+      30_000,
+      'a failed attempt per conversation after the restart',
+    );
+    assert.equal(env.smtp.messages.length, 0);
+
+    env.smtp.setRefusing(false);
+    proxy.setDown(false);
+    await env.smtp.waitForCount(6, 120_000);
+    await waitUntil(() => outbox(cfg).every((r) => r.status === 'sent'), 10_000, 'all six recorded as sent');
+    await pause(1500);
+    assert.equal(env.smtp.messages.length, 6, 'each exactly once');
+    assert.deepEqual(
+      new Set(env.smtp.messages.map((m) => m.messageId)),
+      new Set(queued.map((r) => r.message_id)),
+      'the stored mails, no others',
+    );
+    for (const f of firsts) {
+      const got = env.smtp.messages.filter((m) => m.header('x-airut-conversation') === f.conv);
+      assert.deepEqual(
+        got.map((m) => [m.header('x-airut-kind'), m.inReplyTo]),
+        [
+          ['ack', f.m1],
+          ['reply', f.m1],
+          ['reply', f.m2],
+        ],
+        `conversation ${f.conv} (${f.repoId}) in order`,
+      );
+      assert.match(got[1]!.text ?? '', new RegExp(`first-${f.repoId}`));
+      assert.match(got[2]!.text ?? '', new RegExp(`second-${f.repoId}`));
+    }
+    assert.equal(await again.stop('SIGTERM'), 0);
+  } finally {
+    env.smtp.setRefusing(false);
+    await again?.stop('SIGKILL');
+    await daemon.stop('SIGKILL');
+    await proxy.close();
   }
 });
