@@ -80,9 +80,11 @@ export class Daemon {
         });
         this.log.info({ url: this.dashboard.url }, 'dashboard listening');
       }
-      this.supervisor = new Supervisor(this.config, db, (taskId, queued) => {
-        this.feed.emit('task', taskId);
-        if (queued) dispatcher.kick();
+      this.supervisor = new Supervisor(this.config, db, {
+        onTaskRecorded: (taskId, queued) => {
+          this.feed.emit('task', taskId);
+          if (queued) dispatcher.kick();
+        },
       });
       this.supervisor.start();
       this.state = 'running';
