@@ -83,10 +83,12 @@ export class Daemon {
         });
         this.log.info({ url: this.dashboard.url }, 'dashboard listening');
       }
-      this.supervisor = new Supervisor(this.config, db, (taskId, queued, replyQueued) => {
-        this.feed.emit('task', taskId);
-        if (queued) dispatcher.kick();
-        if (replyQueued) sender.kick();
+      this.supervisor = new Supervisor(this.config, db, {
+        onTaskRecorded: (taskId, queued, replyQueued) => {
+          this.feed.emit('task', taskId);
+          if (queued) dispatcher.kick();
+          if (replyQueued) sender.kick();
+        },
       });
       this.supervisor.start();
       // After the dispatcher requeued interrupted work, so the sweep sees it as pending.

@@ -12,6 +12,9 @@ import { claimNextTask, requeueLapsedTasks, type ClaimedTask } from '../store/ta
 import { finishTaskWithMail } from '../runner/notify-sender.ts';
 import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from '../runner/protocol.ts';
 import type { SandboxGlobals } from '../sandbox/task-network.ts';
+import { ContainerRuntime } from '../sandbox/container-runtime.ts';
+import { reapContainers } from '../sandbox/reaper.ts';
+import { instanceId } from '../instance-id.ts';
 
 const RUNNER_ENTRY = new URL('../../workers/task-runner.mjs', import.meta.url);
 const SWEEP_MS = 30_000;
@@ -36,6 +39,8 @@ export interface DispatcherOptions {
   readonly onTaskStarted?: (taskId: number) => void;
   /** What the daemon prepared for the network sandbox at start-up. */
   readonly sandbox: SandboxGlobals;
+  /** The runner threads' entry module; default workers/task-runner.mjs (tests start a faulty one). */
+  readonly runnerEntry?: URL;
 }
 
 export class Dispatcher {
@@ -50,7 +55,7 @@ export class Dispatcher {
   constructor(private readonly o: DispatcherOptions) {
     const max = o.config.global.maxConcurrent;
     this.pool = new Piscina({
-      filename: RUNNER_ENTRY.href,
+      filename: (o.runnerEntry ?? RUNNER_ENTRY).href,
       maxThreads: max,
       minThreads: 1,
       concurrentTasksPerWorker: 1,
@@ -178,6 +183,9 @@ export class Dispatcher {
       .catch(async (err: unknown) => {
         // The runner thread died (or threw before it could record an outcome). Only this task fails.
         log.error({ err: err instanceof Error ? err.message : String(err) }, 'task runner failed; failing the task');
+        // A thread that died mid-run left its container (and network sidecar) running; stop them
+        // before telling the sender, so nothing keeps changing the workspace after the reply.
+        await this.removeContainersOf(claim.task.id, log);
         try {
           await finishTaskWithMail(
             this.o.db,
@@ -200,6 +208,21 @@ export class Dispatcher {
       });
     this.running.set(claim.task.id, { claim, port: channel.port1, done });
     this.o.onTaskStarted?.(claim.task.id);
+  }
+
+  /** Removes the containers this instance started for a task; failures are logged (start-up reaps again). */
+  private async removeContainersOf(taskId: number, log: Logger): Promise<void> {
+    const mine = instanceId(this.o.config.global.databasePath);
+    try {
+      const { reaped, failed } = await reapContainers(new ContainerRuntime({ command: this.o.config.global.containerCommand }), {
+        graceSeconds: 2,
+        filter: (c) => c.labels.instance === mine && c.labels.task === String(taskId),
+      });
+      if (reaped.length) log.warn({ containers: reaped.map((c) => c.name) }, 'removed containers the failed runner left behind');
+      for (const f of failed) log.error({ container: f.container.name, err: f.error }, 'could not remove a container the failed runner left behind');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'cannot list containers after a runner failure');
+    }
   }
 
   /** Asks a running task to stop. Returns false when it is not running here. */

@@ -2,18 +2,23 @@
  * Sends the durable outbox (`outgoing_mail`). Mail is composed and stored by whoever finishes a
  * task; this loop only moves stored bytes to each repo's SMTP server and records the outcome.
  *
- * Delivery is at least once: a crash between the server's "250 OK" and `markSent` sends the mail
- * again after the restart, with the same Message-ID (clients fold such duplicates). Nothing is
- * ever dropped silently: a mail either reaches `sent` or ends as `failed` with its reason logged
- * and stored.
+ * Delivery is at least once. Each send is marked in the store (`sending_since`) before the first
+ * byte goes out and cleared with its outcome. A process killed in between leaves the mark: after
+ * the restart that mail is sent again with the same bytes and Message-ID (so mail clients fold the
+ * copies) and logged as possibly duplicated. SMTP gives no way to ask whether the server kept a
+ * message whose "250 OK" we never read, so this window cannot be closed, only made visible; see
+ * docs/architecture.md. Nothing is ever dropped silently: a mail either reaches `sent` or ends as
+ * `failed` with its reason logged and stored.
  */
 import type { RepoServerConfig } from '../config/types.ts';
 import type { Db } from '../store/database.ts';
 import {
   dueCount,
   duePendingMail,
+  makePendingDue,
   markAttemptFailed,
   markPermanentlyFailed,
+  markSending,
   markSent,
   type OutgoingMail,
 } from '../store/outgoing-mail.ts';
@@ -107,6 +112,7 @@ export class OutgoingMailSender {
   /** The round in progress, if any; rounds never overlap. */
   #round: Promise<RoundResult> | null = null;
   #kicked = false;
+  #startedOnce = false;
 
   constructor(
     db: Db,
@@ -135,9 +141,21 @@ export class OutgoingMailSender {
     registerSecretValues(Object.values(repos).map((r) => r.email.password));
   }
 
-  /** Starts the loop. Calling it again while running does nothing. */
+  /**
+   * Starts the loop. The first start makes all pending mail due now (a restart often follows a fix
+   * of the SMTP settings). Calling it again while running does nothing.
+   */
   start(): void {
     if (this.#running || this.#stopping) return;
+    if (!this.#startedOnce) {
+      this.#startedOnce = true;
+      try {
+        const n = makePendingDue(this.#db, this.#opts.now());
+        if (n > 0) this.#log.info({ pending: n }, 'pending mail from before the start: trying it now');
+      } catch (err) {
+        this.#log.error({ err: errorSummary(err) }, 'cannot read the outgoing mail at start-up; the loop retries');
+      }
+    }
     this.#running = true;
     this.#schedule(0);
   }
@@ -285,8 +303,16 @@ export class OutgoingMailSender {
         message: `repo ${repoId} is not in the configuration; cannot send`,
       });
     }
+    if (mail.sendingSince !== null) {
+      log.warn(
+        { recipient: mail.recipient, messageId: mail.messageId, sendingSince: mail.sendingSince },
+        'this mail was being sent when the previous process stopped; the server may already have it, so the recipient may get it twice (same Message-ID)',
+      );
+    }
     const started = Date.now();
     let response: string;
+    // Its own commit before the send: a crash during the SMTP dialogue must leave a trace.
+    markSending(this.#db, mail.id, this.#opts.now());
     try {
       const info = await sendRaw(
         this.#transportFor(repo),

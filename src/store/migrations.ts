@@ -189,6 +189,16 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    description: 'outgoing mail: when the send in progress started',
+    sql: `
+      -- Set right before a mail is handed to the SMTP server, cleared with its outcome. A pending
+      -- mail that still has it was being sent when the process died: the server may or may not
+      -- have taken it, so it is sent again (same Message-ID) and logged as possibly duplicated.
+      ALTER TABLE outgoing_mail ADD COLUMN sending_since INTEGER;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

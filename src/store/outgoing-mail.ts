@@ -42,6 +42,8 @@ export interface OutgoingMailSummary {
   readonly nextAttemptAt: number;
   readonly createdAt: number;
   readonly sentAt: number | null;
+  /** Set while a send is in progress; still set on a pending mail after a crash in the middle of sending. */
+  readonly sendingSince: number | null;
 }
 
 export interface OutgoingMail extends OutgoingMailSummary {
@@ -65,10 +67,11 @@ interface Row {
   next_attempt_at: number;
   created_at: number;
   sent_at: number | null;
+  sending_since: number | null;
 }
 
 const SUMMARY_COLUMNS = `id, repo_id, task_id, conversation_id, kind, message_id, recipient, subject,
-  length(raw) AS size, status, attempts, last_error, next_attempt_at, created_at, sent_at`;
+  length(raw) AS size, status, attempts, last_error, next_attempt_at, created_at, sent_at, sending_since`;
 
 function toSummary(r: Row): OutgoingMailSummary {
   return {
@@ -87,6 +90,7 @@ function toSummary(r: Row): OutgoingMailSummary {
     nextAttemptAt: r.next_attempt_at,
     createdAt: r.created_at,
     sentAt: r.sent_at,
+    sendingSince: r.sending_since,
   };
 }
 
@@ -163,11 +167,28 @@ export function nextDueAt(db: Db): number | null {
   return row.at;
 }
 
+/**
+ * Records that a send is about to start, before the first byte goes to the server. Committed on
+ * its own, so that after a crash the mail is known to be "in doubt" (see `sendingSince`).
+ */
+export function markSending(db: Db, id: number, now: number = Date.now()): boolean {
+  const info = db.prepare(`UPDATE outgoing_mail SET sending_since = ? WHERE id = ? AND status = 'pending'`).run(now, id);
+  return info.changes > 0;
+}
+
+/**
+ * Makes every pending mail due at `now` (at start-up: the operator may have fixed what made the
+ * sends fail). Order within a conversation is kept by `duePendingMail`. Returns how many.
+ */
+export function makePendingDue(db: Db, now: number): number {
+  return db.prepare(`UPDATE outgoing_mail SET next_attempt_at = ? WHERE status = 'pending' AND next_attempt_at > ?`).run(now, now).changes;
+}
+
 /** Records a successful hand-over to the SMTP server. False if the mail was not pending. */
 export function markSent(db: Db, id: number, now: number = Date.now()): boolean {
   const info = db
     .prepare(
-      `UPDATE outgoing_mail SET status = 'sent', sent_at = ?, attempts = attempts + 1
+      `UPDATE outgoing_mail SET status = 'sent', sent_at = ?, attempts = attempts + 1, sending_since = NULL
         WHERE id = ? AND status = 'pending'`,
     )
     .run(now, id);
@@ -178,7 +199,7 @@ export function markSent(db: Db, id: number, now: number = Date.now()): boolean 
 export function markAttemptFailed(db: Db, id: number, error: string, nextAttemptAt: number): boolean {
   const info = db
     .prepare(
-      `UPDATE outgoing_mail SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+      `UPDATE outgoing_mail SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, sending_since = NULL
         WHERE id = ? AND status = 'pending'`,
     )
     .run(clipError(error), nextAttemptAt, id);
@@ -189,7 +210,7 @@ export function markAttemptFailed(db: Db, id: number, error: string, nextAttempt
 export function markPermanentlyFailed(db: Db, id: number, error: string): boolean {
   const info = db
     .prepare(
-      `UPDATE outgoing_mail SET status = 'failed', attempts = attempts + 1, last_error = ?
+      `UPDATE outgoing_mail SET status = 'failed', attempts = attempts + 1, last_error = ?, sending_since = NULL
         WHERE id = ? AND status = 'pending'`,
     )
     .run(clipError(error), id);

@@ -28,6 +28,8 @@ export interface RepoWorkerOptions {
   readonly log: Logger;
   /** Called when the thread died unexpectedly (for status and metrics). */
   readonly onCrash?: (reason: string, restartInMs: number) => void;
+  /** The thread's entry module; default workers/repo-listener.ts (tests start a faulty one). */
+  readonly entry?: URL;
 }
 
 export class RepoWorker {
@@ -52,7 +54,7 @@ export class RepoWorker {
       controlPort: toWorker.port2,
     };
     const worker = new Worker(TS_BOOTSTRAP, {
-      argv: [WORKER_ENTRY.href],
+      argv: [(this.o.entry ?? WORKER_ENTRY).href],
       workerData: data,
       transferList: [toSupervisor.port2, toWorker.port2],
       name: `repo:${this.o.repo.repoId}`,

@@ -13,22 +13,33 @@ import type { SupervisorApi } from './repo-worker-protocol.ts';
 
 export type SupervisorState = 'created' | 'running' | 'stopping' | 'stopped';
 
+export interface SupervisorOptions {
+  /**
+   * Called after a mail was recorded as a task (queued or rejected); `replyQueued` when a reply
+   * explaining a limit was queued with it.
+   */
+  readonly onTaskRecorded?: (taskId: number, queued: boolean, replyQueued: boolean) => void;
+  /** A repo's listener thread died and restarts after `restartInMs` (its status row says so too). */
+  readonly onListenerCrash?: (repoId: string, reason: string, restartInMs: number) => void;
+  /** The listener thread's entry module of a repo, when not the default (tests start a faulty one). */
+  readonly listenerEntry?: (repoId: string) => URL | undefined;
+}
+
 export class Supervisor {
   state: SupervisorState = 'created';
   private readonly workers = new Map<string, RepoWorker>();
   private stopPromise: Promise<void> | null = null;
   private readonly log: Logger;
 
+  private readonly onTaskRecorded: (taskId: number, queued: boolean, replyQueued: boolean) => void;
+
   constructor(
     private readonly config: ServerConfig,
     private readonly db: Db,
-    /**
-     * Called after a mail was recorded as a task (queued or rejected); `replyQueued` when a reply
-     * explaining a limit was queued with it.
-     */
-    private readonly onTaskRecorded: (taskId: number, queued: boolean, replyQueued: boolean) => void = () => {},
+    private readonly options: SupervisorOptions = {},
   ) {
     this.log = logger().child({ component: 'supervisor' });
+    this.onTaskRecorded = options.onTaskRecorded ?? (() => {});
   }
 
   start(): void {
@@ -40,13 +51,16 @@ export class Supervisor {
         repo,
         api: this.apiFor(repo.repoId, log),
         log,
-        onCrash: (reason, restartInMs) =>
+        onCrash: (reason, restartInMs) => {
           this.saveStatus(repo.repoId, {
             state: 'backoff',
             detail: 'listener thread restarting',
             lastError: reason,
             nextRetryAt: Date.now() + restartInMs,
-          }),
+          });
+          this.options.onListenerCrash?.(repo.repoId, reason, restartInMs);
+        },
+        entry: this.options.listenerEntry?.(repo.repoId),
       });
       this.workers.set(repo.repoId, worker);
       this.saveStatus(repo.repoId, { state: 'starting', detail: null, lastError: null, nextRetryAt: null });

@@ -7,150 +7,33 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { freePort } from '../harness/ports.ts';
-import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
-import { startSmtpCapture, type CapturedMessage, type SmtpCapture } from '../harness/smtp-capture.ts';
-import { startMockAnthropic, allMessageText, type MockAnthropic } from '../harness/mock-anthropic.ts';
-import { buildMail, dmarcPass, type MailAttachment } from '../harness/mail-builder.ts';
-import { podmanTestEnv } from '../harness/podman-env.ts';
-import { createSourceRepo, CLI_CONTAINER_ENV } from '../harness/source-repo.ts';
-import { scriptedAgent, latestPrompt } from '../harness/scripted-agent.ts';
-import {
-  openTestDb,
-  startDaemon,
-  waitUntil,
-  writeTestConfig,
-  type DaemonProcess,
-  type TestConfig,
-  type TestRepo,
-} from '../harness/daemon-process.ts';
+import { allMessageText } from '../harness/mock-anthropic.ts';
+import { latestPrompt } from '../harness/scripted-agent.ts';
+import { waitUntil, type TestConfig } from '../harness/daemon-process.ts';
+import { ALICE, isAck, repoYaml, startE2eEnv, taskFor, type E2eEnv, type TaskRowView } from '../harness/e2e-env.ts';
 
-const AUTHSERV = 'mx.repos.test';
-const ALICE = 'alice@example.com';
 const ALPHA_SECRET = 'alpha-secret-value-7f3a';
 const BETA_SECRET = 'beta-secret-value-91c2';
 
-let dovecot: DovecotServer;
-let smtp: SmtpCapture;
-let mock: MockAnthropic;
-const podmanEnv = podmanTestEnv();
+let env: E2eEnv;
 
 before(async () => {
-  dovecot = await startDovecot({
-    users: ['alpha', 'beta', 'gamma', 'one', 'two'].map((u) => ({ user: `${u}-bot`, password: `pw-${u}` })),
-  });
-  smtp = await startSmtpCapture();
-  mock = await startMockAnthropic(scriptedAgent);
+  env = await startE2eEnv({ repoIds: ['alpha', 'beta', 'gamma', 'one', 'two'] });
 });
 
 after(async () => {
-  await Promise.allSettled([dovecot?.stop(), smtp?.stop(), mock?.close()]);
+  await env?.stop();
 });
 
-function repoYaml(opts: { timeout?: number; extra?: string } = {}): string {
-  return `default_model: sonnet
-timeout: ${opts.timeout ?? 60}
-network:
-  sandbox_enabled: false
-${CLI_CONTAINER_ENV}  MY_TOKEN: !secret? SECRET_TOKEN
-${opts.extra ?? ''}`;
-}
-
-function cliSecrets(extra: Record<string, string> = {}): Record<string, string> {
-  return { ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: 'test-key', ...extra };
-}
-
-async function repo(id: string, airutYaml: string, secrets: Record<string, string> = cliSecrets()): Promise<TestRepo> {
-  const source = await createSourceRepo(airutYaml);
-  return { id, imapPort: dovecot.port, smtpPort: smtp.port, user: `${id}-bot`, password: `pw-${id}`, repoUrl: source.url, secrets };
-}
-
-function daemonWith(
-  repos: TestRepo[],
-  maxConcurrent: number,
-  extraGlobal: Record<string, unknown> = {},
-): { cfg: TestConfig; daemon: DaemonProcess } {
-  const cfg = writeTestConfig({
-    repos,
-    global: { container_network: 'host', execution: { max_concurrent: maxConcurrent, shutdown_timeout: 5 }, ...extraGlobal },
-  });
-  return { cfg, daemon: startDaemon(cfg, [], podmanEnv) };
-}
-
-async function send(
-  repoId: string,
-  subject: string,
-  text: string,
-  extra: { inReplyTo?: string; references?: string[]; attachments?: MailAttachment[] } = {},
-): Promise<string> {
-  const messageId = `<${Date.now().toString(36)}.${Math.random().toString(16).slice(2)}@example.com>`;
-  await dovecot.append(
-    `${repoId}-bot`,
-    buildMail({ from: ALICE, to: `${repoId}-bot@repos.test`, subject, text, messageId, authResults: [dmarcPass(AUTHSERV, 'example.com')], ...extra }),
-  );
-  return messageId;
-}
-
-function repliesTo(messageId: string): CapturedMessage[] {
-  return smtp.messages.filter((m) => m.inReplyTo === messageId);
-}
-
-async function finalReplyTo(messageId: string, timeoutMs = 90_000): Promise<CapturedMessage> {
-  return smtp.waitFor((m) => m.inReplyTo === messageId && m.header('x-airut-conversation') !== undefined && !isAck(m), timeoutMs);
-}
-
-function isAck(m: CapturedMessage): boolean {
-  return m.header('x-airut-kind') === 'ack';
-}
-
-interface TaskRowView {
-  id: number;
-  status: string;
-  conversation_id: string | null;
-  session_id: string | null;
-  cost_usd: number | null;
-  turns: number | null;
-  started_at: number | null;
-  finished_at: number | null;
-  error: string | null;
-  message_id: string | null;
-}
-
-function taskFor(cfg: TestConfig, messageId: string): TaskRowView | undefined {
-  if (!fs.existsSync(cfg.dbPath)) return undefined;
-  const db = openTestDb(cfg);
-  try {
-    return db.prepare('SELECT * FROM tasks WHERE message_id = ?').get(messageId) as TaskRowView | undefined;
-  } catch {
-    return undefined; // the daemon is still creating the schema
-  } finally {
-    db.close();
-  }
-}
-
-function containersOf(taskId: number): string {
-  return execFileSync('podman', ['ps', '-a', '--filter', `label=airut.task=${taskId}`, '--format', '{{.Names}}'], {
-    env: { ...process.env, ...podmanEnv },
-  }).toString().trim();
-}
-
-/** Waits until the mail's task runs in a container; returns the task id. */
-async function runningTaskWithContainer(cfg: TestConfig, messageId: string): Promise<number> {
-  return waitUntil(() => {
-    const t = taskFor(cfg, messageId);
-    return t?.status === 'running' && containersOf(t.id) !== '' ? t.id : undefined;
-  }, 60_000, 'the task container to run');
-}
-
 test('a mail becomes a threaded reply with the agent answer and its outbox file; a reply resumes the session', async () => {
-  const alpha = await repo('alpha', repoYaml(), cliSecrets({ SECRET_TOKEN: ALPHA_SECRET }));
-  const { cfg, daemon } = daemonWith([alpha], 2);
+  const alpha = await env.repo('alpha', repoYaml(), { secrets: env.cliSecrets({ SECRET_TOKEN: ALPHA_SECRET }) });
+  const { cfg, daemon } = env.daemonWith([alpha], 2);
   try {
-    const m1 = await send('alpha', 'Summarise my notes', '[[bash:cat /inbox/notes.txt && echo generated-file > /outbox/result.txt]]', {
+    const m1 = await env.send('alpha', 'Summarise my notes', '[[bash:cat /inbox/notes.txt && echo generated-file > /outbox/result.txt]]', {
       attachments: [{ filename: 'notes.txt', content: 'notes-content-42\n', contentType: 'text/plain' }],
     });
-    const reply = await finalReplyTo(m1);
+    const reply = await env.finalReplyTo(m1);
     const conversationId = reply.header('x-airut-conversation')!;
     assert.match(conversationId, /^[0-9a-f]{8}$/);
     assert.equal(reply.subject, `Re: [ID:${conversationId}] Summarise my notes`);
@@ -166,7 +49,7 @@ test('a mail becomes a threaded reply with the agent answer and its outbox file;
     assert.equal(file.content.toString(), 'generated-file\n');
 
     // One acknowledgement for the new conversation, in the same thread.
-    const acks = repliesTo(m1).filter(isAck);
+    const acks = env.repliesTo(m1).filter(isAck);
     assert.equal(acks.length, 1);
     assert.equal(acks[0]!.header('x-airut-conversation'), conversationId);
 
@@ -182,19 +65,19 @@ test('a mail becomes a threaded reply with the agent answer and its outbox file;
     }
 
     // The follow-up resumes the same Claude session: the API sees the earlier turns.
-    const before = mock.messageRequests().length;
-    const m2 = await send('alpha', `Re: ${reply.subject}`, 'And now a second question', {
+    const before = env.mock.messageRequests().length;
+    const m2 = await env.send('alpha', `Re: ${reply.subject}`, 'And now a second question', {
       inReplyTo: reply.messageId!,
       references: [m1, reply.messageId!],
     });
-    const reply2 = await finalReplyTo(m2);
+    const reply2 = await env.finalReplyTo(m2);
     assert.equal(reply2.header('x-airut-conversation'), conversationId);
     assert.equal(reply2.subject, `Re: [ID:${conversationId}] Summarise my notes`);
-    const followUpRequests = mock.messageRequests().slice(before).map((r) => r.body as Parameters<typeof allMessageText>[0]);
+    const followUpRequests = env.mock.messageRequests().slice(before).map((r) => r.body as Parameters<typeof allMessageText>[0]);
     const resumed = followUpRequests.find((b) => latestPrompt(b).includes('second question'));
     assert.ok(resumed, 'the follow-up reached the API');
     assert.match(allMessageText(resumed), /notes-content-42/, 'earlier turns were sent with the follow-up');
-    assert.equal(repliesTo(m2).filter(isAck).length, 0, 'no second acknowledgement');
+    assert.equal(env.repliesTo(m2).filter(isAck).length, 0, 'no second acknowledgement');
     assert.equal(taskFor(cfg, m2)?.conversation_id, conversationId);
     assert.equal(await daemon.stop('SIGTERM'), 0);
   } finally {
@@ -203,36 +86,36 @@ test('a mail becomes a threaded reply with the agent answer and its outbox file;
 });
 
 test('failures answer the sender: timeout (no container left), agent error, broken repo config; secrets stay in their repo', async () => {
-  const alpha = await repo('alpha', repoYaml({ timeout: 10 }), cliSecrets({ SECRET_TOKEN: ALPHA_SECRET }));
-  const beta = await repo('beta', repoYaml(), cliSecrets({ SECRET_TOKEN: BETA_SECRET }));
-  const gamma = await repo('gamma', repoYaml({ extra: 'timeout_minutes: 5\n' }));
-  const { cfg, daemon } = daemonWith([alpha, beta, gamma], 3);
+  const alpha = await env.repo('alpha', repoYaml({ timeout: 10 }), { secrets: env.cliSecrets({ SECRET_TOKEN: ALPHA_SECRET }) });
+  const beta = await env.repo('beta', repoYaml(), { secrets: env.cliSecrets({ SECRET_TOKEN: BETA_SECRET }) });
+  const gamma = await env.repo('gamma', repoYaml({ extra: 'timeout_minutes: 5\n' }));
+  const { cfg, daemon } = env.daemonWith([alpha, beta, gamma], 3);
   try {
-    const stall = await send('alpha', 'never ends', '[[stall]]');
-    const broken = await send('gamma', 'broken config', 'hello');
-    const envA = await send('alpha', 'env alpha', '[[bash:echo token=$MY_TOKEN]]');
-    const envB = await send('beta', 'env beta', '[[bash:env]]');
-    const failing = await send('beta', 'api error', '[[error]]');
+    const stall = await env.send('alpha', 'never ends', '[[stall]]');
+    const broken = await env.send('gamma', 'broken config', 'hello');
+    const envA = await env.send('alpha', 'env alpha', '[[bash:echo token=$MY_TOKEN]]');
+    const envB = await env.send('beta', 'env beta', '[[bash:env]]');
+    const failing = await env.send('beta', 'api error', '[[error]]');
 
-    const brokenReply = await finalReplyTo(broken);
+    const brokenReply = await env.finalReplyTo(broken);
     assert.match(brokenReply.text ?? '', /timeout_minutes/, 'the reply names the bad field');
     assert.equal(taskFor(cfg, broken)?.status, 'failed');
 
-    const a = await finalReplyTo(envA);
+    const a = await env.finalReplyTo(envA);
     assert.match(a.text ?? '', new RegExp(`token=${ALPHA_SECRET}`));
-    const b = await finalReplyTo(envB);
+    const b = await env.finalReplyTo(envB);
     assert.ok(!(b.text ?? '').includes(ALPHA_SECRET), "repo alpha's secret must not reach repo beta's container");
     assert.match(b.text ?? '', new RegExp(BETA_SECRET));
 
-    const failed = await finalReplyTo(failing);
+    const failed = await env.finalReplyTo(failing);
     assert.match(failed.text ?? '', /did not finish/);
     assert.equal(taskFor(cfg, failing)?.status, 'failed');
 
-    const timedOut = await finalReplyTo(stall, 120_000);
+    const timedOut = await env.finalReplyTo(stall, 120_000);
     assert.match(timedOut.text ?? '', /time limit/);
     const t = taskFor(cfg, stall)!;
     assert.equal(t.status, 'timeout');
-    assert.equal(containersOf(t.id), '', 'no container left behind');
+    assert.equal(env.containersOf(cfg, t.id), '', 'no container left behind');
 
     // Secrets never reach the daemon's log.
     const logText = JSON.stringify(daemon.logs);
@@ -244,11 +127,11 @@ test('failures answer the sender: timeout (no container left), agent error, brok
 });
 
 test('hostile attachment names land safely inside inbox/', async () => {
-  const alpha = await repo('alpha', repoYaml());
-  const { cfg, daemon } = daemonWith([alpha], 1);
+  const alpha = await env.repo('alpha', repoYaml());
+  const { cfg, daemon } = env.daemonWith([alpha], 1);
   try {
     const long = `${'x'.repeat(300)}.txt`;
-    const m = await send('alpha', 'names', '[[bash:ls -1 /inbox]]', {
+    const m = await env.send('alpha', 'names', '[[bash:ls -1 /inbox]]', {
       attachments: [
         { filename: '../../etc/passwd', content: 'p' },
         { filename: 'a/b.txt', content: 'ab' },
@@ -256,7 +139,7 @@ test('hostile attachment names land safely inside inbox/', async () => {
         { filename: long, content: 'long' },
       ],
     });
-    const reply = await finalReplyTo(m);
+    const reply = await env.finalReplyTo(m);
     const t = taskFor(cfg, m)!;
     const inbox = path.join(cfg.dir, 'storage', 'alpha', 'conversations', t.conversation_id!, 'inbox');
     const names = fs.readdirSync(inbox);
@@ -278,14 +161,14 @@ function overlaps(a: TaskRowView, b: TaskRowView): boolean {
 }
 
 test('max_concurrent 1: two repos never run at once', async () => {
-  const one = await repo('one', repoYaml());
-  const two = await repo('two', repoYaml());
-  const { cfg, daemon } = daemonWith([one, two], 1);
+  const one = await env.repo('one', repoYaml());
+  const two = await env.repo('two', repoYaml());
+  const { cfg, daemon } = env.daemonWith([one, two], 1);
   try {
-    const a = await send('one', 'first', '[[sleep:1500]] first');
-    const b = await send('two', 'second', '[[sleep:1500]] second');
-    await finalReplyTo(a);
-    await finalReplyTo(b);
+    const a = await env.send('one', 'first', '[[sleep:1500]] first');
+    const b = await env.send('two', 'second', '[[sleep:1500]] second');
+    await env.finalReplyTo(a);
+    await env.finalReplyTo(b);
     const ta = taskFor(cfg, a)!;
     const tb = taskFor(cfg, b)!;
     assert.equal(ta.status, 'completed');
@@ -298,18 +181,18 @@ test('max_concurrent 1: two repos never run at once', async () => {
 });
 
 test('max_concurrent 2: two conversations run together while a follow-up of a busy one waits', async () => {
-  const one = await repo('one', repoYaml());
-  const two = await repo('two', repoYaml());
-  const { cfg, daemon } = daemonWith([one, two], 2);
+  const one = await env.repo('one', repoYaml());
+  const two = await env.repo('two', repoYaml());
+  const { cfg, daemon } = env.daemonWith([one, two], 2);
   try {
-    const a = await send('one', 'long one', '[[sleep:6000]] long');
-    const b = await send('two', 'long two', '[[sleep:6000]] long');
+    const a = await env.send('one', 'long one', '[[sleep:6000]] long');
+    const b = await env.send('two', 'long two', '[[sleep:6000]] long');
     // Reply to the acknowledgement while the first task still runs.
-    const ack = await smtp.waitFor((m) => m.inReplyTo === a && isAck(m), 60_000);
-    const a2 = await send('one', `Re: ${ack.subject}`, 'follow-up', { inReplyTo: ack.messageId!, references: [a, ack.messageId!] });
-    await finalReplyTo(a);
-    await finalReplyTo(b);
-    await finalReplyTo(a2);
+    const ack = await env.smtp.waitFor((m) => m.inReplyTo === a && isAck(m), 60_000);
+    const a2 = await env.send('one', `Re: ${ack.subject}`, 'follow-up', { inReplyTo: ack.messageId!, references: [a, ack.messageId!] });
+    await env.finalReplyTo(a);
+    await env.finalReplyTo(b);
+    await env.finalReplyTo(a2);
     const [ta, tb, ta2] = [taskFor(cfg, a)!, taskFor(cfg, b)!, taskFor(cfg, a2)!];
     assert.ok(overlaps(ta, tb), 'two conversations ran at the same time');
     assert.equal(ta2.conversation_id, ta.conversation_id);
@@ -321,28 +204,28 @@ test('max_concurrent 2: two conversations run together while a follow-up of a bu
 });
 
 test('SIGKILL mid-task: on restart the orphan container is removed and the task runs again once, with one final reply', async () => {
-  const alpha = await repo('alpha', repoYaml());
-  const { cfg, daemon } = daemonWith([alpha], 1);
-  const m = await send('alpha', 'survive a crash', '[[sleep:4000]] crash test');
+  const alpha = await env.repo('alpha', repoYaml());
+  const { cfg, daemon } = env.daemonWith([alpha], 1);
+  const m = await env.send('alpha', 'survive a crash', '[[sleep:4000]] crash test');
   let taskId = 0;
   try {
-    taskId = await runningTaskWithContainer(cfg, m);
+    taskId = await env.runningTaskWithContainer(cfg, m);
     await daemon.stop('SIGKILL');
   } finally {
     await daemon.stop('SIGKILL');
   }
-  assert.notEqual(containersOf(taskId), '', 'the container outlived the killed daemon');
+  assert.notEqual(env.containersOf(cfg, taskId), '', 'the container outlived the killed daemon');
 
-  const again = startDaemon(cfg, [], podmanEnv);
+  const again = env.restart(cfg);
   try {
-    const reply = await finalReplyTo(m);
+    const reply = await env.finalReplyTo(m);
     assert.match(reply.text ?? '', /resumed after a restart/);
     const t = taskFor(cfg, m)!;
     assert.equal(t.status, 'completed');
-    assert.equal(containersOf(taskId), '', 'no container left');
+    assert.equal(env.containersOf(cfg, taskId), '', 'no container left');
     // Give a duplicate a chance to show up, then count.
     await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(repliesTo(m).filter((r) => !isAck(r)).length, 1, 'exactly one final reply');
+    assert.equal(env.repliesTo(m).filter((r) => !isAck(r)).length, 1, 'exactly one final reply');
     assert.equal(await again.stop('SIGTERM'), 0);
   } finally {
     await again.stop('SIGKILL');
@@ -350,28 +233,28 @@ test('SIGKILL mid-task: on restart the orphan container is removed and the task 
 });
 
 test('SIGTERM while a task runs past shutdown_timeout: container gone, task interrupted, rerun after restart with one final reply', async () => {
-  const alpha = await repo('alpha', repoYaml());
-  const { cfg, daemon } = daemonWith([alpha], 1);
-  const m = await send('alpha', 'long job', '[[sleep:9000]] long job');
+  const alpha = await env.repo('alpha', repoYaml());
+  const { cfg, daemon } = env.daemonWith([alpha], 1);
+  const m = await env.send('alpha', 'long job', '[[sleep:9000]] long job');
   let taskId = 0;
   try {
-    taskId = await runningTaskWithContainer(cfg, m);
+    taskId = await env.runningTaskWithContainer(cfg, m);
     assert.equal(await daemon.stop('SIGTERM', 60_000), 0, 'graceful exit code');
   } finally {
     await daemon.stop('SIGKILL');
   }
-  assert.equal(containersOf(taskId), '', 'the container was stopped and removed');
+  assert.equal(env.containersOf(cfg, taskId), '', 'the container was stopped and removed');
   assert.equal(taskFor(cfg, m)?.status, 'interrupted');
-  assert.equal(repliesTo(m).filter((r) => !isAck(r)).length, 0, 'no final reply yet');
+  assert.equal(env.repliesTo(m).filter((r) => !isAck(r)).length, 0, 'no final reply yet');
 
-  const again = startDaemon(cfg, [], podmanEnv);
+  const again = env.restart(cfg);
   try {
-    const reply = await finalReplyTo(m);
+    const reply = await env.finalReplyTo(m);
     assert.match(reply.text ?? '', /resumed after a restart/);
     assert.equal(taskFor(cfg, m)?.status, 'completed');
     await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(repliesTo(m).filter((r) => !isAck(r)).length, 1, 'exactly one final reply');
-    assert.equal(repliesTo(m).filter(isAck).length, 1, 'exactly one acknowledgement');
+    assert.equal(env.repliesTo(m).filter((r) => !isAck(r)).length, 1, 'exactly one final reply');
+    assert.equal(env.repliesTo(m).filter(isAck).length, 1, 'exactly one acknowledgement');
     assert.equal(await again.stop('SIGTERM'), 0);
   } finally {
     await again.stop('SIGKILL');
@@ -379,16 +262,16 @@ test('SIGTERM while a task runs past shutdown_timeout: container gone, task inte
 });
 
 test('Stop from the dashboard API: the running container is stopped, the task is cancelled and the sender told; a queued task leaves the queue', async () => {
-  const alpha = await repo('alpha', repoYaml());
+  const alpha = await env.repo('alpha', repoYaml());
   const port = await freePort();
   const token = 'dashboard-test-token-1234';
-  const { cfg, daemon } = daemonWith([alpha], 1, { dashboard: { enabled: true, host: '127.0.0.1', port, auth_token: token } });
+  const { cfg, daemon } = env.daemonWith([alpha], 1, { dashboard: { enabled: true, host: '127.0.0.1', port, auth_token: token } });
   const api = (p: string, init: RequestInit = {}) =>
     fetch(`http://127.0.0.1:${port}${p}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
   try {
-    const running = await send('alpha', 'runaway', '[[sleep:60000]] runaway');
-    const queued = await send('alpha', 'waiting', 'second in line');
-    const taskId = await runningTaskWithContainer(cfg, running);
+    const running = await env.send('alpha', 'runaway', '[[sleep:60000]] runaway');
+    const queued = await env.send('alpha', 'waiting', 'second in line');
+    const taskId = await env.runningTaskWithContainer(cfg, running);
     const queuedId = (await waitUntil(() => taskFor(cfg, queued), 30_000, 'the second task')).id;
 
     assert.equal((await fetch(`http://127.0.0.1:${port}/api/tasks/${taskId}/stop`, { method: 'POST' })).status, 401, 'no token, no stop');
@@ -397,11 +280,11 @@ test('Stop from the dashboard API: the running container is stopped, the task is
     const stop = await api(`/api/tasks/${taskId}/stop`, { method: 'POST' });
     assert.equal(stop.status, 200, await stop.clone().text());
 
-    const notice = await finalReplyTo(running);
+    const notice = await env.finalReplyTo(running);
     assert.match(notice.text ?? '', /stopped/i);
     await waitUntil(() => taskFor(cfg, running)?.status === 'cancelled', 30_000, 'the task to be cancelled');
-    assert.equal(containersOf(taskId), '', 'the container is gone');
-    const removed = await finalReplyTo(queued);
+    assert.equal(env.containersOf(cfg, taskId), '', 'the container is gone');
+    const removed = await env.finalReplyTo(queued);
     assert.match(removed.text ?? '', /removed from the queue/);
     assert.equal(taskFor(cfg, queued)?.status, 'cancelled');
 

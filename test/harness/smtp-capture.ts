@@ -58,12 +58,41 @@ export interface SmtpCapture {
   waitForCount(n: number, timeoutMs?: number): Promise<CapturedMessage[]>;
   /** While refusing, MAIL FROM and DATA get `451 4.3.0` — a temporary error, so a correct client retries later. */
   setRefusing(refusing: boolean): void;
+  /**
+   * Holds the answer to the next message whose raw text matches: the client has sent all of DATA and
+   * waits for the server's verdict, i.e. the send is in flight. `mode` says what the server has
+   * done with the message meanwhile:
+   *   - `unconfirmed`: nothing yet. On release it is kept and answered 250 only if the client is
+   *     still connected; a client that went away never gets it delivered (no 250 was sent).
+   *   - `kept`: already captured; only the "250 OK" is held back (the window in which a client
+   *     that dies cannot know the mail arrived).
+   */
+  holdNext(match: (raw: string) => boolean, mode: HoldMode): HeldSend;
   /** Forget captured messages. */
   clear(): void;
   stop(): Promise<void>;
 }
 
 const HOST = '127.0.0.1';
+
+export type HoldMode = 'unconfirmed' | 'kept';
+
+export interface HeldSend {
+  /** Resolves when a matching message is being held. */
+  readonly held: Promise<void>;
+  /** Resolves when the client of the held message has closed its connection. */
+  readonly clientGone: Promise<void>;
+  /** Answers the held message (see `holdNext`). Resolves when done; whether it was delivered. */
+  release(): Promise<{ delivered: boolean }>;
+}
+
+interface HoldRule {
+  readonly match: (raw: string) => boolean;
+  readonly mode: HoldMode;
+  readonly onHeld: (sessionId: string) => void;
+  readonly released: Promise<void>;
+  readonly outcome: (o: { delivered: boolean }) => void;
+}
 
 function temporaryError(message: string): Error & { responseCode: number } {
   return Object.assign(new Error(message), { responseCode: 451 });
@@ -129,6 +158,8 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
   events.setMaxListeners(0);
   let refusing = opts.refuse ?? false;
   let refusedCount = 0;
+  let hold: HoldRule | null = null;
+  const closedSessions = new Set<string>();
   const authUsers = opts.authUsers;
 
   const server = new SMTPServer({
@@ -168,16 +199,33 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
           return;
         }
         const raw = Buffer.concat(chunks);
-        simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true }).then(
-          (parsed) => {
-            const message = toCaptured(raw, parsed, session);
-            messages.push(message);
-            events.emit('message', message);
-            callback();
-          },
-          (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
-        );
+        const keep = async (): Promise<void> => {
+          const parsed = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true });
+          const message = toCaptured(raw, parsed, session);
+          messages.push(message);
+          events.emit('message', message);
+        };
+        const rule = hold !== null && hold.match(raw.toString('latin1')) ? hold : null;
+        if (rule) hold = null;
+        void (async () => {
+          if (rule?.mode === 'kept') await keep();
+          if (rule) {
+            rule.onHeld(session.id);
+            await rule.released;
+            const gone = closedSessions.has(session.id);
+            if (rule.mode === 'unconfirmed' && !gone) await keep();
+            rule.outcome({ delivered: rule.mode === 'kept' || !gone });
+            if (gone) return;
+          } else {
+            await keep();
+          }
+          callback();
+        })().catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err))));
       });
+    },
+    onClose(session) {
+      closedSessions.add(session.id);
+      events.emit('closed', session.id);
     },
   });
 
@@ -244,6 +292,36 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
     waitForCount,
     setRefusing(value: boolean) {
       refusing = value;
+    },
+    holdNext(match, mode) {
+      let onHeld!: (sessionId: string) => void;
+      const heldSession = new Promise<string>((r) => (onHeld = r));
+      const held = heldSession.then(() => undefined);
+      const clientGone = heldSession.then(
+        (id) =>
+          new Promise<void>((resolve) => {
+            if (closedSessions.has(id)) return resolve();
+            const onClosed = (closed: string): void => {
+              if (closed !== id) return;
+              events.off('closed', onClosed);
+              resolve();
+            };
+            events.on('closed', onClosed);
+          }),
+      );
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let outcome!: (o: { delivered: boolean }) => void;
+      const done = new Promise<{ delivered: boolean }>((r) => (outcome = r));
+      hold = { match, mode, onHeld, released, outcome };
+      return {
+        held,
+        clientGone,
+        release() {
+          release();
+          return done;
+        },
+      };
     },
     clear() {
       messages.length = 0;

@@ -15,6 +15,7 @@ import {
   enqueueMail,
   getMail,
   listMailForTask,
+  markSending,
   pendingCount,
 } from '../../src/store/outgoing-mail.ts';
 import { composeMail, type ComposeBody, type ReplyAttachment } from '../../src/reply/compose.ts';
@@ -458,5 +459,53 @@ test('stop lets the mail in flight finish and record its outcome, then nothing m
     sender.start();
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(smtp.messages.length, count);
+  });
+});
+
+test('a send is marked in flight before the first byte and cleared with its outcome; a mail a crash left in flight goes out again, logged as possibly duplicated', async () => {
+  await withCapture(async (smtp) => {
+    const db = openDatabase(':memory:', { migrate: true });
+    const { log, lines } = captureLog();
+    const sender = new OutgoingMailSender(db, { api: repoConfig(smtp.port) }, log, { pollIntervalMs: 20 });
+    const hold = smtp.holdNext(() => true, 'unconfirmed');
+    const first = await queue(db, insertTask(db), { kind: 'reply', markdown: 'first' });
+    sender.start();
+    await hold.held;
+    assert.notEqual(getMail(db, first.id)!.sendingSince, null, 'marked while the server has not answered');
+    assert.deepEqual(await hold.release(), { delivered: true });
+    await until(() => getMail(db, first.id)?.status === 'sent', 5000, 'sent');
+    assert.equal(getMail(db, first.id)!.sendingSince, null);
+    await sender.stop();
+
+    // What a process killed during the SMTP dialogue leaves behind: a pending mail still marked.
+    const second = await queue(db, insertTask(db, 'api', 'cafef00d'), { kind: 'reply', markdown: 'second' }, { conversationId: 'cafef00d' });
+    markSending(db, second.id, Date.now() - 1000);
+    const next = new OutgoingMailSender(db, { api: repoConfig(smtp.port) }, log);
+    const r = await next.flush(5000);
+    assert.equal(r.sent, 1);
+    const row = getMail(db, second.id)!;
+    assert.equal(row.status, 'sent');
+    assert.equal(row.sendingSince, null);
+    assert.equal(smtp.messages.filter((m) => m.messageId === second.messageId).length, 1);
+    const warning = lines.find((l) => l.includes(second.messageId) && l.includes('may get it twice'));
+    assert.ok(warning, 'the resend of an in-doubt mail is logged');
+    assert.match(warning, /"level":40/);
+    await next.stop();
+  });
+});
+
+test('a start makes mail waiting for a retry due at once, oldest of a conversation first', async () => {
+  await withCapture(async (smtp) => {
+    const db = openDatabase(':memory:', { migrate: true });
+    const taskId = insertTask(db);
+    const first = await queue(db, taskId, { kind: 'ack' });
+    const second = await queue(db, taskId, { kind: 'reply', markdown: 'answer' });
+    // As a previous process left them after failed attempts: retries far in the future.
+    db.prepare(`UPDATE outgoing_mail SET attempts = 6, next_attempt_at = ?`).run(Date.now() + 15 * 60_000);
+    const sender = new OutgoingMailSender(db, { api: repoConfig(smtp.port) }, captureLog().log, { pollIntervalMs: 20 });
+    sender.start();
+    await smtp.waitForCount(2);
+    assert.deepEqual(smtp.messages.map((m) => m.messageId), [first.messageId, second.messageId]);
+    await sender.stop();
   });
 });
