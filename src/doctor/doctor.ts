@@ -47,7 +47,7 @@ export function parseTimeoutSeconds(argv: readonly string[]): number | null {
     else continue;
     const n = Number(value);
     if (value === undefined || value === '' || !Number.isFinite(n) || n <= 0 || n > MAX_CHECK_TIMEOUT_SECONDS) {
-      throw new ConfigError([{ path: '', message: `--timeout needs a number of seconds from 0.1 to ${MAX_CHECK_TIMEOUT_SECONDS}, as in --timeout 30` }]);
+      throw new ConfigError([{ path: '', message: `--timeout needs a positive number of seconds, at most ${MAX_CHECK_TIMEOUT_SECONDS}, as in --timeout 30` }]);
     }
     return n;
   }
