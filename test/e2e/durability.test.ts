@@ -136,6 +136,8 @@ test('SMTP refuses for a while (451, then connections refused) across a restart,
   const alpha = await env.repo('alpha', repoYaml(), { smtpPort: proxy.port });
   const beta = await env.repo('beta', repoYaml());
   const { cfg, daemon } = env.daemonWith([alpha, beta], 2);
+  // The capture server is shared by the file's tests; earlier tests' mail must not count here.
+  env.smtp.clear();
   env.smtp.setRefusing(true);
   let again: ReturnType<E2eEnv['restart']> | null = null;
   try {
