@@ -35,6 +35,7 @@ import { buildMaskRules, surrogatePool } from '../proxy/masked-secrets.ts';
 import { openSandboxedNetwork, unsandboxedNetwork, type TaskNetwork } from '../sandbox/task-network.ts';
 import { setTaskNetworkSandbox } from '../store/network-log.ts';
 import { instanceId } from '../instance-id.ts';
+import { storageFaultOf } from '../health/storage-faults.ts';
 import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from './protocol.ts';
 
 const LEASE_RENEW_MS = 30_000;
@@ -125,17 +126,32 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     );
     return await finishWithOutcome(outcome);
   } catch (err) {
+    reportStorageFault(err);
     const userMessage =
       err instanceof UserFacingError
         ? err.userMessage
         : 'Something went wrong inside the service while handling your message. The operator has the details in the log.';
     log.error({ code: (err as AirutError).code, err: (err as Error).message }, 'task failed');
     if (cancelReason === 'shutdown') return interrupted((err as Error).message);
-    await enqueue({ kind: 'error', message: userMessage }, [], { status: 'failed', error: (err as Error).message });
+    try {
+      await enqueue({ kind: 'error', message: userMessage }, [], { status: 'failed', error: (err as Error).message });
+    } catch (e) {
+      // The store itself fails: the dispatcher fails the task (or the lease sweep requeues it).
+      reportStorageFault(e);
+      throw e;
+    }
     return { taskId, status: 'failed' };
   } finally {
     clearInterval(lease);
     input.port.close();
+  }
+
+  /** A disk or database error goes to the dispatcher for /health; the log line carries the path. */
+  function reportStorageFault(err: unknown): void {
+    const fault = storageFaultOf(err, input.globals.databasePath);
+    if (!fault) return;
+    log.error({ path: fault.path, code: fault.code, err: fault.message }, fault.kind === 'database' ? 'database error' : 'disk error');
+    post({ type: 'storage-fault', taskId, repoId: repo.repoId, fault });
   }
 
   function interrupted(error: string): RunTaskResult {
