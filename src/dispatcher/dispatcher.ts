@@ -174,6 +174,7 @@ export class Dispatcher {
         claudeBinaryPath: g.claude.binaryPath,
         allowedModels: g.claude.allowedModels,
         dashboardBaseUrl: g.dashboard.baseUrl,
+        imageBuildTimeoutSeconds: g.imageBuildTimeoutSeconds,
         sandbox: this.o.sandbox,
       },
       port: channel.port2,

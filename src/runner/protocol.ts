@@ -16,6 +16,8 @@ export interface RunnerGlobals {
   readonly claudeBinaryPath: string;
   readonly allowedModels: readonly string[];
   readonly dashboardBaseUrl: string | null;
+  /** `execution.image_build_timeout`. */
+  readonly imageBuildTimeoutSeconds: number;
   /** Prepared by the daemon at start-up (src/sandbox/prepare-sandbox.ts). */
   readonly sandbox: SandboxGlobals;
 }

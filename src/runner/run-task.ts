@@ -338,12 +338,24 @@ async function pipeline(
         // The instance label marks the image as this daemon's to prune; the record makes it the current one.
         labels: { instance: instanceId(globals.databasePath) },
         onTag: (tag) => recordRepoImage(db, repo.repoId, tag),
+        buildTimeoutMs: globals.imageBuildTimeoutSeconds * 1000,
       }),
     );
     image = built.tag;
     if (built.built) log.info({ image }, 'image built');
   } catch (err) {
     if (err instanceof UserFacingError) throw err;
+    if (err instanceof AirutError && err.code === 'IMAGE_BUILD_TIMEOUT') {
+      const limit = globals.imageBuildTimeoutSeconds;
+      throw new UserFacingError(
+        'IMAGE_BUILD_TIMEOUT',
+        `Building the container image from \`.airut/container/\` took longer than ${limit >= 120 && limit % 60 === 0 ? `${limit / 60} minutes` : `${limit} seconds`} ` +
+          'and was stopped, so the task did not run. Look for a step that waits (a download that hangs, a prompt waiting for input) ' +
+          'or makes the build slow; the operator can raise `execution.image_build_timeout`. The image is built again on the next task.\n\n' +
+          err.message,
+        { cause: err },
+      );
+    }
     throw new UserFacingError('IMAGE_BUILD_FAILED', `Building the container image failed:\n\n${(err as Error).message}`, { cause: err });
   } finally {
     await fs.rm(contextDir, { recursive: true, force: true });
