@@ -1,9 +1,9 @@
 /**
  * The running daemon: its parts, started in order and stopped in reverse. One instance per process.
  *
- * Start: database (migrations) → remove containers a killed process left → mail sender →
+ * Start: database (migrations) → remove containers a killed process left → storage probe → mail sender →
  * dispatcher (requeues tasks a previous process left running) → dashboard → listeners → conversation GC
- * (sweeps now, then hourly). Stop: conversation GC → listeners (no new mail) → dispatcher (running tasks
+ * (sweeps now, then hourly). Stop: conversation GC → listeners (no new mail), storage probe → dispatcher (running tasks
  * get `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
  */
 import type { ServerConfig } from './config/types.ts';
