@@ -66,7 +66,15 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
       /* the dispatcher is gone; the store has everything */
     }
   };
-  const lease = setInterval(() => renewLease(db, taskId), LEASE_RENEW_MS);
+  const lease = setInterval(() => {
+    // A throw here would be uncaught and kill the thread (and the task) over one failed write.
+    try {
+      renewLease(db, taskId);
+    } catch (err) {
+      reportStorageFault(err);
+      log.warn({ err: (err as Error).message }, 'could not renew the task lease; trying again in 30 s');
+    }
+  }, LEASE_RENEW_MS);
 
   const task = getTask(db, taskId);
   const raw = getTaskRawMessage(db, taskId);
