@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 export function setImmutable(target: string, on: boolean): void {
-  execFileSync('chattr', [on ? '+i' : '-i', target]);
+  // stderr piped: the error (e.g. a file that is gone) is thrown, not printed.
+  execFileSync('chattr', [on ? '+i' : '-i', target], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 let supported: boolean | null = null;
