@@ -12,6 +12,8 @@ import { allMessageText } from '../harness/mock-anthropic.ts';
 import { latestPrompt } from '../harness/scripted-agent.ts';
 import { waitUntil, type TestConfig } from '../harness/daemon-process.ts';
 import { TEST_DOCKERFILE } from '../harness/test-image.ts';
+import { testRuntime } from '../harness/podman-env.ts';
+import { instanceId } from '../../src/instance-id.ts';
 import { ALICE, isAck, repoYaml, startE2eEnv, taskFor, type E2eEnv, type TaskRowView } from '../harness/e2e-env.ts';
 
 const ALPHA_SECRET = 'alpha-secret-value-7f3a';
@@ -316,5 +318,10 @@ test('an image build that runs past execution.image_build_timeout is stopped and
     assert.equal(await daemon.stop('SIGTERM'), 0);
   } finally {
     await daemon.stop('SIGKILL');
+    // The stopped build's layers (the unique ENV step) stay cached, untagged; they are this test's.
+    const runtime = testRuntime();
+    for (const img of await runtime.listImages({ label: `airut.instance=${instanceId(cfg.dbPath)}` })) {
+      if (img.tag === '<none>:<none>') await runtime.removeImage(img.id).catch(() => undefined);
+    }
   }
 });
