@@ -1,9 +1,9 @@
 /**
  * The running daemon: its parts, started in order and stopped in reverse. One instance per process.
  *
- * Start: database (migrations) → remove containers a killed process left → mail sender →
+ * Start: database (migrations) → remove containers a killed process left → storage probe → mail sender →
  * dispatcher (requeues tasks a previous process left running) → dashboard → listeners → conversation GC
- * (sweeps now, then hourly). Stop: conversation GC → listeners (no new mail) → dispatcher (running tasks
+ * (sweeps now, then hourly). Stop: conversation GC → listeners (no new mail), storage probe → dispatcher (running tasks
  * get `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
  */
 import type { ServerConfig } from './config/types.ts';
@@ -21,10 +21,15 @@ import { startDashboard, type DashboardActions, type RunningDashboard } from './
 import { finishTaskWithMail } from './runner/notify-sender.ts';
 import { getTask } from './store/task-queries.ts';
 import { ConversationSweeper } from './gc/conversation-sweeper.ts';
+import { StorageHealth, type StorageFaultInfo } from './health/storage-faults.ts';
+import { probeStorage, probeTargets } from './health/storage-probe.ts';
+import path from 'node:path';
 
 export type DaemonState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
 const FLUSH_ON_STOP_MS = 5_000;
+/** How often the storage directories are checked for writes (see health/storage-probe.ts). */
+const STORAGE_PROBE_MS = 10_000;
 
 export class Daemon {
   state: DaemonState = 'created';
@@ -34,6 +39,8 @@ export class Daemon {
   private sender: OutgoingMailSender | null = null;
   private dashboard: RunningDashboard | null = null;
   private sweeper: ConversationSweeper | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private readonly storage: StorageHealth;
   /**
    * Live changes for the dashboard: 'task' (a task row changed), 'task-event' (an agent event was
    * stored), 'network' (network log rows were stored for a conversation).
@@ -42,7 +49,9 @@ export class Daemon {
   private stopPromise: Promise<void> | null = null;
   private readonly log = logger().child({ component: 'daemon' });
 
-  constructor(private readonly config: ServerConfig) {}
+  constructor(private readonly config: ServerConfig) {
+    this.storage = new StorageHealth({ databasePath: config.global.databasePath, log: logger().child({ component: 'storage' }) });
+  }
 
   async start(): Promise<void> {
     this.state = 'starting';
@@ -53,7 +62,8 @@ export class Daemon {
       // After the reaping: a sidecar that was still running would hold sockets in these directories.
       const sandbox = await prepareSandbox(this.config);
       if (sandbox.leftovers) this.log.warn({ count: sandbox.leftovers }, 'removed network sandbox directories left by a previous process');
-      const sender = new OutgoingMailSender(db, this.config.repos, logger().child({ component: 'mail-sender' }));
+      this.startStorageProbe();
+      const sender = new OutgoingMailSender(db, this.config.repos, logger().child({ component: 'mail-sender' }), { storage: this.storage });
       this.sender = sender;
       sender.start();
       this.feed.setMaxListeners(0); // one listener per open dashboard stream
@@ -67,8 +77,13 @@ export class Daemon {
           if (m.type === 'event') this.feed.emit('task-event', { taskId: m.taskId, eventId: m.eventId });
           else if (m.type === 'network') this.feed.emit('network', { repoId: m.repoId, conversationId: m.conversationId, taskId: m.taskId, lastId: m.lastId });
           else if (m.type === 'task-changed') this.feed.emit('task', m.taskId);
+          else if (m.type === 'storage-fault') this.recordRunnerFault(m.repoId, m.fault);
         },
-        onTaskFinished: (taskId) => this.feed.emit('task', taskId),
+        onTaskFinished: (taskId, status) => {
+          this.feed.emit('task', taskId);
+          this.noteTaskOutcome(db, taskId, status);
+        },
+        storage: this.storage,
         sandbox: sandbox.globals,
       });
       this.dispatcher = dispatcher;
@@ -80,6 +95,7 @@ export class Daemon {
           actions: this.dashboardActions(db, dispatcher, sender),
           feed: this.feed,
           log: logger().child({ component: 'dashboard' }),
+          healthProblems: () => this.storage.problems(),
         });
         this.log.info({ url: this.dashboard.url }, 'dashboard listening');
       }
@@ -89,6 +105,7 @@ export class Daemon {
           if (queued) dispatcher.kick();
           if (replyQueued) sender.kick();
         },
+        storage: this.storage,
       });
       this.supervisor.start();
       // After the dispatcher requeued interrupted work, so the sweep sees it as pending.
@@ -151,6 +168,39 @@ export class Daemon {
     };
   }
 
+  /** Disk and database health, checked now and then every STORAGE_PROBE_MS (never overlapping). */
+  private startStorageProbe(): void {
+    const targets = probeTargets(this.config);
+    const run = async (): Promise<void> => {
+      try {
+        await probeStorage(targets, this.storage, this.config.global.databasePath);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'storage probe failed');
+      }
+      if (this.state === 'starting' || this.state === 'running') {
+        this.probeTimer = setTimeout(() => void run(), STORAGE_PROBE_MS);
+        this.probeTimer.unref();
+      }
+    };
+    void run();
+  }
+
+  /** A runner thread hit a disk or database error: listed on /health under the right area. */
+  private recordRunnerFault(repoId: string, fault: StorageFaultInfo): void {
+    const repo = this.config.repos[repoId];
+    const underStorage = repo !== undefined && (fault.path === repo.storageDir || fault.path.startsWith(repo.storageDir + path.sep));
+    const area = fault.kind === 'database' ? 'database' : underStorage ? `storage:${repoId}` : 'disk';
+    this.storage.record(area, 'runner', fault);
+  }
+
+  /** A task that got through its run has written its storage and the database: runner faults there are over. */
+  private noteTaskOutcome(db: Db, taskId: number, status: string): void {
+    if (status !== 'completed' && status !== 'timeout' && status !== 'cancelled') return;
+    const repoId = getTask(db, taskId)?.repoId;
+    if (repoId) this.storage.clear(`storage:${repoId}`, ['runner']);
+    this.storage.clear('database', ['runner']);
+  }
+
   /**
    * Containers labelled by us that outlived their process (SIGKILL, power loss). Their tasks are
    * still `running` in the database and are requeued by the dispatcher right after this.
@@ -179,6 +229,12 @@ export class Daemon {
     const steps: Array<[string, () => Promise<unknown> | void]> = [
       ['stop conversation GC', () => this.sweeper?.stop()],
       ['stop listeners', () => this.supervisor?.stop()],
+      [
+        'stop storage probe',
+        () => {
+          if (this.probeTimer) clearTimeout(this.probeTimer);
+        },
+      ],
       ['stop running tasks', () => this.dispatcher?.stop(this.config.global.shutdownTimeoutSeconds * 1000)],
       ['flush replies', () => this.sender?.flush(FLUSH_ON_STOP_MS)],
       ['stop mail sender', () => this.sender?.stop()],

@@ -54,6 +54,7 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
     maxConcurrent: execution.max_concurrent ?? DEFAULTS.maxConcurrent,
     shutdownTimeoutSeconds: execution.shutdown_timeout ?? DEFAULTS.shutdownTimeoutSeconds,
     conversationMaxAgeDays: execution.conversation_max_age_days ?? DEFAULTS.conversationMaxAgeDays,
+    imageBuildTimeoutSeconds: execution.image_build_timeout ?? DEFAULTS.imageBuildTimeoutSeconds,
     dashboard: {
       enabled: dashboard.enabled ?? DEFAULTS.dashboardEnabled,
       host: dashboard.host ?? DEFAULTS.dashboardHost,

@@ -8,6 +8,9 @@ export const DEFAULTS = {
   maxConcurrent: 3,
   shutdownTimeoutSeconds: 60,
   conversationMaxAgeDays: 7,
+  // A first build that installs toolchains can take minutes; one that takes a quarter of an hour is
+  // stuck (a RUN waiting on the network, an interactive prompt) and holds a task slot.
+  imageBuildTimeoutSeconds: 900,
   dashboardEnabled: true,
   dashboardHost: '127.0.0.1',
   dashboardPort: 5200,

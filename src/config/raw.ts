@@ -52,7 +52,12 @@ export interface RawRepo {
 }
 
 export interface RawServerConfig {
-  execution?: { max_concurrent?: number; shutdown_timeout?: number; conversation_max_age_days?: number } | null;
+  execution?: {
+    max_concurrent?: number;
+    shutdown_timeout?: number;
+    conversation_max_age_days?: number;
+    image_build_timeout?: number;
+  } | null;
   dashboard?: {
     enabled?: boolean;
     host?: string;

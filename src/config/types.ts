@@ -28,6 +28,8 @@ export interface GlobalConfig {
   readonly maxConcurrent: number;
   readonly shutdownTimeoutSeconds: number;
   readonly conversationMaxAgeDays: number;
+  /** How long building a repository's image may take (`execution.image_build_timeout`). */
+  readonly imageBuildTimeoutSeconds: number;
   readonly dashboard: DashboardConfig;
   readonly containerCommand: string;
   /** Network of task containers when a repo turns the sandbox off: `default` or `host`. */

@@ -15,6 +15,7 @@ import type { SandboxGlobals } from '../sandbox/task-network.ts';
 import { ContainerRuntime } from '../sandbox/container-runtime.ts';
 import { reapContainers } from '../sandbox/reaper.ts';
 import { instanceId } from '../instance-id.ts';
+import type { StorageHealth } from '../health/storage-faults.ts';
 
 const RUNNER_ENTRY = new URL('../../workers/task-runner.mjs', import.meta.url);
 const SWEEP_MS = 30_000;
@@ -41,6 +42,8 @@ export interface DispatcherOptions {
   readonly sandbox: SandboxGlobals;
   /** The runner threads' entry module; default workers/task-runner.mjs (tests start a faulty one). */
   readonly runnerEntry?: URL;
+  /** Where database errors of the queue are reported for /health. */
+  readonly storage?: StorageHealth;
 }
 
 export class Dispatcher {
@@ -133,6 +136,7 @@ export class Dispatcher {
         }
       } while (this.again);
     } catch (err) {
+      this.o.storage?.report(err, 'write');
       this.o.log.error({ err: (err as Error).message }, 'dispatch failed; retrying in a second');
     } finally {
       this.ticking = false;
@@ -170,6 +174,7 @@ export class Dispatcher {
         claudeBinaryPath: g.claude.binaryPath,
         allowedModels: g.claude.allowedModels,
         dashboardBaseUrl: g.dashboard.baseUrl,
+        imageBuildTimeoutSeconds: g.imageBuildTimeoutSeconds,
         sandbox: this.o.sandbox,
       },
       port: channel.port2,
@@ -196,6 +201,7 @@ export class Dispatcher {
             ['running'],
           );
         } catch (e) {
+          this.o.storage?.report(e, 'write');
           log.error({ err: (e as Error).message }, 'could not record the failure');
         }
         this.o.onTaskFinished?.(claim.task.id, 'failed');

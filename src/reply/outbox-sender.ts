@@ -24,6 +24,7 @@ import {
 } from '../store/outgoing-mail.ts';
 import { registerSecretValues, type Logger } from '../log/logger.ts';
 import { createSmtpTransport, sendRaw, type SmtpTimeouts, type SmtpTransport } from './smtp-transport.ts';
+import type { StorageHealth } from '../health/storage-faults.ts';
 
 export interface OutgoingMailSenderOptions {
   /** How often the loop looks for due mail. Default 1000 ms. */
@@ -44,6 +45,8 @@ export interface OutgoingMailSenderOptions {
   readonly random?: () => number;
   /** For tests: build the transport of a repo. */
   readonly createTransport?: (repo: RepoServerConfig) => SmtpTransport;
+  /** Where database errors of the outbox are reported for /health. */
+  readonly storage?: StorageHealth;
 }
 
 export type FailureClass = 'temporary' | 'permanent';
@@ -101,11 +104,12 @@ export class OutgoingMailSender {
   readonly #db: Db;
   readonly #repos: Readonly<Record<string, RepoServerConfig>>;
   readonly #log: Logger;
-  readonly #opts: Required<Omit<OutgoingMailSenderOptions, 'timeouts' | 'createTransport'>> & {
+  readonly #opts: Required<Omit<OutgoingMailSenderOptions, 'timeouts' | 'createTransport' | 'storage'>> & {
     timeouts: SmtpTimeouts;
     createTransport: (repo: RepoServerConfig) => SmtpTransport;
   };
   readonly #transports = new Map<string, SmtpTransport>();
+  readonly #storage: StorageHealth | undefined;
   #timer: NodeJS.Timeout | null = null;
   #running = false;
   #stopping: Promise<void> | null = null;
@@ -123,6 +127,7 @@ export class OutgoingMailSender {
     this.#db = db;
     this.#repos = repos;
     this.#log = log;
+    this.#storage = options.storage;
     const timeouts = options.timeouts ?? {};
     this.#opts = {
       pollIntervalMs: options.pollIntervalMs ?? 1000,
@@ -224,8 +229,11 @@ export class OutgoingMailSender {
       result = await this.#runRound();
     } catch (err) {
       // A store error (disk full, locked database) must not end the loop; the next tick retries.
+      this.#storage?.report(err, 'write');
       this.#log.error({ err: errorSummary(err) }, 'outgoing mail round failed');
     }
+    // A round that recorded outcomes has written to the database.
+    if (result !== null && result.attempted > 0) this.#storage?.clear('database', ['write']);
     if (!this.#running) return;
     // A full batch or a kick during the round means more may be due right away.
     const more = this.#kicked || (result !== null && result.attempted >= this.#opts.batchSize);

@@ -6,6 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { RepoServerConfig } from '../config/types.ts';
 import type { TaskStatus } from '../store/task-queries.ts';
+import type { StorageFaultInfo } from '../health/storage-faults.ts';
 import type { SandboxGlobals } from '../sandbox/task-network.ts';
 
 export interface RunnerGlobals {
@@ -15,6 +16,8 @@ export interface RunnerGlobals {
   readonly claudeBinaryPath: string;
   readonly allowedModels: readonly string[];
   readonly dashboardBaseUrl: string | null;
+  /** `execution.image_build_timeout`. */
+  readonly imageBuildTimeoutSeconds: number;
   /** Prepared by the daemon at start-up (src/sandbox/prepare-sandbox.ts). */
   readonly sandbox: SandboxGlobals;
 }
@@ -46,4 +49,6 @@ export type RunnerToDispatcher =
   /** Network log rows up to `lastId` were stored for this task's conversation. */
   | { readonly type: 'network'; readonly taskId: number; readonly repoId: string; readonly conversationId: string; readonly lastId: number }
   /** The task row changed in a way the dashboard shows (e.g. its network sandbox flag). */
-  | { readonly type: 'task-changed'; readonly taskId: number };
+  | { readonly type: 'task-changed'; readonly taskId: number }
+  /** The task hit a disk or database error (for /health; the task itself ends as usual). */
+  | { readonly type: 'storage-fault'; readonly taskId: number; readonly repoId: string; readonly fault: StorageFaultInfo };

@@ -35,6 +35,7 @@ import { buildMaskRules, surrogatePool } from '../proxy/masked-secrets.ts';
 import { openSandboxedNetwork, unsandboxedNetwork, type TaskNetwork } from '../sandbox/task-network.ts';
 import { setTaskNetworkSandbox } from '../store/network-log.ts';
 import { instanceId } from '../instance-id.ts';
+import { storageFaultOf } from '../health/storage-faults.ts';
 import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from './protocol.ts';
 
 const LEASE_RENEW_MS = 30_000;
@@ -65,7 +66,15 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
       /* the dispatcher is gone; the store has everything */
     }
   };
-  const lease = setInterval(() => renewLease(db, taskId), LEASE_RENEW_MS);
+  const lease = setInterval(() => {
+    // A throw here would be uncaught and kill the thread (and the task) over one failed write.
+    try {
+      renewLease(db, taskId);
+    } catch (err) {
+      reportStorageFault(err);
+      log.warn({ err: (err as Error).message }, 'could not renew the task lease; trying again in 30 s');
+    }
+  }, LEASE_RENEW_MS);
 
   const task = getTask(db, taskId);
   const raw = getTaskRawMessage(db, taskId);
@@ -125,17 +134,32 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     );
     return await finishWithOutcome(outcome);
   } catch (err) {
+    reportStorageFault(err);
     const userMessage =
       err instanceof UserFacingError
         ? err.userMessage
         : 'Something went wrong inside the service while handling your message. The operator has the details in the log.';
     log.error({ code: (err as AirutError).code, err: (err as Error).message }, 'task failed');
     if (cancelReason === 'shutdown') return interrupted((err as Error).message);
-    await enqueue({ kind: 'error', message: userMessage }, [], { status: 'failed', error: (err as Error).message });
+    try {
+      await enqueue({ kind: 'error', message: userMessage }, [], { status: 'failed', error: (err as Error).message });
+    } catch (e) {
+      // The store itself fails: the dispatcher fails the task (or the lease sweep requeues it).
+      reportStorageFault(e);
+      throw e;
+    }
     return { taskId, status: 'failed' };
   } finally {
     clearInterval(lease);
     input.port.close();
+  }
+
+  /** A disk or database error goes to the dispatcher for /health; the log line carries the path. */
+  function reportStorageFault(err: unknown): void {
+    const fault = storageFaultOf(err, input.globals.databasePath);
+    if (!fault) return;
+    log.error({ path: fault.path, code: fault.code, err: fault.message }, fault.kind === 'database' ? 'database error' : 'disk error');
+    post({ type: 'storage-fault', taskId, repoId: repo.repoId, fault });
   }
 
   function interrupted(error: string): RunTaskResult {
@@ -322,12 +346,24 @@ async function pipeline(
         // The instance label marks the image as this daemon's to prune; the record makes it the current one.
         labels: { instance: instanceId(globals.databasePath) },
         onTag: (tag) => recordRepoImage(db, repo.repoId, tag),
+        buildTimeoutMs: globals.imageBuildTimeoutSeconds * 1000,
       }),
     );
     image = built.tag;
     if (built.built) log.info({ image }, 'image built');
   } catch (err) {
     if (err instanceof UserFacingError) throw err;
+    if (err instanceof AirutError && err.code === 'IMAGE_BUILD_TIMEOUT') {
+      const limit = globals.imageBuildTimeoutSeconds;
+      throw new UserFacingError(
+        'IMAGE_BUILD_TIMEOUT',
+        `Building the container image from \`.airut/container/\` took longer than ${limit >= 120 && limit % 60 === 0 ? `${limit / 60} minutes` : `${limit} seconds`} ` +
+          'and was stopped, so the task did not run. Look for a step that waits (a download that hangs, a prompt waiting for input) ' +
+          'or makes the build slow; the operator can raise `execution.image_build_timeout`. The image is built again on the next task.\n\n' +
+          err.message,
+        { cause: err },
+      );
+    }
     throw new UserFacingError('IMAGE_BUILD_FAILED', `Building the container image failed:\n\n${(err as Error).message}`, { cause: err });
   } finally {
     await fs.rm(contextDir, { recursive: true, force: true });

@@ -5,8 +5,9 @@
  * understand (`{{.Names}}`, `{{json .Config.Labels}}`), never with `--format json`, whose shape
  * differs between the two. Values of secrets never pass through here: see run-agent.ts.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { AirutError } from '../errors.ts';
+import { childPids, signalDescendants } from './process-tree.ts';
 
 /** How many lines of a failed build's log the error message carries. */
 const BUILD_LOG_TAIL_LINES = 40;
@@ -74,7 +75,12 @@ export interface BuildImageOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** Dockerfile path, relative to the context; `Dockerfile` when not set. */
   readonly dockerfile?: string;
+  /** Longest the build may take; then it is stopped and fails with IMAGE_BUILD_TIMEOUT. None when unset. */
+  readonly timeoutMs?: number;
 }
+
+/** After a build's RUN processes were killed, how long podman gets to fail the step and clean up. */
+const BUILD_CLEANUP_GRACE_MS = 15_000;
 
 /** The last `count` non-empty lines of a log, for error messages. */
 export function tailLines(text: string, count: number): string {
@@ -173,9 +179,16 @@ export class ContainerRuntime {
     for (const [k, v] of Object.entries(options.labels ?? {})) args.push('--label', `${k}=${v}`);
     if (options.dockerfile) args.push('-f', `${options.contextDir}/${options.dockerfile}`);
     args.push(options.contextDir);
-    const r = await this.exec(args, { timeoutMs: 0 });
+    const r = await this.runBuild(args, options.timeoutMs);
     // podman writes steps to stdout and warnings to stderr; docker (BuildKit) writes everything to stderr.
     const log = [r.stdout, r.stderr].filter((s) => s.trim() !== '').join('\n');
+    if (r.timedOut) {
+      throw new AirutError(
+        'IMAGE_BUILD_TIMEOUT',
+        `building image ${options.tag} did not finish within ${formatSeconds(options.timeoutMs ?? 0)} and was stopped; ` +
+          `last lines of the build log:\n${tailLines(log, BUILD_LOG_TAIL_LINES)}`,
+      );
+    }
     if (r.exitCode !== 0) {
       throw new AirutError(
         'IMAGE_BUILD_FAILED',
@@ -184,6 +197,57 @@ export class ContainerRuntime {
       );
     }
     return log;
+  }
+
+  /**
+   * Runs a build, stopping it when `timeoutMs` passes. Stopping first kills the processes of the
+   * RUN step in progress (the build's grandchildren): the step fails and podman removes its working
+   * container as after any failed step. Signalling podman itself would leave that container behind.
+   * If the build does not end by itself then (docker builds in its daemon; a step without
+   * processes, such as a pull), the CLI gets SIGTERM, and SIGKILL 10 s later.
+   */
+  private runBuild(args: readonly string[], timeoutMs: number | undefined): Promise<CommandResult & { timedOut: boolean }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.command, args, { env: this.processEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
+      const sizes = { stdout: 0, stderr: 0 };
+      for (const name of ['stdout', 'stderr'] as const) {
+        child[name].on('data', (chunk: Buffer) => {
+          out[name].push(chunk);
+          sizes[name] += chunk.length;
+          // Keep the end of a huge log: that is where a failure shows.
+          while (sizes[name] > MAX_OUTPUT_BYTES && out[name].length > 1) sizes[name] -= out[name].shift()!.length;
+        });
+      }
+      let timedOut = false;
+      const timers: NodeJS.Timeout[] = [];
+      const later = (ms: number, fn: () => void): void => void timers.push(setTimeout(fn, ms));
+      if (timeoutMs !== undefined && timeoutMs > 0) {
+        later(timeoutMs, () => {
+          timedOut = true;
+          const pid = child.pid;
+          let killed = 0;
+          if (pid !== undefined) for (const c of childPids(pid)) killed += signalDescendants(c, 'SIGKILL');
+          later(killed > 0 ? BUILD_CLEANUP_GRACE_MS : 0, () => {
+            child.kill('SIGTERM');
+            later(10_000, () => child.kill('SIGKILL'));
+          });
+        });
+      }
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        for (const t of timers) clearTimeout(t);
+        reject(err.code === 'ENOENT' ? this.missingError(err) : err);
+      });
+      child.once('close', (code) => {
+        for (const t of timers) clearTimeout(t);
+        resolve({
+          exitCode: code ?? 1,
+          stdout: Buffer.concat(out.stdout).toString('utf8'),
+          stderr: Buffer.concat(out.stderr).toString('utf8'),
+          timedOut,
+        });
+      });
+    });
   }
 
   async removeImage(tag: string): Promise<void> {
@@ -269,4 +333,9 @@ export class ContainerRuntime {
       });
     }
   }
+}
+
+function formatSeconds(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 120 && s % 60 === 0 ? `${s / 60} minutes` : `${s} s`;
 }

@@ -25,6 +25,8 @@ export interface EnsureImageOptions {
    * tag is in use before anything could prune it.
    */
   readonly onTag?: (tag: string) => void;
+  /** Longest a build may take (see ContainerRuntime.buildImage); none when unset. */
+  readonly buildTimeoutMs?: number;
 }
 
 export interface EnsuredImage {
@@ -103,6 +105,7 @@ export async function ensureImage(options: EnsureImageOptions): Promise<EnsuredI
       contextDir: options.contextDir,
       tag,
       labels: { ...managedLabels(options.labels ?? {}), [MANAGED_LABEL_KEY]: '1', [`${LABEL_PREFIX}repo`]: options.repoId },
+      ...(options.buildTimeoutMs !== undefined ? { timeoutMs: options.buildTimeoutMs } : {}),
     });
     return { tag, built: true, log };
   })();

@@ -10,6 +10,7 @@ import { saveListenerStatus, noteMailSeen, type ListenerStatus } from '../store/
 import { recordMail } from './record-mail.ts';
 import { RepoWorker } from './repo-worker.ts';
 import type { SupervisorApi } from './repo-worker-protocol.ts';
+import type { StorageHealth } from '../health/storage-faults.ts';
 
 export type SupervisorState = 'created' | 'running' | 'stopping' | 'stopped';
 
@@ -23,6 +24,8 @@ export interface SupervisorOptions {
   readonly onListenerCrash?: (repoId: string, reason: string, restartInMs: number) => void;
   /** The listener thread's entry module of a repo, when not the default (tests start a faulty one). */
   readonly listenerEntry?: (repoId: string) => URL | undefined;
+  /** Where database errors of accept and status writes are reported for /health. */
+  readonly storage?: StorageHealth;
 }
 
 export class Supervisor {
@@ -82,8 +85,17 @@ export class Supervisor {
         }
         const repo = this.config.repos[repoId];
         if (!repo) throw new Error(`internal: no configuration for repo ${repoId}`);
-        const { replyQueued, verdict, ...outcome } = await recordMail(this.db, repo, { ...mail, repoId });
-        noteMailSeen(this.db, repoId);
+        let recorded: Awaited<ReturnType<typeof recordMail>>;
+        try {
+          recorded = await recordMail(this.db, repo, { ...mail, repoId });
+          noteMailSeen(this.db, repoId);
+        } catch (err) {
+          // The mail stays on the server (the listener retries); /health shows why.
+          this.options.storage?.report(err, 'write');
+          throw err;
+        }
+        this.options.storage?.clear('database', ['write']);
+        const { replyQueued, verdict, ...outcome } = recorded;
         if (outcome.kind !== 'duplicate') this.onTaskRecorded(outcome.taskId, outcome.kind === 'queued', replyQueued);
         if (verdict !== mail.verdict && verdict.action === 'reject') {
           log.warn({ task: outcome.taskId, sender: mail.sender, reason: verdict.reason, detail: verdict.detail, replyQueued }, 'mail refused by a rate limit');
@@ -99,6 +111,7 @@ export class Supervisor {
     try {
       saveListenerStatus(this.db, repoId, status);
     } catch (err) {
+      this.options.storage?.report(err, 'write');
       this.log.error({ repo: repoId, err: (err as Error).message }, 'cannot save listener status');
     }
   }

@@ -35,7 +35,7 @@ test('the example writes out every key with the value the loader defaults to', (
   assert.equal(g.conversationMaxAgeDays, DEFAULTS.conversationMaxAgeDays);
   assert.equal(g.dashboard.port, DEFAULTS.dashboardPort);
   assert.equal(g.containerCommand, DEFAULTS.containerCommand);
-  for (const key of ['max_concurrent', 'shutdown_timeout', 'conversation_max_age_days', 'poll_interval', 'use_idle',
+  for (const key of ['max_concurrent', 'shutdown_timeout', 'conversation_max_age_days', 'image_build_timeout', 'poll_interval', 'use_idle',
     'idle_reconnect_interval', 'imap_security', 'smtp_security', 'allowed_models', 'binary', 'auth_token', 'database',
     'max_message_bytes', 'max_attachment_bytes', 'max_attachments', 'tasks_per_hour', 'tasks_per_sender_per_hour']) {
     assert.match(text, new RegExp(`^\\s*${key}:`, 'm'), `the example should show ${key}`);
@@ -48,6 +48,7 @@ test('a minimal repository gets the documented defaults', () => {
     maxConcurrent: 3,
     shutdownTimeoutSeconds: 60,
     conversationMaxAgeDays: 7,
+    imageBuildTimeoutSeconds: 900,
     dashboard: { enabled: true, host: '127.0.0.1', port: 5200, baseUrl: null, authToken: null },
     containerCommand: 'podman',
     containerNetwork: 'default',
@@ -138,6 +139,7 @@ test('the JSON schema states the same defaults as the loader', () => {
   assert.equal(top.execution!.properties!.max_concurrent!.default, DEFAULTS.maxConcurrent);
   assert.equal(top.execution!.properties!.shutdown_timeout!.default, DEFAULTS.shutdownTimeoutSeconds);
   assert.equal(top.execution!.properties!.conversation_max_age_days!.default, DEFAULTS.conversationMaxAgeDays);
+  assert.equal(top.execution!.properties!.image_build_timeout!.default, DEFAULTS.imageBuildTimeoutSeconds);
   assert.equal(top.dashboard!.properties!.enabled!.default, DEFAULTS.dashboardEnabled);
   assert.equal(top.dashboard!.properties!.host!.default, DEFAULTS.dashboardHost);
   assert.equal(top.dashboard!.properties!.port!.default, DEFAULTS.dashboardPort);

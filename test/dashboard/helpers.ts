@@ -60,6 +60,7 @@ export function makeConfig(repoIds: readonly string[], dashboard: Partial<Dashbo
       maxConcurrent: 2,
       shutdownTimeoutSeconds: 10,
       conversationMaxAgeDays: 30,
+      imageBuildTimeoutSeconds: 900,
       dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, ...dashboard },
       containerCommand: 'podman',
       containerNetwork: 'default',

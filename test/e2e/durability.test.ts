@@ -9,6 +9,10 @@ import { ALICE, isAck, readDb, repoYaml, startE2eEnv, taskFor, type E2eEnv } fro
 import { waitUntil, type TestConfig } from '../harness/daemon-process.ts';
 import type { CapturedMessage } from '../harness/smtp-capture.ts';
 import { startTcpProxy } from '../harness/tcp-proxy.ts';
+import { freePort } from '../harness/ports.ts';
+import { immutableSupported, setImmutable } from '../harness/immutable.ts';
+import fs from 'node:fs';
+import path from 'node:path';
 
 let env: E2eEnv;
 
@@ -151,10 +155,12 @@ test('SMTP refuses for a while (451, then connections refused) across a restart,
       }),
     );
     const userMails = firsts.flatMap((f) => [f.m1, f.m2]);
+    // The capture server is shared by the tests of this file: count only the answers to these mails.
+    const ours = () => env.smtp.messages.filter((m) => m.inReplyTo !== undefined && userMails.includes(m.inReplyTo));
     await waitUntil(() => userMails.every((m) => taskFor(cfg, m)?.status === 'completed'), 120_000, 'all four tasks to complete');
     for (const f of firsts) assert.equal(taskFor(cfg, f.m2)!.conversation_id, f.conv, 'the follow-up joined its conversation');
     await waitUntil(() => outbox(cfg).filter((r) => r.attempts > 0).length >= 2, 30_000, 'failed attempts of the first mail of each conversation');
-    assert.equal(env.smtp.messages.length, 0, 'nothing got through');
+    assert.equal(ours().length, 0, 'nothing got through');
     const queued = outbox(cfg);
     assert.equal(queued.length, 6, 'an acknowledgement and two replies per conversation');
     assert.ok(queued.every((r) => r.status === 'pending'));
@@ -171,21 +177,21 @@ test('SMTP refuses for a while (451, then connections refused) across a restart,
       30_000,
       'a failed attempt per conversation after the restart',
     );
-    assert.equal(env.smtp.messages.length, 0);
+    assert.equal(ours().length, 0);
 
     env.smtp.setRefusing(false);
     proxy.setDown(false);
-    await env.smtp.waitForCount(6, 120_000);
+    await waitUntil(() => ours().length >= 6, 120_000, 'the six mails to arrive');
     await waitUntil(() => outbox(cfg).every((r) => r.status === 'sent'), 10_000, 'all six recorded as sent');
     await pause(1500);
-    assert.equal(env.smtp.messages.length, 6, 'each exactly once');
+    assert.equal(ours().length, 6, 'each exactly once');
     assert.deepEqual(
-      new Set(env.smtp.messages.map((m) => m.messageId)),
+      new Set(ours().map((m) => m.messageId)),
       new Set(queued.map((r) => r.message_id)),
       'the stored mails, no others',
     );
     for (const f of firsts) {
-      const got = env.smtp.messages.filter((m) => m.header('x-airut-conversation') === f.conv);
+      const got = ours().filter((m) => m.header('x-airut-conversation') === f.conv);
       assert.deepEqual(
         got.map((m) => [m.header('x-airut-kind'), m.inReplyTo]),
         [
@@ -204,5 +210,93 @@ test('SMTP refuses for a while (451, then connections refused) across a restart,
     await again?.stop('SIGKILL');
     await daemon.stop('SIGKILL');
     await proxy.close();
+  }
+});
+
+interface HealthBody {
+  status: string;
+  problems?: Array<{ component: string; message: string }>;
+}
+
+async function health(port: number): Promise<{ code: number; body: HealthBody }> {
+  const res = await fetch(`http://127.0.0.1:${port}/health`);
+  return { code: res.status, body: (await res.json()) as HealthBody };
+}
+
+const NO_CHATTR = !immutableSupported() && 'chattr +i is not available here (needs root on ext4/xfs/btrfs)';
+
+test('an unwritable conversations directory: the task fails with a reply, the error is logged with its path, /health names it until it works again', { skip: NO_CHATTR }, async () => {
+  const alpha = await env.repo('alpha', repoYaml());
+  const port = await freePort();
+  const { cfg, daemon } = env.daemonWith([alpha], 1, { dashboard: { enabled: true, host: '127.0.0.1', port } });
+  const conversations = path.join(cfg.dir, 'storage', 'alpha', 'conversations');
+  fs.mkdirSync(conversations, { recursive: true });
+  try {
+    await waitUntil(async () => (await health(port).catch(() => null))?.code === 200, 30_000, '/health to be ok');
+    setImmutable(conversations, true);
+    const m = await env.send('alpha', 'cannot store', '[[bash:echo never-runs]]');
+    const reply = await env.finalReplyTo(m, 60_000);
+    assert.equal(reply.header('x-airut-kind'), 'error');
+    assert.match(reply.text ?? '', /went wrong inside the service/);
+    assert.equal(taskFor(cfg, m)?.status, 'failed');
+
+    const degraded = await waitUntil(async () => {
+      const h = await health(port);
+      return h.code === 503 && h.body.problems?.some((p) => p.component === 'storage:alpha') ? h : undefined;
+    }, 20_000, '/health to report the storage problem');
+    const problem = degraded.body.problems!.find((p) => p.component === 'storage:alpha')!;
+    assert.match(problem.message, new RegExp(`EPERM at ${conversations}`));
+    assert.ok(
+      daemon.logs.some((l) => l.level === 'error' && typeof l.path === 'string' && l.path.startsWith(conversations) && l.code === 'EPERM'),
+      'logged with the path',
+    );
+
+    setImmutable(conversations, false);
+    const m2 = await env.send('alpha', 'can store again', '[[bash:echo stored-again]]');
+    assert.match((await env.finalReplyTo(m2, 60_000)).text ?? '', /stored-again/);
+    await waitUntil(async () => (await health(port)).code === 200, 30_000, '/health to be ok again');
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  } finally {
+    try {
+      setImmutable(conversations, false);
+    } catch {
+      /* already writable */
+    }
+    await daemon.stop('SIGKILL');
+  }
+});
+
+test('a database that refuses writes: the mail stays on the server, /health names the database file, and the mail is processed once writes work again', { skip: NO_CHATTR }, async () => {
+  const alpha = await env.repo('alpha', repoYaml());
+  const port = await freePort();
+  const { cfg, daemon } = env.daemonWith([alpha], 1, { dashboard: { enabled: true, host: '127.0.0.1', port } });
+  const wal = `${cfg.dbPath}-wal`;
+  try {
+    await waitUntil(async () => (await health(port).catch(() => null))?.code === 200, 30_000, '/health to be ok');
+    setImmutable(wal, true);
+    const m = await env.send('alpha', 'while the database is broken', '[[bash:echo processed-later]]');
+    const degraded = await waitUntil(async () => {
+      const h = await health(port);
+      return h.code === 503 && h.body.problems?.some((p) => p.component === 'database') ? h : undefined;
+    }, 30_000, '/health to report the database problem');
+    const problem = degraded.body.problems!.find((p) => p.component === 'database')!;
+    assert.match(problem.message, new RegExp(`SQLITE_\\w+ at ${cfg.dbPath}`));
+    assert.ok(daemon.logs.some((l) => l.level === 'error' && l.path === cfg.dbPath && /^SQLITE_/.test(String(l.code))), 'logged with the path');
+    assert.equal(taskFor(cfg, m), undefined, 'not recorded');
+    assert.equal(await env.dovecot.countInbox('alpha-bot'), 1, 'so it is still on the server');
+    assert.equal(daemon.child.exitCode, null, 'the daemon keeps running');
+
+    setImmutable(wal, false);
+    assert.match((await env.finalReplyTo(m, 90_000)).text ?? '', /processed-later/);
+    await waitUntil(async () => (await health(port)).code === 200, 30_000, '/health to be ok again');
+    assert.equal(env.finalRepliesTo(m).length, 1);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  } finally {
+    try {
+      setImmutable(wal, false);
+    } catch {
+      /* already writable */
+    }
+    await daemon.stop('SIGKILL');
   }
 });

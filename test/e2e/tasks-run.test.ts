@@ -11,6 +11,9 @@ import { freePort } from '../harness/ports.ts';
 import { allMessageText } from '../harness/mock-anthropic.ts';
 import { latestPrompt } from '../harness/scripted-agent.ts';
 import { waitUntil, type TestConfig } from '../harness/daemon-process.ts';
+import { TEST_DOCKERFILE } from '../harness/test-image.ts';
+import { testRuntime } from '../harness/podman-env.ts';
+import { instanceId } from '../../src/instance-id.ts';
 import { ALICE, isAck, repoYaml, startE2eEnv, taskFor, type E2eEnv, type TaskRowView } from '../harness/e2e-env.ts';
 
 const ALPHA_SECRET = 'alpha-secret-value-7f3a';
@@ -293,5 +296,32 @@ test('Stop from the dashboard API: the running container is stopped, the task is
     assert.equal(await daemon.stop('SIGTERM'), 0);
   } finally {
     await daemon.stop('SIGKILL');
+  }
+});
+
+test('an image build that runs past execution.image_build_timeout is stopped and the sender gets a reply that says so', async () => {
+  const alpha = await env.repo('alpha', repoYaml(), {
+    extraFiles: { '.airut/container/Dockerfile': `${TEST_DOCKERFILE}ENV NONCE=${Date.now()}\nRUN sleep 3600\n` },
+  });
+  const { cfg, daemon } = env.daemonWith([alpha], 1, { execution: { max_concurrent: 1, shutdown_timeout: 5, image_build_timeout: 5 } });
+  try {
+    const m = await env.send('alpha', 'slow image', 'anything');
+    const reply = await env.finalReplyTo(m, 90_000);
+    assert.equal(reply.header('x-airut-kind'), 'error');
+    assert.match(reply.text ?? '', /took longer than 5 seconds and was stopped/);
+    assert.match(reply.text ?? '', /image_build_timeout/);
+    assert.match(reply.text ?? '', /RUN sleep 3600/, 'the end of the build log');
+    const t = taskFor(cfg, m)!;
+    assert.equal(t.status, 'failed');
+    assert.match(t.error ?? '', /IMAGE_BUILD_TIMEOUT|did not finish within 5 s/);
+    assert.equal(env.containersOf(cfg, t.id), '', 'no task container was started');
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  } finally {
+    await daemon.stop('SIGKILL');
+    // The stopped build's layers (the unique ENV step) stay cached, untagged; they are this test's.
+    const runtime = testRuntime();
+    for (const img of await runtime.listImages({ label: `airut.instance=${instanceId(cfg.dbPath)}` })) {
+      if (img.tag === '<none>:<none>') await runtime.removeImage(img.id).catch(() => undefined);
+    }
   }
 });

@@ -94,8 +94,16 @@ export interface E2eEnv {
     airutYaml: string,
     opts?: { secrets?: Record<string, string>; smtpPort?: number; extraFiles?: Record<string, string>; extra?: Record<string, unknown> },
   ): Promise<TestRepo & { source: SourceRepo }>;
-  /** Writes a config for `repos` (container network host, shutdown_timeout 5 s) and starts the daemon. */
-  daemonWith(repos: TestRepo[], maxConcurrent: number, extraGlobal?: Record<string, unknown>): { cfg: TestConfig; daemon: DaemonProcess };
+  /**
+   * Writes a config for `repos` (container network host, shutdown_timeout 5 s) and starts the daemon
+   * (log level debug unless `extraEnv` sets AIRUT_LOG_LEVEL).
+   */
+  daemonWith(
+    repos: TestRepo[],
+    maxConcurrent: number,
+    extraGlobal?: Record<string, unknown>,
+    extraEnv?: Record<string, string>,
+  ): { cfg: TestConfig; daemon: DaemonProcess };
   /** Starts the daemon again on an existing config (after a stop or a kill). */
   restart(cfg: TestConfig): DaemonProcess;
   /** Delivers a mail from Alice (DMARC pass) to repo `repoId`'s inbox; returns its Message-ID. */
@@ -149,12 +157,12 @@ export async function startE2eEnv(opts: { repoIds: string[] }): Promise<E2eEnv> 
         source,
       };
     },
-    daemonWith(repos, maxConcurrent, extraGlobal = {}) {
+    daemonWith(repos, maxConcurrent, extraGlobal = {}, extraEnv = {}) {
       const cfg = writeTestConfig({
         repos,
         global: { container_network: 'host', execution: { max_concurrent: maxConcurrent, shutdown_timeout: 5 }, ...extraGlobal },
       });
-      return { cfg, daemon: startDaemon(cfg, [], podmanEnv) };
+      return { cfg, daemon: startDaemon(cfg, [], { ...podmanEnv, ...extraEnv }) };
     },
     restart(cfg) {
       return startDaemon(cfg, [], podmanEnv);

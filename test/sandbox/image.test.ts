@@ -5,6 +5,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import { AirutError } from '../../src/errors.ts';
 import type { ContainerRuntime } from '../../src/sandbox/container-runtime.ts';
 import { ensureImage, hashContextDir, imageTag } from '../../src/sandbox/image.ts';
@@ -24,7 +25,8 @@ before(async () => {
 });
 
 after(async () => {
-  for (const img of await runtime.listImages({ label: `airut.repo=${repoId}` })) await runtime.removeImage(img.tag);
+  // Layers of a stopped build are untagged (`<none>:<none>`) but carry the labels: remove those by id.
+  for (const img of await runtime.listImages({ label: `airut.repo=${repoId}` })) await runtime.removeImage(img.tag === '<none>:<none>' ? img.id : img.tag);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -36,6 +38,14 @@ async function context(name: string, files: Record<string, string>): Promise<str
     await writeFile(join(dir, rel), content);
   }
   return dir;
+}
+
+async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 describe('context hash', () => {
@@ -93,6 +103,32 @@ describe('ensureImage with podman', () => {
       assert.ok(err.message.split('\n').length <= 42, 'only the tail of the log');
       return true;
     });
+  });
+
+  test('a build that runs past its timeout is stopped: IMAGE_BUILD_TIMEOUT, no process and no working container left', async () => {
+    const nonce = randomBytes(6).toString('hex');
+    // A unique sleep length marks this build's RUN process; the ENV line makes its layer unique.
+    const seconds = 7000 + (parseInt(nonce.slice(0, 3), 16) % 999);
+    const dir = await context('slow', { Dockerfile: `FROM scratch\nADD rootfs.tar /\nENV NONCE=${nonce}\nRUN sleep ${seconds}\n` });
+    await copyFile(await testRootfsTarball(), join(dir, 'rootfs.tar'));
+    const external = async () =>
+      new Set((await runtime.exec(['ps', '-a', '--external', '--format', '{{.ID}} {{.Names}}'])).stdout.split('\n').filter((l) => l.trim()));
+    const sleeping = () => execFileSync('ps', ['-eo', 'args']).toString().split('\n').some((a) => a.trim() === `sleep ${seconds}`);
+    const before = await external();
+    const started = Date.now();
+    const build = ensureImage({ runtime, contextDir: dir, repoId, buildTimeoutMs: 4_000 });
+    await waitFor(sleeping, 60_000, 'the RUN step to start');
+    await assert.rejects(build, (err: unknown) => {
+      assert.ok(err instanceof AirutError);
+      assert.equal(err.code, 'IMAGE_BUILD_TIMEOUT');
+      assert.match(err.message, /did not finish within 4 s and was stopped/);
+      assert.match(err.message, new RegExp(`RUN sleep ${seconds}`), 'with the end of the build log');
+      return true;
+    });
+    assert.ok(Date.now() - started < 4_000 + 30_000, 'stopped promptly, not after the sleep');
+    assert.equal(sleeping(), false, 'the RUN process is gone');
+    const left = [...(await external())].filter((c) => !before.has(c) && /working-container/.test(c));
+    assert.deepEqual(left, [], 'podman removed its working container');
   });
 
   test('removing a missing image or container is not an error', async () => {

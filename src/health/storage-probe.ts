@@ -1,0 +1,73 @@
+/**
+ * Checks that the directories the daemon writes to still take writes (a full disk, a file system
+ * remounted read-only, changed permissions or attributes), without waiting for a task to fail
+ * there, and notices by itself when they work again.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ServerConfig } from '../config/types.ts';
+import { storageFaultOf, type StorageHealth } from './storage-faults.ts';
+
+export interface ProbeTarget {
+  /** `database` or `storage:<repo>`. */
+  readonly area: string;
+  readonly dirs: readonly string[];
+}
+
+/** What to probe: the database's directory, and each repo's storage dir and conversations dir. */
+export function probeTargets(config: ServerConfig): ProbeTarget[] {
+  return [
+    { area: 'database', dirs: [path.dirname(config.global.databasePath)] },
+    ...Object.values(config.repos).map((r) => ({
+      area: `storage:${r.repoId}`,
+      dirs: [r.storageDir, path.join(r.storageDir, 'conversations')],
+    })),
+  ];
+}
+
+/**
+ * Writes, syncs and removes a small file in `dir`. A directory that does not exist yet passes (it
+ * is made on first use); the error of a failed write is returned.
+ */
+export async function probeDirectory(dir: string): Promise<unknown | null> {
+  try {
+    await fs.access(dir);
+  } catch {
+    return null;
+  }
+  const file = path.join(dir, `.airut-write-probe-${process.pid}`);
+  let handle: fs.FileHandle | null = null;
+  try {
+    handle = await fs.open(file, 'w');
+    await handle.write('ok\n');
+    await handle.sync();
+    return null;
+  } catch (err) {
+    return err;
+  } finally {
+    await handle?.close().catch(() => undefined);
+    await fs.rm(file, { force: true }).catch(() => undefined);
+  }
+}
+
+/** Probes every target once and records the outcome under source `probe`. */
+export async function probeStorage(targets: readonly ProbeTarget[], health: StorageHealth, databasePath: string): Promise<void> {
+  for (const t of targets) {
+    let failed = false;
+    for (const dir of t.dirs) {
+      const err = await probeDirectory(dir);
+      if (err === null) continue;
+      const info = storageFaultOf(err, databasePath) ?? {
+        kind: 'disk' as const,
+        path: dir,
+        code: String((err as { code?: unknown }).code ?? 'EUNKNOWN'),
+        message: (err as Error).message ?? String(err),
+      };
+      // A probe file is never a database error, whatever the directory.
+      health.record(t.area, 'probe', { ...info, kind: 'disk' });
+      failed = true;
+      break;
+    }
+    if (!failed) health.clear(t.area, ['probe']);
+  }
+}
