@@ -168,10 +168,15 @@ export function decide(list: Allowlist, req: { host: string; path: string; metho
 }
 
 /**
- * Whether any rule names this host at all. The in-container DNS answers only for such names, so a
- * lookup of an arbitrary name fails and leaks nothing.
+ * Every host pattern a rule names. The in-container DNS (src/sandbox/sidecar/netns-forwarder.mjs)
+ * answers only names matching one of these, so a lookup of an arbitrary name fails and leaks nothing.
  */
+export function listedHostPatterns(list: Allowlist): string[] {
+  return [...new Set([...list.domains, ...list.urlPrefixes.map((r) => r.host)])];
+}
+
+/** Whether the in-container DNS answers for `host` (the same matching the forwarder does). */
 export function hostIsListed(list: Allowlist, host: string): boolean {
   const h = host.toLowerCase().replace(/\.$/, '');
-  return list.domains.some((d) => hostMatches(d, h)) || list.urlPrefixes.some((r) => hostMatches(r.host, h));
+  return listedHostPatterns(list).some((p) => hostMatches(p, h));
 }

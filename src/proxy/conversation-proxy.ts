@@ -97,17 +97,18 @@ export class ConversationProxy {
   private readonly httpsAgent: https.Agent;
   /** Parses HTTP on TLS sockets we terminated ourselves (CONNECT tunnels). */
   private readonly innerHttp: http.Server;
+  /** Name resolution for every upstream connection (agents and upgrades). */
+  private readonly upstreamLookup: net.LookupFunction;
+  /** TLS trust for upstream connections: Node's roots plus `upstreamCa`, or the default. */
+  private readonly upstreamTrust: { ca?: string[] };
   private closed = false;
 
   private constructor(private readonly opts: ConversationProxyOptions) {
-    const lookup = this.lookup.bind(this) as unknown as net.LookupFunction;
+    this.upstreamLookup = this.lookup.bind(this) as unknown as net.LookupFunction;
+    this.upstreamTrust = opts.upstreamCa?.length ? { ca: [...tls.rootCertificates, ...opts.upstreamCa] } : {};
+    const lookup = this.upstreamLookup;
     this.httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 16, lookup } as http.AgentOptions);
-    this.httpsAgent = new https.Agent({
-      keepAlive: true,
-      maxFreeSockets: 16,
-      lookup,
-      ...(opts.upstreamCa?.length ? { ca: [...tls.rootCertificates, ...opts.upstreamCa] } : {}),
-    } as https.AgentOptions);
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 16, lookup, ...this.upstreamTrust } as https.AgentOptions);
     this.innerHttp = http.createServer((req, res) => this.handle(req, res));
     this.innerHttp.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
   }
@@ -320,16 +321,10 @@ export class ConversationProxy {
     const port = override?.port ?? target.port;
     const log = (status: number, error?: string) =>
       this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
-    const lookup = this.lookup.bind(this) as unknown as net.LookupFunction;
+    const lookup = this.upstreamLookup;
     const upstream: net.Socket =
       tunnel.scheme === 'https'
-        ? tls.connect({
-            host: target.host,
-            port,
-            servername: net.isIP(target.host) ? undefined : target.host,
-            lookup,
-            ...(this.opts.upstreamCa?.length ? { ca: [...tls.rootCertificates, ...this.opts.upstreamCa] } : {}),
-          })
+        ? tls.connect({ host: target.host, port, servername: net.isIP(target.host) ? undefined : target.host, lookup, ...this.upstreamTrust })
         : net.connect({ host: target.host, port, lookup });
     this.track(upstream);
     upstream.once(tunnel.scheme === 'https' ? 'secureConnect' : 'connect', () => {

@@ -392,6 +392,7 @@ async function pipeline(
           taskId: task.id,
           repoId: repo.repoId,
           conversationId,
+          sidecarName: `airut-net-${labels.instance}-${task.id}`,
           labels,
           allowlist,
           masks,

@@ -12,7 +12,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../store/database.ts';
 import { insertNetworkRequests } from '../store/network-log.ts';
-import type { Allowlist } from '../proxy/allowlist.ts';
+import { listedHostPatterns, type Allowlist } from '../proxy/allowlist.ts';
 import { CertificateAuthority, type CaFiles } from '../proxy/certificate-authority.ts';
 import { ConversationProxy, type NetworkLogEntry, type UpstreamOverride } from '../proxy/conversation-proxy.ts';
 import type { MaskRule } from '../proxy/masked-secrets.ts';
@@ -60,6 +60,8 @@ export interface SandboxedNetworkSpec {
   readonly taskId: number;
   readonly repoId: string;
   readonly conversationId: string;
+  /** Name of the sidecar container; unique per daemon instance and task. */
+  readonly sidecarName: string;
   /** Caller labels for the sidecar container (task, repo, conversation, instance). */
   readonly labels: Readonly<Record<string, string>>;
   readonly allowlist: Allowlist;
@@ -85,9 +87,11 @@ export async function openSandboxedNetwork(spec: SandboxedNetworkSpec): Promise<
     if (closed) return;
     closed = true;
     await stopSidecar?.().catch((err: Error) => spec.log.warn({ err: err.message }, 'could not remove the network sidecar; the start-up cleanup will'));
-    await proxy?.close().catch(() => undefined);
+    await proxy?.close().catch((err: Error) => spec.log.warn({ err: err.message }, 'could not close the sandbox proxy'));
     writer.close();
-    await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    await fs.rm(dir, { recursive: true, force: true }).catch((err: Error) => {
+      spec.log.warn({ err: err.message, dir }, 'could not remove the task sandbox directory; the start-up cleanup will');
+    });
   };
   try {
     proxy = await ConversationProxy.start({
@@ -98,14 +102,13 @@ export async function openSandboxedNetwork(spec: SandboxedNetworkSpec): Promise<
       upstreamOverrides: spec.globals.upstreamOverrides,
       onRequest: (e) => writer.add(e),
     });
-    const hostPatterns = [...new Set([...spec.allowlist.domains, ...spec.allowlist.urlPrefixes.map((r) => r.host)])];
     const sidecar = await startNetworkSidecar({
       runtime: spec.runtime,
       sidecar: spec.globals.sidecar,
-      name: `airut-net-${spec.labels.instance ?? 'x'}-${spec.taskId}`,
+      name: spec.sidecarName,
       labels: spec.labels,
       socketDir,
-      hostPatterns,
+      hostPatterns: listedHostPatterns(spec.allowlist),
     });
     stopSidecar = sidecar.stop;
     return {

@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Db } from './database.ts';
-import { toTaskRow, type TaskRow, type TaskStatus } from './task-queries.ts';
+import { TASK_COLUMNS, toTaskRow, type TaskRow, type TaskStatus } from './task-queries.ts';
 
 /** Prepared once per connection: preparing costs more than running these small queries. */
 const statements = new WeakMap<Db, Map<string, Database.Statement>>();
@@ -58,8 +58,6 @@ export function isTaskStatus(v: string): v is TaskStatus {
   return (TASK_STATUSES as readonly string[]).includes(v);
 }
 
-const COLUMNS = `id, repo_id, conversation_id, sender, subject, message_id, status, reason, detail, model_hint,
-  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at, network_sandbox`;
 
 export interface TaskPageQuery {
   readonly repoId?: string | undefined;
@@ -91,7 +89,7 @@ export function listTaskPage(db: Db, q: TaskPageQuery): TaskPage {
   // With both filters SQLite walks tasks(repo_id,id) and checks each status; for a status that
   // holds few rows the status index is far better. (A (repo_id, status, id) index makes this moot.)
   const hint = q.repoId !== undefined && q.status !== undefined && SMALL_STATUSES.has(q.status) && !hasRepoStatusIndex(db) ? 'INDEXED BY tasks_by_status' : '';
-  const rows = stmt(db, `SELECT ${COLUMNS} FROM tasks ${hint} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(
+  const rows = stmt(db, `SELECT ${TASK_COLUMNS} FROM tasks ${hint} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(
     ...args,
   ) as Array<Record<string, unknown>>;
   const tasks = rows.slice(0, limit).map(toTaskRow);
@@ -224,7 +222,7 @@ export function conversationExists(db: Db, repoId: string, id: string): boolean 
 export function listConversationTasks(db: Db, repoId: string, conversationId: string, limit = 1000): TaskRow[] {
   return (
     db
-      .prepare(`SELECT ${COLUMNS} FROM tasks WHERE repo_id = ? AND conversation_id = ? ORDER BY id LIMIT ?`)
+      .prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE repo_id = ? AND conversation_id = ? ORDER BY id LIMIT ?`)
       .all(repoId, conversationId, limit) as Array<Record<string, unknown>>
   ).map(toTaskRow);
 }

@@ -35,7 +35,8 @@ export interface TaskRow {
   readonly networkSandbox: boolean | null;
 }
 
-const COLUMNS = `id, repo_id, conversation_id, sender, subject, message_id, status, reason, detail, model_hint,
+/** The columns `toTaskRow` reads; every query that returns TaskRows selects exactly these. */
+export const TASK_COLUMNS = `id, repo_id, conversation_id, sender, subject, message_id, status, reason, detail, model_hint,
   model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at, network_sandbox`;
 
 export function toTaskRow(r: Record<string, unknown>): TaskRow {
@@ -64,7 +65,7 @@ export function toTaskRow(r: Record<string, unknown>): TaskRow {
 }
 
 export function getTask(db: Db, id: number): TaskRow | null {
-  const r = db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+  const r = db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
   return r ? toTaskRow(r) : null;
 }
 
@@ -82,7 +83,7 @@ export function listTasks(db: Db, f: TaskFilter = {}): TaskRow[] {
   if (f.repoId) (where.push('repo_id = ?'), args.push(f.repoId));
   if (f.status) (where.push('status = ?'), args.push(f.status));
   if (f.beforeId) (where.push('id < ?'), args.push(f.beforeId));
-  const sql = `SELECT ${COLUMNS} FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+  const sql = `SELECT ${TASK_COLUMNS} FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
                ORDER BY id DESC LIMIT ?`;
   args.push(Math.min(Math.max(f.limit ?? 50, 1), 500));
   return (db.prepare(sql).all(...args) as Array<Record<string, unknown>>).map(toTaskRow);
