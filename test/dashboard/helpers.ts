@@ -5,7 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { DEFAULT_MAIL_LIMITS } from '../../src/config/defaults.ts';
+import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 import type { DashboardConfig, RepoServerConfig, ServerConfig } from '../../src/config/types.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
@@ -27,8 +27,8 @@ export function tempDb(): { db: Db; dir: string; cleanup: () => void } {
 }
 
 function repo(repoId: string): RepoServerConfig {
-  return {
-    repoId,
+  // Dashboard tests check that a password never appears on a page; the values look real for that.
+  return testRepoServerConfig(repoId, {
     gitRepoUrl: `https://example.com/${repoId}.git`,
     storageDir: `/tmp/${repoId}`,
     email: {
@@ -43,15 +43,9 @@ function repo(repoId: string): RepoServerConfig {
       from: `Airut ${repoId} <${repoId}@example.com>`,
       fromAddress: `${repoId}@example.com`,
     },
-    authorizedSenders: ['*@example.com'],
     trustedAuthservId: 'mx.example.com',
     imap: { pollIntervalSeconds: 60, useIdle: true, idleReconnectIntervalSeconds: 1740 },
-    network: { sandboxEnabled: true },
-    limits: DEFAULT_MAIL_LIMITS,
-    secrets: {},
-    maskedSecrets: {},
-    signingCredentials: {},
-  };
+  });
 }
 
 export function makeConfig(repoIds: readonly string[], dashboard: Partial<DashboardConfig> = {}): ServerConfig {

@@ -11,7 +11,6 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { hostileCorpus, AUTHSERV, AUTHORIZED_SENDERS, REPO_ADDRESS, type HostileMail } from '../fixtures/hostile/corpus.ts';
-import { DEFAULT_MAIL_LIMITS } from '../../src/config/defaults.ts';
 import type { RepoServerConfig } from '../../src/config/types.ts';
 import { intakeMessage } from '../../src/listener/intake.ts';
 import type { IncomingMail } from '../../src/store/accept.ts';
@@ -19,25 +18,15 @@ import { ConversationStore, newConversationId } from '../../src/conversation/ind
 import { MAX_FILENAME_BYTES } from '../../src/conversation/filename.ts';
 import { saveAttachments } from '../../src/runner/attachments.ts';
 import { composeMail } from '../../src/reply/compose.ts';
+import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 import { readHeaderLines } from '../../src/email/headers.ts';
 
-const repo: RepoServerConfig = {
-  repoId: 'hostile',
-  gitRepoUrl: 'file:///nonexistent.git',
+const repo: RepoServerConfig = testRepoServerConfig('hostile', {
   storageDir: '/nonexistent',
-  email: {
-    imapServer: '127.0.0.1', imapPort: 1, imapSecurity: 'none', smtpServer: '127.0.0.1', smtpPort: 1, smtpSecurity: 'none',
-    username: 'hostile-bot', password: 'pw', from: `Bot <${REPO_ADDRESS}>`, fromAddress: REPO_ADDRESS,
-  },
+  email: { username: 'hostile-bot', from: `Bot <${REPO_ADDRESS}>`, fromAddress: REPO_ADDRESS },
   authorizedSenders: AUTHORIZED_SENDERS,
   trustedAuthservId: AUTHSERV,
-  imap: { pollIntervalSeconds: 30, useIdle: true, idleReconnectIntervalSeconds: 1740 },
-  limits: DEFAULT_MAIL_LIMITS,
-  network: { sandboxEnabled: true },
-  secrets: {},
-  maskedSecrets: {},
-  signingCredentials: {},
-};
+});
 const log = pino({ level: 'silent' });
 
 /** What the listener would hand the supervisor. */

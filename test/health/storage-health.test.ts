@@ -3,25 +3,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { openDatabase } from '../../src/store/database.ts';
 import { StorageHealth, storageFaultOf } from '../../src/health/storage-faults.ts';
 import { probeStorage } from '../../src/health/storage-probe.ts';
+import { captureLog } from '../harness/capture-log.ts';
 import { immutableSupported, setImmutable, whileImmutable } from '../harness/immutable.ts';
 
 const DB = '/var/lib/airut/airut.db';
 
-function captureLog(): { log: pino.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug' }, stream), lines };
-}
 
 function tmpdir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'airut-storage-'));

@@ -3,11 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_MAIL_LIMITS } from '../../src/config/defaults.ts';
 import type { RepoServerConfig } from '../../src/config/types.ts';
 import { openDatabase, writeTransaction, type Db } from '../../src/store/database.ts';
 import {
@@ -21,51 +18,22 @@ import {
 import { composeMail, type ComposeBody, type ReplyAttachment } from '../../src/reply/compose.ts';
 import { OutgoingMailSender, classifySendError, retryDelayMs } from '../../src/reply/outbox-sender.ts';
 import { smtpTransportOptions } from '../../src/reply/smtp-transport.ts';
+import { testRepoServerConfig } from '../harness/repo-server-config.ts';
+import { captureLog } from '../harness/capture-log.ts';
 import { startSmtpCapture, type SmtpCapture } from '../harness/smtp-capture.ts';
 
 const PASSWORD = 'sm7p-Pa55word-xyz';
 const MESSAGE_ID = /^<airut\.deadbeef\.\d+\.[0-9a-f]{8}@example\.com>$/;
 
 function repoConfig(port: number, overrides: Partial<RepoServerConfig['email']> = {}): RepoServerConfig {
-  return {
-    repoId: 'api',
+  return testRepoServerConfig('api', {
     gitRepoUrl: 'https://example.com/api.git',
-    storageDir: '/tmp/airut-api',
-    email: {
-      imapServer: '127.0.0.1',
-      imapPort: 1,
-      imapSecurity: 'none',
-      smtpServer: '127.0.0.1',
-      smtpPort: port,
-      smtpSecurity: 'none',
-      username: 'bot',
-      password: PASSWORD,
-      from: 'Airut Bot <bot@example.com>',
-      fromAddress: 'bot@example.com',
-      ...overrides,
-    },
+    email: { smtpPort: port, password: PASSWORD, from: 'Airut Bot <bot@example.com>', fromAddress: 'bot@example.com', ...overrides },
     authorizedSenders: ['alice@example.org'],
     trustedAuthservId: 'mx.example.com',
-    imap: { pollIntervalSeconds: 60, useIdle: true, idleReconnectIntervalSeconds: 1740 },
-    network: { sandboxEnabled: true },
-    limits: DEFAULT_MAIL_LIMITS,
-    secrets: {},
-    maskedSecrets: {},
-    signingCredentials: {},
-  };
+  });
 }
 
-/** A logger whose lines the test can read. */
-function captureLog(): { log: pino.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug' }, stream), lines };
-}
 
 function insertTask(db: Db, repoId = 'api', conversationId = 'deadbeef'): number {
   const msg = db

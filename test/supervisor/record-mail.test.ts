@@ -8,29 +8,14 @@ import { getMail, listMailForTask } from '../../src/store/outgoing-mail.ts';
 import { getTask } from '../../src/store/task-queries.ts';
 import { recordMail } from '../../src/supervisor/record-mail.ts';
 import { RATE_WINDOW_MS } from '../../src/limits/rate-limit.ts';
+import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 import { readHeaderLines } from '../../src/email/headers.ts';
 
 const T0 = Date.UTC(2024, 4, 6, 10, 0, 0);
 const limits: MailLimits = { maxMessageBytes: 1000, maxAttachmentBytes: 300, maxAttachments: 2, tasksPerHour: 4, tasksPerSenderPerHour: 2 };
 
 function repo(repoId = 'api', overrides: Partial<MailLimits> = {}): RepoServerConfig {
-  return {
-    repoId,
-    gitRepoUrl: 'file:///nonexistent.git',
-    storageDir: `/tmp/airut-${repoId}`,
-    email: {
-      imapServer: '127.0.0.1', imapPort: 1, imapSecurity: 'none', smtpServer: '127.0.0.1', smtpPort: 1, smtpSecurity: 'none',
-      username: 'bot', password: 'pw', from: `Bot <${repoId}-bot@repo.example>`, fromAddress: `${repoId}-bot@repo.example`,
-    },
-    authorizedSenders: ['*@example.com'],
-    trustedAuthservId: 'mx.repo.example',
-    imap: { pollIntervalSeconds: 30, useIdle: true, idleReconnectIntervalSeconds: 1740 },
-    limits: { ...limits, ...overrides },
-    network: { sandboxEnabled: true },
-    secrets: {},
-    maskedSecrets: {},
-    signingCredentials: {},
-  };
+  return testRepoServerConfig(repoId, { limits: { ...limits, ...overrides } });
 }
 
 let n = 0;

@@ -1,0 +1,40 @@
+/**
+ * A complete RepoServerConfig for unit tests that need one without loading a config file: every
+ * field filled with an inert value (ports 1, loopback, no secrets, default limits, sandbox on).
+ * Tests override what they exercise; a new config field is added here once instead of in every test.
+ */
+import type { RepoServerConfig } from '../../src/config/types.ts';
+import { DEFAULT_MAIL_LIMITS } from '../../src/config/defaults.ts';
+
+type Overrides = Partial<Omit<RepoServerConfig, 'email'>> & { email?: Partial<RepoServerConfig['email']> };
+
+export function testRepoServerConfig(repoId: string, overrides: Overrides = {}): RepoServerConfig {
+  const { email, ...rest } = overrides;
+  return {
+    repoId,
+    gitRepoUrl: 'file:///nonexistent.git',
+    storageDir: `/tmp/airut-${repoId}`,
+    email: {
+      imapServer: '127.0.0.1',
+      imapPort: 1,
+      imapSecurity: 'none',
+      smtpServer: '127.0.0.1',
+      smtpPort: 1,
+      smtpSecurity: 'none',
+      username: 'bot',
+      password: 'pw',
+      from: `Bot <${repoId}-bot@repo.example>`,
+      fromAddress: `${repoId}-bot@repo.example`,
+      ...email,
+    },
+    authorizedSenders: ['*@example.com'],
+    trustedAuthservId: 'mx.repo.example',
+    imap: { pollIntervalSeconds: 30, useIdle: true, idleReconnectIntervalSeconds: 1740 },
+    limits: DEFAULT_MAIL_LIMITS,
+    network: { sandboxEnabled: true },
+    secrets: {},
+    maskedSecrets: {},
+    signingCredentials: {},
+    ...rest,
+  };
+}
