@@ -15,15 +15,14 @@
  * replies go to a closed SMTP port and stay queued, so no CPU is spent delivering or parsing them.
  * Only acceptance is measured. Prints the numbers and updates its section in docs/benchmarks.md.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { ImapFlow } from 'imapflow';
 import { startDovecot, type DovecotServer } from '../../test/harness/dovecot.ts';
 import { buildMail, dmarcPass } from '../../test/harness/mail-builder.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { writeDocsSection } from './docs-section.ts';
+import { fmt, machineLine, median, percentile } from './report.ts';
 import {
   PROJECT_ROOT,
   openTestDb,
@@ -61,44 +60,6 @@ function parseArgs(argv: string[]): { samples: number; burst: number; docs: bool
   }
   return { samples, burst, docs };
 }
-
-// ---- statistics and output ----------------------------------------------------------------------
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(sorted.length, rank) - 1]!;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function fmt(ms: number): string {
-  return Number.isNaN(ms) ? 'n/a' : `${Math.round(ms)}`;
-}
-
-function machineLine(): string {
-  let podman = 'not found';
-  try {
-    podman = execFileSync('podman', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    /* reported as not found */
-  }
-  let dovecot = 'dovecot ?';
-  try {
-    dovecot = `Dovecot ${execFileSync(process.env.DOVECOT_BIN ?? '/usr/sbin/dovecot', ['--version'], { encoding: 'utf8' }).trim()}`;
-  } catch {
-    /* unknown version */
-  }
-  const mem = `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`;
-  return `${os.availableParallelism()} CPUs (\`nproc\`), ${mem} RAM, Node ${process.version}, ${podman}, ${dovecot}, ${os.type()} ${os.release()}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end (shared machine: other jobs may have run)`;
-}
-
 
 // ---- helpers ------------------------------------------------------------------------------------
 
@@ -358,7 +319,7 @@ async function main(): Promise<void> {
       const body = `## Ingest (APPEND → task row; backlog intake)
 
 - Date: ${date}
-- Machine: ${machineLine()}
+- Machine: ${machineLine({ podman: true, dovecot: true })}
 - Command: \`node --import tsx scripts/bench/ingest.ts --samples ${samples} --burst ${burstCount}\` (${elapsed} s)
 - Set-up: the real daemon (IDLE, \`max_concurrent: 1\`) on a real Dovecot. Mail is delivered with IMAP APPEND over one
   persistent connection; times are measured from the APPEND's tagged OK. A bare imapflow client IDLEs

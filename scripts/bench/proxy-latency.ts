@@ -8,7 +8,6 @@
  *   npx tsx scripts/bench/proxy-latency.ts [--requests 400]
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import os from 'node:os';

@@ -14,7 +14,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { startDovecot, type DovecotServer } from '../../test/harness/dovecot.ts';
@@ -25,6 +24,7 @@ import { createSourceRepo, CLI_CONTAINER_ENV } from '../../test/harness/source-r
 import { podmanTestEnv } from '../../test/harness/podman-env.ts';
 import { buildMail, dmarcPass } from '../../test/harness/mail-builder.ts';
 import { writeDocsSection } from './docs-section.ts';
+import { fmt, machineLine, median, percentile } from './report.ts';
 import {
   PROJECT_ROOT,
   openTestDb,
@@ -64,39 +64,10 @@ function parseArgs(argv: string[]): { runs: number; docs: boolean } {
 
 // ---- statistics and output ----------------------------------------------------------------------
 
-/** Nearest-rank percentile. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(sorted.length, rank) - 1]!;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function fmt(ms: number): string {
-  return Number.isNaN(ms) ? 'n/a' : `${Math.round(ms)}`;
-}
-
 function triple(values: number[]): string[] {
   return [fmt(median(values)), fmt(percentile(values, 90)), fmt(values.length ? Math.max(...values) : NaN)];
 }
 
-function machine(): { line: string } {
-  let podman = 'not found';
-  try {
-    podman = execFileSync('podman', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    /* reported as not found */
-  }
-  const mem = `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`;
-  return { line: `${os.availableParallelism()} CPUs (\`nproc\`), ${mem} RAM, Node ${process.version}, ${podman}, ${os.type()} ${os.release()}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end (shared machine: other jobs may have run)` };
-}
 
 
 // ---- one measured task --------------------------------------------------------------------------
@@ -390,7 +361,7 @@ ${CLI_CONTAINER_ENV}`);
       `on this machine (median of 5, daemon idle); a2 makes both, b1 makes one \`rm -f\`. ` +
       `Sending one stored reply to the same SMTP capture server over a new connection, as the sender does, takes ${fmt(smtpCost)} ms (median of 5) — compare b2.`;
     const elapsed = Math.round((Date.now() - began) / 1000);
-    const mach = machine();
+    const mach = { line: machineLine({ podman: true }) };
     console.log(`\nTask overhead, ${runs} new conversations + ${runs} follow-ups (ms), ${elapsed} s in all\n`);
     console.log(out);
     console.log(`\n${summary}\n${podmanLine}\n`);
