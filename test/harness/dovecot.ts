@@ -154,6 +154,9 @@ stats_writer_socket_path =
 # One bad login must not slow every later login by seconds.
 auth_failure_delay = 0
 mail_max_userip_connections = 500
+# One imap process per connection: the default of 100 processes is too few for the scale bench's 100 IDLE sessions.
+default_process_limit = 1000
+default_client_limit = 5000
 default_login_user = ${id.loginUser}
 default_internal_user = ${id.internalUser}
 ${id.internalGroup === undefined ? '' : `default_internal_group = ${id.internalGroup}\n`}mail_uid = ${id.mailUid}
