@@ -107,7 +107,7 @@ export class Daemon {
         },
         storage: this.storage,
       });
-      this.supervisor.start();
+      await this.supervisor.start();
       // After the dispatcher requeued interrupted work, so the sweep sees it as pending.
       this.sweeper = new ConversationSweeper({
         db,

@@ -16,8 +16,32 @@ import {
 
 export type RepoWorkerState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
-const WORKER_ENTRY = new URL('../../workers/repo-listener.ts', import.meta.url);
-const TS_BOOTSTRAP = new URL('../../workers/ts-bootstrap.mjs', import.meta.url);
+/** The listener thread's TypeScript entry point; threads run its bundle (see thread-bundle.ts). */
+export const LISTENER_ENTRY = new URL('../../workers/repo-listener.ts', import.meta.url);
+/**
+ * A listener's young generation is capped: V8 would otherwise let it grow to 3 × 16 MiB per
+ * thread, multiplied by the number of repos, for a thread that parses one mail at a time (large
+ * attachments are Buffers, outside the V8 heap).
+ */
+const LISTENER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4 };
+
+/**
+ * The parent's Node options without its TypeScript loader: a bundle needs none, and a thread that
+ * inherited `--import tsx` would start tsx's loader thread anyway (what the bundle avoids).
+ */
+export function listenerExecArgv(parent: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < parent.length; i++) {
+    const a = parent[i]!;
+    if ((a === '--import' || a === '--loader' || a === '--require' || a === '-r') && /^tsx(\/|$)/.test(parent[i + 1] ?? '')) {
+      i++;
+      continue;
+    }
+    if (/^(--import|--loader|--require)=tsx(\/|$)/.test(a)) continue;
+    out.push(a);
+  }
+  return out;
+}
 const HEARTBEAT_MS = 30_000;
 const STOP_GRACE_MS = 8_000;
 
@@ -28,8 +52,8 @@ export interface RepoWorkerOptions {
   readonly log: Logger;
   /** Called when the thread died unexpectedly (for status and metrics). */
   readonly onCrash?: (reason: string, restartInMs: number) => void;
-  /** The thread's entry module; default workers/repo-listener.ts (tests start a faulty one). */
-  readonly entry?: URL;
+  /** The JavaScript file the thread runs: the bundle of LISTENER_ENTRY (tests start a faulty one). */
+  readonly entry: URL;
 }
 
 export class RepoWorker {
@@ -53,9 +77,10 @@ export class RepoWorker {
       supervisorPort: toSupervisor.port2,
       controlPort: toWorker.port2,
     };
-    const worker = new Worker(TS_BOOTSTRAP, {
-      argv: [(this.o.entry ?? WORKER_ENTRY).href],
+    const worker = new Worker(this.o.entry, {
       workerData: data,
+      resourceLimits: LISTENER_RESOURCE_LIMITS,
+      execArgv: listenerExecArgv(),
       transferList: [toSupervisor.port2, toWorker.port2],
       name: `repo:${this.o.repo.repoId}`,
     });

@@ -8,7 +8,8 @@ import type { Db } from '../store/database.ts';
 import type { IncomingMail } from '../store/accept.ts';
 import { saveListenerStatus, noteMailSeen, type ListenerStatus } from '../store/repo-status.ts';
 import { recordMail } from './record-mail.ts';
-import { RepoWorker } from './repo-worker.ts';
+import { LISTENER_ENTRY, RepoWorker } from './repo-worker.ts';
+import { ThreadBundles } from './thread-bundle.ts';
 import type { SupervisorApi } from './repo-worker-protocol.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 
@@ -33,6 +34,7 @@ export class Supervisor {
   private readonly workers = new Map<string, RepoWorker>();
   private stopPromise: Promise<void> | null = null;
   private readonly log: Logger;
+  private readonly bundles = new ThreadBundles();
 
   private readonly onTaskRecorded: (taskId: number, queued: boolean, replyQueued: boolean) => void;
 
@@ -45,10 +47,16 @@ export class Supervisor {
     this.onTaskRecorded = options.onTaskRecorded ?? (() => {});
   }
 
-  start(): void {
+  /** Builds the listener bundle, then starts one listener thread per repo. */
+  async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`supervisor cannot start from state ${this.state}`);
     this.state = 'running';
-    for (const repo of Object.values(this.config.repos)) {
+    const repos = Object.values(this.config.repos);
+    const builtAt = Date.now();
+    const entries = await Promise.all(repos.map((repo) => this.bundles.bundle(this.options.listenerEntry?.(repo.repoId) ?? LISTENER_ENTRY)));
+    this.log.debug({ ms: Date.now() - builtAt }, 'listener thread bundle built');
+    if (this.state !== 'running') return; // stopped while building
+    for (const [i, repo] of repos.entries()) {
       const log = logger().child({ repo: repo.repoId, component: 'supervisor' });
       const worker = new RepoWorker({
         repo,
@@ -63,7 +71,7 @@ export class Supervisor {
           });
           this.options.onListenerCrash?.(repo.repoId, reason, restartInMs);
         },
-        entry: this.options.listenerEntry?.(repo.repoId),
+        entry: entries[i]!,
       });
       this.workers.set(repo.repoId, worker);
       this.saveStatus(repo.repoId, { state: 'starting', detail: null, lastError: null, nextRetryAt: null });
@@ -129,6 +137,7 @@ export class Supervisor {
     for (const r of results) {
       if (r.status === 'rejected') this.log.error({ err: String(r.reason) }, 'a listener failed to stop');
     }
+    this.bundles.dispose();
     this.state = 'stopped';
     this.log.info('supervisor stopped');
   }

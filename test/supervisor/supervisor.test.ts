@@ -39,7 +39,7 @@ test('a listener thread that dies is restarted with backoff while the other repo
   });
   try {
     await dovecot.append('bad-bot', mail('bad-bot@repos.test', 'waits for the listener to recover'));
-    supervisor.start();
+    await supervisor.start();
     await dovecot.append('good-bot', mail('good-bot@repos.test', 'first'));
     await waitUntil(() => tasksOf('good') === 1, 15_000, 'the first mail of the healthy repo');
     await waitUntil(() => crashes.length >= 2, 15_000, 'two crashes of the faulty listener');

@@ -1,8 +1,9 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { AirutError } from '../../src/errors.ts';
 import { Lifeline, connectApi } from '../../src/supervisor/thread-rpc.ts';
+import { ThreadBundles } from '../../src/supervisor/thread-bundle.ts';
 
 interface PeerApi {
   echo(x: string): string;
@@ -11,10 +12,14 @@ interface PeerApi {
   exitNow(): Promise<never>;
 }
 
-function startPeer(timeoutMs = 5_000) {
+// The peer runs as a bundle, as listener threads do.
+const bundles = new ThreadBundles();
+after(() => bundles.dispose());
+
+async function startPeer(timeoutMs = 5_000) {
   const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(new URL('../../workers/ts-bootstrap.mjs', import.meta.url), {
-    argv: [new URL('../fixtures/workers/rpc-peer.ts', import.meta.url).href],
+  const worker = new Worker(await bundles.bundle(new URL('../fixtures/workers/rpc-peer.ts', import.meta.url)), {
+    execArgv: [],
     workerData: { port: port2 },
     transferList: [port2],
   });
@@ -25,7 +30,7 @@ function startPeer(timeoutMs = 5_000) {
 }
 
 test('calls across threads return values and rethrow errors with their code', async () => {
-  const { api, worker } = startPeer();
+  const { api, worker } = await startPeer();
   try {
     assert.equal(await api.echo('hi'), 'echo:hi');
     await assert.rejects(api.fail(), (err: unknown) => {
@@ -41,7 +46,7 @@ test('calls across threads return values and rethrow errors with their code', as
 });
 
 test('a call the other side never answers times out instead of hanging', async () => {
-  const { api, worker } = startPeer();
+  const { api, worker } = await startPeer();
   try {
     await assert.rejects(api.hang(), (err: AirutError) => err.code === 'THREAD_TIMEOUT');
   } finally {
@@ -50,7 +55,7 @@ test('a call the other side never answers times out instead of hanging', async (
 });
 
 test('a call in flight when the other thread exits rejects at once; later calls reject without waiting', async () => {
-  const { api } = startPeer(60_000);
+  const { api } = await startPeer(60_000);
   const started = Date.now();
   await assert.rejects(api.exitNow(), (err: AirutError) => err.code === 'THREAD_GONE');
   assert.ok(Date.now() - started < 10_000, 'must not wait for the timeout');

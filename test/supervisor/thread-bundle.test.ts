@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { AirutError } from '../../src/errors.ts';
+import { ThreadBundles } from '../../src/supervisor/thread-bundle.ts';
+import { LISTENER_ENTRY, listenerExecArgv } from '../../src/supervisor/repo-worker.ts';
+
+function tempEntry(name: string, text: string): URL {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-test-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return pathToFileURL(file);
+}
+
+test('the listener entry bundles into one private CommonJS file, built once, removed by dispose()', async () => {
+  const bundles = new ThreadBundles();
+  try {
+    const url = await bundles.bundle(LISTENER_ENTRY);
+    const file = fileURLToPath(url);
+    assert.match(file, /\.cjs$/);
+    assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
+    const text = fs.readFileSync(file, 'utf8');
+    assert.doesNotMatch(text, /from\s+['"]\.\.?\//, 'no relative imports left: everything is inside');
+    assert.equal((await bundles.bundle(LISTENER_ENTRY)).href, url.href, 'the second call reuses the first build');
+    bundles.dispose();
+    assert.equal(fs.existsSync(path.dirname(file)), false);
+  } finally {
+    bundles.dispose();
+  }
+});
+
+test('a bundled TypeScript entry runs in a thread without tsx', async () => {
+  const bundles = new ThreadBundles();
+  const entry = tempEntry(
+    'echo.ts',
+    `import { parentPort, workerData } from 'node:worker_threads';
+const n: number = workerData.n;
+parentPort!.postMessage({ doubled: n * 2, tsx: process.execArgv.join(' ') });
+`,
+  );
+  try {
+    const worker = new Worker(await bundles.bundle(entry), { workerData: { n: 21 }, execArgv: listenerExecArgv() });
+    const msg = await new Promise<{ doubled: number; tsx: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    assert.equal(msg.doubled, 42);
+    assert.doesNotMatch(msg.tsx, /tsx/);
+    await worker.terminate();
+  } finally {
+    bundles.dispose();
+    fs.rmSync(path.dirname(fileURLToPath(entry)), { recursive: true, force: true });
+  }
+});
+
+test('a build error or warning refuses with THREAD_BUNDLE_FAILED and names the file', async () => {
+  const bundles = new ThreadBundles();
+  const broken = tempEntry('broken.ts', `import { nothing } from './does-not-exist.ts';\nconsole.log(nothing);\n`);
+  // import.meta has no meaning in CommonJS: esbuild warns, and the thread would see undefined.
+  const warned = tempEntry('warned.ts', `console.log(import.meta.url);\n`);
+  try {
+    for (const [entry, pattern] of [
+      [broken, /does-not-exist/],
+      [warned, /warnings: .*import\.meta/],
+    ] as const) {
+      await assert.rejects(bundles.bundle(entry), (err: unknown) => {
+        assert.ok(err instanceof AirutError);
+        assert.equal(err.code, 'THREAD_BUNDLE_FAILED');
+        assert.match(err.message, pattern);
+        assert.match(err.message, new RegExp(path.basename(fileURLToPath(entry))));
+        return true;
+      });
+    }
+  } finally {
+    bundles.dispose();
+    for (const e of [broken, warned]) fs.rmSync(path.dirname(fileURLToPath(e)), { recursive: true, force: true });
+  }
+});
+
+test('listener threads inherit the Node options but not the tsx loader', () => {
+  assert.deepEqual(listenerExecArgv(['--import', 'tsx', '--max-old-space-size=512']), ['--max-old-space-size=512']);
+  assert.deepEqual(listenerExecArgv(['--import=tsx', '--enable-source-maps']), ['--enable-source-maps']);
+  assert.deepEqual(listenerExecArgv(['--import', 'tsx/esm', '--import', './other.mjs']), ['--import', './other.mjs']);
+  assert.deepEqual(listenerExecArgv([]), []);
+});
