@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImapListener } from '../src/listener/imap-listener.ts';
-import { intakeMessage } from '../src/listener/intake.ts';
+import { intakeMessages } from '../src/listener/intake.ts';
 import { repoLogger, registerSecretValues } from '../src/log/logger.ts';
 import { Lifeline, connectApi, serveApi } from '../src/supervisor/thread-rpc.ts';
 import {
@@ -23,7 +23,7 @@ const log = repoLogger(repo.repoId, { thread: 'listener' });
 const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
   peer: 'supervisor',
   timeoutMs: CONTROL_TIMEOUT_MS,
-  methodTimeoutsMs: { accept: ACCEPT_TIMEOUT_MS },
+  methodTimeoutsMs: { acceptBatch: ACCEPT_TIMEOUT_MS },
   lifeline: new Lifeline(),
 });
 
@@ -37,7 +37,7 @@ const listener = new ImapListener({
   pollIntervalMs: repo.imap.pollIntervalSeconds * 1000,
   idleReconnectIntervalMs: repo.imap.idleReconnectIntervalSeconds * 1000,
   maxMessageBytes: repo.limits.maxMessageBytes,
-  onMessage: (raw, uid, info) => intakeMessage(raw, uid, repo, (mail) => supervisor.accept(mail), log, info),
+  onMessages: (messages, recorded, stopped) => intakeMessages(messages, repo, (mails) => supervisor.acceptBatch(mails), log, recorded, stopped),
   onStatus: (status) => {
     supervisor.reportStatus(status).catch((err: Error) => log.warn({ err: err.message }, 'status report failed'));
   },

@@ -119,7 +119,7 @@ async function singleMail(dovecot: DovecotServer, smtpPort: number, samples: num
   const repo = 'ingest';
   const user = 'ingest-bot';
   const cfg = await config(repo, user, 'pw-ingest', dovecot.port, smtpPort);
-  const daemon = startDaemon(cfg);
+  const daemon = startDaemon(cfg, [], { AIRUT_LOG_LEVEL: 'info' });
   let watcher: ImapFlow | undefined;
   let appender: ImapFlow | undefined;
   let watchAppender: ImapFlow | undefined;
@@ -214,7 +214,7 @@ async function burst(dovecot: DovecotServer, smtpPort: number, count: number): P
 
   const cfg = await config(repo, user, 'pw-burst', dovecot.port, smtpPort);
   const spawnedAt = Date.now();
-  const daemon: DaemonProcess = startDaemon(cfg);
+  const daemon: DaemonProcess = startDaemon(cfg, [], { AIRUT_LOG_LEVEL: 'info' });
   try {
     const stats = await waitUntil(
       () =>

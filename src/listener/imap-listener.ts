@@ -34,6 +34,12 @@ export interface FetchedMessageInfo {
   readonly headersOnly: boolean;
 }
 
+export interface FetchedMessage {
+  readonly uid: number;
+  readonly raw: Buffer;
+  readonly info: FetchedMessageInfo;
+}
+
 export interface ImapListenerOptions {
   readonly host: string;
   readonly port: number;
@@ -50,12 +56,16 @@ export interface ImapListenerOptions {
    */
   readonly socketTimeoutMs?: number;
   readonly backoff?: BackoffPolicy;
-  /** Messages fetched per round trip when many are waiting. */
+  /** Messages fetched per round trip when many are waiting (default 200). */
   readonly batchSize?: number;
   /** Larger messages are downloaded as their header section only; null: no limit. */
   readonly maxMessageBytes?: number | null;
-  /** Returns true once the message is durably recorded, so it may be removed from the server. */
-  readonly onMessage: (raw: Buffer, uid: number, info: FetchedMessageInfo) => Promise<boolean>;
+  /**
+   * Takes in a group of fetched messages, in UID order, and calls `recorded(uid)` once a message
+   * is durably recorded, so it may be removed from the server. May throw; the messages reported
+   * recorded before are removed all the same. `stopped()` turns true when the listener stops.
+   */
+  readonly onMessages: (messages: readonly FetchedMessage[], recorded: (uid: number) => void, stopped: () => boolean) => Promise<void>;
   readonly onStatus: (status: ListenerStatus) => void;
   readonly log: Logger;
 }
@@ -184,7 +194,9 @@ export class ImapListener {
 
   /** Processes every message in INBOX that is not yet deleted, oldest first, in batches. */
   private async drain(client: ImapFlow): Promise<void> {
-    const batchSize = this.o.batchSize ?? 50;
+    // Large enough that a backlog costs few SEARCH/FETCH/EXPUNGE round trips; the bytes held at
+    // once are bounded by MAX_GROUP_BYTES whatever the count.
+    const batchSize = this.o.batchSize ?? 200;
     for (;;) {
       if (this.stopping || !client.usable) return;
       const found = await client.search({ deleted: false }, { uid: true });
@@ -202,10 +214,8 @@ export class ImapListener {
           // Fetched completely before any callback runs: imapflow cannot take other commands
           // while a FETCH is being iterated.
           const fetched = await this.fetchStep(client, step);
-          for (const [uid, m] of fetched) {
-            if (await this.o.onMessage(m.raw, uid, m.info)) done.push(uid);
-            if (this.stopping) break;
-          }
+          const messages = [...fetched].map(([uid, m]) => ({ uid, raw: m.raw, info: m.info }));
+          await this.o.onMessages(messages, (uid) => done.push(uid), () => this.stopping);
           if (this.stopping) break;
         }
       } finally {

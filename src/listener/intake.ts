@@ -1,20 +1,19 @@
 /**
  * What happens to one fetched message inside a repo's listener thread: parse it, screen it
  * (loop protection, DMARC, allowlist), check its size and attachments against the repo's limits,
- * and hand it to the supervisor for durable acceptance. Returns true once the supervisor has
- * recorded it (accepted, rejected or duplicate), which is what allows the listener to remove it
- * from the server.
+ * and hand it to the supervisor for durable acceptance, a backlog in batches.
  */
 import type { RepoServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
-import type { IncomingMail, MailVerdict, AcceptOutcome } from '../store/accept.ts';
+import type { AcceptOutcome, IncomingMail, MailVerdict } from '../store/accept.ts';
 import { parseMessage } from '../email/parse.ts';
 import { screenMessage } from '../email/screen.ts';
 import { conversationIdCandidates } from '../email/threading.ts';
 import { checkMessageLimits } from '../limits/message-limits.ts';
 import { explainLimitViolation } from '../limits/explain.ts';
 
-export type AcceptFn = (mail: IncomingMail) => Promise<AcceptOutcome>;
+/** Records mails in order; one outcome per mail (SupervisorApi.acceptBatch). */
+export type AcceptBatchFn = (mails: IncomingMail[]) => Promise<AcceptOutcome[]>;
 
 /** How the listener fetched the message. */
 export interface FetchedAs {
@@ -24,14 +23,22 @@ export interface FetchedAs {
   readonly headersOnly: boolean;
 }
 
-export async function intakeMessage(
-  raw: Buffer,
-  uid: number,
-  repo: RepoServerConfig,
-  accept: AcceptFn,
-  log: Logger,
-  fetched: FetchedAs = { size: raw.byteLength, headersOnly: false },
-): Promise<boolean> {
+export interface FetchedMail {
+  readonly uid: number;
+  readonly raw: Buffer;
+  readonly info: FetchedAs;
+}
+
+/** Most mails sent to the supervisor in one call while a backlog is taken in. */
+export const MAX_ACCEPT_BATCH = 50;
+
+interface PreparedMail {
+  readonly uid: number;
+  readonly mail: IncomingMail;
+}
+
+/** Parses, screens and checks one message: what the supervisor is asked to record. */
+export async function prepareMail(raw: Buffer, uid: number, repo: RepoServerConfig, fetched: FetchedAs = { size: raw.byteLength, headersOnly: false }): Promise<IncomingMail> {
   // A server may under-report; the bytes we hold are the truth when we hold them all.
   const size = fetched.headersOnly ? fetched.size : Math.max(fetched.size, raw.byteLength);
   const parsed = await parseMessage(raw);
@@ -54,7 +61,7 @@ export async function intakeMessage(
   } else {
     verdict = { action: 'reject', reason: screened.reason, detail: screened.detail };
   }
-  const mail: IncomingMail = {
+  return {
     repoId: repo.repoId,
     // A private copy: imapflow's buffer may share a larger pool, and it crosses a thread.
     raw: new Uint8Array(raw),
@@ -68,8 +75,11 @@ export async function intakeMessage(
     conversationCandidates: conversationIdCandidates(parsed).map((c) => c.conversationId),
     verdict,
   };
-  const outcome = await accept(mail);
-  const fields = { uid, task: outcome.taskId, sender: screened.sender, messageId: parsed.messageId, size };
+}
+
+function logOutcome(log: Logger, uid: number, mail: IncomingMail, outcome: AcceptOutcome): void {
+  const { verdict } = mail;
+  const fields = { uid, task: outcome.taskId, sender: mail.sender, messageId: mail.messageId, size: mail.size };
   if (outcome.kind === 'duplicate') {
     log.info(fields, 'mail already recorded; removing the copy from the server');
   } else if (verdict.action === 'reject') {
@@ -80,5 +90,70 @@ export async function intakeMessage(
   } else {
     log.info(fields, 'mail accepted');
   }
-  return true;
+}
+
+/**
+ * Takes in fetched messages, in order, and calls `recorded(uid)` for each once the supervisor has
+ * recorded it (accepted, rejected or duplicate), which is what allows the listener to remove it
+ * from the server. Throws when a record fails; the messages recorded before stay recorded.
+ *
+ * Parsing and recording overlap: while the supervisor commits one batch, this thread parses the
+ * next. A batch leaves as soon as the previous one is answered (so a mail that arrives alone is
+ * sent alone, without waiting) or when it holds MAX_ACCEPT_BATCH mails.
+ */
+export async function intakeMessages(
+  messages: Iterable<FetchedMail>,
+  repo: RepoServerConfig,
+  acceptBatch: AcceptBatchFn,
+  log: Logger,
+  recorded: (uid: number) => void,
+  stopped: () => boolean = () => false,
+): Promise<void> {
+  let pending: PreparedMail[] = [];
+  let inFlight: Promise<void> = Promise.resolve();
+  let idle = true;
+  const send = async (): Promise<void> => {
+    await inFlight; // keeps the order, and rethrows a failed batch before more is sent
+    if (stopped()) return; // what is not sent stays on the server for the next start
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    idle = false;
+    inFlight = acceptBatch(batch.map((p) => p.mail))
+      .then((outcomes) => {
+        if (outcomes.length !== batch.length) throw new Error(`internal: ${outcomes.length} outcomes for ${batch.length} mails`);
+        batch.forEach((p, i) => {
+          logOutcome(log, p.uid, p.mail, outcomes[i]!);
+          recorded(p.uid);
+        });
+      })
+      .finally(() => {
+        idle = true;
+      });
+    // Awaited by the next send() or at the end; this only keeps an early failure from being reported as unhandled.
+    inFlight.catch(() => {});
+  };
+  for (const m of messages) {
+    if (stopped()) break;
+    pending.push({ uid: m.uid, mail: await prepareMail(m.raw, m.uid, repo, m.info) });
+    if (idle || pending.length >= MAX_ACCEPT_BATCH) await send();
+  }
+  await send();
+  await inFlight;
+}
+
+/** One message on its own (tests, tools): true once recorded. */
+export async function intakeMessage(
+  raw: Buffer,
+  uid: number,
+  repo: RepoServerConfig,
+  acceptBatch: AcceptBatchFn,
+  log: Logger,
+  fetched: FetchedAs = { size: raw.byteLength, headersOnly: false },
+): Promise<boolean> {
+  let done = false;
+  await intakeMessages([{ uid, raw, info: fetched }], repo, acceptBatch, log, () => {
+    done = true;
+  });
+  return done;
 }

@@ -3,8 +3,9 @@
  * record it (src/store/accept.ts), and — for a mail refused by a limit from an authorized
  * sender — queue the one reply that explains the limit, in the same transaction as the record.
  *
- * Rate checks and the record are not one transaction (composing the reply is asynchronous), which
- * is safe because each repo has exactly one listener, whose calls come one after another.
+ * Rate checks and the record are not one transaction when a reply is composed (composing is
+ * asynchronous), which is safe because each repo has exactly one listener, whose calls come one
+ * after another.
  */
 import type { RepoServerConfig } from '../config/types.ts';
 import { explainLimitViolation, explainRateLimit } from '../limits/explain.ts';
@@ -35,24 +36,34 @@ function isAnswerable(v: MailVerdict): boolean {
   return v.action === 'accept' || (v.action === 'reject' && v.reason === 'too_large');
 }
 
+/** What recording a mail will do, decided from the database before anything is written. */
+type RecordPlan =
+  | { readonly kind: 'duplicate'; readonly taskId: number }
+  | { readonly kind: 'new'; readonly verdict: MailVerdict; readonly reply: PlannedReply | null };
+
+function planRecord(db: Db, repo: RepoServerConfig, mail: IncomingMail, now: number): RecordPlan {
+  const earlier = findRecordedMail(db, mail);
+  if (earlier !== null) return { kind: 'duplicate', taskId: earlier };
+  const sender = mail.sender;
+  if (sender === null || !isAnswerable(mail.verdict)) return { kind: 'new', verdict: mail.verdict, reply: null };
+  const hit = findRateLimitHit(db, repo.repoId, sender, repo.limits, now);
+  if (hit) {
+    const text = explainRateLimit(hit, now);
+    const reply = mayNotifyRateLimit(db, repo.repoId, sender, now) ? { message: text.message, notice: 'rate_limited' as const } : null;
+    return { kind: 'new', verdict: { action: 'reject', reason: 'rate_limited', detail: text.detail }, reply };
+  }
+  if (mail.verdict.action === 'reject' && mail.verdict.limit) {
+    return { kind: 'new', verdict: mail.verdict, reply: { message: explainLimitViolation(mail.verdict.limit).message, notice: null } };
+  }
+  return { kind: 'new', verdict: mail.verdict, reply: null };
+}
+
 export async function recordMail(db: Db, repo: RepoServerConfig, incoming: IncomingMail, now: number = Date.now()): Promise<RecordOutcome> {
   const mail: IncomingMail = { ...incoming, repoId: repo.repoId };
-  const earlier = findRecordedMail(db, mail);
-  if (earlier !== null) return { kind: 'duplicate', taskId: earlier, replyQueued: false, verdict: mail.verdict };
-
-  let verdict = mail.verdict;
-  let reply: PlannedReply | null = null;
+  const plan = planRecord(db, repo, mail, now);
+  if (plan.kind === 'duplicate') return { kind: 'duplicate', taskId: plan.taskId, replyQueued: false, verdict: mail.verdict };
+  const { verdict, reply } = plan;
   const sender = mail.sender;
-  if (sender !== null && isAnswerable(verdict)) {
-    const hit = findRateLimitHit(db, repo.repoId, sender, repo.limits, now);
-    if (hit) {
-      const text = explainRateLimit(hit, now);
-      verdict = { action: 'reject', reason: 'rate_limited', detail: text.detail };
-      reply = mayNotifyRateLimit(db, repo.repoId, sender, now) ? { message: text.message, notice: 'rate_limited' } : null;
-    } else if (verdict.action === 'reject' && verdict.limit) {
-      reply = { message: explainLimitViolation(verdict.limit).message, notice: null };
-    }
-  }
 
   const composed =
     reply && sender
@@ -84,6 +95,39 @@ export async function recordMail(db: Db, repo: RepoServerConfig, incoming: Incom
     if (reply?.notice) noteLimitNotice(db, repo.repoId, sender, reply.notice, now);
     return { ...outcome, replyQueued: true, verdict };
   });
+}
+
+/**
+ * Records several mails of one repo, in order, with the same result as `recordMail` one after the
+ * other. The mails that need no reply (nearly all) are planned and written in one transaction:
+ * each sees the rows of the ones before it, so rate limits count them, and one commit (one fsync)
+ * serves the run. A mail whose reply must be composed first (asynchronously) ends the run and is
+ * recorded on its own with its reply, as `recordMail` does.
+ */
+export async function recordMails(db: Db, repo: RepoServerConfig, incoming: readonly IncomingMail[], now: number = Date.now()): Promise<RecordOutcome[]> {
+  const out: RecordOutcome[] = [];
+  let next = 0;
+  while (next < incoming.length) {
+    const run = writeTransaction(db, () => {
+      const done: RecordOutcome[] = [];
+      for (let i = next; i < incoming.length; i++) {
+        const mail: IncomingMail = { ...incoming[i]!, repoId: repo.repoId };
+        const plan = planRecord(db, repo, mail, now);
+        if (plan.kind === 'duplicate') {
+          done.push({ kind: 'duplicate', taskId: plan.taskId, replyQueued: false, verdict: mail.verdict });
+          continue;
+        }
+        if (plan.reply) break;
+        done.push({ ...acceptMail(db, { ...mail, verdict: plan.verdict }, now), replyQueued: false, verdict: plan.verdict });
+      }
+      return done;
+    });
+    // Only after the commit: a rolled-back run records nothing and throws.
+    out.push(...run);
+    next += run.length;
+    if (next < incoming.length) out.push(await recordMail(db, repo, incoming[next++]!, now));
+  }
+  return out;
 }
 
 /** The first candidate that is a conversation of this repo, so the reply stays in its thread. */

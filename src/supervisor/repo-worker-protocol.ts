@@ -11,10 +11,11 @@ import type { ListenerStatus } from '../store/repo-status.ts';
 /** Served by the supervisor for one repo's listener. */
 export interface SupervisorApi {
   /**
-   * Records the mail durably (raw + task row, and a reply when a limit refused it) and answers
-   * only after the commit.
+   * Records the mails durably, in order (raw + task row each, and a reply when a limit refused
+   * one), and answers only after the commit, with one outcome per mail. The listener sends the
+   * mail that waited alone, and a backlog in batches (one round trip and one commit per batch).
    */
-  accept(mail: IncomingMail): Promise<AcceptOutcome>;
+  acceptBatch(mails: readonly IncomingMail[]): Promise<AcceptOutcome[]>;
   reportStatus(status: ListenerStatus): void;
 }
 
@@ -34,6 +35,6 @@ export interface RepoWorkerData {
   readonly controlPort: MessagePort;
 }
 
-/** Deadlines for calls across the boundary. accept() includes an fsync'd SQLite commit. */
+/** Deadlines for calls across the boundary. acceptBatch() includes an fsync'd SQLite commit. */
 export const ACCEPT_TIMEOUT_MS = 30_000;
 export const CONTROL_TIMEOUT_MS = 10_000;

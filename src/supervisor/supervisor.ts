@@ -7,7 +7,7 @@ import { logger, type Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
 import type { IncomingMail } from '../store/accept.ts';
 import { saveListenerStatus, noteMailSeen, type ListenerStatus } from '../store/repo-status.ts';
-import { recordMail } from './record-mail.ts';
+import { recordMails } from './record-mail.ts';
 import { LISTENER_ENTRY, RepoWorker } from './repo-worker.ts';
 import { ThreadBundles } from './thread-bundle.ts';
 import type { SupervisorApi } from './repo-worker-protocol.ts';
@@ -86,16 +86,16 @@ export class Supervisor {
    */
   private apiFor(repoId: string, log: Logger): SupervisorApi {
     return {
-      accept: async (mail: IncomingMail) => {
+      acceptBatch: async (mails: readonly IncomingMail[]) => {
         if (this.state !== 'running') {
           // Shutting down: the mail stays on the server and is fetched after the restart.
           throw new Error('supervisor is stopping; not accepting mail');
         }
         const repo = this.config.repos[repoId];
         if (!repo) throw new Error(`internal: no configuration for repo ${repoId}`);
-        let recorded: Awaited<ReturnType<typeof recordMail>>;
+        let recorded: Awaited<ReturnType<typeof recordMails>>;
         try {
-          recorded = await recordMail(this.db, repo, { ...mail, repoId });
+          recorded = await recordMails(this.db, repo, mails);
           noteMailSeen(this.db, repoId);
         } catch (err) {
           // The mail stays on the server (the listener retries); /health shows why.
@@ -103,13 +103,15 @@ export class Supervisor {
           throw err;
         }
         this.options.storage?.clear('database', ['write']);
-        const { replyQueued, verdict, ...outcome } = recorded;
-        if (outcome.kind !== 'duplicate') this.onTaskRecorded(outcome.taskId, outcome.kind === 'queued', replyQueued);
-        if (verdict !== mail.verdict && verdict.action === 'reject') {
-          log.warn({ task: outcome.taskId, sender: mail.sender, reason: verdict.reason, detail: verdict.detail, replyQueued }, 'mail refused by a rate limit');
-        }
-        log.debug({ task: outcome.taskId, outcome: outcome.kind, replyQueued }, 'mail recorded');
-        return outcome;
+        return recorded.map(({ replyQueued, verdict, ...outcome }, i) => {
+          const mail = mails[i]!;
+          if (outcome.kind !== 'duplicate') this.onTaskRecorded(outcome.taskId, outcome.kind === 'queued', replyQueued);
+          if (verdict !== mail.verdict && verdict.action === 'reject') {
+            log.warn({ task: outcome.taskId, sender: mail.sender, reason: verdict.reason, detail: verdict.detail, replyQueued }, 'mail refused by a rate limit');
+          }
+          log.debug({ task: outcome.taskId, outcome: outcome.kind, replyQueued }, 'mail recorded');
+          return outcome;
+        });
       },
       reportStatus: (status: ListenerStatus) => this.saveStatus(repoId, status),
     };

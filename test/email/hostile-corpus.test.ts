@@ -32,9 +32,9 @@ const log = pino({ level: 'silent' });
 /** What the listener would hand the supervisor. */
 async function intake(m: HostileMail): Promise<IncomingMail> {
   let handed: IncomingMail | null = null;
-  const recorded = await intakeMessage(m.raw, 1, repo, async (mail) => {
-    handed = mail;
-    return { kind: mail.verdict.action === 'accept' ? 'queued' : 'rejected', taskId: 1 };
+  const recorded = await intakeMessage(m.raw, 1, repo, async ([mail]) => {
+    handed = mail!;
+    return [{ kind: mail!.verdict.action === 'accept' ? 'queued' : 'rejected', taskId: 1 }];
   }, log);
   assert.equal(recorded, true);
   assert.ok(handed, 'the mail was handed over for recording');

@@ -35,7 +35,9 @@ function listener(d: DovecotServer, user: string, maxMessageBytes: number | null
     idleReconnectIntervalMs: 60_000,
     backoff: { initialMs: 200, maxMs: 500, stableAfterMs: 60_000 },
     maxMessageBytes,
-    onMessage: async (raw, uid, info) => onMessage({ uid, raw, info }),
+    onMessages: async (messages, recorded) => {
+      for (const m of messages) if (onMessage(m)) recorded(m.uid);
+    },
     onStatus: () => {},
     log,
   });

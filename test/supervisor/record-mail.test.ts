@@ -6,7 +6,7 @@ import { openDatabase, type Db } from '../../src/store/database.ts';
 import type { IncomingMail } from '../../src/store/accept.ts';
 import { getMail, listMailForTask } from '../../src/store/outgoing-mail.ts';
 import { getTask } from '../../src/store/task-queries.ts';
-import { recordMail } from '../../src/supervisor/record-mail.ts';
+import { recordMail, recordMails } from '../../src/supervisor/record-mail.ts';
 import { RATE_WINDOW_MS } from '../../src/limits/rate-limit.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 import { readHeaderLines } from '../../src/email/headers.ts';
@@ -160,4 +160,46 @@ test('a subject carrying CR/LF cannot add headers to the reply', async () => {
   assert.ok(!names.includes('bcc') && !names.includes('x-injected'), names.join(', '));
   assert.equal(names.filter((h) => h === 'content-type').length, 1);
   assert.match(parsed.subject ?? '', /^Re: \[ID:00000000\] Fix it Bcc: victim@evil\.example X-Injected: 1 Content-Type: text\/html$/);
+});
+
+test('a batch is recorded exactly as one mail after the other: rate limits count the batch, replies are queued, duplicates found', async () => {
+  const r = repo();
+  const unauthorized = (): IncomingMail['verdict'] => ({ action: 'reject', reason: 'unauthorized', detail: 'not on the list' });
+  const build = () => {
+    const first = mail();
+    return [
+      first,
+      mail({ verdict: unauthorized(), sender: null }),
+      mail(),
+      mail(), // third accepted one from alice: over tasks_per_sender_per_hour (2), answered once
+      mail(), // and again: refused, not answered
+      { ...first }, // the first one fetched again in the same batch
+      mail({ sender: 'bob@example.com', verdict: tooLarge(), size: 2048, headersOnly: true }),
+      mail({ sender: 'bob@example.com' }),
+    ];
+  };
+  const batch = build();
+  const batchDb = openDatabase(':memory:', { migrate: true });
+  const together = await recordMails(batchDb, r, batch, T0);
+  const oneByOneDb = openDatabase(':memory:', { migrate: true });
+  const oneByOne = [];
+  for (const m of batch) oneByOne.push(await recordMail(oneByOneDb, r, m, T0));
+
+  const shape = (o: { kind: string; taskId: number; replyQueued: boolean; verdict: IncomingMail['verdict'] }) => [o.kind, o.taskId, o.replyQueued, o.verdict.action === 'reject' ? o.verdict.reason : 'accept'];
+  assert.deepEqual(together.map(shape), oneByOne.map(shape));
+  assert.deepEqual(together.map(shape), [
+    ['queued', 1, false, 'accept'],
+    ['rejected', 2, false, 'unauthorized'],
+    ['queued', 3, false, 'accept'],
+    ['rejected', 4, true, 'rate_limited'],
+    ['rejected', 5, false, 'rate_limited'],
+    ['duplicate', 1, false, 'accept'],
+    ['rejected', 6, true, 'too_large'],
+    ['queued', 7, false, 'accept'],
+  ]);
+  const tables = (db: Db) =>
+    ['tasks', 'messages', 'outgoing_mail', 'limit_notices'].map((t) => (db.prepare(`SELECT count(*) AS c FROM ${t}`).get() as { c: number }).c);
+  assert.deepEqual(tables(batchDb), [7, 7, 2, 1]);
+  assert.deepEqual(tables(batchDb), tables(oneByOneDb));
+  assert.match((await replyOf(batchDb, 4)).parsed.text ?? '', /Send it again after/);
 });
