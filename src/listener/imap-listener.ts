@@ -177,8 +177,14 @@ export class ImapListener {
       const wakeups: Promise<void>[] = [closed.wait(), this.stopSignal.wait()];
       if (canIdle) {
         this.status('idle', 'IDLE on INBOX');
-        const idling = client.idle().catch(() => {});
-        wakeups.push(changed.wait(), delay(this.o.idleReconnectIntervalMs));
+        const idling: Promise<void> = client.idle().then(
+          () => {},
+          () => {},
+        );
+        // IDLE may also end without us: imapflow breaks it for a NOOP when the socket was quiet
+        // for `socketTimeout` (its dead-peer probe). Not going back into IDLE then would leave the
+        // connection silent until the next timeout, which imapflow treats as a dead server.
+        wakeups.push(changed.wait(), delay(this.o.idleReconnectIntervalMs), idling);
         await Promise.race(wakeups);
         // Any command ends IDLE; NOOP also collects pending EXISTS responses.
         if (client.usable && !this.stopping) await client.noop();

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
 import { waitUntil } from '../harness/daemon-process.ts';
-import { ImapListener, HEADER_PREVIEW_BYTES, type FetchedMessageInfo } from '../../src/listener/imap-listener.ts';
+import { ImapListener, HEADER_PREVIEW_BYTES, type FetchedMessageInfo, type ImapListenerOptions } from '../../src/listener/imap-listener.ts';
 
 const log = pino({ level: 'silent' });
 const servers: DovecotServer[] = [];
@@ -23,7 +23,7 @@ interface Seen {
   info: FetchedMessageInfo;
 }
 
-function listener(d: DovecotServer, user: string, maxMessageBytes: number | null, onMessage: (s: Seen) => boolean) {
+function listener(d: DovecotServer, user: string, maxMessageBytes: number | null, onMessage: (s: Seen) => boolean, extra: Partial<ImapListenerOptions> = {}) {
   return new ImapListener({
     host: d.host,
     port: d.port,
@@ -40,6 +40,7 @@ function listener(d: DovecotServer, user: string, maxMessageBytes: number | null
     },
     onStatus: () => {},
     log,
+    ...extra,
   });
 }
 
@@ -96,6 +97,31 @@ test('a mail the callback did not record stays on the server and is offered agai
   try {
     await waitUntil(() => offers >= 2, 15_000, 'the mail to be offered a second time');
     await waitUntil(async () => (await d.countInbox('keep-bot')) === 0, 10_000, 'the recorded mail to be removed');
+  } finally {
+    await l.stop();
+    await running;
+  }
+});
+
+test('a quiet IDLE outlives the socket timeout: no reconnect, and mail is still picked up', async () => {
+  const d = await startDovecot({ users: [{ user: 'quiet-bot', password: 'pw-quiet-bot' }] });
+  servers.push(d);
+  const states: string[] = [];
+  const seen: Seen[] = [];
+  // imapflow probes a connection quiet for socketTimeout with a NOOP, which ends IDLE; the
+  // listener must go back into IDLE, or the next quiet period closes the connection.
+  const l = listener(d, 'quiet-bot', null, (s) => (seen.push(s), true), {
+    socketTimeoutMs: 700,
+    onStatus: (st) => states.push(st.state),
+  });
+  const running = l.run();
+  try {
+    await waitUntil(() => states.includes('idle'), 10_000, 'the listener to idle');
+    await new Promise((r) => setTimeout(r, 4_000)); // several socket timeouts
+    assert.equal(states.filter((st) => st === 'backoff').length, 0, `no reconnect while quiet (states: ${states.join(', ')})`);
+    assert.equal(states.filter((st) => st === 'connecting').length, 1);
+    await d.append('quiet-bot', buildMail({ from: 'alice@example.com', subject: 'after the quiet', text: 'x' }));
+    await waitUntil(() => seen.length === 1, 10_000, 'the mail sent after the quiet period');
   } finally {
     await l.stop();
     await running;
