@@ -10,7 +10,7 @@ import { verifyDmarc } from './authenticate.ts';
 import { isAuthorizedSender } from './authorize.ts';
 import { detectLoop } from './loop-guard.ts';
 import { extractModelHint } from './model-hint.ts';
-import type { ParsedMessage } from './parse.ts';
+import type { MessageOutline } from './outline.ts';
 
 export interface ScreeningPolicy {
   /** The repo's own address, lowercased (`RepoEmailConfig.fromAddress`). */
@@ -33,7 +33,7 @@ export type ScreenVerdict =
     };
 
 export type ScreenInput = Pick<
-  ParsedMessage,
+  MessageOutline,
   'from' | 'headerLines' | 'to' | 'cc' | 'deliveredTo' | 'xOriginalTo'
 >;
 

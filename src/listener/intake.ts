@@ -6,7 +6,7 @@
 import type { RepoServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { AcceptOutcome, IncomingMail, MailVerdict } from '../store/accept.ts';
-import { parseMessage } from '../email/parse.ts';
+import { outlineMessage } from '../email/outline.ts';
 import { screenMessage } from '../email/screen.ts';
 import { conversationIdCandidates } from '../email/threading.ts';
 import { checkMessageLimits } from '../limits/message-limits.ts';
@@ -41,7 +41,7 @@ interface PreparedMail {
 export async function prepareMail(raw: Buffer, uid: number, repo: RepoServerConfig, fetched: FetchedAs = { size: raw.byteLength, headersOnly: false }): Promise<IncomingMail> {
   // A server may under-report; the bytes we hold are the truth when we hold them all.
   const size = fetched.headersOnly ? fetched.size : Math.max(fetched.size, raw.byteLength);
-  const parsed = await parseMessage(raw);
+  const parsed = await outlineMessage(raw);
   const screened = screenMessage(parsed, {
     fromAddress: repo.email.fromAddress,
     trustedAuthservId: repo.trustedAuthservId,

@@ -9,23 +9,37 @@
  * tsx, about half the memory and a fifth of the start-up time as a bundle. One build (~0.3 s)
  * serves every listener and every restart.
  *
- * The bundle is CommonJS so that the CommonJS packages inside it (imapflow, mailparser, pino) keep
- * their `require()` of Node's built-in modules. It lives in a private temporary directory (mode
- * 0700, random name) that `dispose()` removes.
+ * The bundle is CommonJS so that the CommonJS packages inside it (mailsplit, pino) keep their
+ * `require()` of Node's built-in modules. It lives in a private temporary directory (mode 0700,
+ * random name) that `dispose()` removes.
+ *
+ * Packages that ship both an ES module and a CommonJS build (libmime, libqp, libbase64, imapflow)
+ * are resolved the way `require()` would resolve them, wherever they are imported from, so each is
+ * in the bundle once: imapflow's ESM build imports libmime's ESM build while mailsplit requires
+ * the CommonJS one, and two copies of libmime's tables would be loaded into every thread.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { AirutError } from '../errors.ts';
 
 export class ThreadBundles {
   private dir: string | null = null;
-  private readonly built = new Map<string, Promise<URL>>();
+  private readonly built = new Map<string, Promise<Built>>();
 
   /** The bundle of `entry` (a .ts or .js file URL), built once per entry. */
-  bundle(entry: URL): Promise<URL> {
+  async bundle(entry: URL): Promise<URL> {
+    return (await this.built_(entry)).url;
+  }
+
+  /** The source files inside the bundle of `entry`, relative to the working directory (for tests and diagnosis). */
+  async inputs(entry: URL): Promise<readonly string[]> {
+    return (await this.built_(entry)).inputs;
+  }
+
+  private built_(entry: URL): Promise<Built> {
     let pending = this.built.get(entry.href);
     if (!pending) {
       pending = this.build(entry);
@@ -43,11 +57,12 @@ export class ThreadBundles {
     this.built.clear();
   }
 
-  private async build(entry: URL): Promise<URL> {
+  private async build(entry: URL): Promise<Built> {
     this.dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'airut-threads-'));
     const source = fileURLToPath(entry);
     const outfile = path.join(this.dir, `${path.basename(source).replace(/\.[cm]?[jt]s$/, '')}-${this.built.size}.cjs`);
     let warnings: string[];
+    let inputs: string[];
     try {
       const result = await build({
         entryPoints: [source],
@@ -61,7 +76,10 @@ export class ThreadBundles {
         minifySyntax: true,
         legalComments: 'none',
         logLevel: 'silent',
+        metafile: true,
+        plugins: [resolveAsRequire],
       });
+      inputs = Object.keys(result.metafile.inputs);
       warnings = result.warnings.map((w) => `${w.location?.file ?? '?'}:${w.location?.line ?? '?'}: ${w.text}`);
     } catch (err) {
       const errors = (err as { errors?: Array<{ text: string; location?: { file: string; line: number } | null }> }).errors;
@@ -75,6 +93,28 @@ export class ThreadBundles {
     if (warnings.length) {
       throw new AirutError('THREAD_BUNDLE_FAILED', `bundling the thread entry ${source} gave warnings: ${warnings.join('; ')}`);
     }
-    return pathToFileURL(outfile);
+    return { url: pathToFileURL(outfile), inputs };
   }
 }
+
+interface Built {
+  readonly url: URL;
+  readonly inputs: readonly string[];
+}
+
+/** Resolves package imports as `require()` would, so that a dual ESM/CommonJS package is bundled once (see above). */
+const resolveAsRequire: Plugin = {
+  name: 'resolve-packages-as-require',
+  setup(b) {
+    // Bare specifiers only (esbuild's filters are Go regular expressions: no lookahead).
+    b.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.path.startsWith('node:')) return undefined;
+      if (args.kind !== 'import-statement' && args.kind !== 'dynamic-import') return undefined;
+      if ((args.pluginData as { asRequire?: boolean } | undefined)?.asRequire) return undefined;
+      const r = await b.resolve(args.path, { kind: 'require-call', resolveDir: args.resolveDir, importer: args.importer, pluginData: { asRequire: true } });
+      // A package without a CommonJS entry (ESM only) resolves as it was written.
+      if (r.errors.length > 0) return undefined;
+      return { path: r.path, external: r.external, namespace: r.namespace, sideEffects: r.sideEffects };
+    });
+  },
+};

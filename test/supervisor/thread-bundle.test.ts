@@ -33,6 +33,28 @@ test('the listener entry bundles into one private CommonJS file, built once, rem
   }
 });
 
+test('the listener bundle carries no body parser and no package twice (its size is paid once per repo)', async () => {
+  const bundles = new ThreadBundles();
+  try {
+    const inputs = await bundles.inputs(LISTENER_ENTRY);
+    assert.ok(inputs.some((f) => f.includes('node_modules/imapflow/')), 'imapflow is inside');
+    assert.ok(inputs.some((f) => f.includes('node_modules/@zone-eu/mailsplit/')), 'the MIME splitter is inside');
+    // The listener reads MIME structure only (src/email/mime-structure.ts); bodies are the runner's.
+    for (const pkg of ['mailparser', 'html-to-text', 'htmlparser2', 'linkify-it']) {
+      assert.equal(inputs.find((f) => f.includes(`node_modules/${pkg}/`)), undefined, `${pkg} must not be in the listener bundle`);
+    }
+    // A dual ESM/CommonJS package (libmime, libqp, libbase64) must come in one build only.
+    const byModule = new Map<string, string[]>();
+    for (const f of inputs) {
+      const key = f.replace(/\/dist\/(esm|cjs)\//, '/dist/*/');
+      byModule.set(key, [...(byModule.get(key) ?? []), f]);
+    }
+    assert.deepEqual([...byModule.values()].filter((files) => files.length > 1), []);
+  } finally {
+    bundles.dispose();
+  }
+});
+
 test('a bundled TypeScript entry runs in a thread without tsx', async () => {
   const bundles = new ThreadBundles();
   const entry = tempEntry(
