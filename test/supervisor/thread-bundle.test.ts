@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AirutError } from '../../src/errors.ts';
-import { ThreadBundles } from '../../src/supervisor/thread-bundle.ts';
+import { CODE_CACHE_REJECTED, ThreadBundles } from '../../src/supervisor/thread-bundle.ts';
 import { LISTENER_ENTRY, listenerExecArgv } from '../../src/supervisor/repo-worker.ts';
 
 function tempEntry(name: string, text: string): URL {
@@ -21,9 +21,11 @@ test('the listener entry bundles into one private CommonJS file, built once, rem
   try {
     const url = await bundles.bundle(LISTENER_ENTRY);
     const file = fileURLToPath(url);
-    assert.match(file, /\.cjs$/);
+    assert.match(file, /\.loader\.cjs$/, 'threads start in the generated loader');
     assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
-    const text = fs.readFileSync(file, 'utf8');
+    const bundleFile = file.replace(/\.loader\.cjs$/, '.cjs');
+    assert.ok(fs.statSync(bundleFile.replace(/\.cjs$/, '.v8cache')).size > 0, 'the code cache is written next to the bundle');
+    const text = fs.readFileSync(bundleFile, 'utf8');
     assert.doesNotMatch(text, /from\s+['"]\.\.?\//, 'no relative imports left: everything is inside');
     assert.equal((await bundles.bundle(LISTENER_ENTRY)).href, url.href, 'the second call reuses the first build');
     bundles.dispose();
@@ -73,6 +75,57 @@ parentPort!.postMessage({ doubled: n * 2, tsx: process.execArgv.join(' ') });
     assert.equal(msg.doubled, 42);
     assert.doesNotMatch(msg.tsx, /tsx/);
     await worker.terminate();
+  } finally {
+    bundles.dispose();
+    fs.rmSync(path.dirname(fileURLToPath(entry)), { recursive: true, force: true });
+  }
+});
+
+test('a thread compiles the bundle from the code cache, and from source when the cache does not fit', async () => {
+  const bundles = new ThreadBundles();
+  const entry = tempEntry(
+    'cached.ts',
+    `import { parentPort } from 'node:worker_threads';
+import { createHash } from 'node:crypto';
+function thrower(): never {
+  throw new Error('where am I');
+}
+let where = '';
+try {
+  thrower();
+} catch (err) {
+  where = (err as Error).stack ?? '';
+}
+parentPort!.postMessage({ rejected: (globalThis as Record<symbol, unknown>)[Symbol.for('${CODE_CACHE_REJECTED}')], hash: createHash('sha256').update('x').digest('hex').slice(0, 8), where, isModule: typeof module === 'object' && typeof require === 'function' });
+`,
+  );
+  const run = async (loader: URL) => {
+    const worker = new Worker(loader, { execArgv: listenerExecArgv() });
+    try {
+      return await new Promise<{ rejected: boolean; hash: string; where: string; isModule: boolean }>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+    } finally {
+      await worker.terminate();
+    }
+  };
+  try {
+    const loader = await bundles.bundle(entry);
+    const ok = await run(loader);
+    assert.equal(ok.rejected, false, 'V8 took the cache');
+    assert.equal(ok.hash, '2d711642', 'built-in modules load through require');
+    assert.equal(ok.isModule, true, 'the bundle runs as a CommonJS module');
+    assert.match(ok.where, /thrower .*cached-\d+\.cjs:\d+:\d+/, 'stack traces name the bundle');
+
+    // A cache for other source (an upgrade that rewrote the bundle, a damaged file) is refused by V8.
+    const cacheFile = fileURLToPath(loader).replace(/\.loader\.cjs$/, '.v8cache');
+    fs.writeFileSync(cacheFile, Buffer.alloc(fs.statSync(cacheFile).size, 0x5a));
+    const stale = await run(loader);
+    assert.equal(stale.rejected, true);
+    assert.equal(stale.hash, '2d711642', 'and the thread still runs, compiled from source');
+    fs.rmSync(cacheFile);
+    assert.equal((await run(loader)).rejected, true, 'no cache at all: compiled from source');
   } finally {
     bundles.dispose();
     fs.rmSync(path.dirname(fileURLToPath(entry)), { recursive: true, force: true });
