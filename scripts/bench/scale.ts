@@ -55,7 +55,7 @@ function parseArgs(argv: string[]): { counts: number[]; idleSeconds: number; set
       if (!(settleSeconds >= 0)) throw new Error('--settle-seconds must be a number of seconds');
     } else if (a === '--no-docs') docs = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node --import tsx scripts/bench/scale.ts [--repos 50,100] [--settle-seconds 60] [--idle-seconds 60] [--no-docs]');
+      console.log('usage: node --import tsx scripts/bench/scale.ts [--repos 50,100] [--settle-seconds 180] [--idle-seconds 60] [--no-docs]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -71,25 +71,25 @@ function memoryOf(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
-/** User + system CPU seconds the process (all its threads) has used so far. */
-function cpuSecondsOf(pid: number): number {
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the line.
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** User + system seconds in a `/proc/.../stat` line (utime and stime, fields 14 and 15). */
+function cpuSecondsIn(stat: string): number {
+  // Counted from after the parenthesised command name, which may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
   // Linux reports in USER_HZ, which is 100 on every mainstream architecture.
-  return ticks / 100;
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** CPU seconds per thread, with the thread's name (`comm`), keyed by thread id. */
-function threadCpuOf(pid: number): Map<number, { name: string; seconds: number }> {
-  const out = new Map<number, { name: string; seconds: number }>();
+/** User + system CPU seconds the process (all its threads, ended ones included) has used so far. */
+function cpuSecondsOf(pid: number): number {
+  return cpuSecondsIn(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** CPU seconds per live thread, keyed by thread id. */
+function threadCpuOf(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), { name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+      out.set(Number(tid), cpuSecondsIn(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -97,16 +97,18 @@ function threadCpuOf(pid: number): Map<number, { name: string; seconds: number }
   return out;
 }
 
-/** Where the idle CPU went: per kind of thread (main thread apart), as % of one core over `wall` seconds. */
-function idleBreakdown(pid: number, before: Map<number, { name: string; seconds: number }>, after: Map<number, { name: string; seconds: number }>, wall: number): string {
-  const byKind = new Map<string, number>();
-  for (const [tid, t] of after) {
-    const kind = tid === pid ? 'main thread' : t.name;
-    byKind.set(kind, (byKind.get(kind) ?? 0) + t.seconds - (before.get(tid)?.seconds ?? 0));
-  }
+/** CPU seconds between two readings: the main thread's, and the others' busiest first. */
+function cpuSplit(pid: number, before: Map<number, number>, after: Map<number, number>): { main: number; others: number[] } {
+  const delta = (tid: number, seconds: number) => seconds - (before.get(tid) ?? 0);
+  const others = [...after].filter(([tid]) => tid !== pid).map(([tid, s]) => delta(tid, s)).sort((a, b) => b - a);
+  return { main: delta(pid, after.get(pid) ?? 0), others };
+}
+
+/** Where the idle CPU went, as % of one core over `wall` seconds. */
+function idleBreakdown(pid: number, before: Map<number, number>, after: Map<number, number>, wall: number): string {
+  const { main, others } = cpuSplit(pid, before, after);
   const pct = (s: number) => `${((s / wall) * 100).toFixed(2)} %`;
-  const others = [...after].filter(([tid]) => tid !== pid).map(([tid, t]) => t.seconds - (before.get(tid)?.seconds ?? 0)).sort((a, b) => b - a);
-  return `main thread ${pct(byKind.get('main thread') ?? 0)}; the other ${others.length} threads ${pct(others.reduce((a, b) => a + b, 0))}, the busiest ten ${others.slice(0, 10).map(pct).join(' ')}`;
+  return `main thread ${pct(main)}; the other ${others.length} threads ${pct(others.reduce((a, b) => a + b, 0))}, the busiest ten ${others.slice(0, 10).map(pct).join(' ')}`;
 }
 
 function threadsOf(pid: number): number {
@@ -211,9 +213,7 @@ async function runScale(dovecot: DovecotServer, count: number, settleSeconds: nu
       20,
     );
     const startCpuSeconds = cpuSecondsOf(pid);
-    const startCpu = threadCpuOf(pid);
-    const mainCpu = startCpu.get(pid)?.seconds ?? 0;
-    const otherCpu = [...startCpu].filter(([tid]) => tid !== pid).map(([, t]) => t.seconds).sort((a, b) => b - a);
+    const { main: mainCpu, others: otherCpu } = cpuSplit(pid, new Map(), threadCpuOf(pid));
     console.log(
       `  ${count} repos: the daemon used ${startCpuSeconds.toFixed(1)} s of CPU from spawn until every listener was in IDLE: ` +
         `main thread ${mainCpu.toFixed(1)} s, the other threads ${otherCpu.reduce((a, b) => a + b, 0).toFixed(1)} s (busiest: ${otherCpu.slice(0, 6).map((x) => x.toFixed(2)).join(' ')})`,

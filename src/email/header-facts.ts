@@ -9,7 +9,7 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import { extractFromAddress, normalizeAddress, type FromVerdict } from './from-address.ts';
 import { firstHeaderValue, headerValues, readHeaderLines, type HeaderLine } from './headers.ts';
-import { decodeMimeWords, singleLine } from './text.ts';
+import { decodeMimeWords, problemText, singleLine } from './text.ts';
 import { extractMessageIds } from './threading.ts';
 
 export interface HeaderFacts {
@@ -87,11 +87,6 @@ export function subjectLine(decoded: string | null, headerLines: readonly Header
   if (subject === null && raw !== null) subject = decodeMimeWords(raw);
   const line = singleLine(subject ?? '');
   return line.length > MAX_SUBJECT ? line.slice(0, MAX_SUBJECT) : line;
-}
-
-/** An error as one short line for `problems`. */
-export function problemText(err: unknown): string {
-  return singleLine(err instanceof Error ? err.message : String(err)).slice(0, 200);
 }
 
 function addressesIn(values: readonly string[]): string[] {

@@ -12,10 +12,10 @@
  * same answers over the test corpora. It also counts attachment bytes instead of holding them.
  */
 import { Readable } from 'node:stream';
-import { ChunkedPassthrough, Splitter, type MimeNode } from '@zone-eu/mailsplit';
+import { Splitter, type MimeNode } from '@zone-eu/mailsplit';
 import libmime from 'libmime';
 import { MIME_LIMITS } from './mime-limits.ts';
-import { problemText } from './header-facts.ts';
+import { problemText } from './text.ts';
 
 /** What is known about an attachment without keeping its bytes (they are re-read from the raw message). */
 export interface AttachmentInfo {
@@ -57,7 +57,7 @@ export function structureLimitOf(err: unknown): MimeStructure['structureLimit'] 
 
 /** Parts mailparser reads as text when they come inline; anything else is an attachment. */
 const TEXT_TYPES = ['text/plain', 'text/html', 'message/delivery-status'];
-/** Feeds the splitter in these slices, as mailparser does, rather than one buffer of any size. */
+/** Feeds the splitter in slices, so that no single step of it works on the whole of a large mail. */
 const SLICE_BYTES = 64 * 1024;
 
 /** Never throws: a structure it cannot read gives no attachments and a `problem`. */
@@ -72,26 +72,20 @@ export async function readMimeStructure(raw: Buffer): Promise<MimeStructure> {
   };
 
   const splitter = new Splitter({ ...MIME_LIMITS });
-  const passthrough = new ChunkedPassthrough();
-  // mailsplit's typings declare only 'data' on the passthrough; it is a Node Transform.
-  (passthrough as unknown as NodeJS.EventEmitter).on('error', (err: Error) => splitter.destroy(err));
-  Readable.from(slices(raw)).pipe(passthrough).pipe(splitter);
+  Readable.from(slices(raw)).pipe(splitter);
   try {
     for await (const chunk of splitter as AsyncIterable<MimeNode | { type: 'data' | 'body'; value: Buffer }>) {
       if (chunk.type === 'node') {
         endPart();
         const node = chunk;
         if (node.root) subject = subjectOf(node);
-        const part = classify(node);
-        if (part === null) continue;
+        // Only attachments are decoded (to count their bytes); text parts' bodies are skipped.
+        const attachment = attachmentOf(node);
+        if (attachment === null) continue;
         decoder = node.getDecoder() as NodeJS.ReadWriteStream;
-        if (part.attachment) {
-          const entry = { ...part.attachment, size: 0 };
-          attachments.push(entry);
-          sizes.push(countBytes(decoder, (n) => (entry.size += n)));
-        } else {
-          decoder.resume();
-        }
+        const entry = { ...attachment, size: 0 };
+        attachments.push(entry);
+        sizes.push(countBytes(decoder, (n) => (entry.size += n)));
       } else if (chunk.type === 'data') {
         endPart();
       } else if (decoder && !decoder.write(chunk.value)) {
@@ -109,13 +103,12 @@ export async function readMimeStructure(raw: Buffer): Promise<MimeStructure> {
   return { attachments, subject, structureLimit: null, problem: null };
 }
 
-interface LeafPart {
-  /** Set when mailparser would list the part as an attachment. */
-  readonly attachment: { filename: string | null; contentType: string; inline: boolean } | null;
-}
-
-/** mailparser's reading of one part (MailParser#createNode and #processChunk); null for a multipart or an embedded message's envelope. */
-function classify(node: MimeNode): LeafPart | null {
+/**
+ * The part as mailparser would list it among the attachments (MailParser#createNode and
+ * #processChunk), without its size; null for a text part, a multipart or an embedded message that
+ * the splitter opens up.
+ */
+function attachmentOf(node: MimeNode): Omit<AttachmentInfo, 'size'> | null {
   const contentType = node.contentType || (node.root ? 'text/plain' : '');
   if (/^multipart\//i.test(contentType)) return null;
   // An embedded message that mailsplit opens up: its parts follow as nodes of their own.
@@ -125,19 +118,17 @@ function classify(node: MimeNode): LeafPart | null {
   if (disposition && disposition !== 'attachment' && disposition !== 'inline') disposition = 'attachment';
   if (!disposition) disposition = TEXT_TYPES.includes(contentType) ? 'inline' : 'attachment';
   const isAttachment = !TEXT_TYPES.includes(contentType) || disposition !== 'inline';
-  if (!isAttachment) return { attachment: null };
+  if (!isAttachment) return null;
 
   const filename = node.filename || null;
   let type = contentType || 'application/octet-stream';
   if (contentType === 'application/octet-stream' && filename) type = libmime.detectMimeType(filename) || 'application/octet-stream';
   const related = hasHeader(node, 'content-id') && hasAncestor(node, 'multipart/related');
   return {
-    attachment: {
-      filename,
-      contentType: type,
-      // The sender's own disposition, before the normalisation above, as mailparser reports it.
-      inline: isInlinePart({ contentDisposition: node.disposition || undefined, related }),
-    },
+    filename,
+    contentType: type,
+    // The sender's own disposition, before the normalisation above, as mailparser reports it.
+    inline: isInlinePart({ contentDisposition: node.disposition || undefined, related }),
   };
 }
 

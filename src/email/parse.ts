@@ -9,13 +9,11 @@
  */
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { extractBodyText } from './body-text.ts';
-import { headerFacts, problemText, readHeaderSection, subjectLine } from './header-facts.ts';
+import { headerFacts, readHeaderSection, subjectLine } from './header-facts.ts';
 import { MIME_LIMITS } from './mime-limits.ts';
-import { isInlinePart, structureLimitOf, type AttachmentInfo } from './mime-structure.ts';
+import { isInlinePart, structureLimitOf } from './mime-structure.ts';
 import type { MessageOutline } from './outline.ts';
-
-export { MIME_LIMITS, isInlinePart };
-export type { AttachmentInfo };
+import { problemText } from './text.ts';
 
 export interface ParsedMessage extends MessageOutline {
   /** The author's text without quoted history (see body-text.ts); '' when there is none. */

@@ -44,3 +44,8 @@ export function decodeMimeWords(text: string): string {
     }
   });
 }
+
+/** An error as one short line, for a message's `problems`. */
+export function problemText(err: unknown): string {
+  return singleLine(err instanceof Error ? err.message : String(err)).slice(0, 200);
+}

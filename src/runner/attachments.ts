@@ -4,7 +4,8 @@
  */
 import { simpleParser } from 'mailparser';
 import type { ConversationStore } from '../conversation/index.ts';
-import { MIME_LIMITS, isInlinePart } from '../email/parse.ts';
+import { MIME_LIMITS } from '../email/mime-limits.ts';
+import { isInlinePart } from '../email/mime-structure.ts';
 import { isSentAttachment } from '../limits/message-limits.ts';
 
 export interface SavedAttachment {

@@ -39,15 +39,15 @@ export class ThreadBundles {
 
   /** The bundle of `entry` (a .ts or .js file URL), built once per entry. */
   async bundle(entry: URL): Promise<URL> {
-    return (await this.built_(entry)).url;
+    return (await this.buildOnce(entry)).url;
   }
 
   /** The source files inside the bundle of `entry`, relative to the working directory (for tests and diagnosis). */
   async inputs(entry: URL): Promise<readonly string[]> {
-    return (await this.built_(entry)).inputs;
+    return (await this.buildOnce(entry)).inputs;
   }
 
-  private built_(entry: URL): Promise<Built> {
+  private buildOnce(entry: URL): Promise<Built> {
     let pending = this.built.get(entry.href);
     if (!pending) {
       pending = this.build(entry);
@@ -136,8 +136,6 @@ const fn = vm.compileFunction(fs.readFileSync(file, 'utf8'), ${JSON.stringify(MO
 globalThis[Symbol.for(${JSON.stringify(CODE_CACHE_REJECTED)})] = cachedData === undefined || fn.cachedDataRejected === true;
 const mod = new Module(file, module);
 mod.filename = file;
-mod.paths = Module._nodeModulePaths(path.dirname(file));
-mod.loaded = true;
 fn.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, path.dirname(file));
 `,
     { mode: 0o600 },
