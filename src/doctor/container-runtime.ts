@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { AirutError } from '../errors.ts';
 import { ContainerRuntime, tailLines } from '../sandbox/container-runtime.ts';
 import { printable } from '../email/text.ts';
+import { podmanAdvisoriesFor } from './podman-advisories.ts';
 import { fail, ok, seconds, warn, type CheckContext, type CheckResult, type DoctorCheck } from './types.ts';
 
 /** The parts of `podman info --format json` that the daemon depends on. */
@@ -63,6 +64,7 @@ export function assessPodmanInfo(info: PodmanInfo, facts: HostFacts): CheckResul
       );
     } else rows.push(ok('podman', `version ${version}, rootless (${ids} user ids mapped)`));
   } else rows.push(ok('podman', `version ${version}, rootful`));
+  rows.push(...assessPodmanAdvisories(version));
 
   const cgroupVersion = host.cgroupVersion ?? 'unknown';
   const manager = host.cgroupManager ?? 'unknown';
@@ -106,6 +108,20 @@ export function assessPodmanInfo(info: PodmanInfo, facts: HostFacts): CheckResul
   }
   rows.push(...(problems.length ? problems : [ok('podman cgroups', detail)]));
   return rows;
+}
+
+/** A warning naming each known image-build advisory this podman version predates. */
+function assessPodmanAdvisories(version: string): CheckResult[] {
+  const advisories = podmanAdvisoriesFor(version);
+  if (advisories.length === 0) return [];
+  const list = advisories.map((a) => `${a.id} (fixed in ${a.fixedIn.join(' and ')})`).join(', ');
+  return [
+    warn(
+      'podman security',
+      `version ${version} predates the fixes for ${list}`,
+      'a repository\'s .airut/container/Dockerfile can read files of this host while its image builds (RUN --mount); upgrade podman, or confirm that your distribution backported these fixes (its package changelog names the CVEs), and until then let only people you trust merge changes to .airut/container/',
+    ),
+  ];
 }
 
 /** The parts of `docker info --format '{{json .}}'` the doctor reads. */

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assessDockerInfo, assessPodmanInfo, checkContainerRuntime, type HostFacts, type PodmanInfo } from '../../src/doctor/container-runtime.ts';
+import { podmanAdvisoriesFor } from '../../src/doctor/podman-advisories.ts';
 import { podmanTestEnv } from '../harness/podman-env.ts';
 
 const SYSTEMD_HOST: HostFacts = { systemdRunning: true, hybridCgroups: false, userBusAvailable: true };
@@ -16,7 +17,7 @@ function info(over: {
   uidmap?: Array<{ container_id: number; host_id: number; size: number }> | null;
 }): PodmanInfo {
   return {
-    version: { Version: over.version ?? '4.3.1' },
+    version: { Version: over.version ?? '5.2.5' },
     host: {
       cgroupManager: over.manager ?? 'systemd',
       cgroupVersion: over.cgroup ?? 'v2',
@@ -37,7 +38,7 @@ const SUBUIDS = [
 test('a rootful podman on a systemd cgroup v2 host is fine', () => {
   const rows = assessPodmanInfo(info({}), SYSTEMD_HOST);
   assert.deepEqual(rows.map((r) => [r.check, r.status]), [['podman', 'ok'], ['podman cgroups', 'ok']]);
-  assert.match(rows[0]!.detail, /4\.3\.1, rootful/);
+  assert.match(rows[0]!.detail, /5\.2\.5, rootful/);
   assert.match(rows[1]!.detail, /cgroup v2, manager systemd, runtime crun/);
 });
 
@@ -90,6 +91,29 @@ test('an old podman is a warning', () => {
   const rows = assessPodmanInfo(info({ version: '3.4.4' }), SYSTEMD_HOST);
   assert.equal(rows[0]!.status, 'warn');
   assert.match(rows[0]!.fix, /4\.3/);
+});
+
+test('a podman that predates the image-build fixes (CVE-2024-1753 and later) is a security warning naming them', () => {
+  const debian12 = assessPodmanInfo(info({ version: '4.3.1' }), SYSTEMD_HOST);
+  const sec = debian12.find((r) => r.check === 'podman security')!;
+  assert.equal(sec.status, 'warn');
+  assert.match(sec.detail, /4\.3\.1 predates the fixes for CVE-2024-1753 \(fixed in 4\.9\.4 and 5\.0\.1\), CVE-2024-9407 \(fixed in 5\.2\.4\), CVE-2024-9675/);
+  assert.match(sec.fix, /RUN --mount/);
+  assert.equal(debian12.find((r) => r.check === 'podman')!.status, 'ok', 'the version row itself stays ok');
+});
+
+test('podman advisories: each release line is judged by its own fix', () => {
+  const ids = (v: string) => podmanAdvisoriesFor(v).map((a) => a.id);
+  assert.deepEqual(ids('4.9.3'), ['CVE-2024-1753', 'CVE-2024-9407', 'CVE-2024-9675']);
+  assert.deepEqual(ids('4.9.4'), ['CVE-2024-9407', 'CVE-2024-9675'], '4.9.4 fixed 1753; the 5.2 fixes never reached 4.x');
+  assert.deepEqual(ids('5.0.0'), ['CVE-2024-1753', 'CVE-2024-9407', 'CVE-2024-9675']);
+  assert.deepEqual(ids('5.0.1'), ['CVE-2024-9407', 'CVE-2024-9675']);
+  assert.deepEqual(ids('5.2.4'), ['CVE-2024-9675']);
+  assert.deepEqual(ids('5.2.5'), []);
+  assert.deepEqual(ids('v5.4.0-rc1'), []);
+  assert.deepEqual(ids('3.4.4'), ['CVE-2024-1753', 'CVE-2024-9407', 'CVE-2024-9675']);
+  assert.deepEqual(ids('unknown'), [], 'no version, nothing to claim');
+  assert.equal(assessPodmanInfo(info({ version: '5.3.1' }), SYSTEMD_HOST).some((r) => r.check === 'podman security'), false);
 });
 
 test('docker: version and mode are reported', () => {
