@@ -83,7 +83,8 @@ function logOutcome(log: Logger, uid: number, mail: IncomingMail, outcome: Accep
   const { verdict } = mail;
   if (outcome.kind === 'dropped') {
     const reason = verdict.action === 'reject' ? verdict.reason : null;
-    log.warn(
+    // debug, not warn: one line per mail of a flood would only move the disk filling to the log.
+    log.debug(
       { uid, sender: mail.sender, sourceIp: mail.sourceIp ?? null, reason, size: mail.size },
       'mail rejected; its source is over rejected_mail.per_source_per_hour, so it is counted, not stored; removing it from the server',
     );

@@ -78,7 +78,11 @@ export type AcceptOutcome =
    * Refused, and not recorded at all: its source left more rejected mail in the last hour than
    * `rejected_mail.per_source_per_hour`. Counted for the day; never answered; removed from the server.
    */
-  | { readonly kind: 'dropped' };
+  | {
+      readonly kind: 'dropped';
+      /** The first mail of its UTC day dropped this way (log it, once a day). */
+      readonly firstOfDay?: boolean;
+    };
 
 export function rawDigest(raw: Uint8Array): string {
   return createHash('sha256').update(raw).digest('hex');

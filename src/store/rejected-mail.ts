@@ -54,11 +54,15 @@ export function noteRejectedMetadataOnly(db: Db, now: number): boolean {
   return db.prepare(`UPDATE rejected_mail_days SET cap_hit_at = ? WHERE day = ? AND cap_hit_at IS NULL`).run(now, day).changes === 1;
 }
 
-/** Counts a rejected mail that was not stored at all (its source is over the per-source limit). */
-export function noteRejectedDropped(db: Db, now: number): void {
+/**
+ * Counts a rejected mail that was not stored at all (its source is over the per-source limit).
+ * Returns true for the first of a UTC day, so that is logged once a day, not once a mail.
+ */
+export function noteRejectedDropped(db: Db, now: number): boolean {
   const day = utcDay(now);
   ensureDay(db, day);
-  db.prepare(`UPDATE rejected_mail_days SET dropped = dropped + 1 WHERE day = ?`).run(day);
+  const row = db.prepare(`UPDATE rejected_mail_days SET dropped = dropped + 1 WHERE day = ? RETURNING dropped`).get(day) as { dropped: number };
+  return row.dropped === 1;
 }
 
 export function getRejectedMailDay(db: Db, now: number): RejectedMailDay | null {

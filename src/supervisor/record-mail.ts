@@ -78,8 +78,7 @@ function planRecord(db: Db, repo: RepoServerConfig, mail: IncomingMail, now: num
 
 /** Writes a dropped mail's count (inside the caller's transaction). */
 function recordDropped(db: Db, mail: IncomingMail, now: number): RecordOutcome {
-  noteRejectedDropped(db, now);
-  return { kind: 'dropped', replyQueued: false, verdict: mail.verdict };
+  return { kind: 'dropped', firstOfDay: noteRejectedDropped(db, now), replyQueued: false, verdict: mail.verdict };
 }
 
 export async function recordMail(

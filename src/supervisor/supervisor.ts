@@ -105,7 +105,16 @@ export class Supervisor {
         this.options.storage?.clear('database', ['write']);
         return recorded.map(({ replyQueued, verdict, ...outcome }, i) => {
           const mail = mails[i]!;
-          if (outcome.kind === 'dropped') return outcome; // the listener logs it; nothing was recorded
+          if (outcome.kind === 'dropped') {
+            // Nothing was recorded; the listener logs each at debug, so a flood cannot fill the log either.
+            if (outcome.firstOfDay) {
+              log.warn(
+                { sender: mail.sender, sourceIp: mail.sourceIp ?? null, perSourcePerHour: this.config.global.rejectedMail.perSourcePerHour },
+                'rejected mail from a source over rejected_mail.per_source_per_hour is being counted, not stored (logged once a day)',
+              );
+            }
+            return outcome;
+          }
           if (outcome.kind !== 'duplicate') this.onTaskRecorded(outcome.taskId, outcome.kind === 'queued', replyQueued);
           if (outcome.kind === 'rejected' && outcome.budgetSpent) {
             log.warn(

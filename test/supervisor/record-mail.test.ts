@@ -221,6 +221,8 @@ test('rejected mail from a source over per_source_per_hour is counted, not store
   const rotating = [spoof('m1@evil.example', '203.0.113.9'), spoof('eve@other.example', '198.51.100.2')];
   const out = await recordMails(db, r, [...flood, ...rotating], T0, policy);
   assert.deepEqual(out.map((o) => o.kind), ['rejected', 'rejected', 'rejected', ...Array(5).fill('dropped'), 'dropped', 'rejected']);
+  // The first drop of the day is flagged for the once-a-day log line, no other.
+  assert.deepEqual(out.map((o) => o.kind === 'dropped' && o.firstOfDay === true), out.map((_, i) => i === 3));
   assert.equal((db.prepare(`SELECT count(*) AS c FROM tasks`).get() as { c: number }).c, 4);
   assert.equal((db.prepare(`SELECT count(*) AS c FROM messages`).get() as { c: number }).c, 4);
   assert.equal((db.prepare(`SELECT dropped FROM rejected_mail_days`).get() as { dropped: number }).dropped, 6);
