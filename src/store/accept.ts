@@ -2,6 +2,7 @@
  * Durable acceptance: the one place where an email becomes a record. The raw message and its
  * task row are written in one transaction; only after it commits may the listener remove the
  * mail from the server. Calling it twice for the same mail is harmless (see `acceptMail`).
+ * A rejected mail keeps its header section only, within a daily budget (src/limits/rejected-mail.ts).
  */
 import { createHash } from 'node:crypto';
 import { DEFAULTS } from '../config/defaults.ts';
