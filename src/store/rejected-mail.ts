@@ -25,11 +25,16 @@ function ensureDay(db: Db, day: number): void {
   db.prepare(`INSERT INTO rejected_mail_days (day) VALUES (?) ON CONFLICT (day) DO NOTHING`).run(day);
 }
 
-/** Bytes of rejected mail stored so far on the UTC day of `now`. */
+/**
+ * Bytes of rejected mail stored so far on the UTC day of `now`; Infinity once a mail of that day
+ * found the budget spent, so the rest of the day keeps rows only (a smaller header section that
+ * would still fit is not squeezed in: "beyond the budget" stays one moment a day).
+ */
 export function rejectedBytesStoredOn(db: Db, now: number): number {
-  const row = db.prepare(`SELECT stored_bytes FROM rejected_mail_days WHERE day = ?`).get(utcDay(now)) as
-    | { stored_bytes: number }
+  const row = db.prepare(`SELECT stored_bytes, cap_hit_at FROM rejected_mail_days WHERE day = ?`).get(utcDay(now)) as
+    | { stored_bytes: number; cap_hit_at: number | null }
     | undefined;
+  if (row?.cap_hit_at != null) return Infinity;
   return row?.stored_bytes ?? 0;
 }
 

@@ -135,6 +135,16 @@ test('the daily budget: beyond it a rejected mail keeps its row only, it is repo
   db.close();
 });
 
+test('once the budget is spent, a smaller header section that would still fit is not stored that day', () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const policy: RejectedMailPolicy = { maxStoredBytesPerDay: 400, perSourcePerHour: null };
+  const big = acceptMail(db, mail(rawMail('a@evil.example', BODY, `X-Pad: ${'p'.repeat(150)}\r\n`)), T0, policy);
+  const bigger = acceptMail(db, mail(rawMail('b@evil.example', BODY, `X-Pad: ${'p'.repeat(150)}\r\n`)), T0 + 1, policy);
+  const small = acceptMail(db, mail(rawMail('c@evil.example')), T0 + 2, policy);
+  assert.deepEqual([big, bigger, small].map((o) => o.kind === 'rejected' && o.stored), ['headers', 'none', 'none']);
+  db.close();
+});
+
 test('a zero budget keeps rejected mail as rows only', () => {
   const db = openDatabase(':memory:', { migrate: true });
   const out = acceptMail(db, mail(rawMail('mallory@evil.example')), T0, { maxStoredBytesPerDay: 0, perSourcePerHour: null });
