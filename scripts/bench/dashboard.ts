@@ -54,6 +54,7 @@ function config(dbPath: string): ServerConfig {
       dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null },
       containerCommand: 'podman', containerNetwork: 'default', network: { upstreamOverrides: {} }, databasePath: dbPath,
       claude: { binaryPath: '/bin/true', allowedModels: [] },
+      rejectedMail: { maxStoredBytesPerDay: 52_428_800, perSourcePerHour: 20 },
     },
     repos,
     sourcePath: 'bench',

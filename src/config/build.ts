@@ -67,6 +67,12 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
     network: { upstreamOverrides: buildUpstreamOverrides(raw.network?.upstream_overrides ?? {}) },
     databasePath: expandPath(raw.database ?? DEFAULTS.databasePath, configDir),
     claude: { binaryPath, allowedModels: [...(claude.allowed_models ?? [])] },
+    rejectedMail: {
+      maxStoredBytesPerDay: raw.rejected_mail?.max_stored_bytes_per_day ?? DEFAULTS.rejectedMaxStoredBytesPerDay,
+      // null is a value ("no limit"); only an absent key takes the default.
+      perSourcePerHour:
+        raw.rejected_mail?.per_source_per_hour === undefined ? DEFAULTS.rejectedPerSourcePerHour : raw.rejected_mail.per_source_per_hour,
+    },
   };
 }
 

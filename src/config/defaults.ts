@@ -31,6 +31,11 @@ export const DEFAULTS = {
   maxAttachments: 50,
   tasksPerHour: 100,
   tasksPerSenderPerHour: 30,
+  // Rejected mail (`rejected_mail:`): anyone can send it, so what it may store is bounded. 50 MiB a
+  // day is hundreds of thousands of header sections (a flood is seen, not stored); 20 an hour from
+  // one source is more than any real misdirected or looping sender produces.
+  rejectedMaxStoredBytesPerDay: 52_428_800,
+  rejectedPerSourcePerHour: 20,
 } as const;
 
 /** The limits of a repository when neither it nor the top-level `limits:` sets any. */

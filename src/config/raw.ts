@@ -71,5 +71,6 @@ export interface RawServerConfig {
   database?: string;
   claude?: { binary?: string | null; allowed_models?: string[] | null } | null;
   limits?: RawLimits | null;
+  rejected_mail?: { max_stored_bytes_per_day?: number; per_source_per_hour?: number | null } | null;
   repos?: Record<string, RawRepo> | null;
 }

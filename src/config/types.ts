@@ -38,6 +38,16 @@ export interface GlobalConfig {
   /** Absolute path of the SQLite database file. */
   readonly databasePath: string;
   readonly claude: ClaudeConfig;
+  /** What rejected mail may store; `rejected_mail:`. */
+  readonly rejectedMail: RejectedMailPolicy;
+}
+
+/** `rejected_mail:`: bounds on what mail the daemon refuses may leave on disk (src/limits/rejected-mail.ts). */
+export interface RejectedMailPolicy {
+  /** Bytes of rejected mail (header sections) stored per UTC day, all repositories together. */
+  readonly maxStoredBytesPerDay: number;
+  /** Mails refused by the screen one source may leave per hour before the rest is only counted; null: no limit. */
+  readonly perSourcePerHour: number | null;
 }
 
 /** Where the sandbox proxy connects for a name instead of resolving it. */

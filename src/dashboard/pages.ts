@@ -17,7 +17,8 @@ import {
   listTaskPage,
   TASK_STATUSES,
 } from '../store/dashboard-queries.ts';
-import { getTask, type TaskRow } from '../store/task-queries.ts';
+import { getTask, getTaskMailStorage, type TaskRow } from '../store/task-queries.ts';
+import { storedMailNote } from './stored-mail.ts';
 import type { Db } from '../store/database.ts';
 import { listTaskEvents } from '../store/task-events.ts';
 import { listMailForTask } from '../store/outgoing-mail.ts';
@@ -111,6 +112,7 @@ ${page.tasks.length ? page.tasks.map((t) => taskCard(t, now)) : h`<p class="mute
     const now = d.now();
     const body = h`<h1 class="task-title">${subjectText(task)} <span class="muted">#${task.id}</span></h1>
 <section id="task-summary" class="task-summary">${taskSummary(task, replies, d.security.csrfToken, now)}</section>
+${storedMailNote(getTaskMailStorage(db, task.id))}
 <h2>Timeline</h2>
 <ol id="timeline" class="timeline" data-task-id="${task.id}" data-after="${lastId}" data-stream="/api/stream/tasks/${task.id}">
 ${events.map(timelineEvent)}

@@ -6,7 +6,8 @@
  *     src/store/conversation-gc.ts), then deletes its directory under `storage_dir/conversations/`;
  *  2. deletes directories the database says are archived (a delete that failed last time) or does
  *     not know at all, once they are older than the limit too;
- *  3. empties the raw bytes of old mail that belongs to no conversation (rejected mail);
+ *  3. empties the raw bytes of old mail that belongs to no conversation (rejected mail), and
+ *     forgets the days of the rejected-mail account (src/store/rejected-mail.ts) as old as that;
  *  4. removes the container images this daemon built that are no longer the current image of any
  *     repository (nor used in the last hour), leaving images of repositories whose current image is
  *     not yet known.
@@ -28,6 +29,7 @@ import {
   forgetRepoImage,
   imagesInUse,
 } from '../store/conversation-gc.ts';
+import { forgetRejectedMailDaysBefore } from '../store/rejected-mail.ts';
 
 const DAY_MS = 86_400_000;
 export const SWEEP_INTERVAL_MS = 3_600_000;
@@ -152,6 +154,12 @@ export class ConversationSweeper {
       } catch (err) {
         fail(`sweeping repository ${repo.repoId}`, err, { repo: repo.repoId });
       }
+    }
+    try {
+      // The daily account of rejected mail goes with the bytes it counted (emptied just above).
+      if (!this.stopped) forgetRejectedMailDaysBefore(this.o.db, cutoff);
+    } catch (err) {
+      fail('forgetting old days of the rejected-mail account', err);
     }
 
     if (this.o.runtime && !this.stopped) {

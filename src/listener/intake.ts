@@ -6,6 +6,7 @@
 import type { RepoServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { AcceptOutcome, IncomingMail, MailVerdict } from '../store/accept.ts';
+import { connectingIp } from '../email/connecting-ip.ts';
 import { outlineMessage } from '../email/outline.ts';
 import { screenMessage } from '../email/screen.ts';
 import { conversationIdCandidates } from '../email/threading.ts';
@@ -71,6 +72,7 @@ export async function prepareMail(raw: Buffer, uid: number, repo: RepoServerConf
     messageId: parsed.messageId,
     subject: parsed.subject,
     sender: screened.sender,
+    sourceIp: connectingIp(parsed.headerLines, repo.trustedAuthservId),
     references: parsed.references,
     conversationCandidates: conversationIdCandidates(parsed).map((c) => c.conversationId),
     verdict,
@@ -79,6 +81,15 @@ export async function prepareMail(raw: Buffer, uid: number, repo: RepoServerConf
 
 function logOutcome(log: Logger, uid: number, mail: IncomingMail, outcome: AcceptOutcome): void {
   const { verdict } = mail;
+  if (outcome.kind === 'dropped') {
+    const reason = verdict.action === 'reject' ? verdict.reason : null;
+    // debug, not warn: one line per mail of a flood would only move the disk filling to the log.
+    log.debug(
+      { uid, sender: mail.sender, sourceIp: mail.sourceIp ?? null, reason, size: mail.size },
+      'mail rejected; its source is over rejected_mail.per_source_per_hour, so it is counted, not stored; removing it from the server',
+    );
+    return;
+  }
   const fields = { uid, task: outcome.taskId, sender: mail.sender, messageId: mail.messageId, size: mail.size };
   if (outcome.kind === 'duplicate') {
     log.info(fields, 'mail already recorded; removing the copy from the server');

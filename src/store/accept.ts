@@ -2,10 +2,20 @@
  * Durable acceptance: the one place where an email becomes a record. The raw message and its
  * task row are written in one transaction; only after it commits may the listener remove the
  * mail from the server. Calling it twice for the same mail is harmless (see `acceptMail`).
+ * A rejected mail keeps its header section only, within a daily budget (src/limits/rejected-mail.ts).
  */
 import { createHash } from 'node:crypto';
+import { DEFAULTS } from '../config/defaults.ts';
 import type { LimitViolation } from '../limits/message-limits.ts';
+import { rejectedStorage, type RejectedMailPolicy } from '../limits/rejected-mail.ts';
 import { writeTransaction, type Db } from './database.ts';
+import { noteRejectedHeadersStored, noteRejectedMetadataOnly, rejectedBytesStoredOn } from './rejected-mail.ts';
+
+/** Used when no configuration is passed (tools, tests): the defaults of `rejected_mail:`. */
+export const DEFAULT_REJECTED_MAIL_POLICY: RejectedMailPolicy = Object.freeze({
+  maxStoredBytesPerDay: DEFAULTS.rejectedMaxStoredBytesPerDay,
+  perSourcePerHour: DEFAULTS.rejectedPerSourcePerHour,
+});
 
 /** Why a mail was refused. Stored in `tasks.reason`; also a metrics label. */
 export type RejectReason = 'auth_failed' | 'unauthorized' | 'loop' | 'malformed' | 'too_large' | 'rate_limited';
@@ -36,6 +46,11 @@ export interface IncomingMail {
   readonly messageId: string | null;
   readonly subject: string;
   readonly sender: string | null;
+  /**
+   * The connecting server's IP as the repo's own mail server recorded it, when the listener could
+   * tell (src/email/connecting-ip.ts); with `sender`, the source rejected mail is counted by.
+   */
+  readonly sourceIp?: string | null;
   /** The References header's msg-ids, oldest first, for threading a reply. */
   readonly references?: readonly string[];
   /** Conversation ids this mail may belong to, best first (In-Reply-To, References, subject tag). */
@@ -43,11 +58,32 @@ export interface IncomingMail {
   readonly verdict: MailVerdict;
 }
 
-export type AcceptOutcome =
+/** What recording a mail did (acceptMail). */
+export type RecordedOutcome =
   | { readonly kind: 'queued'; readonly taskId: number }
-  | { readonly kind: 'rejected'; readonly taskId: number }
+  | {
+      readonly kind: 'rejected';
+      readonly taskId: number;
+      /** Its header section was kept, or (the day's budget for rejected mail is spent) nothing but the row. */
+      readonly stored?: 'headers' | 'none';
+      /** This mail was the first of its UTC day that found the budget spent (log it, once a day). */
+      readonly budgetSpent?: boolean;
+    }
   /** Already recorded earlier (a re-fetch after a crash, or a second delivery of the same Message-ID). */
   | { readonly kind: 'duplicate'; readonly taskId: number };
+
+/** What the supervisor answers a listener about one mail: recorded, or dropped without a record. */
+export type AcceptOutcome =
+  | RecordedOutcome
+  /**
+   * Refused, and not recorded at all: its source left more rejected mail in the last hour than
+   * `rejected_mail.per_source_per_hour`. Counted for the day; never answered; removed from the server.
+   */
+  | {
+      readonly kind: 'dropped';
+      /** The first mail of its UTC day dropped this way (log it, once a day). */
+      readonly firstOfDay?: boolean;
+    };
 
 export function rawDigest(raw: Uint8Array): string {
   return createHash('sha256').update(raw).digest('hex');
@@ -90,31 +126,63 @@ function earlierTask(db: Db, mail: IncomingMail, digest: string): number | null 
   return null;
 }
 
-export function acceptMail(db: Db, mail: IncomingMail, now: number = Date.now()): AcceptOutcome {
+/** What goes into `messages.raw`, and how the daily account of rejected mail changes. */
+interface StoredBytes {
+  readonly stored: 'whole' | 'headers' | 'none';
+  readonly bytes: Buffer;
+  readonly budgetSpent: boolean;
+}
+
+/**
+ * Accepted mail is kept whole (the runner needs its body). A rejected mail is never run, so only
+ * its header section is kept (what the dashboard and an investigation need), and only while the
+ * day's budget for rejected mail lasts; after that, the task row alone (reason, sender, size, time).
+ * Call inside the write transaction.
+ */
+function bytesToStore(db: Db, mail: IncomingMail, policy: RejectedMailPolicy, now: number): StoredBytes {
+  if (mail.verdict.action === 'accept') return { stored: 'whole', bytes: Buffer.from(mail.raw), budgetSpent: false };
+  const kept = rejectedStorage(mail.raw, rejectedBytesStoredOn(db, now), policy);
+  if (kept.stored === 'headers') {
+    noteRejectedHeadersStored(db, kept.bytes.byteLength, now);
+    return { stored: 'headers', bytes: kept.bytes, budgetSpent: false };
+  }
+  return { stored: 'none', bytes: Buffer.alloc(0), budgetSpent: noteRejectedMetadataOnly(db, now) };
+}
+
+export function acceptMail(
+  db: Db,
+  mail: IncomingMail,
+  now: number = Date.now(),
+  policy: RejectedMailPolicy = DEFAULT_REJECTED_MAIL_POLICY,
+): RecordedOutcome {
+  // The dedupe key is taken from the mail as fetched, whatever is kept of it, so a re-fetch of a
+  // rejected mail is still recognised.
   const digest = recordDigest(mail);
   return writeTransaction(db, () => {
     const earlier = earlierTask(db, mail, digest);
     if (earlier !== null) return { kind: 'duplicate', taskId: earlier };
 
+    const kept = bytesToStore(db, mail, policy, now);
     const messageRow = db
       .prepare(
-        `INSERT INTO messages (repo_id, raw_sha256, message_id, imap_uid, size, raw, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO messages (repo_id, raw_sha256, message_id, imap_uid, size, raw, stored, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(mail.repoId, digest, mail.messageId, mail.imapUid, mail.size ?? mail.raw.byteLength, Buffer.from(mail.raw), now)
+      .run(mail.repoId, digest, mail.messageId, mail.imapUid, mail.size ?? mail.raw.byteLength, kept.bytes, kept.stored, now)
       .lastInsertRowid;
 
     const v = mail.verdict;
     const taskId = db
       .prepare(
-        `INSERT INTO tasks (repo_id, message_row, sender, subject, message_id, status, reason, detail,
+        `INSERT INTO tasks (repo_id, message_row, sender, source_ip, subject, message_id, status, reason, detail,
                             model_hint, thread_refs, created_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         mail.repoId,
         messageRow,
         mail.sender,
+        mail.sourceIp ?? null,
         mail.subject,
         mail.messageId,
         v.action === 'accept' ? 'queued' : 'rejected',
@@ -126,6 +194,7 @@ export function acceptMail(db: Db, mail: IncomingMail, now: number = Date.now())
         v.action === 'reject' ? now : null,
       ).lastInsertRowid;
 
-    return { kind: v.action === 'accept' ? 'queued' : 'rejected', taskId: Number(taskId) };
+    if (kept.stored === 'whole') return { kind: 'queued', taskId: Number(taskId) };
+    return { kind: 'rejected', taskId: Number(taskId), stored: kept.stored, budgetSpent: kept.budgetSpent };
   });
 }

@@ -199,6 +199,41 @@ const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outgoing_mail ADD COLUMN sending_since INTEGER;
     `,
   },
+  {
+    version: 7,
+    description: 'rejected mail: headers only, a daily byte budget, counted per source',
+    sql: `
+      -- What of a mail's bytes messages.raw holds: the whole message; its header section only
+      -- (rejected mail, and mail too large to download); or nothing (rejected after the day's
+      -- budget for rejected mail was spent). messages.size stays the original size.
+      ALTER TABLE messages ADD COLUMN stored TEXT NOT NULL DEFAULT 'whole'
+        CHECK (stored IN ('whole', 'headers', 'none'));
+
+      -- The connecting server's IP as the repo's own mail server recorded it (src/email/connecting-ip.ts),
+      -- when known: with the sender, the "source" that rejected mail is counted by.
+      ALTER TABLE tasks ADD COLUMN source_ip TEXT;
+
+      -- The per-source counts of rejected mail (src/store/rate-limit.ts). Only mail refused by the
+      -- screen (spoofed, unauthorized, loops, malformed) counts; the WHERE is repeated word for word
+      -- by the queries so SQLite uses these partial indexes, which keep a check bounded by the limit.
+      CREATE INDEX tasks_screened_out_by_sender ON tasks (sender, created_at)
+        WHERE status = 'rejected' AND reason IN ('auth_failed', 'unauthorized', 'loop', 'malformed');
+      CREATE INDEX tasks_screened_out_by_ip ON tasks (source_ip, created_at)
+        WHERE status = 'rejected' AND reason IN ('auth_failed', 'unauthorized', 'loop', 'malformed') AND source_ip IS NOT NULL;
+
+      -- One row per UTC day: what rejected mail cost that day, across all repositories. The budget
+      -- (rejected_mail.max_stored_bytes_per_day) is checked against stored_bytes; cap_hit_at is set
+      -- once, when the day's budget ran out, so that is logged once a day.
+      CREATE TABLE rejected_mail_days (
+        day            INTEGER PRIMARY KEY,
+        stored_bytes   INTEGER NOT NULL DEFAULT 0,
+        headers_stored INTEGER NOT NULL DEFAULT 0,
+        metadata_only  INTEGER NOT NULL DEFAULT 0,
+        dropped        INTEGER NOT NULL DEFAULT 0,
+        cap_hit_at     INTEGER
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

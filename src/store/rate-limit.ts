@@ -63,3 +63,32 @@ export function noteLimitNotice(db: Db, repoId: string, sender: string, reason: 
      ON CONFLICT (repo_id, sender, reason) DO UPDATE SET sent_at = excluded.sent_at`,
   ).run(repoId, sender, reason, now);
 }
+
+/**
+ * Rejected mail per source (`rejected_mail.per_source_per_hour`). The source of a mail is its From
+ * address (null when it had none that could be read, which is one source of its own) and, when the
+ * listener could tell, the IP of the server that handed it to the repo's own mail server; a mail
+ * counts against both. Only mail the screen refused counts (see isScreenedOut), across all
+ * repositories, over the last hour, sliding. Mail over the limit is not stored, so the count reads at
+ * most `limit` index entries per key (the partial indexes of migration 7, whose WHERE these repeat).
+ */
+const SCREENED_OUT = `status = 'rejected' AND reason IN ('auth_failed', 'unauthorized', 'loop', 'malformed')`;
+/** Exported for the query-plan test. */
+export const SCREENED_OUT_BY_SENDER_WHERE = `${SCREENED_OUT} AND sender IS ? AND created_at > ?`;
+export const SCREENED_OUT_BY_IP_WHERE = `${SCREENED_OUT} AND source_ip IS NOT NULL AND source_ip = ? AND created_at > ?`;
+
+export interface RejectedSource {
+  readonly sender: string | null;
+  readonly ip: string | null;
+}
+
+/** Which part of the source is over the limit ('sender' first), or null when the mail may be stored. */
+export function rejectedSourceOverLimit(db: Db, source: RejectedSource, limit: number | null, now: number): 'sender' | 'ip' | null {
+  if (limit === null) return null;
+  const since = now - RATE_WINDOW_MS;
+  const count = (where: string, key: string | null): number =>
+    (db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM tasks WHERE ${where} LIMIT ?)`).get(key, since, limit) as { n: number }).n;
+  if (count(SCREENED_OUT_BY_SENDER_WHERE, source.sender) >= limit) return 'sender';
+  if (source.ip !== null && count(SCREENED_OUT_BY_IP_WHERE, source.ip) >= limit) return 'ip';
+  return null;
+}

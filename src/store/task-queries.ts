@@ -106,3 +106,20 @@ export function getTaskRawMessage(db: Db, taskId: number): Buffer | null {
     .get(taskId) as { raw: Buffer } | undefined;
   return r?.raw ?? null;
 }
+
+/** What the database keeps of the mail behind a task (migration 7's `messages.stored`). */
+export interface TaskMailStorage {
+  /** `whole`; `headers` (rejected, or too large to download); `none` (rejected after the day's budget was spent). */
+  readonly stored: 'whole' | 'headers' | 'none';
+  /** Bytes kept now (0 once retention emptied them). */
+  readonly storedBytes: number;
+  /** The mail's size as received. */
+  readonly size: number;
+}
+
+export function getTaskMailStorage(db: Db, taskId: number): TaskMailStorage | null {
+  const r = db
+    .prepare(`SELECT m.stored, length(m.raw) AS stored_bytes, m.size FROM tasks t JOIN messages m ON m.id = t.message_row WHERE t.id = ?`)
+    .get(taskId) as { stored: TaskMailStorage['stored']; stored_bytes: number; size: number } | undefined;
+  return r ? { stored: r.stored, storedBytes: r.stored_bytes, size: r.size } : null;
+}

@@ -2,6 +2,8 @@
  * What the supervisor does with a mail a repo listener hands it: apply the repo's rate limits,
  * record it (src/store/accept.ts), and — for a mail refused by a limit from an authorized
  * sender — queue the one reply that explains the limit, in the same transaction as the record.
+ * Mail the screen refused, from a source over `rejected_mail.per_source_per_hour`, is only
+ * counted (src/store/rejected-mail.ts): nothing of it is stored and it is never answered.
  *
  * Rate checks and the record are not one transaction when a reply is composed (composing is
  * asynchronous), which is safe because each repo has exactly one listener, whose calls come one
@@ -10,10 +12,19 @@
 import type { RepoServerConfig } from '../config/types.ts';
 import { explainLimitViolation, explainRateLimit } from '../limits/explain.ts';
 import { composeMail } from '../reply/compose.ts';
-import { acceptMail, findRecordedMail, type AcceptOutcome, type IncomingMail, type MailVerdict } from '../store/accept.ts';
+import { isScreenedOut, type RejectedMailPolicy } from '../limits/rejected-mail.ts';
+import {
+  acceptMail,
+  DEFAULT_REJECTED_MAIL_POLICY,
+  findRecordedMail,
+  type AcceptOutcome,
+  type IncomingMail,
+  type MailVerdict,
+} from '../store/accept.ts';
 import { writeTransaction, type Db } from '../store/database.ts';
 import { enqueueMail } from '../store/outgoing-mail.ts';
-import { findRateLimitHit, mayNotifyRateLimit, noteLimitNotice } from '../store/rate-limit.ts';
+import { findRateLimitHit, mayNotifyRateLimit, noteLimitNotice, rejectedSourceOverLimit } from '../store/rate-limit.ts';
+import { noteRejectedDropped } from '../store/rejected-mail.ts';
 
 /** Conversation id put in the subject tag of a reply to mail that belongs to no conversation. */
 export const NO_CONVERSATION_ID = '00000000';
@@ -39,11 +50,18 @@ function isAnswerable(v: MailVerdict): boolean {
 /** What recording a mail will do, decided from the database before anything is written. */
 type RecordPlan =
   | { readonly kind: 'duplicate'; readonly taskId: number }
+  /** Refused by the screen, from a source over `per_source_per_hour`: counted, not stored, not answered. */
+  | { readonly kind: 'dropped' }
   | { readonly kind: 'new'; readonly verdict: MailVerdict; readonly reply: PlannedReply | null };
 
-function planRecord(db: Db, repo: RepoServerConfig, mail: IncomingMail, now: number): RecordPlan {
+function planRecord(db: Db, repo: RepoServerConfig, mail: IncomingMail, now: number, policy: RejectedMailPolicy): RecordPlan {
   const earlier = findRecordedMail(db, mail);
   if (earlier !== null) return { kind: 'duplicate', taskId: earlier };
+  const v = mail.verdict;
+  if (v.action === 'reject' && isScreenedOut(v.reason)) {
+    const source = { sender: mail.sender, ip: mail.sourceIp ?? null };
+    if (rejectedSourceOverLimit(db, source, policy.perSourcePerHour, now) !== null) return { kind: 'dropped' };
+  }
   const sender = mail.sender;
   if (sender === null || !isAnswerable(mail.verdict)) return { kind: 'new', verdict: mail.verdict, reply: null };
   const hit = findRateLimitHit(db, repo.repoId, sender, repo.limits, now);
@@ -58,10 +76,22 @@ function planRecord(db: Db, repo: RepoServerConfig, mail: IncomingMail, now: num
   return { kind: 'new', verdict: mail.verdict, reply: null };
 }
 
-export async function recordMail(db: Db, repo: RepoServerConfig, incoming: IncomingMail, now: number = Date.now()): Promise<RecordOutcome> {
+/** Writes a dropped mail's count (inside the caller's transaction). */
+function recordDropped(db: Db, mail: IncomingMail, now: number): RecordOutcome {
+  return { kind: 'dropped', firstOfDay: noteRejectedDropped(db, now), replyQueued: false, verdict: mail.verdict };
+}
+
+export async function recordMail(
+  db: Db,
+  repo: RepoServerConfig,
+  incoming: IncomingMail,
+  now: number = Date.now(),
+  policy: RejectedMailPolicy = DEFAULT_REJECTED_MAIL_POLICY,
+): Promise<RecordOutcome> {
   const mail: IncomingMail = { ...incoming, repoId: repo.repoId };
-  const plan = planRecord(db, repo, mail, now);
+  const plan = planRecord(db, repo, mail, now, policy);
   if (plan.kind === 'duplicate') return { kind: 'duplicate', taskId: plan.taskId, replyQueued: false, verdict: mail.verdict };
+  if (plan.kind === 'dropped') return writeTransaction(db, () => recordDropped(db, mail, now));
   const { verdict, reply } = plan;
   const sender = mail.sender;
 
@@ -80,7 +110,7 @@ export async function recordMail(db: Db, repo: RepoServerConfig, incoming: Incom
       : null;
 
   return writeTransaction(db, () => {
-    const outcome = acceptMail(db, { ...mail, verdict }, now);
+    const outcome = acceptMail(db, { ...mail, verdict }, now, policy);
     if (outcome.kind === 'duplicate' || !composed || !sender) return { ...outcome, replyQueued: false, verdict };
     enqueueMail(db, {
       repoId: repo.repoId,
@@ -104,7 +134,13 @@ export async function recordMail(db: Db, repo: RepoServerConfig, incoming: Incom
  * serves the run. A mail whose reply must be composed first (asynchronously) ends the run and is
  * recorded on its own with its reply, as `recordMail` does.
  */
-export async function recordMails(db: Db, repo: RepoServerConfig, incoming: readonly IncomingMail[], now: number = Date.now()): Promise<RecordOutcome[]> {
+export async function recordMails(
+  db: Db,
+  repo: RepoServerConfig,
+  incoming: readonly IncomingMail[],
+  now: number = Date.now(),
+  policy: RejectedMailPolicy = DEFAULT_REJECTED_MAIL_POLICY,
+): Promise<RecordOutcome[]> {
   const out: RecordOutcome[] = [];
   let next = 0;
   while (next < incoming.length) {
@@ -112,20 +148,24 @@ export async function recordMails(db: Db, repo: RepoServerConfig, incoming: read
       const done: RecordOutcome[] = [];
       for (let i = next; i < incoming.length; i++) {
         const mail: IncomingMail = { ...incoming[i]!, repoId: repo.repoId };
-        const plan = planRecord(db, repo, mail, now);
+        const plan = planRecord(db, repo, mail, now, policy);
         if (plan.kind === 'duplicate') {
           done.push({ kind: 'duplicate', taskId: plan.taskId, replyQueued: false, verdict: mail.verdict });
           continue;
         }
+        if (plan.kind === 'dropped') {
+          done.push(recordDropped(db, mail, now));
+          continue;
+        }
         if (plan.reply) break;
-        done.push({ ...acceptMail(db, { ...mail, verdict: plan.verdict }, now), replyQueued: false, verdict: plan.verdict });
+        done.push({ ...acceptMail(db, { ...mail, verdict: plan.verdict }, now, policy), replyQueued: false, verdict: plan.verdict });
       }
       return done;
     });
     // Only after the commit: a rolled-back run records nothing and throws.
     out.push(...run);
     next += run.length;
-    if (next < incoming.length) out.push(await recordMail(db, repo, incoming[next++]!, now));
+    if (next < incoming.length) out.push(await recordMail(db, repo, incoming[next++]!, now, policy));
   }
   return out;
 }

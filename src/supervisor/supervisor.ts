@@ -95,7 +95,7 @@ export class Supervisor {
         if (!repo) throw new Error(`internal: no configuration for repo ${repoId}`);
         let recorded: Awaited<ReturnType<typeof recordMails>>;
         try {
-          recorded = await recordMails(this.db, repo, mails);
+          recorded = await recordMails(this.db, repo, mails, Date.now(), this.config.global.rejectedMail);
           noteMailSeen(this.db, repoId);
         } catch (err) {
           // The mail stays on the server (the listener retries); /health shows why.
@@ -105,7 +105,23 @@ export class Supervisor {
         this.options.storage?.clear('database', ['write']);
         return recorded.map(({ replyQueued, verdict, ...outcome }, i) => {
           const mail = mails[i]!;
+          if (outcome.kind === 'dropped') {
+            // Nothing was recorded; the listener logs each at debug, so a flood cannot fill the log either.
+            if (outcome.firstOfDay) {
+              log.warn(
+                { sender: mail.sender, sourceIp: mail.sourceIp ?? null, perSourcePerHour: this.config.global.rejectedMail.perSourcePerHour },
+                'rejected mail from a source over rejected_mail.per_source_per_hour is being counted, not stored (logged once a day)',
+              );
+            }
+            return outcome;
+          }
           if (outcome.kind !== 'duplicate') this.onTaskRecorded(outcome.taskId, outcome.kind === 'queued', replyQueued);
+          if (outcome.kind === 'rejected' && outcome.budgetSpent) {
+            log.warn(
+              { task: outcome.taskId, maxStoredBytesPerDay: this.config.global.rejectedMail.maxStoredBytesPerDay },
+              "today's budget for stored rejected mail is spent: until midnight UTC rejected mail keeps its task row only (logged once a day)",
+            );
+          }
           if (verdict !== mail.verdict && verdict.action === 'reject') {
             log.warn({ task: outcome.taskId, sender: mail.sender, reason: verdict.reason, detail: verdict.detail, replyQueued }, 'mail refused by a rate limit');
           }

@@ -55,6 +55,7 @@ test('a minimal repository gets the documented defaults', () => {
     network: { upstreamOverrides: {} },
     databasePath: path.join(homedir(), '.local/share/airut/airut.db'),
     claude: { binaryPath: cfg.global.claude.binaryPath, allowedModels: [] },
+    rejectedMail: { maxStoredBytesPerDay: 52_428_800, perSourcePerHour: 20 },
   });
   assert.match(cfg.global.claude.binaryPath, /node_modules\/@anthropic-ai\/claude-code-linux-x64\/claude$/);
   const api = cfg.repos.api!;
@@ -145,6 +146,8 @@ test('the JSON schema states the same defaults as the loader', () => {
   assert.equal(top.dashboard!.properties!.port!.default, DEFAULTS.dashboardPort);
   assert.equal(top.container_command!.default, DEFAULTS.containerCommand);
   assert.equal(top.database!.default, DEFAULTS.databasePath);
+  assert.equal(top.rejected_mail!.properties!.max_stored_bytes_per_day!.default, DEFAULTS.rejectedMaxStoredBytesPerDay);
+  assert.equal(top.rejected_mail!.properties!.per_source_per_hour!.default, DEFAULTS.rejectedPerSourcePerHour);
   const repo = schema.definitions.repo.properties;
   assert.equal(repo.email!.properties!.imap_port!.default, DEFAULTS.imapPort);
   assert.equal(repo.email!.properties!.smtp_port!.default, DEFAULTS.smtpPort);

@@ -483,3 +483,31 @@ describe('live streams', () => {
     cleanup();
   });
 });
+
+describe('stored mail of rejected tasks (issue 13, item 16)', () => {
+  it('the task page says what is kept of a rejected mail: headers only, or nothing once the day\'s budget was spent', async () => {
+    const { db: rdb, cleanup } = tempDb();
+    try {
+      const app = createDashboardApp(makeOptions(rdb, makeConfig(['alpha'])).options);
+      const raw = Buffer.from(`From: mallory@evil.example\r\nSubject: spoof\r\n\r\n${'B'.repeat(50_000)}\r\n`);
+      const spoof = (budget: number, uid: number) =>
+        acceptMail(
+          rdb,
+          { repoId: 'alpha', raw: Buffer.concat([raw, Buffer.from(String(uid))]), imapUid: uid, messageId: null, subject: 'spoof', sender: 'mallory@evil.example', conversationCandidates: [], verdict: { action: 'reject', reason: 'auth_failed', detail: 'dmarc=fail' } },
+          Date.now(),
+          { maxStoredBytesPerDay: budget, perSourcePerHour: null },
+        );
+      const page = async (o: ReturnType<typeof spoof>) =>
+        (await app.request(BASE + `/tasks/${'taskId' in o ? o.taskId : 0}`, { headers: { accept: 'text/html' } })).text();
+      const kept = await page(spoof(1_000_000, 1));
+      assert.match(kept, /data-stored="headers"[^>]*>Mail stored: headers only; body not stored\. The mail was 48\.9 KiB/);
+      const none = await page(spoof(0, 2));
+      assert.match(none, /data-stored="none"[^>]*>Mail stored: none — headers only would have been kept, but the day&#39;s budget for rejected mail/);
+      // An accepted task's page says nothing about it.
+      const ok = insertTask(rdb, { repoId: 'alpha', status: 'completed' });
+      assert.doesNotMatch(await (await app.request(BASE + `/tasks/${ok}`, { headers: { accept: 'text/html' } })).text(), /data-role="stored-mail"/);
+    } finally {
+      cleanup();
+    }
+  });
+});

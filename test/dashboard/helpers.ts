@@ -61,6 +61,7 @@ export function makeConfig(repoIds: readonly string[], dashboard: Partial<Dashbo
       network: { upstreamOverrides: {} },
       databasePath: ':memory:',
       claude: { binaryPath: '/usr/bin/true', allowedModels: [] },
+      rejectedMail: { maxStoredBytesPerDay: 52_428_800, perSourcePerHour: 20 },
     },
     repos: Object.fromEntries(repoIds.map((id) => [id, repo(id)])),
     sourcePath: '/tmp/airut.yaml',

@@ -18,6 +18,7 @@ import { claimNextTask, finishTask } from '../../src/store/task-queue.ts';
 import { appendTaskEvent, listTaskEvents } from '../../src/store/task-events.ts';
 import { getConversation } from '../../src/store/dashboard-queries.ts';
 import { recordRepoImage } from '../../src/store/conversation-gc.ts';
+import { getRejectedMailDay } from '../../src/store/rejected-mail.ts';
 import { testRuntime } from '../harness/podman-env.ts';
 
 const DAY = 86_400_000;
@@ -101,6 +102,42 @@ test('a sweep deletes idle conversations and stray directories, keeps busy and r
     assert.deepEqual(second.archived.map((c) => c.id), [busy.id]);
     assert.ok(second.directoriesRemoved.includes(api.paths(idle.id).root));
     assert.deepEqual(await api.listConversations(), [recent.id]);
+    await sweeper.stop();
+  } finally {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a sweep empties old rejected mail and forgets the days of the rejected-mail account with it', async () => {
+  const dir = tempDir('airut-sweeper-rej-');
+  const db = openDatabase(path.join(dir, 'airut.db'), { migrate: true });
+  const repos = { api: { repoId: 'api', storageDir: path.join(dir, 'storage', 'api') } };
+  try {
+    const t0 = Date.UTC(2024, 4, 6, 10, 0, 0);
+    const spoof = (at: number) =>
+      acceptMail(
+        db,
+        {
+          repoId: 'api',
+          raw: Buffer.from(`From: mallory@evil.example\r\nSubject: spoof ${at}\r\n\r\n${'B'.repeat(10_000)}`),
+          imapUid: null,
+          messageId: null,
+          subject: 'spoof',
+          sender: 'mallory@evil.example',
+          conversationCandidates: [],
+          verdict: { action: 'reject', reason: 'auth_failed', detail: 'dmarc=fail' },
+        },
+        at,
+      );
+    spoof(t0);
+    spoof(t0 + 9 * DAY);
+    const sweeper = new ConversationSweeper({ db, repos, maxAgeDays: 7, runtime: null, instance: 'test', log: silent, now: () => t0 + 10 * DAY });
+    const report = await sweeper.sweep();
+    assert.deepEqual(report.errors, []);
+    assert.ok(report.bytesFreed > 0 && report.bytesFreed < 100, `only the old header section was freed (${report.bytesFreed})`);
+    assert.deepEqual(getRejectedMailDay(db, t0), null, 'the old day is forgotten');
+    assert.equal(getRejectedMailDay(db, t0 + 9 * DAY)?.headersStored, 1, 'the recent day stays');
     await sweeper.stop();
   } finally {
     db.close();

@@ -218,7 +218,8 @@ test('rejected mail older than the cutoff loses its raw bytes; newer and queued 
   const newRejected = mail(db, 'api', T0 + 9 * DAY, [], true);
   const queued = mail(db, 'api', T0);
   const freed = compactUnthreadedMail(db, 'api', T0 + 7 * DAY);
-  assert.ok(freed > 1000);
+  // Rejected mail keeps its header section only (`Subject: sN`), so that is what is freed.
+  assert.equal(freed, `Subject: s${n - 2}\r\n`.length);
   assert.equal(rawLength(db, oldRejected), 0);
   assert.ok(rawLength(db, newRejected) > 0);
   assert.ok(rawLength(db, queued) > 0, 'a queued task still needs its mail');

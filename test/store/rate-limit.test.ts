@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import type { MailLimits } from '../../src/config/types.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
 import { acceptMail, type MailVerdict } from '../../src/store/accept.ts';
-import { REPO_WINDOW_WHERE, SENDER_WINDOW_WHERE, findRateLimitHit, mayNotifyRateLimit, noteLimitNotice } from '../../src/store/rate-limit.ts';
+import {
+  REPO_WINDOW_WHERE,
+  SCREENED_OUT_BY_IP_WHERE,
+  SCREENED_OUT_BY_SENDER_WHERE,
+  SENDER_WINDOW_WHERE,
+  findRateLimitHit,
+  mayNotifyRateLimit,
+  noteLimitNotice,
+  rejectedSourceOverLimit,
+} from '../../src/store/rate-limit.ts';
 import { RATE_WINDOW_MS } from '../../src/limits/rate-limit.ts';
 
 const limits: MailLimits = { maxMessageBytes: null, maxAttachmentBytes: null, maxAttachments: null, tasksPerHour: 5, tasksPerSenderPerHour: 3 };
@@ -84,4 +93,53 @@ test('a sender is told about a rate limit at most once an hour', () => {
   assert.equal(mayNotifyRateLimit(db, 'api', 'alice@example.com', T0 + RATE_WINDOW_MS), true);
   noteLimitNotice(db, 'api', 'alice@example.com', 'rate_limited', T0 + RATE_WINDOW_MS);
   assert.equal(mayNotifyRateLimit(db, 'api', 'alice@example.com', T0 + RATE_WINDOW_MS + 1), false);
+});
+
+// ---- rejected mail per source (issue 13, item 16) ----------------------------------------------
+
+function recordRejected(db: Db, repoId: string, sender: string | null, sourceIp: string | null, at: number, reason: 'auth_failed' | 'unauthorized' | 'too_large' = 'auth_failed'): void {
+  n++;
+  acceptMail(db, {
+    repoId,
+    raw: Buffer.from(`From: ${sender ?? 'nobody'}\r\nMessage-ID: <s${n}@evil.example>\r\n\r\nspam ${n}\r\n`),
+    imapUid: n,
+    messageId: `<s${n}@evil.example>`,
+    subject: `spam ${n}`,
+    sender,
+    sourceIp,
+    conversationCandidates: [],
+    verdict: { action: 'reject', reason, detail: 'no' },
+  }, at);
+}
+
+test('rejected mail is counted per source across repositories: by From address, by connecting IP, and the hour slides', () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const mallory = { sender: 'mallory@evil.example', ip: '203.0.113.9' };
+  recordRejected(db, 'api', mallory.sender, mallory.ip, T0);
+  recordRejected(db, 'web', mallory.sender, mallory.ip, T0 + 1);
+  assert.equal(rejectedSourceOverLimit(db, mallory, 3, T0 + 2), null);
+  recordRejected(db, 'docs', mallory.sender, null, T0 + 3);
+  assert.equal(rejectedSourceOverLimit(db, mallory, 3, T0 + 4), 'sender', 'three repositories, one source');
+  // Another address from the same server is over by its IP; another server with a fresh address is not.
+  assert.equal(rejectedSourceOverLimit(db, { sender: 'other@evil.example', ip: mallory.ip }, 2, T0 + 4), 'ip');
+  assert.equal(rejectedSourceOverLimit(db, { sender: 'other@evil.example', ip: '198.51.100.1' }, 2, T0 + 4), null);
+  // Mail without a readable From address is one source of its own.
+  recordRejected(db, 'api', null, null, T0 + 5);
+  recordRejected(db, 'api', null, null, T0 + 6);
+  assert.equal(rejectedSourceOverLimit(db, { sender: null, ip: null }, 2, T0 + 7), 'sender');
+  assert.equal(rejectedSourceOverLimit(db, { sender: null, ip: null }, 3, T0 + 7), null);
+  // Too-large mail of authorized senders keeps its own rules (answered once; counted by the task rates).
+  for (let i = 0; i < 5; i++) recordRejected(db, 'api', 'alice@example.com', null, T0 + 10 + i, 'too_large');
+  assert.equal(rejectedSourceOverLimit(db, { sender: 'alice@example.com', ip: null }, 1, T0 + 20), null);
+  // null: no limit. And an hour later the source may leave mail again.
+  assert.equal(rejectedSourceOverLimit(db, mallory, null, T0 + 20), null);
+  assert.equal(rejectedSourceOverLimit(db, mallory, 3, T0 + RATE_WINDOW_MS + 3), null);
+});
+
+test('the per-source counts read the partial indexes of migration 7', () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const plans = (sql: string, ...params: unknown[]): string =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join('\n');
+  assert.match(plans(`SELECT 1 FROM tasks WHERE ${SCREENED_OUT_BY_SENDER_WHERE} LIMIT 5`, 'a', 0), /USING (COVERING )?INDEX tasks_screened_out_by_sender/);
+  assert.match(plans(`SELECT 1 FROM tasks WHERE ${SCREENED_OUT_BY_IP_WHERE} LIMIT 5`, 'a', 0), /USING (COVERING )?INDEX tasks_screened_out_by_ip/);
 });

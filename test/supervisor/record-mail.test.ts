@@ -6,7 +6,7 @@ import { openDatabase, type Db } from '../../src/store/database.ts';
 import type { IncomingMail } from '../../src/store/accept.ts';
 import { getMail, listMailForTask } from '../../src/store/outgoing-mail.ts';
 import { getTask } from '../../src/store/task-queries.ts';
-import { recordMail, recordMails } from '../../src/supervisor/record-mail.ts';
+import { recordMail, recordMails, type RecordOutcome } from '../../src/supervisor/record-mail.ts';
 import { RATE_WINDOW_MS } from '../../src/limits/rate-limit.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 import { readHeaderLines } from '../../src/email/headers.ts';
@@ -41,6 +41,12 @@ const tooLarge = (): IncomingMail['verdict'] => ({
   detail: 'Too large: the mail is 2 KiB; the limit is 1000 bytes (max_message_bytes).',
   limit: { limit: 'max_message_bytes', actual: 2048, allowed: 1000 },
 });
+
+/** The task a recorded mail became (a dropped one has none). */
+function idOf(o: RecordOutcome): number {
+  if (o.kind === 'dropped') assert.fail('the mail was dropped, not recorded');
+  return o.taskId;
+}
 
 async function replyOf(db: Db, taskId: number) {
   const rows = listMailForTask(db, taskId);
@@ -80,7 +86,7 @@ test('a reply about a limit stays in the conversation the mail belongs to', asyn
   const db = openDatabase(':memory:', { migrate: true });
   db.prepare(`INSERT INTO conversations (repo_id, id, created_at, last_activity_at) VALUES ('api', 'abcdef12', 0, 0)`).run();
   const out = await recordMail(db, repo(), mail({ verdict: tooLarge(), conversationCandidates: ['99999999', 'abcdef12'] }), T0);
-  const { parsed } = await replyOf(db, out.taskId);
+  const { parsed } = await replyOf(db, idOf(out));
   assert.match(parsed.subject ?? '', /^Re: \[ID:abcdef12\] /);
 });
 
@@ -121,7 +127,7 @@ test('over the repo rate: every sender is refused, each told once', async () => 
   const b = await recordMail(db, r, mail({ sender: 'dave@example.com' }), T0 + 11);
   const a2 = await recordMail(db, r, mail({ sender: 'carol@example.com' }), T0 + 12);
   assert.deepEqual([a.replyQueued, b.replyQueued, a2.replyQueued], [true, true, false]);
-  assert.match((await replyOf(db, a.taskId)).parsed.text ?? '', /This repository has accepted 4 tasks in the last hour/);
+  assert.match((await replyOf(db, idOf(a))).parsed.text ?? '', /This repository has accepted 4 tasks in the last hour/);
 });
 
 test('a rate limit takes precedence over a size refusal, so a flood of big mail gets one reply too', async () => {
@@ -133,7 +139,7 @@ test('a rate limit takes precedence over a size refusal, so a flood of big mail 
   const outs = [];
   for (let i = 0; i < 5; i++) outs.push(await recordMail(db, r, mail({ verdict: tooLarge() }), T0 + 10 + i));
   assert.deepEqual(outs.map((o) => o.replyQueued), [true, false, false, false, false]);
-  assert.deepEqual(outs.map((o) => getTask(db, o.taskId)!.reason), Array(5).fill('rate_limited'));
+  assert.deepEqual(outs.map((o) => getTask(db, idOf(o))!.reason), Array(5).fill('rate_limited'));
 });
 
 test('mail from unauthenticated or unauthorized senders is never answered, whatever the limits', async () => {
@@ -155,7 +161,7 @@ test('a subject carrying CR/LF cannot add headers to the reply', async () => {
   const db = openDatabase(':memory:', { migrate: true });
   const evil = 'Fix it\r\nBcc: victim@evil.example\r\nX-Injected: 1\nContent-Type: text/html';
   const out = await recordMail(db, repo(), mail({ subject: evil, verdict: tooLarge() }), T0);
-  const { raw, parsed } = await replyOf(db, out.taskId);
+  const { raw, parsed } = await replyOf(db, idOf(out));
   const names = readHeaderLines(raw).map((h) => h.name.toLowerCase());
   assert.ok(!names.includes('bcc') && !names.includes('x-injected'), names.join(', '));
   assert.equal(names.filter((h) => h === 'content-type').length, 1);
@@ -185,7 +191,7 @@ test('a batch is recorded exactly as one mail after the other: rate limits count
   const oneByOne = [];
   for (const m of batch) oneByOne.push(await recordMail(oneByOneDb, r, m, T0));
 
-  const shape = (o: { kind: string; taskId: number; replyQueued: boolean; verdict: IncomingMail['verdict'] }) => [o.kind, o.taskId, o.replyQueued, o.verdict.action === 'reject' ? o.verdict.reason : 'accept'];
+  const shape = (o: RecordOutcome) => [o.kind, idOf(o), o.replyQueued, o.verdict.action === 'reject' ? o.verdict.reason : 'accept'];
   assert.deepEqual(together.map(shape), oneByOne.map(shape));
   assert.deepEqual(together.map(shape), [
     ['queued', 1, false, 'accept'],
@@ -202,4 +208,28 @@ test('a batch is recorded exactly as one mail after the other: rate limits count
   assert.deepEqual(tables(batchDb), [7, 7, 2, 1]);
   assert.deepEqual(tables(batchDb), tables(oneByOneDb));
   assert.match((await replyOf(batchDb, 4)).parsed.text ?? '', /Send it again after/);
+});
+
+test('rejected mail from a source over per_source_per_hour is counted, not stored, never answered; other sources still recorded', async () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const r = repo();
+  const policy = { maxStoredBytesPerDay: 1_000_000, perSourcePerHour: 3 };
+  const spoof = (sender: string, sourceIp: string | null = null): IncomingMail =>
+    mail({ sender, sourceIp, verdict: { action: 'reject', reason: 'auth_failed', detail: 'dmarc=fail' } });
+  const flood = Array.from({ length: 8 }, () => spoof('mallory@evil.example', '203.0.113.9'));
+  // The same server rotating From addresses, and one unrelated outsider in the middle of it.
+  const rotating = [spoof('m1@evil.example', '203.0.113.9'), spoof('eve@other.example', '198.51.100.2')];
+  const out = await recordMails(db, r, [...flood, ...rotating], T0, policy);
+  assert.deepEqual(out.map((o) => o.kind), ['rejected', 'rejected', 'rejected', ...Array(5).fill('dropped'), 'dropped', 'rejected']);
+  // The first drop of the day is flagged for the once-a-day log line, no other.
+  assert.deepEqual(out.map((o) => o.kind === 'dropped' && o.firstOfDay === true), out.map((_, i) => i === 3));
+  assert.equal((db.prepare(`SELECT count(*) AS c FROM tasks`).get() as { c: number }).c, 4);
+  assert.equal((db.prepare(`SELECT count(*) AS c FROM messages`).get() as { c: number }).c, 4);
+  assert.equal((db.prepare(`SELECT dropped FROM rejected_mail_days`).get() as { dropped: number }).dropped, 6);
+  assert.equal((db.prepare('SELECT count(*) AS c FROM outgoing_mail').get() as { c: number }).c, 0);
+  // One by one (recordMail) decides the same; an hour later the source is recorded again.
+  assert.equal((await recordMail(db, r, spoof('mallory@evil.example'), T0 + 1, policy)).kind, 'dropped');
+  assert.equal((await recordMail(db, r, spoof('mallory@evil.example'), T0 + RATE_WINDOW_MS + 1, policy)).kind, 'rejected');
+  // Authorized senders' mail is not affected by the outsiders' counts.
+  assert.equal((await recordMail(db, r, mail({ sender: 'alice@example.com' }), T0 + 2, policy)).kind, 'queued');
 });
