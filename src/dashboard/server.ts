@@ -113,7 +113,8 @@ export function createDashboardApp(o: DashboardOptions): Hono {
 
   app.use('*', async (c, next) => {
     const path = c.req.path;
-    if (path !== '/health' && path !== '/metrics' && !security.hostAllowed(c)) {
+    // Every route, /health and /metrics included: a DNS-rebinding page reads those as well as any other.
+    if (!security.hostAllowed(c)) {
       return c.text(
         'This dashboard answers only to its own host names. Open it by IP address or localhost, ' +
           'or set dashboard.base_url (or dashboard.auth_token) in the server configuration.',
