@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { serve } from '@hono/node-server';
+import { bodyLimit } from 'hono/body-limit';
 import type { ServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
@@ -71,6 +72,13 @@ function loadStatic(): Map<string, StaticFile> {
   return files;
 }
 
+/**
+ * The largest request body any route takes. The only bodies are the login form (a token and a
+ * path), log out and stop (a CSRF token): 4 KiB is generous, and /login is public, so without a
+ * limit anyone could make the daemon buffer whatever they send.
+ */
+export const MAX_BODY_BYTES = 4096;
+
 /** Paths reachable without the token: the login form, its CSS/JS, and the health probe (which then says only up/down). */
 function isPublicPath(path: string): boolean {
   return path === '/login' || path === '/health' || path.startsWith('/static/');
@@ -110,6 +118,17 @@ export function createDashboardApp(o: DashboardOptions): Hono {
 
   const app = new Hono();
   app.use('*', securityHeaders());
+  // First, so that no route (public or not) ever reads more than this, framed by length or chunked.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        wantsJson(c)
+          ? c.json({ error: `request body too large (the limit is ${MAX_BODY_BYTES} bytes)` }, 413)
+          : c.text(`Request body too large: the dashboard accepts at most ${MAX_BODY_BYTES} bytes.`, 413),
+    }),
+  );
 
   app.use('*', async (c, next) => {
     const path = c.req.path;
