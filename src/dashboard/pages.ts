@@ -5,7 +5,8 @@ import { assessHealth } from './health.ts';
 import { h, href, formatCost, timeTag, type SafeHtml } from './html.ts';
 import { configuredRepoIds, type DashboardDeps } from './context.ts';
 import { layout, listenerStateBadge, repoBadge, subjectText, taskCard, taskSummary, timelineEvent, type PageContext } from './views.ts';
-import { safeNextPath, SESSION_COOKIE } from './security.ts';
+import { SESSION_COOKIE } from './security.ts';
+import { safeNextPath } from './next-path.ts';
 import {
   conversationCost,
   countByRepoAndStatus,

@@ -103,7 +103,10 @@ export class DashboardSecurity {
     const site = c.req.header('sec-fetch-site');
     if (site !== undefined && site !== 'same-origin') return false;
     const origin = c.req.header('origin');
-    if (origin === undefined || origin === 'null') return site === 'same-origin' && origin === undefined;
+    // `Origin: null` is what a browser sends for a form posted from a page of ours, because every
+    // page says `Referrer-Policy: no-referrer`; only `Sec-Fetch-Site` (which no page can set) then
+    // tells it from a sandboxed or data: page, which a browser marks cross-site.
+    if (origin === undefined || origin === 'null') return site === 'same-origin';
     const self = new URL(c.req.url).origin;
     return origin === self || this.extraOrigins.has(origin);
   }
@@ -128,10 +131,4 @@ export function hostName(hostHeader: string): string | null {
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
-}
-
-/** A redirect target after login: a path on this site only (no `//host`, no scheme). */
-export function safeNextPath(next: string | undefined): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\') || /[\r\n]/.test(next)) return '/';
-  return next;
 }

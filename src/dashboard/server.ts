@@ -21,6 +21,7 @@ import { LiveHub } from './live.ts';
 import { MicroCache } from './cache.ts';
 import { loginPage, notFoundPage, registerPages, sendHtml } from './pages.ts';
 import { DashboardSecurity, hostName, isLoopbackHost, securityHeaders } from './security.ts';
+import { safeNextPath } from './next-path.ts';
 import { registerStreams } from './stream.ts';
 
 export interface DashboardActions {
@@ -143,7 +144,9 @@ export function createDashboardApp(o: DashboardOptions): Hono {
     if (isPublicPath(path) || security.authenticate(c) !== null) return next();
     c.header('WWW-Authenticate', 'Bearer realm="airut-dashboard"');
     if (wantsJson(c)) return c.json({ error: 'unauthorized' }, 401);
-    return sendHtml(c, loginPage(null, c.req.method === 'GET' ? c.req.path + (new URL(c.req.url).search || '') : '/'), 401);
+    // The path as the browser sent it (still percent-encoded), so that safeNextPath accepts it on the way back.
+    const asked = new URL(c.req.url);
+    return sendHtml(c, loginPage(null, c.req.method === 'GET' ? safeNextPath(asked.pathname + asked.search) : '/'), 401);
   });
 
   app.get('/static/:name', (c) => {
