@@ -19,9 +19,13 @@ import type { DashboardDeps } from './context.ts';
 import { escapeHtml } from './html.ts';
 import { LiveHub } from './live.ts';
 import { MicroCache } from './cache.ts';
-import { loginPage, notFoundPage, registerPages, sendHtml } from './pages.ts';
+import { notFoundPage, registerPages, sendHtml } from './pages.ts';
+import { loginPage, registerLogin } from './login.ts';
 import { DashboardSecurity, hostName, isLoopbackHost, securityHeaders } from './security.ts';
 import { safeNextPath } from './next-path.ts';
+import { authGate, authOf } from './auth-gate.ts';
+import { LoginThrottle } from './login-throttle.ts';
+import { DashboardSessions } from './sessions.ts';
 import { registerStreams } from './stream.ts';
 
 export interface DashboardActions {
@@ -49,6 +53,8 @@ export interface DashboardOptions {
   readonly log: Logger;
   /** Extra health inputs beyond listener state, e.g. a database/disk error to surface. */
   readonly healthProblems?: () => ReadonlyArray<{ readonly component: string; readonly message: string }>;
+  /** The clock of durations, session expiry and the login throttle; Date.now unless a test moves it. */
+  readonly now?: () => number;
 }
 export interface RunningDashboard { readonly url: string; close(): Promise<void> }
 
@@ -105,21 +111,55 @@ export function createDashboardApp(o: DashboardOptions): Hono {
       // normalizeBaseUrl already refused anything unparsable
     }
   }
-  const security = new DashboardSecurity(dash.authToken, allowedHosts, extraOrigins);
+  const now = o.now ?? (() => Date.now());
+  const sessions = dash.authToken
+    ? new DashboardSessions(o.db, dash.authToken, { idleMs: dash.sessionIdleSeconds * 1000, lifetimeMs: dash.sessionLifetimeSeconds * 1000 }, now)
+    : null;
+  const security = new DashboardSecurity(dash.authToken, allowedHosts, extraOrigins, sessions);
   const deps: DashboardDeps = {
     o,
     security,
+    throttle: new LoginThrottle(now),
     hub: new LiveHub(o.feed, o.db, o.log),
-    since: Date.now(),
+    since: now(),
     streams: new Set(),
-    now: () => Date.now(),
+    now,
     listCache: new MicroCache(),
   };
   const statics = loadStatic();
 
   const app = new Hono();
   app.use('*', securityHeaders());
-  // First, so that no route (public or not) ever reads more than this, framed by length or chunked.
+  installGuards(app, security, deps.throttle);
+
+  app.get('/static/:name', (c) => {
+    const f = statics.get(c.req.param('name'));
+    if (!f) return c.text('not found', 404);
+    if (c.req.header('if-none-match') === f.etag) return c.body(null, 304, { ETag: f.etag, 'Cache-Control': 'no-cache' });
+    return c.body(f.body, 200, { 'Content-Type': f.type, ETag: f.etag, 'Cache-Control': 'no-cache' });
+  });
+
+  registerApi(app, deps);
+  registerStreams(app, deps);
+  registerPages(app, deps);
+  registerLogin(app, deps);
+
+  app.notFound((c) => (wantsJson(c) ? c.json({ error: 'not found' }, 404) : notFoundPage(deps, c, 'This page does not exist.')));
+  app.onError((err, c) => {
+    o.log.error({ err: err.message, path: c.req.path }, 'dashboard: request failed');
+    if (wantsJson(c)) return c.json({ error: 'internal error; see the daemon log' }, 500);
+    return c.html(`<!doctype html><title>Error</title><p>${escapeHtml('Something went wrong; the daemon log has the details.')}</p>`, 500);
+  });
+  appStreams.set(app, deps.streams);
+  return app;
+}
+
+/**
+ * What runs before every route, in this order: the body limit (so no route, public or not, ever
+ * reads more), the Host check, who is asking (with the login throttle), and the token wall.
+ */
+function installGuards(app: Hono, security: DashboardSecurity, throttle: LoginThrottle): void {
+  // Framed by Content-Length or chunked alike.
   app.use(
     '*',
     bodyLimit({
@@ -132,7 +172,6 @@ export function createDashboardApp(o: DashboardOptions): Hono {
   );
 
   app.use('*', async (c, next) => {
-    const path = c.req.path;
     // Every route, /health and /metrics included: a DNS-rebinding page reads those as well as any other.
     if (!security.hostAllowed(c)) {
       return c.text(
@@ -141,33 +180,18 @@ export function createDashboardApp(o: DashboardOptions): Hono {
         421,
       );
     }
-    if (isPublicPath(path) || security.authenticate(c) !== null) return next();
+    return next();
+  });
+  app.use('*', authGate(security, throttle));
+  app.use('*', async (c, next) => {
+    const path = c.req.path;
+    if (isPublicPath(path) || authOf(c) !== null) return next();
     c.header('WWW-Authenticate', 'Bearer realm="airut-dashboard"');
     if (wantsJson(c)) return c.json({ error: 'unauthorized' }, 401);
     // The path as the browser sent it (still percent-encoded), so that safeNextPath accepts it on the way back.
     const asked = new URL(c.req.url);
     return sendHtml(c, loginPage(null, c.req.method === 'GET' ? safeNextPath(asked.pathname + asked.search) : '/'), 401);
   });
-
-  app.get('/static/:name', (c) => {
-    const f = statics.get(c.req.param('name'));
-    if (!f) return c.text('not found', 404);
-    if (c.req.header('if-none-match') === f.etag) return c.body(null, 304, { ETag: f.etag, 'Cache-Control': 'no-cache' });
-    return c.body(f.body, 200, { 'Content-Type': f.type, ETag: f.etag, 'Cache-Control': 'no-cache' });
-  });
-
-  registerApi(app, deps);
-  registerStreams(app, deps);
-  registerPages(app, deps);
-
-  app.notFound((c) => (wantsJson(c) ? c.json({ error: 'not found' }, 404) : notFoundPage(deps, c, 'This page does not exist.')));
-  app.onError((err, c) => {
-    o.log.error({ err: err.message, path: c.req.path }, 'dashboard: request failed');
-    if (wantsJson(c)) return c.json({ error: 'internal error; see the daemon log' }, 500);
-    return c.html(`<!doctype html><title>Error</title><p>${escapeHtml('Something went wrong; the daemon log has the details.')}</p>`, 500);
-  });
-  appStreams.set(app, deps.streams);
-  return app;
 }
 
 /** Lets startDashboard end the open live streams of an app it serves. */
