@@ -1,7 +1,8 @@
 /**
  * The web dashboard: server-rendered pages, a JSON API, live updates over server-sent events,
- * /health, /metrics and the stop action. It only reads the database (the main thread's
- * connection); the one change it can make, stopping a task, goes through `actions`.
+ * /health, /metrics and the stop action. It reads the database through the main thread's
+ * connection and writes only its own login sessions there (sessions.ts); the one change it can
+ * make to tasks, stopping one, goes through `actions`.
  * See docs/dashboard.md for every page, endpoint and metric.
  */
 import { readFileSync } from 'node:fs';

@@ -24,6 +24,19 @@ export interface SessionPolicy {
 /** More live sessions than any team opens; a script that logs in in a loop pushes out its own oldest. */
 export const MAX_SESSIONS = 1000;
 const TOUCH_EVERY_MS = 60_000;
+/**
+ * A write that only tidies up or records use. On a full disk or a busy database the operator must
+ * still get in (to read /health, which says why): the storage probe reports the fault, and an
+ * ended session is refused by its times whether or not its row is gone.
+ */
+function bestEffort(write: () => void): void {
+  try {
+    write();
+  } catch {
+    // see above
+  }
+}
+
 /** A cookie value as `start()` makes them: 32 random bytes, base64url. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
@@ -59,10 +72,10 @@ export class DashboardSessions {
     if (!s) return false;
     const now = this.now();
     if (now - s.lastSeenAt >= this.policy.idleMs || now - s.createdAt >= this.policy.lifetimeMs) {
-      deleteSession(this.db, key);
+      bestEffort(() => deleteSession(this.db, key));
       return false;
     }
-    if (now - s.lastSeenAt >= this.touchEveryMs) touchSession(this.db, key, now);
+    if (now - s.lastSeenAt >= this.touchEveryMs) bestEffort(() => touchSession(this.db, key, now));
     return true;
   }
 
