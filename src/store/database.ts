@@ -16,12 +16,14 @@ export interface OpenOptions {
   readonly readonly?: boolean;
   /** Where to report modes that were tightened (or should be) on the database's files. */
   readonly log?: Logger;
+  /** The daemon's other directories (storage_dir of each repo): next to the database, they are not a sign of a shared directory. */
+  readonly ownPaths?: readonly string[];
 }
 
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
   let db: Db;
   try {
-    if (file !== ':memory:' && !options.readonly) reportModes(secureDatabaseFiles(file), options.log);
+    if (file !== ':memory:' && !options.readonly) reportModes(secureDatabaseFiles(file, options.ownPaths), options.log);
     db = new Database(file, { readonly: options.readonly ?? false });
   } catch (err) {
     throw new AirutError(

@@ -11,7 +11,8 @@
  * the surrogate key 0600), and the directory itself is 0700.
  *
  * An existing directory is tightened only when it is airut's own (every entry in it is the
- * database, its companions, or the sandbox state): `database: /var/lib/airut.db` must not make
+ * database, its companions, the sandbox state, or holds a repository's storage_dir, as in the
+ * /var/lib/airut layout of docs/deployment.md): `database: /var/lib/airut.db` must not make
  * /var/lib private, nor `/tmp/airut.db` make /tmp unusable. Anything else is reported, not changed.
  */
 import fs from 'node:fs';
@@ -43,16 +44,16 @@ const STICKY = 0o1000;
  * Makes the database directory and files private before SQLite opens them; returns what it found
  * and changed, for the caller to log. Throws the file system's error (the caller wraps it).
  */
-export function secureDatabaseFiles(file: string): ModeFinding[] {
+export function secureDatabaseFiles(file: string, ownPaths: readonly string[] = []): ModeFinding[] {
   const findings: ModeFinding[] = [];
-  secureDirectory(path.dirname(file), path.basename(file), findings);
+  secureDirectory(path.dirname(file), path.basename(file), ownPaths, findings);
   // 'a' creates the file when it is missing and never truncates one another process just made.
   fs.closeSync(fs.openSync(file, 'a', DATABASE_FILE_MODE));
   for (const f of [file, ...DATABASE_COMPANIONS.map((s) => file + s)]) tightenFile(f, findings);
   return findings;
 }
 
-function secureDirectory(dir: string, dbName: string, findings: ModeFinding[]): void {
+function secureDirectory(dir: string, dbName: string, ownPaths: readonly string[], findings: ModeFinding[]): void {
   if (!fs.existsSync(dir)) {
     fs.mkdirSync(dir, { recursive: true, mode: DATABASE_DIR_MODE });
     // mkdir's mode passes through the umask; set it exactly (a umask of 0277 would leave 0500).
@@ -62,7 +63,7 @@ function secureDirectory(dir: string, dbName: string, findings: ModeFinding[]): 
   const st = fs.statSync(dir);
   if ((st.mode & GROUP_OTHER) === 0) return;
   const to = st.mode & 0o777 & ~GROUP_OTHER;
-  const foreign = foreignEntries(dir, dbName);
+  const foreign = foreignEntries(dir, dbName, ownPaths);
   const uid = process.getuid?.();
   if (foreign.length > 0 || (uid !== undefined && st.uid !== uid) || (st.mode & STICKY) !== 0) {
     const why = foreign.length > 0 ? `it also holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}` : 'it is shared or owned by another user';
@@ -74,9 +75,17 @@ function secureDirectory(dir: string, dbName: string, findings: ModeFinding[]): 
 }
 
 /** Entries of `dir` that airut did not put there. */
-function foreignEntries(dir: string, dbName: string): string[] {
+function foreignEntries(dir: string, dbName: string, ownPaths: readonly string[]): string[] {
   const own = new Set([dbName, ...DATABASE_COMPANIONS.map((s) => dbName + s)]);
-  return fs.readdirSync(dir).filter((name) => !own.has(name) && !OWN_ENTRIES.has(name) && !name.startsWith(PROBE_PREFIX));
+  const holdsOwnPath = (entry: string): boolean => ownPaths.some((p) => isSameOrInside(path.resolve(p), entry));
+  return fs
+    .readdirSync(dir)
+    .filter((name) => !own.has(name) && !OWN_ENTRIES.has(name) && !name.startsWith(PROBE_PREFIX) && !holdsOwnPath(path.join(dir, name)));
+}
+
+function isSameOrInside(inner: string, outer: string): boolean {
+  const rel = path.relative(outer, inner);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 function tightenFile(file: string, findings: ModeFinding[]): void {

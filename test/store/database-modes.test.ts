@@ -87,6 +87,20 @@ describe('database file modes', () => {
     }
   });
 
+  it('counts the repositories\' storage dirs as airut\'s own, as in the /var/lib/airut layout', () => {
+    const dir = path.join(root, 'var-lib-airut');
+    fs.mkdirSync(path.join(dir, 'repos', 'alpha'), { recursive: true });
+    fs.chmodSync(dir, 0o755);
+    const file = path.join(dir, 'airut.db');
+    const db = openDatabase(file, { migrate: true, ownPaths: [path.join(dir, 'repos', 'alpha'), '/elsewhere/beta'] });
+    db.close();
+    assert.equal(modeOf(dir).toString(8), '700');
+    fs.mkdirSync(path.join(dir, 'not-ours'));
+    fs.chmodSync(dir, 0o755);
+    openDatabase(file, { ownPaths: [path.join(dir, 'repos', 'alpha')] }).close();
+    assert.equal(modeOf(dir).toString(8), '755', 'with an entry nobody configured, it is left alone');
+  });
+
   it('leaves a shared directory alone (but not the database in it) and says so', () => {
     const dir = path.join(root, 'shared');
     fs.mkdirSync(dir, { mode: 0o755 });
