@@ -39,7 +39,8 @@ export function retryAfterSeconds(ms: number): number {
 /** Sets `auth` on the context; answers 429 to a throttled client presenting a token. */
 export function authGate(security: DashboardSecurity, throttle: LoginThrottle): MiddlewareHandler {
   return async (c, next) => {
-    const presentsToken = c.req.header('authorization') !== undefined && security.tokenRequired;
+    // The same test as authenticate(): an empty header presents nothing.
+    const presentsToken = Boolean(c.req.header('authorization')) && security.tokenRequired;
     const client = clientAddress(c);
     if (presentsToken) {
       const wait = throttle.retryAfterMs(client);
