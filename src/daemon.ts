@@ -56,7 +56,11 @@ export class Daemon {
   async start(): Promise<void> {
     this.state = 'starting';
     try {
-      const db = openDatabase(this.config.global.databasePath, { migrate: true });
+      const db = openDatabase(this.config.global.databasePath, {
+        migrate: true,
+        log: logger().child({ component: 'store' }),
+        ownPaths: Object.values(this.config.repos).map((r) => r.storageDir),
+      });
       this.db = db;
       await this.reapOrphanContainers();
       // After the reaping: a sidecar that was still running would hold sockets in these directories.

@@ -61,6 +61,8 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
       port: dashboard.port ?? DEFAULTS.dashboardPort,
       baseUrl: dashboard.base_url ? normalizeBaseUrl(dashboard.base_url) : null,
       authToken: dashboard.auth_token ?? null,
+      sessionIdleSeconds: dashboard.session_idle_timeout ?? DEFAULTS.dashboardSessionIdleSeconds,
+      sessionLifetimeSeconds: dashboard.session_lifetime ?? DEFAULTS.dashboardSessionLifetimeSeconds,
     },
     containerCommand: raw.container_command ?? DEFAULTS.containerCommand,
     containerNetwork: raw.container_network ?? DEFAULTS.containerNetwork,

@@ -14,6 +14,10 @@ export const DEFAULTS = {
   dashboardEnabled: true,
   dashboardHost: '127.0.0.1',
   dashboardPort: 5200,
+  // A working day of inactivity ends a login; a week ends it whatever happens, so a cookie copied
+  // off a machine is worth little for long.
+  dashboardSessionIdleSeconds: 43_200,
+  dashboardSessionLifetimeSeconds: 604_800,
   containerCommand: 'podman',
   containerNetwork: 'default',
   sandboxEnabled: true,

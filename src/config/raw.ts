@@ -64,6 +64,8 @@ export interface RawServerConfig {
     port?: number;
     base_url?: string | null;
     auth_token?: string | null;
+    session_idle_timeout?: number;
+    session_lifetime?: number;
   } | null;
   container_command?: 'podman' | 'docker';
   container_network?: 'default' | 'host';

@@ -19,6 +19,11 @@ import { childPath, isRecord } from './object-path.ts';
 export const REPO_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 /** Secret names become environment variables inside the container. */
 export const SECRET_NAME_PATTERN = /^[A-Z_][A-Z0-9_]*$/;
+/**
+ * The dashboard token guards every task, every mail and the stop button, and is presented over
+ * the network: 32 characters of `openssl rand -hex 32` are 128 bits, out of reach of guessing.
+ */
+export const MIN_AUTH_TOKEN_LENGTH = 32;
 /** A model name is written into an email sub-address (`bot+name@…`), so it must be one word. */
 const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -67,6 +72,16 @@ function checkDashboard(dashboard: unknown, problems: ConfigProblem[]): void {
   const baseUrl = str(dashboard.base_url);
   if (baseUrl !== undefined && baseUrl !== '' && normalizeBaseUrl(baseUrl) === null) {
     problems.push({ path: 'dashboard.base_url', message: 'must be an http(s) URL or a host name, like https://dashboard.example.com' });
+  }
+  const token = str(dashboard.auth_token);
+  // Never quote the value: this message is printed and logged.
+  if (token !== undefined && token !== '' && token.length < MIN_AUTH_TOKEN_LENGTH) {
+    problems.push({
+      path: 'dashboard.auth_token',
+      message:
+        `is ${token.length} characters long; it must have at least ${MIN_AUTH_TOKEN_LENGTH}, as it is all that stands between ` +
+        'the network and every task. Make one with `openssl rand -hex 32` and pass it with !env',
+    });
   }
 }
 

@@ -15,6 +15,10 @@ export interface DashboardConfig {
   readonly baseUrl: string | null;
   /** When set, every page and API call needs it. */
   readonly authToken: string | null;
+  /** A login session unused for this long ends. */
+  readonly sessionIdleSeconds: number;
+  /** A login session ends this long after the login, however much it is used. */
+  readonly sessionLifetimeSeconds: number;
 }
 
 export interface ClaudeConfig {

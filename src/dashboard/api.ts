@@ -12,7 +12,6 @@ function parseCursor(v: string | undefined): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 import type { Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { redactSecretValues } from '../log/logger.ts';
 import {
   conversationCost,
@@ -35,6 +34,7 @@ import { assessHealth } from './health.ts';
 import { collectMetrics, renderMetrics } from './metrics.ts';
 import { parseId } from './pages.ts';
 import { CSRF_HEADER } from './security.ts';
+import { authOf } from './auth-gate.ts';
 import { canStop } from './views.ts';
 
 /** Every string in a JSON answer passes through the secret redaction, however deeply nested. */
@@ -168,7 +168,7 @@ export function registerApi(app: Hono, d: DashboardDeps): void {
     }
     const code = report.status === 'ok' ? 200 : 503;
     // With a token configured, an anonymous probe learns only up or down.
-    if (d.security.tokenRequired && d.security.authenticate(c) === null) return json(c, { status: report.status }, code);
+    if (d.security.tokenRequired && authOf(c) === null) return json(c, { status: report.status }, code);
     const repos = Object.fromEntries(
       Object.entries(report.repos).map(([id, r]) => [id, { state: r.state, healthy: r.healthy, detail: r.detail, lastError: r.lastError, nextRetryAt: r.nextRetryAt }]),
     );
@@ -180,7 +180,7 @@ export function registerApi(app: Hono, d: DashboardDeps): void {
     return c.body(text, 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
-  app.post('/api/tasks/:id/stop', bodyLimit({ maxSize: 16 * 1024 }), async (c) => {
+  app.post('/api/tasks/:id/stop', async (c) => {
     const contentType = c.req.header('content-type') ?? '';
     const isForm = contentType.startsWith('application/x-www-form-urlencoded') || contentType.startsWith('multipart/form-data');
     let presented = c.req.header(CSRF_HEADER);
@@ -188,7 +188,7 @@ export function registerApi(app: Hono, d: DashboardDeps): void {
       const form = await c.req.parseBody();
       presented = typeof form.csrf === 'string' ? form.csrf : undefined;
     }
-    const viaBearer = d.security.authenticate(c) === 'bearer';
+    const viaBearer = authOf(c) === 'bearer';
     if (!viaBearer && (!d.security.sameOrigin(c) || !d.security.csrfValid(presented))) {
       d.o.log.warn({ origin: c.req.header('origin') ?? null, fetchSite: c.req.header('sec-fetch-site') ?? null }, 'dashboard: refused a cross-site stop request');
       return json(c, { ok: false, message: 'cross-site request refused: reload the dashboard page and try again' }, 403);

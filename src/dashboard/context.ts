@@ -3,10 +3,13 @@ import type { DashboardOptions } from './server.ts';
 import type { LiveHub } from './live.ts';
 import type { DashboardSecurity } from './security.ts';
 import type { MicroCache } from './cache.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 
 export interface DashboardDeps {
   readonly o: DashboardOptions;
   readonly security: DashboardSecurity;
+  /** Failed token attempts per client address. */
+  readonly throttle: LoginThrottle;
   readonly hub: LiveHub;
   /** When this dashboard was created: the health grace period of repos that have not reported. */
   readonly since: number;

@@ -1,11 +1,10 @@
-/** The server-rendered pages: tasks, task, conversation (with its network log), repos, login. */
+/** The server-rendered pages: tasks, task, conversation (with its network log), repos (the login form is in login.ts). */
 import type { Context, Hono } from 'hono';
-import { setCookie, deleteCookie } from 'hono/cookie';
 import { assessHealth } from './health.ts';
 import { h, href, formatCost, timeTag, type SafeHtml } from './html.ts';
 import { configuredRepoIds, type DashboardDeps } from './context.ts';
 import { layout, listenerStateBadge, repoBadge, subjectText, taskCard, taskSummary, timelineEvent, type PageContext } from './views.ts';
-import { safeNextPath, SESSION_COOKIE } from './security.ts';
+import { authOf } from './auth-gate.ts';
 import {
   conversationCost,
   countByRepoAndStatus,
@@ -31,31 +30,15 @@ export const PAGE_SIZE = 50;
 const PAGE_EVENTS = 2000;
 
 function pageContext(d: DashboardDeps, c: Context): PageContext {
-  return { csrfToken: d.security.csrfToken, canLogOut: d.security.tokenRequired && d.security.authenticate(c) === 'cookie' };
+  return { csrfToken: d.security.csrfToken, canLogOut: d.security.tokenRequired && authOf(c) === 'cookie' };
 }
 
-export function sendHtml(c: Context, body: SafeHtml, status: 200 | 401 | 403 | 404 | 400 = 200): Response {
+export function sendHtml(c: Context, body: SafeHtml, status: 200 | 401 | 403 | 404 | 400 | 429 = 200): Response {
   return c.html(body.value, status);
 }
 
 export function notFoundPage(d: DashboardDeps, c: Context, what: string): Response {
   return sendHtml(c, layout(pageContext(d, c), 'Not found', 'error', h`<h1>Not found</h1><p>${what}</p><p><a href="/">All tasks</a></p>`), 404);
-}
-
-export function loginPage(message: string | null, next: string): SafeHtml {
-  return layout(
-    null,
-    'Log in',
-    'login',
-    h`<section class="login"><h1>airut dashboard</h1>
-<p>This dashboard needs its access token (<code>dashboard.auth_token</code> in the server configuration).</p>
-${message ? h`<p class="error-line" role="alert">${message}</p>` : ''}
-<form method="post" action="/login">
-<input type="hidden" name="next" value="${next}">
-<label>Token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
-<button type="submit">Log in</button>
-</form></section>`,
-  );
 }
 
 /** Positive integer from a query/path parameter, or undefined. */
@@ -180,42 +163,6 @@ ${s ? h`<dt>State since</dt><dd>${timeTag(s.updatedAt)}</dd>` : ''}
 <p class="overall ${health.status === 'ok' ? 'healthy' : 'unhealthy'}">Listeners: ${health.status === 'ok' ? 'all healthy' : 'degraded'}</p>
 ${rows}`;
     return sendHtml(c, layout(pageContext(d, c), 'Repositories', 'repos', body));
-  });
-
-  app.get('/login', (c) => {
-    if (!d.security.tokenRequired) return c.redirect('/', 303);
-    return sendHtml(c, loginPage(null, safeNextPath(c.req.query('next'))));
-  });
-
-  app.post('/login', async (c) => {
-    if (!d.security.tokenRequired) return c.redirect('/', 303);
-    if (!d.security.sameOrigin(c)) return c.text('cross-site request refused', 403);
-    const form = await c.req.parseBody();
-    const token = typeof form.token === 'string' ? form.token : '';
-    const next = safeNextPath(typeof form.next === 'string' ? form.next : undefined);
-    if (!d.security.checkToken(token)) {
-      d.o.log.warn({ ip: c.req.header('x-forwarded-for') ?? null }, 'dashboard: failed login');
-      // Slows guessing down; a real token is long enough that this is a courtesy, not the defence.
-      await new Promise((r) => setTimeout(r, 300));
-      return sendHtml(c, loginPage('That token is not right.', next), 401);
-    }
-    setCookie(c, SESSION_COOKIE, d.security.sessionCookieValue, {
-      httpOnly: true,
-      sameSite: 'Strict',
-      path: '/',
-      secure: new URL(c.req.url).protocol === 'https:',
-      maxAge: 30 * 24 * 3600,
-    });
-    return c.redirect(next, 303);
-  });
-
-  app.post('/logout', async (c) => {
-    const form = await c.req.parseBody();
-    if (!d.security.sameOrigin(c) || !d.security.csrfValid(typeof form.csrf === 'string' ? form.csrf : undefined)) {
-      return c.text('cross-site request refused', 403);
-    }
-    deleteCookie(c, SESSION_COOKIE, { path: '/' });
-    return c.redirect('/login', 303);
   });
 }
 

@@ -3,8 +3,8 @@
  *
  * - Security headers on every response (CSP without inline script, no framing, no sniffing, no referrer).
  * - Optional token (`dashboard.auth_token`): `Authorization: Bearer <token>`, or the session cookie
- *   the login form sets. The cookie holds an HMAC of the token, not the token, so it is useless
- *   elsewhere and changes when the token changes. Comparisons are constant-time.
+ *   the login form sets (a random session id that expires and that log out ends; see sessions.ts).
+ *   Comparisons are constant-time; guessing is slowed per client (login-throttle.ts).
  * - Changes (stop, logout) need a same-origin request (Origin / Sec-Fetch-Site) and the
  *   per-process CSRF token that pages carry in `data-csrf`. A request authenticated by a Bearer
  *   header is exempt: a browser never attaches that header cross-site on its own.
@@ -12,10 +12,11 @@
  *   configured host or base_url's host): this stops DNS-rebinding pages from reading or driving
  *   an open dashboard through the visitor's browser.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
+import type { DashboardSessions } from './sessions.ts';
 
 export const SESSION_COOKIE = 'airut_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -50,31 +51,27 @@ export type AuthVia = 'none' | 'bearer' | 'cookie';
 export class DashboardSecurity {
   /** Per process: a page loaded before a restart must be reloaded to stop a task. */
   readonly csrfToken = randomBytes(32).toString('base64url');
-  private readonly sessionValue: string | null;
 
   constructor(
     private readonly authToken: string | null,
     private readonly allowedHosts: ReadonlySet<string>,
     private readonly extraOrigins: ReadonlySet<string>,
-  ) {
-    this.sessionValue = authToken ? createHmac('sha256', authToken).update('airut-dashboard-session-v1').digest('base64url') : null;
-  }
+    /** Present exactly when a token is configured. */
+    readonly sessions: DashboardSessions | null,
+  ) {}
 
   get tokenRequired(): boolean {
     return this.authToken !== null;
-  }
-
-  /** The cookie value the login form sets after a correct token. */
-  get sessionCookieValue(): string {
-    if (!this.sessionValue) throw new Error('no auth token configured');
-    return this.sessionValue;
   }
 
   checkToken(candidate: string): boolean {
     return this.authToken !== null && safeEqual(candidate, this.authToken);
   }
 
-  /** How the request proved itself, or null when it did not (and a token is required). */
+  /**
+   * How the request proved itself, or null when it did not (and a token is required). Called once
+   * per request, by the auth gate; routes read the result with authOf(c).
+   */
   authenticate(c: Context): AuthVia | null {
     if (!this.authToken) return 'none';
     const header = c.req.header('authorization');
@@ -83,9 +80,7 @@ export class DashboardSecurity {
       // A wrong header is a failure even if a cookie is present: don't let one mask the other.
       return m && this.checkToken(m[1]!.trim()) ? 'bearer' : null;
     }
-    const cookie = getCookie(c, SESSION_COOKIE);
-    if (cookie && this.sessionValue && safeEqual(cookie, this.sessionValue)) return 'cookie';
-    return null;
+    return this.sessions?.check(getCookie(c, SESSION_COOKIE)) ? 'cookie' : null;
   }
 
   /** False for a Host that is neither this machine nor a configured name (see the module comment). */
@@ -103,7 +98,10 @@ export class DashboardSecurity {
     const site = c.req.header('sec-fetch-site');
     if (site !== undefined && site !== 'same-origin') return false;
     const origin = c.req.header('origin');
-    if (origin === undefined || origin === 'null') return site === 'same-origin' && origin === undefined;
+    // `Origin: null` is what a browser sends for a form posted from a page of ours, because every
+    // page says `Referrer-Policy: no-referrer`; only `Sec-Fetch-Site` (which no page can set) then
+    // tells it from a sandboxed or data: page, which a browser marks cross-site.
+    if (origin === undefined || origin === 'null') return site === 'same-origin';
     const self = new URL(c.req.url).origin;
     return origin === self || this.extraOrigins.has(origin);
   }
@@ -128,10 +126,4 @@ export function hostName(hostHeader: string): string | null {
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
-}
-
-/** A redirect target after login: a path on this site only (no `//host`, no scheme). */
-export function safeNextPath(next: string | undefined): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\') || /[\r\n]/.test(next)) return '/';
-  return next;
 }

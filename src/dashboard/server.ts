@@ -1,7 +1,8 @@
 /**
  * The web dashboard: server-rendered pages, a JSON API, live updates over server-sent events,
- * /health, /metrics and the stop action. It only reads the database (the main thread's
- * connection); the one change it can make, stopping a task, goes through `actions`.
+ * /health, /metrics and the stop action. It reads the database through the main thread's
+ * connection and writes only its own login sessions there (sessions.ts); the one change it can
+ * make to tasks, stopping one, goes through `actions`.
  * See docs/dashboard.md for every page, endpoint and metric.
  */
 import { readFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { serve } from '@hono/node-server';
+import { bodyLimit } from 'hono/body-limit';
 import type { ServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
@@ -18,8 +20,13 @@ import type { DashboardDeps } from './context.ts';
 import { escapeHtml } from './html.ts';
 import { LiveHub } from './live.ts';
 import { MicroCache } from './cache.ts';
-import { loginPage, notFoundPage, registerPages, sendHtml } from './pages.ts';
+import { notFoundPage, registerPages, sendHtml } from './pages.ts';
+import { loginPage, registerLogin } from './login.ts';
 import { DashboardSecurity, hostName, isLoopbackHost, securityHeaders } from './security.ts';
+import { safeNextPath } from './next-path.ts';
+import { authGate, authOf } from './auth-gate.ts';
+import { LoginThrottle } from './login-throttle.ts';
+import { DashboardSessions } from './sessions.ts';
 import { registerStreams } from './stream.ts';
 
 export interface DashboardActions {
@@ -47,6 +54,8 @@ export interface DashboardOptions {
   readonly log: Logger;
   /** Extra health inputs beyond listener state, e.g. a database/disk error to surface. */
   readonly healthProblems?: () => ReadonlyArray<{ readonly component: string; readonly message: string }>;
+  /** The clock of durations, session expiry and the login throttle; Date.now unless a test moves it. */
+  readonly now?: () => number;
 }
 export interface RunningDashboard { readonly url: string; close(): Promise<void> }
 
@@ -70,6 +79,13 @@ function loadStatic(): Map<string, StaticFile> {
   }
   return files;
 }
+
+/**
+ * The largest request body any route takes. The only bodies are the login form (a token and a
+ * path), log out and stop (a CSRF token): 4 KiB is generous, and /login is public, so without a
+ * limit anyone could make the daemon buffer whatever they send.
+ */
+export const MAX_BODY_BYTES = 4096;
 
 /** Paths reachable without the token: the login form, its CSS/JS, and the health probe (which then says only up/down). */
 function isPublicPath(path: string): boolean {
@@ -96,35 +112,26 @@ export function createDashboardApp(o: DashboardOptions): Hono {
       // normalizeBaseUrl already refused anything unparsable
     }
   }
-  const security = new DashboardSecurity(dash.authToken, allowedHosts, extraOrigins);
+  const now = o.now ?? (() => Date.now());
+  const sessions = dash.authToken
+    ? new DashboardSessions(o.db, dash.authToken, { idleMs: dash.sessionIdleSeconds * 1000, lifetimeMs: dash.sessionLifetimeSeconds * 1000 }, now)
+    : null;
+  const security = new DashboardSecurity(dash.authToken, allowedHosts, extraOrigins, sessions);
   const deps: DashboardDeps = {
     o,
     security,
+    throttle: new LoginThrottle(now),
     hub: new LiveHub(o.feed, o.db, o.log),
-    since: Date.now(),
+    since: now(),
     streams: new Set(),
-    now: () => Date.now(),
+    now,
     listCache: new MicroCache(),
   };
   const statics = loadStatic();
 
   const app = new Hono();
   app.use('*', securityHeaders());
-
-  app.use('*', async (c, next) => {
-    const path = c.req.path;
-    if (path !== '/health' && path !== '/metrics' && !security.hostAllowed(c)) {
-      return c.text(
-        'This dashboard answers only to its own host names. Open it by IP address or localhost, ' +
-          'or set dashboard.base_url (or dashboard.auth_token) in the server configuration.',
-        421,
-      );
-    }
-    if (isPublicPath(path) || security.authenticate(c) !== null) return next();
-    c.header('WWW-Authenticate', 'Bearer realm="airut-dashboard"');
-    if (wantsJson(c)) return c.json({ error: 'unauthorized' }, 401);
-    return sendHtml(c, loginPage(null, c.req.method === 'GET' ? c.req.path + (new URL(c.req.url).search || '') : '/'), 401);
-  });
+  installGuards(app, security, deps.throttle);
 
   app.get('/static/:name', (c) => {
     const f = statics.get(c.req.param('name'));
@@ -136,6 +143,7 @@ export function createDashboardApp(o: DashboardOptions): Hono {
   registerApi(app, deps);
   registerStreams(app, deps);
   registerPages(app, deps);
+  registerLogin(app, deps);
 
   app.notFound((c) => (wantsJson(c) ? c.json({ error: 'not found' }, 404) : notFoundPage(deps, c, 'This page does not exist.')));
   app.onError((err, c) => {
@@ -145,6 +153,46 @@ export function createDashboardApp(o: DashboardOptions): Hono {
   });
   appStreams.set(app, deps.streams);
   return app;
+}
+
+/**
+ * What runs before every route, in this order: the body limit (so no route, public or not, ever
+ * reads more), the Host check, who is asking (with the login throttle), and the token wall.
+ */
+function installGuards(app: Hono, security: DashboardSecurity, throttle: LoginThrottle): void {
+  // Framed by Content-Length or chunked alike.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        wantsJson(c)
+          ? c.json({ error: `request body too large (the limit is ${MAX_BODY_BYTES} bytes)` }, 413)
+          : c.text(`Request body too large: the dashboard accepts at most ${MAX_BODY_BYTES} bytes.`, 413),
+    }),
+  );
+
+  app.use('*', async (c, next) => {
+    // Every route, /health and /metrics included: a DNS-rebinding page reads those as well as any other.
+    if (!security.hostAllowed(c)) {
+      return c.text(
+        'This dashboard answers only to its own host names. Open it by IP address or localhost, ' +
+          'or set dashboard.base_url (or dashboard.auth_token) in the server configuration.',
+        421,
+      );
+    }
+    return next();
+  });
+  app.use('*', authGate(security, throttle));
+  app.use('*', async (c, next) => {
+    const path = c.req.path;
+    if (isPublicPath(path) || authOf(c) !== null) return next();
+    c.header('WWW-Authenticate', 'Bearer realm="airut-dashboard"');
+    if (wantsJson(c)) return c.json({ error: 'unauthorized' }, 401);
+    // The path as the browser sent it (still percent-encoded), so that safeNextPath accepts it on the way back.
+    const asked = new URL(c.req.url);
+    return sendHtml(c, loginPage(null, c.req.method === 'GET' ? safeNextPath(asked.pathname + asked.search) : '/'), 401);
+  });
 }
 
 /** Lets startDashboard end the open live streams of an app it serves. */

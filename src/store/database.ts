@@ -2,10 +2,10 @@
  * Opens the shared SQLite file. Every thread that touches the database opens its own
  * connection with these settings (better-sqlite3 connections are not shareable across threads).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AirutError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { secureDatabaseFiles } from './file-modes.ts';
 import { migrate } from './migrations.ts';
 
 export type Db = Database.Database;
@@ -14,12 +14,16 @@ export interface OpenOptions {
   /** Apply pending migrations (only the supervisor does; other threads expect the schema to be there). */
   readonly migrate?: boolean;
   readonly readonly?: boolean;
+  /** Where to report modes that were tightened (or should be) on the database's files. */
+  readonly log?: Logger;
+  /** The daemon's other directories (storage_dir of each repo): next to the database, they are not a sign of a shared directory. */
+  readonly ownPaths?: readonly string[];
 }
 
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
   let db: Db;
   try {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (file !== ':memory:' && !options.readonly) reportModes(secureDatabaseFiles(file, options.ownPaths), options.log);
     db = new Database(file, { readonly: options.readonly ?? false });
   } catch (err) {
     throw new AirutError(
@@ -38,6 +42,13 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   db.pragma('foreign_keys = ON');
   if (options.migrate) migrate(db);
   return db;
+}
+
+function reportModes(findings: ReturnType<typeof secureDatabaseFiles>, log: Logger | undefined): void {
+  for (const f of findings) {
+    if (f.changed) log?.warn({ path: f.path, from: f.from, to: f.to }, 'database: made a file others could read private');
+    else log?.warn({ path: f.path, mode: f.from, reason: f.reason }, `database: others can read ${f.path}; run chmod ${f.to} on it if it is not shared`);
+  }
 }
 
 /**

@@ -200,6 +200,21 @@ const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 6,
+    description: 'dashboard login sessions',
+    sql: `
+      -- One row per dashboard login (see src/dashboard/sessions.ts). The session id lives only in
+      -- the browser's cookie; this keeps an HMAC of it keyed by the auth token, so the file does not
+      -- hold a usable cookie and a changed token finds none of the old sessions.
+      CREATE TABLE dashboard_sessions (
+        id_hash      TEXT    PRIMARY KEY,
+        created_at   INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX dashboard_sessions_by_last_seen ON dashboard_sessions (last_seen_at);
+    `,
+  },
+  {
     version: 7,
     description: 'rejected mail: headers only, a daily byte budget, counted per source',
     sql: `

@@ -49,7 +49,7 @@ test('a minimal repository gets the documented defaults', () => {
     shutdownTimeoutSeconds: 60,
     conversationMaxAgeDays: 7,
     imageBuildTimeoutSeconds: 900,
-    dashboard: { enabled: true, host: '127.0.0.1', port: 5200, baseUrl: null, authToken: null },
+    dashboard: { enabled: true, host: '127.0.0.1', port: 5200, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800 },
     containerCommand: 'podman',
     containerNetwork: 'default',
     network: { upstreamOverrides: {} },
@@ -144,6 +144,8 @@ test('the JSON schema states the same defaults as the loader', () => {
   assert.equal(top.dashboard!.properties!.enabled!.default, DEFAULTS.dashboardEnabled);
   assert.equal(top.dashboard!.properties!.host!.default, DEFAULTS.dashboardHost);
   assert.equal(top.dashboard!.properties!.port!.default, DEFAULTS.dashboardPort);
+  assert.equal(top.dashboard!.properties!.session_idle_timeout!.default, DEFAULTS.dashboardSessionIdleSeconds);
+  assert.equal(top.dashboard!.properties!.session_lifetime!.default, DEFAULTS.dashboardSessionLifetimeSeconds);
   assert.equal(top.container_command!.default, DEFAULTS.containerCommand);
   assert.equal(top.database!.default, DEFAULTS.databasePath);
   assert.equal(top.rejected_mail!.properties!.max_stored_bytes_per_day!.default, DEFAULTS.rejectedMaxStoredBytesPerDay);

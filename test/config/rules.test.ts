@@ -156,3 +156,29 @@ test('claude.allowed_models entries must fit in an email sub-address', () => {
   setIn(tree, ['claude', 'allowed_models'], ['claude-opus-4-1', 'claude opus']);
   assert.match(messageAt(problemsOf(toYaml(tree)), 'claude.allowed_models[1]'), /sub-address/);
 });
+
+test('a dashboard auth_token shorter than 32 characters is refused, with how to make one, without quoting it', () => {
+  for (const token of ['q9Z', 'short-token-0123456789', 'Z'.repeat(31)]) {
+    const tree = validConfig();
+    setIn(tree, ['dashboard', 'auth_token'], token);
+    const problems = problemsOf(toYaml(tree));
+    const message = messageAt(problems, 'dashboard.auth_token');
+    assert.match(message, new RegExp(`is ${token.length} characters long; it must have at least 32`));
+    assert.match(message, /openssl rand -hex 32/);
+    assert.ok(!message.includes(token), 'the message does not repeat the token');
+  }
+  for (const token of ['a'.repeat(32), '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef']) {
+    const tree = validConfig();
+    setIn(tree, ['dashboard', 'auth_token'], token);
+    assert.equal(parse(toYaml(tree)).global.dashboard.authToken, token);
+  }
+});
+
+test('dashboard session lifetimes have defaults and bounds', () => {
+  const cfg = parse(toYaml(validConfig()));
+  assert.equal(cfg.global.dashboard.sessionIdleSeconds, 12 * 3600);
+  assert.equal(cfg.global.dashboard.sessionLifetimeSeconds, 7 * 86_400);
+  const tree = validConfig();
+  setIn(tree, ['dashboard', 'session_idle_timeout'], 30);
+  assert.ok(messageAt(problemsOf(toYaml(tree)), 'dashboard.session_idle_timeout'));
+});

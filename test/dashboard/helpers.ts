@@ -55,7 +55,7 @@ export function makeConfig(repoIds: readonly string[], dashboard: Partial<Dashbo
       shutdownTimeoutSeconds: 10,
       conversationMaxAgeDays: 30,
       imageBuildTimeoutSeconds: 900,
-      dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, ...dashboard },
+      dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800, ...dashboard },
       containerCommand: 'podman',
       containerNetwork: 'default',
       network: { upstreamOverrides: {} },
@@ -216,4 +216,39 @@ export function netEntry(over: Partial<NetworkLogEntry> = {}): NetworkLogEntry {
     durationMs: 12,
     ...over,
   };
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/**
+ * One request over a real socket with full control of the headers (fetch forbids setting Host), of
+ * how the body is framed (`chunked` sends it without Content-Length, as a stream) and of the
+ * client's address (`localAddress`: any 127.x.y.z is this machine, as another client).
+ */
+export function rawRequest(
+  url: string,
+  o: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunked?: boolean; localAddress?: string } = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const options = { method: o.method ?? 'GET', headers: o.headers ?? {}, agent: false, ...(o.localAddress ? { localAddress: o.localAddress } : {}) };
+    const req = http.request(url, options, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (b: Buffer) => parts.push(b));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8') }));
+      res.on('error', reject);
+    });
+    // The server may answer (413) and close before the whole body is written: that is not a failure here.
+    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+    if (o.body !== undefined) {
+      if (!o.chunked) req.setHeader('content-length', Buffer.byteLength(o.body));
+      const body = Buffer.from(o.body);
+      // Several writes, so that a chunked body really arrives in pieces.
+      for (let i = 0; i < body.length; i += 16_384) req.write(body.subarray(i, i + 16_384));
+    }
+    req.end();
+  });
 }

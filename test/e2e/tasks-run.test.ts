@@ -267,7 +267,7 @@ test('SIGTERM while a task runs past shutdown_timeout: container gone, task inte
 test('Stop from the dashboard API: the running container is stopped, the task is cancelled and the sender told; a queued task leaves the queue', async () => {
   const alpha = await env.repo('alpha', repoYaml());
   const port = await freePort();
-  const token = 'dashboard-test-token-1234';
+  const token = 'dashboard-test-token-0123456789abcdef';
   const { cfg, daemon } = env.daemonWith([alpha], 1, { dashboard: { enabled: true, host: '127.0.0.1', port, auth_token: token } });
   const api = (p: string, init: RequestInit = {}) =>
     fetch(`http://127.0.0.1:${port}${p}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
