@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'node:events';
 import autocannon from 'autocannon';
 import pino from 'pino';
-import { DEFAULT_MAIL_LIMITS } from '../../src/config/defaults.ts';
+import { DEFAULT_MAIL_LIMITS, DEFAULT_TASK_OUTPUT_LIMITS } from '../../src/config/defaults.ts';
 import type { ServerConfig } from '../../src/config/types.ts';
 import { startDashboard } from '../../src/dashboard/server.ts';
 import { openDatabase } from '../../src/store/database.ts';
@@ -53,7 +53,7 @@ function config(dbPath: string): ServerConfig {
       maxConcurrent: 4, shutdownTimeoutSeconds: 10, conversationMaxAgeDays: 30, imageBuildTimeoutSeconds: 900,
       dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null },
       containerCommand: 'podman', containerNetwork: 'default', network: { upstreamOverrides: {} }, databasePath: dbPath,
-      claude: { binaryPath: '/bin/true', allowedModels: [] },
+      claude: { binaryPath: '/bin/true', allowedModels: [] }, taskOutput: DEFAULT_TASK_OUTPUT_LIMITS,
     },
     repos,
     sourcePath: 'bench',

@@ -23,6 +23,7 @@ import type {
   RepoServerConfig,
   ServerConfig,
   SigningCredential,
+  TaskOutputLimits,
 } from './types.ts';
 
 function namedValue(v: RawNamedValue): { name: string; value: string } {
@@ -67,6 +68,18 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
     network: { upstreamOverrides: buildUpstreamOverrides(raw.network?.upstream_overrides ?? {}) },
     databasePath: expandPath(raw.database ?? DEFAULTS.databasePath, configDir),
     claude: { binaryPath, allowedModels: [...(claude.allowed_models ?? [])] },
+    taskOutput: buildTaskOutput(raw.task_output ?? {}),
+  };
+}
+
+function buildTaskOutput(raw: NonNullable<RawServerConfig['task_output']>): TaskOutputLimits {
+  return {
+    maxOutboxFileBytes: raw.max_outbox_file_bytes ?? DEFAULTS.maxOutboxFileBytes,
+    maxOutboxTotalBytes: raw.max_outbox_total_bytes ?? DEFAULTS.maxOutboxTotalBytes,
+    maxOutboxFiles: raw.max_outbox_files ?? DEFAULTS.maxOutboxFiles,
+    maxLineBytes: raw.max_line_bytes ?? DEFAULTS.maxLineBytes,
+    maxEvents: raw.max_events ?? DEFAULTS.maxEvents,
+    maxNetworkRows: raw.max_network_rows ?? DEFAULTS.maxNetworkRows,
   };
 }
 

@@ -38,6 +38,23 @@ export interface GlobalConfig {
   /** Absolute path of the SQLite database file. */
   readonly databasePath: string;
   readonly claude: ClaudeConfig;
+  readonly taskOutput: TaskOutputLimits;
+}
+
+/**
+ * How much of a task's output the daemon takes (`task_output:`). Sizes are bytes; an outbox file
+ * counts as the larger of its apparent size and the space it takes on disk.
+ */
+export interface TaskOutputLimits {
+  readonly maxOutboxFileBytes: number;
+  readonly maxOutboxTotalBytes: number;
+  readonly maxOutboxFiles: number;
+  /** Longest stdout line of the agent kept whole. */
+  readonly maxLineBytes: number;
+  /** Agent events stored per task (the final result is always stored). */
+  readonly maxEvents: number;
+  /** Network-log rows stored per task. */
+  readonly maxNetworkRows: number;
 }
 
 /** Where the sandbox proxy connects for a name instead of resolving it. */
