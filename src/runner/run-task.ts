@@ -25,7 +25,10 @@ import { ensureImage } from '../sandbox/image.ts';
 import { recordRepoImage } from '../store/conversation-gc.ts';
 import { DEFAULT_LIMITS, runAgent, type AgentEvent, type AgentOutcome } from '../sandbox/run-agent.ts';
 import { stripReplyPrefixes } from '../email/threading.ts';
-import { composeMail, type ComposeBody, type ReplyAttachment } from '../reply/compose.ts';
+import { composeMail, composeMailToFile, type ComposeBody, type ReplyAttachment } from '../reply/compose.ts';
+import { removeSpoolFile, spoolDir } from '../reply/spool.ts';
+import { notAttachedMarkdown } from '../conversation/index.ts';
+import { openOutboxAttachments, type OutboxAttachments } from './outbox-attachments.ts';
 import { saveAttachments } from './attachments.ts';
 import { chooseModel } from './model.ts';
 import { buildPrompt } from './prompt.ts';
@@ -89,8 +92,8 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     messageId: parsed.messageId,
     references: parsed.references,
   };
-  const enqueue = async (body: ComposeBody, attachments: ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) => {
-    const composed = await composeMail({
+  const enqueue = async (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) => {
+    const input = {
       repoEmail: repo.email,
       to: mail.sender,
       conversationId,
@@ -99,20 +102,27 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
       references: mail.references,
       body,
       attachments,
-    });
-    writeTransaction(db, () => {
-      enqueueMail(db, {
-        repoId: repo.repoId,
-        taskId,
-        conversationId,
-        kind: composed.kind,
-        messageId: composed.messageId,
-        recipient: mail.sender,
-        subject: composed.subject,
-        raw: composed.raw,
+    };
+    // With attachments the message goes to a spool file, streamed in and out; without, it is small.
+    const composed = attachments.length > 0 ? await composeMailToFile(input, spoolDir(repo.storageDir), `task-${taskId}`) : await composeMail(input);
+    try {
+      writeTransaction(db, () => {
+        enqueueMail(db, {
+          repoId: repo.repoId,
+          taskId,
+          conversationId,
+          kind: composed.kind,
+          messageId: composed.messageId,
+          recipient: mail.sender,
+          subject: composed.subject,
+          raw: composed.raw,
+        });
+        if (finish) finishTask(db, taskId, finish);
       });
-      if (finish) finishTask(db, taskId, finish);
-    });
+    } catch (err) {
+      if (!Buffer.isBuffer(composed.raw)) await removeSpoolFile(composed.raw.path).catch(() => undefined);
+      throw err;
+    }
     return composed;
   };
 
@@ -151,6 +161,9 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     return { taskId, status: 'failed' };
   } finally {
     clearInterval(lease);
+    // Whatever the outcome (sent, failed, timed out, stopped, interrupted, thrown), nothing the
+    // agent left in outbox/ survives the task: what was attached is in the queued reply already.
+    await clearOutboxQuietly(new ConversationStore(repo.storageDir), conversationId, log);
     input.port.close();
   }
 
@@ -168,18 +181,24 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
   }
 
   async function finishWithOutcome(r: PipelineResult): Promise<RunTaskResult> {
-    const result = await replyToOutcome(r);
-    if (result.status !== 'interrupted') await r.clearOutbox();
-    return result;
+    try {
+      return await replyToOutcome(r);
+    } finally {
+      await r.outbox.close();
+    }
   }
 
   async function replyToOutcome(r: PipelineResult): Promise<RunTaskResult> {
-    const { outcome, model, attachments, timeoutSeconds } = r;
+    const { outcome, model, timeoutSeconds } = r;
+    const attachments = r.outbox.attachments;
     const base = { model, sessionId: outcome.sessionId };
+    // Files left out are named in every reply that would have carried them.
+    const skipped = notAttachedMarkdown(r.outbox.notAttached);
+    const withSkipped = (markdown: string): string => (skipped ? `${markdown}\n\n${skipped}` : markdown);
     if (outcome.kind === 'cancelled') {
       if (cancelReason === 'shutdown') return interrupted('stopped by a shutdown; it runs again after the restart');
       await enqueue(
-        { kind: 'notice', markdown: 'This task was **stopped** by an operator before it finished. Reply to this mail to continue the conversation.' },
+        { kind: 'notice', markdown: withSkipped('This task was **stopped** by an operator before it finished. Reply to this mail to continue the conversation.') },
         attachments,
         { ...base, status: 'cancelled', error: 'stopped by an operator' },
       );
@@ -190,9 +209,10 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
       await enqueue(
         {
           kind: 'notice',
-          markdown:
+          markdown: withSkipped(
             `The task hit its time limit of ${timeoutSeconds >= 120 ? `${minutes} minutes` : `${timeoutSeconds} seconds`} and was stopped. ` +
-            'The work done so far is kept: reply to this mail to continue, or raise `timeout` in `.airut/airut.yaml`.',
+              'The work done so far is kept: reply to this mail to continue, or raise `timeout` in `.airut/airut.yaml`.',
+          ),
         },
         attachments,
         { ...base, status: 'timeout', error: `timed out after ${timeoutSeconds} s` },
@@ -201,7 +221,7 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     }
     if (outcome.kind === 'failed') {
       await enqueue(
-        { kind: 'error', message: `Claude Code did not finish the task: ${outcome.error}` },
+        { kind: 'error', message: withSkipped(`Claude Code did not finish the task: ${outcome.error}`) },
         attachments,
         { ...base, status: 'failed', error: outcome.error, costUsd: outcome.costUsd },
       );
@@ -211,7 +231,7 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     await enqueue(
       {
         kind: 'reply',
-        markdown: resumedNote + (outcome.result.trim() || '_(Claude Code finished without a text answer.)_'),
+        markdown: withSkipped(resumedNote + (outcome.result.trim() || '_(Claude Code finished without a text answer.)_')),
         usage: { costUsd: outcome.costUsd, turns: outcome.turns, durationMs: outcome.durationMs, model },
       },
       attachments,
@@ -224,12 +244,12 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
 interface PipelineResult {
   readonly outcome: AgentOutcome;
   readonly model: string;
-  readonly attachments: ReplyAttachment[];
+  /** The outbox files that go with the reply (open until it is written) and those left out. */
+  readonly outbox: OutboxAttachments;
   readonly timeoutSeconds: number;
-  readonly clearOutbox: () => Promise<void>;
 }
 
-type Enqueue = (body: ComposeBody, attachments?: ReplyAttachment[], finish?: TaskOutcomeUpdate) => Promise<unknown>;
+type Enqueue = (body: ComposeBody, attachments?: readonly ReplyAttachment[], finish?: TaskOutcomeUpdate) => Promise<unknown>;
 
 async function pipeline(
   input: RunTaskInput,
@@ -453,11 +473,18 @@ async function pipeline(
     upsertConversation(db, repo.repoId, conversationId, { sessionId });
   }
 
-  const outbox = await store.collectOutbox(conversationId);
-  const attachments: ReplyAttachment[] = [];
-  for (const f of outbox) attachments.push({ filename: f.filename, content: await store.readOutboxFile(conversationId, f.filename) });
-  // Cleared only once the reply carrying these files is queued (see finishWithOutcome).
-  return { outcome, model, attachments, timeoutSeconds: repoConfig.timeoutSeconds, clearOutbox: () => store.clearOutbox(conversationId) };
+  // Capped and opened for streaming; cleared once the task ends, whatever the outcome (see runTask).
+  const outbox = await openOutboxAttachments(store, conversationId, globals.taskOutput);
+  return { outcome, model, outbox, timeoutSeconds: repoConfig.timeoutSeconds };
+}
+
+/** Empties the conversation's outbox/; a conversation that was never created has none. */
+async function clearOutboxQuietly(store: ConversationStore, conversationId: string, log: Logger): Promise<void> {
+  try {
+    if (await store.exists(conversationId)) await store.clearOutbox(conversationId);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not clear the outbox; the next task of the conversation finds what is left and applies the same limits');
+  }
 }
 
 function upsertConversation(
