@@ -13,7 +13,6 @@ import type { Db } from '../store/database.ts';
 import { writeTransaction } from '../store/database.ts';
 import { getTask, getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
 import { finishTask, renewLease, type TaskOutcomeUpdate } from '../store/task-queue.ts';
-import { appendTaskEvent } from '../store/task-events.ts';
 import { enqueueMail } from '../store/outgoing-mail.ts';
 import { parseMessage } from '../email/parse.ts';
 import { ConversationStore } from '../conversation/index.ts';
@@ -31,6 +30,7 @@ import { notAttachedMarkdown } from '../conversation/index.ts';
 import { openOutboxAttachments, type OutboxAttachments } from './outbox-attachments.ts';
 import { saveAttachments } from './attachments.ts';
 import { chooseModel } from './model.ts';
+import { TaskEventRecorder } from './event-recorder.ts';
 import { buildPrompt } from './prompt.ts';
 import { UserFacingError } from './user-facing-error.ts';
 import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../proxy/allowlist.ts';
@@ -135,10 +135,7 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
       log,
       enqueue,
       abort.signal,
-      (e) => {
-        const eventId = appendTaskEvent(db, taskId, e.type, e);
-        post({ type: 'event', taskId, eventId, kind: e.type });
-      },
+      new TaskEventRecorder(db, taskId, input.globals.taskOutput.maxEvents, (eventId, kind) => post({ type: 'event', taskId, eventId, kind })),
       (lastId) => post({ type: 'network', taskId, repoId: repo.repoId, conversationId, lastId }),
       () => post({ type: 'task-changed', taskId }),
     );
@@ -259,7 +256,7 @@ async function pipeline(
   log: Logger,
   enqueue: Enqueue,
   signal: AbortSignal,
-  onEvent: (e: AgentEvent) => void,
+  events: TaskEventRecorder,
   onNetwork: (lastId: number) => void,
   onTaskChanged: () => void,
 ): Promise<PipelineResult> {
@@ -391,7 +388,7 @@ async function pipeline(
 
   // The session id is saved as soon as Claude reports it, so a re-run after a crash resumes it.
   const recordEvent = (e: AgentEvent) => {
-    onEvent(e);
+    events.record(e);
     if (e.type === 'system_init' && e.sessionId) {
       const sessionId = e.sessionId;
       upsertConversation(db, repo.repoId, conversationId, { sessionId });
@@ -417,6 +414,8 @@ async function pipeline(
           allowlist,
           masks,
           onLogged: (lastId) => onNetwork(lastId),
+          maxLogRows: globals.taskOutput.maxNetworkRows,
+          onLogTruncated: (t) => events.networkTruncated(t),
         })
       : unsandboxedNetwork(globals.containerNetwork);
   } catch (err) {
@@ -442,6 +441,7 @@ async function pipeline(
         sandboxEnv: net.env,
         timeoutMs: repoConfig.timeoutSeconds * 1000,
         limits: DEFAULT_LIMITS,
+        maxLineBytes: globals.taskOutput.maxLineBytes,
         network: net.network,
         extraArgs: [`--volume=${paths.gitconfig}:${CONTAINER_GITCONFIG}:ro`, ...net.extraArgs],
         signal,
@@ -466,6 +466,8 @@ async function pipeline(
     }
   } finally {
     await net.close();
+    // After the network log's own marker; stores the last result if the cap held it back.
+    events.finish();
   }
   if (outcome.sessionId) {
     const sessionId = outcome.sessionId;

@@ -72,3 +72,29 @@ test('sparse 3 GiB outbox files and one over the cap are listed as not attached;
     await daemon.stop('SIGKILL');
   }
 });
+
+test('an agent that prints more events than task_output.max_events still completes with its reply; a marker says what was cut', async () => {
+  const repo = await env.repo('chatty', repoYaml());
+  const { cfg, daemon } = env.daemonWith([repo], 1, { task_output: { max_events: 10 } });
+  try {
+    // The agent floods the CLI's own stdout (PID 1 of the container) with 300 stream-json lines.
+    const flood = `for i in $(seq 1 300); do echo '{"type":"assistant","message":{"content":"flood"}}' > /proc/1/fd/1; done; echo flooded`;
+    const m = await env.send('chatty', 'Talk a lot', `[[bash:${flood}]]`);
+    const reply = await env.finalReplyTo(m, 120_000);
+    const task = taskFor(cfg, m)!;
+    assert.equal(task.status, 'completed');
+    assert.match(reply.text ?? '', /TOOL OUTPUT/, 'the reply carries the answer');
+    const events = readDb(cfg, (db) => db.prepare('SELECT kind, data FROM task_events WHERE task_id = ? ORDER BY id').all(task.id) as Array<{ kind: string; data: string }>)!;
+    const kinds = events.map((e) => e.kind);
+    assert.equal(kinds.at(-1), 'result', 'the final result is stored');
+    assert.ok(kinds.length <= 10 + 2, `at most the cap, the marker and the result are stored (${kinds.join(', ')})`);
+    const marker = events.find((e) => e.kind === 'output_truncated');
+    assert.ok(marker, 'a marker event says output was cut');
+    const cut = JSON.parse(marker.data) as { message: string; dropped: number };
+    assert.ok(cut.dropped >= 290, `the flood was counted (${cut.dropped})`);
+    assert.match(cut.message, /^output truncated: [\d,]+ further events not stored; the limit is 10 per task$/);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+  } finally {
+    await daemon.stop('SIGKILL');
+  }
+});
