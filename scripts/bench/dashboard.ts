@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'node:events';
 import autocannon from 'autocannon';
 import pino from 'pino';
-import { DEFAULT_MAIL_LIMITS } from '../../src/config/defaults.ts';
+import { DEFAULT_MAIL_LIMITS, DEFAULT_TASK_OUTPUT_LIMITS } from '../../src/config/defaults.ts';
 import type { ServerConfig } from '../../src/config/types.ts';
 import { startDashboard } from '../../src/dashboard/server.ts';
 import { openDatabase } from '../../src/store/database.ts';
@@ -55,6 +55,7 @@ function config(dbPath: string): ServerConfig {
       containerCommand: 'podman', containerNetwork: 'default', network: { upstreamOverrides: {} }, databasePath: dbPath,
       claude: { binaryPath: '/bin/true', allowedModels: [] },
       rejectedMail: { maxStoredBytesPerDay: 52_428_800, perSourcePerHour: 20 },
+      taskOutput: DEFAULT_TASK_OUTPUT_LIMITS,
     },
     repos,
     sourcePath: 'bench',

@@ -23,6 +23,7 @@ import type {
   RepoServerConfig,
   ServerConfig,
   SigningCredential,
+  TaskOutputLimits,
 } from './types.ts';
 
 function namedValue(v: RawNamedValue): { name: string; value: string } {
@@ -75,6 +76,18 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
       perSourcePerHour:
         raw.rejected_mail?.per_source_per_hour === undefined ? DEFAULTS.rejectedPerSourcePerHour : raw.rejected_mail.per_source_per_hour,
     },
+    taskOutput: buildTaskOutput(raw.task_output ?? {}),
+  };
+}
+
+function buildTaskOutput(raw: NonNullable<RawServerConfig['task_output']>): TaskOutputLimits {
+  return {
+    maxOutboxFileBytes: raw.max_outbox_file_bytes ?? DEFAULTS.maxOutboxFileBytes,
+    maxOutboxTotalBytes: raw.max_outbox_total_bytes ?? DEFAULTS.maxOutboxTotalBytes,
+    maxOutboxFiles: raw.max_outbox_files ?? DEFAULTS.maxOutboxFiles,
+    maxLineBytes: raw.max_line_bytes ?? DEFAULTS.maxLineBytes,
+    maxEvents: raw.max_events ?? DEFAULTS.maxEvents,
+    maxNetworkRows: raw.max_network_rows ?? DEFAULTS.maxNetworkRows,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { MailLimits } from './types.ts';
+import type { MailLimits, TaskOutputLimits } from './types.ts';
 
 /**
  * Default values of optional keys. The JSON schema repeats them as `default` for documentation;
@@ -40,6 +40,19 @@ export const DEFAULTS = {
   // one source is more than any real misdirected or looping sender produces.
   rejectedMaxStoredBytesPerDay: 52_428_800,
   rejectedPerSourcePerHour: 20,
+  // What a task may hand back (`task_output:`). Replies must fit the SMTP servers they pass: most
+  // providers (Gmail, Microsoft 365, Yahoo) take 25 MB per message after encoding, and base64 with
+  // line breaks makes attachments ~1.37x larger, so 16 MiB of files is ~23 MB on the wire, leaving
+  // room for the text. One file of 10 MiB leaves room for a second one.
+  maxOutboxFileBytes: 10_485_760,
+  maxOutboxTotalBytes: 16_777_216,
+  maxOutboxFiles: 20,
+  // The final answer arrives as one stream-json line; 4 MiB holds any answer a mail can carry.
+  maxLineBytes: 4_194_304,
+  // A long task makes a few thousand events and an npm install a few thousand requests; ten times
+  // the events of a busy task and the requests of a large install still fit.
+  maxEvents: 10_000,
+  maxNetworkRows: 20_000,
 } as const;
 
 /** The limits of a repository when neither it nor the top-level `limits:` sets any. */
@@ -49,6 +62,16 @@ export const DEFAULT_MAIL_LIMITS: MailLimits = Object.freeze({
   maxAttachments: DEFAULTS.maxAttachments,
   tasksPerHour: DEFAULTS.tasksPerHour,
   tasksPerSenderPerHour: DEFAULTS.tasksPerSenderPerHour,
+});
+
+/** `task_output:` when the configuration sets none of its keys. */
+export const DEFAULT_TASK_OUTPUT_LIMITS: TaskOutputLimits = Object.freeze({
+  maxOutboxFileBytes: DEFAULTS.maxOutboxFileBytes,
+  maxOutboxTotalBytes: DEFAULTS.maxOutboxTotalBytes,
+  maxOutboxFiles: DEFAULTS.maxOutboxFiles,
+  maxLineBytes: DEFAULTS.maxLineBytes,
+  maxEvents: DEFAULTS.maxEvents,
+  maxNetworkRows: DEFAULTS.maxNetworkRows,
 });
 
 /** The npm package whose `claude` file is mounted into containers when `claude.binary` is not set. */

@@ -58,6 +58,14 @@ export interface RawServerConfig {
     conversation_max_age_days?: number;
     image_build_timeout?: number;
   } | null;
+  task_output?: {
+    max_outbox_file_bytes?: number;
+    max_outbox_total_bytes?: number;
+    max_outbox_files?: number;
+    max_line_bytes?: number;
+    max_events?: number;
+    max_network_rows?: number;
+  } | null;
   dashboard?: {
     enabled?: boolean;
     host?: string;

@@ -44,6 +44,7 @@ export interface GlobalConfig {
   readonly claude: ClaudeConfig;
   /** What rejected mail may store; `rejected_mail:`. */
   readonly rejectedMail: RejectedMailPolicy;
+  readonly taskOutput: TaskOutputLimits;
 }
 
 /** `rejected_mail:`: bounds on what mail the daemon refuses may leave on disk (src/limits/rejected-mail.ts). */
@@ -52,6 +53,22 @@ export interface RejectedMailPolicy {
   readonly maxStoredBytesPerDay: number;
   /** Mails refused by the screen one source may leave per hour before the rest is only counted; null: no limit. */
   readonly perSourcePerHour: number | null;
+}
+
+/**
+ * How much of a task's output the daemon takes (`task_output:`). Sizes are bytes; an outbox file
+ * counts as the larger of its apparent size and the space it takes on disk.
+ */
+export interface TaskOutputLimits {
+  readonly maxOutboxFileBytes: number;
+  readonly maxOutboxTotalBytes: number;
+  readonly maxOutboxFiles: number;
+  /** Longest stdout line of the agent kept whole. */
+  readonly maxLineBytes: number;
+  /** Agent events stored per task (the final result is always stored). */
+  readonly maxEvents: number;
+  /** Network-log rows stored per task. */
+  readonly maxNetworkRows: number;
 }
 
 /** Where the sandbox proxy connects for a name instead of resolving it. */

@@ -6,5 +6,13 @@ export {
   type ConversationPaths,
   type ConversationReply,
   type NewConversation,
-  type OutboxFile,
 } from './store.ts';
+export {
+  selectOutboxFiles,
+  notAttachedMarkdown,
+  countedBytes,
+  type OutboxCaps,
+  type OutboxEntry,
+  type OutboxSelection,
+  type NotAttachedFile,
+} from './outbox-selection.ts';

@@ -13,11 +13,13 @@
  * nothing here follows a symlink found in them.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsc, promises as fs } from 'node:fs';
+import { constants as fsc, promises as fs, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AirutError } from '../errors.ts';
 import { numberedName, safeFileName } from './filename.ts';
 import { isConversationId } from './id.ts';
+import { countedBytes, type OutboxEntry, type OutboxEntryKind } from './outbox-selection.ts';
 
 export interface ConversationReply {
   /** Message-ID of a reply we sent, with angle brackets, e.g. `<airut.abcd1234.1700000000.x@example.com>`. */
@@ -62,11 +64,15 @@ export interface ConversationPaths {
   readonly outbox: string;
 }
 
-export interface OutboxFile {
-  readonly filename: string;
-  /** Absolute path. */
-  readonly path: string;
-  readonly size: number;
+/** What kind of thing an lstat result is, for the outbox rules. */
+function entryKind(st: Stats): OutboxEntryKind {
+  if (st.isFile()) return 'file';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isDirectory()) return 'directory';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  if (st.isBlockDevice() || st.isCharacterDevice()) return 'device';
+  return 'other';
 }
 
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
@@ -303,42 +309,54 @@ export class ConversationStore {
     throw new AirutError('ATTACHMENT_NAME_EXHAUSTED', `no free name for attachment ${base} in ${inbox}`);
   }
 
-  /** Top-level regular files in `outbox/`, sorted by name. Directories, symlinks and the like are ignored. */
-  async collectOutbox(id: string): Promise<OutboxFile[]> {
+  /**
+   * What `outbox/` holds: each top-level entry as lstat sees it (never followed, never opened).
+   * The directory is read as a stream and at most `maxEntries` entries are examined, so an agent
+   * that leaves a million files costs neither memory nor minutes; the rest are only counted.
+   */
+  async scanOutbox(id: string, maxEntries: number): Promise<{ entries: OutboxEntry[]; unexamined: number }> {
     const outbox = this.paths(id).outbox;
     await this.realDir(outbox);
-    const files: OutboxFile[] = [];
-    for (const entry of await fs.readdir(outbox, { withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      const full = path.join(outbox, entry.name);
-      const st = await fs.lstat(full).catch(() => null);
-      if (!st || !st.isFile()) continue;
-      files.push({ filename: entry.name, path: full, size: st.size });
+    const entries: OutboxEntry[] = [];
+    let unexamined = 0;
+    const dir = await fs.opendir(outbox);
+    for await (const dirent of dir) {
+      if (entries.length >= maxEntries) {
+        unexamined++;
+        continue;
+      }
+      const st = await fs.lstat(path.join(outbox, dirent.name)).catch(() => null);
+      if (!st) continue; // gone since readdir
+      entries.push({ name: dirent.name, kind: entryKind(st), size: st.size, blocks: st.blocks });
     }
-    files.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
-    return files;
+    return { entries, unexamined };
   }
 
   /**
-   * Reads one outbox file without following a symlink — the agent could swap a collected file for a
-   * link to a host file between collectOutbox and the read.
+   * Opens one outbox file for reading without following a symlink and without blocking on a FIFO
+   * (O_NOFOLLOW | O_NONBLOCK): the entry may have been swapped since the scan. Fails unless it is
+   * a regular file; `bytes` is its size as the caps count it (see outbox-selection.ts), taken from
+   * the open file, so the caller can check it again. The caller closes the handle.
    */
-  async readOutboxFile(id: string, filename: string): Promise<Buffer> {
+  async openOutboxFile(id: string, filename: string): Promise<{ handle: FileHandle; size: number; bytes: number }> {
     const outbox = this.paths(id).outbox;
     await this.realDir(outbox);
     if (!filename || filename !== path.basename(filename) || filename === '.' || filename === '..') {
       throw new AirutError('CONVERSATION_UNSAFE_PATH', `not an outbox file name: ${JSON.stringify(filename)}`);
     }
-    const fh = await fs.open(path.join(outbox, filename), fsc.O_RDONLY | O_NOFOLLOW | (fsc.O_NONBLOCK ?? 0)).catch((e) => {
+    const handle = await fs.open(path.join(outbox, filename), fsc.O_RDONLY | O_NOFOLLOW | (fsc.O_NONBLOCK ?? 0)).catch((e) => {
       if (isErrno(e, 'ELOOP')) throw new AirutError('CONVERSATION_UNSAFE_PATH', `outbox/${filename} is a symbolic link`);
       throw e;
     });
-    try {
-      if (!(await fh.stat()).isFile()) throw new AirutError('CONVERSATION_UNSAFE_PATH', `outbox/${filename} is not a regular file`);
-      return await fh.readFile();
-    } finally {
-      await fh.close();
+    const st = await handle.stat().catch(async (e: unknown) => {
+      await handle.close();
+      throw e;
+    });
+    if (!st.isFile()) {
+      await handle.close();
+      throw new AirutError('CONVERSATION_UNSAFE_PATH', `outbox/${filename} is not a regular file`);
     }
+    return { handle, size: st.size, bytes: countedBytes(st.size, st.blocks) };
   }
 
   /** Empties `outbox/` (after its files were sent). Symlinks are removed, never followed. */

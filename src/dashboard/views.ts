@@ -251,6 +251,9 @@ export function timelineEvent(e: TaskEventRow): SafeHtml {
     }
     case 'raw':
       return wrap('raw', 'output', h`<pre class="text">${shorten(str(d.text), 4000)}</pre>`);
+    case 'output_truncated':
+      // Written by the daemon when a cap of task_output cut the agent's output or network log.
+      return wrap('raw', 'output truncated', h`<div class="muted">${shorten(str(d.message), 500)}</div>`);
     default:
       return wrap('raw', e.kind, h`<pre>${jsonPreview(e.data, 4000)}</pre>`);
   }

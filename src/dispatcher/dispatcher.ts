@@ -175,6 +175,7 @@ export class Dispatcher {
         allowedModels: g.claude.allowedModels,
         dashboardBaseUrl: g.dashboard.baseUrl,
         imageBuildTimeoutSeconds: g.imageBuildTimeoutSeconds,
+        taskOutput: g.taskOutput,
         sandbox: this.o.sandbox,
       },
       port: channel.port2,

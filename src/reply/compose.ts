@@ -4,20 +4,25 @@
  * a restart sends exactly what was composed, with the same Message-ID.
  */
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { RepoEmailConfig } from '../config/types.ts';
 import type { MailKind } from '../store/outgoing-mail.ts';
 import { newMessageId } from './message-id.ts';
 import { renderPlain, renderReply, usageFooter, type RenderedBody, type UsageSummary } from './render.ts';
 import { cleanHeaderText, replySubject } from './subject.ts';
+import { writeSpoolFile } from './spool.ts';
 
 export type { MailKind };
 
-/** A file attached to a mail: read from `path` when the mail is composed, or given as `content`. */
+/**
+ * A file attached to a mail: read from `path` when the mail is composed, or given as `content`
+ * (a stream is read once, while the message is written).
+ */
 export interface ReplyAttachment {
   readonly filename: string;
   readonly path?: string;
-  readonly content?: Buffer | string;
+  readonly content?: Buffer | string | Readable;
   readonly contentType?: string;
 }
 
@@ -123,8 +128,29 @@ function safeFilename(name: string): string {
   return cleaned.length > 0 && cleaned !== '.' && cleaned !== '..' ? cleaned : 'attachment';
 }
 
-/** Builds the message. Attachments given by `path` are read now; a missing file rejects. */
+/** Builds the message in memory. Attachments given by `path` are read now; a missing file rejects. */
 export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
+  const { composer, messageId, subject } = prepare(input);
+  const raw = await composer.compile().build();
+  return { raw, messageId, subject, kind: input.body.kind };
+}
+
+export interface SpooledMail extends Omit<ComposedMail, 'raw'> {
+  /** The spool file holding the complete message, and its size. */
+  readonly raw: { readonly path: string; readonly size: number };
+}
+
+/**
+ * Builds the message straight into a spool file in `dir` (see spool.ts), streaming: attachments
+ * are read and encoded piece by piece, so memory stays flat whatever their size.
+ */
+export async function composeMailToFile(input: ComposeInput, dir: string, stem: string): Promise<SpooledMail> {
+  const { composer, messageId, subject } = prepare(input);
+  const raw = await writeSpoolFile(dir, stem, composer.compile().createReadStream());
+  return { raw, messageId, subject, kind: input.body.kind };
+}
+
+function prepare(input: ComposeInput): { composer: MailComposer; messageId: string; subject: string } {
   const now = input.now ?? Date.now();
   const messageId = newMessageId(input.conversationId, input.repoEmail.fromAddress, now);
   const subject = replySubject(input.conversationId, input.originalSubject);
@@ -160,6 +186,5 @@ export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
     disableUrlAccess: true,
     newline: '\r\n',
   });
-  const raw = await composer.compile().build();
-  return { raw, messageId, subject, kind: input.body.kind };
+  return { composer, messageId, subject };
 }

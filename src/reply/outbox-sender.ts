@@ -20,8 +20,15 @@ import {
   markPermanentlyFailed,
   markSending,
   markSent,
+  pendingSpoolPaths,
   type OutgoingMail,
 } from '../store/outgoing-mail.ts';
+import { promises as fs } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { removeSpoolFile, spoolDir, sweepSpool } from './spool.ts';
+
+/** A spool file younger than this may belong to a task that has not committed its row yet. */
+const SPOOL_SWEEP_MIN_AGE_MS = 10 * 60_000;
 import { registerSecretValues, type Logger } from '../log/logger.ts';
 import { createSmtpTransport, sendRaw, type SmtpTimeouts, type SmtpTransport } from './smtp-transport.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
@@ -157,6 +164,7 @@ export class OutgoingMailSender {
       try {
         const n = makePendingDue(this.#db, this.#opts.now());
         if (n > 0) this.#log.info({ pending: n }, 'pending mail from before the start: trying it now');
+        this.#sweepSpools().catch((err: unknown) => this.#log.warn({ err: errorSummary(err) }, 'could not sweep the mail spool directories'));
       } catch (err) {
         this.#log.error({ err: errorSummary(err) }, 'cannot read the outgoing mail at start-up; the loop retries');
       }
@@ -319,26 +327,55 @@ export class OutgoingMailSender {
     }
     const started = Date.now();
     let response: string;
+    let message: Buffer | Readable = mail.raw;
+    if (mail.rawPath !== null) {
+      // Streamed from its spool file: a reply with attachments is never held in memory whole.
+      const opened = await openSpool(mail.rawPath);
+      if (typeof opened === 'string') return this.#giveUp(log, mail, opened);
+      message = opened;
+    }
     // Its own commit before the send: a crash during the SMTP dialogue must leave a trace.
     markSending(this.#db, mail.id, this.#opts.now());
     try {
-      const info = await sendRaw(
-        this.#transportFor(repo),
-        { from: repo.email.fromAddress, to: mail.recipient },
-        mail.raw,
-      );
+      const info = await sendRaw(this.#transportFor(repo), { from: repo.email.fromAddress, to: mail.recipient }, message);
       response = info.response;
     } catch (err) {
       return this.#recordFailure(log, mail, classifySendError(err));
+    } finally {
+      // A send that failed before reading the whole file must not leave its descriptor open.
+      if (!Buffer.isBuffer(message)) message.destroy();
     }
     // Outside the try: a store error here must not be mistaken for a failed send. The mail then
     // stays pending and goes out again (at least once, never zero times).
     markSent(this.#db, mail.id, this.#opts.now());
+    this.#dropSpool(log, mail);
     log.info(
       { recipient: mail.recipient, messageId: mail.messageId, attempts: mail.attempts + 1, ms: Date.now() - started, response },
       'mail sent',
     );
     return 'sent';
+  }
+
+  #giveUp(log: Logger, mail: OutgoingMail, reason: string, fields: Record<string, unknown> = {}): 'failed' {
+    markPermanentlyFailed(this.#db, mail.id, reason);
+    this.#dropSpool(log, mail);
+    log.error({ recipient: mail.recipient, messageId: mail.messageId, error: reason, ...fields }, 'mail could not be delivered; giving up');
+    return 'failed';
+  }
+
+  /** A sent or abandoned mail's spool file is not needed again. */
+  #dropSpool(log: Logger, mail: OutgoingMail): void {
+    if (mail.rawPath === null) return;
+    removeSpoolFile(mail.rawPath).catch((err: Error) => log.warn({ err: err.message, file: mail.rawPath }, 'could not remove a spool file; the start-up sweep will'));
+  }
+
+  /** Removes spool files of every repo that no pending mail needs (left by a crash before their row was committed). */
+  async #sweepSpools(): Promise<void> {
+    const keep = pendingSpoolPaths(this.#db);
+    for (const repo of Object.values(this.#repos)) {
+      const removed = await sweepSpool(spoolDir(repo.storageDir), keep, SPOOL_SWEEP_MIN_AGE_MS, this.#opts.now());
+      if (removed > 0) this.#log.info({ repo: repo.repoId, removed }, 'removed spool files no pending mail needs');
+    }
   }
 
   #recordFailure(log: Logger, mail: OutgoingMail, failure: FailureDescription): 'retry' | 'failed' {
@@ -349,14 +386,22 @@ export class OutgoingMailSender {
     const fields = { recipient: mail.recipient, messageId: mail.messageId, attempts, error: failure.message };
     if (givesUp) {
       const reason = tooOld && failure.kind !== 'permanent' ? `gave up after ${attempts} attempts: ${failure.message}` : failure.message;
-      markPermanentlyFailed(this.#db, mail.id, reason);
-      log.error(fields, 'mail could not be delivered; giving up');
-      return 'failed';
+      return this.#giveUp(log, mail, reason, fields);
     }
     const delay = retryDelayMs(attempts, this.#opts.baseBackoffMs, this.#opts.maxBackoffMs, this.#opts.random);
     markAttemptFailed(this.#db, mail.id, failure.message, now + delay);
     log.warn({ ...fields, failure: failure.kind, retryInMs: delay }, 'mail not sent; will retry');
     return 'retry';
+  }
+}
+
+/** The spool file as a stream, or why it cannot be sent (a file that is gone will not come back). */
+async function openSpool(file: string): Promise<Readable | string> {
+  try {
+    const fh = await fs.open(file, 'r');
+    return fh.createReadStream();
+  } catch (err) {
+    return `the message file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); it was removed or the disk failed`;
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { SMTPTransportOptions, SMTPSentMessageInfo } from 'nodemailer';
+import type { Readable } from 'node:stream';
 import type { RepoServerConfig } from '../config/types.ts';
 
 export type SmtpTransport = Transporter<SMTPSentMessageInfo, SMTPTransportOptions>;
@@ -53,7 +54,10 @@ export interface RawEnvelope {
   readonly to: string;
 }
 
-/** Sends stored message bytes unchanged. Rejects with nodemailer's error (`code`, `responseCode`). */
-export async function sendRaw(transport: SmtpTransport, envelope: RawEnvelope, raw: Buffer): Promise<SMTPSentMessageInfo> {
+/**
+ * Sends stored message bytes unchanged, from memory or streamed from a file. Rejects with
+ * nodemailer's error (`code`, `responseCode`).
+ */
+export async function sendRaw(transport: SmtpTransport, envelope: RawEnvelope, raw: Buffer | Readable): Promise<SMTPSentMessageInfo> {
   return transport.sendMail({ envelope: { from: envelope.from, to: [envelope.to] }, raw });
 }

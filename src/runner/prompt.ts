@@ -25,7 +25,10 @@ export function buildPrompt(p: PromptInput): string {
     );
   }
   if (p.resumedAfterRestart) {
-    parts.push('Your previous run of this request was interrupted by a restart of the service. Continue where you left off.');
+    parts.push(
+      'Your previous run of this request was interrupted by a restart of the service. Continue where you left off. ' +
+        'Files that run put in /outbox/ were discarded: write them again if they should go with the reply.',
+    );
   }
   if (p.isNewConversation || p.summaryOfEarlierSession) {
     if (p.subject.trim()) parts.push(`Subject: ${p.subject.trim()}`);

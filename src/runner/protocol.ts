@@ -4,7 +4,7 @@
  * dispatcher sends `cancel` on it. Everything is structured-cloneable.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { RepoServerConfig } from '../config/types.ts';
+import type { RepoServerConfig, TaskOutputLimits } from '../config/types.ts';
 import type { TaskStatus } from '../store/task-queries.ts';
 import type { StorageFaultInfo } from '../health/storage-faults.ts';
 import type { SandboxGlobals } from '../sandbox/task-network.ts';
@@ -18,6 +18,8 @@ export interface RunnerGlobals {
   readonly dashboardBaseUrl: string | null;
   /** `execution.image_build_timeout`. */
   readonly imageBuildTimeoutSeconds: number;
+  /** `task_output`: caps on outbox files, output lines, stored events and network rows. */
+  readonly taskOutput: TaskOutputLimits;
   /** Prepared by the daemon at start-up (src/sandbox/prepare-sandbox.ts). */
   readonly sandbox: SandboxGlobals;
 }

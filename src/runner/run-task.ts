@@ -13,7 +13,6 @@ import type { Db } from '../store/database.ts';
 import { writeTransaction } from '../store/database.ts';
 import { getTask, getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
 import { finishTask, renewLease, type TaskOutcomeUpdate } from '../store/task-queue.ts';
-import { appendTaskEvent } from '../store/task-events.ts';
 import { enqueueMail } from '../store/outgoing-mail.ts';
 import { parseMessage } from '../email/parse.ts';
 import { ConversationStore } from '../conversation/index.ts';
@@ -25,9 +24,13 @@ import { ensureImage } from '../sandbox/image.ts';
 import { recordRepoImage } from '../store/conversation-gc.ts';
 import { DEFAULT_LIMITS, runAgent, type AgentEvent, type AgentOutcome } from '../sandbox/run-agent.ts';
 import { stripReplyPrefixes } from '../email/threading.ts';
-import { composeMail, type ComposeBody, type ReplyAttachment } from '../reply/compose.ts';
+import { composeMail, composeMailToFile, type ComposeBody, type ReplyAttachment } from '../reply/compose.ts';
+import { removeSpoolFile, spoolDir } from '../reply/spool.ts';
+import { notAttachedMarkdown } from '../conversation/index.ts';
+import { openOutboxAttachments, type OutboxAttachments } from './outbox-attachments.ts';
 import { saveAttachments } from './attachments.ts';
 import { chooseModel } from './model.ts';
+import { TaskEventRecorder } from './event-recorder.ts';
 import { buildPrompt } from './prompt.ts';
 import { UserFacingError } from './user-facing-error.ts';
 import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../proxy/allowlist.ts';
@@ -89,8 +92,8 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     messageId: parsed.messageId,
     references: parsed.references,
   };
-  const enqueue = async (body: ComposeBody, attachments: ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) => {
-    const composed = await composeMail({
+  const enqueue = async (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) => {
+    const input = {
       repoEmail: repo.email,
       to: mail.sender,
       conversationId,
@@ -99,20 +102,27 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
       references: mail.references,
       body,
       attachments,
-    });
-    writeTransaction(db, () => {
-      enqueueMail(db, {
-        repoId: repo.repoId,
-        taskId,
-        conversationId,
-        kind: composed.kind,
-        messageId: composed.messageId,
-        recipient: mail.sender,
-        subject: composed.subject,
-        raw: composed.raw,
+    };
+    // With attachments the message goes to a spool file, streamed in and out; without, it is small.
+    const composed = attachments.length > 0 ? await composeMailToFile(input, spoolDir(repo.storageDir), `task-${taskId}`) : await composeMail(input);
+    try {
+      writeTransaction(db, () => {
+        enqueueMail(db, {
+          repoId: repo.repoId,
+          taskId,
+          conversationId,
+          kind: composed.kind,
+          messageId: composed.messageId,
+          recipient: mail.sender,
+          subject: composed.subject,
+          raw: composed.raw,
+        });
+        if (finish) finishTask(db, taskId, finish);
       });
-      if (finish) finishTask(db, taskId, finish);
-    });
+    } catch (err) {
+      if (!Buffer.isBuffer(composed.raw)) await removeSpoolFile(composed.raw.path).catch(() => undefined);
+      throw err;
+    }
     return composed;
   };
 
@@ -125,10 +135,7 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
       log,
       enqueue,
       abort.signal,
-      (e) => {
-        const eventId = appendTaskEvent(db, taskId, e.type, e);
-        post({ type: 'event', taskId, eventId, kind: e.type });
-      },
+      new TaskEventRecorder(db, taskId, input.globals.taskOutput.maxEvents, (eventId, kind) => post({ type: 'event', taskId, eventId, kind })),
       (lastId) => post({ type: 'network', taskId, repoId: repo.repoId, conversationId, lastId }),
       () => post({ type: 'task-changed', taskId }),
     );
@@ -151,6 +158,9 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     return { taskId, status: 'failed' };
   } finally {
     clearInterval(lease);
+    // Whatever the outcome (sent, failed, timed out, stopped, interrupted, thrown), nothing the
+    // agent left in outbox/ survives the task: what was attached is in the queued reply already.
+    await clearOutboxQuietly(new ConversationStore(repo.storageDir), conversationId, log);
     input.port.close();
   }
 
@@ -168,18 +178,24 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
   }
 
   async function finishWithOutcome(r: PipelineResult): Promise<RunTaskResult> {
-    const result = await replyToOutcome(r);
-    if (result.status !== 'interrupted') await r.clearOutbox();
-    return result;
+    try {
+      return await replyToOutcome(r);
+    } finally {
+      await r.outbox.close();
+    }
   }
 
   async function replyToOutcome(r: PipelineResult): Promise<RunTaskResult> {
-    const { outcome, model, attachments, timeoutSeconds } = r;
+    const { outcome, model, timeoutSeconds } = r;
+    const attachments = r.outbox.attachments;
     const base = { model, sessionId: outcome.sessionId };
+    // Files left out are named in every reply that would have carried them.
+    const skipped = notAttachedMarkdown(r.outbox.notAttached);
+    const withSkipped = (markdown: string): string => (skipped ? `${markdown}\n\n${skipped}` : markdown);
     if (outcome.kind === 'cancelled') {
       if (cancelReason === 'shutdown') return interrupted('stopped by a shutdown; it runs again after the restart');
       await enqueue(
-        { kind: 'notice', markdown: 'This task was **stopped** by an operator before it finished. Reply to this mail to continue the conversation.' },
+        { kind: 'notice', markdown: withSkipped('This task was **stopped** by an operator before it finished. Reply to this mail to continue the conversation.') },
         attachments,
         { ...base, status: 'cancelled', error: 'stopped by an operator' },
       );
@@ -190,9 +206,10 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
       await enqueue(
         {
           kind: 'notice',
-          markdown:
+          markdown: withSkipped(
             `The task hit its time limit of ${timeoutSeconds >= 120 ? `${minutes} minutes` : `${timeoutSeconds} seconds`} and was stopped. ` +
-            'The work done so far is kept: reply to this mail to continue, or raise `timeout` in `.airut/airut.yaml`.',
+              'The work done so far is kept: reply to this mail to continue, or raise `timeout` in `.airut/airut.yaml`.',
+          ),
         },
         attachments,
         { ...base, status: 'timeout', error: `timed out after ${timeoutSeconds} s` },
@@ -201,7 +218,7 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     }
     if (outcome.kind === 'failed') {
       await enqueue(
-        { kind: 'error', message: `Claude Code did not finish the task: ${outcome.error}` },
+        { kind: 'error', message: withSkipped(`Claude Code did not finish the task: ${outcome.error}`) },
         attachments,
         { ...base, status: 'failed', error: outcome.error, costUsd: outcome.costUsd },
       );
@@ -211,7 +228,7 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     await enqueue(
       {
         kind: 'reply',
-        markdown: resumedNote + (outcome.result.trim() || '_(Claude Code finished without a text answer.)_'),
+        markdown: withSkipped(resumedNote + (outcome.result.trim() || '_(Claude Code finished without a text answer.)_')),
         usage: { costUsd: outcome.costUsd, turns: outcome.turns, durationMs: outcome.durationMs, model },
       },
       attachments,
@@ -224,12 +241,12 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
 interface PipelineResult {
   readonly outcome: AgentOutcome;
   readonly model: string;
-  readonly attachments: ReplyAttachment[];
+  /** The outbox files that go with the reply (open until it is written) and those left out. */
+  readonly outbox: OutboxAttachments;
   readonly timeoutSeconds: number;
-  readonly clearOutbox: () => Promise<void>;
 }
 
-type Enqueue = (body: ComposeBody, attachments?: ReplyAttachment[], finish?: TaskOutcomeUpdate) => Promise<unknown>;
+type Enqueue = (body: ComposeBody, attachments?: readonly ReplyAttachment[], finish?: TaskOutcomeUpdate) => Promise<unknown>;
 
 async function pipeline(
   input: RunTaskInput,
@@ -239,7 +256,7 @@ async function pipeline(
   log: Logger,
   enqueue: Enqueue,
   signal: AbortSignal,
-  onEvent: (e: AgentEvent) => void,
+  events: TaskEventRecorder,
   onNetwork: (lastId: number) => void,
   onTaskChanged: () => void,
 ): Promise<PipelineResult> {
@@ -371,7 +388,7 @@ async function pipeline(
 
   // The session id is saved as soon as Claude reports it, so a re-run after a crash resumes it.
   const recordEvent = (e: AgentEvent) => {
-    onEvent(e);
+    events.record(e);
     if (e.type === 'system_init' && e.sessionId) {
       const sessionId = e.sessionId;
       upsertConversation(db, repo.repoId, conversationId, { sessionId });
@@ -397,6 +414,8 @@ async function pipeline(
           allowlist,
           masks,
           onLogged: (lastId) => onNetwork(lastId),
+          maxLogRows: globals.taskOutput.maxNetworkRows,
+          onLogTruncated: (t) => events.networkTruncated(t),
         })
       : unsandboxedNetwork(globals.containerNetwork);
   } catch (err) {
@@ -422,6 +441,7 @@ async function pipeline(
         sandboxEnv: net.env,
         timeoutMs: repoConfig.timeoutSeconds * 1000,
         limits: DEFAULT_LIMITS,
+        maxLineBytes: globals.taskOutput.maxLineBytes,
         network: net.network,
         extraArgs: [`--volume=${paths.gitconfig}:${CONTAINER_GITCONFIG}:ro`, ...net.extraArgs],
         signal,
@@ -446,6 +466,8 @@ async function pipeline(
     }
   } finally {
     await net.close();
+    // After the network log's own marker; stores the last result if the cap held it back.
+    events.finish();
   }
   if (outcome.sessionId) {
     const sessionId = outcome.sessionId;
@@ -453,11 +475,18 @@ async function pipeline(
     upsertConversation(db, repo.repoId, conversationId, { sessionId });
   }
 
-  const outbox = await store.collectOutbox(conversationId);
-  const attachments: ReplyAttachment[] = [];
-  for (const f of outbox) attachments.push({ filename: f.filename, content: await store.readOutboxFile(conversationId, f.filename) });
-  // Cleared only once the reply carrying these files is queued (see finishWithOutcome).
-  return { outcome, model, attachments, timeoutSeconds: repoConfig.timeoutSeconds, clearOutbox: () => store.clearOutbox(conversationId) };
+  // Capped and opened for streaming; cleared once the task ends, whatever the outcome (see runTask).
+  const outbox = await openOutboxAttachments(store, conversationId, globals.taskOutput);
+  return { outcome, model, outbox, timeoutSeconds: repoConfig.timeoutSeconds };
+}
+
+/** Empties the conversation's outbox/; a conversation that was never created has none. */
+async function clearOutboxQuietly(store: ConversationStore, conversationId: string, log: Logger): Promise<void> {
+  try {
+    if (await store.exists(conversationId)) await store.clearOutbox(conversationId);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not clear the outbox; the next task of the conversation finds what is left and applies the same limits');
+  }
 }
 
 function upsertConversation(

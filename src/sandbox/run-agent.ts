@@ -11,13 +11,13 @@
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import { createInterface } from 'node:readline';
 import { AirutError } from '../errors.ts';
 import { logger } from '../log/logger.ts';
 import { tailLines, type ContainerRuntime } from './container-runtime.ts';
 import { managedLabels } from './labels.ts';
 import { classifyOutcome, type AgentOutcome } from './outcome.ts';
-import { parseStreamLine, type AgentEvent, type ResultEvent } from './stream-json.ts';
+import { BoundedLineReader } from './line-reader.ts';
+import { parseStreamLine, truncatedLineEvent, type AgentEvent, type ResultEvent } from './stream-json.ts';
 
 export type { AgentOutcome } from './outcome.ts';
 export type { AgentEvent } from './stream-json.ts';
@@ -84,6 +84,8 @@ export interface AgentRunSpec {
   readonly relabelMounts?: boolean;
   /** Seconds between SIGTERM and SIGKILL when the run is stopped. Default 5. */
   readonly stopGraceSeconds?: number;
+  /** Longest stdout line kept (`task_output.max_line_bytes`); the rest is dropped as it arrives. Default 4 MiB. */
+  readonly maxLineBytes?: number;
 }
 
 export type AgentEventHandler = (event: AgentEvent) => void;
@@ -93,6 +95,7 @@ const RESERVED_ENV = /^(PATH|HOME|USER|TMPDIR|SHELL|LD_[A-Z_]*|CONTAINERS?_[A-Z_
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SAFE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:@/[\]-]*$/;
 const STDERR_TAIL_BYTES = 16 * 1024;
+const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 
 function invalid(message: string): AirutError {
   return new AirutError('SANDBOX_SPEC_INVALID', message);
@@ -241,10 +244,10 @@ export async function runAgent(spec: AgentRunSpec, onEvent: AgentEventHandler): 
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => keepTail(chunk));
 
-  const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
-  const linesDone = new Promise<void>((resolve) => lines.once('close', resolve));
-  lines.on('line', (line) => {
-    for (const event of parseStreamLine(line)) {
+  const onLine = (line: string, droppedBytes: number, keptBytes: number): void => {
+    // A cut line is not JSON any more; parsing its head would only produce a misleading raw event.
+    const events = droppedBytes > 0 ? [truncatedLineEvent(line, keptBytes, droppedBytes)] : parseStreamLine(line);
+    for (const event of events) {
       if (event.type === 'system_init' && event.sessionId) sessionId = event.sessionId;
       else if (event.type === 'result') {
         result = event;
@@ -257,6 +260,14 @@ export async function runAgent(spec: AgentRunSpec, onEvent: AgentEventHandler): 
         log.warn({ err: String(err), event: event.type }, 'agent event handler failed');
       }
     }
+  };
+  const lines = new BoundedLineReader(spec.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, onLine);
+  const linesDone = new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => lines.push(chunk));
+    child.stdout.once('close', () => {
+      lines.end();
+      resolve();
+    });
   });
 
   let exitCode: number | null;

@@ -31,7 +31,32 @@ export type AgentEvent =
   | { readonly type: 'tool_result'; readonly toolUseId: string; readonly content: string; readonly isError: boolean }
   | ResultEvent
   /** A line that is not JSON (a warning, a crash message): kept, never fatal. */
-  | { readonly type: 'raw'; readonly text: string };
+  | { readonly type: 'raw'; readonly text: string }
+  /** A line longer than the limit: its start is kept as a preview, the rest was never buffered. */
+  | OutputTruncatedEvent;
+
+export interface OutputTruncatedEvent {
+  readonly type: 'output_truncated';
+  readonly what: 'line';
+  readonly message: string;
+  readonly keptBytes: number;
+  readonly droppedBytes: number;
+  readonly preview: string;
+}
+
+const PREVIEW_CHARS = 200;
+
+/** The event for a line cut at `keptBytes` (see sandbox/line-reader.ts); the line is not parsed. */
+export function truncatedLineEvent(kept: string, keptBytes: number, droppedBytes: number): OutputTruncatedEvent {
+  return {
+    type: 'output_truncated',
+    what: 'line',
+    message: `output truncated: a line of ${keptBytes + droppedBytes} bytes was cut to its first ${keptBytes}; ${droppedBytes} bytes were not stored`,
+    keptBytes,
+    droppedBytes,
+    preview: kept.slice(0, PREVIEW_CHARS),
+  };
+}
 
 type Json = Record<string, unknown>;
 

@@ -68,6 +68,13 @@ export interface SandboxedNetworkSpec {
   readonly masks: readonly MaskRule[];
   /** Called after log rows were stored, with the id of the last one. */
   readonly onLogged?: (lastId: number) => void;
+  /**
+   * Most log rows stored for this task (`task_output.max_network_rows`); later requests are still
+   * checked by the proxy, only counted instead of stored. Default: no limit.
+   */
+  readonly maxLogRows?: number;
+  /** Called once at close when rows were not stored because of `maxLogRows`. */
+  readonly onLogTruncated?: (t: { readonly limit: number; readonly dropped: number; readonly blocked: number }) => void;
 }
 
 export async function openSandboxedNetwork(spec: SandboxedNetworkSpec): Promise<TaskNetwork> {
@@ -136,16 +143,29 @@ function sandboxEnv(): Record<string, string> {
   return env;
 }
 
-/** Buffers log entries and writes them in small transactions, so a busy npm install is cheap. */
-class NetworkLogWriter {
+/**
+ * Buffers log entries and writes them in small transactions, so a busy npm install is cheap. The
+ * per-task cap is counted here, on the runner's side of the proxy: a container hammering the proxy
+ * costs a counter, not rows.
+ */
+export class NetworkLogWriter {
   private pending: NetworkLogEntry[] = [];
   private timer: NodeJS.Timeout | null = null;
   private done = false;
+  private accepted = 0;
+  private dropped = 0;
+  private droppedBlocked = 0;
 
-  constructor(private readonly spec: SandboxedNetworkSpec) {}
+  constructor(private readonly spec: Pick<SandboxedNetworkSpec, 'db' | 'log' | 'taskId' | 'repoId' | 'conversationId' | 'onLogged' | 'maxLogRows' | 'onLogTruncated'>) {}
 
   add(e: NetworkLogEntry): void {
     if (this.done) return;
+    if (this.accepted >= (this.spec.maxLogRows ?? Infinity)) {
+      this.dropped++;
+      if (!e.allowed) this.droppedBlocked++;
+      return;
+    }
+    this.accepted++;
     this.pending.push(e);
     if (this.pending.length >= LOG_FLUSH_ROWS) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), LOG_FLUSH_MS);
@@ -170,8 +190,16 @@ class NetworkLogWriter {
   }
 
   close(): void {
+    if (this.done) return;
     this.flush();
     this.done = true;
+    if (this.dropped > 0) {
+      try {
+        this.spec.onLogTruncated?.({ limit: this.spec.maxLogRows ?? 0, dropped: this.dropped, blocked: this.droppedBlocked });
+      } catch (err) {
+        this.spec.log.error({ err: (err as Error).message }, 'could not record that network log rows were cut');
+      }
+    }
   }
 }
 

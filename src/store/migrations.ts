@@ -249,6 +249,18 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    description: 'outgoing mail: messages with attachments spooled to a file',
+    sql: `
+      -- A reply with attachments is written (complete MIME) to a file under the repo's storage
+      -- and streamed from there to SMTP, so neither a task thread nor the sender holds it in
+      -- memory and the database stays small. raw is then empty; raw_size is the file's size.
+      -- The file is deleted once the mail is sent or given up.
+      ALTER TABLE outgoing_mail ADD COLUMN raw_path TEXT;
+      ALTER TABLE outgoing_mail ADD COLUMN raw_size INTEGER;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -21,8 +21,11 @@ export interface NewOutgoingMail {
   readonly messageId: string;
   readonly recipient: string;
   readonly subject: string;
-  /** The complete RFC 5322 message, sent byte for byte. */
-  readonly raw: Buffer;
+  /**
+   * The complete RFC 5322 message, sent byte for byte: inline bytes, or a spool file written
+   * (and synced) before this row is committed, for messages with attachments.
+   */
+  readonly raw: Buffer | { readonly path: string; readonly size: number };
 }
 
 /** A row without the message bytes, for lists. */
@@ -47,7 +50,10 @@ export interface OutgoingMailSummary {
 }
 
 export interface OutgoingMail extends OutgoingMailSummary {
+  /** Empty when the message is in a spool file (`rawPath`). */
   readonly raw: Buffer;
+  /** The spool file holding the message, or null when `raw` holds it. */
+  readonly rawPath: string | null;
 }
 
 interface Row {
@@ -61,6 +67,7 @@ interface Row {
   subject: string;
   size: number;
   raw?: Buffer;
+  raw_path?: string | null;
   status: MailStatus;
   attempts: number;
   last_error: string | null;
@@ -71,7 +78,7 @@ interface Row {
 }
 
 const SUMMARY_COLUMNS = `id, repo_id, task_id, conversation_id, kind, message_id, recipient, subject,
-  length(raw) AS size, status, attempts, last_error, next_attempt_at, created_at, sent_at, sending_since`;
+  CASE WHEN raw_path IS NULL THEN length(raw) ELSE raw_size END AS size, status, attempts, last_error, next_attempt_at, created_at, sent_at, sending_since`;
 
 function toSummary(r: Row): OutgoingMailSummary {
   return {
@@ -95,7 +102,7 @@ function toSummary(r: Row): OutgoingMailSummary {
 }
 
 function toMail(r: Row): OutgoingMail {
-  return { ...toSummary(r), raw: r.raw ?? Buffer.alloc(0) };
+  return { ...toSummary(r), raw: r.raw ?? Buffer.alloc(0), rawPath: r.raw_path ?? null };
 }
 
 function clipError(error: string): string {
@@ -109,11 +116,12 @@ function clipError(error: string): string {
  * sender after the commit. Returns the row id.
  */
 export function enqueueMail(db: Db, mail: NewOutgoingMail, now: number = Date.now()): number {
+  const spooled = Buffer.isBuffer(mail.raw) ? null : mail.raw;
   const info = db
     .prepare(
       `INSERT INTO outgoing_mail (repo_id, task_id, conversation_id, kind, message_id, recipient, subject, raw,
-                                  status, attempts, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
+                                  raw_path, raw_size, status, attempts, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
     )
     .run(
       mail.repoId,
@@ -123,7 +131,9 @@ export function enqueueMail(db: Db, mail: NewOutgoingMail, now: number = Date.no
       mail.messageId,
       mail.recipient,
       mail.subject,
-      mail.raw,
+      spooled ? Buffer.alloc(0) : mail.raw,
+      spooled?.path ?? null,
+      spooled?.size ?? null,
       now,
       now,
     );
@@ -138,7 +148,7 @@ export function enqueueMail(db: Db, mail: NewOutgoingMail, now: number = Date.no
 export function duePendingMail(db: Db, now: number, limit = 50): OutgoingMail[] {
   const rows = db
     .prepare(
-      `SELECT ${SUMMARY_COLUMNS}, raw FROM outgoing_mail AS m
+      `SELECT ${SUMMARY_COLUMNS}, raw, raw_path FROM outgoing_mail AS m
         WHERE m.status = 'pending' AND m.next_attempt_at <= ?
           AND (m.conversation_id IS NULL OR NOT EXISTS (
                 SELECT 1 FROM outgoing_mail AS e
@@ -219,7 +229,7 @@ export function markPermanentlyFailed(db: Db, id: number, error: string): boolea
 
 /** One mail with its bytes, or null. */
 export function getMail(db: Db, id: number): OutgoingMail | null {
-  const row = db.prepare(`SELECT ${SUMMARY_COLUMNS}, raw FROM outgoing_mail WHERE id = ?`).get(id) as Row | undefined;
+  const row = db.prepare(`SELECT ${SUMMARY_COLUMNS}, raw, raw_path FROM outgoing_mail WHERE id = ?`).get(id) as Row | undefined;
   return row ? toMail(row) : null;
 }
 
@@ -239,4 +249,12 @@ export function pendingCount(db: Db, repoId?: string): number {
       : db.prepare(`SELECT count(*) AS n FROM outgoing_mail WHERE status = 'pending' AND repo_id = ?`).get(repoId)
   ) as { n: number };
   return row.n;
+}
+
+/** Spool files still needed: those of pending mail. Anything else in a spool directory is garbage. */
+export function pendingSpoolPaths(db: Db): Set<string> {
+  const rows = db.prepare(`SELECT raw_path FROM outgoing_mail WHERE status = 'pending' AND raw_path IS NOT NULL`).all() as Array<{
+    raw_path: string;
+  }>;
+  return new Set(rows.map((r) => r.raw_path));
 }

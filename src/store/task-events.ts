@@ -18,6 +18,13 @@ export function appendTaskEvent(db: Db, taskId: number, kind: string, data: unkn
   return Number(db.prepare(`INSERT INTO task_events (task_id, at, kind, data) VALUES (?, ?, ?, ?)`).run(taskId, now, kind, json).lastInsertRowid);
 }
 
+/** Replaces the payload of a stored event (the truncation marker, once its final count is known); capped like appendTaskEvent. */
+export function updateTaskEventData(db: Db, eventId: number, data: unknown): void {
+  let json = JSON.stringify(data ?? null);
+  if (json.length > MAX_EVENT_JSON) json = JSON.stringify({ truncated: true, preview: json.slice(0, MAX_EVENT_JSON) });
+  db.prepare(`UPDATE task_events SET data = ? WHERE id = ?`).run(json, eventId);
+}
+
 export function listTaskEvents(db: Db, taskId: number, afterId = 0, limit = 5000): TaskEventRow[] {
   const rows = db
     .prepare(`SELECT id, task_id, at, kind, data FROM task_events WHERE task_id = ? AND id > ? ORDER BY id LIMIT ?`)

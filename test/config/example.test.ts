@@ -56,6 +56,14 @@ test('a minimal repository gets the documented defaults', () => {
     databasePath: path.join(homedir(), '.local/share/airut/airut.db'),
     claude: { binaryPath: cfg.global.claude.binaryPath, allowedModels: [] },
     rejectedMail: { maxStoredBytesPerDay: 52_428_800, perSourcePerHour: 20 },
+    taskOutput: {
+      maxOutboxFileBytes: 10_485_760,
+      maxOutboxTotalBytes: 16_777_216,
+      maxOutboxFiles: 20,
+      maxLineBytes: 4_194_304,
+      maxEvents: 10_000,
+      maxNetworkRows: 20_000,
+    },
   });
   assert.match(cfg.global.claude.binaryPath, /node_modules\/@anthropic-ai\/claude-code-linux-x64\/claude$/);
   const api = cfg.repos.api!;
@@ -150,6 +158,13 @@ test('the JSON schema states the same defaults as the loader', () => {
   assert.equal(top.database!.default, DEFAULTS.databasePath);
   assert.equal(top.rejected_mail!.properties!.max_stored_bytes_per_day!.default, DEFAULTS.rejectedMaxStoredBytesPerDay);
   assert.equal(top.rejected_mail!.properties!.per_source_per_hour!.default, DEFAULTS.rejectedPerSourcePerHour);
+  const out = top.task_output!.properties!;
+  assert.equal(out.max_outbox_file_bytes!.default, DEFAULTS.maxOutboxFileBytes);
+  assert.equal(out.max_outbox_total_bytes!.default, DEFAULTS.maxOutboxTotalBytes);
+  assert.equal(out.max_outbox_files!.default, DEFAULTS.maxOutboxFiles);
+  assert.equal(out.max_line_bytes!.default, DEFAULTS.maxLineBytes);
+  assert.equal(out.max_events!.default, DEFAULTS.maxEvents);
+  assert.equal(out.max_network_rows!.default, DEFAULTS.maxNetworkRows);
   const repo = schema.definitions.repo.properties;
   assert.equal(repo.email!.properties!.imap_port!.default, DEFAULTS.imapPort);
   assert.equal(repo.email!.properties!.smtp_port!.default, DEFAULTS.smtpPort);

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AirutError } from '../../src/errors.ts';
-import { ConversationStore, isConversationId, newConversationId, safeFileName } from '../../src/conversation/index.ts';
+import { ConversationStore, countedBytes, isConversationId, newConversationId, safeFileName } from '../../src/conversation/index.ts';
+import { execFileSync } from 'node:child_process';
 
 describe('conversation IDs', () => {
   it('are 8 lowercase hex characters, random', () => {
@@ -184,7 +185,7 @@ describe('ConversationStore', () => {
     assert.deepEqual(await fs.readdir(elsewhere), []);
   });
 
-  it('collects only top-level regular files from the outbox, then clears it', async () => {
+  it('scans the outbox without following anything, opens only regular files, then clears it', async () => {
     const out = store.paths(id).outbox;
     const secret = path.join(root, 'host-secret.txt');
     await fs.writeFile(secret, 'host secret');
@@ -194,22 +195,64 @@ describe('ConversationStore', () => {
     await fs.writeFile(path.join(out, 'subdir', 'nested.txt'), 'nested');
     await fs.symlink(secret, path.join(out, 'leak.txt'));
     await fs.symlink(path.join(out, 'subdir'), path.join(out, 'dirlink'));
-    const files = await store.collectOutbox(id);
+    execFileSync('mkfifo', [path.join(out, 'pipe')]);
+    const { entries, unexamined } = await store.scanOutbox(id, 100);
+    assert.equal(unexamined, 0);
     assert.deepEqual(
-      files.map((f) => [f.filename, f.size, f.path]),
+      entries.map((e) => [e.name, e.kind]).sort(),
       [
-        ['chart.png', 10, path.join(out, 'chart.png')],
-        ['result.csv', 4, path.join(out, 'result.csv')],
+        ['chart.png', 'file'],
+        ['dirlink', 'symlink'],
+        ['leak.txt', 'symlink'],
+        ['pipe', 'fifo'],
+        ['result.csv', 'file'],
+        ['subdir', 'directory'],
       ],
     );
-    assert.equal((await store.readOutboxFile(id, 'result.csv')).toString(), 'a,b\n');
-    await assert.rejects(store.readOutboxFile(id, 'leak.txt'), (e: AirutError) => e.code === 'CONVERSATION_UNSAFE_PATH');
-    await assert.rejects(store.readOutboxFile(id, '../context.json'), (e: AirutError) => e.code === 'CONVERSATION_UNSAFE_PATH');
+    const opened = await store.openOutboxFile(id, 'result.csv');
+    try {
+      assert.equal(opened.size, 4);
+      assert.equal((await opened.handle.readFile()).toString(), 'a,b\n');
+    } finally {
+      await opened.handle.close();
+    }
+    await assert.rejects(store.openOutboxFile(id, 'leak.txt'), (e: AirutError) => e.code === 'CONVERSATION_UNSAFE_PATH');
+    await assert.rejects(store.openOutboxFile(id, '../context.json'), (e: AirutError) => e.code === 'CONVERSATION_UNSAFE_PATH');
+    // A FIFO with no writer would block a plain open forever; O_NONBLOCK opens it at once and it is refused.
+    await assert.rejects(store.openOutboxFile(id, 'pipe'), (e: AirutError) => e.code === 'CONVERSATION_UNSAFE_PATH');
 
     await store.clearOutbox(id);
     assert.deepEqual(await fs.readdir(out), []);
     assert.equal(await fs.readFile(secret, 'utf8'), 'host secret', 'symlink target untouched');
-    assert.deepEqual(await store.collectOutbox(id), []);
+    assert.deepEqual((await store.scanOutbox(id, 100)).entries, []);
+  });
+
+  it('counts sparse and preallocated outbox files by the larger of apparent and allocated size', async () => {
+    const out = store.paths(id).outbox;
+    // 3 GiB that take no disk: reading it would mean 3 GiB of zeros.
+    await fs.writeFile(path.join(out, 'sparse.bin'), '');
+    await fs.truncate(path.join(out, 'sparse.bin'), 3 * 1024 ** 3);
+    // 2 MiB of disk behind a file that says it is empty.
+    await fs.writeFile(path.join(out, 'prealloc.bin'), '');
+    execFileSync('fallocate', ['--keep-size', '-l', '2M', path.join(out, 'prealloc.bin')]);
+    const { entries } = await store.scanOutbox(id, 100);
+    const byName = Object.fromEntries(entries.map((e) => [e.name, countedBytes(e.size, e.blocks)]));
+    assert.equal(byName['sparse.bin'], 3 * 1024 ** 3);
+    assert.ok(byName['prealloc.bin']! >= 2 * 1024 ** 2, `preallocated file counted as ${byName['prealloc.bin']}`);
+    const opened = await store.openOutboxFile(id, 'prealloc.bin');
+    await opened.handle.close();
+    assert.equal(opened.size, 0);
+    assert.ok(opened.bytes >= 2 * 1024 ** 2);
+    await store.clearOutbox(id);
+  });
+
+  it('examines at most the given number of outbox entries and counts the rest', async () => {
+    const out = store.paths(id).outbox;
+    for (let i = 0; i < 30; i++) await fs.writeFile(path.join(out, `f${i}`), 'x');
+    const { entries, unexamined } = await store.scanOutbox(id, 10);
+    assert.equal(entries.length, 10);
+    assert.equal(unexamined, 20);
+    await store.clearOutbox(id);
   });
 
   it('lists, ages and deletes conversations', async () => {

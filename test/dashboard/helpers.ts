@@ -7,6 +7,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 import type { DashboardConfig, RepoServerConfig, ServerConfig } from '../../src/config/types.ts';
+import { DEFAULT_TASK_OUTPUT_LIMITS } from '../../src/config/defaults.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
 import type { TaskStatus } from '../../src/store/task-queries.ts';
@@ -62,6 +63,7 @@ export function makeConfig(repoIds: readonly string[], dashboard: Partial<Dashbo
       databasePath: ':memory:',
       claude: { binaryPath: '/usr/bin/true', allowedModels: [] },
       rejectedMail: { maxStoredBytesPerDay: 52_428_800, perSourcePerHour: 20 },
+      taskOutput: DEFAULT_TASK_OUTPUT_LIMITS,
     },
     repos: Object.fromEntries(repoIds.map((id) => [id, repo(id)])),
     sourcePath: '/tmp/airut.yaml',

@@ -15,7 +15,9 @@ import {
   markSending,
   pendingCount,
 } from '../../src/store/outgoing-mail.ts';
-import { composeMail, type ComposeBody, type ReplyAttachment } from '../../src/reply/compose.ts';
+import { composeMail, composeMailToFile, type ComposeBody, type ReplyAttachment } from '../../src/reply/compose.ts';
+import { spoolDir } from '../../src/reply/spool.ts';
+import crypto from 'node:crypto';
 import { OutgoingMailSender, classifySendError, retryDelayMs } from '../../src/reply/outbox-sender.ts';
 import { smtpTransportOptions } from '../../src/reply/smtp-transport.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
@@ -475,5 +477,77 @@ test('a start makes mail waiting for a retry due at once, oldest of a conversati
     await smtp.waitForCount(2);
     assert.deepEqual(smtp.messages.map((m) => m.messageId), [first.messageId, second.messageId]);
     await sender.stop();
+  });
+});
+
+test('a reply with attachments is spooled to a file, streamed to SMTP from there, and the file removed once sent', async () => {
+  await withCapture(async (smtp) => {
+    const db = openDatabase(':memory:', { migrate: true });
+    const { log } = captureLog();
+    const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-spool-'));
+    const repo = { ...repoConfig(smtp.port), storageDir: storage };
+    const data = crypto.randomBytes(3 * 1024 * 1024);
+    const src = path.join(storage, 'result.bin');
+    fs.writeFileSync(src, data);
+    // An orphan from a crash between writing a spool file and committing its row, old enough to sweep.
+    fs.mkdirSync(spoolDir(storage), { recursive: true });
+    const orphan = path.join(spoolDir(storage), 'task-0-orphan.eml');
+    fs.writeFileSync(orphan, 'x');
+    fs.utimesSync(orphan, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+
+    const taskId = insertTask(db);
+    const mail = await composeMailToFile(
+      {
+        repoEmail: { from: 'Airut Bot <bot@example.com>', fromAddress: 'bot@example.com' },
+        to: 'alice@example.org',
+        conversationId: 'deadbeef',
+        originalSubject: 'Fix the bug',
+        inReplyTo: '<CAF00d@mail.example.org>',
+        body: { kind: 'reply', markdown: 'Done.' },
+        attachments: [{ filename: 'result.bin', content: fs.createReadStream(src) }],
+      },
+      spoolDir(storage),
+      `task-${taskId}`,
+    );
+    assert.ok(mail.raw.size > data.length * 1.3, 'the spool file holds the encoded attachment');
+    assert.equal(fs.statSync(mail.raw.path).mode & 0o777, 0o600);
+    const id = writeTransaction(db, () =>
+      enqueueMail(db, { repoId: 'api', taskId, conversationId: 'deadbeef', kind: mail.kind, messageId: mail.messageId, recipient: 'alice@example.org', subject: mail.subject, raw: mail.raw }),
+    );
+    const row = db.prepare('SELECT length(raw) AS n FROM outgoing_mail WHERE id = ?').get(id) as { n: number };
+    assert.equal(row.n, 0, 'the message bytes are not in the database');
+    assert.equal(getMail(db, id)!.size, mail.raw.size);
+
+    const sender = new OutgoingMailSender(db, { api: repo }, log, { pollIntervalMs: 50 });
+    sender.start();
+    const m = await smtp.waitFor(() => true);
+    await until(() => getMail(db, id)!.status === 'sent', 5000, 'the mail to be marked sent');
+    await sender.stop();
+    assert.equal(m.messageId, mail.messageId);
+    const att = m.attachments.find((a) => a.filename === 'result.bin');
+    assert.ok(att && att.content.equals(data), 'the attachment arrives intact');
+    await until(() => !fs.existsSync(mail.raw.path), 2000, 'the spool file to be removed');
+    assert.equal(fs.existsSync(orphan), false, 'the orphan spool file was swept at start');
+  });
+});
+
+test('a spooled mail whose file is gone is given up at once, with the reason stored', async () => {
+  await withCapture(async (smtp) => {
+    const db = openDatabase(':memory:', { migrate: true });
+    const { log } = captureLog();
+    const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-spool-'));
+    const taskId = insertTask(db);
+    const id = writeTransaction(db, () =>
+      enqueueMail(db, {
+        repoId: 'api', taskId, conversationId: 'deadbeef', kind: 'reply', messageId: '<x@example.com>', recipient: 'alice@example.org',
+        subject: 's', raw: { path: path.join(spoolDir(storage), 'gone.eml'), size: 10 },
+      }),
+    );
+    const sender = new OutgoingMailSender(db, { api: { ...repoConfig(smtp.port), storageDir: storage } }, log, { pollIntervalMs: 50 });
+    sender.start();
+    await until(() => getMail(db, id)!.status === 'failed', 5000, 'the mail to fail');
+    await sender.stop();
+    assert.match(getMail(db, id)!.lastError ?? '', /cannot be read \(ENOENT\)/);
+    assert.equal(smtp.messages.length, 0);
   });
 });

@@ -266,6 +266,23 @@ describe('runAgent with the real Claude CLI', () => {
     assert.match(seen, new RegExp(`value=${secret}`));
   });
 
+  test('a 64 MB stdout line without a newline is cut at maxLineBytes; the run still ends in success with its result', async () => {
+    // The agent writes straight to the CLI's stdout (PID 1 of the container), as a hostile one can.
+    const command = "head -c 64000000 /dev/zero | tr '\\0' a > /proc/1/fd/1; printf '\\n' > /proc/1/fd/1; echo wrote";
+    mock.setScript(toolThenText({ name: 'Bash', input: { command, description: 'flood stdout' } }, (r) => `tool said: ${r.trim()}`));
+    const { outcome, events } = await run(spec({ mounts: await conversationDirs(), prompt: 'flood', maxLineBytes: 1024 * 1024 }));
+    assert.equal(outcome.kind, 'success', JSON.stringify(outcome).slice(0, 500));
+    assert.ok(outcome.kind === 'success' && /tool said: wrote/.test(outcome.result));
+    const cut = events.filter((e) => e.type === 'output_truncated');
+    assert.equal(cut.length, 1, 'one truncation event');
+    const t = cut[0]!;
+    assert.ok(t.type === 'output_truncated');
+    assert.equal(t.keptBytes, 1024 * 1024);
+    assert.equal(t.keptBytes + t.droppedBytes, 64_000_000);
+    assert.equal(t.preview, 'a'.repeat(200));
+    assert.ok(!events.some((e) => e.type === 'raw' && e.text.length > 1024 * 1024), 'no event carries the long line');
+  });
+
   test('a missing runtime is a CONTAINER_RUNTIME_MISSING error', async () => {
     const s = spec({ mounts: await conversationDirs(), runtime: new ContainerRuntime({ command: 'no-such-podman-xyz' }) });
     await assert.rejects(runAgent(s, () => undefined), { code: 'CONTAINER_RUNTIME_MISSING' });
