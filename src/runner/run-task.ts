@@ -315,6 +315,8 @@ async function pipeline(
     }
     await store.writeGitconfig(conversationId, gitIdentity(repo.email.from, repo.email.fromAddress), { include: ['/root/.gitconfig'] });
   }
+  // Workspaces cloned before origin lost its token still carry it; the next container must not see it.
+  if (await mirror.scrubWorkspace(convPaths.workspace)) log.warn('removed repository credentials from the workspace git config');
   const acked = db.prepare(`SELECT 1 FROM outgoing_mail WHERE task_id = ? AND kind = 'ack' LIMIT 1`).get(task.id);
   if (isFirstTask && !acked) {
     const dashboardUrl = globals.dashboardBaseUrl ? `${globals.dashboardBaseUrl}/conversations/${repo.repoId}/${conversationId}` : null;
