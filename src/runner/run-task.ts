@@ -33,6 +33,7 @@ import { UserFacingError } from './user-facing-error.ts';
 import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../proxy/allowlist.ts';
 import { buildMaskRules, surrogatePool } from '../proxy/masked-secrets.ts';
 import { openSandboxedNetwork, unsandboxedNetwork, type TaskNetwork } from '../sandbox/task-network.ts';
+import { envFileDir } from '../sandbox/network-sidecar.ts';
 import { setTaskNetworkSandbox } from '../store/network-log.ts';
 import { instanceId } from '../instance-id.ts';
 import { storageFaultOf } from '../health/storage-faults.ts';
@@ -421,6 +422,7 @@ async function pipeline(
         resumeSessionId: resume,
         prompt,
         env: { ...repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
+        envFileDir: envFileDir(globals.sandbox.stateDir),
         sandboxEnv: net.env,
         timeoutMs: repoConfig.timeoutSeconds * 1000,
         limits: DEFAULT_LIMITS,
