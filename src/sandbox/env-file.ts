@@ -51,9 +51,25 @@ export interface EnvFile {
   remove(): Promise<void>;
 }
 
+/**
+ * `parentDir` must be ours alone: in a shared place such as /tmp another user could have made it
+ * first, and one who can rename entries in it could swap our directory for a link to theirs.
+ */
+async function checkPrivateDir(parentDir: string): Promise<void> {
+  const st = await fs.lstat(parentDir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
+    throw new AirutError(
+      'SANDBOX_ENV_DIR_UNSAFE',
+      `${parentDir} must be a directory owned by the daemon's user and writable by nobody else (it holds short-lived env files with secrets); remove it or fix its owner and mode (chmod 700)`,
+    );
+  }
+}
+
 /** Writes `text` to a new file in a new private directory under `parentDir` (created 0700 if missing). */
 export async function writeEnvFile(parentDir: string, text: string): Promise<EnvFile> {
   await fs.mkdir(parentDir, { recursive: true, mode: 0o700 });
+  await checkPrivateDir(parentDir);
   const dir = await fs.mkdtemp(path.join(parentDir, 'run-'));
   const file = path.join(dir, 'env');
   let removed: Promise<void> | null = null;

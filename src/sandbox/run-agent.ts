@@ -157,7 +157,8 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
     env[name] = value;
   }
   const envFileText = formatEnvFile(env);
-  if (!isAbsolute(envFilePath) || /[\n\0]/.test(envFilePath)) throw invalid(`env file path "${envFilePath}" is not valid`);
+  // podman splits a list flag's value at commas.
+  if (!isAbsolute(envFilePath) || /[,\n\0]/.test(envFilePath)) throw invalid(`env file path "${envFilePath}" must be absolute, without ',' or a newline`);
   // `-e` flags after it win over the file: the sandbox's own variables below cannot be overridden.
   args.push('--env-file', envFilePath);
   for (const [name, value] of Object.entries(sandboxEnv)) {

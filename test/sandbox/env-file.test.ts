@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { formatEnvFile, writeEnvFile } from '../../src/sandbox/env-file.ts';
@@ -42,6 +42,22 @@ describe('writeEnvFile', () => {
       assert.deepEqual(await readdir(parent), []);
     } finally {
       await rm(dirname(parent), { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a parent directory others can write to, or a link in its place', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'airut-envfile-'));
+    try {
+      const shared = join(base, 'shared');
+      await mkdir(shared);
+      await chmod(shared, 0o777);
+      await assert.rejects(writeEnvFile(shared, 'X=1\n'), { code: 'SANDBOX_ENV_DIR_UNSAFE' });
+      const link = join(base, 'link');
+      await symlink(shared, link);
+      await assert.rejects(writeEnvFile(link, 'X=1\n'), { code: 'SANDBOX_ENV_DIR_UNSAFE' });
+      assert.deepEqual(await readdir(shared), [], 'nothing was written');
+    } finally {
+      await rm(base, { recursive: true, force: true });
     }
   });
 });
