@@ -94,7 +94,7 @@ test('a token in repo_url clones the repository but never reaches the agent, als
     const m1 = await env.send('cred', 'look around', SCAN);
     const reply = await env.finalReplyTo(m1, 120_000);
     assert.equal(taskFor(cfg, m1)?.status, 'completed', reply.text);
-    assert.ok(server.counts.served > 0 && server.counts.unauthorised >= 0, 'the daemon cloned through the server');
+    assert.ok(server.counts.served > 0, 'the daemon cloned through the server');
         assertClean(reply.text ?? '');
 
     const conversationId = reply.header('x-airut-conversation')!;
