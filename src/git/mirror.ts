@@ -328,9 +328,9 @@ export class GitMirror {
    * made from the local mirror, with the default branch checked out and `origin` pointing at the
    * real repository by its public URL: any token in the configured URL stays with the daemon, and
    * the agent pushes only with credentials the repository gives it (see docs/repository-setup.md).
-   * Objects are copied, not hard-linked or
-   * borrowed: the workspace is mounted into a container, and must neither reach outside itself
-   * (alternates) nor be able to alter the mirror's files (hard links).
+   * Objects are copied, not hard-linked or borrowed: the workspace is mounted into a container, and
+   * must neither reach outside itself (alternates) nor be able to alter the mirror's files (hard
+   * links).
    */
   async cloneWorkspace(dest: string): Promise<void> {
     await this.ensure();
