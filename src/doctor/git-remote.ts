@@ -21,7 +21,7 @@ export function gitRemoteFix(repoId: string, url: string, stderr: string): strin
     return `ssh does not know ${host}'s host key: as the user that runs the daemon, add it with \`ssh-keyscan ${host} >> ~/.ssh/known_hosts\` and compare the fingerprint with the one the host publishes`;
   }
   if (/Authentication failed|could not read (Username|Password)|terminal prompts disabled|Permission denied \(publickey|returned error: 40[13]|Invalid username or password/i.test(stderr)) {
-    return `the remote refused the daemon's credentials: give the user that runs the daemon access (an ssh deploy key, or a credential helper for https) and run the doctor as that user; a token inside ${key} also works but ends up in every workspace`;
+    return `the remote refused the daemon's credentials: give the user that runs the daemon access (an ssh deploy key, or a credential helper for https) and run the doctor as that user; a token inside ${key} also works (it stays with the daemon: workspaces get the URL without it)`;
   }
   if (/Could not resolve host|Name or service not known|Temporary failure in name resolution/i.test(stderr)) {
     return `the host name in ${key} does not resolve: check its spelling and this machine's DNS`;

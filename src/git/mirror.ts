@@ -16,6 +16,8 @@ import { AirutError } from '../errors.ts';
 import { withFileLock, withMutex, type FileLockOptions } from './lock.ts';
 import { credentialsOf, redact } from './redact.ts';
 import { runGit, stderrTail, type GitRunOptions, type GitRunResult } from './run.ts';
+import { publicRepoUrl } from './url.ts';
+import { scrubWorkspaceConfig } from './workspace-scrub.ts';
 
 /** One file of a directory on the default branch. */
 export interface TreeFile {
@@ -51,6 +53,8 @@ export class GitMirror {
   readonly mirrorDir: string;
   readonly lockPath: string;
   private readonly repoUrl: string;
+  /** The URL without credentials: the only form written to disk (see url.ts). */
+  readonly publicUrl: string;
   private readonly secrets: readonly string[];
   private readonly networkTimeoutMs: number;
   private readonly lockOptions: FileLockOptions;
@@ -66,6 +70,7 @@ export class GitMirror {
     this.lockPath = path.join(this.storageDir, 'git-mirror.lock');
     this.stampPath = path.join(this.storageDir, 'git-mirror.fetched');
     this.repoUrl = repoUrl;
+    this.publicUrl = publicRepoUrl(repoUrl);
     this.secrets = credentialsOf(repoUrl);
     this.networkTimeoutMs = options.networkTimeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS;
     this.lockOptions = options.lock ?? {};
@@ -126,6 +131,7 @@ export class GitMirror {
         timeoutMs: this.networkTimeoutMs,
       });
       if (r.code !== 0) throw this.fail('GIT_CLONE_FAILED', `git clone --mirror of ${this.displayUrl} failed`, r, 'later');
+      await this.forgetCredentials(tmp);
       // A leftover from an earlier crash between clone and rename would make rename fail.
       await fs.rm(this.mirrorDir, { recursive: true, force: true });
       await fs.rename(tmp, this.mirrorDir);
@@ -166,9 +172,22 @@ export class GitMirror {
         { timeoutMs: this.networkTimeoutMs },
       );
       if (r.code !== 0) throw this.fail('GIT_FETCH_FAILED', `git fetch of ${this.displayUrl} failed`, r, 'later');
+      await this.forgetCredentials(this.mirrorDir);
       await this.followRemoteHead();
       await fs.writeFile(this.stampPath, String(startedAt));
     });
+  }
+
+  /**
+   * `clone --mirror` writes the URL it was given (token included) into the mirror's config; keep
+   * only the public URL there. Fetches pass the real URL each time, so nothing needs the stored one.
+   * Also run on every update, which cleans mirrors made before this rule.
+   */
+  private async forgetCredentials(dir: string): Promise<void> {
+    const cur = await this.git(['-C', dir, 'config', '--get', 'remote.origin.url'], { timeoutMs: LOCAL_TIMEOUT_MS });
+    if (cur.code === 0 && cur.stdout.toString('utf8').trim() === this.publicUrl) return;
+    const r = await this.git(['-C', dir, 'config', 'remote.origin.url', this.publicUrl], { timeoutMs: LOCAL_TIMEOUT_MS });
+    if (r.code !== 0) throw this.fail('GIT_CONFIG_FAILED', `cannot store the public URL of ${this.displayUrl} in the mirror`, r);
   }
 
   /** A fetch doesn't move the mirror's HEAD; follow the remote if its default branch changed. */
@@ -307,9 +326,11 @@ export class GitMirror {
   /**
    * A normal clone of the repository at `dest` (which must not exist, or be an empty directory),
    * made from the local mirror, with the default branch checked out and `origin` pointing at the
-   * real repository so the agent can fetch and push. Objects are copied, not hard-linked or
-   * borrowed: the workspace is mounted into a container, and must neither reach outside itself
-   * (alternates) nor be able to alter the mirror's files (hard links).
+   * real repository by its public URL: any token in the configured URL stays with the daemon, and
+   * the agent pushes only with credentials the repository gives it (see docs/repository-setup.md).
+   * Objects are copied, not hard-linked or borrowed: the workspace is mounted into a container, and
+   * must neither reach outside itself (alternates) nor be able to alter the mirror's files (hard
+   * links).
    */
   async cloneWorkspace(dest: string): Promise<void> {
     await this.ensure();
@@ -320,7 +341,17 @@ export class GitMirror {
       { timeoutMs: LOCAL_TIMEOUT_MS },
     );
     if (r.code !== 0) throw this.fail('GIT_CLONE_FAILED', `cloning the workspace from the mirror of ${this.displayUrl} failed`, r);
-    const s = await this.git(['-C', target, 'remote', 'set-url', 'origin', '--', this.repoUrl]);
+    const s = await this.git(['-C', target, 'remote', 'set-url', 'origin', '--', this.publicUrl]);
     if (s.code !== 0) throw this.fail('GIT_CLONE_FAILED', `setting origin of the workspace to ${this.displayUrl} failed`, s);
+  }
+
+  /**
+   * Removes this repository's credentials (and any URL credentials) from an existing workspace's
+   * `.git/config`. Workspaces cloned before the public-URL rule have the token in `origin`; this
+   * runs before every task so that the next container no longer sees it. Returns true when the
+   * file was changed. The workspace is the agent's: see workspace-scrub.ts for how it is read.
+   */
+  async scrubWorkspace(dest: string): Promise<boolean> {
+    return scrubWorkspaceConfig(path.resolve(dest), this.secrets);
   }
 }

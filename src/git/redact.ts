@@ -3,9 +3,11 @@
  * its messages, so every text that leaves this area — error messages, log fields — goes through
  * here first.
  */
+import { urlSecrets } from './url.ts';
 
-// scheme://userinfo@  — userinfo is anything up to the first @ that contains no / ? # or space.
-const URL_USERINFO = /([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#@\s]+@/g;
+// scheme://userinfo@ — userinfo runs to the *last* @ before the path (a password may hold a raw @),
+// and holds no / ? # or space.
+const URL_USERINFO = /([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#@\s]*(?:@[^/?#@\s]*)*@/g;
 
 /** `https://user:token@host/x.git` → `https://***@host/x.git`; text without credentials is unchanged. */
 export function redactUrlCredentials(text: string): string {
@@ -13,24 +15,12 @@ export function redactUrlCredentials(text: string): string {
 }
 
 /**
- * The secret parts of `url` (user info, raw and percent-decoded), so that they can be removed even
- * where git prints them outside a URL. Parts shorter than 4 characters are not treated as secrets.
+ * The secret parts of `url` (user info, password and query string, raw and percent-decoded), so
+ * that they can be removed even where git prints them outside a URL. Parts shorter than 4
+ * characters are not treated as secrets.
  */
 export function credentialsOf(url: string): string[] {
-  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#@\s]+)@/.exec(url);
-  if (!m || !m[1]) return [];
-  const userinfo = m[1];
-  const parts = new Set<string>([userinfo]);
-  const colon = userinfo.indexOf(':');
-  if (colon >= 0) parts.add(userinfo.slice(colon + 1));
-  for (const p of [...parts]) {
-    try {
-      parts.add(decodeURIComponent(p));
-    } catch {
-      // not valid percent-encoding; the raw form is already in the set
-    }
-  }
-  return [...parts].filter((p) => p.length >= 4);
+  return urlSecrets(url);
 }
 
 /** Removes URL credentials and every known secret string from `text`. */

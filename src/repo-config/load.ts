@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type ScalarTag } from 'yaml';
 import { AirutError, type ConfigProblem } from '../errors.ts';
+import { envValueProblem } from '../sandbox/env-file.ts';
 
 export const REPO_CONFIG_PATH = '.airut/airut.yaml';
 
@@ -253,13 +254,17 @@ export function loadRepoConfig(yamlText: string | null, secrets: Readonly<Record
           continue;
         }
         const v = secrets[value.name];
-        if (typeof v === 'string' && v !== '') {
+        const problem = typeof v === 'string' ? envValueProblem(v) : null;
+        if (problem) {
+          problems.push({ path: at, message: `secret ${value.name} cannot be passed to the container: ${problem}` });
+        } else if (typeof v === 'string' && v !== '') {
           env.push([name, v]);
           secretNames.push(name);
         }
       } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
         const v = String(value);
-        if (v.includes('\0')) problems.push({ path: at, message: 'must not contain a NUL character' });
+        const problem = envValueProblem(v);
+        if (problem) problems.push({ path: at, message: `cannot be passed to the container: ${problem}` });
         else if (v !== '') env.push([name, v]);
       }
       // null: not set (as in Airut); other types were reported by the schema

@@ -36,6 +36,7 @@ import { UserFacingError } from './user-facing-error.ts';
 import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../proxy/allowlist.ts';
 import { buildMaskRules, surrogatePool } from '../proxy/masked-secrets.ts';
 import { openSandboxedNetwork, unsandboxedNetwork, type TaskNetwork } from '../sandbox/task-network.ts';
+import { envFileDir } from '../sandbox/network-sidecar.ts';
 import { setTaskNetworkSandbox } from '../store/network-log.ts';
 import { instanceId } from '../instance-id.ts';
 import { storageFaultOf } from '../health/storage-faults.ts';
@@ -332,6 +333,8 @@ async function pipeline(
     }
     await store.writeGitconfig(conversationId, gitIdentity(repo.email.from, repo.email.fromAddress), { include: ['/root/.gitconfig'] });
   }
+  // Workspaces cloned before origin lost its token still carry it; the next container must not see it.
+  if (await mirror.scrubWorkspace(convPaths.workspace)) log.warn('removed repository credentials from the workspace git config');
   const acked = db.prepare(`SELECT 1 FROM outgoing_mail WHERE task_id = ? AND kind = 'ack' LIMIT 1`).get(task.id);
   if (isFirstTask && !acked) {
     const dashboardUrl = globals.dashboardBaseUrl ? `${globals.dashboardBaseUrl}/conversations/${repo.repoId}/${conversationId}` : null;
@@ -438,6 +441,7 @@ async function pipeline(
         resumeSessionId: resume,
         prompt,
         env: { ...repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
+        envFileDir: envFileDir(globals.sandbox.stateDir),
         sandboxEnv: net.env,
         timeoutMs: repoConfig.timeoutSeconds * 1000,
         limits: DEFAULT_LIMITS,

@@ -4,6 +4,10 @@
  * Only flags and subcommands both CLIs accept are used, and output is read with Go templates both
  * understand (`{{.Names}}`, `{{json .Config.Labels}}`), never with `--format json`, whose shape
  * differs between the two. Values of secrets never pass through here: see run-agent.ts.
+ *
+ * The CLI runs with a fixed, minimal environment (runtimeEnv): a few variables the operator may set
+ * for the runtime, taken from the daemon's own environment, and nothing else. Nothing a repository
+ * chooses ever reaches it — task variables go to the container through an env file (env-file.ts).
  */
 import { execFile, spawn } from 'node:child_process';
 import { AirutError } from '../errors.ts';
@@ -18,8 +22,49 @@ const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 export interface ContainerRuntimeOptions {
   /** The CLI to run: `podman` (default) or `docker`, or an absolute path to one of them. */
   readonly command?: string;
-  /** Extra environment for the CLI (e.g. `CONTAINERS_CONF`), merged over the daemon's own. */
+  /** Extra environment for the CLI (e.g. `CONTAINERS_CONF`), merged over runtimeEnv(). Operator or test settings only. */
   readonly env?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The daemon's variables the container CLI may see: where it finds its configuration, storage,
+ * user session and remote service. The operator sets these for the daemon; podman and docker read
+ * them. Proxy variables are left out on purpose: `podman run` copies them into every container.
+ */
+export const RUNTIME_ENV_NAMES: readonly string[] = Object.freeze([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'TMPDIR',
+  'XDG_RUNTIME_DIR',
+  'XDG_CONFIG_HOME',
+  'XDG_DATA_HOME',
+  'DBUS_SESSION_BUS_ADDRESS',
+  'CONTAINERS_CONF',
+  'CONTAINERS_CONF_OVERRIDE',
+  'CONTAINERS_STORAGE_CONF',
+  'CONTAINERS_REGISTRIES_CONF',
+  'CONTAINER_HOST',
+  'CONTAINER_CONNECTION',
+  'CONTAINER_SSHKEY',
+  'REGISTRY_AUTH_FILE',
+  'DOCKER_HOST',
+  'DOCKER_CONTEXT',
+  'DOCKER_CONFIG',
+  'DOCKER_CERT_PATH',
+  'DOCKER_TLS_VERIFY',
+]);
+
+/** The fixed environment of every container CLI process: RUNTIME_ENV_NAMES from `from`, if set. */
+export function runtimeEnv(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of RUNTIME_ENV_NAMES) {
+    const v = from[name];
+    if (typeof v === 'string') env[name] = v;
+  }
+  env.PATH ??= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  return env;
 }
 
 export interface CommandResult {
@@ -101,9 +146,9 @@ export class ContainerRuntime {
     this.env = { ...(options.env ?? {}) };
   }
 
-  /** The environment the CLI runs with: the daemon's, plus this runtime's extras, plus `extra`. */
-  processEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
-    return { ...process.env, ...this.env, ...extra };
+  /** The environment every CLI process runs with: runtimeEnv() plus this runtime's own settings. */
+  processEnv(): NodeJS.ProcessEnv {
+    return { ...runtimeEnv(), ...this.env };
   }
 
   /**

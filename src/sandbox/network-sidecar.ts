@@ -49,6 +49,11 @@ export function taskSandboxDir(stateDir: string, taskId: number): string {
   return path.join(stateDir, 'tasks', String(taskId));
 }
 
+/** Where task containers' short-lived env files are written (see env-file.ts); emptied at start-up. */
+export function envFileDir(stateDir: string): string {
+  return path.join(stateDir, 'env');
+}
+
 /**
  * Builds the sidecar root filesystem under `stateDir` from the node binary running the daemon.
  * Idempotent; called at every start so an upgraded node or forwarder is picked up.

@@ -4,16 +4,20 @@
  * The container is named and labelled (so a crashed daemon's leftovers can be reaped by label) and
  * started without `--rm`; it is removed explicitly when the run ends, whatever the outcome.
  *
- * Secrets: every value in `spec.env` reaches the container as `-e NAME` with the value in the
- * runtime CLI's own environment, so no value ever appears on a command line (argv is readable by
- * every local user through `ps`) or in a file on disk. Values are never logged.
+ * Task variables: every entry of `spec.env` (secrets included) reaches the container through an
+ * env file readable only by the daemon and removed as soon as the container runs (env-file.ts). No
+ * value ever appears on a command line (argv is readable by every local user through `ps`), and
+ * no name a repository chooses reaches the runtime CLI's own environment, which stays the fixed
+ * one of ContainerRuntime.processEnv(). Values are never logged.
  */
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { AirutError } from '../errors.ts';
-import { logger } from '../log/logger.ts';
+import { logger, type Logger } from '../log/logger.ts';
 import { tailLines, type ContainerRuntime } from './container-runtime.ts';
+import { formatEnvFile, writeEnvFile } from './env-file.ts';
 import { managedLabels } from './labels.ts';
 import { classifyOutcome, type AgentOutcome } from './outcome.ts';
 import { BoundedLineReader } from './line-reader.ts';
@@ -65,8 +69,13 @@ export interface AgentRunSpec {
   readonly model: string;
   readonly resumeSessionId: string | null;
   readonly prompt: string;
-  /** Secrets and container_env. Values never reach argv or a log line. */
+  /** Secrets and container_env, any names. Values never reach argv, a log line or the CLI's environment. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * A directory of the daemon's (created 0700 if missing) for the short-lived env file; the
+   * caller's start-up cleanup should empty it. Default: `airut-env-<uid>` in the temp directory.
+   */
+  readonly envFileDir?: string;
   readonly timeoutMs: number;
   readonly limits: ResourceLimits;
   /** `default`: the runtime's default network; `none`; or a network name (`host` in tests). */
@@ -90,8 +99,8 @@ export interface AgentRunSpec {
 
 export type AgentEventHandler = (event: AgentEvent) => void;
 
-/** Environment names the container CLI itself reads; a secret by such a name would reconfigure it. */
-const RESERVED_ENV = /^(PATH|HOME|USER|TMPDIR|SHELL|LD_[A-Z_]*|CONTAINERS?_[A-Z_]*|DOCKER_[A-Z_]*|BUILDAH_[A-Z_]*|PODMAN_[A-Z_]*|STORAGE_[A-Z_]*|REGISTRY_AUTH_FILE|XDG_[A-Z_]*|DBUS_[A-Z_]*|NOTIFY_SOCKET|GODEBUG|GOMAXPROCS|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|IS_SANDBOX|CLAUDE_CONFIG_DIR)$/;
+/** Set by the sandbox for Claude Code itself; a task variable may not change them. */
+const SANDBOX_OWNED_ENV = new Set(['IS_SANDBOX', 'CLAUDE_CONFIG_DIR']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SAFE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:@/[\]-]*$/;
 const STDERR_TAIL_BYTES = 16 * 1024;
@@ -109,10 +118,11 @@ function hostPath(label: string, path: string): string {
 }
 
 /**
- * The `run` arguments and the extra CLI environment for a spec. Exported so tests can check that no
- * secret value is on the command line. Pure apart from validation errors.
+ * The `run` arguments for a spec, with `envFilePath` as the `--env-file`, and the text that file
+ * must hold. Exported so tests can check that no secret value is on the command line. Pure apart
+ * from validation errors.
  */
-export function buildRunArgs(spec: AgentRunSpec): { args: string[]; env: Record<string, string> } {
+export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: string[]; envFileText: string } {
   if (!SAFE_ARG.test(spec.name)) throw invalid(`container name "${spec.name}" is not valid`);
   if (!SAFE_ARG.test(spec.image)) throw invalid(`image "${spec.image}" is not valid`);
   if (!SAFE_ARG.test(spec.model)) throw invalid(`model "${spec.model}" is not valid`);
@@ -146,13 +156,14 @@ export function buildRunArgs(spec: AgentRunSpec): { args: string[]; env: Record<
   const sandboxEnv = spec.sandboxEnv ?? {};
   for (const [name, value] of Object.entries(spec.env)) {
     if (Object.prototype.hasOwnProperty.call(sandboxEnv, name)) continue;
-    if (!ENV_NAME.test(name)) throw invalid(`environment variable name "${name}" is not valid`);
-    if (RESERVED_ENV.test(name)) {
-      throw invalid(`environment variable "${name}" is reserved (the container runtime or the sandbox sets it)`);
-    }
+    if (SANDBOX_OWNED_ENV.has(name)) throw invalid(`environment variable "${name}" is reserved (the sandbox sets it)`);
     env[name] = value;
-    args.push('-e', name);
   }
+  const envFileText = formatEnvFile(env);
+  // podman splits a list flag's value at commas.
+  if (!isAbsolute(envFilePath) || /[,\n\0]/.test(envFilePath)) throw invalid(`env file path "${envFilePath}" must be absolute, without ',' or a newline`);
+  // `-e` flags after it win over the file: the sandbox's own variables below cannot be overridden.
+  args.push('--env-file', envFilePath);
   for (const [name, value] of Object.entries(sandboxEnv)) {
     if (!ENV_NAME.test(name) || /[\n\0]/.test(value)) throw invalid(`sandbox environment variable "${name}" is not valid`);
     args.push('-e', `${name}=${value}`);
@@ -175,7 +186,11 @@ export function buildRunArgs(spec: AgentRunSpec): { args: string[]; env: Record<
   args.push('--model', spec.model);
   if (spec.resumeSessionId !== null) args.push('--resume', spec.resumeSessionId);
   args.push('--dangerously-skip-permissions');
-  return { args, env };
+  return { args, envFileText };
+}
+
+function defaultEnvFileDir(): string {
+  return join(tmpdir(), `airut-env-${process.getuid?.() ?? 'user'}`);
 }
 
 /**
@@ -184,16 +199,32 @@ export function buildRunArgs(spec: AgentRunSpec): { args: string[]; env: Record<
  * The container is always removed afterwards; the mounted directories are kept.
  */
 export async function runAgent(spec: AgentRunSpec, onEvent: AgentEventHandler): Promise<AgentOutcome> {
-  const { args, env } = buildRunArgs(spec);
+  // Builds once to validate the spec before anything is written; the file's real path comes later.
+  const { envFileText } = buildRunArgs(spec, '/placeholder');
   const log = logger().child({ container: spec.name, ...spec.labels });
   if (spec.signal?.aborted) return { kind: 'cancelled', sessionId: null };
 
   const m = spec.mounts;
   await Promise.all([m.workspace, m.claudeState, m.inbox, m.outbox].map((d) => mkdir(d, { recursive: true })));
-  const { runtime } = spec;
   // A container left by a crash with the same name would make `run` fail.
-  await runtime.removeContainer(spec.name);
+  await spec.runtime.removeContainer(spec.name);
+  const envFile = await writeEnvFile(spec.envFileDir ?? defaultEnvFileDir(), envFileText);
+  try {
+    return await runContainer(spec, buildRunArgs(spec, envFile.path).args, onEvent, envFile.remove, log);
+  } finally {
+    await envFile.remove();
+  }
+}
 
+/** Starts the container with `args` and follows it to the end; `dropEnvFile` runs once it is up. */
+async function runContainer(
+  spec: AgentRunSpec,
+  args: string[],
+  onEvent: AgentEventHandler,
+  dropEnvFile: () => Promise<void>,
+  log: Logger,
+): Promise<AgentOutcome> {
+  const { runtime } = spec;
   let sessionId: string | null = null;
   let result: ResultEvent | null = null;
   let lastAssistantText = '';
@@ -205,8 +236,12 @@ export async function runAgent(spec: AgentRunSpec, onEvent: AgentEventHandler): 
   };
 
   const startedAt = Date.now();
-  log.info({ image: spec.image, model: spec.model, resume: spec.resumeSessionId, envNames: Object.keys(env) }, 'agent container starting');
-  const child = spawn(runtime.command, args, { env: runtime.processEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  log.info({ image: spec.image, model: spec.model, resume: spec.resumeSessionId, envNames: Object.keys(spec.env) }, 'agent container starting');
+  const child = spawn(runtime.command, args, { env: runtime.processEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  // Output from the container means the CLI has read the env file and created the container.
+  child.stdout.once('data', () => {
+    dropEnvFile().catch((err: Error) => log.warn({ err: err.message }, 'could not remove the env file; it goes when the run ends'));
+  });
 
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => {

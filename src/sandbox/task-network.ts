@@ -18,7 +18,7 @@ import { ConversationProxy, type NetworkLogEntry, type UpstreamOverride } from '
 import type { MaskRule } from '../proxy/masked-secrets.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ContainerRuntime } from './container-runtime.ts';
-import { startNetworkSidecar, taskSandboxDir, type SidecarRuntime } from './network-sidecar.ts';
+import { envFileDir, startNetworkSidecar, taskSandboxDir, type SidecarRuntime } from './network-sidecar.ts';
 
 /** Where the CA certificate is inside task containers. */
 export const CONTAINER_CA_PATH = '/etc/airut/ca.crt';
@@ -204,12 +204,14 @@ export class NetworkLogWriter {
 }
 
 /**
- * Removes what a crashed daemon left: task directories (sockets, resolv.conf). The sidecar
- * containers carry the managed label and go with the other orphan containers.
+ * Removes what a crashed daemon left: task directories (sockets, resolv.conf) and env files of
+ * containers that were starting (they hold secrets). The sidecar containers carry the managed
+ * label and go with the other orphan containers.
  */
 export async function cleanupSandboxLeftovers(stateDir: string): Promise<number> {
   const tasksDir = path.join(stateDir, 'tasks');
   const entries = await fs.readdir(tasksDir).catch(() => [] as string[]);
   await Promise.all(entries.map((e) => fs.rm(path.join(tasksDir, e), { recursive: true, force: true })));
+  await fs.rm(envFileDir(stateDir), { recursive: true, force: true });
   return entries.length;
 }

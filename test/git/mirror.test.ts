@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { AirutError } from '../../src/errors.ts';
 import { GitMirror } from '../../src/git/mirror.ts';
+import { startGitHttpServer, type GitHttpServer } from '../harness/git-http-server.ts';
 
 const GIT_ENV = {
   ...process.env,
@@ -245,5 +246,79 @@ describe('GitMirror', () => {
 
   it('rejects a URL that git would read as an option', () => {
     assert.throws(() => new GitMirror(root, '--upload-pack=touch /tmp/x'), (e: AirutError) => e.code === 'GIT_URL_INVALID');
+  });
+});
+
+/** Every file under `dir` (symlinks not followed) whose bytes contain `needle`. */
+async function filesContaining(dir: string, needle: string): Promise<string[]> {
+  const hits: string[] = [];
+  for (const entry of await fs.readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    if ((await fs.readFile(file)).includes(needle)) hits.push(file);
+  }
+  return hits;
+}
+
+describe('GitMirror with credentials in repo_url (issue 13, item 5)', () => {
+  const TOKEN = 'tok-4f9c1e7a2b';
+  let root: string;
+  let server: GitHttpServer;
+
+  before(async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'airut-git-cred-'));
+    const served = path.join(root, 'served');
+    await fs.mkdir(served);
+    const src = await makeSourceRepo(root, 'main');
+    git(served, 'clone', '--quiet', '--bare', src, 'private.git');
+    server = await startGitHttpServer(served, { user: 'bot', token: TOKEN });
+  });
+  after(async () => {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('clones with the token, yet neither the mirror nor the workspace holds it; origin is the public URL', async () => {
+    // Without the credentials the server refuses: the ones in the URL are really used.
+    await assert.rejects(new GitMirror(path.join(root, 's-anon'), server.url('private.git')).update(), { code: 'GIT_CLONE_FAILED' });
+    const m = new GitMirror(path.join(root, 's-cred'), server.urlWithCredentials('private.git'));
+    await m.update();
+    await m.update(); // a fetch as well as the clone
+    const ws = path.join(root, 'ws');
+    await m.cloneWorkspace(ws);
+    assert.ok(server.counts.served > 0);
+    assert.equal(git(ws, 'remote', 'get-url', 'origin').trim(), server.url('private.git'));
+    assert.deepEqual(await filesContaining(ws, TOKEN), [], 'the workspace must not hold the token');
+    assert.deepEqual(await filesContaining(m.mirrorDir, TOKEN), [], 'the mirror must not hold the token');
+    assert.equal((await fs.readFile(path.join(ws, 'README.md'), 'utf8')), '# hello\n');
+  });
+
+  it('an update cleans a mirror that still stores the token; a scrub cleans an old workspace and follows no link', async () => {
+    const m = new GitMirror(path.join(root, 's-old'), server.urlWithCredentials('private.git'));
+    await m.update();
+    const ws = path.join(root, 'ws-old');
+    await m.cloneWorkspace(ws);
+    // As the code before the fix left them.
+    git(m.mirrorDir, 'config', 'remote.origin.url', server.urlWithCredentials('private.git'));
+    git(ws, 'remote', 'set-url', 'origin', server.urlWithCredentials('private.git'));
+    git(ws, 'remote', 'add', 'other', 'https://someone:other-token-77@host.example/r.git');
+
+    await new GitMirror(path.join(root, 's-old'), server.urlWithCredentials('private.git')).update();
+    assert.deepEqual(await filesContaining(m.mirrorDir, TOKEN), []);
+    assert.equal(await m.scrubWorkspace(ws), true);
+    assert.deepEqual(await filesContaining(ws, TOKEN), []);
+    assert.deepEqual(await filesContaining(ws, 'other-token-77'), []);
+    assert.equal(git(ws, 'remote', 'get-url', 'origin').trim(), server.url('private.git'));
+    assert.equal(git(ws, 'remote', 'get-url', 'other').trim(), 'https://host.example/r.git');
+    assert.equal(await m.scrubWorkspace(ws), false, 'nothing left to do');
+
+    // An agent that replaced .git/config by a link to a host file gets nothing rewritten there.
+    const outside = path.join(root, 'host-file');
+    const hostText = `[remote "x"]\n\turl = ${server.urlWithCredentials('private.git')}\n`;
+    await fs.writeFile(outside, hostText);
+    await fs.rm(path.join(ws, '.git', 'config'));
+    await fs.symlink(outside, path.join(ws, '.git', 'config'));
+    assert.equal(await m.scrubWorkspace(ws), false);
+    assert.equal(await fs.readFile(outside, 'utf8'), hostText);
   });
 });

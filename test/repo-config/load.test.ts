@@ -141,6 +141,16 @@ describe('loadRepoConfig', () => {
     assert.doesNotMatch(message, /other-secret-value/);
   });
 
+  it('refuses a multi-line value (inline or secret) that the container env file cannot carry, without quoting it', () => {
+    const p = problemsOf(() =>
+      loadRepoConfig('container_env:\n  PEM: |\n    line one\n    line two\n  KEY: !secret MULTI\n  OK: fine\n', { MULTI: 'ab\nsecret-line' }),
+    );
+    assert.equal(p.length, 2);
+    assert.ok(p.some((x) => /^container_env\.PEM: cannot be passed to the container: the value spans more than one line/.test(x)));
+    assert.ok(p.some((x) => /^container_env\.KEY: secret MULTI cannot be passed to the container: the value spans more than one line/.test(x)));
+    assert.ok(!p.join('\n').includes('secret-line') && !p.join('\n').includes('line one'));
+  });
+
   it('omits a missing optional !secret? entry', () => {
     const c = loadRepoConfig('container_env:\n  A: !secret? NOT_THERE\n  B: inline\n', {});
     assert.deepEqual({ ...c.containerEnv }, { B: 'inline' });

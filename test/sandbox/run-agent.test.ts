@@ -246,7 +246,7 @@ describe('runAgent with the real Claude CLI', () => {
     assert.equal(serverError.outcome.promptTooLong, false);
   });
 
-  test('a secret reaches the agent through env but never the command line', async () => {
+  test('a secret reaches the agent through the env file, never the command line', async () => {
     const secret = `s3cr3t-${randomBytes(8).toString('hex')}`;
     let seen = '';
     mock.setScript(
@@ -256,10 +256,10 @@ describe('runAgent with the real Claude CLI', () => {
       }),
     );
     const s = spec({ mounts: await conversationDirs(), env: { ...cliEnv(), MYSECRET: secret } });
-    const { args, env } = buildRunArgs(s);
+    const { args, envFileText } = buildRunArgs(s, '/run/env-file');
     assert.ok(!args.join('\n').includes(secret), 'secret value is not in argv');
-    assert.ok(args.includes('MYSECRET'), 'secret is passed by name');
-    assert.equal(env['MYSECRET'], secret);
+    assert.ok(!args.includes('MYSECRET'), 'nor its name');
+    assert.match(envFileText, new RegExp(`^MYSECRET=${secret}$`, 'm'));
 
     const { outcome } = await run(s);
     assert.equal(outcome.kind, 'success', JSON.stringify(outcome));
@@ -281,6 +281,69 @@ describe('runAgent with the real Claude CLI', () => {
     assert.equal(t.keptBytes + t.droppedBytes, 64_000_000);
     assert.equal(t.preview, 'a'.repeat(200));
     assert.ok(!events.some((e) => e.type === 'raw' && e.text.length > 1024 * 1024), 'no event carries the long line');
+  });
+
+  test('variables the runtime itself reads reach only the container; the CLI gets a fixed environment (issue 13, item 6)', async () => {
+    const dir = await mkdtemp(join(root, 'wrap-'));
+    const dumps = join(dir, 'dumps');
+    await mkdir(dumps);
+    const wrapper = await runtimeWrapper(dir, dumps);
+    const envFileDir = join(dir, 'env-files');
+    const secret = `s3cr3t-${randomBytes(8).toString('hex')}`;
+    const hostile: Record<string, string> = {
+      LISTEN_FDS: '3',
+      LISTEN_PID: '1',
+      _CONTAINERS_USERNS_CONFIGURED: 'done',
+      _CONTAINERS_ROOTLESS_UID: '4242',
+      GOTRACEBACK: 'crash',
+      SSL_CERT_DIR: '/nonexistent-certs',
+      CONTAINERS_CONF: '/nonexistent',
+      CONTAINER_HOST: 'tcp://127.0.0.1:1',
+      PATH: '/usr/local/bin:/usr/bin:/bin:/opt/extra',
+      TASK_SECRET: secret,
+    };
+    // The daemon's own environment holds things the runtime has no business with either.
+    process.env.AIRUT_TEST_DAEMON_ONLY = 'daemon-private-value';
+    let inside = '';
+    let fileGoneWhileRunning: boolean | null = null;
+    mock.setScript(async (body) => {
+      if (!isAgentRequest(body)) return { kind: 'text', text: 'side request' };
+      if (!isToolResultTurn(body)) {
+        // The container is up and talking: its env file must already be gone.
+        fileGoneWhileRunning = (await readdir(envFileDir)).length === 0;
+        return { kind: 'tool_use', name: 'Bash', input: { command: 'env', description: 'show env' } };
+      }
+      inside = lastToolResultText(body);
+      return { kind: 'text', text: 'done' };
+    });
+    try {
+      const wrapped = new ContainerRuntime({ command: wrapper, env: runtime.env });
+      const { outcome } = await run(spec({ mounts: await conversationDirs(), runtime: wrapped, envFileDir, env: { ...cliEnv(), ...hostile } }));
+      assert.equal(outcome.kind, 'success', JSON.stringify(outcome));
+    } finally {
+      delete process.env.AIRUT_TEST_DAEMON_ONLY;
+    }
+    for (const [name, value] of Object.entries(hostile)) assert.ok(inside.includes(`${name}=${value}`), `${name} inside the container:\n${inside}`);
+    assert.equal(fileGoneWhileRunning, true, 'the env file is removed once the container runs');
+    assert.deepEqual(await readdir(envFileDir), [], 'no env file left after the run');
+
+    const calls = await readdir(dumps);
+    assert.ok(calls.some((f) => f.startsWith('argv-')), 'the wrapper saw the CLI calls');
+    let sawRun = false;
+    for (const f of calls) {
+      const text = await readFile(join(dumps, f), 'utf8');
+      if (f.startsWith('env-')) {
+        const names = text.split('\n').map((l) => l.split('=')[0]);
+        for (const name of [...Object.keys(hostile).filter((n) => n !== 'PATH' && n !== 'CONTAINERS_CONF'), 'AIRUT_TEST_DAEMON_ONLY', 'ANTHROPIC_API_KEY']) {
+          assert.ok(!names.includes(name), `${name} reached the runtime CLI (${f})`);
+        }
+        assert.ok(!text.includes('/nonexistent') && !text.includes('/opt/extra'), `a repository value reached the runtime CLI (${f})`);
+      } else {
+        assert.ok(!text.includes(secret) && !text.includes('test-key'), `a secret is on the command line (${f})`);
+        if (text.split('\n')[0] === 'run') sawRun = true;
+      }
+    }
+    assert.ok(sawRun, 'the run call was captured');
   });
 
   test('a missing runtime is a CONTAINER_RUNTIME_MISSING error', async () => {
@@ -328,4 +391,16 @@ async function makeDirs(mounts: AgentRunSpec['mounts']): Promise<void> {
   for (const d of Object.values(mounts)) await mkdir(d, { recursive: true });
   assert.ok(existsSync(mounts.inbox));
   assert.deepEqual(await readdir(mounts.outbox), []);
+}
+
+/** A `podman` that records its environment and arguments in `dumps`, then runs the real one. */
+async function runtimeWrapper(dir: string, dumps: string): Promise<string> {
+  const real = (await execFileP('sh', ['-c', `command -v ${runtime.command}`])).stdout.trim();
+  const wrapper = join(dir, 'podman');
+  await writeFile(
+    wrapper,
+    `#!/bin/sh\nn=$$-$(date +%s%N)\nenv > '${dumps}/env-'$n\nfor a in "$@"; do printf '%s\\n' "$a"; done > '${dumps}/argv-'$n\nexec '${real}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  return wrapper;
 }
