@@ -323,7 +323,14 @@ export class ConversationProxy {
         fail(`the upstream server sent a malformed response: ${problem}`);
         return;
       }
-      res.writeHead(up.statusCode!, up.statusMessage, out.flat());
+      try {
+        res.writeHead(up.statusCode!, up.statusMessage, out.flat());
+      } catch (err) {
+        // Whatever Node's server refuses that the check above let through: still a 502, never a throw.
+        up.destroy();
+        fail(`the upstream server sent a response that cannot be forwarded: ${(err as Error).message}`);
+        return;
+      }
       up.pipe(res);
       up.on('error', () => res.destroy());
       res.on('close', () => {

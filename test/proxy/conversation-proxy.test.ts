@@ -474,3 +474,33 @@ test('IP literals are checked like resolved names: loopback, link-local and unsp
     await p4.close();
   }
 });
+
+test('clients that hang up at once, on every path, never throw inside the proxy', async () => {
+  const crashes: Error[] = [];
+  const onCrash = (err: Error) => crashes.push(err);
+  process.on('uncaughtException', onCrash);
+  try {
+    const requests: Array<[keyof typeof PROXY_SOCKETS, string]> = [
+      ['http', upgradeRequest('other.test', '/blocked-upgrade')],
+      ['http', upgradeRequest('allowed.test', '/allowed-upgrade')],
+      ['http', 'GET /x HTTP/1.1\r\nHost: other.test\r\n\r\n'],
+      ['explicit', 'CONNECT secure.test:443 HTTP/1.1\r\nHost: secure.test:443\r\n\r\n'],
+      ['explicit', 'CONNECT bad target HTTP/1.1\r\nHost: x\r\n\r\n'],
+      ['explicit', upgradeRequest('other.test', '/blocked-upgrade-explicit')],
+    ];
+    for (let round = 0; round < 10; round++) {
+      for (const [name, bytes] of requests) {
+        const socket = await connected(net.connect(sock(name)), 'connect');
+        socket.on('error', () => undefined);
+        socket.end(bytes);
+        socket.destroy();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await transparentHttp('allowed.test', '/after-hangups');
+    assert.equal(after.status, 200);
+  } finally {
+    process.off('uncaughtException', onCrash);
+  }
+  assert.deepEqual(crashes.map((e) => e.message), []);
+});
