@@ -14,12 +14,14 @@
  * The override table is a `Map`: its keys are compared with names the container chose, and a plain
  * object would answer for `constructor` or `__proto__` from its prototype.
  */
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import dns from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { AirutError } from '../errors.ts';
 import { isForbiddenUpstreamAddress } from './upstream-address.ts';
 
 /** Where the proxy connects for a host instead of resolving it (operator config). */
@@ -28,12 +30,14 @@ export interface UpstreamOverride {
   readonly port: number | null;
 }
 
-/** The name resolves only to addresses the sandbox never connects to. */
-export class ForbiddenUpstreamError extends Error {
-  readonly code = 'EAIRUTFORBIDDEN';
+/**
+ * The name resolves only to addresses the sandbox never connects to. The message goes back to the
+ * agent in the 502 and to the network log; the fix, if the request is meant, is an operator's
+ * `network.upstream_overrides` entry.
+ */
+export class ForbiddenUpstreamError extends AirutError {
   constructor(host: string) {
-    super(`${host} resolves only to local or link-local addresses, which the sandbox does not connect to`);
-    this.name = 'ForbiddenUpstreamError';
+    super('EAIRUTFORBIDDEN', `${host} resolves only to local or link-local addresses, which the sandbox does not connect to`);
   }
 }
 
@@ -65,20 +69,22 @@ export class UpstreamConnector {
     return this.overrides.get(host.toLowerCase())?.port ?? port;
   }
 
-  /** The checked address to connect to for `host` (a name or an IP literal). */
-  async resolve(host: string): Promise<{ address: string; family: number }> {
+  /** The checked addresses `host` (a name or an IP literal) may be connected to, in DNS order. */
+  async resolve(host: string): Promise<LookupAddress[]> {
     const override = this.overrides.get(host.toLowerCase());
     const name = override?.host ?? host;
     const family = net.isIP(name);
     const candidates = family !== 0 ? [{ address: name, family }] : await dns.lookup(name, { all: true });
     const usable = override ? candidates : candidates.filter((a) => !isForbiddenUpstreamAddress(a.address));
     if (usable.length === 0) throw new ForbiddenUpstreamError(host);
-    return usable[0]!;
+    return usable;
   }
 
   /**
    * A `createConnection` for agents and for `http.request` (upgrades): resolves and checks, then
-   * connects to exactly that address. For TLS the certificate is checked against the name the
+   * connects to one of exactly those addresses. The `lookup` handed to `net.connect` only ever
+   * answers with the checked list, so Node's own address fallback (IPv6, then IPv4) still works
+   * and cannot reach anything else. For TLS the certificate is checked against the name the
    * request used (`servername`), never against the address.
    */
   createConnection(scheme: 'http' | 'https'): CreateConnection {
@@ -86,11 +92,17 @@ export class UpstreamConnector {
       const host = String(options.host ?? options.hostname ?? '');
       const port = Number(options.port);
       this.resolve(host).then(
-        ({ address }) => {
+        (addresses) => {
+          const checked = (_name: string, opts: LookupOptions, cb: (...args: unknown[]) => void) =>
+            opts.all ? cb(null, addresses) : cb(null, addresses[0]!.address, addresses[0]!.family);
+          // Node skips `lookup` for an IP literal, so a literal request (whose override may name
+          // something else) and a single address are connected to directly.
+          const direct = addresses.length === 1 || net.isIP(host) !== 0;
+          const target = { host: direct ? addresses[0]!.address : host, port, lookup: checked as unknown as net.LookupFunction };
           const socket =
             scheme === 'https'
-              ? tls.connect({ host: address, port, servername: net.isIP(host) ? '' : host, ...this.trust })
-              : net.connect({ host: address, port });
+              ? tls.connect({ ...target, servername: net.isIP(host) ? '' : host, ...this.trust })
+              : net.connect(target);
           done(null, socket);
         },
         (err: Error) => done(err, undefined as unknown as Duplex),

@@ -60,8 +60,10 @@ test('an IP literal is resolved to itself and checked; an override may point at 
     for (const literal of ['127.0.0.1', '::1', '169.254.169.254', '0.0.0.0', '::ffff:127.0.0.1']) {
       await assert.rejects(connector.resolve(literal), { code: 'EAIRUTFORBIDDEN' }, literal);
     }
-    assert.deepEqual(await connector.resolve('192.0.2.7'), { address: '192.0.2.7', family: 4 });
-    assert.deepEqual(await connector.resolve('local.test'), { address: '127.0.0.1', family: 4 });
+    assert.deepEqual(await connector.resolve('192.0.2.7'), [{ address: '192.0.2.7', family: 4 }]);
+    assert.deepEqual(await connector.resolve('local.test'), [{ address: '127.0.0.1', family: 4 }]);
+    // `localhost` resolves to loopback only: nothing is left to connect to.
+    await assert.rejects(connector.resolve('localhost'), { code: 'EAIRUTFORBIDDEN' });
   } finally {
     connector.destroy();
   }
