@@ -11,22 +11,29 @@
  *
  * Every request passes the request guard (well-formed, no path tricks, every name for the
  * destination agrees) and then the allowlist; a blocked request gets a 403 that says which rule
- * file to change. Allowed requests get masked secrets swapped in and go upstream from the daemon's
- * own network. Every request is reported through `onRequest` for the network log.
+ * file to change. Allowed requests go upstream from the daemon's own network, through
+ * `UpstreamConnector`, which checks the address every connection actually goes to. Masked secrets
+ * are swapped in only for requests that travel upstream inside TLS the proxy verified; an absolute
+ * `https://` URL on a plain connection is refused (HTTPS goes through CONNECT). An upstream answer
+ * the proxy cannot forward faithfully becomes its own 502. Every request is reported through
+ * `onRequest` for the network log.
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import dns from 'node:dns';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { ALLOWLIST_PATH, decide, type Allowlist } from './allowlist.ts';
 import type { CertificateAuthority } from './certificate-authority.ts';
 import { applyMasks, type MaskRule } from './masked-secrets.ts';
 import { guardRequest, parseHostHeader, type RequestTarget } from './request-guard.ts';
-import { isForbiddenUpstreamAddress } from './upstream-address.ts';
+import { headerPairs, responseHeadProblem, writeRawResponse } from './response-head.ts';
+import { relayUpgrade } from './upgrade-relay.ts';
+import { UpstreamConnector, type UpstreamOverride } from './upstream-connector.ts';
+
+export type { UpstreamOverride } from './upstream-connector.ts';
 
 export const PROXY_SOCKETS = { http: 'http.sock', tls: 'tls.sock', explicit: 'proxy.sock' } as const;
 
@@ -47,12 +54,6 @@ export interface NetworkLogEntry {
   readonly masked: number;
   readonly durationMs: number;
   readonly error?: string;
-}
-
-/** Where the proxy connects for a host instead of resolving it (operator config). */
-export interface UpstreamOverride {
-  readonly host: string;
-  readonly port: number | null;
 }
 
 export interface ConversationProxyOptions {
@@ -86,29 +87,30 @@ const HOP_BY_HOP = new Set([
 interface TunnelInfo {
   readonly host: string | null;
   readonly port: number;
+  /** `https` when the request arrived inside TLS the proxy terminated; the upstream is then TLS too. */
   readonly scheme: 'http' | 'https';
+}
+
+/** Header maps the proxy builds from what a client or upstream sent: no prototype to answer for `constructor`. */
+type HeaderMap = Record<string, string | string[] | undefined>;
+function headerMap(from: http.IncomingHttpHeaders, skip: ReadonlySet<string>): HeaderMap {
+  const out: HeaderMap = Object.create(null) as HeaderMap;
+  for (const [k, v] of Object.entries(from)) if (!skip.has(k)) out[k] = v;
+  return out;
 }
 
 export class ConversationProxy {
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<Duplex>();
   private readonly tunnels = new WeakMap<object, TunnelInfo>();
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  /** Opens (and checks) every upstream connection. */
+  private readonly upstream: UpstreamConnector;
   /** Parses HTTP on TLS sockets we terminated ourselves (CONNECT tunnels). */
   private readonly innerHttp: http.Server;
-  /** Name resolution for every upstream connection (agents and upgrades). */
-  private readonly upstreamLookup: net.LookupFunction;
-  /** TLS trust for upstream connections: Node's roots plus `upstreamCa`, or the default. */
-  private readonly upstreamTrust: { ca?: string[] };
   private closed = false;
 
   private constructor(private readonly opts: ConversationProxyOptions) {
-    this.upstreamLookup = this.lookup.bind(this) as unknown as net.LookupFunction;
-    this.upstreamTrust = opts.upstreamCa?.length ? { ca: [...tls.rootCertificates, ...opts.upstreamCa] } : {};
-    const lookup = this.upstreamLookup;
-    this.httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 16, lookup } as http.AgentOptions);
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 16, lookup, ...this.upstreamTrust } as https.AgentOptions);
+    this.upstream = new UpstreamConnector(opts.upstreamOverrides, opts.upstreamCa);
     this.innerHttp = http.createServer((req, res) => this.handle(req, res));
     this.innerHttp.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
   }
@@ -150,6 +152,7 @@ export class ConversationProxy {
       server.on('connection', (s: net.Socket) => proxy.track(s));
       server.on('secureConnection', (s: tls.TLSSocket) => proxy.track(s));
       server.on('clientError', (_err, s: Duplex) => s.destroy());
+      server.on('tlsClientError', (_err, s: Duplex) => s.destroy());
       const socketPath = path.join(opts.socketDir, file);
       await fs.rm(socketPath, { force: true });
       await new Promise<void>((resolve, reject) => {
@@ -169,8 +172,7 @@ export class ConversationProxy {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.sockets) s.destroy();
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.upstream.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     await Promise.all(Object.values(PROXY_SOCKETS).map((f) => fs.rm(path.join(this.opts.socketDir, f), { force: true })));
   }
@@ -196,26 +198,34 @@ export class ConversationProxy {
 
   /** CONNECT host:port from an HTTPS_PROXY client: terminate TLS for that name, then as tls.sock. */
   private handleConnect(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node's server drops its own error handler before this event: without one, a client reset
+    // would be an uncaught exception in the runner thread.
+    socket.on('error', () => socket.destroy());
     const startedAt = Date.now();
     const target = parseHostHeader(req.url ?? '', 443);
     if (!target) {
       this.log({ at: startedAt, method: 'CONNECT', host: String(req.url).slice(0, 200), port: 0, path: '', status: 400, allowed: false, rule: 'malformed CONNECT target', masked: 0, durationMs: 0 });
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      writeRawResponse(socket, 400, 'airut network sandbox: the CONNECT target must be host:port\n');
+      return;
+    }
+    let secureContext: tls.SecureContext;
+    try {
+      secureContext = this.opts.ca.contextFor(target.host);
+    } catch (err) {
+      this.log({ at: startedAt, method: 'CONNECT', host: target.host, port: target.port, path: '', status: 502, allowed: false, rule: 'no certificate for the CONNECT target', masked: 0, durationMs: 0, error: (err as Error).message });
+      writeRawResponse(socket, 502, `airut network sandbox: cannot terminate TLS for ${target.host}: ${(err as Error).message}\n`);
       return;
     }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
-    const secure = new tls.TLSSocket(socket as net.Socket, {
-      isServer: true,
-      secureContext: this.opts.ca.contextFor(target.host),
-    });
+    const secure = new tls.TLSSocket(socket as net.Socket, { isServer: true, secureContext });
     this.track(secure);
     secure.on('error', () => secure.destroy());
     this.tunnels.set(secure, { host: target.host, port: target.port, scheme: 'https' });
     this.innerHttp.emit('connection', secure);
   }
 
-  /** Guard + allowlist. On refusal the 403 is already sent and logged. */
+  /** Guard + allowlist. On refusal the 4xx is already sent and logged. */
   private admit(
     req: http.IncomingMessage,
     startedAt: number,
@@ -223,11 +233,11 @@ export class ConversationProxy {
   ): { target: RequestTarget; tunnel: TunnelInfo; rule: string } | null {
     const tunnel = this.tunnelOf(req);
     const method = req.method ?? 'GET';
-    const guarded = guardRequest({ url: req.url ?? '', hostHeader: req.headers.host, tunnelHost: tunnel.host, defaultPort: tunnel.port });
+    const guarded = guardRequest({ url: req.url ?? '', hostHeader: req.headers.host, tunnelHost: tunnel.host, defaultPort: tunnel.port, encrypted: tunnel.scheme === 'https' });
     if (!guarded.ok) {
       const host = (tunnel.host ?? parseHostHeader(req.headers.host ?? '', tunnel.port)?.host ?? '').toLowerCase();
-      this.log({ at: startedAt, method, host, port: tunnel.port, path: pathOnly(req.url), status: 403, allowed: false, rule: `refused: ${guarded.reason}`, masked: 0, durationMs: Date.now() - startedAt });
-      refuse(403, blockedBody(`the request was refused: ${guarded.reason}.`, null));
+      this.log({ at: startedAt, method, host, port: tunnel.port, path: pathOnly(req.url), status: guarded.status, allowed: false, rule: `refused: ${guarded.reason}`, masked: 0, durationMs: Date.now() - startedAt });
+      refuse(guarded.status, blockedBody(`the request was refused: ${guarded.reason}.`, null));
       return null;
     }
     const { target } = guarded;
@@ -240,6 +250,34 @@ export class ConversationProxy {
     return { target, tunnel, rule: decision.rule };
   }
 
+  /**
+   * Masked secrets are swapped in only when the request goes upstream inside TLS that this proxy
+   * opened and verified (`https.request` with certificate checks on). A request on a plain
+   * connection carries the surrogate, which is worth nothing to anyone who reads it on the way.
+   */
+  private maskedHeaders(tunnel: TunnelInfo, target: RequestTarget, headers: HeaderMap): number {
+    return tunnel.scheme === 'https' ? applyMasks(this.opts.masks, target.host, headers) : 0;
+  }
+
+  /** The upstream request for an admitted one; every socket comes from the checking connector. */
+  private upstreamRequest(tunnel: TunnelInfo, target: RequestTarget, method: string, headers: HeaderMap, upgrade: boolean): http.ClientRequest {
+    const options: https.RequestOptions = {
+      method,
+      host: target.host,
+      port: this.upstream.portFor(target.host, target.port),
+      path: target.pathAndQuery,
+      headers,
+      timeout: this.opts.upstreamTimeoutMs ?? 300_000,
+    };
+    const secure = tunnel.scheme === 'https';
+    // Upgraded connections leave the pool, so they get a connection of their own. (No `agent`
+    // key at all: `agent: false` would make Node ignore `createConnection`.)
+    const via: https.RequestOptions = upgrade
+      ? { createConnection: this.upstream.createConnection(tunnel.scheme) as https.RequestOptions['createConnection'] }
+      : { agent: secure ? this.upstream.httpsAgent : this.upstream.httpAgent };
+    return secure ? https.request({ ...options, ...via }) : http.request({ ...options, ...via });
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const startedAt = Date.now();
     const method = req.method ?? 'GET';
@@ -250,26 +288,8 @@ export class ConversationProxy {
     });
     if (!admitted) return;
     const { target, tunnel, rule } = admitted;
-
-    const headers: Record<string, string | string[] | undefined> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
-    const masked = applyMasks(this.opts.masks, target.host, headers);
-
-    const override = this.opts.upstreamOverrides?.[target.host];
-    const port = override?.port ?? target.port;
-    const options: https.RequestOptions = {
-      method,
-      host: target.host,
-      port,
-      path: target.pathAndQuery,
-      headers,
-      servername: net.isIP(target.host) ? undefined : target.host,
-      timeout: this.opts.upstreamTimeoutMs ?? 300_000,
-    };
-    const upstream =
-      tunnel.scheme === 'https'
-        ? https.request({ ...options, agent: this.httpsAgent })
-        : http.request({ ...options, agent: this.httpAgent });
+    const headers = headerMap(req.headers, HOP_BY_HOP);
+    const masked = this.maskedHeaders(tunnel, target, headers);
 
     let settled = false;
     const finish = (status: number, error?: string) => {
@@ -277,96 +297,91 @@ export class ConversationProxy {
       settled = true;
       this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
     };
-    upstream.on('response', (up) => {
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
-      up.pipe(res);
-      up.on('error', () => res.destroy());
-      res.on('close', () => {
-        if (!res.writableFinished) up.destroy();
-        finish(up.statusCode ?? 0, res.writableFinished ? undefined : 'the connection closed before the response ended');
-      });
-    });
-    upstream.on('timeout', () => upstream.destroy(new Error('the upstream server did not answer in time')));
-    upstream.on('error', (err) => {
-      const message = upstreamErrorMessage(err, target.host);
+    const fail = (message: string) => {
       if (!res.headersSent) {
         res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
-        res.end(`airut network sandbox: could not reach ${target.host}:${port}: ${message}\n`);
+        res.end(`airut network sandbox: could not reach ${target.host}:${target.port}: ${message}\n`);
         finish(502, message);
       } else {
         res.destroy();
         finish(res.statusCode, message);
       }
+    };
+    let upstream: http.ClientRequest;
+    try {
+      upstream = this.upstreamRequest(tunnel, target, method, headers, false);
+    } catch (err) {
+      fail((err as Error).message);
+      req.resume();
+      return;
+    }
+    upstream.on('response', (up) => {
+      const out = headerPairs(up.rawHeaders).filter(([k]) => !HOP_BY_HOP.has(k.toLowerCase()));
+      const problem = responseHeadProblem(up.statusCode, up.statusMessage, out);
+      if (problem) {
+        up.destroy();
+        fail(`the upstream server sent a malformed response: ${problem}`);
+        return;
+      }
+      try {
+        res.writeHead(up.statusCode!, up.statusMessage, out.flat());
+      } catch (err) {
+        // Whatever Node's server refuses that the check above let through: still a 502, never a throw.
+        up.destroy();
+        fail(`the upstream server sent a response that cannot be forwarded: ${(err as Error).message}`);
+        return;
+      }
+      up.pipe(res);
+      up.on('error', () => res.destroy());
+      res.on('close', () => {
+        if (!res.writableFinished) up.destroy();
+        finish(up.statusCode!, res.writableFinished ? undefined : 'the connection closed before the response ended');
+      });
     });
+    upstream.on('timeout', () => upstream.destroy(new Error('the upstream server did not answer in time')));
+    upstream.on('error', (err) => fail(upstreamErrorMessage(err, target.host)));
     req.pipe(upstream);
     req.on('error', () => upstream.destroy());
   }
 
-  /** WebSocket and other upgrades: judged like any request, then spliced through. */
+  /**
+   * WebSocket, h2c and other upgrades: judged like any request; see `relayUpgrade` for why nothing
+   * else the client sent reaches the upstream before it has switched protocols.
+   */
   private handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    // First: Node's server no longer handles this socket's errors (see handleConnect).
+    socket.on('error', () => socket.destroy());
     const startedAt = Date.now();
     const method = req.method ?? 'GET';
-    const admitted = this.admit(req, startedAt, (status, body) => {
-      socket.end(`HTTP/1.1 ${status} Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nX-Airut-Blocked: 1\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    });
+    const blocked: Array<[string, string]> = [['X-Airut-Blocked', '1']];
+    const admitted = this.admit(req, startedAt, (status, body) => writeRawResponse(socket, status, body, blocked));
     if (!admitted) return;
     const { target, tunnel, rule } = admitted;
-    const headers: Record<string, string | string[] | undefined> = { ...req.headers };
-    delete headers['proxy-connection'];
-    delete headers['proxy-authorization'];
-    const masked = applyMasks(this.opts.masks, target.host, headers);
-    const override = this.opts.upstreamOverrides?.[target.host];
-    const port = override?.port ?? target.port;
+    const headers = headerMap(req.headers, new Set(['proxy-connection', 'proxy-authorization']));
+    const masked = this.maskedHeaders(tunnel, target, headers);
     const log = (status: number, error?: string) =>
       this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
-    const lookup = this.upstreamLookup;
-    const upstream: net.Socket =
-      tunnel.scheme === 'https'
-        ? tls.connect({ host: target.host, port, servername: net.isIP(target.host) ? undefined : target.host, lookup, ...this.upstreamTrust })
-        : net.connect({ host: target.host, port, lookup });
-    this.track(upstream);
-    upstream.once(tunnel.scheme === 'https' ? 'secureConnect' : 'connect', () => {
-      const lines = [`${method} ${target.pathAndQuery} HTTP/1.1`];
-      for (const [k, v] of Object.entries(headers)) for (const one of Array.isArray(v) ? v : [v ?? '']) lines.push(`${k}: ${one}`);
-      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
-      log(101);
-    });
-    upstream.on('error', (err) => {
-      log(502, upstreamErrorMessage(err, target.host));
-      socket.destroy();
-    });
-    socket.on('error', () => upstream.destroy());
-    socket.on('close', () => upstream.destroy());
-  }
-
-  /**
-   * Name resolution for upstream connections: the operator's override if there is one, otherwise
-   * DNS — but never to loopback, link-local (cloud metadata) or unspecified addresses, so an
-   * allowlisted name that someone points at 127.0.0.1 cannot reach the daemon's own services.
-   */
-  private lookup(
-    hostname: string,
-    options: dns.LookupOptions,
-    callback: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void,
-  ): void {
-    const override = this.opts.upstreamOverrides?.[hostname.toLowerCase()];
-    const name = override?.host ?? hostname;
-    dns.lookup(name, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, '', 0);
-      const list = addresses as dns.LookupAddress[];
-      const usable = override ? list : list.filter((a) => !isForbiddenUpstreamAddress(a.address));
-      if (usable.length === 0) {
-        const e = new Error(`${hostname} resolves only to local or link-local addresses, which the sandbox does not connect to`) as NodeJS.ErrnoException;
-        e.code = 'EAIRUTFORBIDDEN';
-        return callback(e, '', 0);
-      }
-      if (options.all) return callback(null, usable);
-      callback(null, usable[0]!.address, usable[0]!.family);
+    if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) {
+      // Its body would be indistinguishable from the bytes held back until the switch.
+      log(400, 'upgrade request with a body');
+      writeRawResponse(socket, 400, 'airut network sandbox: an upgrade request must not have a body.\n');
+      return;
+    }
+    let upstream: http.ClientRequest;
+    try {
+      upstream = this.upstreamRequest(tunnel, target, method, headers, true);
+    } catch (err) {
+      log(502, (err as Error).message);
+      writeRawResponse(socket, 502, `airut network sandbox: could not reach ${target.host}:${target.port}: ${(err as Error).message}\n`);
+      return;
+    }
+    relayUpgrade({
+      client: socket,
+      clientHead: head,
+      upstream,
+      track: (s) => this.track(s),
+      done: log,
+      describeError: (err) => `could not reach ${target.host}:${target.port}: ${upstreamErrorMessage(err, target.host)}`,
     });
   }
 

@@ -18,7 +18,21 @@ export interface RequestTarget {
   readonly pathAndQuery: string;
 }
 
-export type GuardResult = { readonly ok: true; readonly target: RequestTarget } | { readonly ok: false; readonly reason: string };
+export type GuardResult =
+  | { readonly ok: true; readonly target: RequestTarget }
+  /** `status`: 400 when the client must change how it talks to the proxy, 403 otherwise. */
+  | { readonly ok: false; readonly reason: string; readonly status: 400 | 403 };
+
+/**
+ * Why an absolute `https://` URL on a plain connection is refused rather than fetched: the client
+ * meant TLS, but the request (and any masked secret swapped into it) would travel in plain text,
+ * and the proxy would have to speak plain HTTP to port 443 or open TLS on the client's behalf
+ * without the client ever having checked anything. HTTPS goes through CONNECT.
+ */
+export const PLAIN_HTTPS_URL_REASON =
+  'an https:// URL was sent to the proxy in plain text. Use CONNECT (HTTPS_PROXY semantics): ' +
+  'send "CONNECT host:443", then TLS inside the tunnel. Tools that honour HTTPS_PROXY do this by themselves';
+
 
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -70,6 +84,7 @@ export function pathProblem(path: string): string | null {
  * - `hostHeader`: the Host header;
  * - `tunnelHost`: for requests inside TLS, the name the tunnel was opened for (SNI, or CONNECT's
  *   host) — the name the client's certificate check was about.
+ * - `encrypted`: whether the request arrived inside TLS (terminated or CONNECT).
  * Every name present must agree: a request that says one host to the rules and another to the
  * upstream server (a forged Host header) is refused.
  */
@@ -78,32 +93,35 @@ export function guardRequest(input: {
   hostHeader: string | undefined;
   tunnelHost: string | null;
   defaultPort: number;
+  encrypted: boolean;
 }): GuardResult {
-  const { url, hostHeader, tunnelHost, defaultPort } = input;
+  const { url, hostHeader, tunnelHost, defaultPort, encrypted } = input;
+  const refuse = (reason: string, status: 400 | 403 = 403): GuardResult => ({ ok: false, reason, status });
   let pathAndQuery: string;
   let urlHost: { host: string; port: number } | null = null;
   if (url.startsWith('/')) {
     pathAndQuery = url;
   } else {
     const m = /^(https?):\/\/([^/?#]+)([^#]*)$/i.exec(url);
-    if (!m) return { ok: false, reason: 'the request target is neither a path nor an http(s) URL' };
-    if (m[2]!.includes('@')) return { ok: false, reason: 'the URL carries user information' };
+    if (!m) return refuse('the request target is neither a path nor an http(s) URL');
+    if (m[1]!.toLowerCase() === 'https' && !encrypted) return refuse(PLAIN_HTTPS_URL_REASON, 400);
+    if (m[2]!.includes('@')) return refuse('the URL carries user information');
     urlHost = parseHostHeader(m[2]!, m[1]!.toLowerCase() === 'https' ? 443 : 80);
-    if (!urlHost) return { ok: false, reason: `the URL host "${m[2]}" is not a valid host` };
+    if (!urlHost) return refuse(`the URL host "${m[2]}" is not a valid host`);
     pathAndQuery = m[3] || '/';
   }
-  if (hostHeader === undefined || hostHeader === '') return { ok: false, reason: 'the request has no Host header' };
+  if (hostHeader === undefined || hostHeader === '') return refuse('the request has no Host header');
   const header = parseHostHeader(hostHeader, urlHost?.port ?? defaultPort);
-  if (!header) return { ok: false, reason: `the Host header "${hostHeader}" is not a valid host` };
+  if (!header) return refuse(`the Host header "${hostHeader}" is not a valid host`);
   if (urlHost && urlHost.host !== header.host) {
-    return { ok: false, reason: `the Host header (${header.host}) does not match the URL host (${urlHost.host})` };
+    return refuse(`the Host header (${header.host}) does not match the URL host (${urlHost.host})`);
   }
   if (tunnelHost !== null && tunnelHost.toLowerCase().replace(/\.$/, '') !== header.host) {
-    return { ok: false, reason: `the Host header (${header.host}) does not match the TLS server name (${tunnelHost})` };
+    return refuse(`the Host header (${header.host}) does not match the TLS server name (${tunnelHost})`);
   }
   const q = pathAndQuery.indexOf('?');
   const path = q === -1 ? pathAndQuery : pathAndQuery.slice(0, q);
   const problem = pathProblem(path);
-  if (problem) return { ok: false, reason: problem };
+  if (problem) return refuse(problem);
   return { ok: true, target: { host: header.host, port: urlHost?.port ?? header.port, path, pathAndQuery } };
 }

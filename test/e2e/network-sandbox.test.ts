@@ -3,7 +3,7 @@
  * mock Anthropic API over HTTPS *through the sandbox proxy* (so a real, certificate-checking
  * client trusts the daemon's CA and its paths are checked inside TLS), and a probe script run by the agent tries everything a leaking
  * task might: allowed and blocked hosts, paths and methods, forged Host headers, raw IP addresses
- * with and without the proxy settings, DNS lookups, masked secrets in and out of scope, and
+ * with and without the proxy settings, DNS lookups, masked secrets over plain HTTP, and
  * widening its own allowlist. Upstream servers are local test servers the allowlist names; the
  * operator's `network.upstream_overrides` points those names at them. The probe uses busybox wget,
  * whose TLS cannot talk to modern servers, so its checks go over plain HTTP; the same checks inside
@@ -222,11 +222,14 @@ test('the agent reaches exactly what the allowlist on the default branch allows,
     assert.ok(!seen.some((s) => s.url === '/loopback' || s.url === '/forged' || s.url === '/admin'), 'blocked requests never reached an upstream');
     assert.match(line('dns-allowed'), /127\.0\.0\.1/, 'allowlisted names resolve to the proxy');
 
-    // Masked secret: surrogate in the container, real value only at the in-scope upstream.
+    // Masked secret: surrogate in the container. The real value is swapped in only inside TLS the
+    // proxy verified (busybox cannot speak it; test/proxy/conversation-proxy.test.ts shows that
+    // swap), so over plain HTTP even the in-scope host gets the surrogate.
     const envToken = /TOKEN-IN-ENV=(\S+)/.exec(reply.text ?? '')?.[1];
     assert.ok(envToken && envToken !== REAL_TOKEN && envToken.startsWith('ghp_') && envToken.length === REAL_TOKEN.length, `surrogate ${envToken}`);
-    assert.equal(seen.find((s) => s.url === '/api/token')?.authorization, `Bearer ${REAL_TOKEN}`);
+    assert.equal(seen.find((s) => s.url === '/api/token')?.authorization, `Bearer ${envToken}`);
     assert.equal(seen.find((s) => s.url === '/token')?.authorization, `Bearer ${envToken}`);
+    assert.ok(!seen.some((s) => s.authorization?.includes(REAL_TOKEN)), 'the real value never went out in plain text');
     assert.ok(!(reply.text ?? '').includes(REAL_TOKEN));
 
     // Every request is in the network log, with the rule.

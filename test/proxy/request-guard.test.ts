@@ -34,23 +34,34 @@ test('Host header parsing', () => {
 });
 
 test('every name a request carries for its destination must agree', () => {
-  const ok = guardRequest({ url: '/p?q=1', hostHeader: 'a.test', tunnelHost: 'a.test', defaultPort: 443 });
+  const ok = guardRequest({ url: '/p?q=1', hostHeader: 'a.test', tunnelHost: 'a.test', defaultPort: 443, encrypted: true });
   assert.ok(ok.ok);
   if (ok.ok) assert.deepEqual(ok.target, { host: 'a.test', port: 443, path: '/p', pathAndQuery: '/p?q=1' });
 
-  const sniMismatch = guardRequest({ url: '/p', hostHeader: 'b.test', tunnelHost: 'a.test', defaultPort: 443 });
+  const sniMismatch = guardRequest({ url: '/p', hostHeader: 'b.test', tunnelHost: 'a.test', defaultPort: 443, encrypted: true });
   assert.ok(!sniMismatch.ok && /TLS server name/.test(sniMismatch.reason));
 
-  const urlMismatch = guardRequest({ url: 'http://evil.test/x', hostHeader: 'allowed.test', tunnelHost: null, defaultPort: 80 });
+  const urlMismatch = guardRequest({ url: 'http://evil.test/x', hostHeader: 'allowed.test', tunnelHost: null, defaultPort: 80, encrypted: false });
   assert.ok(!urlMismatch.ok && /does not match the URL host/.test(urlMismatch.reason));
 
-  const absolute = guardRequest({ url: 'http://a.test:8080/x?y', hostHeader: 'a.test:8080', tunnelHost: null, defaultPort: 80 });
+  const absolute = guardRequest({ url: 'http://a.test:8080/x?y', hostHeader: 'a.test:8080', tunnelHost: null, defaultPort: 80, encrypted: false });
   assert.ok(absolute.ok && absolute.target.port === 8080 && absolute.target.pathAndQuery === '/x?y');
 
-  const userinfo = guardRequest({ url: 'http://allowed.test@evil.test/', hostHeader: 'evil.test', tunnelHost: null, defaultPort: 80 });
+  const userinfo = guardRequest({ url: 'http://allowed.test@evil.test/', hostHeader: 'evil.test', tunnelHost: null, defaultPort: 80, encrypted: false });
   assert.ok(!userinfo.ok);
-  const noHost = guardRequest({ url: '/', hostHeader: undefined, tunnelHost: null, defaultPort: 80 });
+  const noHost = guardRequest({ url: '/', hostHeader: undefined, tunnelHost: null, defaultPort: 80, encrypted: false });
   assert.ok(!noHost.ok && /no Host header/.test(noHost.reason));
-  const ftp = guardRequest({ url: 'ftp://a.test/', hostHeader: 'a.test', tunnelHost: null, defaultPort: 80 });
+  const ftp = guardRequest({ url: 'ftp://a.test/', hostHeader: 'a.test', tunnelHost: null, defaultPort: 80, encrypted: false });
   assert.ok(!ftp.ok);
+});
+
+test('an absolute https:// URL is refused on a plain connection (400, use CONNECT) and accepted inside TLS', () => {
+  const plain = guardRequest({ url: 'https://a.test/x', hostHeader: 'a.test', tunnelHost: null, defaultPort: 80, encrypted: false });
+  assert.ok(!plain.ok && plain.status === 400 && /CONNECT/.test(plain.reason));
+  const plainUpper = guardRequest({ url: 'HTTPS://a.test/x', hostHeader: 'a.test', tunnelHost: null, defaultPort: 80, encrypted: false });
+  assert.ok(!plainUpper.ok && plainUpper.status === 400);
+  const inside = guardRequest({ url: 'https://a.test/x', hostHeader: 'a.test', tunnelHost: 'a.test', defaultPort: 443, encrypted: true });
+  assert.ok(inside.ok && inside.target.port === 443);
+  const plainHttp = guardRequest({ url: 'http://a.test/x', hostHeader: 'a.test', tunnelHost: null, defaultPort: 80, encrypted: false });
+  assert.ok(plainHttp.ok);
 });
