@@ -109,6 +109,8 @@ function parseSingleMailbox(value: string): Mailbox {
   if (/[^\u0000-\u007f]/.test(addrSpec)) return { ok: false, problem: 'has a non-ASCII address, which is not accepted' };
   const address = normalizeAddress(addrSpec);
   if (address === null) return { ok: false, problem: 'does not hold a valid address' };
+  // Linear: the quotes in `display` are balanced (an unterminated one was refused above), and the
+  // two alternatives cannot match the same character.
   const unquoted = display.replace(/"(?:[^"\\]|\\.)*"/g, (q) => unquote(q));
   const displayName = singleLine(decodeMimeWords(unquoted));
   return { ok: true, address, displayName };
