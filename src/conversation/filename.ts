@@ -43,6 +43,16 @@ export function splitExtension(name: string): { stem: string; ext: string } {
 const WINDOWS_RESERVED = /^(?:con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(?:\.|$)/i;
 
 /**
+ * Dots and whitespace off the end, by a scan: `/[.\s]+$/` retries from every character of a long
+ * `. . . .` run that is followed by something else, which is quadratic in a name a sender chose.
+ */
+function withoutTrailingDotsAndSpaces(s: string): string {
+  let end = s.length;
+  while (end > 0 && (s[end - 1] === '.' || /\s/.test(s[end - 1] as string))) end--;
+  return s.slice(0, end);
+}
+
+/**
  * The base name of `raw` made safe: last path segment (after `/` or `\`), unsafe characters
  * removed, no leading dots (nothing hidden, never `.` or `..`), runs of dots collapsed, trimmed,
  * Windows device names prefixed with `_`, at most MAX_FILENAME_BYTES of UTF-8 with the extension
@@ -55,8 +65,8 @@ export function safeFileName(raw: string): string {
   name = name
     .replace(/\.{2,}/g, '.')
     .trim()
-    .replace(/^[.\s]+/, '')
-    .replace(/[.\s]+$/, '');
+    .replace(/^[.\s]+/, '');
+  name = withoutTrailingDotsAndSpaces(name);
   if (!name) return FALLBACK_FILENAME;
   if (WINDOWS_RESERVED.test(name)) name = `_${name}`;
   return fitName(name, '');
@@ -66,7 +76,7 @@ export function safeFileName(raw: string): string {
 export function fitName(name: string, suffix: string): string {
   const { stem, ext } = splitExtension(name);
   const room = MAX_FILENAME_BYTES - utf8Length(ext) - utf8Length(suffix);
-  const cut = truncateUtf8(stem, room).replace(/[.\s]+$/, '');
+  const cut = withoutTrailingDotsAndSpaces(truncateUtf8(stem, room));
   return (cut || FALLBACK_FILENAME.slice(0, Math.max(1, room))) + suffix + ext;
 }
 

@@ -4,7 +4,7 @@
  * Everything below that header came from the sender and proves nothing.
  */
 import { firstHeaderValue, type HeaderLine } from './headers.ts';
-import { splitOutsideQuotes, stripComments, unquote, words } from './lexical.ts';
+import { dropComments, skipCfws, splitTopLevel, stripComments, unquote, words } from './lexical.ts';
 import { printable } from './text.ts';
 
 export type DmarcVerdict = { ok: true } | { ok: false; reason: string };
@@ -30,37 +30,45 @@ export type ParsedAuthenticationResults =
   | { ok: false; problem: string };
 
 const KEYWORD = /^[A-Za-z0-9][A-Za-z0-9_.-]*/;
-/** method [ "/" version ] "=" result — spaces around "=" and "/" allowed (CFWS in RFC 8601). */
-const METHOD_SPEC = /^([A-Za-z0-9][A-Za-z0-9_.-]*)\s*(?:\/\s*\d+\s*)?=\s*([A-Za-z0-9_-]+)(?=\s|$)/;
+/**
+ * `method=result` in one piece, as every mail server writes it, ended by whitespace, a comment or
+ * the end of the statement. RFC 8601 would allow comments and whitespace around the `=` and a
+ * method version (`dmarc/1`), but verifiers disagree on such forms, and `dmarc=(fail)pass` reads
+ * as a pass only to a parser that drops the comment first; so anything but the literal token
+ * makes the statement unreadable, and an unreadable dmarc statement rejects.
+ */
+const METHOD_SPEC = /^([A-Za-z0-9][A-Za-z0-9_.-]*)=([A-Za-z0-9_-]+)(?=[\s(]|$)/;
 
 /** Parses one Authentication-Results header value (already unfolded). */
 export function parseAuthenticationResults(value: string): ParsedAuthenticationResults {
   const lexed = stripComments(value);
   if (!lexed.ok) return { ok: false, problem: `it contains ${lexed.problem}` };
-  const [head = '', ...statements] = splitOutsideQuotes(lexed.text, ';');
+  // Split the value as written, comments kept, so that each statement is read as written.
+  const [head = '', ...statements] = splitTopLevel(value, ';');
 
   // authserv-id, optionally followed by a version number ("mx.example.com 1").
-  const headWords = words(head);
+  const headWords = words(dropComments(head));
   const [id, version, ...rest] = headWords;
   if (id === undefined || id === '=') return { ok: false, problem: 'it has no authserv-id' };
   if (rest.length > 0 || (version !== undefined && !/^\d+$/.test(version))) {
-    return { ok: false, problem: `its authserv-id part "${head.trim()}" is not an identifier with an optional version` };
+    return { ok: false, problem: `its authserv-id part "${dropComments(head).trim()}" is not an identifier with an optional version` };
   }
 
   const results: AuthResult[] = [];
   for (const statement of statements) {
-    const text = statement.trim();
-    if (text === '' || text.toLowerCase() === 'none') continue;
+    const text = statement.slice(skipCfws(statement));
+    const plain = dropComments(text).trim();
+    if (plain === '' || plain.toLowerCase() === 'none') continue;
     const spec = METHOD_SPEC.exec(text);
     if (!spec) {
       // Not a readable statement; remember its method so that a garbled dmarc entry cannot hide.
-      const method = KEYWORD.exec(text)?.[0].toLowerCase();
+      const method = KEYWORD.exec(plain)?.[0].toLowerCase();
       if (method) results.push({ method, result: null, properties: {} });
       continue;
     }
     const method = (spec[1] as string).toLowerCase();
     const result = (spec[2] as string).toLowerCase();
-    results.push({ method, result, properties: readProperties(text.slice(spec[0].length)) });
+    results.push({ method, result, properties: readProperties(dropComments(text.slice(spec[0].length))) });
   }
   return { ok: true, authservId: unquote(id), results };
 }

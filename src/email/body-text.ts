@@ -7,6 +7,40 @@
  * quote without `>`, cut everything below them.
  */
 import { compile } from 'html-to-text';
+import { boundedTableFormatter } from './html-table.ts';
+import {
+  endsSentence,
+  isAttributionEnd,
+  isAttributionStart,
+  isBlank,
+  isHeaderDateLine,
+  isHeaderFromLine,
+  isHeaderSentLine,
+  isHeaderSubjectLine,
+  isOriginalMessageLine,
+  isQuoted,
+  isSeparatorLine,
+  isSeparatorOnly,
+} from './quote-markers.ts';
+
+/**
+ * The most characters of a body that are read: of the HTML part before conversion, and of the text
+ * that quote stripping then works on. A mail can carry megabytes of text, and no prompt of that
+ * size fits a model's context anyway; beyond this the text is cut and the prompt says so
+ * (docs/email-protocol.md). Everything below is linear in its input, so the bound keeps the
+ * runner's time per mail small, not merely finite.
+ */
+export const MAX_BODY_CHARS = 1_000_000;
+
+/**
+ * The most HTML tags that are converted; the HTML is cut before the next one. Real mail has a few
+ * thousand at most (quoted history included); the bound keeps hostile nesting from making the
+ * HTML parser slow (see `startOfTagBeyondBound`).
+ */
+export const MAX_HTML_ELEMENTS = 20_000;
+
+/** Ends a body that was cut at MAX_BODY_CHARS, so that the agent (and the sender) know. */
+export const BODY_CUT_NOTE = `[The mail's text was cut here: only its first ${MAX_BODY_CHARS.toLocaleString('en-US')} characters (and ${MAX_HTML_ELEMENTS.toLocaleString('en-US')} HTML tags) are read.]`;
 
 /** Elements that hold quoted history in the mail clients people use. */
 const QUOTE_SELECTORS = [
@@ -24,70 +58,105 @@ const QUOTE_SELECTORS = [
 /**
  * Outlook puts the quoted message *after* these markers as siblings, not inside them, so the HTML
  * is cut at the first one. Only a real start tag matches: text can't contain a literal `<div`.
+ * Linear: a match starts only at `<` and `[^<>]*` cannot run past the next `<`, so no character is
+ * scanned from more than one start (test/email/body-text.test.ts feeds it megabytes of tags).
  */
 const CUT_HERE = /<[a-z][a-z0-9]*\b[^<>]*\bid\s*=\s*["']?(?:appendonsend|divRplyFwdMsg|mail-editor-reference-message-container)\b/i;
 
 const convertHtml = compile({
   wordwrap: false,
+  // Beyond the bound the text is cut anyway; one more character makes that visible.
+  formatters: { boundedTable: boundedTableFormatter(MAX_BODY_CHARS + 1) },
   // Hostile HTML nests tens of thousands of elements; without a bound the converter recurses
   // until the stack overflows. Real mail is nowhere near; deeper content becomes "...".
   limits: { maxDepth: 1000 },
   selectors: [
     ...QUOTE_SELECTORS.map((selector) => ({ selector, format: 'skip' })),
     { selector: 'img', format: 'skip' },
-    // Cells side by side as a text grid; the default layout format runs them together ("ab").
-    { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, maxColumnWidth: 80 } },
+    // Cells side by side as a text grid (the default format runs them together: "ab"), laid out
+    // by html-table.ts because html-to-text's own grid is quadratic.
+    { selector: 'table', format: 'boundedTable', options: { maxColumnWidth: 80 } },
     { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
   ],
 });
 
-/** The reply text of an HTML body. */
+/** The reply text of an HTML body: its first MAX_BODY_CHARS characters and MAX_HTML_ELEMENTS tags. */
 export function htmlBodyToText(html: string): string {
-  const cut = CUT_HERE.exec(html);
-  const kept = cut ? html.slice(0, cut.index) : html;
+  const converted = convertHtmlBody(html);
+  return withCutNote(converted.text, converted.cut);
+}
+
+/** The reply text of a plain-text body (its first MAX_BODY_CHARS characters). */
+export function plainBodyToText(text: string): string {
+  const bounded = boundText(text);
+  const kept = removeAttributions(cutOutlookHistory(lines(bounded.text)), true).filter((l) => !isQuoted(l));
+  return withCutNote(tidy(kept), bounded.cut);
+}
+
+/**
+ * HTML preferred (it carries the clients' quote markers); plain text when HTML yields nothing, or
+ * when the HTML is beyond the bounds and the plain text may still be read whole.
+ */
+export function extractBodyText(body: { readonly html: string | null; readonly text: string | null }): string {
+  if (body.html) {
+    const fromHtml = convertHtmlBody(body.html);
+    const plain = fromHtml.cut && body.text ? plainBodyToText(body.text) : '';
+    if (plain !== '') return plain;
+    if (fromHtml.text !== '') return withCutNote(fromHtml.text, fromHtml.cut);
+  }
+  return body.text ? plainBodyToText(body.text) : '';
+}
+
+function convertHtmlBody(html: string): { text: string; cut: boolean } {
+  const bounded = boundText(html);
+  const outlook = CUT_HERE.exec(bounded.text);
+  let kept = outlook ? bounded.text.slice(0, outlook.index) : bounded.text;
+  const tooManyTags = startOfTagBeyondBound(kept);
+  if (tooManyTags !== null) kept = kept.slice(0, tooManyTags);
   let text: string;
   try {
     text = convertHtml(kept);
   } catch {
-    // html-to-text copes with any markup; this is for a limit or a bug, and tags are better than nothing.
-    text = kept.replace(/<[^>]*>/g, ' ');
+    // html-to-text copes with any markup; this is for a limit or a bug, and tags are better than
+    // nothing. `[^<>]`, not `[^>]`: a run of `<` without `>` must not be rescanned from each `<`.
+    text = kept.replace(/<[^<>]*>/g, ' ');
   }
-  return tidy(removeAttributions(cutOutlookHistory(lines(text)), false));
+  // Conversion can lengthen the text (tables are padded into a grid), so the bound applies again.
+  const converted = boundText(text);
+  const stripped = tidy(removeAttributions(cutOutlookHistory(lines(converted.text)), false));
+  return { text: stripped, cut: (bounded.cut && !outlook) || tooManyTags !== null || converted.cut };
 }
 
-/** The reply text of a plain-text body. */
-export function plainBodyToText(text: string): string {
-  const kept = removeAttributions(cutOutlookHistory(lines(text)), true).filter((l) => !isQuoted(l));
-  return tidy(kept);
+const START_TAG = /<[a-z]/gi;
+
+/**
+ * Where the tag after the first MAX_HTML_ELEMENTS starts, or null when there are no more. The HTML
+ * parser under html-to-text keeps its element stack with `unshift`, so its time grows with the
+ * square of the nesting depth; counting tags (comments included, which only errs on the safe side)
+ * bounds the depth without parsing.
+ */
+function startOfTagBeyondBound(html: string): number | null {
+  START_TAG.lastIndex = 0;
+  for (let n = 0; START_TAG.exec(html) !== null; n++) {
+    if (n === MAX_HTML_ELEMENTS) return START_TAG.lastIndex - 2;
+  }
+  return null;
 }
 
-/** HTML preferred (it carries the clients' quote markers); plain text when HTML yields nothing. */
-export function extractBodyText(body: { readonly html: string | null; readonly text: string | null }): string {
-  if (body.html) {
-    const fromHtml = htmlBodyToText(body.html);
-    if (fromHtml !== '') return fromHtml;
-  }
-  return body.text ? plainBodyToText(body.text) : '';
+function boundText(text: string): { text: string; cut: boolean } {
+  if (text.length <= MAX_BODY_CHARS) return { text, cut: false };
+  // Not between the two halves of a surrogate pair.
+  const end = /[\ud800-\udbff]/.test(text[MAX_BODY_CHARS - 1] as string) ? MAX_BODY_CHARS - 1 : MAX_BODY_CHARS;
+  return { text: text.slice(0, end), cut: true };
+}
+
+function withCutNote(text: string, cut: boolean): string {
+  return cut ? `${text}\n\n${BODY_CUT_NOTE}` : text;
 }
 
 function lines(text: string): string[] {
   return text.replace(/\r\n?/g, '\n').replace(/\u00a0/g, ' ').split('\n');
 }
-
-function isQuoted(line: string): boolean {
-  return line.startsWith('>');
-}
-
-function isBlank(line: string): boolean {
-  return line.trim() === '';
-}
-
-const ORIGINAL_MESSAGE = /^\s*-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original)\s*-{2,}\s*$/i;
-const SEPARATOR = /^\s*(?:_{10,}|-{10,})\s*$/;
-const HEADER_FROM = /^\s*\*?(?:from|von|de)\s*:\*?\s+\S/i;
-const HEADER_SENT = /^\s*\*?(?:sent|gesendet|envoyé|enviado)\s*:/i;
-const HEADER_DATE = /^\s*\*?(?:date|datum)\s*:/i;
-const HEADER_SUBJECT = /^\s*\*?(?:subject|betreff|objet|asunto)\s*:/i;
 
 /**
  * Outlook quotes without `>`: everything from "-----Original Message-----" or from a
@@ -98,25 +167,21 @@ function cutOutlookHistory(input: string[]): string[] {
   for (let i = 0; i < input.length; i++) {
     const line = input[i] as string;
     if (isQuoted(line)) continue;
-    if (ORIGINAL_MESSAGE.test(line)) return input.slice(0, i);
-    if (!HEADER_FROM.test(line)) continue;
+    if (isOriginalMessageLine(line)) return input.slice(0, i);
+    if (!isHeaderFromLine(line)) continue;
     const block = input.slice(i + 1, i + 7);
-    const hasSubject = block.some((l) => HEADER_SUBJECT.test(l));
+    const hasSubject = block.some(isHeaderSubjectLine);
     let start = i;
     while (start > 0 && isBlank(input[start - 1] as string)) start--;
-    const afterSeparator = start > 0 && SEPARATOR.test(input[start - 1] as string);
-    const hasSent = block.some((l) => HEADER_SENT.test(l));
-    const hasDate = block.some((l) => HEADER_DATE.test(l));
+    const afterSeparator = start > 0 && isSeparatorLine(input[start - 1] as string);
+    const hasSent = block.some(isHeaderSentLine);
+    const hasDate = block.some(isHeaderDateLine);
     if (hasSubject && (hasSent || (afterSeparator && hasDate))) {
       return input.slice(0, afterSeparator ? start - 1 : i);
     }
   }
   return input;
 }
-
-const ATTRIBUTION_START = /^\s*(?:on|am|le|el|il|op|em|den|på)\s/i;
-// German puts the name after the verb: "Am … schrieb Alice <a@example.com>:".
-const ATTRIBUTION_END = /(?:(?:wrote|writes|a écrit|escribió|ha scritto|schreef|escreveu|skrev)\s*:|\bschrieb\b.*:)\s*$/i;
 
 /**
  * Removes "On <date>, <person> wrote:" lines (also when the client wrapped them over up to three
@@ -127,17 +192,17 @@ function removeAttributions(input: string[], plain: boolean): string[] {
   const drop = new Set<number>();
   for (let end = 0; end < input.length; end++) {
     const last = input[end] as string;
-    if (isQuoted(last) || !ATTRIBUTION_END.test(last)) continue;
+    if (isQuoted(last) || !isAttributionEnd(last)) continue;
     let start = end;
     for (let k = end - 1; k >= Math.max(0, end - 2); k--) {
       const prev = input[k] as string;
-      if (isBlank(prev) || isQuoted(prev) || /[.!?]\s*$/.test(prev)) break;
-      if (ATTRIBUTION_START.test(prev)) {
+      if (isBlank(prev) || isQuoted(prev) || endsSentence(prev)) break;
+      if (isAttributionStart(prev)) {
         start = k;
         break;
       }
     }
-    const startsLikeAttribution = ATTRIBUTION_START.test(input[start] as string);
+    const startsLikeAttribution = isAttributionStart(input[start] as string);
     let next = end + 1;
     while (next < input.length && isBlank(input[next] as string)) next++;
     const atEnd = next >= input.length;
@@ -167,7 +232,7 @@ function tidy(input: string[]): string {
   }
   while (out.length > 0) {
     const last = out[out.length - 1] as string;
-    if (last === '' || /^[-_=*\s]+$/.test(last)) out.pop();
+    if (last === '' || isSeparatorOnly(last)) out.pop();
     else break;
   }
   return out.join('\n');

@@ -1,11 +1,11 @@
 /**
  * Who sent the message, read strictly: exactly one From header holding exactly one plain ASCII
  * address. DMARC vouches for the From domain as the receiving server parsed it; anything that two
- * parsers could read differently (two headers, lists, groups, `a@x <b@y>`) is refused instead of
- * guessed at.
+ * parsers could read differently (two headers, lists, groups, `a@x <b@y>`, an address-like
+ * comment) is refused instead of guessed at.
  */
 import { headerValues, type HeaderLine } from './headers.ts';
-import { stripComments, unquote } from './lexical.ts';
+import { commentsOf, stripComments, unquote } from './lexical.ts';
 import { decodeMimeWords, printable, singleLine } from './text.ts';
 
 export type FromVerdict =
@@ -60,6 +60,12 @@ function parseSingleMailbox(value: string): Mailbox {
   if (value.trim() === '') return { ok: false, problem: 'is empty' };
   const lexed = stripComments(value);
   if (!lexed.ok) return { ok: false, problem: `contains ${lexed.problem}` };
+  // `alice@corp.example (<x@evil.example>)`: a parser that does not know comments, or knows them
+  // differently, reads the address in the comment. A comment is free text, but one that looks like
+  // an address has no honest use in a From header.
+  if (commentsOf(value).some((c) => /[<>@]/.test(c))) {
+    return { ok: false, problem: 'has a comment holding "<", ">" or "@", which mail programs may read as the address' };
+  }
   const text = lexed.text;
 
   // Positions of structural characters outside quoted strings.
@@ -103,6 +109,8 @@ function parseSingleMailbox(value: string): Mailbox {
   if (/[^\u0000-\u007f]/.test(addrSpec)) return { ok: false, problem: 'has a non-ASCII address, which is not accepted' };
   const address = normalizeAddress(addrSpec);
   if (address === null) return { ok: false, problem: 'does not hold a valid address' };
+  // Linear: the quotes in `display` are balanced (an unterminated one was refused above), and the
+  // two alternatives cannot match the same character.
   const unquoted = display.replace(/"(?:[^"\\]|\\.)*"/g, (q) => unquote(q));
   const displayName = singleLine(decodeMimeWords(unquoted));
   return { ok: true, address, displayName };

@@ -9,6 +9,7 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import { extractFromAddress, normalizeAddress, type FromVerdict } from './from-address.ts';
 import { firstHeaderValue, headerValues, readHeaderLines, type HeaderLine } from './headers.ts';
+import { dropComments } from './lexical.ts';
 import { decodeMimeWords, problemText, singleLine } from './text.ts';
 import { extractMessageIds } from './threading.ts';
 
@@ -106,8 +107,12 @@ function addressesIn(values: readonly string[]): string[] {
   return out;
 }
 
+/** Longer than any date a mail client writes (with a comment naming the zone); longer is not a date. */
+const MAX_DATE_CHARS = 200;
+
 function dateOf(value: string | null): string | null {
-  if (value === null) return null;
-  const ms = Date.parse(value.replace(/\([^)]*\)/g, ' ').trim());
+  if (value === null || value.length > MAX_DATE_CHARS) return null;
+  // Our comment scanner, not `/\([^)]*\)/`: that one rescans from every `(` of a run without `)`.
+  const ms = Date.parse(dropComments(value).trim());
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }

@@ -3,6 +3,7 @@
  * traffic. Answering any of them can start a mail loop between two robots.
  */
 import { firstHeaderValue, headerValues, type HeaderLine } from './headers.ts';
+import { dropComments } from './lexical.ts';
 import { printable } from './text.ts';
 
 export interface LoopSignals {
@@ -16,7 +17,7 @@ const BULK_PRECEDENCE = new Set(['bulk', 'list', 'junk', 'auto_reply']);
 
 /** The leading keyword of a header value, lowercased, without comments or parameters. */
 function keyword(value: string): string {
-  return value.replace(/\([^)]*\)/g, ' ').split(/[;\s]/).find((w) => w !== '')?.toLowerCase() ?? '';
+  return dropComments(value).split(/[;\s]/).find((w) => w !== '')?.toLowerCase() ?? '';
 }
 
 function localPart(address: string): string {
@@ -48,7 +49,7 @@ export function detectLoop(msg: LoopSignals, ownAddress: string): string | null 
   // The topmost Return-Path is the one the delivering server wrote from the SMTP envelope.
   const returnPath = firstHeaderValue(headerLines, 'Return-Path');
   if (returnPath !== null) {
-    const path = returnPath.replace(/\([^)]*\)/g, '').trim();
+    const path = dropComments(returnPath).trim();
     if (path === '<>' || path === '' || /^<\s*>$/.test(path)) return 'it is a bounce (empty Return-Path)';
     const inner = path.replace(/^<|>$/g, '');
     if (BOUNCE_LOCAL_PARTS.has(localPart(inner))) return `it is a bounce (Return-Path ${printable(path, 80)})`;

@@ -41,8 +41,18 @@ export function extractMessageIds(value: string): string[] {
   if (bracketed) return bracketed;
   return value
     .split(/[\s,]+/)
-    .filter((w) => /^[^<>\s()"]+@[^<>\s()"]+$/.test(w))
+    .filter(isBareMessageId)
     .map((w) => `<${w}>`);
+}
+
+const NOT_IN_BARE_ID = /[<>\s()"]/;
+
+/**
+ * `left@right`, both sides non-empty, none of `<>()"` or whitespace (an `@` may repeat). Tested in
+ * two linear steps: as one expression, `^[^…]+@[^…]+$` retries from every `@` of a long word.
+ */
+function isBareMessageId(word: string): boolean {
+  return word.length >= 3 && !NOT_IN_BARE_ID.test(word) && word.slice(1, -1).includes('@');
 }
 
 /** Candidates in the order to try them: In-Reply-To, References newest first, subject tag. */
@@ -62,16 +72,21 @@ export function conversationIdCandidates(msg: ThreadingFields): ConversationIdCa
   return out;
 }
 
-const REPLY_PREFIX = /^\s*(?:re|fwd?|aw|sv|wg|vs|antw|odp)\s*(?:\[\d+\]|\(\d+\))?\s*:\s*/i;
-const ANY_TAG = /\s*\[ID:[0-9a-fA-F]{8}\]\s*/g;
+// Sticky (`y`): tried only where the previous prefix ended. No two quantifiers here can take the
+// same blanks (the counter, when present, sits between them), so a long run of blanks is scanned
+// once, and the prefixes are consumed by moving an index rather than by copying the rest each time.
+const REPLY_PREFIX = /\s*(?:re|fwd?|aw|sv|wg|vs|antw|odp)\s*(?:(?:\[\d+\]|\(\d+\))\s*)?:\s*/iy;
+const ANY_TAG = /\[ID:[0-9a-fA-F]{8}\]/g;
 
 /** `Re: AW: [ID:1a2b3c4d] Fix the build` → `Fix the build` (for the prompt of a new conversation). */
 export function stripReplyPrefixes(subject: string): string {
-  let s = subject.replace(ANY_TAG, ' ');
+  // Whitespace around a tag is collapsed below, so the tag alone is replaced.
+  const s = subject.replace(ANY_TAG, ' ');
+  let at = 0;
   for (;;) {
-    const stripped = s.replace(REPLY_PREFIX, '');
-    if (stripped === s) break;
-    s = stripped;
+    REPLY_PREFIX.lastIndex = at;
+    if (!REPLY_PREFIX.test(s) || REPLY_PREFIX.lastIndex === at) break;
+    at = REPLY_PREFIX.lastIndex;
   }
-  return s.replace(/\s+/g, ' ').trim();
+  return s.slice(at).replace(/\s+/g, ' ').trim();
 }

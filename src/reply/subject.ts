@@ -10,9 +10,18 @@ export const MAX_SUBJECT_CHARS = 200;
 const NO_SUBJECT = '(no subject)';
 
 // Reply/forward prefixes as mail clients write them in several languages (Re, Fwd, Fw, AW, SV,
-// WG, TR, RE[2]), and our own conversation tag. They are stripped repeatedly from the front.
-const REPLY_PREFIX = /^(?:re|fwd?|aw|sv|wg|tr|antw|vs)(?:\s*\[\d+\]|\s*\(\d+\))?\s*[:：]\s*/i;
-const ID_TAG_PREFIX = /^\[ID:[0-9a-fA-F]{8}\]\s*/;
+// WG, TR, RE[2]), and our own conversation tag. They are stripped repeatedly from the front: sticky
+// (`y`) expressions tried where the last prefix ended, so a stack of prefixes is walked once
+// instead of the rest of the subject being copied for each one.
+const REPLY_PREFIX = /(?:re|fwd?|aw|sv|wg|tr|antw|vs)\s*(?:(?:\[\d+\]|\(\d+\))\s*)?[:：]\s*/iy;
+const ID_TAG_PREFIX = /\[ID:[0-9a-fA-F]{8}\]\s*/y;
+const BLANKS = /\s*/y;
+
+/** Where `sticky` stops when tried at `at` (or `at` when it does not match there). */
+function skip(sticky: RegExp, s: string, at: number): number {
+  sticky.lastIndex = at;
+  return sticky.test(s) ? sticky.lastIndex : at;
+}
 
 /** Removes line breaks and control characters; collapses runs of whitespace. */
 export function cleanHeaderText(value: string): string {
@@ -27,12 +36,14 @@ export function cleanHeaderText(value: string): string {
 
 /** The original subject without our tag and without any stack of Re:/Fwd: prefixes. */
 export function baseSubject(originalSubject: string): string {
-  let s = cleanHeaderText(originalSubject);
+  const cleaned = cleanHeaderText(originalSubject);
+  let at = 0;
   for (;;) {
-    const next = s.replace(REPLY_PREFIX, '').replace(ID_TAG_PREFIX, '').trimStart();
-    if (next === s) break;
-    s = next;
+    const next = skip(BLANKS, cleaned, skip(ID_TAG_PREFIX, cleaned, skip(REPLY_PREFIX, cleaned, at)));
+    if (next === at) break;
+    at = next;
   }
+  let s = cleaned.slice(at);
   const chars = Array.from(s);
   if (chars.length > MAX_SUBJECT_CHARS) s = `${chars.slice(0, MAX_SUBJECT_CHARS - 1).join('').trimEnd()}…`;
   return s;

@@ -15,6 +15,10 @@ import { freePort } from '../harness/ports.ts';
 import { openTestDb, startDaemon, waitUntil, writeTestConfig, type TestConfig } from '../harness/daemon-process.ts';
 import { hostileCorpus, ALICE, AUTHSERV, AUTHORIZED_SENDERS } from '../fixtures/hostile/corpus.ts';
 import { readHeaderLines } from '../../src/email/headers.ts';
+import { BODY_CUT_NOTE } from '../../src/email/body-text.ts';
+import { repoYaml, startE2eEnv, taskFor } from '../harness/e2e-env.ts';
+import { isAgentRequest } from '../harness/mock-anthropic.ts';
+import { latestPrompt } from '../harness/scripted-agent.ts';
 
 interface Recorded {
   corpusId: string | null;
@@ -119,6 +123,13 @@ test('the hostile corpus: the daemon survives, records every mail as expected, a
       for (const n of names) assert.ok(REPLY_HEADERS.has(n), `a reply (${m.subject}) carries the header ${n}`);
       assert.equal(names.filter((n) => n === 'content-type').length, 1);
     }
+    // Refused as spoofed, ambiguous, unauthorized or a loop: never answered (no backscatter).
+    for (const m of corpus) {
+      if (m.expect.status !== 'rejected' || m.expect.reason === 'too_large') continue;
+      const answers = smtp.messages.filter((r) => r.inReplyTo === `<${m.id}.corpus@example.com>` || (r.subject ?? '').includes(m.id));
+      assert.deepEqual(answers.map((r) => r.subject), [], `${m.id} was answered`);
+    }
+
     // The too-large ones were told why.
     for (const id of corpus.filter((m) => m.expect.status === 'rejected' && m.expect.reason === 'too_large').map((m) => m.id)) {
       await smtp.waitFor((m) => (m.subject ?? '').includes(id) && /not processed/.test(m.text ?? ''), 30_000);
@@ -129,5 +140,44 @@ test('the hostile corpus: the daemon survives, records every mail as expected, a
     assert.ok(!daemon.logs.some((l) => l.level === 'fatal' || /listener loop crashed|thread died/.test(l.msg)), 'no crash was logged');
   } finally {
     await daemon.stop('SIGKILL');
+  }
+});
+
+// Issue 13, item 14: quote stripping was quadratic (`\bschrieb\b.*:`), so one 5 MB line kept a
+// runner thread busy for hours before the prompt existed. Through the real daemon, Dovecot, podman
+// and the Claude Code CLI, such a mail is now a task like any other: its prompt is built at once
+// (cut to the documented bound, with a note), the task runs and replies, and /health answers.
+test('a 5 MB quote-stripping bomb becomes a task whose prompt is built at once, and the daemon stays responsive', async () => {
+  const env = await startE2eEnv({ repoIds: ['bomb'] });
+  cleanups.push(() => env.stop());
+  const repo = await env.repo('bomb', repoYaml({ timeout: 120 }));
+  const port = await freePort();
+  const { cfg, daemon } = env.daemonWith([repo], 1, { dashboard: { enabled: true, host: '127.0.0.1', port } });
+  try {
+    const line = `Am Montag ${'schrieb '.repeat(5 * 1024 * 1024 / 8)}x`;
+    const sentAt = Date.now();
+    const messageId = await env.send('bomb', 'quote bomb', `Please check the build.\n\n${line}\n> quoted history\n`);
+
+    // The runner is a thread of its own, but a hung one holds the only slot: the dashboard must
+    // still answer, and the task must get to the API within a minute, not hours.
+    await waitUntil(() => taskFor(cfg, messageId)?.status === 'running', 60_000, 'the bomb task to start');
+    const health = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(health.status, 200);
+    const request = await waitUntil(
+      () => env.mock.requests.find((r) => r.body !== null && isAgentRequest(r.body) && latestPrompt(r.body).includes('Please check the build.')),
+      60_000,
+      'the bomb task prompt to reach the API',
+    );
+    const prompt = latestPrompt(request.body!);
+    assert.ok(prompt.includes(BODY_CUT_NOTE), 'the prompt says that the body was cut');
+    assert.ok(prompt.length < 1_100_000, `the prompt is bounded (${prompt.length} characters)`);
+
+    const reply = await env.finalReplyTo(messageId, 120_000);
+    assert.match(reply.text ?? '', /Done\./);
+    assert.equal(taskFor(cfg, messageId)?.status, 'completed');
+    assert.ok(Date.now() - sentAt < 180_000);
+    assert.equal(daemon.child.exitCode, null, 'the daemon is still running');
+  } finally {
+    await daemon.stop('SIGTERM');
   }
 });

@@ -27,10 +27,17 @@ describe('parseAuthenticationResults', () => {
     assert.deepEqual(parsed.results.map((r) => r.method), ['spf']);
   });
 
-  it('accepts a method version (dmarc/1=pass)', () => {
+  it('reads a method version (dmarc/1=pass) as an unreadable statement, not as a pass', () => {
     const parsed = parseAuthenticationResults('mx.example.com; dmarc/1=pass');
     assert.ok(parsed.ok);
-    assert.equal(parsed.results[0]?.result, 'pass');
+    assert.deepEqual(parsed.results, [{ method: 'dmarc', result: null, properties: {} }]);
+  });
+
+  it('keeps the comments of a statement out of its method and result, but reads its properties', () => {
+    const parsed = parseAuthenticationResults('mx.example.com (x; y); dmarc=pass (p=REJECT; dis=NONE) header.from=(c)example.com');
+    assert.ok(parsed.ok);
+    assert.equal(parsed.authservId, 'mx.example.com');
+    assert.deepEqual(parsed.results, [{ method: 'dmarc', result: 'pass', properties: { 'header.from': 'example.com' } }]);
   });
 
   it('refuses an unterminated quoted string', () => {
@@ -68,6 +75,50 @@ describe('verifyDmarc', () => {
   });
 });
 
+describe('verifyDmarc: only the literal token dmarc=pass counts (issue 13, item 15)', () => {
+  // The topmost header, written by the trusted server; the From domain is example.com.
+  const table: [string, boolean][] = [
+    ['mx.example.com; dmarc=pass', true],
+    ['mx.example.com;dmarc=pass', true],
+    ['mx.example.com; dmarc=pass header.from=example.com', true],
+    ['MX.example.com; DMARC=Pass header.from=EXAMPLE.com', true],
+    ['mx.example.com; dmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=example.com', true],
+    ['mx.example.com; dmarc=pass(p=reject) header.from=example.com', true],
+    ['mx.example.com (our server); spf=pass smtp.mailfrom=example.com; dmarc=pass', true],
+    ['mx.example.com; (checked) dmarc=pass', true],
+    // A comment, whitespace or a version inside the token: verifiers disagree, so it never passes.
+    ['mx.example.com; dmarc=(comment)pass', false],
+    ['mx.example.com; dmarc=(fail)pass header.from=example.com', false],
+    ['mx.example.com; dmarc(comment)=pass', false],
+    ['mx.example.com; dmarc=pa(comment)ss', false],
+    ['mx.example.com; dmarc=(a(nested)b)pass', false],
+    ['mx.example.com; dmarc = pass', false],
+    ['mx.example.com; dmarc =pass', false],
+    ['mx.example.com; dmarc= pass', false],
+    ['mx.example.com; dmarc=\tpass', false],
+    ['mx.example.com; dmarc/1=pass', false],
+    // Not the whole token, or not a dmarc result at all.
+    ['mx.example.com; dmarc=passthrough', false],
+    ['mx.example.com; dmarc=pass.x', false],
+    ['mx.example.com; dmarc=pass"x"', false],
+    ['mx.example.com; notdmarc=pass', false],
+    ['mx.example.com; spf=pass (dmarc=pass)', false],
+    ['mx.example.com; spf=pass reason="dmarc=pass"', false],
+    ['mx.example.com; spf=pass (x; dmarc=pass)', false],
+    // A contradiction, or a pass for another From domain.
+    ['mx.example.com; dmarc=pass; dmarc=fail', false],
+    ['mx.example.com; dmarc=fail (dmarc=pass)', false],
+    ['mx.example.com; dmarc=pass header.from=evil.example', false],
+    ['mx.example.com; dmarc=pass header.from=(c)evil.example', false],
+    ['evil.example; dmarc=pass', false],
+  ];
+  for (const [value, expected] of table) {
+    it(`${value} → ${expected ? 'pass' : 'reject'}`, () => {
+      assert.equal(verifyDmarc(ar(value), 'mx.example.com', { fromDomain: 'example.com' }).ok, expected);
+    });
+  }
+});
+
 describe('isAuthorizedSender', () => {
   const allow = ['alice@example.com', '*@team.org', 'Bob@Mixed.Case'];
   const table: [string, boolean][] = [
@@ -101,6 +152,25 @@ describe('extractFromAddress', () => {
   it('counts From headers spelled with obsolete whitespace before the colon', () => {
     const lines = parseHeaderSection('From: a@example.com\r\nFrom : b@example.com\r\n');
     assert.equal(extractFromAddress(lines).ok, false);
+  });
+  it('refuses a comment that holds "<", ">" or "@" (issue 13, item 15), and keeps other comments and quoted names', () => {
+    const table: [string, string | null][] = [
+      ['alice@corp.example (<x@evil.example>)', null],
+      ['alice@corp.example (x@evil.example)', null],
+      ['(x@evil.example) alice@corp.example', null],
+      ['Alice (>) <alice@corp.example>', null],
+      ['Alice <alice@corp.example> (<x@evil.example>)', null],
+      ['Alice (a (b@evil.example) c) <alice@corp.example>', null],
+      ['"alice@corp.example" <alice@corp.example>', 'alice@corp.example'],
+      ['"Alice <boss>" <alice@corp.example>', 'alice@corp.example'],
+      ['alice@corp.example (Alice Example)', 'alice@corp.example'],
+      ['Alice (work) <alice@corp.example>', 'alice@corp.example'],
+    ];
+    for (const [value, address] of table) {
+      const v = from(value);
+      assert.equal(v.ok ? v.address : null, address, value);
+      if (!v.ok && address === null && /\(/.test(value)) assert.match(v.reason, /comment/, value);
+    }
   });
   it('refuses addresses a second parser could read differently', () => {
     for (const value of ['a@x.com b@y.com', '<a@x.com>>', '<<a@x.com>', 'a@x.com <b@y.com', 'Name <a@x.com> trailing', 'a@', '@x.com', 'a..b@x.com', '.a@x.com', 'a@-x.com', 'a@x_y.com']) {

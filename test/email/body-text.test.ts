@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { extractBodyText, htmlBodyToText, plainBodyToText } from '../../src/email/body-text.ts';
+import { BODY_CUT_NOTE, MAX_BODY_CHARS, MAX_HTML_ELEMENTS, extractBodyText, htmlBodyToText, plainBodyToText } from '../../src/email/body-text.ts';
+import { tableToText } from '../../src/email/html-table.ts';
 
 describe('HTML bodies', () => {
   it('drops a Gmail quote with its attribution', () => {
@@ -119,5 +120,52 @@ describe('extractBodyText', () => {
   });
   it('is empty without a body', () => {
     assert.equal(extractBodyText({ html: null, text: null }), '');
+  });
+});
+
+describe('bounds on the body that is read (issue 13, item 14)', () => {
+  it('reads the first MAX_BODY_CHARS characters of a plain body and says that the rest was cut', () => {
+    const text = `Please fix the build.\n${'x'.repeat(MAX_BODY_CHARS)}\nthe end`;
+    const out = plainBodyToText(text);
+    assert.ok(out.startsWith('Please fix the build.\n'));
+    assert.ok(out.endsWith(`\n\n${BODY_CUT_NOTE}`), out.slice(-200));
+    assert.ok(!out.includes('the end'));
+    assert.ok(out.length <= MAX_BODY_CHARS + BODY_CUT_NOTE.length + 2);
+  });
+
+  it('does not cut a body within the bound, and adds no note', () => {
+    const text = `a\n${'y'.repeat(MAX_BODY_CHARS - 10)}`;
+    assert.ok(!plainBodyToText(text).includes(BODY_CUT_NOTE));
+  });
+
+  it('still strips quotes from a long German attribution line (the quadratic `schrieb` case)', () => {
+    const line = `Am Montag ${'schrieb '.repeat(100_000)}Alice <a@example.com>:`;
+    assert.equal(plainBodyToText(`Bitte den Build reparieren.\n\n${line}\n> alt`), 'Bitte den Build reparieren.');
+  });
+
+  it('converts HTML up to MAX_HTML_ELEMENTS tags and prefers a plain-text part the bound would cut', () => {
+    const html = `<p>first</p>${'<b>'.repeat(MAX_HTML_ELEMENTS)}<p>never read</p>`;
+    const fromHtml = htmlBodyToText(html);
+    assert.ok(fromHtml.startsWith('first'));
+    assert.ok(fromHtml.endsWith(BODY_CUT_NOTE));
+    assert.ok(!fromHtml.includes('never read'));
+    assert.equal(extractBodyText({ html, text: 'the plain part, whole' }), 'the plain part, whole');
+    assert.ok(extractBodyText({ html, text: null }).endsWith(BODY_CUT_NOTE));
+  });
+
+  it('lays out a table whose cells claim huge spans at once, one column per cell', () => {
+    const html = '<table><tr><td colspan="10000000" rowspan="100000">a</td><td>b</td></tr><tr><td>cc</td><td>d</td></tr></table>';
+    assert.equal(htmlBodyToText(html), 'a    b\ncc   d');
+  });
+
+  it('keeps a table with a short row and multi-line cells in columns', () => {
+    assert.equal(tableToText([[{ text: 'name' }, { text: 'value\nsecond' }, { text: 'z' }], [{ text: 'n' }]], 1000), 'name   value    z\n       second\nn');
+  });
+
+  it('stops a table that would grow past the bound', () => {
+    const wide = Array.from({ length: 2000 }, () => ({ text: 'x' }));
+    const tall = { text: Array.from({ length: 2000 }, () => 'y').join('\n') };
+    const out = tableToText([[...wide, tall]], 100_000);
+    assert.ok(out.length <= 100_000 + 10_000, String(out.length));
   });
 });

@@ -1,0 +1,22 @@
+// Runs the subjects of mail-text-subjects.ts for linear-time.ts, one case per message, in a thread
+// of its own so that a case that never finishes can be stopped (terminate) and named. Plain JS:
+// a worker's entry is loaded before tsx could be registered for it.
+import { parentPort, workerData } from 'node:worker_threads';
+import { register } from 'tsx/esm/api';
+
+register();
+const { SUBJECTS } = await import(workerData.subjects);
+
+parentPort.on('message', async ({ id, subject, input }) => {
+  const fn = SUBJECTS[subject];
+  if (!fn) return parentPort.postMessage({ id, error: `no subject ${subject}` });
+  const text = input.prefix + input.unit.repeat(Math.ceil(input.size / Math.max(1, input.unit.length))) + input.suffix;
+  const started = performance.now();
+  try {
+    await fn(text);
+    parentPort.postMessage({ id, ms: performance.now() - started });
+  } catch (err) {
+    parentPort.postMessage({ id, ms: performance.now() - started, threw: String(err && err.stack || err) });
+  }
+});
+parentPort.postMessage({ ready: true });
