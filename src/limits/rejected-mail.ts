@@ -7,12 +7,11 @@
  */
 import { headerSectionOf } from '../email/headers.ts';
 import type { RejectedMailPolicy } from '../config/types.ts';
-import type { RejectReason } from '../store/accept.ts';
+import type { RejectReason } from './reject-reason.ts';
 
 /** Most bytes of a rejected mail's header section that are kept (a longer one is cut at a line end). */
 export const MAX_REJECTED_HEADER_BYTES = 64 * 1024;
 
-const DAY_MS = 86_400_000;
 
 export type { RejectedMailPolicy };
 
@@ -25,11 +24,6 @@ const SCREENED_OUT: ReadonlySet<RejectReason> = new Set(['auth_failed', 'unautho
 
 export function isScreenedOut(reason: RejectReason): boolean {
   return SCREENED_OUT.has(reason);
-}
-
-/** The UTC day a time falls in, as days since the epoch (the key of the daily budget). */
-export function utcDay(now: number): number {
-  return Math.floor(now / DAY_MS);
 }
 
 /**

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { DEFAULTS } from '../config/defaults.ts';
 import type { LimitViolation } from '../limits/message-limits.ts';
+import type { RejectReason } from '../limits/reject-reason.ts';
 import { rejectedStorage, type RejectedMailPolicy } from '../limits/rejected-mail.ts';
 import { writeTransaction, type Db } from './database.ts';
 import { noteRejectedHeadersStored, noteRejectedMetadataOnly, rejectedBytesStoredOn } from './rejected-mail.ts';
@@ -17,8 +18,8 @@ export const DEFAULT_REJECTED_MAIL_POLICY: RejectedMailPolicy = Object.freeze({
   perSourcePerHour: DEFAULTS.rejectedPerSourcePerHour,
 });
 
-/** Why a mail was refused. Stored in `tasks.reason`; also a metrics label. */
-export type RejectReason = 'auth_failed' | 'unauthorized' | 'loop' | 'malformed' | 'too_large' | 'rate_limited';
+/** Why a mail was refused: stored in `tasks.reason`, also a metrics label; re-exported for the store's callers. */
+export type { RejectReason } from '../limits/reject-reason.ts';
 
 export type MailVerdict =
   | { readonly action: 'accept'; readonly modelHint: string | null }

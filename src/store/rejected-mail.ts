@@ -9,8 +9,14 @@
  * older than that (forgetRejectedMailDaysBefore). A day's stored_bytes therefore counts bytes that
  * are still on disk, and rejected mail never holds more than the daily budget times the retention.
  */
-import { utcDay } from '../limits/rejected-mail.ts';
 import type { Db } from './database.ts';
+
+const DAY_MS = 86_400_000;
+
+/** The UTC day a time falls in, as days since the epoch (the key of the daily budget). */
+function utcDay(now: number): number {
+  return Math.floor(now / DAY_MS);
+}
 
 export interface RejectedMailDay {
   readonly day: number;
