@@ -6,6 +6,7 @@ import type { RepoServerConfig } from '../config/types.ts';
 import { writeTransaction, type Db } from '../store/database.ts';
 import { getTask, getTaskRawMessage } from '../store/task-queries.ts';
 import { finishTask, type TaskOutcomeUpdate } from '../store/task-queue.ts';
+import type { ExpectedTaskState } from '../store/task-transitions.ts';
 import { enqueueMail } from '../store/outgoing-mail.ts';
 import { parseMessage } from '../email/parse.ts';
 import { composeMail, type ComposeBody } from '../reply/compose.ts';
@@ -18,10 +19,15 @@ export async function finishTaskWithMail(
   update: TaskOutcomeUpdate,
   /** Only finish the task if it is still in one of these states (another thread may have won). */
   expectedStatuses: readonly string[],
+  /** Only if it is still this attempt (the dispatcher's claim); default: the attempt it is in now. */
+  expectedAttempt?: number,
 ): Promise<boolean> {
   const task = getTask(db, taskId);
   const raw = getTaskRawMessage(db, taskId);
   if (!task || !raw || !task.sender || !expectedStatuses.includes(task.status)) return false;
+  if (expectedAttempt !== undefined && task.attempts !== expectedAttempt) return false;
+  // The state it was seen in; the transition below applies only if the row is still in it.
+  const expected: ExpectedTaskState = { status: task.status, attempt: task.attempts };
   const parsed = await parseMessage(raw);
   const composed = await composeMail({
     repoEmail: repo.email,
@@ -34,9 +40,9 @@ export async function finishTaskWithMail(
     body,
   });
   return writeTransaction(db, () => {
-    const now = db.prepare(`SELECT status FROM tasks WHERE id = ?`).get(taskId) as { status: string };
-    if (!expectedStatuses.includes(now.status)) return false;
-    finishTask(db, taskId, update);
+    const finished = finishTask(db, taskId, expected, update);
+    // The task moved on while the mail was composed (another thread won): no mail, and false says so.
+    if (!finished.applied) return false;
     enqueueMail(db, {
       repoId: repo.repoId,
       taskId,

@@ -13,6 +13,7 @@ import type { Db } from '../store/database.ts';
 import { writeTransaction } from '../store/database.ts';
 import { getTask, getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
 import { finishTask, renewLease, type TaskOutcomeUpdate } from '../store/task-queue.ts';
+import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
 import { enqueueMail } from '../store/outgoing-mail.ts';
 import { parseMessage } from '../email/parse.ts';
 import { ConversationStore } from '../conversation/index.ts';
@@ -86,6 +87,8 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     clearInterval(lease);
     throw new AirutError('TASK_NOT_FOUND', `task ${taskId} or its message is missing from the database`);
   }
+  // The run this thread owns: the outcome is recorded only while the row is still this run.
+  const run: ExpectedTaskState = { status: 'running', attempt: task.attempts };
   const parsed = await parseMessage(raw);
   const mail: MailContext = {
     sender: task.sender ?? '',
@@ -107,7 +110,11 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     // With attachments the message goes to a spool file, streamed in and out; without, it is small.
     const composed = attachments.length > 0 ? await composeMailToFile(input, spoolDir(repo.storageDir), `task-${taskId}`) : await composeMail(input);
     try {
-      writeTransaction(db, () => {
+      const finished = writeTransaction(db, () => {
+        // First the outcome, and only if it applies the mail: a run that lost its task to a newer
+        // one (requeued after its lease lapsed) neither overwrites that run's state nor replies.
+        const result = finish ? finishTask(db, taskId, run, finish) : null;
+        if (result && !result.applied) return result;
         enqueueMail(db, {
           repoId: repo.repoId,
           taskId,
@@ -118,8 +125,12 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
           subject: composed.subject,
           raw: composed.raw,
         });
-        if (finish) finishTask(db, taskId, finish);
+        return result;
       });
+      if (finished && !finished.applied) {
+        log.warn({ refused: finished.reason }, `${describeRefusal(taskId, run, finish!.status, finished)}; no reply sent`);
+        if (!Buffer.isBuffer(composed.raw)) await removeSpoolFile(composed.raw.path).catch(() => undefined);
+      }
     } catch (err) {
       if (!Buffer.isBuffer(composed.raw)) await removeSpoolFile(composed.raw.path).catch(() => undefined);
       throw err;
@@ -174,7 +185,8 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
   }
 
   function interrupted(error: string): RunTaskResult {
-    writeTransaction(db, () => finishTask(db, taskId, { status: 'interrupted', error, resumePending: true }));
+    const result = writeTransaction(db, () => finishTask(db, taskId, run, { status: 'interrupted', error, resumePending: true }));
+    if (!result.applied) log.warn({ refused: result.reason }, describeRefusal(taskId, run, 'interrupted', result));
     return { taskId, status: 'interrupted' };
   }
 

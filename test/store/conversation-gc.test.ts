@@ -60,7 +60,7 @@ function finishedTask(db: Db, repoId: string, at: number, refs: string[] = []): 
   ).run(repoId, claimed.conversationId, `subject ${taskId}`, at, at);
   appendTaskEvent(db, taskId, 'assistant', { text: 'x'.repeat(5000) }, at);
   db.transaction(() => {
-    finishTask(db, taskId, { status: 'completed', costUsd: 0.01, turns: 1 }, at + 1000);
+    finishTask(db, taskId, { status: 'running', attempt: claimed.task.attempts }, { status: 'completed', costUsd: 0.01, turns: 1 }, at + 1000);
     const id = enqueueMail(db, {
       repoId,
       taskId,
@@ -162,10 +162,11 @@ test('never archives a conversation with a queued, running or resume-pending tas
   {
     const { db } = dbFile();
     const first = mail(db, 'api', T0);
-    const conv = claimNextTask(db, T0)!.conversationId;
+    const claimedFirst = claimNextTask(db, T0)!;
+    const conv = claimedFirst.conversationId;
     const followUp = mail(db, 'api', T0 + 1, [conv]);
     assert.equal(claimNextTask(db, T0 + 2), null, 'the follow-up waits, its conversation resolved');
-    finishTask(db, first, { status: 'completed' }, T0 + 3);
+    finishTask(db, first, { status: 'running', attempt: claimedFirst.task.attempts }, { status: 'completed' }, T0 + 3);
     assert.equal(getTask(db, followUp)?.conversationId, conv);
     assert.equal(archiveConversation(db, 'api', conv, cutoff, now).kind, 'busy', 'queued with the conversation resolved');
     db.close();
@@ -202,7 +203,7 @@ test('a conversation only tasks know (no row yet) is archived with a summary tak
   const { db } = dbFile();
   const id = mail(db, 'api', T0);
   const claimed = claimNextTask(db, T0)!;
-  finishTask(db, id, { status: 'failed', error: 'git fetch failed' }, T0 + 10);
+  finishTask(db, id, { status: 'running', attempt: claimed.task.attempts }, { status: 'failed', error: 'git fetch failed' }, T0 + 10);
   assert.deepEqual(findIdleConversations(db, 'api', T0 + DAY).map((c) => c.id), [claimed.conversationId]);
   assert.equal(archiveConversation(db, 'api', claimed.conversationId, T0 + DAY, T0 + 2 * DAY).kind, 'archived');
   const conv = getConversation(db, 'api', claimed.conversationId)!;
