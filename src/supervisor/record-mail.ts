@@ -23,6 +23,7 @@ import {
 } from '../store/accept.ts';
 import { writeTransaction, type Db } from '../store/database.ts';
 import { enqueueMail } from '../store/outgoing-mail.ts';
+import { firstKnownConversation } from '../store/conversations.ts';
 import { findRateLimitHit, mayNotifyRateLimit, noteLimitNotice, rejectedSourceOverLimit } from '../store/rate-limit.ts';
 import { noteRejectedDropped } from '../store/rejected-mail.ts';
 
@@ -100,7 +101,7 @@ export async function recordMail(
       ? await composeMail({
           repoEmail: repo.email,
           to: sender,
-          conversationId: knownConversation(db, repo.repoId, mail.conversationCandidates) ?? NO_CONVERSATION_ID,
+          conversationId: firstKnownConversation(db, repo.repoId, mail.conversationCandidates) ?? NO_CONVERSATION_ID,
           originalSubject: mail.subject,
           inReplyTo: mail.messageId,
           references: mail.references ?? [],
@@ -168,11 +169,4 @@ export async function recordMails(
     if (next < incoming.length) out.push(await recordMail(db, repo, incoming[next++]!, now, policy));
   }
   return out;
-}
-
-/** The first candidate that is a conversation of this repo, so the reply stays in its thread. */
-function knownConversation(db: Db, repoId: string, candidates: readonly string[]): string | null {
-  const exists = db.prepare(`SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?`);
-  for (const id of candidates) if (exists.get(repoId, id)) return id;
-  return null;
 }
