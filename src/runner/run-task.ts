@@ -24,7 +24,7 @@ import { withFileLock } from '../git/lock.ts';
 import { loadRepoConfigFromMirror, type RepoConfig } from '../repo-config/index.ts';
 import { ContainerRuntime } from '../sandbox/container-runtime.ts';
 import { ensureImage } from '../sandbox/image.ts';
-import { recordRepoImage } from '../store/conversation-gc.ts';
+import { recordRepoImage } from '../store/repo-images.ts';
 import { DEFAULT_LIMITS, runAgent, type AgentEvent, type AgentOutcome } from '../sandbox/run-agent.ts';
 import { stripReplyPrefixes } from '../email/threading.ts';
 import { composeMail, composeMailToFile, type ComposeBody, type ReplyAttachment } from '../reply/compose.ts';

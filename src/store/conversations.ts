@@ -41,3 +41,25 @@ export function firstKnownConversation(db: Db, repoId: string, candidates: reado
   for (const id of candidates) if (exists.get(repoId, id)) return id;
   return null;
 }
+
+/** What the database knows of a conversation id: for deciding about a directory on disk, or a thread to resume. */
+export type ConversationRecord = 'live' | 'archived' | 'unknown';
+
+/** Live when it has a row that is not archived, or no row but tasks that use it (the runner failed before it wrote the row). */
+export function conversationRecord(db: Db, repoId: string, id: string): ConversationRecord {
+  const row = db.prepare(`SELECT archived_at FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, id) as
+    | { archived_at: number | null }
+    | undefined;
+  if (row) return row.archived_at === null ? 'live' : 'archived';
+  return db.prepare(`SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? LIMIT 1`).get(repoId, id) ? 'live' : 'unknown';
+}
+
+/** Whether any record uses this id, archived ones included: a new conversation never reuses one. */
+export function conversationIdTaken(db: Db, repoId: string, id: string): boolean {
+  return !!db
+    .prepare(
+      `SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?
+       UNION ALL SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? LIMIT 1`,
+    )
+    .get(repoId, id, repoId, id);
+}

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeTransaction, type Db } from './database.ts';
 import { getTask, type TaskRow, type TaskStatus } from './task-queries.ts';
+import { conversationIdTaken, conversationRecord } from './conversations.ts';
 import { transitionTask, type ExpectedTaskState, type TaskOutcomeFields, type TaskOutcomeStatus, type TransitionResult } from './task-transitions.ts';
 
 export const LEASE_MS = 90_000;
@@ -21,28 +22,6 @@ export interface ClaimedTask {
   readonly isNewConversation: boolean;
   /** True when this is a re-run of a task interrupted by a shutdown or crash. */
   readonly isResume: boolean;
-}
-
-/**
- * Whether a mail's thread may continue this conversation: it is known to the repo and not archived
- * (its files are gone; a reply to it starts a new conversation). See conversation-gc.ts.
- */
-function conversationResumable(db: Db, repoId: string, id: string): boolean {
-  const row = db.prepare(`SELECT archived_at FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, id) as
-    | { archived_at: number | null }
-    | undefined;
-  if (row) return row.archived_at === null;
-  return !!db.prepare(`SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? LIMIT 1`).get(repoId, id);
-}
-
-/** Whether any record uses this id, archived ones included: a new conversation never reuses one. */
-function conversationIdTaken(db: Db, repoId: string, id: string): boolean {
-  return !!db
-    .prepare(
-      `SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?
-       UNION ALL SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? LIMIT 1`,
-    )
-    .get(repoId, id, repoId, id);
 }
 
 function newConversationId(db: Db, repoId: string): string {
@@ -72,7 +51,8 @@ export function claimNextTask(db: Db, now: number = Date.now()): ClaimedTask | n
       let isNew = false;
       if (!conversationId) {
         const refs = safeRefs(c.thread_refs);
-        conversationId = refs.find((id) => conversationResumable(db, c.repo_id, id)) ?? null;
+        // A known, unarchived conversation (an archived one's files are gone: a reply starts anew; see conversation-gc.ts).
+        conversationId = refs.find((id) => conversationRecord(db, c.repo_id, id) === 'live') ?? null;
         if (!conversationId) {
           conversationId = newConversationId(db, c.repo_id);
           isNew = true;

@@ -10,15 +10,8 @@ import { claimNextTask, finishTask } from '../../src/store/task-queue.ts';
 import { appendTaskEvent, listTaskEvents } from '../../src/store/task-events.ts';
 import { enqueueMail } from '../../src/store/outgoing-mail.ts';
 import { getTask } from '../../src/store/task-queries.ts';
-import {
-  archiveConversation,
-  compactUnthreadedMail,
-  conversationRecord,
-  findIdleConversations,
-  forgetRepoImage,
-  imagesInUse,
-  recordRepoImage,
-} from '../../src/store/conversation-gc.ts';
+import { archiveConversation, compactUnthreadedMail, findIdleConversations } from '../../src/store/conversation-gc.ts';
+import { conversationRecord } from '../../src/store/conversations.ts';
 import { getConversation } from '../../src/store/dashboard-queries.ts';
 
 const DAY = 86_400_000;
@@ -226,21 +219,5 @@ test('rejected mail older than the cutoff loses its raw bytes; newer and queued 
   assert.ok(rawLength(db, queued) > 0, 'a queued task still needs its mail');
   assert.equal(getTask(db, oldRejected)?.reason, 'unauthorized', 'the rejection stays listed');
   assert.equal(compactUnthreadedMail(db, 'api', T0 + 7 * DAY), 0, 'nothing left to free');
-  db.close();
-});
-
-test('images: the current one per repo and recently used ones are kept; repos without a record are unknown', () => {
-  const { db } = dbFile();
-  recordRepoImage(db, 'api', 'airut-api:old', T0);
-  recordRepoImage(db, 'api', 'airut-api:new', T0 + 2 * DAY);
-  recordRepoImage(db, 'web', 'airut-web:one', T0);
-  recordRepoImage(db, 'gone', 'airut-gone:x', T0);
-  const use = imagesInUse(db, ['api', 'web', 'docs'], T0 + DAY);
-  assert.deepEqual([...use.keep].sort(), ['airut-api:new', 'airut-web:one']);
-  assert.deepEqual([...use.unknownRepos], ['docs']);
-  // Within the grace period an older image is kept too (a task may be about to start it).
-  assert.deepEqual([...imagesInUse(db, ['api'], T0).keep].sort(), ['airut-api:new', 'airut-api:old', 'airut-gone:x', 'airut-web:one']);
-  forgetRepoImage(db, 'airut-api:new');
-  assert.deepEqual([...imagesInUse(db, ['api'], T0 + 3 * DAY).keep], ['airut-api:old']);
   db.close();
 });
