@@ -12,7 +12,7 @@ import { AirutError } from '../errors.ts';
 import type { Db } from '../store/database.ts';
 import { writeTransaction } from '../store/database.ts';
 import { getTask, getTaskRawMessage, hasEarlierTaskInConversation, type TaskRow } from '../store/task-queries.ts';
-import { finishTask, renewLease, setTaskModel, type TaskOutcomeUpdate } from '../store/task-queue.ts';
+import { finishTask, renewLease, setTaskModel, setTaskNetworkSandbox, type TaskOutcomeUpdate } from '../store/task-queue.ts';
 import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
 import { ackQueued, enqueueMail } from '../store/outgoing-mail.ts';
 import { conversationSubject, upsertConversation } from '../store/conversations.ts';
@@ -40,7 +40,6 @@ import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../proxy/allowli
 import { buildMaskRules, surrogatePool } from '../proxy/masked-secrets.ts';
 import { openSandboxedNetwork, unsandboxedNetwork, type TaskNetwork } from '../sandbox/task-network.ts';
 import { envFileDir } from '../sandbox/network-sidecar.ts';
-import { setTaskNetworkSandbox } from '../store/network-log.ts';
 import { instanceId } from '../instance-id.ts';
 import { storageFaultOf } from '../health/storage-faults.ts';
 import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from './protocol.ts';

@@ -148,3 +148,8 @@ export function finishTask(db: Db, taskId: number, expected: ExpectedTaskState, 
 export function setTaskModel(db: Db, taskId: number, model: string): void {
   writeTransaction(db, () => db.prepare(`UPDATE tasks SET model = ? WHERE id = ?`).run(model, taskId));
 }
+
+/** Marks whether the task's container runs behind the sandbox (the dashboard shows it). */
+export function setTaskNetworkSandbox(db: Db, taskId: number, sandboxed: boolean): void {
+  writeTransaction(db, () => db.prepare(`UPDATE tasks SET network_sandbox = ? WHERE id = ?`).run(sandboxed ? 1 : 0, taskId));
+}
