@@ -3,11 +3,11 @@
  * tells the sender by email, in one transaction with the task's final state.
  */
 import type { RepoServerConfig } from '../config/types.ts';
-import { writeTransaction, type Db } from '../store/database.ts';
+import type { Db } from '../store/database.ts';
 import { getTask, getTaskRawMessage } from '../store/task-queries.ts';
-import { finishTask, type TaskOutcomeUpdate } from '../store/task-queue.ts';
+import type { TaskOutcomeUpdate } from '../store/task-queue.ts';
 import type { ExpectedTaskState } from '../store/task-transitions.ts';
-import { enqueueMail } from '../store/outgoing-mail.ts';
+import { queueMailWithOutcome } from '../store/task-outcome.ts';
 import { parseMessage } from '../email/parse.ts';
 import { composeMail, type ComposeBody } from '../reply/compose.ts';
 
@@ -39,20 +39,19 @@ export async function finishTaskWithMail(
     references: parsed.references,
     body,
   });
-  return writeTransaction(db, () => {
-    const finished = finishTask(db, taskId, expected, update);
-    // The task moved on while the mail was composed (another thread won): no mail, and false says so.
-    if (!finished.applied) return false;
-    enqueueMail(db, {
+  // False when the task moved on while the mail was composed (another thread won): then no mail either.
+  return queueMailWithOutcome(
+    db,
+    {
       repoId: repo.repoId,
       taskId,
       conversationId: task.conversationId,
       kind: composed.kind,
       messageId: composed.messageId,
-      recipient: task.sender!,
+      recipient: task.sender,
       subject: composed.subject,
       raw: composed.raw,
-    });
-    return true;
-  });
+    },
+    { expected, update },
+  )!.applied;
 }

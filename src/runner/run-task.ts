@@ -14,7 +14,8 @@ import { writeTransaction } from '../store/database.ts';
 import { getTask, getTaskRawMessage, hasEarlierTaskInConversation, type TaskRow } from '../store/task-queries.ts';
 import { finishTask, renewLease, setTaskModel, setTaskNetworkSandbox, type TaskOutcomeUpdate } from '../store/task-queue.ts';
 import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
-import { ackQueued, enqueueMail } from '../store/outgoing-mail.ts';
+import { ackQueued } from '../store/outgoing-mail.ts';
+import { queueMailWithOutcome } from '../store/task-outcome.ts';
 import { conversationSubject, upsertConversation } from '../store/conversations.ts';
 import { lastConversationResult } from '../store/task-events.ts';
 import { parseMessage } from '../email/parse.ts';
@@ -111,12 +112,9 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     // With attachments the message goes to a spool file, streamed in and out; without, it is small.
     const composed = attachments.length > 0 ? await composeMailToFile(input, spoolDir(repo.storageDir), `task-${taskId}`) : await composeMail(input);
     try {
-      const finished = writeTransaction(db, () => {
-        // First the outcome, and only if it applies the mail: a run that lost its task to a newer
-        // one (requeued after its lease lapsed) neither overwrites that run's state nor replies.
-        const result = finish ? finishTask(db, taskId, run, finish) : null;
-        if (result && !result.applied) return result;
-        enqueueMail(db, {
+      const finished = queueMailWithOutcome(
+        db,
+        {
           repoId: repo.repoId,
           taskId,
           conversationId,
@@ -125,9 +123,9 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
           recipient: mail.sender,
           subject: composed.subject,
           raw: composed.raw,
-        });
-        return result;
-      });
+        },
+        finish && { expected: run, update: finish },
+      );
       if (finished && !finished.applied) {
         log.warn({ refused: finished.reason }, `${describeRefusal(taskId, run, finish!.status, finished)}; no reply sent`);
         if (!Buffer.isBuffer(composed.raw)) await removeSpoolFile(composed.raw.path).catch(() => undefined);
