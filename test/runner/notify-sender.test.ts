@@ -1,35 +1,21 @@
 /** Ending a task from outside its runner: the mail goes out only if the task was still as seen. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openDatabase, type Db } from '../../src/store/database.ts';
-import { acceptMail } from '../../src/store/accept.ts';
+import type { Db } from '../../src/store/database.ts';
 import { getTask } from '../../src/store/task-queries.ts';
 import { claimNextTask, requeueLapsedTasks } from '../../src/store/task-queue.ts';
 import { listMailForTask } from '../../src/store/outgoing-mail.ts';
 import { finishTaskWithMail } from '../../src/runner/notify-sender.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
+import { queuedTask, tempDatabase } from '../harness/queued-task.ts';
 
 const repo = testRepoServerConfig('api');
 const notice = { kind: 'notice' as const, markdown: 'Stopped.' };
 
 function setup(): { db: Db; taskId: number } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-notify-'));
-  const db = openDatabase(path.join(dir, 'airut.db'), { migrate: true });
+  const db = tempDatabase('notify');
   const raw = Buffer.from('From: a@example.com\r\nTo: api-bot@repo.example\r\nSubject: s\r\nMessage-ID: <m@example.com>\r\n\r\nhello\r\n');
-  const taskId = acceptMail(db, {
-    repoId: 'api',
-    raw,
-    imapUid: 1,
-    messageId: '<m@example.com>',
-    subject: 's',
-    sender: 'a@example.com',
-    conversationCandidates: [],
-    verdict: { action: 'accept', modelHint: null },
-  }).taskId;
-  return { db, taskId };
+  return { db, taskId: queuedTask(db, raw) };
 }
 
 test('a queued task is cancelled with a notice; once claimed, the cancel is refused and nothing is sent', async () => {

@@ -1,29 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openDatabase, type Db } from '../../src/store/database.ts';
-import { acceptMail } from '../../src/store/accept.ts';
+import type { Db } from '../../src/store/database.ts';
 import { getTask } from '../../src/store/task-queries.ts';
 import { claimNextTask } from '../../src/store/task-queue.ts';
 import { listMailForTask } from '../../src/store/outgoing-mail.ts';
 import { queueMailWithOutcome } from '../../src/store/task-outcome.ts';
+import { queuedTask, tempDatabase } from '../harness/queued-task.ts';
 
 function setup(): { db: Db; taskId: number } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-outcome-'));
-  const db = openDatabase(path.join(dir, 'airut.db'), { migrate: true });
-  const taskId = acceptMail(db, {
-    repoId: 'api',
-    raw: Buffer.from('mail'),
-    imapUid: 1,
-    messageId: '<m@x>',
-    subject: 's',
-    sender: 'a@example.com',
-    conversationCandidates: [],
-    verdict: { action: 'accept', modelHint: null },
-  }).taskId;
-  return { db, taskId };
+  const db = tempDatabase('outcome');
+  return { db, taskId: queuedTask(db) };
 }
 
 function mail(taskId: number, kind: 'ack' | 'reply') {

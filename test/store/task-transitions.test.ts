@@ -1,12 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openDatabase, writeTransaction, type Db } from '../../src/store/database.ts';
-import { acceptMail } from '../../src/store/accept.ts';
+import { writeTransaction, type Db } from '../../src/store/database.ts';
 import { getTask, type TaskStatus } from '../../src/store/task-queries.ts';
 import { claimNextTask, finishTask, requeueLapsedTasks, LEASE_MS } from '../../src/store/task-queue.ts';
+import { queuedTask, tempDatabase } from '../harness/queued-task.ts';
 import { TASK_TRANSITIONS, transitionAllowed, transitionTask, type TaskChange } from '../../src/store/task-transitions.ts';
 
 const STATUSES: readonly TaskStatus[] = ['queued', 'running', 'completed', 'failed', 'timeout', 'cancelled', 'interrupted', 'rejected'];
@@ -25,25 +22,9 @@ const EXPECTED_ALLOWED = new Set([
   'interrupted→interrupted',
 ]);
 
-function openFileDb(): Db {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-transitions-'));
-  return openDatabase(path.join(dir, 'airut.db'), { migrate: true });
-}
-
-let n = 0;
 /** A task row put straight into `status` at `attempts` (a fixture, not a transition). */
 function taskIn(db: Db, status: TaskStatus, attempts: number): number {
-  n += 1;
-  const id = acceptMail(db, {
-    repoId: 'api',
-    raw: Buffer.from(`mail ${n}`),
-    imapUid: n,
-    messageId: `<t${n}@x>`,
-    subject: `s${n}`,
-    sender: 'a@example.com',
-    conversationCandidates: [],
-    verdict: { action: 'accept', modelHint: null },
-  }).taskId;
+  const id = queuedTask(db);
   db.prepare(`UPDATE tasks SET status = ?, attempts = ?, conversation_id = 'c0ffee00', lease_until = 5 WHERE id = ?`).run(status, attempts, id);
   return id;
 }
@@ -66,7 +47,7 @@ test('the table allows exactly the moves the code makes; final states have no wa
 });
 
 test('every allowed move applies when the row is in the expected status and attempt', () => {
-  const db = openFileDb();
+  const db = tempDatabase('transitions');
   for (const key of EXPECTED_ALLOWED) {
     const [from, to] = key.split('→') as [TaskStatus, TaskStatus];
     const id = taskIn(db, from, 1);
@@ -84,7 +65,7 @@ test('every allowed move applies when the row is in the expected status and atte
 });
 
 test('every move the table does not list is refused and leaves the row as it was', () => {
-  const db = openFileDb();
+  const db = tempDatabase('transitions');
   for (const from of STATUSES) {
     for (const to of STATUSES) {
       if (EXPECTED_ALLOWED.has(`${from}→${to}`)) continue;
@@ -99,7 +80,7 @@ test('every move the table does not list is refused and leaves the row as it was
 });
 
 test('every allowed move is refused once the row left the expected status, or is of another attempt', () => {
-  const db = openFileDb();
+  const db = tempDatabase('transitions');
   for (const key of EXPECTED_ALLOWED) {
     const [from, to] = key.split('→') as [TaskStatus, TaskStatus];
     for (const other of STATUSES.filter((s) => s !== from)) {
@@ -126,7 +107,7 @@ test('every allowed move is refused once the row left the expected status, or is
 });
 
 test('a runner whose task was requeued and claimed again cannot record its outcome over the new run', () => {
-  const db = openFileDb();
+  const db = tempDatabase('transitions');
   const id = taskIn(db, 'queued', 0);
   const t0 = 1_000_000;
   const first = claimNextTask(db, t0)!;
@@ -147,7 +128,7 @@ test('a runner whose task was requeued and claimed again cannot record its outco
 });
 
 test("a cancel of a queued task that the dispatcher claimed meanwhile is refused", () => {
-  const db = openFileDb();
+  const db = tempDatabase('transitions');
   const id = taskIn(db, 'queued', 0);
   claimNextTask(db);
   const r = finishTask(db, id, { status: 'queued', attempt: 0 }, { status: 'cancelled', error: 'removed from the queue by an operator' });
