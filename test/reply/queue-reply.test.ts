@@ -183,3 +183,12 @@ test('a transaction that fails rolls back the writes made with the mail, leaves 
   assert.equal(listMailForTask(db, taskId).length, 0);
   assert.deepEqual(spoolFiles(storage), []);
 });
+
+test('queueReply is the only code in src/ that inserts mail into the outbox', () => {
+  const root = path.resolve(import.meta.dirname, '../../src');
+  const allowed = new Set(['store/outgoing-mail.ts', 'reply/queue-reply.ts']);
+  const offenders = (fs.readdirSync(root, { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.ts') && !allowed.has(f.split(path.sep).join('/')))
+    .filter((f) => /\benqueueMail\b|INSERT\s+INTO\s+outgoing_mail/i.test(fs.readFileSync(path.join(root, f), 'utf8')));
+  assert.deepEqual(offenders, []);
+});
