@@ -11,10 +11,8 @@ import type { Logger } from '../log/logger.ts';
 import { AirutError } from '../errors.ts';
 import type { Db } from '../store/database.ts';
 import { writeTransaction } from '../store/database.ts';
-import { getTask, getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
+import { getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
 import { finishTask, renewLease, type TaskOutcomeUpdate } from '../store/task-queue.ts';
-import { enqueueMail } from '../store/outgoing-mail.ts';
-import { parseMessage } from '../email/parse.ts';
 import { ConversationStore } from '../conversation/index.ts';
 import { GitMirror } from '../git/index.ts';
 import { withFileLock } from '../git/lock.ts';
@@ -24,8 +22,9 @@ import { ensureImage } from '../sandbox/image.ts';
 import { recordRepoImage } from '../store/conversation-gc.ts';
 import { DEFAULT_LIMITS, runAgent, type AgentEvent, type AgentOutcome } from '../sandbox/run-agent.ts';
 import { stripReplyPrefixes } from '../email/threading.ts';
-import { composeMail, composeMailToFile, type ComposeBody, type ReplyAttachment } from '../reply/compose.ts';
-import { removeSpoolFile, spoolDir } from '../reply/spool.ts';
+import type { ComposeBody, ReplyAttachment } from '../reply/compose.ts';
+import { readTaskMail } from '../reply/inbound-mail.ts';
+import { queueReply } from '../reply/queue-reply.ts';
 import { notAttachedMarkdown } from '../conversation/index.ts';
 import { openOutboxAttachments, type OutboxAttachments } from './outbox-attachments.ts';
 import { saveAttachments } from './attachments.ts';
@@ -44,13 +43,6 @@ import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, Run
 
 const LEASE_RENEW_MS = 30_000;
 const CONTAINER_GITCONFIG = '/etc/airut/gitconfig';
-
-interface MailContext {
-  readonly sender: string;
-  readonly subject: string;
-  readonly messageId: string | null;
-  readonly references: readonly string[];
-}
 
 export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise<RunTaskResult> {
   const { taskId, repo, conversationId } = input;
@@ -80,52 +72,17 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     }
   }, LEASE_RENEW_MS);
 
-  const task = getTask(db, taskId);
-  const raw = getTaskRawMessage(db, taskId);
-  if (!task || !raw) {
+  const taskMail = await readTaskMail(db, taskId);
+  if (!taskMail) {
     clearInterval(lease);
     throw new AirutError('TASK_NOT_FOUND', `task ${taskId} or its message is missing from the database`);
   }
-  const parsed = await parseMessage(raw);
-  const mail: MailContext = {
-    sender: task.sender ?? '',
-    subject: parsed.subject,
-    messageId: parsed.messageId,
-    references: parsed.references,
-  };
-  const enqueue = async (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) => {
-    const input = {
-      repoEmail: repo.email,
-      to: mail.sender,
-      conversationId,
-      originalSubject: mail.subject,
-      inReplyTo: mail.messageId,
-      references: mail.references,
-      body,
-      attachments,
-    };
-    // With attachments the message goes to a spool file, streamed in and out; without, it is small.
-    const composed = attachments.length > 0 ? await composeMailToFile(input, spoolDir(repo.storageDir), `task-${taskId}`) : await composeMail(input);
-    try {
-      writeTransaction(db, () => {
-        enqueueMail(db, {
-          repoId: repo.repoId,
-          taskId,
-          conversationId,
-          kind: composed.kind,
-          messageId: composed.messageId,
-          recipient: mail.sender,
-          subject: composed.subject,
-          raw: composed.raw,
-        });
-        if (finish) finishTask(db, taskId, finish);
-      });
-    } catch (err) {
-      if (!Buffer.isBuffer(composed.raw)) await removeSpoolFile(composed.raw.path).catch(() => undefined);
-      throw err;
-    }
-    return composed;
-  };
+  const { task, parsed, inbound } = taskMail;
+  const enqueue = (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) =>
+    queueReply(db, repo, { inReplyTo: inbound, conversationId, body, attachments, spoolStem: `task-${taskId}` }, () => {
+      if (finish) finishTask(db, taskId, finish);
+      return { queue: true, taskId, value: undefined };
+    });
 
   try {
     const outcome = await pipeline(
