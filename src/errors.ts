@@ -2,22 +2,20 @@
  * Typed errors. Every error the daemon raises on purpose carries a stable `code`
  * (for branching and for metrics) and a message a person can act on.
  *
- * `retry` tells callers what to do with the failure, so that the dispatcher and
- * the listeners branch on a field instead of matching message text:
- *   - "never":  the input or the configuration is wrong; retrying changes nothing
- *   - "later":  a dependency is down or busy; the same call may succeed later
+ * There is no retry advice on these errors. An earlier `retry: 'never' | 'later'` field was set
+ * at a dozen throw sites and carried across threads, but nothing ever decided on it: the runner
+ * answers every failed task with an error reply, the outbox sender classifies SMTP errors itself,
+ * and a runner thread's error reaches the dispatcher through Piscina without its fields. When a
+ * caller comes to branch on "try again later" (the task retries of a later issue), the rule belongs
+ * to that caller, keyed by the code.
  */
-export type RetryAdvice = 'never' | 'later';
-
 export class AirutError extends Error {
   readonly code: string;
-  readonly retry: RetryAdvice;
 
-  constructor(code: string, message: string, options: { retry?: RetryAdvice; cause?: unknown } = {}) {
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.retry = options.retry ?? 'never';
   }
 }
 
@@ -42,7 +40,7 @@ export class ConfigError extends AirutError {
 /** A call across threads could not complete: the other side exited, or did not answer in time. */
 export class ThreadCallError extends AirutError {
   constructor(code: 'THREAD_GONE' | 'THREAD_TIMEOUT', message: string) {
-    super(code, message, { retry: 'later' });
+    super(code, message);
   }
 }
 

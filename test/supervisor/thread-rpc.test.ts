@@ -36,7 +36,6 @@ test('calls across threads return values and rethrow errors with their code', as
     await assert.rejects(api.fail(), (err: unknown) => {
       assert.ok(err instanceof AirutError);
       assert.equal(err.code, 'TEST_CODE');
-      assert.equal(err.retry, 'later');
       assert.match(err.message, /on purpose/);
       return true;
     });
