@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { AirutError } from '../errors.ts';
+import { AirutError, type ErrorCode } from '../errors.ts';
 import { withFileLock, withMutex, type FileLockOptions } from './lock.ts';
 import { credentialsOf, redact } from './redact.ts';
 import { runGit, stderrTail, type GitRunOptions, type GitRunResult } from './run.ts';
@@ -86,7 +86,7 @@ export class GitMirror {
     return redact(text, this.secrets);
   }
 
-  private fail(code: string, what: string, r: GitRunResult): AirutError {
+  private fail(code: ErrorCode, what: string, r: GitRunResult): AirutError {
     const why = r.timedOut
       ? 'git did not finish in time and was stopped'
       : r.overflow
