@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { HTTPException } from 'hono/http-exception';
+import { DashboardError } from '../../src/dashboard/http-error.ts';
 import { createDashboardApp } from '../../src/dashboard/server.ts';
 import type { Db } from '../../src/store/database.ts';
 import { insertTask, makeConfig, makeOptions, tempDb } from './helpers.ts';
@@ -143,5 +145,16 @@ describe('dashboard errors', () => {
         // already closed
       }
     }
+  });
+});
+
+describe('DashboardError', () => {
+  it("is Hono's HTTPException, so Hono treats it as an answer and not a crash", () => {
+    const e = new DashboardError(409, 'busy', { json: { ok: false } });
+    assert.ok(e instanceof HTTPException);
+    assert.equal(e.status, 409);
+    assert.equal(e.message, 'busy');
+    assert.deepEqual(e.json, { ok: false });
+    assert.equal(e.plain, false);
   });
 });
