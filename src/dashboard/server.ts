@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
+import type { DashboardConfig } from '../config/types.ts';
 import type { DashboardDeps } from './context.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { installGuards } from './guards.ts';
@@ -30,7 +31,7 @@ export type { DashboardActions, DashboardOptions, LiveFeed, NetworkFeedEvent, Ru
 export { MAX_BODY_BYTES } from './guards.ts';
 
 /** The host names a Host header may carry (beyond IP literals and localhost), and the origins besides the dashboard's own. */
-function knownNames(dash: DashboardOptions['config']['global']['dashboard']): { hosts: Set<string>; origins: Set<string> } {
+function knownNames(dash: DashboardConfig): { hosts: Set<string>; origins: Set<string> } {
   const hosts = new Set<string>();
   const origins = new Set<string>();
   const configuredHost = hostName(dash.host.includes(':') && !dash.host.startsWith('[') ? `[${dash.host}]` : dash.host);
