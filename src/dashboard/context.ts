@@ -1,5 +1,5 @@
 /** What every route module of the dashboard shares. */
-import type { DashboardOptions } from './server.ts';
+import type { DashboardOptions } from './options.ts';
 import type { LiveHub } from './live.ts';
 import type { DashboardSecurity } from './security.ts';
 import type { MicroCache } from './cache.ts';

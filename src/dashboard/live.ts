@@ -9,7 +9,7 @@
 import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
 import { getTask, type TaskRow } from '../store/task-queries.ts';
-import type { LiveFeed, NetworkFeedEvent } from './server.ts';
+import type { LiveFeed, NetworkFeedEvent } from './options.ts';
 
 type TaskListener = (row: TaskRow) => void;
 type EventListener = () => void;

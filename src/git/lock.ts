@@ -148,9 +148,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: 
     }
     if (Date.now() - started > waitMs) {
       const who = info?.owner ? ` (held by pid ${info.owner.pid} on ${info.owner.host} since ${info.owner.since})` : '';
-      throw new AirutError('GIT_LOCK_TIMEOUT', `timed out after ${Math.round(waitMs / 1000)} s waiting for lock ${path}${who}`, {
-        retry: 'later',
-      });
+      throw new AirutError('GIT_LOCK_TIMEOUT', `timed out after ${Math.round(waitMs / 1000)} s waiting for lock ${path}${who}`);
     }
     await new Promise((r) => setTimeout(r, pollMs + Math.floor(Math.random() * pollMs)));
   }

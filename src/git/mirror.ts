@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { AirutError } from '../errors.ts';
+import { AirutError, type ErrorCode } from '../errors.ts';
 import { withFileLock, withMutex, type FileLockOptions } from './lock.ts';
 import { credentialsOf, redact } from './redact.ts';
 import { runGit, stderrTail, type GitRunOptions, type GitRunResult } from './run.ts';
@@ -86,13 +86,13 @@ export class GitMirror {
     return redact(text, this.secrets);
   }
 
-  private fail(code: string, what: string, r: GitRunResult, retry: 'never' | 'later' = 'never'): AirutError {
+  private fail(code: ErrorCode, what: string, r: GitRunResult): AirutError {
     const why = r.timedOut
       ? 'git did not finish in time and was stopped'
       : r.overflow
         ? 'git produced more output than allowed'
         : stderrTail(r.stderr) || `git exited with ${r.code ?? r.signal}`;
-    return new AirutError(code, this.clean(`${what}: ${why}`), { retry });
+    return new AirutError(code, this.clean(`${what}: ${why}`));
   }
 
   private async git(args: readonly string[], opts: GitRunOptions = {}): Promise<GitRunResult> {
@@ -130,7 +130,7 @@ export class GitMirror {
       const r = await this.git(['clone', '--mirror', '--quiet', '--', this.repoUrl, tmp], {
         timeoutMs: this.networkTimeoutMs,
       });
-      if (r.code !== 0) throw this.fail('GIT_CLONE_FAILED', `git clone --mirror of ${this.displayUrl} failed`, r, 'later');
+      if (r.code !== 0) throw this.fail('GIT_CLONE_FAILED', `git clone --mirror of ${this.displayUrl} failed`, r);
       await this.forgetCredentials(tmp);
       // A leftover from an earlier crash between clone and rename would make rename fail.
       await fs.rm(this.mirrorDir, { recursive: true, force: true });
@@ -171,7 +171,7 @@ export class GitMirror {
         ['-C', this.mirrorDir, 'fetch', '--prune', '--quiet', '--', this.repoUrl, '+refs/*:refs/*'],
         { timeoutMs: this.networkTimeoutMs },
       );
-      if (r.code !== 0) throw this.fail('GIT_FETCH_FAILED', `git fetch of ${this.displayUrl} failed`, r, 'later');
+      if (r.code !== 0) throw this.fail('GIT_FETCH_FAILED', `git fetch of ${this.displayUrl} failed`, r);
       await this.forgetCredentials(this.mirrorDir);
       await this.followRemoteHead();
       await fs.writeFile(this.stampPath, String(startedAt));

@@ -1,6 +1,7 @@
 /**
- * Sends the durable outbox (`outgoing_mail`). Mail is composed and stored by whoever finishes a
- * task; this loop only moves stored bytes to each repo's SMTP server and records the outcome.
+ * Sends the durable outbox (`outgoing_mail`). Mail is composed and stored by queue-reply.ts, in the
+ * transaction that finishes its task; this loop only moves stored bytes to each repo's SMTP server
+ * and records the outcome.
  *
  * Delivery is at least once. Each send is marked in the store (`sending_since`) before the first
  * byte goes out and cleared with its outcome. A process killed in between leaves the mark: after

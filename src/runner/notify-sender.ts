@@ -4,12 +4,11 @@
  */
 import type { RepoServerConfig } from '../config/types.ts';
 import type { Db } from '../store/database.ts';
-import { getTask, getTaskRawMessage } from '../store/task-queries.ts';
-import type { TaskOutcomeUpdate } from '../store/task-queue.ts';
+import { finishTask, type TaskOutcomeUpdate } from '../store/task-queue.ts';
 import type { ExpectedTaskState } from '../store/task-transitions.ts';
-import { queueMailWithOutcome } from '../store/task-outcome.ts';
-import { parseMessage } from '../email/parse.ts';
-import { composeMail, type ComposeBody } from '../reply/compose.ts';
+import type { ComposeBody } from '../reply/compose.ts';
+import { readTaskMail } from '../reply/inbound-mail.ts';
+import { queueReply } from '../reply/queue-reply.ts';
 
 export async function finishTaskWithMail(
   db: Db,
@@ -22,36 +21,18 @@ export async function finishTaskWithMail(
   /** Only if it is still this attempt (the dispatcher's claim); default: the attempt it is in now. */
   expectedAttempt?: number,
 ): Promise<boolean> {
-  const task = getTask(db, taskId);
-  const raw = getTaskRawMessage(db, taskId);
-  if (!task || !raw || !task.sender || !expectedStatuses.includes(task.status)) return false;
+  const taskMail = await readTaskMail(db, taskId);
+  if (!taskMail) return false;
+  const { task, inbound } = taskMail;
+  if (!task.sender || !expectedStatuses.includes(task.status)) return false;
   if (expectedAttempt !== undefined && task.attempts !== expectedAttempt) return false;
-  // The state it was seen in; the transition below applies only if the row is still in it.
+  // The state it was seen in; the transition applies only if the row is still in it.
   const expected: ExpectedTaskState = { status: task.status, attempt: task.attempts };
-  const parsed = await parseMessage(raw);
-  const composed = await composeMail({
-    repoEmail: repo.email,
-    to: task.sender,
-    // A queued task may not have a conversation yet; the reply still threads by In-Reply-To.
-    conversationId: task.conversationId ?? '00000000',
-    originalSubject: parsed.subject,
-    inReplyTo: parsed.messageId,
-    references: parsed.references,
-    body,
+  // A queued task may not have a conversation yet; the reply still threads by In-Reply-To.
+  const { value: finished } = await queueReply(db, repo, { inReplyTo: inbound, conversationId: task.conversationId, body }, () => {
+    // Refused when the task moved on while the mail was composed (another thread won): then no mail either.
+    if (!finishTask(db, taskId, expected, update).applied) return { queue: false, value: false };
+    return { queue: true, taskId, value: true };
   });
-  // False when the task moved on while the mail was composed (another thread won): then no mail either.
-  return queueMailWithOutcome(
-    db,
-    {
-      repoId: repo.repoId,
-      taskId,
-      conversationId: task.conversationId,
-      kind: composed.kind,
-      messageId: composed.messageId,
-      recipient: task.sender,
-      subject: composed.subject,
-      raw: composed.raw,
-    },
-    { expected, update },
-  )!.applied;
+  return finished;
 }

@@ -11,14 +11,12 @@ import type { Logger } from '../log/logger.ts';
 import { AirutError } from '../errors.ts';
 import type { Db } from '../store/database.ts';
 import { writeTransaction } from '../store/database.ts';
-import { getTask, getTaskRawMessage, hasEarlierTaskInConversation, type TaskRow } from '../store/task-queries.ts';
+import { getTaskRawMessage, hasEarlierTaskInConversation, type TaskRow } from '../store/task-queries.ts';
 import { finishTask, renewLease, setTaskModel, setTaskNetworkSandbox, type TaskOutcomeUpdate } from '../store/task-queue.ts';
 import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
 import { ackQueued } from '../store/outgoing-mail.ts';
-import { queueMailWithOutcome } from '../store/task-outcome.ts';
 import { conversationSubject, upsertConversation } from '../store/conversations.ts';
 import { lastConversationResult } from '../store/task-events.ts';
-import { parseMessage } from '../email/parse.ts';
 import { ConversationStore } from '../conversation/index.ts';
 import { GitMirror } from '../git/index.ts';
 import { withFileLock } from '../git/lock.ts';
@@ -28,8 +26,9 @@ import { ensureImage } from '../sandbox/image.ts';
 import { recordRepoImage } from '../store/repo-images.ts';
 import { DEFAULT_LIMITS, runAgent, type AgentEvent, type AgentOutcome } from '../sandbox/run-agent.ts';
 import { stripReplyPrefixes } from '../email/threading.ts';
-import { composeMail, composeMailToFile, type ComposeBody, type ReplyAttachment } from '../reply/compose.ts';
-import { removeSpoolFile, spoolDir } from '../reply/spool.ts';
+import type { ComposeBody, ReplyAttachment } from '../reply/compose.ts';
+import { readTaskMail } from '../reply/inbound-mail.ts';
+import { queueReply } from '../reply/queue-reply.ts';
 import { notAttachedMarkdown } from '../conversation/index.ts';
 import { openOutboxAttachments, type OutboxAttachments } from './outbox-attachments.ts';
 import { saveAttachments } from './attachments.ts';
@@ -47,13 +46,6 @@ import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, Run
 
 const LEASE_RENEW_MS = 30_000;
 const CONTAINER_GITCONFIG = '/etc/airut/gitconfig';
-
-interface MailContext {
-  readonly sender: string;
-  readonly subject: string;
-  readonly messageId: string | null;
-  readonly references: readonly string[];
-}
 
 export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise<RunTaskResult> {
   const { taskId, repo, conversationId } = input;
@@ -83,59 +75,22 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     }
   }, LEASE_RENEW_MS);
 
-  const task = getTask(db, taskId);
-  const raw = getTaskRawMessage(db, taskId);
-  if (!task || !raw) {
+  const taskMail = await readTaskMail(db, taskId);
+  if (!taskMail) {
     clearInterval(lease);
     throw new AirutError('TASK_NOT_FOUND', `task ${taskId} or its message is missing from the database`);
   }
+  const { task, parsed, inbound } = taskMail;
   // The run this thread owns: the outcome is recorded only while the row is still this run.
   const run: ExpectedTaskState = { status: 'running', attempt: task.attempts };
-  const parsed = await parseMessage(raw);
-  const mail: MailContext = {
-    sender: task.sender ?? '',
-    subject: parsed.subject,
-    messageId: parsed.messageId,
-    references: parsed.references,
-  };
-  const enqueue = async (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) => {
-    const input = {
-      repoEmail: repo.email,
-      to: mail.sender,
-      conversationId,
-      originalSubject: mail.subject,
-      inReplyTo: mail.messageId,
-      references: mail.references,
-      body,
-      attachments,
-    };
-    // With attachments the message goes to a spool file, streamed in and out; without, it is small.
-    const composed = attachments.length > 0 ? await composeMailToFile(input, spoolDir(repo.storageDir), `task-${taskId}`) : await composeMail(input);
-    try {
-      const finished = queueMailWithOutcome(
-        db,
-        {
-          repoId: repo.repoId,
-          taskId,
-          conversationId,
-          kind: composed.kind,
-          messageId: composed.messageId,
-          recipient: mail.sender,
-          subject: composed.subject,
-          raw: composed.raw,
-        },
-        finish && { expected: run, update: finish },
-      );
-      if (finished && !finished.applied) {
-        log.warn({ refused: finished.reason }, `${describeRefusal(taskId, run, finish!.status, finished)}; no reply sent`);
-        if (!Buffer.isBuffer(composed.raw)) await removeSpoolFile(composed.raw.path).catch(() => undefined);
-      }
-    } catch (err) {
-      if (!Buffer.isBuffer(composed.raw)) await removeSpoolFile(composed.raw.path).catch(() => undefined);
-      throw err;
-    }
-    return composed;
-  };
+  const enqueue = (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) =>
+    queueReply(db, repo, { inReplyTo: inbound, conversationId, body, attachments, spoolStem: `task-${taskId}` }, () => {
+      const finished = finish ? finishTask(db, taskId, run, finish) : null;
+      if (!finished || finished.applied) return { queue: true, taskId, value: undefined };
+      // A run that lost its task to a newer one (requeued after its lease lapsed) neither overwrites that run's state nor replies.
+      log.warn({ refused: finished.reason }, `${describeRefusal(taskId, run, finish!.status, finished)}; no reply sent`);
+      return { queue: false, value: undefined };
+    });
 
   try {
     const outcome = await pipeline(

@@ -2,12 +2,12 @@
  * A failure the sender is told about by email. `userMessage` is written for the sender (what went
  * wrong and what to do); the log gets the technical detail.
  */
-import { AirutError } from '../errors.ts';
+import { AirutError, type ErrorCode } from '../errors.ts';
 
 export class UserFacingError extends AirutError {
   readonly userMessage: string;
 
-  constructor(code: string, userMessage: string, options: { cause?: unknown } = {}) {
+  constructor(code: ErrorCode, userMessage: string, options: { cause?: unknown } = {}) {
     super(code, userMessage, options);
     this.userMessage = userMessage;
   }

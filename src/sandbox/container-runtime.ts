@@ -172,7 +172,7 @@ export class ContainerRuntime {
               new AirutError(
                 'CONTAINER_FAILED',
                 `${this.command} ${args[0] ?? ''} did not finish within ${Math.round(timeout / 1000)} s`,
-                { retry: 'later', cause: error },
+                { cause: error },
               ),
             );
             return;
@@ -200,7 +200,6 @@ export class ContainerRuntime {
       throw new AirutError(
         'CONTAINER_FAILED',
         `${what} failed (${this.command} exit ${r.exitCode}): ${tailLines(r.stderr || r.stdout, 10)}`,
-        { retry: 'later' },
       );
     }
     return r;
@@ -210,9 +209,7 @@ export class ContainerRuntime {
     const r = await this.exec(['image', 'inspect', '--format', '{{.Id}}', tag]);
     if (r.exitCode === 0) return true;
     if (isNoSuchObject(r.stderr)) return false;
-    throw new AirutError('CONTAINER_FAILED', `cannot inspect image ${tag}: ${tailLines(r.stderr, 10)}`, {
-      retry: 'later',
-    });
+    throw new AirutError('CONTAINER_FAILED', `cannot inspect image ${tag}: ${tailLines(r.stderr, 10)}`);
   }
 
   /**
@@ -298,9 +295,7 @@ export class ContainerRuntime {
   async removeImage(tag: string): Promise<void> {
     const r = await this.exec(['rmi', tag]);
     if (r.exitCode !== 0 && !isNoSuchObject(r.stderr)) {
-      throw new AirutError('CONTAINER_FAILED', `cannot remove image ${tag}: ${tailLines(r.stderr, 10)}`, {
-        retry: 'later',
-      });
+      throw new AirutError('CONTAINER_FAILED', `cannot remove image ${tag}: ${tailLines(r.stderr, 10)}`);
     }
   }
 
@@ -363,9 +358,7 @@ export class ContainerRuntime {
       timeoutMs: (graceSeconds + 60) * 1000,
     });
     if (r.exitCode !== 0 && !isNoSuchObject(r.stderr)) {
-      throw new AirutError('CONTAINER_FAILED', `cannot stop container ${name}: ${tailLines(r.stderr, 10)}`, {
-        retry: 'later',
-      });
+      throw new AirutError('CONTAINER_FAILED', `cannot stop container ${name}: ${tailLines(r.stderr, 10)}`);
     }
   }
 
@@ -373,9 +366,7 @@ export class ContainerRuntime {
   async removeContainer(name: string): Promise<void> {
     const r = await this.exec(['rm', '-f', name]);
     if (r.exitCode !== 0 && !isNoSuchObject(r.stderr)) {
-      throw new AirutError('CONTAINER_FAILED', `cannot remove container ${name}: ${tailLines(r.stderr, 10)}`, {
-        retry: 'later',
-      });
+      throw new AirutError('CONTAINER_FAILED', `cannot remove container ${name}: ${tailLines(r.stderr, 10)}`);
     }
   }
 }

@@ -179,7 +179,6 @@ async function waitForReady(spec: SidecarSpec, runtime: ContainerRuntime): Promi
       throw new AirutError(
         'SANDBOX_SIDECAR_FAILED',
         `the network sidecar ${spec.name} did not become ready${logs ? `; its output:\n${logs}` : ''}`,
-        { retry: 'later' },
       );
     }
     await new Promise((r) => setTimeout(r, 25));

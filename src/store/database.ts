@@ -29,7 +29,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     throw new AirutError(
       'DATABASE_OPEN_FAILED',
       `cannot open the database ${file}: ${(err as Error).message} (check the path in \`database:\` and that the directory is writable)`,
-      { cause: err, retry: 'later' },
+      { cause: err },
     );
   }
   // WAL lets the dashboard read while a writer commits; FULL sync makes an accepted task survive

@@ -11,7 +11,8 @@
  */
 import type { RepoServerConfig } from '../config/types.ts';
 import { explainLimitViolation, explainRateLimit } from '../limits/explain.ts';
-import { composeMail } from '../reply/compose.ts';
+import { inboundMailOf } from '../reply/inbound-mail.ts';
+import { queueReply, type QueueDecision, type ReplyRequest } from '../reply/queue-reply.ts';
 import { isScreenedOut, type RejectedMailPolicy } from '../limits/rejected-mail.ts';
 import {
   acceptMail,
@@ -22,13 +23,9 @@ import {
   type MailVerdict,
 } from '../store/accept.ts';
 import { writeTransaction, type Db } from '../store/database.ts';
-import { enqueueMail } from '../store/outgoing-mail.ts';
 import { firstKnownConversation } from '../store/conversations.ts';
 import { findRateLimitHit, mayNotifyRateLimit, noteLimitNotice, rejectedSourceOverLimit } from '../store/rate-limit.ts';
 import { noteRejectedDropped } from '../store/rejected-mail.ts';
-
-/** Conversation id put in the subject tag of a reply to mail that belongs to no conversation. */
-export const NO_CONVERSATION_ID = '00000000';
 
 export type RecordOutcome = AcceptOutcome & {
   /** A reply explaining a limit was queued with the record. */
@@ -96,36 +93,23 @@ export async function recordMail(
   const { verdict, reply } = plan;
   const sender = mail.sender;
 
-  const composed =
-    reply && sender
-      ? await composeMail({
-          repoEmail: repo.email,
-          to: sender,
-          conversationId: firstKnownConversation(db, repo.repoId, mail.conversationCandidates) ?? NO_CONVERSATION_ID,
-          originalSubject: mail.subject,
-          inReplyTo: mail.messageId,
-          references: mail.references ?? [],
-          body: { kind: 'error', message: reply.message },
-          now,
-        })
-      : null;
+  if (!reply || !sender) return writeTransaction(db, () => ({ ...acceptMail(db, { ...mail, verdict }, now, policy), replyQueued: false, verdict }));
 
-  return writeTransaction(db, () => {
+  const request: ReplyRequest = {
+    inReplyTo: inboundMailOf(sender, mail),
+    // Filed under no conversation, but tagged with the one the mail belongs to, so it stays in its thread.
+    conversationId: null,
+    threadConversationId: firstKnownConversation(db, repo.repoId, mail.conversationCandidates),
+    body: { kind: 'error', message: reply.message },
+    now,
+  };
+  const { value } = await queueReply(db, repo, request, (): QueueDecision<RecordOutcome> => {
     const outcome = acceptMail(db, { ...mail, verdict }, now, policy);
-    if (outcome.kind === 'duplicate' || !composed || !sender) return { ...outcome, replyQueued: false, verdict };
-    enqueueMail(db, {
-      repoId: repo.repoId,
-      taskId: outcome.taskId,
-      conversationId: null,
-      kind: composed.kind,
-      messageId: composed.messageId,
-      recipient: sender,
-      subject: composed.subject,
-      raw: composed.raw,
-    });
-    if (reply?.notice) noteLimitNotice(db, repo.repoId, sender, reply.notice, now);
-    return { ...outcome, replyQueued: true, verdict };
+    if (outcome.kind === 'duplicate') return { queue: false, value: { ...outcome, replyQueued: false, verdict } };
+    if (reply.notice) noteLimitNotice(db, repo.repoId, sender, reply.notice, now);
+    return { queue: true, taskId: outcome.taskId, value: { ...outcome, replyQueued: true, verdict } };
   });
+  return value;
 }
 
 /**

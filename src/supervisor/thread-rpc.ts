@@ -6,19 +6,20 @@
  *   - rejects with THREAD_GONE as soon as the other side is known to be gone (worker exit,
  *     port closed), including calls already in flight;
  *   - rejects with THREAD_TIMEOUT after a deadline;
- *   - rethrows errors from the other side with their `code` and `retry` advice intact.
+ *   - rethrows errors from the other side with their `code` intact: one of our codes as an
+ *     AirutError, any other (SQLite, Node) as a RemoteError.
  * Each direction gets its own MessageChannel so requests and responses never mix.
  */
 import * as Comlink from 'comlink';
 import nodeEndpoint, { type NodeEndpoint } from 'comlink/dist/esm/node-adapter.mjs';
 import type { MessagePort } from 'node:worker_threads';
-import { AirutError, ThreadCallError, type RetryAdvice } from '../errors.ts';
+import { AirutError, RemoteError, ThreadCallError, isErrorCode } from '../errors.ts';
 
 // --- errors keep their code across the boundary -------------------------------------------
 
 interface SerializedThrow {
   isError: boolean;
-  value: { message: string; name: string; stack?: string; code?: string; retry?: RetryAdvice } | unknown;
+  value: { message: string; name: string; stack?: string; code?: string } | unknown;
 }
 
 const originalThrowHandler = Comlink.transferHandlers.get('throw')!;
@@ -31,15 +32,14 @@ Comlink.transferHandlers.set('throw', {
       const v = serialized.value as Record<string, unknown>;
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'string') v.code = code;
-      if (err instanceof AirutError) v.retry = err.retry;
     }
     return [serialized, transfers];
   },
   deserialize(serialized: unknown): never {
     const s = serialized as SerializedThrow;
     if (!s.isError) throw s.value;
-    const v = s.value as { message: string; name: string; stack?: string; code?: string; retry?: RetryAdvice };
-    const err = new AirutError(v.code ?? 'REMOTE_ERROR', v.message, { retry: v.retry ?? 'never' });
+    const v = s.value as { message: string; name: string; stack?: string; code?: string };
+    const err = isErrorCode(v.code) ? new AirutError(v.code, v.message) : new RemoteError(v.code, v.message);
     err.name = v.name;
     if (v.stack) err.stack = v.stack;
     throw err;

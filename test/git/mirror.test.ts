@@ -216,7 +216,6 @@ describe('GitMirror', () => {
     await assert.rejects(m.update(), (e: unknown) => {
       assert.ok(e instanceof AirutError);
       assert.equal(e.code, 'GIT_CLONE_FAILED');
-      assert.equal(e.retry, 'later');
       assert.doesNotMatch(e.message, /secret-token-123/);
       assert.doesNotMatch(e.message, /user:/);
       assert.match(e.message, /https:\/\/\*\*\*@127\.0\.0\.1:1\/x\.git/);

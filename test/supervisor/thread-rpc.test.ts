@@ -1,13 +1,15 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { AirutError } from '../../src/errors.ts';
+import { AirutError, RemoteError } from '../../src/errors.ts';
 import { Lifeline, connectApi } from '../../src/supervisor/thread-rpc.ts';
 import { ThreadBundles } from '../../src/supervisor/thread-bundle.ts';
 
 interface PeerApi {
   echo(x: string): string;
   fail(): never;
+  failForeign(): never;
+  failPlain(): never;
   hang(): Promise<never>;
   exitNow(): Promise<never>;
 }
@@ -35,9 +37,31 @@ test('calls across threads return values and rethrow errors with their code', as
     assert.equal(await api.echo('hi'), 'echo:hi');
     await assert.rejects(api.fail(), (err: unknown) => {
       assert.ok(err instanceof AirutError);
-      assert.equal(err.code, 'TEST_CODE');
-      assert.equal(err.retry, 'later');
+      assert.equal(err.code, 'GIT_LOCK_TIMEOUT');
       assert.match(err.message, /on purpose/);
+      return true;
+    });
+  } finally {
+    await worker.terminate();
+  }
+});
+
+test('errors with a code outside our union cross as RemoteError, keeping their code, name and message', async () => {
+  const { api, worker } = await startPeer();
+  try {
+    await assert.rejects(api.failForeign(), (err: unknown) => {
+      assert.ok(err instanceof RemoteError);
+      assert.ok(!(err instanceof AirutError), 'a foreign code is not one of ours');
+      assert.equal(err.code, 'SQLITE_BUSY');
+      assert.equal(err.name, 'Error');
+      assert.equal(err.message, 'database is locked');
+      return true;
+    });
+    await assert.rejects(api.failPlain(), (err: unknown) => {
+      assert.ok(err instanceof RemoteError);
+      assert.equal(err.code, 'REMOTE_ERROR');
+      assert.equal(err.name, 'TypeError');
+      assert.match(err.message, /no code here/);
       return true;
     });
   } finally {

@@ -1,0 +1,121 @@
+/** The JSON API's reads: tasks, one task with its events and replies, conversations and their network log, repos. */
+import { Hono, type Context } from 'hono';
+import {
+  conversationCost,
+  conversationExists,
+  getConversation,
+  isTaskStatus,
+  listConversationTasks,
+  listTaskPage,
+  TASK_STATUSES,
+} from '../../store/dashboard-queries.ts';
+import { listMailForTask } from '../../store/outgoing-mail.ts';
+import { listNetworkRequests } from '../../store/network-log.ts';
+import { listTaskEvents } from '../../store/task-events.ts';
+import { getTask, type TaskRow } from '../../store/task-queries.ts';
+import type { DashboardDeps } from '../context.ts';
+import { DashboardError } from '../http-error.ts';
+import { redactDeep, sendJson } from '../json.ts';
+import { parseCursor, parseId } from '../params.ts';
+import { loadRepoOverview } from '../repo-overview.ts';
+
+/** Network log rows per API call at most (and the default). */
+export const NETWORK_API_MAX = 1000;
+const NETWORK_API_DEFAULT = 500;
+
+function taskJson(t: TaskRow): Record<string, unknown> {
+  return { ...t, url: `/tasks/${t.id}` };
+}
+
+function listTasks(d: DashboardDeps, c: Context): Response {
+  const repo = c.req.query('repo') || undefined;
+  const statusParam = c.req.query('status') || undefined;
+  if (statusParam !== undefined && !isTaskStatus(statusParam)) {
+    throw new DashboardError(400, `unknown status; use one of ${TASK_STATUSES.join(', ')}`);
+  }
+  const beforeParam = c.req.query('before');
+  const before = parseId(beforeParam);
+  if (beforeParam && before === undefined) throw new DashboardError(400, 'before must be a task id (a positive integer)');
+  const limitParam = c.req.query('limit');
+  const limit = limitParam ? Number(limitParam) : 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new DashboardError(400, 'limit must be an integer from 1 to 200');
+  const key = `api ${repo ?? ''} ${statusParam ?? ''} ${before ?? ''} ${limit}`;
+  const now = d.now();
+  let body = d.listCache.get(key, now);
+  if (body === null) {
+    const page = listTaskPage(d.o.db, { repoId: repo, status: statusParam, beforeId: before, limit });
+    body = JSON.stringify(redactDeep({ tasks: page.tasks.map(taskJson), nextBefore: page.nextBefore }));
+    d.listCache.set(key, body, now);
+  }
+  return c.body(body, 200, { 'Content-Type': 'application/json' });
+}
+
+function showTask(d: DashboardDeps, c: Context): Response {
+  const { db } = d.o;
+  const id = parseId(c.req.param('id'));
+  const task = id === undefined ? null : getTask(db, id);
+  if (!task) throw new DashboardError(404, 'no such task');
+  const after = parseId(c.req.query('after')) ?? 0;
+  const events = listTaskEvents(db, task.id, after, 5000);
+  return sendJson(c, {
+    task: taskJson(task),
+    events: events.map((e) => ({ id: e.id, at: e.at, kind: e.kind, data: e.data })),
+    replies: listMailForTask(db, task.id),
+  });
+}
+
+function showConversation(d: DashboardDeps, c: Context, repoId: string, convId: string): Response {
+  const conversation = getConversation(d.o.db, repoId, convId);
+  const tasks = listConversationTasks(d.o.db, repoId, convId);
+  if (!conversation && tasks.length === 0) throw new DashboardError(404, 'no such conversation');
+  return sendJson(c, { conversation, tasks: tasks.map(taskJson), totalCostUsd: conversationCost(tasks) });
+}
+
+function conversationNetwork(d: DashboardDeps, c: Context, repoId: string, convId: string): Response {
+  const after = parseCursor(c.req.query('after'));
+  if (after === undefined) throw new DashboardError(400, 'after must be a request id (a non-negative integer)');
+  const limitParam = c.req.query('limit');
+  const limit = limitParam ? Number(limitParam) : NETWORK_API_DEFAULT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > NETWORK_API_MAX) {
+    throw new DashboardError(400, `limit must be an integer from 1 to ${NETWORK_API_MAX}`);
+  }
+  if (!conversationExists(d.o.db, repoId, convId)) throw new DashboardError(404, 'no such conversation');
+  const rows = listNetworkRequests(d.o.db, repoId, convId, after, limit + 1);
+  const requests = rows.slice(0, limit);
+  return sendJson(c, {
+    requests: requests.map((r) => ({ ...r, taskUrl: `/tasks/${r.taskId}` })),
+    lastId: requests.length ? requests[requests.length - 1]!.id : after,
+    more: rows.length > limit,
+  });
+}
+
+function listRepos(d: DashboardDeps, c: Context): Response {
+  const { repoIds, shownIds, byRepo, health, counts, pending } = loadRepoOverview(d);
+  const repos = shownIds.map((id) => {
+    const byStatus: Record<string, number> = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0]));
+    for (const x of counts) if (x.repoId === id) byStatus[x.status] = x.count;
+    const s = byRepo.get(id);
+    const hl = health.repos[id];
+    return {
+      id,
+      configured: repoIds.includes(id),
+      fromAddress: d.o.config.repos[id]?.email.fromAddress ?? null,
+      listener: hl
+        ? { ...hl, lastMailAt: s?.lastMailAt ?? null }
+        : null,
+      counts: byStatus,
+      repliesPending: pending.get(id) ?? 0,
+    };
+  });
+  return sendJson(c, { status: health.status, repos });
+}
+
+/** Mounted at `/api`. */
+export function apiRoutes(d: DashboardDeps): Hono {
+  return new Hono()
+    .get('/tasks', (c) => listTasks(d, c))
+    .get('/tasks/:id', (c) => showTask(d, c))
+    .get('/conversations/:repo/:id', (c) => showConversation(d, c, c.req.param('repo'), c.req.param('id')))
+    .get('/conversations/:repo/:id/network', (c) => conversationNetwork(d, c, c.req.param('repo'), c.req.param('id')))
+    .get('/repos', (c) => listRepos(d, c));
+}

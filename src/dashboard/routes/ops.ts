@@ -1,0 +1,46 @@
+/**
+ * What monitoring reads: `/health` (200 or 503; with a token configured, an anonymous probe learns
+ * only up or down) and `/metrics` (Prometheus text).
+ */
+import { Hono, type Context } from 'hono';
+import { redactSecretValues } from '../../log/logger.ts';
+import { loadRepoStatuses } from '../../store/repo-status.ts';
+import { authOf } from '../auth-gate.ts';
+import { configuredRepoIds, type DashboardDeps } from '../context.ts';
+import { assessHealth, type HealthProblem } from '../health.ts';
+import { sendJson } from '../json.ts';
+import { collectMetrics, renderMetrics } from '../metrics.ts';
+
+function health(d: DashboardDeps, c: Context): Response {
+  let extra: readonly HealthProblem[] = [];
+  try {
+    extra = d.o.healthProblems?.() ?? [];
+  } catch (err) {
+    extra = [{ component: 'dashboard', message: `health check failed: ${(err as Error).message}` }];
+  }
+  let report;
+  try {
+    report = assessHealth({ repoIds: configuredRepoIds(d), statuses: loadRepoStatuses(d.o.db), problems: extra, now: d.now(), since: d.since });
+  } catch (err) {
+    return sendJson(c, { status: 'degraded', repos: {}, problems: [{ component: 'database', message: (err as Error).message }] }, 503);
+  }
+  const code = report.status === 'ok' ? 200 : 503;
+  // With a token configured, an anonymous probe learns only up or down.
+  if (d.security.tokenRequired && authOf(c) === null) return sendJson(c, { status: report.status }, code);
+  const repos = Object.fromEntries(
+    Object.entries(report.repos).map(([id, r]) => [id, { state: r.state, healthy: r.healthy, detail: r.detail, lastError: r.lastError, nextRetryAt: r.nextRetryAt }]),
+  );
+  return sendJson(c, report.status === 'ok' ? { status: 'ok', repos } : { status: 'degraded', repos, problems: report.problems }, code);
+}
+
+function metrics(d: DashboardDeps, c: Context): Response {
+  const text = redactSecretValues(renderMetrics(collectMetrics(d.o.db, configuredRepoIds(d))));
+  return c.body(text, 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+}
+
+/** `/health` and `/metrics`. */
+export function opsRoutes(d: DashboardDeps): Hono {
+  return new Hono()
+    .get('/health', (c) => health(d, c))
+    .get('/metrics', (c) => metrics(d, c));
+}

@@ -1,0 +1,153 @@
+/** The server-rendered pages: tasks, task, conversation (with its network log), repos (the login form is in login.ts). */
+import { Hono, type Context } from 'hono';
+import { h, href, formatCost, timeTag, type SafeHtml } from '../html.ts';
+import { configuredRepoIds, type DashboardDeps } from '../context.ts';
+import { DashboardError } from '../http-error.ts';
+import { parseId } from '../params.ts';
+import { pageContext, sendHtml } from '../render.ts';
+import { loadRepoOverview, type RepoOverview } from '../repo-overview.ts';
+import { layout, listenerStateBadge, repoBadge, subjectText, taskCard, taskSummary, timelineEvent } from '../views.ts';
+import {
+  conversationCost,
+  getConversation,
+  isTaskStatus,
+  listConversationTasks,
+  listTaskPage,
+  TASK_STATUSES,
+} from '../../store/dashboard-queries.ts';
+import { getTask, getTaskMailStorage, type TaskRow } from '../../store/task-queries.ts';
+import { storedMailNote } from '../stored-mail.ts';
+import type { Db } from '../../store/database.ts';
+import { listTaskEvents } from '../../store/task-events.ts';
+import { listMailForTask } from '../../store/outgoing-mail.ts';
+import { listLatestNetworkRequests } from '../../store/network-log.ts';
+import { NETWORK_PAGE_ROWS, networkSection } from '../network-view.ts';
+
+export const PAGE_SIZE = 50;
+/** Events rendered into the task page; the rest (a very long run) arrive through the stream. */
+const PAGE_EVENTS = 2000;
+
+function taskListPage(d: DashboardDeps, c: Context): Response {
+  const repo = c.req.query('repo') || undefined;
+  const statusParam = c.req.query('status') || undefined;
+  const status = statusParam && isTaskStatus(statusParam) ? statusParam : undefined;
+  const before = parseId(c.req.query('before'));
+  const ctx = pageContext(d, c);
+  const key = `page ${repo ?? ''} ${status ?? ''} ${before ?? ''} ${ctx.canLogOut}`;
+  const cached = d.listCache.get(key, d.now());
+  if (cached !== null) return c.html(cached);
+  const page = listTaskPage(d.o.db, { repoId: repo, status, beforeId: before, limit: PAGE_SIZE });
+  const now = d.now();
+  const repos = configuredRepoIds(d);
+  if (repo && !repos.includes(repo)) repos.push(repo);
+  const streamUrl = href('/api/stream/tasks', { repo, status });
+  const body = h`<h1>Tasks</h1>
+<form class="filters" method="get" action="/">
+<label>Repository <select name="repo"><option value="">all</option>${repos.map(
+    (r) => h`<option value="${r}"${r === repo ? h` selected` : ''}>${r}</option>`,
+  )}</select></label>
+<label>Status <select name="status"><option value="">all</option>${TASK_STATUSES.map(
+    (s) => h`<option value="${s}"${s === status ? h` selected` : ''}>${s}</option>`,
+  )}</select></label>
+<button type="submit">Filter</button>${repo || status ? h` <a href="/">clear</a>` : ''}
+</form>
+${before ? h`<p class="paging"><a href="${href('/', { repo, status })}">← newest</a></p>` : ''}
+<section id="task-list" class="task-list" data-stream="${before ? '' : streamUrl}">
+${page.tasks.length ? page.tasks.map((t) => taskCard(t, now)) : h`<p class="muted empty">No tasks${repo || status ? ' match this filter' : ' yet'}.</p>`}
+</section>
+<p class="paging">${page.nextBefore !== null ? h`<a href="${href('/', { repo, status, before: page.nextBefore })}" rel="next">older →</a>` : ''}</p>`;
+  const html = layout(ctx, 'Tasks', 'tasks', body).value;
+  d.listCache.set(key, html, now);
+  return c.html(html);
+}
+
+function taskPage(d: DashboardDeps, c: Context): Response {
+  const { db } = d.o;
+  const id = parseId(c.req.param('id'));
+  const task = id === undefined ? null : getTask(db, id);
+  if (!task) throw new DashboardError(404, 'There is no task with this number.');
+  const events = listTaskEvents(db, task.id, 0, PAGE_EVENTS);
+  const lastId = events.length ? events[events.length - 1]!.id : 0;
+  const replies = listMailForTask(db, task.id);
+  const now = d.now();
+  const body = h`<h1 class="task-title">${subjectText(task)} <span class="muted">#${task.id}</span></h1>
+<section id="task-summary" class="task-summary">${taskSummary(task, replies, d.security.csrfToken, now)}</section>
+${storedMailNote(getTaskMailStorage(db, task.id))}
+<h2>Timeline</h2>
+<ol id="timeline" class="timeline" data-task-id="${task.id}" data-after="${lastId}" data-stream="/api/stream/tasks/${task.id}">
+${events.map(timelineEvent)}
+</ol>
+${events.length === 0 ? h`<p class="muted" id="timeline-empty">${archivedNote(db, task) ?? 'No events yet.'}</p>` : ''}`;
+  return sendHtml(c, layout(pageContext(d, c), `#${task.id} ${subjectText(task)}`, 'task', body));
+}
+
+function conversationPage(d: DashboardDeps, c: Context, repoId: string, convId: string): Response {
+  const { db } = d.o;
+  const conv = getConversation(db, repoId, convId);
+  const tasks = listConversationTasks(db, repoId, convId);
+  if (!conv && tasks.length === 0) throw new DashboardError(404, 'There is no conversation with this id in this repository.');
+  const now = d.now();
+  const first = tasks[0];
+  const subject = conv?.subject || (first ? subjectText(first) : '');
+  const body = h`<h1>${subject || '(no subject)'}</h1>
+<dl class="fields">
+<dt>Repository</dt><dd>${repoBadge(repoId)}</dd>
+<dt>Conversation</dt><dd><code>${convId}</code></dd>
+${conv?.sender || first?.sender ? h`<dt>Started by</dt><dd class="sender">${conv?.sender ?? first?.sender ?? ''}</dd>` : ''}
+${conv?.model ? h`<dt>Model</dt><dd>${conv.model}</dd>` : ''}
+${conv ? h`<dt>Started</dt><dd>${timeTag(conv.createdAt)}</dd><dt>Last activity</dt><dd>${timeTag(conv.lastActivityAt)}</dd>` : ''}
+${conv?.archivedAt ? h`<dt>Archived</dt><dd data-role="archived">${timeTag(conv.archivedAt)} — idle longer than <code>conversation_max_age_days</code>: its workspace, session and the tasks' event logs were deleted; a reply starts a new conversation</dd>` : ''}
+<dt>Tasks</dt><dd>${tasks.length}</dd>
+<dt>Total cost</dt><dd data-role="total-cost">${formatCost(conversationCost(tasks)) || '$0.0000'}</dd>
+</dl>
+<section id="conversation-tasks" class="task-list">${tasks.map((t) => taskCard(t, now))}</section>
+${networkSection({ repoId, conversationId: convId, tasks, ...listLatestNetworkRequests(db, repoId, convId, NETWORK_PAGE_ROWS) })}`;
+  return sendHtml(c, layout(pageContext(d, c), `Conversation ${convId}`, 'conversation', body));
+}
+
+function repoCard(d: DashboardDeps, o: RepoOverview, repoId: string): SafeHtml {
+  const s = o.byRepo.get(repoId);
+  const hl = o.health.repos[repoId];
+  const configured = o.repoIds.includes(repoId);
+  const n = (status: string): number => o.counts.find((x) => x.repoId === repoId && x.status === status)?.count ?? 0;
+  return h`<article class="repo-card" data-repo="${repoId}">
+<div class="card-head">${repoBadge(repoId)}${
+    configured ? listenerStateBadge(hl?.state ?? 'unknown', hl?.healthy ?? false) : h`<span class="state">not configured</span>`
+  }${configured ? h`<span class="muted">${d.o.config.repos[repoId]?.email.fromAddress ?? ''}</span>` : ''}</div>
+<dl class="fields">
+${s?.detail ? h`<dt>Detail</dt><dd>${s.detail}</dd>` : ''}
+${s?.lastError ? h`<dt>Last error</dt><dd class="error-text">${s.lastError}</dd>` : ''}
+${s?.nextRetryAt ? h`<dt>Next retry</dt><dd>${timeTag(s.nextRetryAt)}</dd>` : ''}
+<dt>Last mail seen</dt><dd>${s?.lastMailAt ? timeTag(s.lastMailAt) : 'never'}</dd>
+${s ? h`<dt>State since</dt><dd>${timeTag(s.updatedAt)}</dd>` : ''}
+<dt>Replies pending</dt><dd>${o.pending.get(repoId) ?? 0}</dd>
+</dl>
+<table class="counts"><thead><tr>${TASK_STATUSES.map((st) => h`<th>${st}</th>`)}</tr></thead>
+<tbody><tr>${TASK_STATUSES.map((st) => h`<td>${n(st) ? h`<a href="${href('/', { repo: repoId, status: st })}">${n(st)}</a>` : '0'}</td>`)}</tr></tbody></table>
+</article>`;
+}
+
+function reposPage(d: DashboardDeps, c: Context): Response {
+  const overview = loadRepoOverview(d);
+  const { health } = overview;
+  const body = h`<h1>Repositories</h1>
+<p class="overall ${health.status === 'ok' ? 'healthy' : 'unhealthy'}">Listeners: ${health.status === 'ok' ? 'all healthy' : 'degraded'}</p>
+${overview.shownIds.map((repoId) => repoCard(d, overview, repoId))}`;
+  return sendHtml(c, layout(pageContext(d, c), 'Repositories', 'repos', body));
+}
+
+/** Why a finished task shows no events: its conversation was archived by conversation GC. */
+function archivedNote(db: Db, task: TaskRow): string | null {
+  if (!task.conversationId) return null;
+  const conv = getConversation(db, task.repoId, task.conversationId);
+  return conv?.archivedAt ? 'The conversation was archived after being idle; its event log was deleted.' : null;
+}
+
+/** `/`, `/tasks/:id`, `/conversations/:repo/:id`, `/repos`. */
+export function pageRoutes(d: DashboardDeps): Hono {
+  return new Hono()
+    .get('/', (c) => taskListPage(d, c))
+    .get('/tasks/:id', (c) => taskPage(d, c))
+    .get('/conversations/:repo/:id', (c) => conversationPage(d, c, c.req.param('repo'), c.req.param('id')))
+    .get('/repos', (c) => reposPage(d, c));
+}
