@@ -8,7 +8,10 @@ import { Piscina } from 'piscina';
 import type { ServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
-import { claimNextTask, requeueLapsedTasks, type ClaimedTask } from '../store/task-queue.ts';
+import { ABANDONED_ERROR, claimNextTask, finishTask, requeueLapsedTasks, type ClaimedTask } from '../store/task-queue.ts';
+import { getTask } from '../store/task-queries.ts';
+import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
+import { writeTransaction } from '../store/database.ts';
 import { finishTaskWithMail } from '../runner/notify-sender.ts';
 import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from '../runner/protocol.ts';
 import type { SandboxGlobals } from '../sandbox/task-network.ts';
@@ -91,8 +94,8 @@ export class Dispatcher {
   /** A task interrupted twice is not run a third time; its sender is told. */
   private async tellAbandoned(taskIds: readonly number[]): Promise<void> {
     for (const id of taskIds) {
-      const row = this.o.db.prepare(`SELECT repo_id FROM tasks WHERE id = ?`).get(id) as { repo_id: string } | undefined;
-      const repo = row && this.o.config.repos[row.repo_id];
+      const row = getTask(this.o.db, id);
+      const repo = row && this.o.config.repos[row.repoId];
       if (!repo) continue;
       try {
         await finishTaskWithMail(
@@ -104,7 +107,7 @@ export class Dispatcher {
             message:
               'Your task was interrupted twice (the service restarted while it ran) and was not started again. Reply to this mail to continue the conversation.',
           },
-          { status: 'interrupted', error: 'interrupted twice (shutdown or crash); not retried again' },
+          { status: 'interrupted', error: ABANDONED_ERROR },
           ['interrupted'],
         );
         this.o.onMailQueued?.();
@@ -150,9 +153,12 @@ export class Dispatcher {
       // The repo was removed from the config while it had queued work.
       // No reply is possible: the repo's SMTP account is gone with its configuration.
       log.error('task belongs to a repository that is no longer configured; marking it failed');
-      this.o.db
-        .prepare(`UPDATE tasks SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`)
-        .run('repository no longer configured', Date.now(), claim.task.id);
+      // Just claimed by this thread, so the row is this run; a refusal would mean another process shares the database.
+      const run: ExpectedTaskState = { status: 'running', attempt: claim.task.attempts };
+      const failed = writeTransaction(this.o.db, () =>
+        finishTask(this.o.db, claim.task.id, run, { status: 'failed', error: 'repository no longer configured' }),
+      );
+      if (!failed.applied) log.warn({ refused: failed.reason }, describeRefusal(claim.task.id, run, 'failed', failed));
       return;
     }
     const channel = new MessageChannel();
@@ -193,14 +199,17 @@ export class Dispatcher {
         // before telling the sender, so nothing keeps changing the workspace after the reply.
         await this.removeContainersOf(claim.task.id, log);
         try {
-          await finishTaskWithMail(
+          const told = await finishTaskWithMail(
             this.o.db,
             repo,
             claim.task.id,
             { kind: 'error', message: 'The worker running your task stopped unexpectedly. The operator has the details in the log; reply to this mail to try again.' },
             { status: 'failed', error: `runner thread failed: ${err instanceof Error ? err.message : String(err)}` },
             ['running'],
+            // The run this dispatcher launched: a row requeued and claimed again meanwhile is another run.
+            claim.task.attempts,
           );
+          if (!told) log.warn({ status: getTask(this.o.db, claim.task.id)?.status }, 'the task was not failed: it had left this run meanwhile, or has no sender to tell');
         } catch (e) {
           this.o.storage?.report(e, 'write');
           log.error({ err: (e as Error).message }, 'could not record the failure');

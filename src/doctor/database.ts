@@ -8,28 +8,12 @@
 import { accessSync, constants, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { migrate, SCHEMA_VERSION } from '../store/migrations.ts';
+import { SCHEMA_VERSION } from '../store/migrations.ts';
+import { countAllTasks, expectedTables, tableNames } from '../store/schema-inspect.ts';
 import { fail, ok, warn, type CheckResult, type DoctorCheck } from './types.ts';
 
 const NAME = 'database';
 const MAGIC = 'SQLite format 3\0';
-
-/** Tables a database at the current schema version has: whatever the migrations create. */
-export function expectedTables(): string[] {
-  const mem = new Database(':memory:');
-  try {
-    migrate(mem);
-    return tableNames(mem);
-  } finally {
-    mem.close();
-  }
-}
-
-function tableNames(db: Database.Database): string[] {
-  return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string }>).map(
-    (r) => r.name,
-  );
-}
 
 function writable(p: string): boolean {
   try {
@@ -128,7 +112,7 @@ function inspect(file: string, owner: number, uid: number, header: Buffer): Chec
     if (missing.length > 0) {
       return fail(NAME, `${file}: schema version ${version} but tables are missing: ${missing.join(', ')}`, 'restore the database from a backup (docs/deployment.md), or move it away to start with an empty one');
     }
-    const tasks = (db.prepare('SELECT count(*) AS n FROM tasks').get() as { n: number }).n;
+    const tasks = countAllTasks(db);
     return ok(NAME, `${file}: schema version ${version}, ${tasks} task(s)`);
   } catch (err) {
     return fail(NAME, `cannot read ${file}: ${(err as Error).message}`, 'restore the database from a backup if it is damaged (docs/deployment.md)');

@@ -21,14 +21,9 @@ import type { Logger } from '../log/logger.ts';
 import type { ContainerRuntime } from '../sandbox/container-runtime.ts';
 import { pruneImages } from '../sandbox/image-prune.ts';
 import type { Db } from '../store/database.ts';
-import {
-  archiveConversation,
-  compactUnthreadedMail,
-  conversationRecord,
-  findIdleConversations,
-  forgetRepoImage,
-  imagesInUse,
-} from '../store/conversation-gc.ts';
+import { archiveConversation, compactUnthreadedMail, findIdleConversations } from '../store/conversation-gc.ts';
+import { conversationRecord } from '../store/conversations.ts';
+import { forgetRepoImage, imagesInUse } from '../store/repo-images.ts';
 import { forgetRejectedMailDaysBefore } from '../store/rejected-mail.ts';
 
 const DAY_MS = 86_400_000;

@@ -11,15 +11,19 @@ import type { Logger } from '../log/logger.ts';
 import { AirutError } from '../errors.ts';
 import type { Db } from '../store/database.ts';
 import { writeTransaction } from '../store/database.ts';
-import { getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
-import { finishTask, renewLease, type TaskOutcomeUpdate } from '../store/task-queue.ts';
+import { getTaskRawMessage, hasEarlierTaskInConversation, type TaskRow } from '../store/task-queries.ts';
+import { finishTask, renewLease, setTaskModel, setTaskNetworkSandbox, type TaskOutcomeUpdate } from '../store/task-queue.ts';
+import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
+import { ackQueued } from '../store/outgoing-mail.ts';
+import { conversationSubject, upsertConversation } from '../store/conversations.ts';
+import { lastConversationResult } from '../store/task-events.ts';
 import { ConversationStore } from '../conversation/index.ts';
 import { GitMirror } from '../git/index.ts';
 import { withFileLock } from '../git/lock.ts';
 import { loadRepoConfigFromMirror, type RepoConfig } from '../repo-config/index.ts';
 import { ContainerRuntime } from '../sandbox/container-runtime.ts';
 import { ensureImage } from '../sandbox/image.ts';
-import { recordRepoImage } from '../store/conversation-gc.ts';
+import { recordRepoImage } from '../store/repo-images.ts';
 import { DEFAULT_LIMITS, runAgent, type AgentEvent, type AgentOutcome } from '../sandbox/run-agent.ts';
 import { stripReplyPrefixes } from '../email/threading.ts';
 import type { ComposeBody, ReplyAttachment } from '../reply/compose.ts';
@@ -36,7 +40,6 @@ import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../proxy/allowli
 import { buildMaskRules, surrogatePool } from '../proxy/masked-secrets.ts';
 import { openSandboxedNetwork, unsandboxedNetwork, type TaskNetwork } from '../sandbox/task-network.ts';
 import { envFileDir } from '../sandbox/network-sidecar.ts';
-import { setTaskNetworkSandbox } from '../store/network-log.ts';
 import { instanceId } from '../instance-id.ts';
 import { storageFaultOf } from '../health/storage-faults.ts';
 import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from './protocol.ts';
@@ -78,10 +81,15 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
     throw new AirutError('TASK_NOT_FOUND', `task ${taskId} or its message is missing from the database`);
   }
   const { task, parsed, inbound } = taskMail;
+  // The run this thread owns: the outcome is recorded only while the row is still this run.
+  const run: ExpectedTaskState = { status: 'running', attempt: task.attempts };
   const enqueue = (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) =>
     queueReply(db, repo, { inReplyTo: inbound, conversationId, body, attachments, spoolStem: `task-${taskId}` }, () => {
-      if (finish) finishTask(db, taskId, finish);
-      return { queue: true, taskId, value: undefined };
+      const finished = finish ? finishTask(db, taskId, run, finish) : null;
+      if (!finished || finished.applied) return { queue: true, taskId, value: undefined };
+      // A run that lost its task to a newer one (requeued after its lease lapsed) neither overwrites that run's state nor replies.
+      log.warn({ refused: finished.reason }, `${describeRefusal(taskId, run, finish!.status, finished)}; no reply sent`);
+      return { queue: false, value: undefined };
     });
 
   try {
@@ -131,7 +139,8 @@ export async function runTask(input: RunTaskInput, db: Db, log: Logger): Promise
   }
 
   function interrupted(error: string): RunTaskResult {
-    writeTransaction(db, () => finishTask(db, taskId, { status: 'interrupted', error, resumePending: true }));
+    const result = writeTransaction(db, () => finishTask(db, taskId, run, { status: 'interrupted', error, resumePending: true }));
+    if (!result.applied) log.warn({ refused: result.reason }, describeRefusal(taskId, run, 'interrupted', result));
     return { taskId, status: 'interrupted' };
   }
 
@@ -222,9 +231,7 @@ async function pipeline(
   // The first task of a conversation is the one that gets the subject as part of its prompt and the
   // acknowledgement. Judged from the database, not from the directory, so a re-run after a crash
   // that happened after the directory was made still counts as the first.
-  const isFirstTask = !db
-    .prepare(`SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? AND id < ? LIMIT 1`)
-    .get(repo.repoId, conversationId, task.id);
+  const isFirstTask = !hasEarlierTaskInConversation(db, repo.repoId, conversationId, task.id);
   const subject = stripReplyPrefixes(task.subject);
   if (!bodyText.trim() && !(isFirstTask && subject.trim())) {
     throw new UserFacingError(
@@ -292,12 +299,11 @@ async function pipeline(
   }
   // Workspaces cloned before origin lost its token still carry it; the next container must not see it.
   if (await mirror.scrubWorkspace(convPaths.workspace)) log.warn('removed repository credentials from the workspace git config');
-  const acked = db.prepare(`SELECT 1 FROM outgoing_mail WHERE task_id = ? AND kind = 'ack' LIMIT 1`).get(task.id);
-  if (isFirstTask && !acked) {
+  if (isFirstTask && !ackQueued(db, task.id)) {
     const dashboardUrl = globals.dashboardBaseUrl ? `${globals.dashboardBaseUrl}/conversations/${repo.repoId}/${conversationId}` : null;
     await enqueue({ kind: 'ack', dashboardUrl });
   }
-  writeTransaction(db, () => db.prepare(`UPDATE tasks SET model = ? WHERE id = ?`).run(model, task.id));
+  setTaskModel(db, task.id, model);
 
   const raw = getTaskRawMessage(db, task.id)!;
   const saved = await saveAttachments(raw, store, conversationId);
@@ -450,37 +456,10 @@ async function clearOutboxQuietly(store: ConversationStore, conversationId: stri
   }
 }
 
-function upsertConversation(
-  db: Db,
-  repoId: string,
-  id: string,
-  fields: { model?: string; subject?: string; sender?: string | null; sessionId?: string | null },
-): void {
-  const now = Date.now();
-  writeTransaction(db, () => {
-    db.prepare(
-      `INSERT INTO conversations (repo_id, id, model, session_id, subject, sender, created_at, last_activity_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (repo_id, id) DO UPDATE SET
-         model = COALESCE(excluded.model, model), session_id = COALESCE(excluded.session_id, session_id),
-         last_activity_at = excluded.last_activity_at`,
-    ).run(repoId, id, fields.model ?? null, fields.sessionId ?? null, fields.subject ?? '', fields.sender ?? null, now, now);
-  });
-}
-
 /** The earlier session, in a few lines: the original subject and the last answer. */
 function summaryOfConversation(db: Db, repoId: string, conversationId: string, task: TaskRow): string {
-  const conv = db.prepare(`SELECT subject FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, conversationId) as
-    | { subject: string }
-    | undefined;
-  const last = db
-    .prepare(
-      `SELECT e.data FROM task_events e JOIN tasks t ON t.id = e.task_id
-       WHERE t.repo_id = ? AND t.conversation_id = ? AND e.kind = 'result' AND t.id <> ? ORDER BY e.id DESC LIMIT 1`,
-    )
-    .get(repoId, conversationId, task.id) as { data: string } | undefined;
-  const lastAnswer = last ? String((JSON.parse(last.data) as { result?: unknown }).result ?? '') : '';
-  const lines = [`- The conversation started with the subject: ${conv?.subject || task.subject}`];
+  const lastAnswer = String(lastConversationResult(db, repoId, conversationId, task.id) ?? '');
+  const lines = [`- The conversation started with the subject: ${conversationSubject(db, repoId, conversationId) || task.subject}`];
   if (lastAnswer) lines.push(`- Your last answer was:\n${lastAnswer.slice(0, 4000)}`);
   return lines.join('\n');
 }

@@ -10,7 +10,7 @@
  * /metrics counts, which must never go down), and the messages' dedupe keys (`raw_sha256`,
  * `message_id`), so a mail the server delivers again is still recognised. Only after the commit does
  * the caller delete the directory; from then on the id is never resumed (a reply to that thread starts
- * a new conversation) and never handed out again (see task-queue.ts).
+ * a new conversation) and never handed out again (see conversations.ts, which the queue asks when it claims).
  */
 import { writeTransaction, type Db } from './database.ts';
 
@@ -28,9 +28,6 @@ export type ArchiveOutcome =
   /** It saw activity after the cutoff since it was found. */
   | { readonly kind: 'active' }
   | { readonly kind: 'already-archived' };
-
-/** What the database knows of a conversation id: for deciding about a directory on disk. */
-export type ConversationRecord = 'live' | 'archived' | 'unknown';
 
 /** The time a task last did anything. */
 const TASK_ACTIVITY = `max(created_at, COALESCE(started_at, 0), COALESCE(finished_at, 0))`;
@@ -146,49 +143,4 @@ export function compactUnthreadedMail(db: Db, repoId: string, cutoff: number): n
       emptyRaw(db, 'outgoing_mail', `repo_id = :repo AND conversation_id IS NULL AND status <> 'pending' AND created_at < :cutoff`, params)
     );
   });
-}
-
-export function conversationRecord(db: Db, repoId: string, id: string): ConversationRecord {
-  const row = db.prepare(`SELECT archived_at FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, id) as
-    | { archived_at: number | null }
-    | undefined;
-  if (row) return row.archived_at === null ? 'live' : 'archived';
-  return db.prepare(`SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? LIMIT 1`).get(repoId, id) ? 'live' : 'unknown';
-}
-
-// ---- images ------------------------------------------------------------------------------------
-
-/** Remembers that a task of `repoId` uses image `tag` (called before the image is built or run). */
-export function recordRepoImage(db: Db, repoId: string, tag: string, now: number = Date.now()): void {
-  writeTransaction(db, () => {
-    db.prepare(
-      `INSERT INTO repo_images (repo_id, tag, last_used_at) VALUES (?, ?, ?)
-       ON CONFLICT (repo_id, tag) DO UPDATE SET last_used_at = max(last_used_at, excluded.last_used_at)`,
-    ).run(repoId, tag, now);
-  });
-}
-
-export interface ImagesInUse {
-  /** The current image of each repository that has one recorded, plus every image used since `since`. */
-  readonly keep: ReadonlySet<string>;
-  /** Repositories with no recorded image: which of their images is current is unknown. */
-  readonly unknownRepos: ReadonlySet<string>;
-}
-
-export function imagesInUse(db: Db, repoIds: readonly string[], since: number): ImagesInUse {
-  const keep = new Set<string>();
-  const unknownRepos = new Set<string>();
-  const current = db.prepare(`SELECT tag FROM repo_images WHERE repo_id = ? ORDER BY last_used_at DESC, tag LIMIT 1`);
-  for (const repoId of repoIds) {
-    const row = current.get(repoId) as { tag: string } | undefined;
-    if (row) keep.add(row.tag);
-    else unknownRepos.add(repoId);
-  }
-  for (const r of db.prepare(`SELECT tag FROM repo_images WHERE last_used_at >= ?`).all(since) as Array<{ tag: string }>) keep.add(r.tag);
-  return { keep, unknownRepos };
-}
-
-/** Forgets an image after it was removed. */
-export function forgetRepoImage(db: Db, tag: string): void {
-  writeTransaction(db, () => db.prepare(`DELETE FROM repo_images WHERE tag = ?`).run(tag));
 }

@@ -123,8 +123,3 @@ export function listTaskNetworkRequests(db: Db, taskId: number, afterId = 0, lim
     db.prepare(`SELECT * FROM network_requests WHERE task_id = ? AND id > ? ORDER BY id LIMIT ?`).all(taskId, afterId, limit) as Record<string, unknown>[]
   ).map(toRow);
 }
-
-/** Marks whether the task's container runs behind the sandbox (the dashboard shows it). */
-export function setTaskNetworkSandbox(db: Db, taskId: number, sandboxed: boolean): void {
-  writeTransaction(db, () => db.prepare(`UPDATE tasks SET network_sandbox = ? WHERE id = ?`).run(sandboxed ? 1 : 0, taskId));
-}

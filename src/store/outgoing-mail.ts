@@ -258,3 +258,8 @@ export function pendingSpoolPaths(db: Db): Set<string> {
   }>;
   return new Set(rows.map((r) => r.raw_path));
 }
+
+/** Whether the task's acknowledgement is queued or sent already (a re-run does not ack again). */
+export function ackQueued(db: Db, taskId: number): boolean {
+  return !!db.prepare(`SELECT 1 FROM outgoing_mail WHERE task_id = ? AND kind = 'ack' LIMIT 1`).get(taskId);
+}

@@ -31,3 +31,17 @@ export function listTaskEvents(db: Db, taskId: number, afterId = 0, limit = 5000
     .all(taskId, afterId, limit) as Array<{ id: number; task_id: number; at: number; kind: string; data: string }>;
   return rows.map((r) => ({ id: r.id, taskId: r.task_id, at: r.at, kind: r.kind, data: JSON.parse(r.data) as unknown }));
 }
+
+/**
+ * The newest `result` event of the conversation's other tasks: the answer it last gave, as Claude
+ * reported it (`result` of the stream-json result event), or null.
+ */
+export function lastConversationResult(db: Db, repoId: string, conversationId: string, exceptTaskId: number): unknown {
+  const r = db
+    .prepare(
+      `SELECT e.data FROM task_events e JOIN tasks t ON t.id = e.task_id
+       WHERE t.repo_id = ? AND t.conversation_id = ? AND e.kind = 'result' AND t.id <> ? ORDER BY e.id DESC LIMIT 1`,
+    )
+    .get(repoId, conversationId, exceptTaskId) as { data: string } | undefined;
+  return r ? (JSON.parse(r.data) as { result?: unknown }).result : undefined;
+}

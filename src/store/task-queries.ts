@@ -123,3 +123,8 @@ export function getTaskMailStorage(db: Db, taskId: number): TaskMailStorage | nu
     .get(taskId) as { stored: TaskMailStorage['stored']; stored_bytes: number; size: number } | undefined;
   return r ? { stored: r.stored, storedBytes: r.stored_bytes, size: r.size } : null;
 }
+
+/** Whether an older task of this repository already used the conversation id. */
+export function hasEarlierTaskInConversation(db: Db, repoId: string, conversationId: string, taskId: number): boolean {
+  return !!db.prepare(`SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? AND id < ? LIMIT 1`).get(repoId, conversationId, taskId);
+}

@@ -10,6 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { writeTransaction, type Db } from './database.ts';
 import { getTask, type TaskRow, type TaskStatus } from './task-queries.ts';
+import { conversationIdTaken, conversationRecord } from './conversations.ts';
+import { transitionTask, type ExpectedTaskState, type TaskOutcomeFields, type TaskOutcomeStatus, type TransitionResult } from './task-transitions.ts';
 
 export const LEASE_MS = 90_000;
 
@@ -20,28 +22,6 @@ export interface ClaimedTask {
   readonly isNewConversation: boolean;
   /** True when this is a re-run of a task interrupted by a shutdown or crash. */
   readonly isResume: boolean;
-}
-
-/**
- * Whether a mail's thread may continue this conversation: it is known to the repo and not archived
- * (its files are gone; a reply to it starts a new conversation). See conversation-gc.ts.
- */
-function conversationResumable(db: Db, repoId: string, id: string): boolean {
-  const row = db.prepare(`SELECT archived_at FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, id) as
-    | { archived_at: number | null }
-    | undefined;
-  if (row) return row.archived_at === null;
-  return !!db.prepare(`SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? LIMIT 1`).get(repoId, id);
-}
-
-/** Whether any record uses this id, archived ones included: a new conversation never reuses one. */
-function conversationIdTaken(db: Db, repoId: string, id: string): boolean {
-  return !!db
-    .prepare(
-      `SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?
-       UNION ALL SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? LIMIT 1`,
-    )
-    .get(repoId, id, repoId, id);
 }
 
 function newConversationId(db: Db, repoId: string): string {
@@ -62,16 +42,17 @@ export function claimNextTask(db: Db, now: number = Date.now()): ClaimedTask | n
   return writeTransaction(db, () => {
     const candidates = db
       .prepare(
-        `SELECT id, repo_id, conversation_id, thread_refs, status FROM tasks
+        `SELECT id, repo_id, conversation_id, thread_refs, attempts FROM tasks
          WHERE status = 'queued' ORDER BY id LIMIT 200`,
       )
-      .all() as Array<{ id: number; repo_id: string; conversation_id: string | null; thread_refs: string; status: TaskStatus }>;
+      .all() as Array<{ id: number; repo_id: string; conversation_id: string | null; thread_refs: string; attempts: number }>;
     for (const c of candidates) {
       let conversationId = c.conversation_id;
       let isNew = false;
       if (!conversationId) {
         const refs = safeRefs(c.thread_refs);
-        conversationId = refs.find((id) => conversationResumable(db, c.repo_id, id)) ?? null;
+        // A known, unarchived conversation (an archived one's files are gone: a reply starts anew; see conversation-gc.ts).
+        conversationId = refs.find((id) => conversationRecord(db, c.repo_id, id) === 'live') ?? null;
         if (!conversationId) {
           conversationId = newConversationId(db, c.repo_id);
           isNew = true;
@@ -82,12 +63,10 @@ export function claimNextTask(db: Db, now: number = Date.now()): ClaimedTask | n
         db.prepare(`UPDATE tasks SET conversation_id = ? WHERE id = ?`).run(conversationId, c.id);
         continue;
       }
-      const isResume = (db.prepare(`SELECT attempts FROM tasks WHERE id = ?`).get(c.id) as { attempts: number }).attempts > 0;
-      db.prepare(
-        `UPDATE tasks SET status = 'running', conversation_id = ?, started_at = ?, lease_until = ?,
-                attempts = attempts + 1, finished_at = NULL, resume_pending = 0, error = NULL
-         WHERE id = ?`,
-      ).run(conversationId, now, now + LEASE_MS, c.id);
+      const isResume = c.attempts > 0;
+      // Read in this transaction, so it applies; the check keeps the one way a status changes.
+      const claimed = transitionTask(db, c.id, { status: 'queued', attempt: c.attempts }, { to: 'running', conversationId, leaseUntil: now + LEASE_MS }, now);
+      if (!claimed.applied) continue;
       return { task: getTask(db, c.id)!, conversationId, isNewConversation: isNew, isResume };
     }
     return null;
@@ -132,21 +111,17 @@ export function requeueLapsedTasks(
   return writeTransaction(db, () => {
     const rows = (
       opts.all
-        ? db.prepare(`SELECT id, attempts FROM tasks WHERE status = 'running' OR (status = 'interrupted' AND resume_pending = 1)`).all()
-        : db.prepare(`SELECT id, attempts FROM tasks WHERE status = 'running' AND (lease_until IS NULL OR lease_until < ?)`).all(now)
-    ) as Array<{ id: number; attempts: number }>;
+        ? db.prepare(`SELECT id, status, attempts FROM tasks WHERE status = 'running' OR (status = 'interrupted' AND resume_pending = 1)`).all()
+        : db.prepare(`SELECT id, status, attempts FROM tasks WHERE status = 'running' AND (lease_until IS NULL OR lease_until < ?)`).all(now)
+    ) as Array<{ id: number; status: TaskStatus; attempts: number }>;
     const requeued: number[] = [];
     const abandoned: number[] = [];
     for (const r of rows) {
       if (opts.alive?.has(r.id)) continue;
+      const seen = { status: r.status, attempt: r.attempts };
       if (r.attempts < maxAttempts) {
-        db.prepare(`UPDATE tasks SET status = 'queued', lease_until = NULL, finished_at = NULL WHERE id = ?`).run(r.id);
-        requeued.push(r.id);
-      } else {
-        db.prepare(
-          `UPDATE tasks SET status = 'interrupted', lease_until = NULL, finished_at = ?, resume_pending = 0,
-                  error = 'interrupted twice (shutdown or crash); not retried again' WHERE id = ?`,
-        ).run(now, r.id);
+        if (transitionTask(db, r.id, seen, { to: 'queued' }, now).applied) requeued.push(r.id);
+      } else if (transitionTask(db, r.id, seen, { to: 'interrupted', error: ABANDONED_ERROR }, now).applied) {
         abandoned.push(r.id);
       }
     }
@@ -154,23 +129,27 @@ export function requeueLapsedTasks(
   });
 }
 
-export interface TaskOutcomeUpdate {
-  readonly status: Extract<TaskStatus, 'completed' | 'failed' | 'timeout' | 'cancelled' | 'interrupted'>;
-  /** With `interrupted`: run it again after the restart. */
-  readonly resumePending?: boolean;
-  readonly model?: string | null;
-  readonly sessionId?: string | null;
-  readonly costUsd?: number | null;
-  readonly turns?: number | null;
-  readonly error?: string | null;
+/** Why recovery gave up on a task; the dispatcher's mail to the sender records the same. */
+export const ABANDONED_ERROR = 'interrupted twice (shutdown or crash); not retried again';
+
+export type TaskOutcomeUpdate = { readonly status: TaskOutcomeStatus } & TaskOutcomeFields;
+
+/**
+ * Records the end of a run, if the task is still as `expected` (normally `running` in the attempt
+ * the runner was given); see task-transitions.ts. Call inside the transaction that also enqueues
+ * the reply, and enqueue it only when this applied.
+ */
+export function finishTask(db: Db, taskId: number, expected: ExpectedTaskState, u: TaskOutcomeUpdate, now: number = Date.now()): TransitionResult {
+  const { status, ...fields } = u;
+  return transitionTask(db, taskId, expected, { to: status, ...fields }, now);
 }
 
-/** Records the end of a run. Call inside the transaction that also enqueues the reply. */
-export function finishTask(db: Db, taskId: number, u: TaskOutcomeUpdate, now: number = Date.now()): void {
-  db.prepare(
-    `UPDATE tasks SET status = ?, model = COALESCE(?, model), session_id = COALESCE(?, session_id),
-            cost_usd = COALESCE(?, cost_usd), turns = COALESCE(?, turns), error = ?, finished_at = ?, lease_until = NULL,
-            resume_pending = ?
-     WHERE id = ?`,
-  ).run(u.status, u.model ?? null, u.sessionId ?? null, u.costUsd ?? null, u.turns ?? null, u.error ?? null, now, u.resumePending ? 1 : 0, taskId);
+/** The model a run uses, known once its conversation is resolved (shown while it runs). */
+export function setTaskModel(db: Db, taskId: number, model: string): void {
+  writeTransaction(db, () => db.prepare(`UPDATE tasks SET model = ? WHERE id = ?`).run(model, taskId));
+}
+
+/** Marks whether the task's container runs behind the sandbox (the dashboard shows it). */
+export function setTaskNetworkSandbox(db: Db, taskId: number, sandboxed: boolean): void {
+  writeTransaction(db, () => db.prepare(`UPDATE tasks SET network_sandbox = ? WHERE id = ?`).run(sandboxed ? 1 : 0, taskId));
 }

@@ -23,6 +23,7 @@ import {
   type MailVerdict,
 } from '../store/accept.ts';
 import { writeTransaction, type Db } from '../store/database.ts';
+import { firstKnownConversation } from '../store/conversations.ts';
 import { findRateLimitHit, mayNotifyRateLimit, noteLimitNotice, rejectedSourceOverLimit } from '../store/rate-limit.ts';
 import { noteRejectedDropped } from '../store/rejected-mail.ts';
 
@@ -98,7 +99,7 @@ export async function recordMail(
     inReplyTo: inboundMailOf(sender, mail),
     // Filed under no conversation, but tagged with the one the mail belongs to, so it stays in its thread.
     conversationId: null,
-    threadConversationId: knownConversation(db, repo.repoId, mail.conversationCandidates),
+    threadConversationId: firstKnownConversation(db, repo.repoId, mail.conversationCandidates),
     body: { kind: 'error', message: reply.message },
     now,
   };
@@ -152,11 +153,4 @@ export async function recordMails(
     if (next < incoming.length) out.push(await recordMail(db, repo, incoming[next++]!, now, policy));
   }
   return out;
-}
-
-/** The first candidate that is a conversation of this repo, so the reply stays in its thread. */
-function knownConversation(db: Db, repoId: string, candidates: readonly string[]): string | null {
-  const exists = db.prepare(`SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?`);
-  for (const id of candidates) if (exists.get(repoId, id)) return id;
-  return null;
 }

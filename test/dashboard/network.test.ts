@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { createDashboardApp, startDashboard } from '../../src/dashboard/server.ts';
 import { NETWORK_LIVE_ROWS, NETWORK_PAGE_ROWS } from '../../src/dashboard/network-view.ts';
 import type { Db } from '../../src/store/database.ts';
-import { insertNetworkRequests, setTaskNetworkSandbox } from '../../src/store/network-log.ts';
+import { insertNetworkRequests } from '../../src/store/network-log.ts';
+import { setTaskNetworkSandbox } from '../../src/store/task-queue.ts';
 import { insertTask, makeConfig, makeOptions, netEntry, readSse, tempDb, type SseEvent } from './helpers.ts';
 
 const BASE = 'http://localhost';

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { checkDatabase, expectedTables } from '../../src/doctor/database.ts';
+import { checkDatabase } from '../../src/doctor/database.ts';
+import { expectedTables } from '../../src/store/schema-inspect.ts';
 import { openDatabase } from '../../src/store/database.ts';
 import { SCHEMA_VERSION } from '../../src/store/migrations.ts';
 

@@ -17,7 +17,7 @@ import { openDatabase, type Db } from '../../src/store/database.ts';
 import { claimNextTask, finishTask } from '../../src/store/task-queue.ts';
 import { appendTaskEvent, listTaskEvents } from '../../src/store/task-events.ts';
 import { getConversation } from '../../src/store/dashboard-queries.ts';
-import { recordRepoImage } from '../../src/store/conversation-gc.ts';
+import { recordRepoImage } from '../../src/store/repo-images.ts';
 import { getRejectedMailDay } from '../../src/store/rejected-mail.ts';
 import { testRuntime } from '../harness/podman-env.ts';
 
@@ -55,7 +55,7 @@ async function conversation(db: Db, store: ConversationStore, repoId: string, fi
     `INSERT INTO conversations (repo_id, id, model, subject, created_at, last_activity_at) VALUES (?, ?, 'sonnet', ?, ?, ?)`,
   ).run(repoId, claimed.conversationId, claimed.task.subject, now, now);
   appendTaskEvent(db, taskId, 'assistant', { text: 'hello' });
-  if (finish) finishTask(db, taskId, { status: 'completed' });
+  if (finish) finishTask(db, taskId, { status: 'running', attempt: claimed.task.attempts }, { status: 'completed' });
   return { id: claimed.conversationId, taskId };
 }
 
@@ -96,7 +96,7 @@ test('a sweep deletes idle conversations and stray directories, keeps busy and r
 
     // Once its task is done, the busy one goes at the next sweep; a directory left behind by a failed
     // delete of an archived conversation is removed too.
-    finishTask(db, busy.taskId, { status: 'completed' }, Date.now());
+    finishTask(db, busy.taskId, { status: 'running', attempt: 1 }, { status: 'completed' }, Date.now());
     fs.mkdirSync(api.paths(idle.id).workspace, { recursive: true });
     const second = await sweeper.sweep();
     assert.deepEqual(second.archived.map((c) => c.id), [busy.id]);

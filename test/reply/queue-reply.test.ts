@@ -8,7 +8,7 @@ import { acceptMail, type IncomingMail } from '../../src/store/accept.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
 import { getMail, listMailForTask } from '../../src/store/outgoing-mail.ts';
 import { getTask } from '../../src/store/task-queries.ts';
-import { finishTask } from '../../src/store/task-queue.ts';
+import { claimNextTask, finishTask } from '../../src/store/task-queue.ts';
 import { inboundMailOf, readTaskMail, type InboundMail } from '../../src/reply/inbound-mail.ts';
 import { NO_CONVERSATION_ID, queueReply, type ReplyRepo } from '../../src/reply/queue-reply.ts';
 import { spoolDir } from '../../src/reply/spool.ts';
@@ -85,8 +85,9 @@ test('inboundMailOf takes the facts a listener outline gives, with no References
 test('a reply is queued for its task, threaded, in the transaction that finishes the task', async () => {
   const { db, repo } = setup();
   const taskId = recordTask(db);
+  const run = claimNextTask(db)!;
   const { mail, value } = await queueReply(db, repo, { inReplyTo: inbound, conversationId: 'deadbeef', body: { kind: 'reply', markdown: 'Done.' } }, () => {
-    finishTask(db, taskId, { status: 'completed', error: null });
+    finishTask(db, taskId, { status: 'running', attempt: run.task.attempts }, { status: 'completed', error: null });
     return { queue: true, taskId, value: 'finished' };
   });
   assert.equal(value, 'finished');
@@ -153,7 +154,7 @@ test('a decision not to queue keeps the writes made with it, queues nothing and 
     repo,
     { inReplyTo: inbound, conversationId: 'deadbeef', body: { kind: 'reply', markdown: 'x' }, attachments: [{ filename: 'a.txt', content: 'a' }] },
     () => {
-      finishTask(db, taskId, { status: 'cancelled', error: 'gone' });
+      finishTask(db, taskId, { status: 'queued', attempt: 0 }, { status: 'cancelled', error: 'gone' });
       return { queue: false, value: 'skipped' };
     },
   );
@@ -173,7 +174,7 @@ test('a transaction that fails rolls back the writes made with the mail, leaves 
       repo,
       { inReplyTo: inbound, conversationId: 'deadbeef', body: { kind: 'reply', markdown: 'x' }, attachments: [{ filename: 'a.txt', content: 'a' }] },
       () => {
-        finishTask(db, taskId, { status: 'completed', error: null });
+        finishTask(db, taskId, { status: 'queued', attempt: 0 }, { status: 'cancelled', error: null });
         throw new Error('disk I/O error');
       },
     ),

@@ -10,15 +10,8 @@ import { claimNextTask, finishTask } from '../../src/store/task-queue.ts';
 import { appendTaskEvent, listTaskEvents } from '../../src/store/task-events.ts';
 import { enqueueMail } from '../../src/store/outgoing-mail.ts';
 import { getTask } from '../../src/store/task-queries.ts';
-import {
-  archiveConversation,
-  compactUnthreadedMail,
-  conversationRecord,
-  findIdleConversations,
-  forgetRepoImage,
-  imagesInUse,
-  recordRepoImage,
-} from '../../src/store/conversation-gc.ts';
+import { archiveConversation, compactUnthreadedMail, findIdleConversations } from '../../src/store/conversation-gc.ts';
+import { conversationRecord } from '../../src/store/conversations.ts';
 import { getConversation } from '../../src/store/dashboard-queries.ts';
 
 const DAY = 86_400_000;
@@ -60,7 +53,7 @@ function finishedTask(db: Db, repoId: string, at: number, refs: string[] = []): 
   ).run(repoId, claimed.conversationId, `subject ${taskId}`, at, at);
   appendTaskEvent(db, taskId, 'assistant', { text: 'x'.repeat(5000) }, at);
   db.transaction(() => {
-    finishTask(db, taskId, { status: 'completed', costUsd: 0.01, turns: 1 }, at + 1000);
+    finishTask(db, taskId, { status: 'running', attempt: claimed.task.attempts }, { status: 'completed', costUsd: 0.01, turns: 1 }, at + 1000);
     const id = enqueueMail(db, {
       repoId,
       taskId,
@@ -162,10 +155,11 @@ test('never archives a conversation with a queued, running or resume-pending tas
   {
     const { db } = dbFile();
     const first = mail(db, 'api', T0);
-    const conv = claimNextTask(db, T0)!.conversationId;
+    const claimedFirst = claimNextTask(db, T0)!;
+    const conv = claimedFirst.conversationId;
     const followUp = mail(db, 'api', T0 + 1, [conv]);
     assert.equal(claimNextTask(db, T0 + 2), null, 'the follow-up waits, its conversation resolved');
-    finishTask(db, first, { status: 'completed' }, T0 + 3);
+    finishTask(db, first, { status: 'running', attempt: claimedFirst.task.attempts }, { status: 'completed' }, T0 + 3);
     assert.equal(getTask(db, followUp)?.conversationId, conv);
     assert.equal(archiveConversation(db, 'api', conv, cutoff, now).kind, 'busy', 'queued with the conversation resolved');
     db.close();
@@ -202,7 +196,7 @@ test('a conversation only tasks know (no row yet) is archived with a summary tak
   const { db } = dbFile();
   const id = mail(db, 'api', T0);
   const claimed = claimNextTask(db, T0)!;
-  finishTask(db, id, { status: 'failed', error: 'git fetch failed' }, T0 + 10);
+  finishTask(db, id, { status: 'running', attempt: claimed.task.attempts }, { status: 'failed', error: 'git fetch failed' }, T0 + 10);
   assert.deepEqual(findIdleConversations(db, 'api', T0 + DAY).map((c) => c.id), [claimed.conversationId]);
   assert.equal(archiveConversation(db, 'api', claimed.conversationId, T0 + DAY, T0 + 2 * DAY).kind, 'archived');
   const conv = getConversation(db, 'api', claimed.conversationId)!;
@@ -225,21 +219,5 @@ test('rejected mail older than the cutoff loses its raw bytes; newer and queued 
   assert.ok(rawLength(db, queued) > 0, 'a queued task still needs its mail');
   assert.equal(getTask(db, oldRejected)?.reason, 'unauthorized', 'the rejection stays listed');
   assert.equal(compactUnthreadedMail(db, 'api', T0 + 7 * DAY), 0, 'nothing left to free');
-  db.close();
-});
-
-test('images: the current one per repo and recently used ones are kept; repos without a record are unknown', () => {
-  const { db } = dbFile();
-  recordRepoImage(db, 'api', 'airut-api:old', T0);
-  recordRepoImage(db, 'api', 'airut-api:new', T0 + 2 * DAY);
-  recordRepoImage(db, 'web', 'airut-web:one', T0);
-  recordRepoImage(db, 'gone', 'airut-gone:x', T0);
-  const use = imagesInUse(db, ['api', 'web', 'docs'], T0 + DAY);
-  assert.deepEqual([...use.keep].sort(), ['airut-api:new', 'airut-web:one']);
-  assert.deepEqual([...use.unknownRepos], ['docs']);
-  // Within the grace period an older image is kept too (a task may be about to start it).
-  assert.deepEqual([...imagesInUse(db, ['api'], T0).keep].sort(), ['airut-api:new', 'airut-api:old', 'airut-gone:x', 'airut-web:one']);
-  forgetRepoImage(db, 'airut-api:new');
-  assert.deepEqual([...imagesInUse(db, ['api'], T0 + 3 * DAY).keep], ['airut-api:old']);
   db.close();
 });

@@ -44,7 +44,7 @@ test('a follow-up of a running conversation waits; others pass it; it runs once 
   assert.equal(next.task.id, other, 'the follow-up must wait');
   assert.equal(getTask(db, followUp)?.conversationId, first.conversationId);
   assert.equal(claimNextTask(db), null);
-  finishTask(db, first.task.id, { status: 'completed' });
+  finishTask(db, first.task.id, { status: 'running', attempt: 1 }, { status: 'completed' });
   const resumed = claimNextTask(db)!;
   assert.equal(resumed.task.id, followUp);
   assert.equal(resumed.conversationId, first.conversationId);
@@ -55,7 +55,7 @@ test('conversation ids are matched within the repo only; unknown ids start a new
   const db = openDatabase(':memory:', { migrate: true });
   enqueue(db, 'api');
   const apiConv = claimNextTask(db)!.conversationId;
-  finishTask(db, 1, { status: 'completed' });
+  finishTask(db, 1, { status: 'running', attempt: 1 }, { status: 'completed' });
   enqueue(db, 'web', [apiConv]);
   const web = claimNextTask(db)!;
   assert.notEqual(web.conversationId, apiConv);
@@ -83,7 +83,7 @@ test('a task interrupted by a shutdown is queued again at start-up; the sweep le
   const db = openDatabase(':memory:', { migrate: true });
   const id = enqueue(db, 'api');
   claimNextTask(db);
-  finishTask(db, id, { status: 'interrupted', error: 'stopped by a shutdown', resumePending: true });
+  finishTask(db, id, { status: 'running', attempt: 1 }, { status: 'interrupted', error: 'stopped by a shutdown', resumePending: true });
   assert.deepEqual(requeueLapsedTasks(db, {}), { requeued: [], abandoned: [] }, 'the sweep does not touch interrupted tasks');
   assert.deepEqual(requeueLapsedTasks(db, { all: true }), { requeued: [id], abandoned: [] });
   const again = claimNextTask(db)!;
@@ -93,6 +93,6 @@ test('a task interrupted by a shutdown is queued again at start-up; the sweep le
 
   const t0 = Date.now();
   assert.deepEqual(requeueLapsedTasks(db, { alive: new Set([id]) }, t0 + LEASE_MS * 2), { requeued: [], abandoned: [] });
-  finishTask(db, id, { status: 'interrupted', error: 'stopped again', resumePending: true });
+  finishTask(db, id, { status: 'running', attempt: 2 }, { status: 'interrupted', error: 'stopped again', resumePending: true });
   assert.deepEqual(requeueLapsedTasks(db, { all: true }), { requeued: [], abandoned: [id] }, 'a third run is not attempted');
 });
