@@ -16,9 +16,10 @@ import {
 } from '../src/supervisor/repo-worker-protocol.ts';
 
 const data = workerData as RepoWorkerData;
-const repo = data.repo;
-registerSecretValues([repo.email.password, ...Object.values(repo.secrets)]);
-const log = repoLogger(repo.repoId, { thread: 'listener' });
+const config = data.listener;
+// The IMAP password is the only secret this thread holds (see listenerConfig()).
+registerSecretValues([config.imap.password]);
+const log = repoLogger(config.repoId, { thread: 'listener' });
 
 const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
   peer: 'supervisor',
@@ -28,16 +29,9 @@ const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
 });
 
 const listener = new ImapListener({
-  host: repo.email.imapServer,
-  port: repo.email.imapPort,
-  security: repo.email.imapSecurity,
-  username: repo.email.username,
-  password: repo.email.password,
-  useIdle: repo.imap.useIdle,
-  pollIntervalMs: repo.imap.pollIntervalSeconds * 1000,
-  idleReconnectIntervalMs: repo.imap.idleReconnectIntervalSeconds * 1000,
-  maxMessageBytes: repo.limits.maxMessageBytes,
-  onMessages: (messages, recorded, stopped) => intakeMessages(messages, repo, (mails) => supervisor.acceptBatch(mails), log, recorded, stopped),
+  ...config.imap,
+  maxMessageBytes: config.limits.maxMessageBytes,
+  onMessages: (messages, recorded, stopped) => intakeMessages(messages, config, (mails) => supervisor.acceptBatch(mails), log, recorded, stopped),
   onStatus: (status) => {
     supervisor.reportStatus(status).catch((err: Error) => log.warn({ err: err.message }, 'status report failed'));
   },

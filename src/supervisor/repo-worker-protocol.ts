@@ -5,6 +5,9 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { RepoServerConfig } from '../config/types.ts';
+import type { ScreeningPolicy } from '../email/screen.ts';
+import type { MessageSizeLimits } from '../limits/message-limits.ts';
+import type { ImapListenerOptions } from '../listener/imap-listener.ts';
 import type { AcceptOutcome, IncomingMail } from '../store/accept.ts';
 import type { ListenerStatus } from '../store/repo-status.ts';
 
@@ -27,8 +30,55 @@ export interface RepoListenerApi {
   ping(): 'pong';
 }
 
+/** How a listener reaches and watches its inbox (the IMAP account is the one secret it holds). */
+export type ListenerImapSettings = Pick<
+  ImapListenerOptions,
+  'host' | 'port' | 'security' | 'username' | 'password' | 'useIdle' | 'pollIntervalMs' | 'idleReconnectIntervalMs'
+>;
+
+/**
+ * The slice of a repository's configuration its listener thread receives: its inbox and the rules
+ * mail must pass before it is recorded. Not the repository's secrets, masked secrets, signing
+ * credentials, SMTP account or storage: a thread that parses hostile mail holds nothing it does
+ * not read (a test checks that no secret value crosses).
+ */
+export interface ListenerConfig {
+  readonly repoId: string;
+  readonly imap: ListenerImapSettings;
+  readonly screening: ScreeningPolicy;
+  readonly limits: MessageSizeLimits;
+}
+
+/** The listener's slice of `repo`, field by field (never a spread: a new config field stays out until named here). */
+export function listenerConfig(repo: RepoServerConfig): ListenerConfig {
+  const { email, imap, limits } = repo;
+  return {
+    repoId: repo.repoId,
+    imap: {
+      host: email.imapServer,
+      port: email.imapPort,
+      security: email.imapSecurity,
+      username: email.username,
+      password: email.password,
+      useIdle: imap.useIdle,
+      pollIntervalMs: imap.pollIntervalSeconds * 1000,
+      idleReconnectIntervalMs: imap.idleReconnectIntervalSeconds * 1000,
+    },
+    screening: {
+      fromAddress: email.fromAddress,
+      trustedAuthservId: repo.trustedAuthservId,
+      authorizedSenders: repo.authorizedSenders,
+    },
+    limits: {
+      maxMessageBytes: limits.maxMessageBytes,
+      maxAttachmentBytes: limits.maxAttachmentBytes,
+      maxAttachments: limits.maxAttachments,
+    },
+  };
+}
+
 export interface RepoWorkerData {
-  readonly repo: RepoServerConfig;
+  readonly listener: ListenerConfig;
   /** The listener calls the supervisor through this port. */
   readonly supervisorPort: MessagePort;
   /** The supervisor calls the listener through this port. */

@@ -9,6 +9,7 @@ import { DEFAULT_BACKOFF, backoffDelay } from '../listener/backoff.ts';
 import { Lifeline, connectApi, serveApi, type Guarded } from './thread-rpc.ts';
 import {
   CONTROL_TIMEOUT_MS,
+  listenerConfig,
   type RepoListenerApi,
   type RepoWorkerData,
   type SupervisorApi,
@@ -73,7 +74,7 @@ export class RepoWorker {
     const toWorker = new MessageChannel(); // supervisor → listener calls
     const toSupervisor = new MessageChannel(); // listener → supervisor calls
     const data: RepoWorkerData = {
-      repo: this.o.repo,
+      listener: listenerConfig(this.o.repo),
       supervisorPort: toSupervisor.port2,
       controlPort: toWorker.port2,
     };

@@ -4,9 +4,10 @@ import pino from 'pino';
 import type { AcceptOutcome, IncomingMail } from '../../src/store/accept.ts';
 import { MAX_ACCEPT_BATCH, intakeMessages, type FetchedMail } from '../../src/listener/intake.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
+import { listenerConfig } from '../../src/supervisor/repo-worker-protocol.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 
-const repo = testRepoServerConfig('api');
+const repo = listenerConfig(testRepoServerConfig('api'));
 const log = pino({ level: 'silent' });
 
 function fetched(count: number): FetchedMail[] {
