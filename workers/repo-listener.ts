@@ -13,7 +13,7 @@ import {
   type RepoListenerApi,
   type RepoWorkerData,
   type SupervisorApi,
-} from '../src/supervisor/repo-worker-protocol.ts';
+} from '../src/protocol/listener.ts';
 
 const data = workerData as RepoWorkerData;
 const config = data.listener;

@@ -11,7 +11,7 @@ import { screenMessage } from '../email/screen.ts';
 import { conversationIdCandidates } from '../email/threading.ts';
 import { checkMessageLimits } from '../limits/message-limits.ts';
 import { explainLimitViolation } from '../limits/explain.ts';
-import type { ListenerConfig } from '../supervisor/repo-worker-protocol.ts';
+import type { ListenerConfig } from '../protocol/listener.ts';
 
 /** What intake reads of the listener's configuration: whose mail it is and the rules it must pass. */
 export type IntakeRules = Pick<ListenerConfig, 'repoId' | 'screening' | 'limits'>;

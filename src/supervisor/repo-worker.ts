@@ -13,7 +13,7 @@ import {
   type RepoListenerApi,
   type RepoWorkerData,
   type SupervisorApi,
-} from './repo-worker-protocol.ts';
+} from '../protocol/listener.ts';
 
 export type RepoWorkerState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 

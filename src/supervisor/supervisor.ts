@@ -10,7 +10,7 @@ import { saveListenerStatus, noteMailSeen, type ListenerStatus } from '../store/
 import { recordMails } from './record-mail.ts';
 import { LISTENER_ENTRY, RepoWorker } from './repo-worker.ts';
 import { ThreadBundles } from './thread-bundle.ts';
-import type { SupervisorApi } from './repo-worker-protocol.ts';
+import type { SupervisorApi } from '../protocol/listener.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 
 export type SupervisorState = 'created' | 'running' | 'stopping' | 'stopped';

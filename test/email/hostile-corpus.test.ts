@@ -13,7 +13,7 @@ import pino from 'pino';
 import { hostileCorpus, AUTHSERV, AUTHORIZED_SENDERS, REPO_ADDRESS, type HostileMail } from '../fixtures/hostile/corpus.ts';
 import type { RepoServerConfig } from '../../src/config/types.ts';
 import { intakeMessage } from '../../src/listener/intake.ts';
-import { listenerConfig } from '../../src/supervisor/repo-worker-protocol.ts';
+import { listenerConfig } from '../../src/protocol/listener.ts';
 import type { IncomingMail } from '../../src/store/accept.ts';
 import { ConversationStore, newConversationId } from '../../src/conversation/index.ts';
 import { MAX_FILENAME_BYTES } from '../../src/conversation/filename.ts';

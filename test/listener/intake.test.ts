@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { AcceptOutcome, IncomingMail } from '../../src/store/accept.ts';
 import { MAX_ACCEPT_BATCH, intakeMessages, type FetchedMail } from '../../src/listener/intake.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
-import { listenerConfig } from '../../src/supervisor/repo-worker-protocol.ts';
+import { listenerConfig } from '../../src/protocol/listener.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 
 const repo = listenerConfig(testRepoServerConfig('api'));

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
-import { listenerConfig } from '../../src/supervisor/repo-worker-protocol.ts';
+import { listenerConfig } from '../../src/protocol/listener.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 
 const SECRET_VALUES = {
