@@ -4,7 +4,7 @@
  * and hand it to the supervisor for durable acceptance, a backlog in batches.
  */
 import type { Logger } from '../log/logger.ts';
-import type { AcceptOutcome, IncomingMail, MailVerdict } from '../store/accept.ts';
+import type { AcceptOutcome, IncomingMail, MailVerdict } from '../protocol/incoming-mail.ts';
 import { connectingIp } from '../email/connecting-ip.ts';
 import { outlineMessage } from '../email/outline.ts';
 import { screenMessage } from '../email/screen.ts';

@@ -8,7 +8,7 @@ import type { RepoServerConfig } from '../config/types.ts';
 import type { ScreeningPolicy } from '../email/screen.ts';
 import type { MessageSizeLimits } from '../limits/message-limits.ts';
 import type { ImapListenerOptions } from '../listener/imap-listener.ts';
-import type { AcceptOutcome, IncomingMail } from '../store/accept.ts';
+import type { AcceptOutcome, IncomingMail } from './incoming-mail.ts';
 import type { ListenerStatus } from '../store/repo-status.ts';
 
 /** Served by the supervisor for one repo's listener. */

@@ -5,7 +5,7 @@
 import type { ServerConfig } from '../config/types.ts';
 import { logger, type Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
-import type { IncomingMail } from '../store/accept.ts';
+import type { IncomingMail } from '../protocol/incoming-mail.ts';
 import { saveListenerStatus, noteMailSeen, type ListenerStatus } from '../store/repo-status.ts';
 import { recordMails } from './record-mail.ts';
 import { LISTENER_ENTRY, RepoWorker } from './repo-worker.ts';

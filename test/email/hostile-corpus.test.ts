@@ -14,7 +14,7 @@ import { hostileCorpus, AUTHSERV, AUTHORIZED_SENDERS, REPO_ADDRESS, type Hostile
 import type { RepoServerConfig } from '../../src/config/types.ts';
 import { intakeMessage } from '../../src/listener/intake.ts';
 import { listenerConfig } from '../../src/protocol/listener.ts';
-import type { IncomingMail } from '../../src/store/accept.ts';
+import type { IncomingMail } from '../../src/protocol/incoming-mail.ts';
 import { ConversationStore, newConversationId } from '../../src/conversation/index.ts';
 import { MAX_FILENAME_BYTES } from '../../src/conversation/filename.ts';
 import { saveAttachments } from '../../src/runner/attachments.ts';
