@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ImapListener } from '../src/listener/imap-listener.ts';
 import { intakeMessages } from '../src/listener/intake.ts';
 import { repoLogger, registerSecretValues } from '../src/log/logger.ts';
-import { Lifeline, connectApi, serveApi } from '../src/supervisor/thread-rpc.ts';
+import { Lifeline, connectApi, serveApi } from '../src/threads/rpc.ts';
 import {
   ACCEPT_TIMEOUT_MS,
   CONTROL_TIMEOUT_MS,

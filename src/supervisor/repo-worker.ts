@@ -5,8 +5,8 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { RepoServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
-import { DEFAULT_BACKOFF, backoffDelay } from '../listener/backoff.ts';
-import { Lifeline, connectApi, serveApi, type Guarded } from './thread-rpc.ts';
+import { DEFAULT_BACKOFF, backoffDelay } from '../threads/backoff.ts';
+import { Lifeline, connectApi, serveApi, type Guarded } from '../threads/rpc.ts';
 import {
   CONTROL_TIMEOUT_MS,
   listenerConfig,
@@ -17,7 +17,7 @@ import {
 
 export type RepoWorkerState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
-/** The listener thread's TypeScript entry point; threads run its bundle (see thread-bundle.ts). */
+/** The listener thread's TypeScript entry point; threads run its bundle (see src/threads/bundle.ts). */
 export const LISTENER_ENTRY = new URL('../../workers/repo-listener.ts', import.meta.url);
 /**
  * A listener's young generation is capped: V8 would otherwise let it grow to 3 × 16 MiB per

@@ -9,7 +9,7 @@ import type { IncomingMail } from '../protocol/incoming-mail.ts';
 import { saveListenerStatus, noteMailSeen, type ListenerStatus } from '../store/repo-status.ts';
 import { recordMails } from './record-mail.ts';
 import { LISTENER_ENTRY, RepoWorker } from './repo-worker.ts';
-import { ThreadBundles } from './thread-bundle.ts';
+import { ThreadBundles } from '../threads/bundle.ts';
 import type { SupervisorApi } from '../protocol/listener.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AirutError } from '../../src/errors.ts';
-import { CODE_CACHE_REJECTED, ThreadBundles } from '../../src/supervisor/thread-bundle.ts';
+import { CODE_CACHE_REJECTED, ThreadBundles } from '../../src/threads/bundle.ts';
 import { LISTENER_ENTRY, listenerExecArgv } from '../../src/supervisor/repo-worker.ts';
 
 function tempEntry(name: string, text: string): URL {
