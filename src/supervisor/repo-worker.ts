@@ -6,6 +6,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { RepoServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { DEFAULT_BACKOFF, backoffDelay } from '../threads/backoff.ts';
+import { bundleExecArgv } from '../threads/exec-argv.ts';
 import { Lifeline, connectApi, serveApi, type Guarded } from '../threads/rpc.ts';
 import {
   CONTROL_TIMEOUT_MS,
@@ -26,23 +27,6 @@ export const LISTENER_ENTRY = new URL('../../workers/repo-listener.ts', import.m
  */
 const LISTENER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
-/**
- * The parent's Node options without its TypeScript loader: a bundle needs none, and a thread that
- * inherited `--import tsx` would start tsx's loader thread anyway (what the bundle avoids).
- */
-export function listenerExecArgv(parent: readonly string[] = process.execArgv): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < parent.length; i++) {
-    const a = parent[i]!;
-    if ((a === '--import' || a === '--loader' || a === '--require' || a === '-r') && /^tsx(\/|$)/.test(parent[i + 1] ?? '')) {
-      i++;
-      continue;
-    }
-    if (/^(--import|--loader|--require)=tsx(\/|$)/.test(a)) continue;
-    out.push(a);
-  }
-  return out;
-}
 const HEARTBEAT_MS = 30_000;
 const STOP_GRACE_MS = 8_000;
 
@@ -81,7 +65,7 @@ export class RepoWorker {
     const worker = new Worker(this.o.entry, {
       workerData: data,
       resourceLimits: LISTENER_RESOURCE_LIMITS,
-      execArgv: listenerExecArgv(),
+      execArgv: bundleExecArgv(),
       transferList: [toSupervisor.port2, toWorker.port2],
       name: `repo:${this.o.repo.repoId}`,
     });
