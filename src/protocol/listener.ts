@@ -1,7 +1,8 @@
 /**
- * The contract between the supervisor (main thread) and one repo listener thread.
- * Two MessageChannels: the listener calls `SupervisorApi` on one, the supervisor calls
- * `RepoListenerApi` on the other. Everything passed is structured-cloneable.
+ * The contract between the supervisor (main thread) and one repo listener thread: the slice of
+ * configuration the thread starts with (`listenerConfig`), and two MessageChannels: the listener
+ * calls `SupervisorApi` on one, the supervisor calls `RepoListenerApi` on the other. Everything
+ * passed is structured-cloneable.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { RepoServerConfig } from '../config/types.ts';
