@@ -6,19 +6,20 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ImapListener } from '../src/listener/imap-listener.ts';
 import { intakeMessages } from '../src/listener/intake.ts';
 import { repoLogger, registerSecretValues } from '../src/log/logger.ts';
-import { Lifeline, connectApi, serveApi } from '../src/supervisor/thread-rpc.ts';
+import { Lifeline, connectApi, serveApi } from '../src/threads/rpc.ts';
 import {
   ACCEPT_TIMEOUT_MS,
   CONTROL_TIMEOUT_MS,
   type RepoListenerApi,
   type RepoWorkerData,
   type SupervisorApi,
-} from '../src/supervisor/repo-worker-protocol.ts';
+} from '../src/protocol/listener.ts';
 
 const data = workerData as RepoWorkerData;
-const repo = data.repo;
-registerSecretValues([repo.email.password, ...Object.values(repo.secrets)]);
-const log = repoLogger(repo.repoId, { thread: 'listener' });
+const config = data.listener;
+// The IMAP password is the only secret this thread holds (see listenerConfig()).
+registerSecretValues([config.imap.password]);
+const log = repoLogger(config.repoId, { thread: 'listener' });
 
 const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
   peer: 'supervisor',
@@ -28,16 +29,9 @@ const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
 });
 
 const listener = new ImapListener({
-  host: repo.email.imapServer,
-  port: repo.email.imapPort,
-  security: repo.email.imapSecurity,
-  username: repo.email.username,
-  password: repo.email.password,
-  useIdle: repo.imap.useIdle,
-  pollIntervalMs: repo.imap.pollIntervalSeconds * 1000,
-  idleReconnectIntervalMs: repo.imap.idleReconnectIntervalSeconds * 1000,
-  maxMessageBytes: repo.limits.maxMessageBytes,
-  onMessages: (messages, recorded, stopped) => intakeMessages(messages, repo, (mails) => supervisor.acceptBatch(mails), log, recorded, stopped),
+  ...config.imap,
+  maxMessageBytes: config.limits.maxMessageBytes,
+  onMessages: (messages, recorded, stopped) => intakeMessages(messages, config, (mails) => supervisor.acceptBatch(mails), log, recorded, stopped),
   onStatus: (status) => {
     supervisor.reportStatus(status).catch((err: Error) => log.warn({ err: err.message }, 'status report failed'));
   },

@@ -5,7 +5,7 @@
 import { openDatabase, type Db } from '../src/store/database.ts';
 import { logger, registerSecretValues } from '../src/log/logger.ts';
 import { runTask } from '../src/runner/run-task.ts';
-import type { RunTaskInput, RunTaskResult } from '../src/runner/protocol.ts';
+import type { RunTaskInput, RunTaskResult } from '../src/protocol/runner.ts';
 
 let db: Db | null = null;
 let dbPath: string | null = null;

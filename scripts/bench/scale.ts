@@ -348,7 +348,7 @@ async function main(): Promise<void> {
     perRepo +
     'A repo is one listener thread, and a thread is one V8 isolate: about 6 MiB for an empty Node worker, plus its own ' +
     'copy of imapflow (with mailsplit, libmime, iconv-lite) and pino, loaded from the listener bundle ' +
-    '(`src/supervisor/thread-bundle.ts`, started from a V8 code cache). The listener reads MIME structure with mailsplit ' +
+    '(`src/threads/bundle.ts`, started from a V8 code cache). The listener reads MIME structure with mailsplit ' +
     'rather than mailparser (`src/email/mime-structure.ts`): with mailparser\'s HTML and text tooling in every isolate, 100 ' +
     'repos took 1,713 MiB; before the bundle, with tsx in every thread, 20 repos took 1,465 MiB and 12 s to start. ' +
     `Start-up is CPU-bound on this 2-CPU machine (the daemon and Dovecot's 100 logins share it): the CPU column is the daemon's. ` +

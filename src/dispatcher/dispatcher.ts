@@ -13,7 +13,7 @@ import { getTask } from '../store/task-queries.ts';
 import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
 import { writeTransaction } from '../store/database.ts';
 import { finishTaskWithMail } from '../runner/notify-sender.ts';
-import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from '../runner/protocol.ts';
+import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from '../protocol/runner.ts';
 import type { SandboxGlobals } from '../sandbox/task-network.ts';
 import { ContainerRuntime } from '../sandbox/container-runtime.ts';
 import { reapContainers } from '../sandbox/reaper.ts';

@@ -46,8 +46,11 @@ export function isSentAttachment(a: Pick<AttachmentFacts, 'filename' | 'inline'>
   return !(a.inline && !a.filename);
 }
 
+/** The limits one mail is checked against as it arrives (the rates are the supervisor's). */
+export type MessageSizeLimits = Pick<MailLimits, 'maxMessageBytes' | 'maxAttachmentBytes' | 'maxAttachments'>;
+
 /** The first limit the mail breaks (size, structure, count, then the largest attachment), or null. */
-export function checkMessageLimits(facts: MessageFacts, limits: MailLimits): LimitViolation | null {
+export function checkMessageLimits(facts: MessageFacts, limits: MessageSizeLimits): LimitViolation | null {
   const maxBytes = limits.maxMessageBytes;
   if (facts.headersOnly || (maxBytes !== null && facts.size > maxBytes)) {
     // headersOnly is only ever set for a mail over the limit; `?? size` keeps the type honest.

@@ -3,15 +3,18 @@
  * (loop protection, DMARC, allowlist), check its size and attachments against the repo's limits,
  * and hand it to the supervisor for durable acceptance, a backlog in batches.
  */
-import type { RepoServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
-import type { AcceptOutcome, IncomingMail, MailVerdict } from '../store/accept.ts';
+import type { AcceptOutcome, IncomingMail, MailVerdict } from '../protocol/incoming-mail.ts';
 import { connectingIp } from '../email/connecting-ip.ts';
 import { outlineMessage } from '../email/outline.ts';
 import { screenMessage } from '../email/screen.ts';
 import { conversationIdCandidates } from '../email/threading.ts';
 import { checkMessageLimits } from '../limits/message-limits.ts';
 import { explainLimitViolation } from '../limits/explain.ts';
+import type { ListenerConfig } from '../protocol/listener.ts';
+
+/** What intake reads of the listener's configuration: whose mail it is and the rules it must pass. */
+export type IntakeRules = Pick<ListenerConfig, 'repoId' | 'screening' | 'limits'>;
 
 /** Records mails in order; one outcome per mail (SupervisorApi.acceptBatch). */
 export type AcceptBatchFn = (mails: IncomingMail[]) => Promise<AcceptOutcome[]>;
@@ -39,22 +42,18 @@ interface PreparedMail {
 }
 
 /** Parses, screens and checks one message: what the supervisor is asked to record. */
-export async function prepareMail(raw: Buffer, uid: number, repo: RepoServerConfig, fetched: FetchedAs = { size: raw.byteLength, headersOnly: false }): Promise<IncomingMail> {
+export async function prepareMail(raw: Buffer, uid: number, rules: IntakeRules, fetched: FetchedAs = { size: raw.byteLength, headersOnly: false }): Promise<IncomingMail> {
   // A server may under-report; the bytes we hold are the truth when we hold them all.
   const size = fetched.headersOnly ? fetched.size : Math.max(fetched.size, raw.byteLength);
   const parsed = await outlineMessage(raw);
-  const screened = screenMessage(parsed, {
-    fromAddress: repo.email.fromAddress,
-    trustedAuthservId: repo.trustedAuthservId,
-    authorizedSenders: repo.authorizedSenders,
-  });
+  const screened = screenMessage(parsed, rules.screening);
   let verdict: MailVerdict;
   if (screened.action === 'accept') {
     // Limits are checked only for senders who passed: the others are refused (and never
     // answered) whatever their size.
     const violation = checkMessageLimits(
       { size, headersOnly: fetched.headersOnly, attachments: parsed.attachments, structureLimit: parsed.structureLimit },
-      repo.limits,
+      rules.limits,
     );
     verdict = violation
       ? { action: 'reject', reason: 'too_large', detail: explainLimitViolation(violation).detail, limit: violation }
@@ -63,7 +62,7 @@ export async function prepareMail(raw: Buffer, uid: number, repo: RepoServerConf
     verdict = { action: 'reject', reason: screened.reason, detail: screened.detail };
   }
   return {
-    repoId: repo.repoId,
+    repoId: rules.repoId,
     // A private copy: imapflow's buffer may share a larger pool, and it crosses a thread.
     raw: new Uint8Array(raw),
     size,
@@ -72,7 +71,7 @@ export async function prepareMail(raw: Buffer, uid: number, repo: RepoServerConf
     messageId: parsed.messageId,
     subject: parsed.subject,
     sender: screened.sender,
-    sourceIp: connectingIp(parsed.headerLines, repo.trustedAuthservId),
+    sourceIp: connectingIp(parsed.headerLines, rules.screening.trustedAuthservId),
     references: parsed.references,
     conversationCandidates: conversationIdCandidates(parsed).map((c) => c.conversationId),
     verdict,
@@ -114,7 +113,7 @@ function logOutcome(log: Logger, uid: number, mail: IncomingMail, outcome: Accep
  */
 export async function intakeMessages(
   messages: Iterable<FetchedMail>,
-  repo: RepoServerConfig,
+  rules: IntakeRules,
   acceptBatch: AcceptBatchFn,
   log: Logger,
   recorded: (uid: number) => void,
@@ -146,7 +145,7 @@ export async function intakeMessages(
   };
   for (const m of messages) {
     if (stopped()) break;
-    pending.push({ uid: m.uid, mail: await prepareMail(m.raw, m.uid, repo, m.info) });
+    pending.push({ uid: m.uid, mail: await prepareMail(m.raw, m.uid, rules, m.info) });
     if (idle || pending.length >= MAX_ACCEPT_BATCH) await send();
   }
   await send();
@@ -157,13 +156,13 @@ export async function intakeMessages(
 export async function intakeMessage(
   raw: Buffer,
   uid: number,
-  repo: RepoServerConfig,
+  rules: IntakeRules,
   acceptBatch: AcceptBatchFn,
   log: Logger,
   fetched: FetchedAs = { size: raw.byteLength, headersOnly: false },
 ): Promise<boolean> {
   let done = false;
-  await intakeMessages([{ uid, raw, info: fetched }], repo, acceptBatch, log, () => {
+  await intakeMessages([{ uid, raw, info: fetched }], rules, acceptBatch, log, () => {
     done = true;
   });
   return done;

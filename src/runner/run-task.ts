@@ -42,7 +42,7 @@ import { openSandboxedNetwork, unsandboxedNetwork, type TaskNetwork } from '../s
 import { envFileDir } from '../sandbox/network-sidecar.ts';
 import { instanceId } from '../instance-id.ts';
 import { storageFaultOf } from '../health/storage-faults.ts';
-import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from './protocol.ts';
+import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from '../protocol/runner.ts';
 
 const LEASE_RENEW_MS = 30_000;
 const CONTAINER_GITCONFIG = '/etc/airut/gitconfig';

@@ -18,10 +18,8 @@ import {
   acceptMail,
   DEFAULT_REJECTED_MAIL_POLICY,
   findRecordedMail,
-  type AcceptOutcome,
-  type IncomingMail,
-  type MailVerdict,
 } from '../store/accept.ts';
+import type { AcceptOutcome, IncomingMail, MailVerdict } from '../protocol/incoming-mail.ts';
 import { writeTransaction, type Db } from '../store/database.ts';
 import { firstKnownConversation } from '../store/conversations.ts';
 import { findRateLimitHit, mayNotifyRateLimit, noteLimitNotice, rejectedSourceOverLimit } from '../store/rate-limit.ts';

@@ -5,18 +5,20 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { RepoServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
-import { DEFAULT_BACKOFF, backoffDelay } from '../listener/backoff.ts';
-import { Lifeline, connectApi, serveApi, type Guarded } from './thread-rpc.ts';
+import { DEFAULT_BACKOFF, backoffDelay } from '../threads/backoff.ts';
+import { bundleExecArgv } from '../threads/exec-argv.ts';
+import { Lifeline, connectApi, serveApi, type Guarded } from '../threads/rpc.ts';
 import {
   CONTROL_TIMEOUT_MS,
+  listenerConfig,
   type RepoListenerApi,
   type RepoWorkerData,
   type SupervisorApi,
-} from './repo-worker-protocol.ts';
+} from '../protocol/listener.ts';
 
 export type RepoWorkerState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
-/** The listener thread's TypeScript entry point; threads run its bundle (see thread-bundle.ts). */
+/** The listener thread's TypeScript entry point; threads run its bundle (see src/threads/bundle.ts). */
 export const LISTENER_ENTRY = new URL('../../workers/repo-listener.ts', import.meta.url);
 /**
  * A listener's young generation is capped: V8 would otherwise let it grow to 3 × 16 MiB per
@@ -25,23 +27,6 @@ export const LISTENER_ENTRY = new URL('../../workers/repo-listener.ts', import.m
  */
 const LISTENER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
-/**
- * The parent's Node options without its TypeScript loader: a bundle needs none, and a thread that
- * inherited `--import tsx` would start tsx's loader thread anyway (what the bundle avoids).
- */
-export function listenerExecArgv(parent: readonly string[] = process.execArgv): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < parent.length; i++) {
-    const a = parent[i]!;
-    if ((a === '--import' || a === '--loader' || a === '--require' || a === '-r') && /^tsx(\/|$)/.test(parent[i + 1] ?? '')) {
-      i++;
-      continue;
-    }
-    if (/^(--import|--loader|--require)=tsx(\/|$)/.test(a)) continue;
-    out.push(a);
-  }
-  return out;
-}
 const HEARTBEAT_MS = 30_000;
 const STOP_GRACE_MS = 8_000;
 
@@ -73,14 +58,14 @@ export class RepoWorker {
     const toWorker = new MessageChannel(); // supervisor → listener calls
     const toSupervisor = new MessageChannel(); // listener → supervisor calls
     const data: RepoWorkerData = {
-      repo: this.o.repo,
+      listener: listenerConfig(this.o.repo),
       supervisorPort: toSupervisor.port2,
       controlPort: toWorker.port2,
     };
     const worker = new Worker(this.o.entry, {
       workerData: data,
       resourceLimits: LISTENER_RESOURCE_LIMITS,
-      execArgv: listenerExecArgv(),
+      execArgv: bundleExecArgv(),
       transferList: [toSupervisor.port2, toWorker.port2],
       name: `repo:${this.o.repo.repoId}`,
     });

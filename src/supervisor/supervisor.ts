@@ -5,12 +5,12 @@
 import type { ServerConfig } from '../config/types.ts';
 import { logger, type Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
-import type { IncomingMail } from '../store/accept.ts';
+import type { IncomingMail } from '../protocol/incoming-mail.ts';
 import { saveListenerStatus, noteMailSeen, type ListenerStatus } from '../store/repo-status.ts';
 import { recordMails } from './record-mail.ts';
 import { LISTENER_ENTRY, RepoWorker } from './repo-worker.ts';
-import { ThreadBundles } from './thread-bundle.ts';
-import type { SupervisorApi } from './repo-worker-protocol.ts';
+import { ThreadBundles } from '../threads/bundle.ts';
+import type { SupervisorApi } from '../protocol/listener.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 
 export type SupervisorState = 'created' | 'running' | 'stopping' | 'stopped';

@@ -13,7 +13,8 @@ import pino from 'pino';
 import { hostileCorpus, AUTHSERV, AUTHORIZED_SENDERS, REPO_ADDRESS, type HostileMail } from '../fixtures/hostile/corpus.ts';
 import type { RepoServerConfig } from '../../src/config/types.ts';
 import { intakeMessage } from '../../src/listener/intake.ts';
-import type { IncomingMail } from '../../src/store/accept.ts';
+import { listenerConfig } from '../../src/protocol/listener.ts';
+import type { IncomingMail } from '../../src/protocol/incoming-mail.ts';
 import { ConversationStore, newConversationId } from '../../src/conversation/index.ts';
 import { MAX_FILENAME_BYTES } from '../../src/conversation/filename.ts';
 import { saveAttachments } from '../../src/runner/attachments.ts';
@@ -32,7 +33,7 @@ const log = pino({ level: 'silent' });
 /** What the listener would hand the supervisor. */
 async function intake(m: HostileMail): Promise<IncomingMail> {
   let handed: IncomingMail | null = null;
-  const recorded = await intakeMessage(m.raw, 1, repo, async ([mail]) => {
+  const recorded = await intakeMessage(m.raw, 1, listenerConfig(repo), async ([mail]) => {
     handed = mail!;
     return [{ kind: mail!.verdict.action === 'accept' ? 'queued' : 'rejected', taskId: 1 }];
   }, log);

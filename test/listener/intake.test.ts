@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import type { AcceptOutcome, IncomingMail } from '../../src/store/accept.ts';
+import type { AcceptOutcome, IncomingMail } from '../../src/protocol/incoming-mail.ts';
 import { MAX_ACCEPT_BATCH, intakeMessages, type FetchedMail } from '../../src/listener/intake.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
+import { listenerConfig } from '../../src/protocol/listener.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 
-const repo = testRepoServerConfig('api');
+const repo = listenerConfig(testRepoServerConfig('api'));
 const log = pino({ level: 'silent' });
 
 function fetched(count: number): FetchedMail[] {

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../src/store/database.ts';
-import { acceptMail, type IncomingMail } from '../../src/store/accept.ts';
+import { acceptMail } from '../../src/store/accept.ts';
+import type { IncomingMail } from '../../src/protocol/incoming-mail.ts';
 import { getTask, getTaskRawMessage, listTasks } from '../../src/store/task-queries.ts';
 import { SCHEMA_VERSION } from '../../src/store/migrations.ts';
 

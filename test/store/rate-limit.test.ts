@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MailLimits } from '../../src/config/types.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
-import { acceptMail, type MailVerdict } from '../../src/store/accept.ts';
+import { acceptMail } from '../../src/store/accept.ts';
+import type { MailVerdict } from '../../src/protocol/incoming-mail.ts';
 import {
   REPO_WINDOW_WHERE,
   SCREENED_OUT_BY_IP_WHERE,

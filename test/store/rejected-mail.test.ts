@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/store/database.ts';
-import { acceptMail, type IncomingMail, type RecordedOutcome } from '../../src/store/accept.ts';
+import { acceptMail } from '../../src/store/accept.ts';
+import type { IncomingMail, RecordedOutcome } from '../../src/protocol/incoming-mail.ts';
 import { getTaskMailStorage, getTaskRawMessage, listTasks } from '../../src/store/task-queries.ts';
 import { forgetRejectedMailDaysBefore, getRejectedMailDay } from '../../src/store/rejected-mail.ts';
 import { compactUnthreadedMail } from '../../src/store/conversation-gc.ts';

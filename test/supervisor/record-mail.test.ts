@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
 import type { MailLimits, RepoServerConfig } from '../../src/config/types.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
-import type { IncomingMail } from '../../src/store/accept.ts';
+import type { IncomingMail } from '../../src/protocol/incoming-mail.ts';
 import { getMail, listMailForTask } from '../../src/store/outgoing-mail.ts';
 import { getTask } from '../../src/store/task-queries.ts';
 import { recordMail, recordMails, type RecordOutcome } from '../../src/supervisor/record-mail.ts';

@@ -27,6 +27,8 @@ test('a listener thread that dies is restarted with backoff while the other repo
   });
   const config = loadServerConfig(cfg.configPath, { ...process.env, ...cfg.env });
   const db = openDatabase(cfg.dbPath, { migrate: true });
+  // Threads copy the environment when they start: this is where the faulty listener counts its starts.
+  process.env.AIRUT_TEST_LISTENER_STARTS = path.join(cfg.dir, 'storage', 'bad', 'listener-starts.log');
   const crashes: Array<{ reason: string; restartInMs: number; status: string | undefined; goodTasks: number }> = [];
   const tasksOf = (repo: string) => (db.prepare(`SELECT count(*) AS n FROM tasks WHERE repo_id = ?`).get(repo) as { n: number }).n;
   const supervisor = new Supervisor(config, db, {
@@ -70,6 +72,7 @@ test('a listener thread that dies is restarted with backoff while the other repo
     });
     assert.equal(tasksOf('good'), 2);
   } finally {
+    delete process.env.AIRUT_TEST_LISTENER_STARTS;
     await supervisor.stop();
     db.close();
     await dovecot.stop();

@@ -2,8 +2,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { AirutError, RemoteError } from '../../src/errors.ts';
-import { Lifeline, connectApi } from '../../src/supervisor/thread-rpc.ts';
-import { ThreadBundles } from '../../src/supervisor/thread-bundle.ts';
+import { Lifeline, connectApi } from '../../src/threads/rpc.ts';
+import { ThreadBundles } from '../../src/threads/bundle.ts';
 
 interface PeerApi {
   echo(x: string): string;

@@ -6,8 +6,10 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AirutError } from '../../src/errors.ts';
-import { CODE_CACHE_REJECTED, ThreadBundles } from '../../src/supervisor/thread-bundle.ts';
-import { LISTENER_ENTRY, listenerExecArgv } from '../../src/supervisor/repo-worker.ts';
+import { ThreadBundles } from '../../src/threads/bundle.ts';
+import { CODE_CACHE_REJECTED } from '../../src/threads/code-cache.ts';
+import { LISTENER_ENTRY } from '../../src/supervisor/repo-worker.ts';
+import { bundleExecArgv } from '../../src/threads/exec-argv.ts';
 
 function tempEntry(name: string, text: string): URL {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-test-'));
@@ -67,7 +69,7 @@ parentPort!.postMessage({ doubled: n * 2, tsx: process.execArgv.join(' ') });
 `,
   );
   try {
-    const worker = new Worker(await bundles.bundle(entry), { workerData: { n: 21 }, execArgv: listenerExecArgv() });
+    const worker = new Worker(await bundles.bundle(entry), { workerData: { n: 21 }, execArgv: bundleExecArgv() });
     const msg = await new Promise<{ doubled: number; tsx: string }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
@@ -100,7 +102,7 @@ parentPort!.postMessage({ rejected: (globalThis as Record<symbol, unknown>)[Symb
 `,
   );
   const run = async (loader: URL) => {
-    const worker = new Worker(loader, { execArgv: listenerExecArgv() });
+    const worker = new Worker(loader, { execArgv: bundleExecArgv() });
     try {
       return await new Promise<{ rejected: boolean; hash: string; where: string; isModule: boolean }>((resolve, reject) => {
         worker.once('message', resolve);
@@ -154,11 +156,4 @@ test('a build error or warning refuses with THREAD_BUNDLE_FAILED and names the f
     bundles.dispose();
     for (const e of [broken, warned]) fs.rmSync(path.dirname(fileURLToPath(e)), { recursive: true, force: true });
   }
-});
-
-test('listener threads inherit the Node options but not the tsx loader', () => {
-  assert.deepEqual(listenerExecArgv(['--import', 'tsx', '--max-old-space-size=512']), ['--max-old-space-size=512']);
-  assert.deepEqual(listenerExecArgv(['--import=tsx', '--enable-source-maps']), ['--enable-source-maps']);
-  assert.deepEqual(listenerExecArgv(['--import', 'tsx/esm', '--import', './other.mjs']), ['--import', './other.mjs']);
-  assert.deepEqual(listenerExecArgv([]), []);
 });

@@ -1,0 +1,73 @@
+/**
+ * The record of one mail as it crosses from a repo listener thread to the supervisor (main
+ * thread), and the answer that crosses back: what the listener saw (the screening verdict, the
+ * facts threading and limits need) and what recording it did. Everything is structured-cloneable.
+ * The supervisor records it with src/store/accept.ts; the listener builds it in src/listener/intake.ts.
+ */
+import type { LimitViolation } from '../limits/message-limits.ts';
+import type { RejectReason } from '../limits/reject-reason.ts';
+
+export type MailVerdict =
+  | { readonly action: 'accept'; readonly modelHint: string | null }
+  | {
+      readonly action: 'reject';
+      readonly reason: RejectReason;
+      readonly detail: string;
+      /** For `too_large`: which limit, so the sender's reply can give the figures. */
+      readonly limit?: LimitViolation;
+    };
+
+/** What a repo listener hands to the supervisor. Structured-cloneable (crosses threads). */
+export interface IncomingMail {
+  readonly repoId: string;
+  /** The whole message, or only its header section when `headersOnly`. */
+  readonly raw: Uint8Array;
+  /** The message's size as the IMAP server reported it; default `raw.byteLength`. */
+  readonly size?: number;
+  /**
+   * The mail was over `max_message_bytes`, so only its header section was downloaded and is
+   * recorded (enough to authenticate, thread and answer it).
+   */
+  readonly headersOnly?: boolean;
+  readonly imapUid: number | null;
+  readonly messageId: string | null;
+  readonly subject: string;
+  readonly sender: string | null;
+  /**
+   * The connecting server's IP as the repo's own mail server recorded it, when the listener could
+   * tell (src/email/connecting-ip.ts); with `sender`, the source rejected mail is counted by.
+   */
+  readonly sourceIp?: string | null;
+  /** The References header's msg-ids, oldest first, for threading a reply. */
+  readonly references?: readonly string[];
+  /** Conversation ids this mail may belong to, best first (In-Reply-To, References, subject tag). */
+  readonly conversationCandidates: readonly string[];
+  readonly verdict: MailVerdict;
+}
+
+/** What recording a mail did (acceptMail). */
+export type RecordedOutcome =
+  | { readonly kind: 'queued'; readonly taskId: number }
+  | {
+      readonly kind: 'rejected';
+      readonly taskId: number;
+      /** Its header section was kept, or (the day's budget for rejected mail is spent) nothing but the row. */
+      readonly stored?: 'headers' | 'none';
+      /** This mail was the first of its UTC day that found the budget spent (log it, once a day). */
+      readonly budgetSpent?: boolean;
+    }
+  /** Already recorded earlier (a re-fetch after a crash, or a second delivery of the same Message-ID). */
+  | { readonly kind: 'duplicate'; readonly taskId: number };
+
+/** What the supervisor answers a listener about one mail: recorded, or dropped without a record. */
+export type AcceptOutcome =
+  | RecordedOutcome
+  /**
+   * Refused, and not recorded at all: its source left more rejected mail in the last hour than
+   * `rejected_mail.per_source_per_hour`. Counted for the day; never answered; removed from the server.
+   */
+  | {
+      readonly kind: 'dropped';
+      /** The first mail of its UTC day dropped this way (log it, once a day). */
+      readonly firstOfDay?: boolean;
+    };
