@@ -1,8 +1,8 @@
 /**
  * The running daemon: builds its parts, starts them in order and stops them in reverse. One
  * instance per process. What the parts say to each other is wired here and handled elsewhere: the
- * live feed (src/feed/), the routing of runner messages (runner-messages.ts), the dashboard's
- * operator actions (operator-actions.ts), storage faults (src/health/).
+ * live feed (src/feed/), the routing of runner messages (src/daemon/runner-messages.ts), the
+ * dashboard's operator actions (src/daemon/operator-actions.ts), storage faults (src/health/).
  *
  * Start: database (migrations) → remove containers a killed process left → storage probe → mail sender →
  * dispatcher (requeues tasks a previous process left running) → dashboard → listeners → conversation GC
@@ -10,27 +10,27 @@
  * get `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
  * A stop that arrives while the daemon starts ends the start-up after the step in progress.
  */
-import type { ServerConfig } from '../config/types.ts';
-import { logger } from '../log/logger.ts';
-import { openDatabase, type Db } from '../store/database.ts';
-import { Supervisor } from '../supervisor/supervisor.ts';
-import { Dispatcher } from '../dispatcher/dispatcher.ts';
-import { OutgoingMailSender } from '../reply/outbox-sender.ts';
-import { ContainerRuntime } from '../sandbox/container-runtime.ts';
-import { prepareSandbox } from '../sandbox/prepare-sandbox.ts';
-import type { SandboxGlobals } from '../sandbox/task-network.ts';
-import { reapContainers } from '../sandbox/reaper.ts';
-import { instanceId } from '../instance-id.ts';
-import { startDashboard, type RunningDashboard } from '../dashboard/server.ts';
-import { getTask } from '../store/task-queries.ts';
-import { ConversationSweeper } from '../gc/conversation-sweeper.ts';
-import { StorageHealth } from '../health/storage-faults.ts';
-import { RunnerFaults } from '../health/runner-faults.ts';
-import { probeTargets, startStorageProbe } from '../health/storage-probe.ts';
-import { LiveFeed } from '../feed/live-feed.ts';
-import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
-import { operatorActions } from './operator-actions.ts';
-import { routeRunnerMessage } from './runner-messages.ts';
+import type { ServerConfig } from './config/types.ts';
+import { logger } from './log/logger.ts';
+import { openDatabase, type Db } from './store/database.ts';
+import { Supervisor } from './supervisor/supervisor.ts';
+import { Dispatcher } from './dispatcher/dispatcher.ts';
+import { OutgoingMailSender } from './reply/outbox-sender.ts';
+import { ContainerRuntime } from './sandbox/container-runtime.ts';
+import { prepareSandbox } from './sandbox/prepare-sandbox.ts';
+import type { SandboxGlobals } from './sandbox/task-network.ts';
+import { reapContainers } from './sandbox/reaper.ts';
+import { instanceId } from './instance-id.ts';
+import { startDashboard, type RunningDashboard } from './dashboard/server.ts';
+import { getTask } from './store/task-queries.ts';
+import { ConversationSweeper } from './gc/conversation-sweeper.ts';
+import { StorageHealth } from './health/storage-faults.ts';
+import { RunnerFaults } from './health/runner-faults.ts';
+import { probeTargets, startStorageProbe } from './health/storage-probe.ts';
+import { LiveFeed } from './feed/live-feed.ts';
+import { Lifecycle, type LifecycleState } from './lifecycle/lifecycle.ts';
+import { operatorActions } from './daemon/operator-actions.ts';
+import { routeRunnerMessage } from './daemon/runner-messages.ts';
 
 const FLUSH_ON_STOP_MS = 5_000;
 /** How often the storage directories are checked for writes (see health/storage-probe.ts). */
