@@ -28,6 +28,9 @@ export const ERROR_CODES = {
   THREAD_TIMEOUT: 'a call across threads got no answer within its deadline; the other thread is busy or stuck',
   THREAD_BUNDLE_FAILED: 'a thread entry module could not be bundled with esbuild; check that `npm ci` completed',
 
+  // --- lifecycle -----------------------------------------------------------------------------
+  LIFECYCLE_TRANSITION_REFUSED: 'a part of the daemon was asked to change to a state it cannot reach from its current one (a bug; the message names the part and both states)',
+
   // --- database ------------------------------------------------------------------------------
   DATABASE_OPEN_FAILED: 'the SQLite file in `database:` could not be opened; check the path and that its directory is writable',
   DATABASE_TOO_NEW: 'the database was written by a newer airut-ts; upgrade, or point `database:` at another file',

@@ -13,12 +13,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EventEmitter } from 'node:events';
 import autocannon from 'autocannon';
 import pino from 'pino';
 import { DEFAULT_MAIL_LIMITS, DEFAULT_TASK_OUTPUT_LIMITS } from '../../src/config/defaults.ts';
 import type { ServerConfig } from '../../src/config/types.ts';
 import { startDashboard } from '../../src/dashboard/server.ts';
+import { LiveFeed } from '../../src/feed/live-feed.ts';
 import { openDatabase } from '../../src/store/database.ts';
 
 const TASKS = 100_000;
@@ -109,7 +109,7 @@ async function serveMode(dbPath: string): Promise<void> {
     config: config(dbPath),
     db,
     actions: { stopTask: async () => ({ ok: false, status: 'unknown', message: 'benchmark' }) },
-    feed: new EventEmitter(),
+    feed: new LiveFeed(),
     log: pino({ level: 'silent' }),
   });
   process.stdout.write(`URL ${dash.url}\n`);

@@ -1,15 +1,15 @@
 /**
  * Fans the daemon's live feed out to the dashboard's open streams. The hub holds at most one
- * listener per event on the feed, attached while at least one stream is open and detached when
- * the last one closes, so a busy dashboard never trips the EventEmitter listener limit and an idle
- * one costs nothing. A changed task row is read once per change, whatever the number of viewers.
+ * subscription per kind of change on the feed, made while at least one stream is open and
+ * dropped when the last one closes, so a busy dashboard costs the producers one call per change
+ * and an idle one costs nothing. A changed task row is read once per change, whatever the number of viewers.
  * Conversation subscribers (the conversation page) get the conversation's changed task rows and a
  * nudge when network log rows were stored for it; they read the rows themselves after their cursor.
  */
 import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
 import { getTask, type TaskRow } from '../store/task-queries.ts';
-import type { LiveFeed, NetworkFeedEvent } from './options.ts';
+import type { FeedSource, NetworkRowsStored, TaskEventAppended } from '../feed/live-feed.ts';
 
 type TaskListener = (row: TaskRow) => void;
 type EventListener = () => void;
@@ -28,7 +28,8 @@ export class LiveHub {
   private readonly listSubs = new Set<TaskListener>();
   private readonly taskSubs = new Map<number, Set<{ onTask: TaskListener; onEvent: EventListener }>>();
   private readonly conversationSubs = new Map<string, Set<ConversationSub>>();
-  private attached = false;
+  /** The feed subscriptions while attached: their unsubscribe functions. */
+  private detach: Array<() => void> | null = null;
   private subscribers = 0;
 
   private readonly onTask = (taskId: number): void => {
@@ -50,18 +51,18 @@ export class LiveHub {
     }
   };
 
-  private readonly onNetwork = (e: NetworkFeedEvent): void => {
+  private readonly onNetwork = (e: NetworkRowsStored): void => {
     const subs = this.conversationSubs.get(conversationKey(e.repoId, e.conversationId));
     if (subs) for (const s of subs) s.onNetwork(e.lastId);
   };
 
-  private readonly onTaskEvent = (e: { taskId: number; eventId: number }): void => {
+  private readonly onTaskEvent = (e: TaskEventAppended): void => {
     const perTask = this.taskSubs.get(e.taskId);
     if (perTask) for (const s of perTask) s.onEvent();
   };
 
   constructor(
-    private readonly feed: LiveFeed,
+    private readonly feed: FeedSource,
     private readonly db: Db,
     private readonly log: Logger,
   ) {}
@@ -105,23 +106,20 @@ export class LiveHub {
 
   private track(remove: () => void): () => void {
     this.subscribers++;
-    if (!this.attached) {
-      this.feed.on('task', this.onTask);
-      this.feed.on('task-event', this.onTaskEvent);
-      this.feed.on('network', this.onNetwork);
-      this.attached = true;
-    }
+    this.detach ??= [
+      this.feed.subscribe('task', this.onTask),
+      this.feed.subscribe('task-event', this.onTaskEvent),
+      this.feed.subscribe('network', this.onNetwork),
+    ];
     let done = false;
     return () => {
       if (done) return;
       done = true;
       remove();
       this.subscribers--;
-      if (this.subscribers === 0 && this.attached) {
-        this.feed.off('task', this.onTask);
-        this.feed.off('task-event', this.onTaskEvent);
-        this.feed.off('network', this.onNetwork);
-        this.attached = false;
+      if (this.subscribers === 0 && this.detach) {
+        for (const off of this.detach) off();
+        this.detach = null;
       }
     };
   }

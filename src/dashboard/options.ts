@@ -6,29 +6,18 @@
 import type { ServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
+import type { FeedSource } from '../feed/live-feed.ts';
 
 export interface DashboardActions {
   /** Stops a running task (container stopped, status → cancelled, user gets a reply) or removes a queued one. */
   stopTask(taskId: number): Promise<{ readonly ok: boolean; readonly status: string; readonly message: string }>;
 }
-/** Network log rows up to `lastId` were stored for a conversation (src/store/network-log.ts). */
-export interface NetworkFeedEvent {
-  readonly repoId: string;
-  readonly conversationId: string;
-  readonly taskId: number;
-  readonly lastId: number;
-}
-export interface LiveFeed {            // a node:events EventEmitter satisfies this
-  on(event: 'task', listener: (taskId: number) => void): unknown;           // a task row changed (created, status, sandbox flag, etc.)
-  on(event: 'task-event', listener: (e: { taskId: number; eventId: number }) => void): unknown; // a task_events row was appended
-  on(event: 'network', listener: (e: NetworkFeedEvent) => void): unknown;  // network_requests rows were appended
-  off(event: string, listener: (...args: any[]) => void): unknown;
-}
 export interface DashboardOptions {
   readonly config: ServerConfig;       // repos (ids, fromAddress), dashboard settings
   readonly db: Db;                     // the main thread's connection (better-sqlite3, WAL); read-only use
   readonly actions: DashboardActions;
-  readonly feed: LiveFeed;
+  /** What changed, live (src/feed/live-feed.ts); the dashboard only subscribes. */
+  readonly feed: FeedSource;
   readonly log: Logger;
   /** Extra health inputs beyond listener state, e.g. a database/disk error to surface. */
   readonly healthProblems?: () => ReadonlyArray<{ readonly component: string; readonly message: string }>;

@@ -27,7 +27,7 @@ import { pageRoutes } from './routes/pages.ts';
 import { staticRoutes } from './routes/static.ts';
 import { streamRoutes } from './routes/streams.ts';
 
-export type { DashboardActions, DashboardOptions, LiveFeed, NetworkFeedEvent, RunningDashboard } from './options.ts';
+export type { DashboardActions, DashboardOptions, RunningDashboard } from './options.ts';
 export { MAX_BODY_BYTES } from './guards.ts';
 
 /** The host names a Host header may carry (beyond IP literals and localhost), and the origins besides the dashboard's own. */

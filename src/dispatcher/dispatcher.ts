@@ -19,11 +19,10 @@ import { ContainerRuntime } from '../sandbox/container-runtime.ts';
 import { reapContainers } from '../sandbox/reaper.ts';
 import { instanceId } from '../instance-id.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
+import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
 
 const RUNNER_ENTRY = new URL('../../workers/task-runner.mjs', import.meta.url);
 const SWEEP_MS = 30_000;
-
-export type DispatcherState = 'created' | 'running' | 'draining' | 'stopped';
 
 interface RunningTask {
   readonly claim: ClaimedTask;
@@ -50,7 +49,7 @@ export interface DispatcherOptions {
 }
 
 export class Dispatcher {
-  state: DispatcherState = 'created';
+  private readonly life = new Lifecycle('dispatcher');
   private readonly pool: Piscina;
   private readonly running = new Map<number, RunningTask>();
   private ticking = false;
@@ -71,14 +70,20 @@ export class Dispatcher {
     });
   }
 
+  /** created → starting → running; `stopping` while running tasks drain, then `stopped`. */
+  get state(): LifecycleState {
+    return this.life.state;
+  }
+
   /** Recovers what a previous process left running, then starts dispatching. */
   start(): void {
+    this.life.to('starting');
     const recovered = requeueLapsedTasks(this.o.db, { all: true });
     if (recovered.requeued.length || recovered.abandoned.length) {
       this.o.log.warn(recovered, 'tasks interrupted by a previous process: requeued to resume, or abandoned after a second interruption');
     }
     void this.tellAbandoned(recovered.abandoned);
-    this.state = 'running';
+    this.life.to('running');
     this.timer = setInterval(() => this.kick(), 1_000);
     this.timer.unref();
     this.sweeper = setInterval(() => {
@@ -123,7 +128,7 @@ export class Dispatcher {
 
   /** Looks for runnable work now (new mail, a finished task). Cheap; coalesces calls. */
   kick(): void {
-    if (this.state !== 'running') return;
+    if (!this.life.is('running')) return;
     if (this.ticking) {
       this.again = true;
       return;
@@ -132,7 +137,7 @@ export class Dispatcher {
     try {
       do {
         this.again = false;
-        while (this.state === 'running' && this.running.size < this.o.config.global.maxConcurrent) {
+        while (this.life.is('running') && this.running.size < this.o.config.global.maxConcurrent) {
           const claim = claimNextTask(this.o.db);
           if (!claim) break;
           this.launch(claim);
@@ -261,7 +266,7 @@ export class Dispatcher {
   }
 
   private async doStop(graceMs: number): Promise<void> {
-    this.state = 'draining';
+    this.life.to('stopping');
     if (this.timer) clearInterval(this.timer);
     if (this.sweeper) clearInterval(this.sweeper);
     const all = () => Promise.allSettled([...this.running.values()].map((r) => r.done));
@@ -275,7 +280,7 @@ export class Dispatcher {
       }
     }
     await this.pool.destroy();
-    this.state = 'stopped';
+    this.life.to('stopped');
   }
 }
 

@@ -33,7 +33,7 @@ export const IMAGE_GRACE_MS = 3_600_000;
 
 export interface SweeperOptions {
   readonly db: Db;
-  readonly repos: Readonly<Record<string, Pick<RepoServerConfig, 'repoId' | 'storageDir'>>>;
+  readonly repos: Readonly<Record<string, SweptRepo>>;
   readonly maxAgeDays: number;
   /** The container runtime for image pruning; null skips it. */
   readonly runtime: ContainerRuntime | null;
@@ -54,6 +54,19 @@ export interface SweepReport {
   readonly bytesFreed: number;
   readonly imagesRemoved: readonly string[];
   readonly errors: readonly string[];
+}
+
+type SweptRepo = Pick<RepoServerConfig, 'repoId' | 'storageDir'>;
+
+/** What one sweep did so far: each step adds to it. */
+interface Tally {
+  readonly archived: Array<{ repoId: string; id: string; taskCount: number }>;
+  readonly busy: Array<{ repoId: string; id: string }>;
+  readonly directoriesRemoved: string[];
+  readonly imagesRemoved: string[];
+  readonly errors: string[];
+  bytesFreed: number;
+  readonly fail: (what: string, err: unknown, fields?: Record<string, unknown>) => void;
 }
 
 export class ConversationSweeper {
@@ -93,59 +106,13 @@ export class ConversationSweeper {
   private async sweepOnce(): Promise<SweepReport> {
     const now = this.now();
     const cutoff = now - this.o.maxAgeDays * DAY_MS;
-    const archived: Array<{ repoId: string; id: string; taskCount: number }> = [];
-    const busy: Array<{ repoId: string; id: string }> = [];
-    const directoriesRemoved: string[] = [];
-    const imagesRemoved: string[] = [];
-    const errors: string[] = [];
-    let bytesFreed = 0;
-    const fail = (what: string, err: unknown, fields: Record<string, unknown> = {}) => {
-      const message = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-      errors.push(message);
-      this.o.log.warn({ ...fields, err: message }, 'conversation GC step failed; retried at the next sweep');
-    };
+    const t = this.tally();
+    const { archived, busy, directoriesRemoved, imagesRemoved, errors, fail } = t;
 
     for (const repo of Object.values(this.o.repos)) {
       if (this.stopped) break;
-      const store = new ConversationStore(repo.storageDir);
       try {
-        for (const c of findIdleConversations(this.o.db, repo.repoId, cutoff)) {
-          if (this.stopped) break;
-          const outcome = archiveConversation(this.o.db, repo.repoId, c.id, cutoff, now);
-          if (outcome.kind === 'busy') busy.push({ repoId: repo.repoId, id: c.id });
-          if (outcome.kind !== 'archived') continue;
-          archived.push({ repoId: repo.repoId, id: c.id, taskCount: outcome.taskCount });
-          bytesFreed += outcome.bytesFreed;
-          this.o.log.info(
-            { repo: repo.repoId, conversation: c.id, tasks: outcome.taskCount, idleDays: Math.floor((now - c.lastActivityAt) / DAY_MS) },
-            'archived an idle conversation',
-          );
-          // After the commit: from now on nothing resumes this conversation.
-          try {
-            await store.delete(c.id);
-            directoriesRemoved.push(store.paths(c.id).root);
-          } catch (err) {
-            fail(`deleting conversation ${c.id}`, err, { repo: repo.repoId, conversation: c.id });
-          }
-        }
-        for (const id of await store.listConversations()) {
-          const root = store.paths(id).root;
-          if (directoriesRemoved.includes(root)) continue;
-          const record = conversationRecord(this.o.db, repo.repoId, id);
-          if (record === 'live') continue;
-          if (record === 'unknown') {
-            const last = await store.lastActivity(id);
-            if (last === null || last.getTime() >= cutoff) continue;
-          }
-          try {
-            await store.delete(id);
-            directoriesRemoved.push(root);
-            this.o.log.info({ repo: repo.repoId, conversation: id, record }, 'deleted a conversation directory the database does not keep');
-          } catch (err) {
-            fail(`deleting conversation ${id}`, err, { repo: repo.repoId, conversation: id });
-          }
-        }
-        bytesFreed += compactUnthreadedMail(this.o.db, repo.repoId, cutoff);
+        await this.sweepRepo(repo, cutoff, now, t);
       } catch (err) {
         fail(`sweeping repository ${repo.repoId}`, err, { repo: repo.repoId });
       }
@@ -156,7 +123,92 @@ export class ConversationSweeper {
     } catch (err) {
       fail('forgetting old days of the rejected-mail account', err);
     }
+    await this.pruneOldImages(now, t);
 
+    const bytesFreed = t.bytesFreed;
+    const report = { archived, busy, directoriesRemoved, bytesFreed, imagesRemoved, errors };
+    this.o.log.debug(
+      { archived: archived.length, busy: busy.length, directories: directoriesRemoved.length, bytesFreed, images: imagesRemoved.length },
+      'conversation GC sweep done',
+    );
+    return report;
+  }
+
+  /** An empty account of one sweep, and its `fail`: a failed step is noted and the sweep goes on. */
+  private tally(): Tally {
+    const errors: string[] = [];
+    return {
+      archived: [],
+      busy: [],
+      directoriesRemoved: [],
+      imagesRemoved: [],
+      errors,
+      bytesFreed: 0,
+      fail: (what, err, fields = {}) => {
+        const message = `${what}: ${err instanceof Error ? err.message : String(err)}`;
+        errors.push(message);
+        this.o.log.warn({ ...fields, err: message }, 'conversation GC step failed; retried at the next sweep');
+      },
+    };
+  }
+
+  /** Steps 1 to 3 for one repository. */
+  private async sweepRepo(repo: SweptRepo, cutoff: number, now: number, t: Tally): Promise<void> {
+    const store = new ConversationStore(repo.storageDir);
+    await this.archiveIdle(repo, store, cutoff, now, t);
+    await this.deleteUnkeptDirectories(repo, store, cutoff, t);
+    t.bytesFreed += compactUnthreadedMail(this.o.db, repo.repoId, cutoff);
+  }
+
+  /** 1. Archives idle conversations (unless a task of theirs is pending), then deletes their directories. */
+  private async archiveIdle(repo: SweptRepo, store: ConversationStore, cutoff: number, now: number, t: Tally): Promise<void> {
+    const { archived, busy, directoriesRemoved, fail } = t;
+    for (const c of findIdleConversations(this.o.db, repo.repoId, cutoff)) {
+      if (this.stopped) break;
+      const outcome = archiveConversation(this.o.db, repo.repoId, c.id, cutoff, now);
+      if (outcome.kind === 'busy') busy.push({ repoId: repo.repoId, id: c.id });
+      if (outcome.kind !== 'archived') continue;
+      archived.push({ repoId: repo.repoId, id: c.id, taskCount: outcome.taskCount });
+      t.bytesFreed += outcome.bytesFreed;
+      this.o.log.info(
+        { repo: repo.repoId, conversation: c.id, tasks: outcome.taskCount, idleDays: Math.floor((now - c.lastActivityAt) / DAY_MS) },
+        'archived an idle conversation',
+      );
+      // After the commit: from now on nothing resumes this conversation.
+      try {
+        await store.delete(c.id);
+        directoriesRemoved.push(store.paths(c.id).root);
+      } catch (err) {
+        fail(`deleting conversation ${c.id}`, err, { repo: repo.repoId, conversation: c.id });
+      }
+    }
+  }
+
+  /** 2. Deletes directories the database says are archived, or does not know and are old enough. */
+  private async deleteUnkeptDirectories(repo: SweptRepo, store: ConversationStore, cutoff: number, t: Tally): Promise<void> {
+    const { directoriesRemoved, fail } = t;
+    for (const id of await store.listConversations()) {
+      const root = store.paths(id).root;
+      if (directoriesRemoved.includes(root)) continue;
+      const record = conversationRecord(this.o.db, repo.repoId, id);
+      if (record === 'live') continue;
+      if (record === 'unknown') {
+        const last = await store.lastActivity(id);
+        if (last === null || last.getTime() >= cutoff) continue;
+      }
+      try {
+        await store.delete(id);
+        directoriesRemoved.push(root);
+        this.o.log.info({ repo: repo.repoId, conversation: id, record }, 'deleted a conversation directory the database does not keep');
+      } catch (err) {
+        fail(`deleting conversation ${id}`, err, { repo: repo.repoId, conversation: id });
+      }
+    }
+  }
+
+  /** 4. Removes the images this daemon built that no repository uses any more. */
+  private async pruneOldImages(now: number, t: Tally): Promise<void> {
+    const { imagesRemoved, fail } = t;
     if (this.o.runtime && !this.stopped) {
       try {
         const use = imagesInUse(this.o.db, Object.keys(this.o.repos), now - IMAGE_GRACE_MS);
@@ -174,12 +226,5 @@ export class ConversationSweeper {
         fail('pruning images', err);
       }
     }
-
-    const report = { archived, busy, directoriesRemoved, bytesFreed, imagesRemoved, errors };
-    this.o.log.debug(
-      { archived: archived.length, busy: busy.length, directories: directoriesRemoved.length, bytesFreed, images: imagesRemoved.length },
-      'conversation GC sweep done',
-    );
-    return report;
   }
 }

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ServerConfig } from '../config/types.ts';
+import type { Logger } from '../log/logger.ts';
 import { storageFaultOf, type StorageHealth } from './storage-faults.ts';
 
 export interface ProbeTarget {
@@ -70,4 +71,34 @@ export async function probeStorage(targets: readonly ProbeTarget[], health: Stor
     }
     if (!failed) health.clear(t.area, ['probe']);
   }
+}
+
+/**
+ * Probes now and then every `everyMs` until stopped; a probe never overlaps the one before (the
+ * next is scheduled when one ends). A probe that throws is logged and the next one runs anyway.
+ */
+export function startStorageProbe(
+  targets: readonly ProbeTarget[],
+  health: StorageHealth,
+  o: { readonly databasePath: string; readonly everyMs: number; readonly log: Logger },
+): { stop(): void } {
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const run = async (): Promise<void> => {
+    try {
+      await probeStorage(targets, health, o.databasePath);
+    } catch (err) {
+      o.log.error({ err: (err as Error).message }, 'storage probe failed');
+    }
+    if (stopped) return;
+    timer = setTimeout(() => void run(), o.everyMs);
+    timer.unref();
+  };
+  void run();
+  return {
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }

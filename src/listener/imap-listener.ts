@@ -20,6 +20,7 @@ import { imapSecurityOptions } from './imap-security.ts';
 import { WakeSignal, sleepUnless } from './wake-signal.ts';
 import { planFetches, type FetchStep } from './fetch-plan.ts';
 import { headerSectionOf } from '../email/headers.ts';
+import { Lifecycle } from '../lifecycle/lifecycle.ts';
 
 /** How much of an oversized message is downloaded to read its header section. */
 export const HEADER_PREVIEW_BYTES = 256 * 1024;
@@ -73,7 +74,11 @@ export interface ImapListenerOptions {
 export class ImapListener {
   private readonly o: ImapListenerOptions;
   private readonly stopSignal = new WakeSignal();
-  private stopping = false;
+  /**
+   * The loop's lifecycle: running from `run()` until `stop()`. What the connection is doing
+   * meanwhile (connecting, idle, polling, backoff) is its reported activity, not a lifecycle state.
+   */
+  private readonly life = new Lifecycle('IMAP listener');
   private runPromise: Promise<void> | null = null;
   private current: ImapFlow | null = null;
   private lastError: string | null = null;
@@ -84,13 +89,17 @@ export class ImapListener {
 
   /** Starts the loop; resolves when `stop()` has been called and the connection is closed. */
   run(): Promise<void> {
+    if (this.life.is('created')) {
+      this.life.to('starting');
+      this.life.to('running');
+    }
     this.runPromise ??= this.loop();
     return this.runPromise;
   }
 
   /** Idempotent. Logs out (bounded in time) and ends the loop. */
   async stop(): Promise<void> {
-    this.stopping = true;
+    if (!this.stopping) this.life.to('stopping');
     this.stopSignal.notify();
     const client = this.current;
     if (client?.usable) {
@@ -99,7 +108,13 @@ export class ImapListener {
     }
     client?.close();
     await this.runPromise;
+    if (this.life.is('stopping')) this.life.to('stopped');
     this.status('stopped', 'listener stopped');
+  }
+
+  /** Asked to stop (or stopped): every wait and loop ends as soon as it sees this. */
+  private get stopping(): boolean {
+    return this.life.is('stopping', 'stopped');
   }
 
   private status(state: ListenerState, detail: string | null, nextRetryAt: number | null = null): void {

@@ -1,7 +1,14 @@
 /** The last known state of each repo's listener, as the dashboard and /health read it. */
 import type { Db } from './database.ts';
+import type { LifecycleState } from '../lifecycle/lifecycle.ts';
 
-export type ListenerState = 'starting' | 'connecting' | 'idle' | 'polling' | 'processing' | 'backoff' | 'stopped';
+/** What a running listener's connection is doing: activity within the `running` lifecycle state. */
+export type ListenerActivity = 'connecting' | 'idle' | 'polling' | 'processing' | 'backoff';
+/**
+ * What the dashboard shows for a listener: its lifecycle words while it starts or after it stopped
+ * (the same words as every other part's, src/lifecycle/lifecycle.ts), its activity in between.
+ */
+export type ListenerState = Extract<LifecycleState, 'starting' | 'stopped'> | ListenerActivity;
 
 export interface ListenerStatus {
   readonly state: ListenerState;

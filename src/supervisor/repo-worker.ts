@@ -15,8 +15,7 @@ import {
   type RepoWorkerData,
   type SupervisorApi,
 } from '../protocol/listener.ts';
-
-export type RepoWorkerState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
 
 /** The listener thread's TypeScript entry point; threads run its bundle (see src/threads/bundle.ts). */
 export const LISTENER_ENTRY = new URL('../../workers/repo-listener.ts', import.meta.url);
@@ -42,7 +41,8 @@ export interface RepoWorkerOptions {
 }
 
 export class RepoWorker {
-  state: RepoWorkerState = 'starting';
+  /** A thread that died is `failed` until its restart begins (`starting` again). */
+  private readonly life: Lifecycle;
   private worker: Worker | null = null;
   private control: Guarded<RepoListenerApi> | null = null;
   private crashes = 0;
@@ -52,9 +52,16 @@ export class RepoWorker {
   private exited: Promise<void> = Promise.resolve();
   private stopPromise: Promise<void> | null = null;
 
-  constructor(private readonly o: RepoWorkerOptions) {}
+  constructor(private readonly o: RepoWorkerOptions) {
+    this.life = new Lifecycle(`repo listener ${o.repo.repoId}`);
+  }
+
+  get state(): LifecycleState {
+    return this.life.state;
+  }
 
   start(): void {
+    this.life.to('starting');
     const toWorker = new MessageChannel(); // supervisor → listener calls
     const toSupervisor = new MessageChannel(); // listener → supervisor calls
     const data: RepoWorkerData = {
@@ -78,7 +85,7 @@ export class RepoWorker {
       timeoutMs: CONTROL_TIMEOUT_MS,
       lifeline,
     });
-    this.state = 'running';
+    this.life.to('running');
 
     worker.on('error', (err) => {
       this.o.log.error({ err: err.stack ?? err.message }, 'repo listener thread threw');
@@ -91,7 +98,7 @@ export class RepoWorker {
         this.clearHeartbeat();
         this.worker = null;
         resolve();
-        if (this.state === 'stopping' || this.state === 'stopped') return;
+        if (this.life.is('stopping', 'stopped')) return;
         this.scheduleRestart(`thread exited with code ${code}`);
       });
     });
@@ -108,12 +115,12 @@ export class RepoWorker {
     // A thread that ran for a while before dying starts the backoff over.
     if (Date.now() - this.startedAt > DEFAULT_BACKOFF.stableAfterMs) this.crashes = 0;
     const wait = backoffDelay(DEFAULT_BACKOFF, this.crashes++);
-    this.state = 'restarting';
+    this.life.to('failed');
     this.o.log.error({ reason, restartInMs: wait }, 'repo listener thread died; restarting');
     this.o.onCrash?.(reason, wait);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
-      if (this.state === 'restarting') this.start();
+      if (this.life.is('failed')) this.start();
     }, wait);
   }
 
@@ -129,7 +136,7 @@ export class RepoWorker {
   }
 
   private async doStop(): Promise<void> {
-    this.state = 'stopping';
+    this.life.to('stopping');
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.clearHeartbeat();
     const worker = this.worker;
@@ -145,6 +152,6 @@ export class RepoWorker {
         await worker.terminate();
       }
     }
-    this.state = 'stopped';
+    this.life.to('stopped');
   }
 }

@@ -12,8 +12,7 @@ import { LISTENER_ENTRY, RepoWorker } from './repo-worker.ts';
 import { ThreadBundles } from '../threads/bundle.ts';
 import type { SupervisorApi } from '../protocol/listener.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
-
-export type SupervisorState = 'created' | 'running' | 'stopping' | 'stopped';
+import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
 
 export interface SupervisorOptions {
   /**
@@ -30,7 +29,7 @@ export interface SupervisorOptions {
 }
 
 export class Supervisor {
-  state: SupervisorState = 'created';
+  private readonly life = new Lifecycle('supervisor');
   private readonly workers = new Map<string, RepoWorker>();
   private stopPromise: Promise<void> | null = null;
   private readonly log: Logger;
@@ -47,15 +46,26 @@ export class Supervisor {
     this.onTaskRecorded = options.onTaskRecorded ?? (() => {});
   }
 
+  /** created → starting (bundling) → running (threads started) → stopping → stopped. */
+  get state(): LifecycleState {
+    return this.life.state;
+  }
+
   /** Builds the listener bundle, then starts one listener thread per repo. */
   async start(): Promise<void> {
-    if (this.state !== 'created') throw new Error(`supervisor cannot start from state ${this.state}`);
-    this.state = 'running';
+    this.life.to('starting'); // a second start is refused (LifecycleError)
     const repos = Object.values(this.config.repos);
     const builtAt = Date.now();
-    const entries = await Promise.all(repos.map((repo) => this.bundles.bundle(this.options.listenerEntry?.(repo.repoId) ?? LISTENER_ENTRY)));
+    let entries: URL[];
+    try {
+      entries = await Promise.all(repos.map((repo) => this.bundles.bundle(this.options.listenerEntry?.(repo.repoId) ?? LISTENER_ENTRY)));
+    } catch (err) {
+      if (this.life.is('starting')) this.life.to('failed');
+      throw err;
+    }
     this.log.debug({ ms: Date.now() - builtAt }, 'listener thread bundle built');
-    if (this.state !== 'running') return; // stopped while building
+    if (!this.life.is('starting')) return; // stopped while building
+    this.life.to('running');
     for (const [i, repo] of repos.entries()) {
       const log = logger().child({ repo: repo.repoId, component: 'supervisor' });
       const worker = new RepoWorker({
@@ -87,7 +97,7 @@ export class Supervisor {
   private apiFor(repoId: string, log: Logger): SupervisorApi {
     return {
       acceptBatch: async (mails: readonly IncomingMail[]) => {
-        if (this.state !== 'running') {
+        if (!this.life.is('running')) {
           // Shutting down: the mail stays on the server and is fetched after the restart.
           throw new Error('supervisor is stopping; not accepting mail');
         }
@@ -149,14 +159,14 @@ export class Supervisor {
   }
 
   private async doStop(): Promise<void> {
-    this.state = 'stopping';
+    this.life.to('stopping');
     this.log.info('stopping: listeners log out');
     const results = await Promise.allSettled([...this.workers.values()].map((w) => w.stop()));
     for (const r of results) {
       if (r.status === 'rejected') this.log.error({ err: String(r.reason) }, 'a listener failed to stop');
     }
     this.bundles.dispose();
-    this.state = 'stopped';
+    this.life.to('stopped');
     this.log.info('supervisor stopped');
   }
 }

@@ -1,5 +1,4 @@
 /** Shared fixtures of the dashboard tests: a temp database, a config, rows, a feed. */
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -12,6 +11,7 @@ import type { Logger } from '../../src/log/logger.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
 import type { TaskStatus } from '../../src/store/task-queries.ts';
 import type { DashboardActions, DashboardOptions } from '../../src/dashboard/server.ts';
+import { LiveFeed, type FeedEvents, type FeedKind } from '../../src/feed/live-feed.ts';
 import type { NetworkLogEntry } from '../../src/proxy/conversation-proxy.ts';
 
 export function tempDb(): { db: Db; dir: string; cleanup: () => void } {
@@ -129,7 +129,12 @@ export function insertTask(db: Db, t: TaskInit = {}): number {
   );
 }
 
-export class TestFeed extends EventEmitter {}
+/** The daemon's feed, with a test's way to say that something changed. */
+export class TestFeed extends LiveFeed {
+  emit<K extends FeedKind>(kind: K, change: FeedEvents[K]): void {
+    this.publish(kind, change);
+  }
+}
 
 export interface Harness {
   readonly options: DashboardOptions;

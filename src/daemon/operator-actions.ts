@@ -1,0 +1,63 @@
+/**
+ * What an operator may do to a task from the dashboard: Stop. A running task's container is
+ * stopped (the runner records `cancelled` and tells the sender); a queued task leaves the queue
+ * and its sender is told by mail. Anything else is refused with a sentence the operator can read.
+ */
+import type { RepoServerConfig } from '../config/types.ts';
+import type { DashboardActions } from '../dashboard/options.ts';
+import type { FeedProducer } from '../feed/live-feed.ts';
+import type { CancelReason } from '../protocol/runner.ts';
+import { finishTaskWithMail } from '../runner/notify-sender.ts';
+import type { Db } from '../store/database.ts';
+import { getTask } from '../store/task-queries.ts';
+
+export interface OperatorActionsDeps {
+  readonly db: Db;
+  readonly repos: Readonly<Record<string, RepoServerConfig>>;
+  /** Asks a task running in this process to stop; false when it does not run here. */
+  readonly cancelRunning: (taskId: number, reason: CancelReason) => boolean;
+  readonly feed: FeedProducer;
+  /** Mail was queued: the sender should look now. */
+  readonly mailQueued: () => void;
+}
+
+type StopResult = Awaited<ReturnType<DashboardActions['stopTask']>>;
+
+const REMOVED_FROM_QUEUE_NOTICE =
+  'Your task was **removed from the queue** by an operator before it started. Reply to this mail to ask again.';
+
+export function operatorActions(deps: OperatorActionsDeps): DashboardActions {
+  return {
+    stopTask: async (taskId) => {
+      const task = getTask(deps.db, taskId);
+      if (!task) return { ok: false, status: 'unknown', message: `task ${taskId} does not exist` };
+      if (task.status === 'running') return stopRunning(deps, taskId);
+      if (task.status === 'queued') return removeQueued(deps, taskId, task.repoId);
+      return { ok: false, status: task.status, message: `the task is ${task.status}; only queued or running tasks can be stopped` };
+    },
+  };
+}
+
+function stopRunning(deps: OperatorActionsDeps, taskId: number): StopResult {
+  return deps.cancelRunning(taskId, 'user')
+    ? { ok: true, status: 'running', message: 'stopping: the container is being stopped and the sender will be told' }
+    : { ok: false, status: 'running', message: 'the task is not running in this process' };
+}
+
+async function removeQueued(deps: OperatorActionsDeps, taskId: number, repoId: string): Promise<StopResult> {
+  const repo = deps.repos[repoId];
+  if (!repo) return { ok: false, status: 'queued', message: 'the task belongs to a repository that is no longer configured' };
+  const done = await finishTaskWithMail(
+    deps.db,
+    repo,
+    taskId,
+    { kind: 'notice', markdown: REMOVED_FROM_QUEUE_NOTICE },
+    { status: 'cancelled', error: 'removed from the queue by an operator' },
+    ['queued'],
+  );
+  deps.feed.taskChanged(taskId);
+  deps.mailQueued();
+  return done
+    ? { ok: true, status: 'cancelled', message: 'removed from the queue; the sender was told' }
+    : { ok: false, status: getTask(deps.db, taskId)?.status ?? 'unknown', message: 'the task left the queue meanwhile' };
+}
