@@ -385,6 +385,26 @@ export class ContainerRuntime {
     return found;
   }
 
+  /**
+   * `run` flags putting `labels` on a container. podman also gets them as OCI annotations, which runc
+   * records in its state: the one place that still names the owner of a half-started container
+   * podman no longer lists (see runtime-helpers.ts). Docker 20.10 has no `run --annotation`.
+   */
+  labelArgs(labels: Readonly<Record<string, string>>): string[] {
+    const args: string[] = [];
+    for (const [k, v] of Object.entries(labels)) {
+      args.push('--label', `${k}=${v}`);
+      if (this.kind === 'podman') args.push('--annotation', `${k}=${v}`);
+    }
+    return args;
+  }
+
+  /** Full ids of every container the runtime lists, whoever made it. */
+  async listContainerIds(): Promise<Set<string>> {
+    const r = await this.execOk(['ps', '-a', '-q', '--no-trunc'], 'listing containers');
+    return new Set(r.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''));
+  }
+
   /** True when a container of that name exists (running or not). */
   async containerExists(name: string): Promise<boolean> {
     const r = await this.exec(['container', 'inspect', '--format', '{{.Id}}', name]);

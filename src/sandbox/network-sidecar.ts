@@ -134,7 +134,7 @@ export async function startNetworkSidecar(spec: SidecarSpec): Promise<RunningSid
   await runtime.removeContainer(name);
 
   const args = ['run', '-d', '--name', name];
-  for (const [k, v] of Object.entries(managedLabels({ ...spec.labels, role: 'network-sidecar' }))) args.push('--label', `${k}=${v}`);
+  args.push(...runtime.labelArgs(managedLabels({ ...spec.labels, role: 'network-sidecar' })));
   args.push(
     '--network',
     'none',

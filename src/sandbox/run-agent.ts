@@ -136,7 +136,7 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
 
   const own = spec.relabelMounts ? ':Z' : '';
   const args = ['run', '-i', '--name', spec.name];
-  for (const [k, v] of Object.entries(managedLabels(spec.labels))) args.push('--label', `${k}=${v}`);
+  args.push(...spec.runtime.labelArgs(managedLabels(spec.labels)));
   args.push(
     '--cap-drop=ALL',
     '--security-opt',
