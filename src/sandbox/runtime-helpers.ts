@@ -72,6 +72,13 @@ function annotationsOf(ociRoot: string, containerId: string): Record<string, str
   return out;
 }
 
+/** What a conmon command line says about its container; null when it names none. */
+export function parseConmonArgs(argv: readonly string[]): { containerId: string; name: string; ociRuntime: string; ociRoot: string } | null {
+  const containerId = argAfter(argv, '-c');
+  if (!containerId || !/^[0-9a-f]{12,64}$/.test(containerId)) return null;
+  return { containerId, name: argAfter(argv, '-n') ?? '', ociRuntime: argAfter(argv, '-r') ?? 'runc', ociRoot: ociRootOf(argv) };
+}
+
 function processOfOurs(pid: string): string[] | null {
   try {
     if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'conmon') return null;
@@ -95,17 +102,9 @@ export function findRuntimeHelpers(): RuntimeHelper[] {
   for (const pid of entries) {
     if (!/^\d+$/.test(pid)) continue;
     const argv = processOfOurs(pid);
-    const containerId = argv && argAfter(argv, '-c');
-    if (!argv || !containerId || !/^[0-9a-f]{12,64}$/.test(containerId)) continue;
-    const ociRoot = ociRootOf(argv);
-    helpers.push({
-      pid: Number(pid),
-      containerId,
-      name: argAfter(argv, '-n') ?? '',
-      ociRuntime: argAfter(argv, '-r') ?? 'runc',
-      ociRoot,
-      annotations: annotationsOf(ociRoot, containerId),
-    });
+    const parsed = argv && parseConmonArgs(argv);
+    if (!parsed) continue;
+    helpers.push({ pid: Number(pid), ...parsed, annotations: annotationsOf(parsed.ociRoot, parsed.containerId) });
   }
   return helpers;
 }
