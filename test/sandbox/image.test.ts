@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { AirutError } from '../../src/errors.ts';
 import type { ContainerRuntime } from '../../src/sandbox/container-runtime.ts';
 import { ensureImage, hashContextDir, imageTag } from '../../src/sandbox/image.ts';
+import { pruneImages } from '../../src/sandbox/image-prune.ts';
 import { MANAGED_LABEL } from '../../src/sandbox/labels.ts';
 import { runtimeCases, type RuntimeCase } from '../harness/runtimes.ts';
 import { testRootfsTarball } from '../harness/test-image.ts';
@@ -141,6 +142,25 @@ function ensureImageTests(): void {
       const left = [...(await external())].filter((c) => !before.has(c));
       assert.deepEqual(left, [], 'docker removed its build container');
     }
+  });
+
+  test('pruneImages removes only this owner\'s images the caller does not keep; labels come back from the runtime', async () => {
+    const owner = `prune${randomBytes(3).toString('hex')}`;
+    const build = async (name: string, labels: Record<string, string>) => {
+      const dir = await context(name, { Dockerfile: `FROM scratch\nADD rootfs.tar /\nENV STEP=${name}-${owner}\n` });
+      await copyFile(await testRootfsTarball(), join(dir, 'rootfs.tar'));
+      return (await ensureImage({ runtime, contextDir: dir, repoId, labels })).tag;
+    };
+    const old = await build('prune-old', { instance: owner });
+    const current = await build('prune-current', { instance: owner });
+    const others = await build('prune-other', { instance: `${owner}x` });
+    const report = await pruneImages(runtime, { owner: { instance: owner }, keep: (i) => i.tag === current });
+    assert.deepEqual(report.removed.map((i) => i.tag), [old]);
+    assert.equal(report.removed[0]!.labels['repo'], repoId);
+    assert.deepEqual(report.failed, []);
+    assert.equal(await runtime.imageExists(old), false);
+    assert.equal(await runtime.imageExists(current), true);
+    assert.equal(await runtime.imageExists(others), true, 'another owner\'s image is not touched');
   });
 
   test('removing a missing image or container is not an error', async () => {
