@@ -85,6 +85,8 @@ export interface CommandResult {
 }
 
 export interface ContainerSummary {
+  /** The full id, as the runtime prints it (`.Id`). */
+  readonly id: string;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   /** `running`, `exited`, `created`, … as the runtime reports it. */
@@ -366,12 +368,12 @@ export class ContainerRuntime {
       'container',
       'inspect',
       '--format',
-      '{{.Name}}\t{{.State.Status}}\t{{json .Config.Labels}}',
+      '{{.Name}}\t{{.State.Status}}\t{{json .Config.Labels}}\t{{.Id}}',
       ...names,
     ]);
     const found: ContainerSummary[] = [];
     for (const line of inspect.stdout.split('\n')) {
-      const [rawName, state, labelsJson] = line.split('\t');
+      const [rawName, state, labelsJson, id = ''] = line.split('\t');
       if (!rawName || state === undefined || labelsJson === undefined) continue;
       let labels: Record<string, string> = {};
       try {
@@ -380,7 +382,7 @@ export class ContainerRuntime {
         labels = {};
       }
       // docker reports `/name`, podman `name`.
-      found.push({ name: rawName.replace(/^\//, ''), state, labels });
+      found.push({ id, name: rawName.replace(/^\//, ''), state, labels });
     }
     return found;
   }

@@ -7,7 +7,7 @@
 import { logger } from '../log/logger.ts';
 import type { ContainerRuntime, ContainerSummary } from './container-runtime.ts';
 import { callerLabels, MANAGED_LABEL, MANAGED_LABEL_KEY } from './labels.ts';
-import { endRuntimeHelper, findRuntimeHelpers, type RuntimeHelper } from './runtime-helpers.ts';
+import { endRuntimeHelper, findRuntimeHelpers, releaseHalfStarted, type RuntimeHelper } from './runtime-helpers.ts';
 
 export interface ManagedContainer {
   readonly name: string;
@@ -47,20 +47,25 @@ export async function reapContainers(runtime: ContainerRuntime, options: ReapOpt
   // Helpers are looked at before anything is listed: a container started after this look cannot
   // be mistaken for an orphan, since its helper is not in the list.
   const helpers = runtime.kind === 'podman' ? findRuntimeHelpers() : [];
-  const report = await reapListed(runtime, options);
+  const report = await reapListed(runtime, helpers, options);
   const ended = helpers.length > 0 ? await endOrphanedHelpers(runtime, helpers, options) : [];
   return { reaped: [...report.reaped, ...ended], failed: report.failed };
 }
 
-async function reapListed(runtime: ContainerRuntime, options: ReapOptions): Promise<ReapReport> {
+async function reapListed(runtime: ContainerRuntime, helpers: readonly RuntimeHelper[], options: ReapOptions): Promise<ReapReport> {
   const grace = options.graceSeconds ?? 5;
-  const targets = (await findManagedContainers(runtime)).filter((c) => options.filter?.(c) ?? true);
+  const targets = (await runtime.listContainers({ label: MANAGED_LABEL }))
+    .map((c) => ({ id: c.id, container: toManaged(c) }))
+    .filter((t) => options.filter?.(t.container) ?? true);
   const reaped: ManagedContainer[] = [];
   const failed: { container: ManagedContainer; error: string }[] = [];
   await Promise.all(
-    targets.map(async (c) => {
+    targets.map(async ({ id, container: c }) => {
       try {
         if (c.state === 'running' || c.state === 'paused') await runtime.stopContainer(c.name, grace);
+        // podman shows a container killed mid-start as created; it neither ends its helpers nor
+        // unmounts a /dev/shm it had not recorded yet, and then cannot remove it.
+        if (c.state === 'created' && runtime.kind === 'podman') await releaseHalfStarted(id, helpers);
         await runtime.removeContainer(c.name);
         reaped.push(c);
       } catch (err) {

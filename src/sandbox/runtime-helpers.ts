@@ -122,3 +122,32 @@ export async function endRuntimeHelper(helper: RuntimeHelper): Promise<void> {
     }
   }
 }
+
+/**
+ * Makes a container podman shows as `created` removable after a kill mid-start: ends its helpers
+ * (if conmon got that far) and unmounts its `/dev/shm` (if podman mounted it but died before it
+ * recorded the mount, `rm` later fails with "unlinkat …/userdata/shm: device or resource busy").
+ * Unmounting needs the mount's namespace and rights: a rootful daemon has both; elsewhere it is skipped.
+ */
+export async function releaseHalfStarted(containerId: string, helpers: readonly RuntimeHelper[]): Promise<void> {
+  await Promise.all(helpers.filter((h) => h.containerId === containerId).map(endRuntimeHelper));
+  for (const target of shmMountsOf(containerId)) {
+    await new Promise<void>((resolve) => execFile('umount', [target], { timeout: 10_000 }, () => resolve()));
+  }
+}
+
+/** Mount points `…/<id>/userdata/shm` in this process's mount namespace. */
+function shmMountsOf(containerId: string): string[] {
+  if (!/^[0-9a-f]{64}$/.test(containerId)) return [];
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  // Field 5 is the mount point (spaces escaped as \040, which a storage path does not contain).
+  return text
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((mountPoint) => mountPoint.endsWith(`/${containerId}/userdata/shm`));
+}

@@ -7,7 +7,9 @@
  * Each round starts `run` the way the runner does (the daemon's labels, its own process group, stdin
  * open) and kills the whole group at a random moment of the start, until the dangerous window (a
  * container podman shows as `Created` while its conmon lives) was hit a few times. Then the same
- * reapContainers every caller uses runs, with the daemon's instance filter.
+ * reapContainers every caller uses runs, with the daemon's instance filter. It must fail nothing:
+ * a killed start can also leave a `Created` container whose unrecorded /dev/shm mount makes a plain
+ * `podman rm -f` fail.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
