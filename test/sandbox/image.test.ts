@@ -137,9 +137,14 @@ function ensureImageTests(): void {
       const left = [...(await external())].filter((c) => !before.has(c) && /working-container/.test(c));
       assert.deepEqual(left, [], 'podman removed its working container');
     } else {
-      // dockerd runs the step; it cancels it when the CLI goes away, a moment after the CLI exits.
+      // dockerd runs the step; it cancels it when the CLI goes away, a moment after the CLI exits,
+      // and removes the step's container a moment after that.
       await waitFor(() => !sleeping(), 10_000, 'the RUN process to be gone');
-      const left = [...(await external())].filter((c) => !before.has(c));
+      let left: string[] = [];
+      for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+        left = [...(await external())].filter((c) => !before.has(c));
+        if (left.length === 0) break;
+      }
       assert.deepEqual(left, [], 'docker removed its build container');
     }
   });
