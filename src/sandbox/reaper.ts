@@ -48,7 +48,8 @@ export async function reapContainers(runtime: ContainerRuntime, options: ReapOpt
   // be mistaken for an orphan, since its helper is not in the list.
   const helpers = runtime.kind === 'podman' ? findRuntimeHelpers() : [];
   const report = await reapListed(runtime, helpers, options);
-  const ended = helpers.length > 0 ? await endOrphanedHelpers(runtime, helpers, options) : [];
+  // The containers are done either way: a failure here is reported, not thrown; the next reap tries again.
+  const ended = helpers.length > 0 ? await endOrphanedHelpers(runtime, helpers, options).catch(helperReapFailed) : [];
   return { reaped: [...report.reaped, ...ended], failed: report.failed };
 }
 
@@ -95,4 +96,9 @@ async function endOrphanedHelpers(
     );
   }
   return orphans.map((o) => o.container);
+}
+
+function helperReapFailed(err: unknown): ManagedContainer[] {
+  logger().warn({ err: err instanceof Error ? err.message : String(err) }, 'could not look for orphaned runtime helpers');
+  return [];
 }
