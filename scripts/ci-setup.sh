@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian 12 machine for airut-ts's integration tests and `npm run demo`, which run real parts (see
-# "Testing with real parts" in DESIGN.md): a private Dovecot per test, podman with runc, headless Chromium. Safe to run
-# again: it only installs what is missing and only writes configuration that is not already there.
+# "Testing with real parts" in DESIGN.md): a private Dovecot per test, podman with runc, Docker (Debian's docker.io;
+# the sandbox and task tests run against both runtimes), headless Chromium. Safe to run again: it only installs what is
+# missing, only writes configuration that is not already there, and starts dockerd only when it does not answer.
 #
 # Not done here: Node 20 itself and `npm ci` (the CI image / workflow provides those).
 #
 # Environment:
 #   SKIP_PODMAN_SMOKE=1   skip the `podman run` smoke test (it imports a one-file busybox image and removes it again)
+#   SKIP_DOCKER=1         neither install nor start Docker (the tests then skip their Docker half, unless
+#                         AIRUT_TEST_REQUIRE_DOCKER=1, which .ci/run sets)
 set -euo pipefail
 
 log() { printf 'ci-setup: %s\n' "$*" >&2; }
@@ -23,6 +26,7 @@ fi
 # --- packages ---------------------------------------------------------------------------------------------------------
 # busybox-static: the tests build their container images FROM scratch around a static busybox (no registry needed).
 packages=(dovecot-imapd podman runc chromium git ca-certificates busybox-static)
+[ "${SKIP_DOCKER:-0}" = 1 ] || packages+=(docker.io)
 missing=()
 for pkg in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
@@ -129,6 +133,29 @@ if [ "${SKIP_PODMAN_SMOKE:-0}" != 1 ] && busybox_is_static; then
     log "podman run failed: $out"
     exit 1
   fi
+fi
+
+# --- docker: dockerd running, answering ---------------------------------------------------------------------------------
+# With systemd the package's unit starts it; without (containers, these CI machines) dockerd is started by hand, detached,
+# with its log in /var/log/dockerd.log. It picks runc and the overlay2 storage driver on these hosts (ext4).
+docker_answers() { timeout 10 "${SUDO[@]}" docker info >/dev/null 2>&1; }
+if [ "${SKIP_DOCKER:-0}" != 1 ]; then
+  if docker_answers; then
+    log "dockerd already answers"
+  elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    log "starting docker.service"
+    "${SUDO[@]}" systemctl start docker.service
+  else
+    log "starting dockerd by hand (no systemd); log: /var/log/dockerd.log"
+    "${SUDO[@]}" sh -c 'setsid dockerd --host=unix:///var/run/docker.sock >>/var/log/dockerd.log 2>&1 < /dev/null &'
+  fi
+  for _ in $(seq 1 60); do docker_answers && break; sleep 1; done
+  if ! docker_answers; then
+    log "dockerd does not answer after 60 s; its log:"
+    "${SUDO[@]}" tail -n 20 /var/log/dockerd.log >&2 || true
+    exit 1
+  fi
+  log "docker $("${SUDO[@]}" docker info --format '{{.ServerVersion}}: runtime {{.DefaultRuntime}}, storage {{.Driver}}, cgroup {{.CgroupDriver}} v{{.CgroupVersion}}')"
 fi
 
 command -v chromium >/dev/null 2>&1 && log "$(chromium --version 2>/dev/null || echo 'chromium installed')"

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { AirutError } from '../errors.ts';
-import { ContainerRuntime, tailLines } from '../sandbox/container-runtime.ts';
+import { ContainerRuntime, runtimeKind, tailLines } from '../sandbox/container-runtime.ts';
 import { printable } from '../email/text.ts';
 import { podmanAdvisoriesFor } from './podman-advisories.ts';
 import { fail, ok, seconds, warn, type CheckContext, type CheckResult, type DoctorCheck } from './types.ts';
@@ -131,16 +131,32 @@ export interface DockerInfo {
   readonly CgroupVersion?: string;
   readonly DefaultRuntime?: string;
   readonly SecurityOptions?: readonly string[] | null;
+  /** Whether the kernel lets dockerd apply `--memory`, `--pids-limit` and `--cpus`. */
+  readonly MemoryLimit?: boolean;
+  readonly PidsLimit?: boolean;
+  readonly CpuCfsQuota?: boolean;
 }
 
 export function assessDockerInfo(info: DockerInfo): CheckResult[] {
   const rootless = (info.SecurityOptions ?? []).some((o) => /name=rootless/.test(o));
-  return [
+  const rows = [
     ok(
       'docker',
       `version ${info.ServerVersion ?? 'unknown'}, ${rootless ? 'rootless' : 'rootful'}, cgroup ${info.CgroupVersion ?? '?'} (${info.CgroupDriver ?? '?'}), runtime ${info.DefaultRuntime ?? '?'}`,
     ),
   ];
+  // Reported as false when the cgroup controller is missing; dockerd then ignores the limit with a warning.
+  const missing = (['MemoryLimit', 'PidsLimit', 'CpuCfsQuota'] as const).filter((k) => info[k] === false);
+  if (missing.length > 0) {
+    rows.push(
+      warn(
+        'docker limits',
+        `dockerd cannot apply ${missing.map((k) => ({ MemoryLimit: 'memory', PidsLimit: 'pids', CpuCfsQuota: 'cpu' })[k]).join(', ')} limits`,
+        'task containers would run without those limits: enable the cgroup controllers (memory, pids, cpu) for dockerd, or use podman',
+      ),
+    );
+  }
+  return rows;
 }
 
 function hostFacts(env: NodeJS.ProcessEnv): HostFacts {
@@ -155,14 +171,15 @@ function hostFacts(env: NodeJS.ProcessEnv): HostFacts {
 
 export async function checkContainerRuntime(command: string, ctx: CheckContext, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult[]> {
   const runtime = new ContainerRuntime({ command });
-  const name = command.includes('docker') ? 'docker' : 'podman';
+  const name = runtime.kind;
   const args = name === 'docker' ? ['info', '--format', '{{json .}}'] : ['info', '--format', 'json'];
   let r;
   try {
     r = await runtime.exec(args, { timeoutMs: ctx.timeoutMs });
   } catch (err) {
     if (err instanceof AirutError && err.code === 'CONTAINER_RUNTIME_MISSING') {
-      return [fail(name, `"${command}" was not found on PATH`, `install ${name} (apt-get install podman runc), or set container_command`)];
+      const install = name === 'docker' ? 'apt-get install docker.io, then start dockerd' : 'apt-get install podman runc';
+      return [fail(name, `"${command}" was not found on PATH`, `install ${name} (${install}), or set container_command`)];
     }
     if (err instanceof AirutError && err.code === 'CONTAINER_FAILED') {
       return [fail(name, `${command} info gave no answer within ${seconds(ctx.timeoutMs)}`, `run \`${command} info\` by hand to see what it waits for (a stuck storage lock, a dead podman service)`)];
@@ -184,11 +201,11 @@ export async function checkContainerRuntime(command: string, ctx: CheckContext, 
     return [fail(name, `${command} info printed something that is not JSON`, `run \`${command} info --format json\` by hand; a wrapper script may be printing extra text`)];
   }
   const rows = name === 'docker' ? assessDockerInfo(parsed as DockerInfo) : assessPodmanInfo(parsed as PodmanInfo, hostFacts(env));
-  // podman prints its own diagnosis of a bad setup as warnings; they are worth reading.
+  // podman (and dockerd, as `WARNING:` lines) print their own diagnosis of a bad setup; it is worth reading.
   const warnings = r.stderr
     .split('\n')
-    .filter((l) => /level=warn|WARN\[/i.test(l))
-    .map((l) => printable(l.replace(/^.*?(msg=|WARN\[\d+\]\s*)/, ''), 200));
+    .filter((l) => /level=warn|WARN\[|^WARNING:/i.test(l))
+    .map((l) => printable(l.replace(/^.*?(msg=|WARN\[\d+\]\s*|WARNING:\s*)/, ''), 200));
   if (warnings.length > 0) {
     rows.push(warn(`${name} warnings`, warnings.join('; '), `${name} itself reports these: fix them in ${CONF} or the host setup`));
   }
@@ -197,7 +214,7 @@ export async function checkContainerRuntime(command: string, ctx: CheckContext, 
 
 export function containerRuntimeCheck(command: string): DoctorCheck {
   return {
-    name: command.includes('docker') ? 'docker' : 'podman',
+    name: runtimeKind(command),
     timeoutFix: `run \`${command} info\` by hand to see what it waits for`,
     run: (ctx) => checkContainerRuntime(command, ctx),
   };

@@ -10,6 +10,7 @@
  * chooses ever reaches it — task variables go to the container through an env file (env-file.ts).
  */
 import { execFile, spawn } from 'node:child_process';
+import { basename } from 'node:path';
 import { AirutError } from '../errors.ts';
 import { childPids, signalDescendants } from './process-tree.ts';
 
@@ -24,6 +25,16 @@ export interface ContainerRuntimeOptions {
   readonly command?: string;
   /** Extra environment for the CLI (e.g. `CONTAINERS_CONF`), merged over runtimeEnv(). Operator or test settings only. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Which CLI `command` is, where the two differ; from its file name when unset (`docker` or else podman). */
+  readonly kind?: RuntimeKind;
+}
+
+/** The two CLIs the daemon drives. Where they differ, the code branches on this (see docs/deployment.md). */
+export type RuntimeKind = 'podman' | 'docker';
+
+/** The kind of a CLI from its name or path: `docker` is Docker, anything else is taken for podman. */
+export function runtimeKind(command: string): RuntimeKind {
+  return basename(command) === 'docker' ? 'docker' : 'podman';
 }
 
 /**
@@ -74,6 +85,8 @@ export interface CommandResult {
 }
 
 export interface ContainerSummary {
+  /** The full id, as the runtime prints it (`.Id`). */
+  readonly id: string;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   /** `running`, `exited`, `created`, … as the runtime reports it. */
@@ -88,8 +101,8 @@ export interface ImageSummary {
 }
 
 /**
- * The labels of an `images --format '{{json .Labels}}'` line: podman prints a JSON object, docker a
- * JSON string `k=v,k2=v2`.
+ * Labels printed by `{{json .Config.Labels}}`: a JSON object (`null` when there are none). A JSON
+ * string `k=v,k2=v2` (docker's `images --format '{{.Labels}}'` style) is read too.
  */
 export function parseImageLabels(text: string): Record<string, string> {
   let value: unknown;
@@ -140,10 +153,12 @@ function isNoSuchObject(stderr: string): boolean {
 export class ContainerRuntime {
   readonly command: string;
   readonly env: Readonly<Record<string, string>>;
+  readonly kind: RuntimeKind;
 
   constructor(options: ContainerRuntimeOptions = {}) {
     this.command = options.command ?? 'podman';
     this.env = { ...(options.env ?? {}) };
+    this.kind = options.kind ?? runtimeKind(this.command);
   }
 
   /** The environment every CLI process runs with: runtimeEnv() plus this runtime's own settings. */
@@ -299,21 +314,41 @@ export class ContainerRuntime {
     }
   }
 
-  /** Images carrying `label` (`key=value` or just `key`). */
+  /**
+   * Images carrying `label` (`key=value` or just `key`). Labels come from `image inspect`, as
+   * `images --format` has no labels field in docker.
+   */
   async listImages(options: { label: string }): Promise<ImageSummary[]> {
     const r = await this.execOk(
-      ['images', '--filter', `label=${options.label}`, '--format', '{{.Repository}}:{{.Tag}}\t{{.ID}}\t{{json .Labels}}'],
+      ['images', '--filter', `label=${options.label}`, '--format', '{{.Repository}}:{{.Tag}}\t{{.ID}}'],
       'listing images',
     );
-    return r.stdout
+    const rows = r.stdout
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l !== '')
       .map((l) => {
-        const [tag = '', id = '', labels = '{}'] = l.split('\t');
+        const [tag = '', id = ''] = l.split('\t');
         // podman names local images `localhost/<name>`; the tag we built with has no registry part.
-        return { tag: tag.replace(/^localhost\//, ''), id, labels: parseImageLabels(labels) };
+        return { tag: tag.replace(/^localhost\//, ''), id };
       });
+    const labels = await this.imageLabels([...new Set(rows.map((row) => row.id))]);
+    return rows.map((row) => ({ ...row, labels: labels.get(row.id) ?? {} }));
+  }
+
+  /** Labels of images by short id. An image removed meanwhile is missing from the map. */
+  private async imageLabels(shortIds: readonly string[]): Promise<Map<string, Record<string, string>>> {
+    const out = new Map<string, Record<string, string>>();
+    if (shortIds.length === 0) return out;
+    // Parsed whatever the exit code: a vanished image fails the call but the others still print.
+    const r = await this.exec(['image', 'inspect', '--format', '{{.Id}}\t{{json .Config.Labels}}', ...shortIds]);
+    for (const line of r.stdout.split('\n')) {
+      const [fullId = '', labels = ''] = line.split('\t');
+      // docker prints `sha256:<hex>`, podman the bare hex; `images` shows the first 12 hex digits.
+      const id = shortIds.find((s) => fullId.replace(/^sha256:/, '').startsWith(s));
+      if (id !== undefined) out.set(id, parseImageLabels(labels));
+    }
+    return out;
   }
 
   /** All containers (running or not) carrying `label` (`key=value` or just `key`), with their labels. */
@@ -333,12 +368,12 @@ export class ContainerRuntime {
       'container',
       'inspect',
       '--format',
-      '{{.Name}}\t{{.State.Status}}\t{{json .Config.Labels}}',
+      '{{.Name}}\t{{.State.Status}}\t{{json .Config.Labels}}\t{{.Id}}',
       ...names,
     ]);
     const found: ContainerSummary[] = [];
     for (const line of inspect.stdout.split('\n')) {
-      const [rawName, state, labelsJson] = line.split('\t');
+      const [rawName, state, labelsJson, id = ''] = line.split('\t');
       if (!rawName || state === undefined || labelsJson === undefined) continue;
       let labels: Record<string, string> = {};
       try {
@@ -347,9 +382,37 @@ export class ContainerRuntime {
         labels = {};
       }
       // docker reports `/name`, podman `name`.
-      found.push({ name: rawName.replace(/^\//, ''), state, labels });
+      found.push({ id, name: rawName.replace(/^\//, ''), state, labels });
     }
     return found;
+  }
+
+  /**
+   * `run` flags putting `labels` on a container. podman also gets them as OCI annotations, which runc
+   * records in its state: the one place that still names the owner of a half-started container
+   * podman no longer lists (see runtime-helpers.ts). Docker 20.10 has no `run --annotation`.
+   */
+  labelArgs(labels: Readonly<Record<string, string>>): string[] {
+    const args: string[] = [];
+    for (const [k, v] of Object.entries(labels)) {
+      args.push('--label', `${k}=${v}`);
+      if (this.kind === 'podman') args.push('--annotation', `${k}=${v}`);
+    }
+    return args;
+  }
+
+  /** Full ids of every container the runtime lists, whoever made it. */
+  async listContainerIds(): Promise<Set<string>> {
+    const r = await this.execOk(['ps', '-a', '-q', '--no-trunc'], 'listing containers');
+    return new Set(r.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''));
+  }
+
+  /** True when a container of that name exists (running or not). */
+  async containerExists(name: string): Promise<boolean> {
+    const r = await this.exec(['container', 'inspect', '--format', '{{.Id}}', name]);
+    if (r.exitCode === 0) return true;
+    if (isNoSuchObject(r.stderr)) return false;
+    throw new AirutError('CONTAINER_FAILED', `cannot inspect container ${name}: ${tailLines(r.stderr, 10)}`);
   }
 
   /** Stops a container, giving it `graceSeconds` after SIGTERM before SIGKILL. A missing one is fine. */

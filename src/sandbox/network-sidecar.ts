@@ -12,9 +12,9 @@
  * needs no network to create or delete, and lets the proxy run inside the daemon where the
  * allowlist, the masked secrets and the request log already are.
  *
- * The sidecar's root filesystem is a directory the daemon prepares (no image to pull or build):
- * the forwarder script, plus the host's own node binary and the shared libraries it needs,
- * bind-mounted read-only.
+ * The sidecar's root filesystem is a directory the daemon prepares (no image to pull): the forwarder
+ * script, plus the host's own node binary and the shared libraries it needs, bind-mounted read-only.
+ * podman runs it as it is (`--rootfs`); Docker needs an image, made from it once (sidecar-image.ts).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -24,6 +24,7 @@ import { promisify } from 'node:util';
 import { AirutError } from '../errors.ts';
 import type { ContainerRuntime } from './container-runtime.ts';
 import { managedLabels } from './labels.ts';
+import { sidecarRootArgs } from './sidecar-image.ts';
 import { PROXY_SOCKETS } from '../proxy/conversation-proxy.ts';
 
 const execFileAsync = promisify(execFile);
@@ -133,7 +134,7 @@ export async function startNetworkSidecar(spec: SidecarSpec): Promise<RunningSid
   await runtime.removeContainer(name);
 
   const args = ['run', '-d', '--name', name];
-  for (const [k, v] of Object.entries(managedLabels({ ...spec.labels, role: 'network-sidecar' }))) args.push('--label', `${k}=${v}`);
+  args.push(...runtime.labelArgs(managedLabels({ ...spec.labels, role: 'network-sidecar' })));
   args.push(
     '--network',
     'none',
@@ -153,7 +154,7 @@ export async function startNetworkSidecar(spec: SidecarSpec): Promise<RunningSid
     `${spec.socketDir}:${IN_SIDECAR.sockets}`,
   );
   for (const b of spec.sidecar.binds) args.push('-v', `${b.source}:${b.target}:ro`);
-  args.push('--rootfs', spec.sidecar.rootfs, IN_SIDECAR.node, IN_SIDECAR.script);
+  args.push(...(await sidecarRootArgs(runtime, spec.sidecar.rootfs)), IN_SIDECAR.node, IN_SIDECAR.script);
   await runtime.execOk(args, `start network sidecar ${name}`);
 
   const stop = async () => {

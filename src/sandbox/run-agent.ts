@@ -10,7 +10,7 @@
  * no name a repository chooses reaches the runtime CLI's own environment, which stays the fixed
  * one of ContainerRuntime.processEnv(). Values are never logged.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -20,8 +20,8 @@ import { tailLines, type ContainerRuntime } from './container-runtime.ts';
 import { formatEnvFile, writeEnvFile } from './env-file.ts';
 import { managedLabels } from './labels.ts';
 import { classifyOutcome, type AgentOutcome } from './outcome.ts';
-import { BoundedLineReader } from './line-reader.ts';
-import { parseStreamLine, truncatedLineEvent, type AgentEvent, type ResultEvent } from './stream-json.ts';
+import { followAgentOutput } from './agent-output.ts';
+import type { AgentEvent } from './stream-json.ts';
 
 export type { AgentOutcome } from './outcome.ts';
 export type { AgentEvent } from './stream-json.ts';
@@ -103,8 +103,9 @@ export type AgentEventHandler = (event: AgentEvent) => void;
 const SANDBOX_OWNED_ENV = new Set(['IS_SANDBOX', 'CLAUDE_CONFIG_DIR']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SAFE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:@/[\]-]*$/;
-const STDERR_TAIL_BYTES = 16 * 1024;
 const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
+/** How often a Docker run checks whether its container exists yet (to drop the env file). */
+const ENV_FILE_POLL_MS = 50;
 
 function invalid(message: string): AirutError {
   return new AirutError('SANDBOX_SPEC_INVALID', message);
@@ -135,7 +136,7 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
 
   const own = spec.relabelMounts ? ':Z' : '';
   const args = ['run', '-i', '--name', spec.name];
-  for (const [k, v] of Object.entries(managedLabels(spec.labels))) args.push('--label', `${k}=${v}`);
+  args.push(...spec.runtime.labelArgs(managedLabels(spec.labels)));
   args.push(
     '--cap-drop=ALL',
     '--security-opt',
@@ -225,32 +226,109 @@ async function runContainer(
   log: Logger,
 ): Promise<AgentOutcome> {
   const { runtime } = spec;
-  let sessionId: string | null = null;
-  let result: ResultEvent | null = null;
-  let lastAssistantText = '';
-  let stderrTail = '';
-  let timedOut = false;
-  let cancelled = false;
-  const keepTail = (text: string): void => {
-    stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
-  };
-
   const startedAt = Date.now();
   log.info({ image: spec.image, model: spec.model, resume: spec.resumeSessionId, envNames: Object.keys(spec.env) }, 'agent container starting');
   const child = spawn(runtime.command, args, { env: runtime.processEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-  // Output from the container means the CLI has read the env file and created the container.
-  child.stdout.once('data', () => {
-    dropEnvFile().catch((err: Error) => log.warn({ err: err.message }, 'could not remove the env file; it goes when the run ends'));
-  });
+  const exited = childExit(child, runtime);
+  dropEnvFileOnceCreated(spec, child, exited, dropEnvFile, log);
 
-  const exited = new Promise<number | null>((resolve, reject) => {
+  const stopper = agentStopper(spec, child, exited, log);
+  const timer = setTimeout(() => void stopper.stop('timeout'), spec.timeoutMs);
+  const onAbort = (): void => void stopper.stop('cancelled');
+  spec.signal?.addEventListener('abort', onAbort, { once: true });
+
+  child.stdin.on('error', () => undefined); // EPIPE when the container never started; the exit code tells.
+  child.stdin.end(spec.prompt);
+  const followed = followAgentOutput(child, spec.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, onEvent, log);
+
+  let exitCode: number | null;
+  try {
+    exitCode = await exited;
+    await followed.done;
+    await stopper.settled();
+  } finally {
+    clearTimeout(timer);
+    spec.signal?.removeEventListener('abort', onAbort);
+    await runtime.removeContainer(spec.name).catch((err: unknown) => {
+      log.error({ err: String(err) }, 'could not remove agent container; the reaper will retry');
+    });
+  }
+
+  const { output } = followed;
+  const outcome = classifyOutcome({
+    exitCode,
+    result: output.result,
+    sessionId: output.sessionId,
+    stderrTail: tailLines(output.stderrTail, 40),
+    lastAssistantText: output.lastAssistantText,
+    timedOut: stopper.timedOut,
+    cancelled: stopper.cancelled,
+  });
+  log.info(
+    { outcome: outcome.kind, exitCode, sessionId: outcome.sessionId, ms: Date.now() - startedAt },
+    'agent container finished',
+  );
+  return outcome;
+}
+
+/** The CLI's exit code; rejects when it could not be started (CONTAINER_RUNTIME_MISSING when absent). */
+function childExit(child: ChildProcess, runtime: ContainerRuntime): Promise<number | null> {
+  return new Promise<number | null>((resolve, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
       reject(err.code === 'ENOENT' ? runtime.missingError(err) : err);
     });
     child.once('close', (code) => resolve(code));
   });
+}
 
+/**
+ * Removes the env file as soon as the CLI has read it, which it does before it creates the
+ * container. Output from the container proves that with podman, whose output arrives at once.
+ * Docker's attached output can lag behind the container (the agent may already be calling the API),
+ * so there the container's existence is watched for as well.
+ */
+function dropEnvFileOnceCreated(
+  spec: AgentRunSpec,
+  child: ChildProcess,
+  exited: Promise<unknown>,
+  dropEnvFile: () => Promise<void>,
+  log: Logger,
+): void {
+  let dropped = false;
+  const drop = (): void => {
+    if (dropped) return;
+    dropped = true;
+    dropEnvFile().catch((err: Error) => log.warn({ err: err.message }, 'could not remove the env file; it goes when the run ends'));
+  };
+  child.stdout?.once('data', drop);
+  if (spec.runtime.kind !== 'docker') return;
+  let over = false;
+  exited.then(
+    () => (over = true),
+    () => (over = true),
+  );
+  void (async () => {
+    while (!over && !dropped) {
+      if (await spec.runtime.containerExists(spec.name).catch(() => false)) return drop();
+      await delay(ENV_FILE_POLL_MS);
+    }
+  })();
+}
+
+interface AgentStopper {
+  /** Stops and removes the container; the first reason given wins. Returns the one stop in progress. */
+  stop(why: 'timeout' | 'cancelled'): Promise<void>;
+  /** Resolves when a stop (if any was asked for) has finished. */
+  settled(): Promise<void>;
+  readonly timedOut: boolean;
+  readonly cancelled: boolean;
+}
+
+function agentStopper(spec: AgentRunSpec, child: ChildProcess, exited: Promise<unknown>, log: Logger): AgentStopper {
+  const { runtime } = spec;
   let stopping: Promise<void> | null = null;
+  let timedOut = false;
+  let cancelled = false;
   const stop = (why: 'timeout' | 'cancelled'): Promise<void> => {
     if (why === 'timeout') timedOut = !cancelled;
     else cancelled = !timedOut;
@@ -268,70 +346,16 @@ async function runContainer(
     })();
     return stopping;
   };
-
-  const timer = setTimeout(() => void stop('timeout'), spec.timeoutMs);
-  const onAbort = (): void => void stop('cancelled');
-  spec.signal?.addEventListener('abort', onAbort, { once: true });
-
-  child.stdin.on('error', () => undefined); // EPIPE when the container never started; the exit code tells.
-  child.stdin.end(spec.prompt);
-
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => keepTail(chunk));
-
-  const onLine = (line: string, droppedBytes: number, keptBytes: number): void => {
-    // A cut line is not JSON any more; parsing its head would only produce a misleading raw event.
-    const events = droppedBytes > 0 ? [truncatedLineEvent(line, keptBytes, droppedBytes)] : parseStreamLine(line);
-    for (const event of events) {
-      if (event.type === 'system_init' && event.sessionId) sessionId = event.sessionId;
-      else if (event.type === 'result') {
-        result = event;
-        if (event.sessionId) sessionId = event.sessionId;
-      } else if (event.type === 'assistant_text') lastAssistantText = event.text;
-      else if (event.type === 'raw') keepTail(`${event.text}\n`);
-      try {
-        onEvent(event);
-      } catch (err) {
-        log.warn({ err: String(err), event: event.type }, 'agent event handler failed');
-      }
-    }
+  return {
+    stop,
+    settled: () => stopping ?? Promise.resolve(),
+    get timedOut() {
+      return timedOut;
+    },
+    get cancelled() {
+      return cancelled;
+    },
   };
-  const lines = new BoundedLineReader(spec.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, onLine);
-  const linesDone = new Promise<void>((resolve) => {
-    child.stdout.on('data', (chunk: Buffer) => lines.push(chunk));
-    child.stdout.once('close', () => {
-      lines.end();
-      resolve();
-    });
-  });
-
-  let exitCode: number | null;
-  try {
-    exitCode = await exited;
-    await linesDone;
-    if (stopping) await stopping;
-  } finally {
-    clearTimeout(timer);
-    spec.signal?.removeEventListener('abort', onAbort);
-    await runtime.removeContainer(spec.name).catch((err: unknown) => {
-      log.error({ err: String(err) }, 'could not remove agent container; the reaper will retry');
-    });
-  }
-
-  const outcome = classifyOutcome({
-    exitCode,
-    result,
-    sessionId,
-    stderrTail: tailLines(stderrTail, 40),
-    lastAssistantText,
-    timedOut,
-    cancelled,
-  });
-  log.info(
-    { outcome: outcome.kind, exitCode, sessionId: outcome.sessionId, ms: Date.now() - startedAt },
-    'agent container finished',
-  );
-  return outcome;
 }
 
 function delay(ms: number): Promise<void> {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { assessDockerInfo, assessPodmanInfo, checkContainerRuntime, type HostFacts, type PodmanInfo } from '../../src/doctor/container-runtime.ts';
 import { podmanAdvisoriesFor } from '../../src/doctor/podman-advisories.ts';
 import { podmanTestEnv } from '../harness/podman-env.ts';
+import { runtimeCases } from '../harness/runtimes.ts';
 
 const SYSTEMD_HOST: HostFacts = { systemdRunning: true, hybridCgroups: false, userBusAvailable: true };
 
@@ -120,6 +121,29 @@ test('docker: version and mode are reported', () => {
   const rows = assessDockerInfo({ ServerVersion: '24.0.7', CgroupDriver: 'systemd', CgroupVersion: '2', DefaultRuntime: 'runc', SecurityOptions: ['name=seccomp,profile=builtin', 'name=rootless'] });
   assert.equal(rows[0]!.status, 'ok');
   assert.match(rows[0]!.detail, /24\.0\.7, rootless/);
+});
+
+test('docker: limits the kernel does not let dockerd apply are a warning', () => {
+  const rows = assessDockerInfo({ ServerVersion: '20.10.24', MemoryLimit: true, PidsLimit: false, CpuCfsQuota: false });
+  const limits = rows.find((r) => r.check === 'docker limits')!;
+  assert.equal(limits.status, 'warn');
+  assert.match(limits.detail, /pids, cpu/);
+  assert.equal(assessDockerInfo({ ServerVersion: '20.10.24', MemoryLimit: true, PidsLimit: true, CpuCfsQuota: true }).length, 1);
+});
+
+const docker = runtimeCases().find((c) => c.command === 'docker');
+test('the real docker on this machine answers; a missing docker is a FAIL that says how to install it', { skip: docker?.skip ?? 'AIRUT_TEST_RUNTIMES leaves docker out' }, async () => {
+  const ctx = { timeoutMs: 30_000, signal: new AbortController().signal };
+  const rows = await checkContainerRuntime('docker', ctx);
+  const row = rows.find((r) => r.check === 'docker')!;
+  assert.equal(row.status, 'ok', JSON.stringify(rows));
+  assert.match(row.detail, /^version \d+\.\d+/);
+  assert.ok(!rows.some((r) => r.status === 'FAIL'), JSON.stringify(rows));
+
+  const missing = await checkContainerRuntime('/nonexistent/docker', ctx);
+  assert.equal(missing.length, 1);
+  assert.equal(missing[0]!.status, 'FAIL');
+  assert.match(missing[0]!.fix, /install docker \(apt-get install docker\.io/);
 });
 
 test('the real podman on this machine answers, and a missing runtime is a FAIL with an install hint', async () => {

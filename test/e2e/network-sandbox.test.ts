@@ -1,5 +1,6 @@
 /**
- * Issue 5 end to end: the real daemon, real podman, the real Claude Code CLI. The CLI reaches the
+ * Issue 5 end to end: the real daemon, real podman and Docker (each scenario once per runtime, see
+ * test/harness/runtimes.ts), the real Claude Code CLI. The CLI reaches the
  * mock Anthropic API over HTTPS *through the sandbox proxy* (so a real, certificate-checking
  * client trusts the daemon's CA and its paths are checked inside TLS), and a probe script run by the agent tries everything a leaking
  * task might: allowed and blocked hosts, paths and methods, forged Host headers, raw IP addresses
@@ -9,7 +10,7 @@
  * whose TLS cannot talk to modern servers, so its checks go over plain HTTP; the same checks inside
  * TLS (terminated, CONNECT) are in test/proxy/conversation-proxy.test.ts with Node's TLS client.
  */
-import { test, before, after } from 'node:test';
+import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -17,12 +18,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { execFileSync } from 'node:child_process';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { startSmtpCapture, type CapturedMessage, type SmtpCapture } from '../harness/smtp-capture.ts';
 import { startMockAnthropic, type MockAnthropic } from '../harness/mock-anthropic.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
-import { podmanTestEnv } from '../harness/podman-env.ts';
+import { runtimeCases, type RuntimeCase } from '../harness/runtimes.ts';
 import { createSourceRepo, CLI_CONTAINER_ENV } from '../harness/source-repo.ts';
 import { scriptedAgent } from '../harness/scripted-agent.ts';
 import { createTestTls, type TestTls } from '../harness/test-tls.ts';
@@ -31,7 +31,8 @@ import { openTestDb, startDaemon, waitUntil, writeTestConfig, type DaemonProcess
 const AUTHSERV = 'mx.repos.test';
 const ALICE = 'alice@example.com';
 const REAL_TOKEN = 'ghp_RealSecretToken000111222333444';
-const podmanEnv = podmanTestEnv();
+/** The runtime of the suite running now; the daemon's `container_command`. */
+let rt: RuntimeCase;
 
 let dovecot: DovecotServer;
 let smtp: SmtpCapture;
@@ -156,6 +157,7 @@ async function startSandboxDaemon(timeoutSeconds = 60): Promise<{ cfg: TestConfi
       },
     ],
     global: {
+      container_command: rt.command,
       execution: { max_concurrent: 2, shutdown_timeout: 5 },
       network: {
         upstream_overrides: {
@@ -168,7 +170,7 @@ async function startSandboxDaemon(timeoutSeconds = 60): Promise<{ cfg: TestConfi
     },
   });
   // The proxy checks upstream certificates; the test upstreams' CA is trusted the operator's way.
-  return { cfg, daemon: startDaemon(cfg, [], { ...podmanEnv, NODE_EXTRA_CA_CERTS: testTls.caPath }) };
+  return { cfg, daemon: startDaemon(cfg, [], { ...rt.env, NODE_EXTRA_CA_CERTS: testTls.caPath }) };
 }
 
 async function send(subject: string, text: string, extra: { inReplyTo?: string; references?: string[] } = {}): Promise<string> {
@@ -188,14 +190,15 @@ function probeLines(reply: CapturedMessage): Map<string, string> {
 }
 
 function sandboxLeftovers(cfg: TestConfig): { containers: string; taskDirs: string[] } {
-  const containers = execFileSync('podman', ['ps', '-a', '--filter', 'label=airut.role=network-sidecar', '--filter', `label=airut.repo=sbx`, '--format', '{{.Names}}'], {
-    env: { ...process.env, ...podmanEnv },
-  }).toString().trim();
+  const containers = rt.cli(['ps', '-a', '--filter', 'label=airut.role=network-sidecar', '--filter', `label=airut.repo=sbx`, '--format', '{{.Names}}']);
   const tasksDir = path.join(cfg.dir, 'sandbox', 'tasks');
   return { containers, taskDirs: fs.existsSync(tasksDir) ? fs.readdirSync(tasksDir) : [] };
 }
 
-test('the agent reaches exactly what the allowlist on the default branch allows, and nothing leaks', { timeout: 400_000 }, async () => {
+async function sandboxProbe(): Promise<void> {
+  // What the upstreams saw belongs to this runtime's run (each daemon has its own surrogate key).
+  seen.length = 0;
+  rawHits = 0;
   const { cfg, daemon } = await startSandboxDaemon();
   try {
     await daemon.waitForLog((l) => l.msg === 'airut-ts is running', 60_000, 'daemon start');
@@ -262,9 +265,9 @@ test('the agent reaches exactly what the allowlist on the default branch allows,
   } finally {
     await daemon.stop('SIGTERM');
   }
-});
+}
 
-test('sidecars and task directories go away after a timeout, and after a crash at the next start', { timeout: 400_000 }, async () => {
+async function sandboxLeftoversGo(): Promise<void> {
   const { cfg, daemon } = await startSandboxDaemon(20);
   let second: DaemonProcess | null = null;
   try {
@@ -276,7 +279,7 @@ test('sidecars and task directories go away after a timeout, and after a crash a
     await daemon.exited;
     assert.notEqual(sandboxLeftovers(cfg).containers, '', 'the crash left the sidecar behind');
 
-    second = startDaemon(cfg, [], { ...podmanEnv, NODE_EXTRA_CA_CERTS: testTls.caPath });
+    second = startDaemon(cfg, [], { ...rt.env, NODE_EXTRA_CA_CERTS: testTls.caPath });
     await second.waitForLog((l) => l.msg === 'airut-ts is running', 60_000, 'restart');
     const afterStart = sandboxLeftovers(cfg);
     // The re-run of the interrupted task may already have a new sidecar; the old one must be gone.
@@ -303,4 +306,14 @@ test('sidecars and task directories go away after a timeout, and after a crash a
     await second?.stop('SIGTERM');
     if (daemon.child.exitCode === null && daemon.child.signalCode === null) await daemon.stop('SIGKILL');
   }
-});
+}
+
+for (const c of runtimeCases()) {
+  describe(`with ${c.command}`, { skip: c.skip }, () => {
+    before(() => {
+      rt = c;
+    });
+    test('the agent reaches exactly what the allowlist on the default branch allows, and nothing leaks', { timeout: 400_000 }, sandboxProbe);
+    test('sidecars and task directories go away after a timeout, and after a crash at the next start', { timeout: 400_000 }, sandboxLeftoversGo);
+  });
+}

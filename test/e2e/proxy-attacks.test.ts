@@ -1,5 +1,6 @@
 /**
- * Issue 13, items 1–4, end to end: the real daemon, real podman, the real Claude Code CLI (which
+ * Issue 13, items 1–4, end to end: the real daemon, real podman and Docker (once per runtime, see
+ * test/harness/runtimes.ts), the real Claude Code CLI (which
  * reaches the mock Anthropic API through the sandbox proxy over HTTPS). The agent runs a probe
  * script inside the task container that attacks the proxy with busybox `nc` and `wget`:
  *
@@ -16,7 +17,7 @@
  * `constructor` that really resolves to loopback needs a private /etc/hosts, which is in
  * test/proxy/upstream-connector.test.ts. The upstream side records every byte it receives.
  */
-import { test, before, after } from 'node:test';
+import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -25,7 +26,7 @@ import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { startSmtpCapture, type CapturedMessage, type SmtpCapture } from '../harness/smtp-capture.ts';
 import { startMockAnthropic, type MockAnthropic } from '../harness/mock-anthropic.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
-import { podmanTestEnv } from '../harness/podman-env.ts';
+import { runtimeCases, type RuntimeCase } from '../harness/runtimes.ts';
 import { freePort } from '../harness/ports.ts';
 import { createSourceRepo, CLI_CONTAINER_ENV } from '../harness/source-repo.ts';
 import { scriptedAgent } from '../harness/scripted-agent.ts';
@@ -35,7 +36,8 @@ import { openTestDb, startDaemon, writeTestConfig } from '../harness/daemon-proc
 const AUTHSERV = 'mx.repos.test';
 const ALICE = 'alice@example.com';
 const REAL_TOKEN = 'ghp_RealSecretToken999888777666555';
-const podmanEnv = podmanTestEnv();
+/** The runtime of the suite running now; the daemon's `container_command`. */
+let rt: RuntimeCase;
 
 let dovecot: DovecotServer;
 let smtp: SmtpCapture;
@@ -157,7 +159,11 @@ function probeLines(reply: CapturedMessage): Map<string, string> {
   return out;
 }
 
-test('attacks on the proxy from inside the container fail, and the task goes on', { timeout: 400_000 }, async () => {
+async function proxyAttacks(): Promise<void> {
+  // What the upstreams saw belongs to this runtime's run (each daemon has its own surrogate key).
+  seen.length = 0;
+  upstreamBytes = '';
+  canaryHits = 0;
   const source = await createSourceRepo(`default_model: sonnet\ntimeout: 120\n${CLI_CONTAINER_ENV}  GH_TOKEN: !secret GH_TOKEN\n`, {
     '.airut/network-allowlist.yaml': ALLOWLIST,
     'probe.sh': probeScript(),
@@ -176,6 +182,7 @@ test('attacks on the proxy from inside the container fail, and the task goes on'
       },
     ],
     global: {
+      container_command: rt.command,
       execution: { max_concurrent: 1, shutdown_timeout: 5 },
       dashboard: { enabled: true, host: '127.0.0.1', port: ports.dashboard },
       network: {
@@ -188,7 +195,7 @@ test('attacks on the proxy from inside the container fail, and the task goes on'
       },
     },
   });
-  const daemon = startDaemon(cfg, [], { ...podmanEnv, NODE_EXTRA_CA_CERTS: testTls.caPath });
+  const daemon = startDaemon(cfg, [], { ...rt.env, NODE_EXTRA_CA_CERTS: testTls.caPath });
   try {
     await daemon.waitForLog((l) => l.msg === 'airut-ts is running', 60_000, 'daemon start');
     const messageId = `<atk.${Date.now().toString(36)}@example.com>`;
@@ -237,4 +244,13 @@ test('attacks on the proxy from inside the container fail, and the task goes on'
   } finally {
     await daemon.stop('SIGTERM');
   }
-});
+}
+
+for (const c of runtimeCases()) {
+  describe(`with ${c.command}`, { skip: c.skip }, () => {
+    before(() => {
+      rt = c;
+    });
+    test('attacks on the proxy from inside the container fail, and the task goes on', { timeout: 400_000 }, proxyAttacks);
+  });
+}

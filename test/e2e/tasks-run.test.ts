@@ -1,9 +1,10 @@
 /**
  * Issue 3 end to end: the real daemon with real Dovecot, a real SMTP capture server, real podman
  * and the real Claude Code CLI talking to a mock Anthropic API (a scripted agent, see
- * test/harness/scripted-agent.ts). A mail goes in; a threaded reply comes out.
+ * test/harness/scripted-agent.ts). A mail goes in; a threaded reply comes out. Every scenario runs
+ * once per container runtime (podman, and Docker where it runs: test/harness/runtimes.ts).
  */
-import { test, before, after } from 'node:test';
+import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import { allMessageText } from '../harness/mock-anthropic.ts';
 import { latestPrompt } from '../harness/scripted-agent.ts';
 import { waitUntil, type TestConfig } from '../harness/daemon-process.ts';
 import { TEST_DOCKERFILE } from '../harness/test-image.ts';
-import { testRuntime } from '../harness/podman-env.ts';
+import { runtimeCases } from '../harness/runtimes.ts';
 import { instanceId } from '../../src/instance-id.ts';
 import { ALICE, isAck, repoYaml, startE2eEnv, taskFor, type E2eEnv, type TaskRowView } from '../harness/e2e-env.ts';
 
@@ -21,15 +22,7 @@ const BETA_SECRET = 'beta-secret-value-91c2';
 
 let env: E2eEnv;
 
-before(async () => {
-  env = await startE2eEnv({ repoIds: ['alpha', 'beta', 'gamma', 'one', 'two'] });
-});
-
-after(async () => {
-  await env?.stop();
-});
-
-test('a mail becomes a threaded reply with the agent answer and its outbox file; a reply resumes the session', async () => {
+async function mailBecomesThreadedReply(): Promise<void> {
   const alpha = await env.repo('alpha', repoYaml(), { secrets: env.cliSecrets({ SECRET_TOKEN: ALPHA_SECRET }) });
   const { cfg, daemon } = env.daemonWith([alpha], 2);
   try {
@@ -86,9 +79,9 @@ test('a mail becomes a threaded reply with the agent answer and its outbox file;
   } finally {
     await daemon.stop('SIGKILL');
   }
-});
+}
 
-test('failures answer the sender: timeout (no container left), agent error, broken repo config; secrets stay in their repo', async () => {
+async function failuresAnswerTheSender(): Promise<void> {
   const alpha = await env.repo('alpha', repoYaml({ timeout: 10 }), { secrets: env.cliSecrets({ SECRET_TOKEN: ALPHA_SECRET }) });
   const beta = await env.repo('beta', repoYaml(), { secrets: env.cliSecrets({ SECRET_TOKEN: BETA_SECRET }) });
   const gamma = await env.repo('gamma', repoYaml({ extra: 'timeout_minutes: 5\n' }));
@@ -127,9 +120,9 @@ test('failures answer the sender: timeout (no container left), agent error, brok
   } finally {
     await daemon.stop('SIGKILL');
   }
-});
+}
 
-test('hostile attachment names land safely inside inbox/', async () => {
+async function hostileAttachmentNames(): Promise<void> {
   const alpha = await env.repo('alpha', repoYaml());
   const { cfg, daemon } = env.daemonWith([alpha], 1);
   try {
@@ -157,13 +150,13 @@ test('hostile attachment names land safely inside inbox/', async () => {
   } finally {
     await daemon.stop('SIGKILL');
   }
-});
+}
 
 function overlaps(a: TaskRowView, b: TaskRowView): boolean {
   return a.started_at! < b.finished_at! && b.started_at! < a.finished_at!;
 }
 
-test('max_concurrent 1: two repos never run at once', async () => {
+async function oneAtATime(): Promise<void> {
   const one = await env.repo('one', repoYaml());
   const two = await env.repo('two', repoYaml());
   const { cfg, daemon } = env.daemonWith([one, two], 1);
@@ -181,9 +174,9 @@ test('max_concurrent 1: two repos never run at once', async () => {
   } finally {
     await daemon.stop('SIGKILL');
   }
-});
+}
 
-test('max_concurrent 2: two conversations run together while a follow-up of a busy one waits', async () => {
+async function twoConversationsTogether(): Promise<void> {
   const one = await env.repo('one', repoYaml());
   const two = await env.repo('two', repoYaml());
   const { cfg, daemon } = env.daemonWith([one, two], 2);
@@ -204,9 +197,9 @@ test('max_concurrent 2: two conversations run together while a follow-up of a bu
   } finally {
     await daemon.stop('SIGKILL');
   }
-});
+}
 
-test('SIGKILL mid-task: on restart the orphan container is removed and the task runs again once, with one final reply', async () => {
+async function sigkillMidTask(): Promise<void> {
   const alpha = await env.repo('alpha', repoYaml());
   const { cfg, daemon } = env.daemonWith([alpha], 1);
   const m = await env.send('alpha', 'survive a crash', '[[sleep:4000]] crash test');
@@ -233,9 +226,9 @@ test('SIGKILL mid-task: on restart the orphan container is removed and the task 
   } finally {
     await again.stop('SIGKILL');
   }
-});
+}
 
-test('SIGTERM while a task runs past shutdown_timeout: container gone, task interrupted, rerun after restart with one final reply', async () => {
+async function sigtermPastShutdownTimeout(): Promise<void> {
   const alpha = await env.repo('alpha', repoYaml());
   const { cfg, daemon } = env.daemonWith([alpha], 1);
   const m = await env.send('alpha', 'long job', '[[sleep:9000]] long job');
@@ -262,9 +255,9 @@ test('SIGTERM while a task runs past shutdown_timeout: container gone, task inte
   } finally {
     await again.stop('SIGKILL');
   }
-});
+}
 
-test('Stop from the dashboard API: the running container is stopped, the task is cancelled and the sender told; a queued task leaves the queue', async () => {
+async function stopFromDashboard(): Promise<void> {
   const alpha = await env.repo('alpha', repoYaml());
   const port = await freePort();
   const token = 'dashboard-test-token-0123456789abcdef';
@@ -297,9 +290,9 @@ test('Stop from the dashboard API: the running container is stopped, the task is
   } finally {
     await daemon.stop('SIGKILL');
   }
-});
+}
 
-test('an image build that runs past execution.image_build_timeout is stopped and the sender gets a reply that says so', async () => {
+async function imageBuildTimeout(): Promise<void> {
   const alpha = await env.repo('alpha', repoYaml(), {
     extraFiles: { '.airut/container/Dockerfile': `${TEST_DOCKERFILE}ENV NONCE=${Date.now()}\nRUN sleep 3600\n` },
   });
@@ -319,9 +312,29 @@ test('an image build that runs past execution.image_build_timeout is stopped and
   } finally {
     await daemon.stop('SIGKILL');
     // The stopped build's layers (the unique ENV step) stay cached, untagged; they are this test's.
-    const runtime = testRuntime();
+    const runtime = env.runtime.runtime();
     for (const img of await runtime.listImages({ label: `airut.instance=${instanceId(cfg.dbPath)}` })) {
       if (img.tag === '<none>:<none>') await runtime.removeImage(img.id).catch(() => undefined);
     }
   }
-});
+}
+
+for (const rt of runtimeCases()) {
+  describe(`with ${rt.command}`, { skip: rt.skip }, () => {
+    before(async () => {
+      env = await startE2eEnv({ repoIds: ['alpha', 'beta', 'gamma', 'one', 'two'], runtime: rt });
+    });
+    after(async () => {
+      await env?.stop();
+    });
+    test('a mail becomes a threaded reply with the agent answer and its outbox file; a reply resumes the session', mailBecomesThreadedReply);
+    test('failures answer the sender: timeout (no container left), agent error, broken repo config; secrets stay in their repo', failuresAnswerTheSender);
+    test('hostile attachment names land safely inside inbox/', hostileAttachmentNames);
+    test('max_concurrent 1: two repos never run at once', oneAtATime);
+    test('max_concurrent 2: two conversations run together while a follow-up of a busy one waits', twoConversationsTogether);
+    test('SIGKILL mid-task: on restart the orphan container is removed and the task runs again once, with one final reply', sigkillMidTask);
+    test('SIGTERM while a task runs past shutdown_timeout: container gone, task interrupted, rerun after restart with one final reply', sigtermPastShutdownTimeout);
+    test('Stop from the dashboard API: the running container is stopped, the task is cancelled and the sender told; a queued task leaves the queue', stopFromDashboard);
+    test('an image build that runs past execution.image_build_timeout is stopped and the sender gets a reply that says so', imageBuildTimeout);
+  });
+}

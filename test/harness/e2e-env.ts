@@ -6,12 +6,11 @@
  * for its final reply, reading its task row, finding its container.
  */
 import fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { startDovecot, type DovecotServer } from './dovecot.ts';
 import { startSmtpCapture, type CapturedMessage, type SmtpCapture } from './smtp-capture.ts';
 import { startMockAnthropic, type MockAnthropic } from './mock-anthropic.ts';
 import { buildMail, dmarcPass, type MailAttachment } from './mail-builder.ts';
-import { podmanTestEnv } from './podman-env.ts';
+import { runtimeCases, type RuntimeCase } from './runtimes.ts';
 import { createSourceRepo, CLI_CONTAINER_ENV, type SourceRepo } from './source-repo.ts';
 import { scriptedAgent } from './scripted-agent.ts';
 import { instanceId } from '../../src/instance-id.ts';
@@ -85,6 +84,9 @@ export interface E2eEnv {
   readonly dovecot: DovecotServer;
   readonly smtp: SmtpCapture;
   readonly mock: MockAnthropic;
+  /** The container runtime the daemon uses (`container_command`); podman unless the test chose one. */
+  readonly runtime: RuntimeCase;
+  /** The runtime CLI's extra environment (passed to every daemon started here). */
   readonly podmanEnv: Record<string, string>;
   /** Secrets every repo passes to the CLI (mock API address and key), plus `extra`. */
   cliSecrets(extra?: Record<string, string>): Record<string, string>;
@@ -120,8 +122,9 @@ export interface E2eEnv {
   stop(): Promise<void>;
 }
 
-export async function startE2eEnv(opts: { repoIds: string[] }): Promise<E2eEnv> {
-  const podmanEnv = podmanTestEnv();
+export async function startE2eEnv(opts: { repoIds: string[]; runtime?: RuntimeCase }): Promise<E2eEnv> {
+  const runtime = opts.runtime ?? runtimeCases().find((c) => c.command === 'podman')!;
+  const podmanEnv = runtime.env;
   const [dovecot, smtp, mock] = await Promise.all([
     startDovecot({ users: opts.repoIds.map((u) => ({ user: `${u}-bot`, password: `pw-${u}` })) }),
     startSmtpCapture(),
@@ -131,16 +134,13 @@ export async function startE2eEnv(opts: { repoIds: string[] }): Promise<E2eEnv> 
   const finalRepliesTo = (messageId: string) => smtp.messages.filter((m) => m.inReplyTo === messageId && !isAck(m));
   // Filtered by the daemon's instance label too: other test runs on this host number their tasks from 1 as well.
   const containersOf = (cfg: TestConfig, taskId: number) =>
-    execFileSync('podman', ['ps', '-a', '--filter', `label=airut.task=${taskId}`, '--filter', `label=airut.instance=${instanceId(cfg.dbPath)}`, '--format', '{{.Names}}'], {
-      env: { ...process.env, ...podmanEnv },
-    })
-      .toString()
-      .trim();
+    runtime.cli(['ps', '-a', '--filter', `label=airut.task=${taskId}`, '--filter', `label=airut.instance=${instanceId(cfg.dbPath)}`, '--format', '{{.Names}}']);
 
   return {
     dovecot,
     smtp,
     mock,
+    runtime,
     podmanEnv,
     cliSecrets,
     async repo(id, airutYaml, o = {}) {
@@ -160,7 +160,12 @@ export async function startE2eEnv(opts: { repoIds: string[] }): Promise<E2eEnv> 
     daemonWith(repos, maxConcurrent, extraGlobal = {}, extraEnv = {}) {
       const cfg = writeTestConfig({
         repos,
-        global: { container_network: 'host', execution: { max_concurrent: maxConcurrent, shutdown_timeout: 5 }, ...extraGlobal },
+        global: {
+          container_command: runtime.command,
+          container_network: 'host',
+          execution: { max_concurrent: maxConcurrent, shutdown_timeout: 5 },
+          ...extraGlobal,
+        },
       });
       return { cfg, daemon: startDaemon(cfg, [], { ...podmanEnv, ...extraEnv }) };
     },

@@ -1,4 +1,7 @@
-/** Image builds against real podman: content-hash tags, no rebuild, one build per tag, readable failures. */
+/**
+ * Image builds against real podman and Docker (test/harness/runtimes.ts): content-hash tags, no rebuild,
+ * one build per tag, readable failures.
+ */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,29 +12,30 @@ import { execFileSync } from 'node:child_process';
 import { AirutError } from '../../src/errors.ts';
 import type { ContainerRuntime } from '../../src/sandbox/container-runtime.ts';
 import { ensureImage, hashContextDir, imageTag } from '../../src/sandbox/image.ts';
+import { pruneImages } from '../../src/sandbox/image-prune.ts';
 import { MANAGED_LABEL } from '../../src/sandbox/labels.ts';
-import { testRuntime } from '../harness/podman-env.ts';
+import { runtimeCases, type RuntimeCase } from '../harness/runtimes.ts';
 import { testRootfsTarball } from '../harness/test-image.ts';
 
 process.env.AIRUT_LOG_LEVEL ??= 'warn';
 
 let runtime: ContainerRuntime;
+let rt: RuntimeCase;
 let root: string;
+/** Contexts of one runtime's suite live apart: a file one suite adds must not change the other's hashes. */
+let suiteDir = 'shared';
 const repoId = `imgtest-${randomBytes(4).toString('hex')}`;
 
 before(async () => {
-  runtime = testRuntime();
   root = await mkdtemp(join(tmpdir(), 'airut-image-test-'));
 });
 
 after(async () => {
-  // Layers of a stopped build are untagged (`<none>:<none>`) but carry the labels: remove those by id.
-  for (const img of await runtime.listImages({ label: `airut.repo=${repoId}` })) await runtime.removeImage(img.tag === '<none>:<none>' ? img.id : img.tag);
   await rm(root, { recursive: true, force: true });
 });
 
 async function context(name: string, files: Record<string, string>): Promise<string> {
-  const dir = join(root, name);
+  const dir = join(root, suiteDir, name);
   await mkdir(dir, { recursive: true });
   for (const [rel, content] of Object.entries(files)) {
     await mkdir(join(dir, rel, '..'), { recursive: true });
@@ -66,7 +70,7 @@ describe('context hash', () => {
   });
 });
 
-describe('ensureImage with podman', () => {
+function ensureImageTests(): void {
   test('builds once per content, reuses the tag, labels the image, shares concurrent builds', async () => {
     const dir = await context('ok', { Dockerfile: 'FROM scratch\nADD rootfs.tar /\n' });
     await copyFile(await testRootfsTarball(), join(dir, 'rootfs.tar'));
@@ -111,8 +115,10 @@ describe('ensureImage with podman', () => {
     const seconds = 7000 + (parseInt(nonce.slice(0, 3), 16) % 999);
     const dir = await context('slow', { Dockerfile: `FROM scratch\nADD rootfs.tar /\nENV NONCE=${nonce}\nRUN sleep ${seconds}\n` });
     await copyFile(await testRootfsTarball(), join(dir, 'rootfs.tar'));
+    // podman keeps a build's working containers apart (`--external`); docker's are ordinary containers.
+    const psArgs = rt.command === 'podman' ? ['ps', '-a', '--external'] : ['ps', '-a'];
     const external = async () =>
-      new Set((await runtime.exec(['ps', '-a', '--external', '--format', '{{.ID}} {{.Names}}'])).stdout.split('\n').filter((l) => l.trim()));
+      new Set((await runtime.exec([...psArgs, '--format', '{{.ID}} {{.Names}}'])).stdout.split('\n').filter((l) => l.trim()));
     const sleeping = () => execFileSync('ps', ['-eo', 'args']).toString().split('\n').some((a) => a.trim() === `sleep ${seconds}`);
     const before = await external();
     const started = Date.now();
@@ -126,9 +132,40 @@ describe('ensureImage with podman', () => {
       return true;
     });
     assert.ok(Date.now() - started < 4_000 + 30_000, 'stopped promptly, not after the sleep');
-    assert.equal(sleeping(), false, 'the RUN process is gone');
-    const left = [...(await external())].filter((c) => !before.has(c) && /working-container/.test(c));
-    assert.deepEqual(left, [], 'podman removed its working container');
+    if (rt.command === 'podman') {
+      assert.equal(sleeping(), false, 'the RUN process is gone');
+      const left = [...(await external())].filter((c) => !before.has(c) && /working-container/.test(c));
+      assert.deepEqual(left, [], 'podman removed its working container');
+    } else {
+      // dockerd runs the step; it cancels it when the CLI goes away, a moment after the CLI exits,
+      // and removes the step's container a moment after that.
+      await waitFor(() => !sleeping(), 10_000, 'the RUN process to be gone');
+      let left: string[] = [];
+      for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+        left = [...(await external())].filter((c) => !before.has(c));
+        if (left.length === 0) break;
+      }
+      assert.deepEqual(left, [], 'docker removed its build container');
+    }
+  });
+
+  test('pruneImages removes only this owner\'s images the caller does not keep; labels come back from the runtime', async () => {
+    const owner = `prune${randomBytes(3).toString('hex')}`;
+    const build = async (name: string, labels: Record<string, string>) => {
+      const dir = await context(name, { Dockerfile: `FROM scratch\nADD rootfs.tar /\nENV STEP=${name}-${owner}\n` });
+      await copyFile(await testRootfsTarball(), join(dir, 'rootfs.tar'));
+      return (await ensureImage({ runtime, contextDir: dir, repoId, labels })).tag;
+    };
+    const old = await build('prune-old', { instance: owner });
+    const current = await build('prune-current', { instance: owner });
+    const others = await build('prune-other', { instance: `${owner}x` });
+    const report = await pruneImages(runtime, { owner: { instance: owner }, keep: (i) => i.tag === current });
+    assert.deepEqual(report.removed.map((i) => i.tag), [old]);
+    assert.equal(report.removed[0]!.labels['repo'], repoId);
+    assert.deepEqual(report.failed, []);
+    assert.equal(await runtime.imageExists(old), false);
+    assert.equal(await runtime.imageExists(current), true);
+    assert.equal(await runtime.imageExists(others), true, 'another owner\'s image is not touched');
   });
 
   test('removing a missing image or container is not an error', async () => {
@@ -137,4 +174,19 @@ describe('ensureImage with podman', () => {
     await runtime.stopContainer(`airut-no-such-container-${repoId}`, 0);
     assert.equal(await runtime.imageExists(`airut-${repoId}:0000000000000000`), false);
   });
-});
+}
+
+for (const c of runtimeCases()) {
+  describe(`ensureImage with ${c.command}`, { skip: c.skip }, () => {
+    before(() => {
+      rt = c;
+      runtime = c.runtime();
+      suiteDir = c.command;
+    });
+    after(async () => {
+      // Layers of a stopped build are untagged (`<none>:<none>`) but carry the labels: remove those by id.
+      for (const img of await runtime.listImages({ label: `airut.repo=${repoId}` })) await runtime.removeImage(img.tag === '<none>:<none>' ? img.id : img.tag);
+    });
+    ensureImageTests();
+  });
+}

@@ -1,6 +1,7 @@
 /**
- * The real Claude Code CLI in a real podman container, talking to the mock Messages API.
- * The container uses the host network so that it reaches the mock on 127.0.0.1.
+ * The real Claude Code CLI in a real container, talking to the mock Messages API, once per runtime
+ * (podman, and Docker where its daemon runs: test/harness/runtimes.ts). The container uses the host
+ * network so that it reaches the mock on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -31,7 +32,7 @@ import {
   type MockAnthropic,
   type MockScript,
 } from '../harness/mock-anthropic.ts';
-import { testRuntime } from '../harness/podman-env.ts';
+import { runtimeCases } from '../harness/runtimes.ts';
 import { ensureTestImage } from '../harness/test-image.ts';
 
 process.env.AIRUT_LOG_LEVEL ??= 'warn';
@@ -113,19 +114,16 @@ async function containersLabelled(label: string): Promise<string[]> {
 }
 
 before(async () => {
-  runtime = testRuntime();
-  image = await ensureTestImage(runtime);
   mock = await startMockAnthropic(toolThenText(null, () => 'hello'));
   root = await mkdtemp(join(tmpdir(), 'airut-sandbox-test-'));
 });
 
 after(async () => {
-  await reapContainers(runtime, { graceSeconds: 0, filter: (c) => c.labels['testrun'] === runId });
   await mock?.close();
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-describe('runAgent with the real Claude CLI', () => {
+function runAgentTests(): void {
   test('a simple prompt ends in success with init, text and result events', async () => {
     mock.setScript(toolThenText(null, () => 'Hello from the mock'));
     const before = mock.messageRequests().length;
@@ -350,9 +348,9 @@ describe('runAgent with the real Claude CLI', () => {
     const s = spec({ mounts: await conversationDirs(), runtime: new ContainerRuntime({ command: 'no-such-podman-xyz' }) });
     await assert.rejects(runAgent(s, () => undefined), { code: 'CONTAINER_RUNTIME_MISSING' });
   });
-});
+}
 
-describe('reaper', () => {
+function reaperTests(): void {
   test('finds labelled leftovers and removes them', async () => {
     const task = `orphan-${runId}`;
     const name = `airut-test-${task}`;
@@ -385,7 +383,21 @@ describe('reaper', () => {
     assert.deepEqual(report.failed, []);
     assert.deepEqual(await containersLabelled(`airut.task=${task}`), []);
   });
-});
+}
+
+for (const rt of runtimeCases()) {
+  describe(`with ${rt.command}`, { skip: rt.skip }, () => {
+    before(async () => {
+      runtime = rt.runtime();
+      image = await ensureTestImage(runtime);
+    });
+    after(async () => {
+      await reapContainers(runtime, { graceSeconds: 0, filter: (c) => c.labels['testrun'] === runId });
+    });
+    describe('runAgent with the real Claude CLI', runAgentTests);
+    describe('reaper', reaperTests);
+  });
+}
 
 async function makeDirs(mounts: AgentRunSpec['mounts']): Promise<void> {
   for (const d of Object.values(mounts)) await mkdir(d, { recursive: true });
@@ -393,10 +405,10 @@ async function makeDirs(mounts: AgentRunSpec['mounts']): Promise<void> {
   assert.deepEqual(await readdir(mounts.outbox), []);
 }
 
-/** A `podman` that records its environment and arguments in `dumps`, then runs the real one. */
+/** A `podman` (or `docker`) that records its environment and arguments in `dumps`, then runs the real one. */
 async function runtimeWrapper(dir: string, dumps: string): Promise<string> {
   const real = (await execFileP('sh', ['-c', `command -v ${runtime.command}`])).stdout.trim();
-  const wrapper = join(dir, 'podman');
+  const wrapper = join(dir, runtime.command);
   await writeFile(
     wrapper,
     `#!/bin/sh\nn=$$-$(date +%s%N)\nenv > '${dumps}/env-'$n\nfor a in "$@"; do printf '%s\\n' "$a"; done > '${dumps}/argv-'$n\nexec '${real}' "$@"\n`,
