@@ -12,10 +12,8 @@ import { openDatabase, type Db } from './store/database.ts';
 import { Supervisor } from './supervisor/supervisor.ts';
 import { Dispatcher } from './dispatcher/dispatcher.ts';
 import { OutgoingMailSender } from './reply/outbox-sender.ts';
-import { ContainerRuntime } from './sandbox/container-runtime.ts';
 import { prepareSandbox } from './sandbox/prepare-sandbox.ts';
-import { reapContainers } from './sandbox/reaper.ts';
-import { instanceId } from './instance-id.ts';
+import { createExecutionBackend, executionSettings } from './sandbox/backend-factory.ts';
 import { EventEmitter } from 'node:events';
 import { startDashboard, type DashboardActions, type RunningDashboard } from './dashboard/server.ts';
 import { finishTaskWithMail } from './runner/notify-sender.ts';
@@ -80,7 +78,7 @@ export class Daemon {
         onRunnerMessage: (m) => {
           if (m.type === 'event') this.feed.emit('task-event', { taskId: m.taskId, eventId: m.eventId });
           else if (m.type === 'network') this.feed.emit('network', { repoId: m.repoId, conversationId: m.conversationId, taskId: m.taskId, lastId: m.lastId });
-          else if (m.type === 'task-changed') this.feed.emit('task', m.taskId);
+          else if (m.type === 'task-changed' || m.type === 'stage') this.feed.emit('task', m.taskId);
           else if (m.type === 'storage-fault') this.recordRunnerFault(m.repoId, m.fault);
         },
         onTaskFinished: (taskId, status) => {
@@ -117,8 +115,7 @@ export class Daemon {
         db,
         repos: this.config.repos,
         maxAgeDays: this.config.global.conversationMaxAgeDays,
-        runtime: new ContainerRuntime({ command: this.config.global.containerCommand }),
-        instance: instanceId(this.config.global.databasePath),
+        images: createExecutionBackend(executionSettings(this.config.global)),
         log: logger().child({ component: 'gc' }),
       });
       this.sweeper.start();
@@ -210,10 +207,8 @@ export class Daemon {
    * still `running` in the database and are requeued by the dispatcher right after this.
    */
   private async reapOrphanContainers(): Promise<void> {
-    const runtime = new ContainerRuntime({ command: this.config.global.containerCommand });
     try {
-      const mine = instanceId(this.config.global.databasePath);
-      const { reaped, failed } = await reapContainers(runtime, { graceSeconds: 2, filter: (c) => c.labels.instance === mine });
+      const { reaped, failed } = await createExecutionBackend(executionSettings(this.config.global)).reap({ graceSeconds: 2 });
       if (reaped.length) this.log.warn({ containers: reaped.map((c) => c.name) }, 'removed containers left by a previous process');
       for (const f of failed) this.log.error({ container: f.container.name, err: f.error }, 'could not remove an orphan container');
     } catch (err) {
