@@ -93,7 +93,6 @@ export class ConversationSweeper {
     const archived: Array<{ repoId: string; id: string; taskCount: number }> = [];
     const busy: Array<{ repoId: string; id: string }> = [];
     const directoriesRemoved: string[] = [];
-    const imagesRemoved: string[] = [];
     const errors: string[] = [];
     let bytesFreed = 0;
     const fail = (what: string, err: unknown, fields: Record<string, unknown> = {}) => {
@@ -154,20 +153,7 @@ export class ConversationSweeper {
       fail('forgetting old days of the rejected-mail account', err);
     }
 
-    if (this.o.images && !this.stopped) {
-      try {
-        const use = imagesInUse(this.o.db, Object.keys(this.o.repos), now - IMAGE_GRACE_MS);
-        const report = await this.o.images.pruneImages((image) => use.keep.has(image.tag) || use.unknownRepos.has(image.labels.repo ?? ''));
-        for (const image of report.removed) {
-          forgetRepoImage(this.o.db, image.tag);
-          imagesRemoved.push(image.tag);
-        }
-        if (report.removed.length) this.o.log.info({ images: imagesRemoved }, 'removed old container images');
-        for (const f of report.failed) fail(`removing image ${f.image.tag}`, f.error);
-      } catch (err) {
-        fail('pruning images', err);
-      }
-    }
+    const imagesRemoved = this.stopped ? [] : await this.pruneImages(now, fail);
 
     const report = { archived, busy, directoriesRemoved, bytesFreed, imagesRemoved, errors };
     this.o.log.debug(
@@ -175,5 +161,24 @@ export class ConversationSweeper {
       'conversation GC sweep done',
     );
     return report;
+  }
+
+  /** Step 4: this daemon's images that are no longer current (nor recently used); returns the tags removed. */
+  private async pruneImages(now: number, fail: (what: string, err: unknown) => void): Promise<string[]> {
+    const removed: string[] = [];
+    if (!this.o.images) return removed;
+    try {
+      const use = imagesInUse(this.o.db, Object.keys(this.o.repos), now - IMAGE_GRACE_MS);
+      const report = await this.o.images.pruneImages((image) => use.keep.has(image.tag) || use.unknownRepos.has(image.labels.repo ?? ''));
+      for (const image of report.removed) {
+        forgetRepoImage(this.o.db, image.tag);
+        removed.push(image.tag);
+      }
+      if (report.removed.length) this.o.log.info({ images: removed }, 'removed old container images');
+      for (const f of report.failed) fail(`removing image ${f.image.tag}`, f.error);
+    } catch (err) {
+      fail('pruning images', err);
+    }
+    return removed;
   }
 }
