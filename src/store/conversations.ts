@@ -1,10 +1,11 @@
 /**
  * The `conversations` table as the runner and the intake use it: a row per conversation of a
  * repository, written when its first task creates the directory and touched on every task after.
- * Archiving (a multi-table transaction) lives in conversation-gc.ts; the dashboard's reads in
+ * Archiving (a multi-table transaction) lives in conversation-gc.ts; the dashboard's task lists in
  * dashboard-queries.ts.
  */
 import { writeTransaction, type Db } from './database.ts';
+import { cachedStatement } from './statement-cache.ts';
 
 export interface ConversationFields {
   readonly model?: string;
@@ -62,4 +63,49 @@ export function conversationIdTaken(db: Db, repoId: string, id: string): boolean
        UNION ALL SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ? LIMIT 1`,
     )
     .get(repoId, id, repoId, id);
+}
+
+export interface ConversationRow {
+  readonly repoId: string;
+  readonly id: string;
+  readonly model: string | null;
+  readonly sessionId: string | null;
+  readonly subject: string;
+  readonly sender: string | null;
+  readonly createdAt: number;
+  readonly lastActivityAt: number;
+  /** When conversation GC deleted its files and its tasks' events and mail bytes; null while live. */
+  readonly archivedAt: number | null;
+  /** Number of tasks when it was archived (null while live: count its tasks instead). */
+  readonly taskCount: number | null;
+}
+
+export function getConversation(db: Db, repoId: string, id: string): ConversationRow | null {
+  const r = db.prepare(`SELECT * FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, id) as
+    | Record<string, unknown>
+    | undefined;
+  if (!r) return null;
+  return {
+    repoId: r.repo_id as string,
+    id: r.id as string,
+    model: (r.model as string | null) ?? null,
+    sessionId: (r.session_id as string | null) ?? null,
+    subject: (r.subject as string) ?? '',
+    sender: (r.sender as string | null) ?? null,
+    createdAt: r.created_at as number,
+    lastActivityAt: r.last_activity_at as number,
+    archivedAt: (r.archived_at as number | null) ?? null,
+    taskCount: (r.task_count as number | null) ?? null,
+  };
+}
+
+/** A conversation row or at least one task of it exists (one index probe each, for the API and streams). */
+export function conversationExists(db: Db, repoId: string, id: string): boolean {
+  return (
+    cachedStatement(
+      db,
+      `SELECT EXISTS (SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?)
+           OR EXISTS (SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ?) AS found`,
+    ).get(repoId, id, repoId, id) as { found: number }
+  ).found === 1;
 }

@@ -4,19 +4,11 @@
  * (tasks(status,id), tasks(repo_id,id), tasks(repo_id,conversation_id,id), outgoing_mail(status,…),
  * task_events(task_id,id)) or to scan only the rows it counts.
  */
-import type Database from 'better-sqlite3';
 import type { Db } from './database.ts';
+import { cachedStatement } from './statement-cache.ts';
 import { TASK_COLUMNS, toTaskRow, type TaskRow, type TaskStatus } from './task-queries.ts';
 
-/** Prepared once per connection: preparing costs more than running these small queries. */
-const statements = new WeakMap<Db, Map<string, Database.Statement>>();
-function stmt(db: Db, sql: string): Database.Statement {
-  let m = statements.get(db);
-  if (!m) statements.set(db, (m = new Map()));
-  let st = m.get(sql);
-  if (!st) m.set(sql, (st = db.prepare(sql)));
-  return st;
-}
+const stmt = cachedStatement;
 
 const compositeIndex = new WeakMap<Db, boolean>();
 /**
@@ -171,51 +163,6 @@ export function taskDurationHistograms(db: Db, boundsSeconds: readonly number[])
     });
   }
   return out;
-}
-
-export interface ConversationRow {
-  readonly repoId: string;
-  readonly id: string;
-  readonly model: string | null;
-  readonly sessionId: string | null;
-  readonly subject: string;
-  readonly sender: string | null;
-  readonly createdAt: number;
-  readonly lastActivityAt: number;
-  /** When conversation GC deleted its files and its tasks' events and mail bytes; null while live. */
-  readonly archivedAt: number | null;
-  /** Number of tasks when it was archived (null while live: count its tasks instead). */
-  readonly taskCount: number | null;
-}
-
-export function getConversation(db: Db, repoId: string, id: string): ConversationRow | null {
-  const r = db.prepare(`SELECT * FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, id) as
-    | Record<string, unknown>
-    | undefined;
-  if (!r) return null;
-  return {
-    repoId: r.repo_id as string,
-    id: r.id as string,
-    model: (r.model as string | null) ?? null,
-    sessionId: (r.session_id as string | null) ?? null,
-    subject: (r.subject as string) ?? '',
-    sender: (r.sender as string | null) ?? null,
-    createdAt: r.created_at as number,
-    lastActivityAt: r.last_activity_at as number,
-    archivedAt: (r.archived_at as number | null) ?? null,
-    taskCount: (r.task_count as number | null) ?? null,
-  };
-}
-
-/** A conversation row or at least one task of it exists (one index probe each, for the API and streams). */
-export function conversationExists(db: Db, repoId: string, id: string): boolean {
-  return (
-    stmt(
-      db,
-      `SELECT EXISTS (SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?)
-           OR EXISTS (SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ?) AS found`,
-    ).get(repoId, id, repoId, id) as { found: number }
-  ).found === 1;
 }
 
 /** Every task of a conversation, oldest first, through tasks(repo_id, conversation_id, id). */

@@ -17,7 +17,7 @@ import { acceptMail } from '../../src/store/accept.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
 import { claimNextTask, finishTask } from '../../src/store/task-queue.ts';
 import { appendTaskEvent, listTaskEvents } from '../../src/store/task-events.ts';
-import { getConversation } from '../../src/store/dashboard-queries.ts';
+import { getConversation } from '../../src/store/conversations.ts';
 import { recordRepoImage } from '../../src/store/repo-images.ts';
 import { getRejectedMailDay } from '../../src/store/rejected-mail.ts';
 import { testRuntime } from '../harness/podman-env.ts';

@@ -11,8 +11,7 @@ import { appendTaskEvent, listTaskEvents } from '../../src/store/task-events.ts'
 import { enqueueMail } from '../../src/store/outgoing-mail.ts';
 import { getTask } from '../../src/store/task-queries.ts';
 import { archiveConversation, compactUnthreadedMail, findIdleConversations } from '../../src/store/conversation-gc.ts';
-import { conversationRecord } from '../../src/store/conversations.ts';
-import { getConversation } from '../../src/store/dashboard-queries.ts';
+import { conversationRecord, getConversation } from '../../src/store/conversations.ts';
 
 const DAY = 86_400_000;
 const T0 = 1_700_000_000_000;

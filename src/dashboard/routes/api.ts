@@ -2,13 +2,12 @@
 import { Hono, type Context } from 'hono';
 import {
   conversationCost,
-  conversationExists,
-  getConversation,
   isTaskStatus,
   listConversationTasks,
   listTaskPage,
   TASK_STATUSES,
 } from '../../store/dashboard-queries.ts';
+import { conversationExists, getConversation } from '../../store/conversations.ts';
 import { listMailForTask } from '../../store/outgoing-mail.ts';
 import { listNetworkRequests } from '../../store/network-log.ts';
 import { listTaskEvents } from '../../store/task-events.ts';

@@ -9,12 +9,12 @@ import { loadRepoOverview, type RepoOverview } from '../repo-overview.ts';
 import { layout, listenerStateBadge, repoBadge, subjectText, taskCard, taskSummary, timelineEvent } from '../views.ts';
 import {
   conversationCost,
-  getConversation,
   isTaskStatus,
   listConversationTasks,
   listTaskPage,
   TASK_STATUSES,
 } from '../../store/dashboard-queries.ts';
+import { getConversation } from '../../store/conversations.ts';
 import { getTask, getTaskMailStorage, type TaskRow } from '../../store/task-queries.ts';
 import { storedMailNote } from '../stored-mail.ts';
 import type { Db } from '../../store/database.ts';

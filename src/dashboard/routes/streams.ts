@@ -8,7 +8,8 @@
  */
 import { Hono, type Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
-import { conversationExists, isTaskStatus } from '../../store/dashboard-queries.ts';
+import { isTaskStatus } from '../../store/dashboard-queries.ts';
+import { conversationExists } from '../../store/conversations.ts';
 import { listNetworkRequests, networkCursorKeepingNewest } from '../../store/network-log.ts';
 import { listMailForTask } from '../../store/outgoing-mail.ts';
 import { listTaskEvents } from '../../store/task-events.ts';
