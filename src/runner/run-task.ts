@@ -2,37 +2,35 @@
  * One task, start to finish, inside a task-runner thread, as a sequence of named stages
  * (src/runner/stages/), each reporting its start:
  *   repo-inputs → conversation → image → agent → outcome (reply durably queued).
- * This module wires a stage's collaborators into the task context and owns what surrounds the
- * stages: the lease, the stop request, the error reply, and the outbox cleared at the end. Every
- * failure the sender can act on ends in an error reply; nothing is left `running`.
+ * This module wires a stage's collaborators into the task context; what surrounds the stages (the
+ * lease, the stop request, stage reports, the error reply) is run-control.ts. Every failure the
+ * sender can act on ends in an error reply; nothing is left `running`; nothing the agent left in
+ * outbox/ survives the task.
  */
 import type { Logger } from '../log/logger.ts';
 import { AirutError } from '../errors.ts';
-import type { Db } from '../store/database.ts';
 import { writeTransaction } from '../store/database.ts';
 import { hasEarlierTaskInConversation } from '../store/task-queries.ts';
-import { finishTask, renewLease, type TaskOutcomeUpdate } from '../store/task-queue.ts';
+import { finishTask, type TaskOutcomeUpdate } from '../store/task-queue.ts';
 import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
 import { ConversationStore } from '../conversation/index.ts';
 import { GitMirror } from '../git/index.ts';
-import type { ExecutionBackend } from '../sandbox/execution-backend.ts';
 import { stripReplyPrefixes } from '../email/threading.ts';
 import type { ComposeBody, ReplyAttachment } from '../reply/compose.ts';
 import { readTaskMail, type TaskMail } from '../reply/inbound-mail.ts';
 import { queueReply } from '../reply/queue-reply.ts';
-import { storageFaultOf } from '../health/storage-faults.ts';
 import { TaskEventRecorder } from './event-recorder.ts';
-import { UserFacingError } from './user-facing-error.ts';
 import { taskStore } from './task-store.ts';
-import type { TaskContext } from './task-context.ts';
+import type { RunnerEnvironment, TaskContext } from './task-context.ts';
 import { repoInputsStage } from './stages/repo-inputs.ts';
 import { conversationStage } from './stages/conversation.ts';
 import { imageStage } from './stages/image.ts';
 import { agentStage } from './stages/agent.ts';
 import { outcomeStage } from './stages/outcome.ts';
-import type { CancelReason, DispatcherToRunner, RunnerSettings, RunTaskInput, RunTaskResult, RunnerToDispatcher, TaskStage } from './protocol.ts';
+import { RunControl } from './run-control.ts';
+import type { RunTaskInput, RunTaskResult, TaskStage } from './protocol.ts';
 
-const LEASE_RENEW_MS = 30_000;
+export type { RunnerEnvironment } from './task-context.ts';
 
 /** The stages in order; `enter` reports each one's start. */
 export async function runStages(ctx: TaskContext, enter: (stage: TaskStage) => void): Promise<RunTaskResult> {
@@ -46,13 +44,6 @@ export async function runStages(ctx: TaskContext, enter: (stage: TaskStage) => v
   const outcome = await agentStage(ctx, inputs, conversation, image);
   enter('outcome');
   return outcomeStage(ctx, inputs, conversation, outcome);
-}
-
-/** Runner-wide parts a task-runner thread builds once (workers/task-runner.ts). */
-export interface RunnerEnvironment {
-  readonly settings: RunnerSettings;
-  readonly db: Db;
-  readonly backend: ExecutionBackend;
 }
 
 export async function runTask(input: RunTaskInput, env: RunnerEnvironment, log: Logger): Promise<RunTaskResult> {
@@ -118,97 +109,6 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     onNetworkLogged: (lastId) => control.post({ type: 'network', taskId: task.id, repoId: repo.repoId, conversationId, lastId }),
     onTaskChanged: () => control.post({ type: 'task-changed', taskId: task.id }),
   };
-}
-
-/**
- * What surrounds one run on this thread: the dispatcher's port (stop requests in, progress out),
- * the lease renewal, and the reports of stages and storage faults.
- */
-class RunControl {
-  readonly #abort = new AbortController();
-  readonly #lease: NodeJS.Timeout;
-  cancelReason: CancelReason | null = null;
-
-  constructor(
-    private readonly input: RunTaskInput,
-    private readonly env: RunnerEnvironment,
-    private readonly log: Logger,
-  ) {
-    input.port.on('message', (m: DispatcherToRunner) => {
-      if (m.type === 'cancel' && !this.cancelReason) {
-        this.cancelReason = m.reason;
-        log.info({ reason: m.reason }, 'stop requested');
-        this.#abort.abort();
-      }
-    });
-    this.#lease = setInterval(() => {
-      // A throw here would be uncaught and kill the thread (and the task) over one failed write.
-      try {
-        renewLease(env.db, input.taskId);
-      } catch (err) {
-        this.reportStorageFault(err);
-        log.warn({ err: (err as Error).message }, 'could not renew the task lease; trying again in 30 s');
-      }
-    }, LEASE_RENEW_MS);
-  }
-
-  get signal(): AbortSignal {
-    return this.#abort.signal;
-  }
-
-  post(m: RunnerToDispatcher): void {
-    try {
-      this.input.port.postMessage(m);
-    } catch {
-      /* the dispatcher is gone; the store has everything */
-    }
-  }
-
-  /** Stored with its time (the dashboard and the overhead benchmark read it) and posted for the live view. */
-  enter(stage: TaskStage, ctx: TaskContext): void {
-    const at = ctx.now();
-    try {
-      ctx.store.recordStage(stage, at);
-    } catch (err) {
-      // Only a report: the stage itself runs (and meets the same storage fault if it is real).
-      this.reportStorageFault(err);
-      this.log.warn({ stage, err: (err as Error).message }, 'could not record the start of a stage');
-    }
-    this.log.debug({ stage }, 'stage started');
-    this.post({ type: 'stage', taskId: this.input.taskId, stage, at });
-  }
-
-  /** The error reply for a run that threw; a shutdown's stop is recorded as interrupted instead. */
-  async failed(err: unknown, ctx: TaskContext): Promise<RunTaskResult> {
-    this.reportStorageFault(err);
-    const userMessage =
-      err instanceof UserFacingError
-        ? err.userMessage
-        : 'Something went wrong inside the service while handling your message. The operator has the details in the log.';
-    this.log.error({ code: (err as AirutError).code, err: (err as Error).message }, 'task failed');
-    if (this.cancelReason === 'shutdown') return ctx.interrupt((err as Error).message);
-    try {
-      await ctx.reply({ kind: 'error', message: userMessage }, [], { status: 'failed', error: (err as Error).message });
-    } catch (e) {
-      // The store itself fails: the dispatcher fails the task (or the lease sweep requeues it).
-      this.reportStorageFault(e);
-      throw e;
-    }
-    return { taskId: this.input.taskId, status: 'failed' };
-  }
-
-  /** A disk or database error goes to the dispatcher for /health; the log line carries the path. */
-  reportStorageFault(err: unknown): void {
-    const fault = storageFaultOf(err, this.env.settings.databasePath);
-    if (!fault) return;
-    this.log.error({ path: fault.path, code: fault.code, err: fault.message }, fault.kind === 'database' ? 'database error' : 'disk error');
-    this.post({ type: 'storage-fault', taskId: this.input.taskId, repoId: this.input.repo.repoId, fault });
-  }
-
-  close(): void {
-    clearInterval(this.#lease);
-    this.input.port.close();
-  }
 }
 
 /** Empties the conversation's outbox/; a conversation that was never created has none. */

@@ -9,11 +9,19 @@ import type { RepoFileSource } from '../repo-config/index.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ComposeBody, ReplyAttachment } from '../reply/compose.ts';
 import type { ExecutionBackend } from '../sandbox/execution-backend.ts';
+import type { Db } from '../store/database.ts';
 import type { TaskRow } from '../store/task-queries.ts';
 import type { TaskOutcomeUpdate } from '../store/task-queue.ts';
 import type { AgentEvent } from '../sandbox/execution-backend.ts';
 import type { CancelReason, RunnerSettings, RunTaskResult } from './protocol.ts';
 import type { TaskStore } from './task-store.ts';
+
+/** Runner-wide parts a task-runner thread builds once (workers/task-runner.ts). */
+export interface RunnerEnvironment {
+  readonly settings: RunnerSettings;
+  readonly db: Db;
+  readonly backend: ExecutionBackend;
+}
 
 /** The parts of the git mirror a run uses (src/git/mirror.ts). */
 export interface RepoMirror extends RepoFileSource {
