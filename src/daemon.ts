@@ -16,11 +16,9 @@ import { openDatabase, type Db } from './store/database.ts';
 import { Supervisor } from './supervisor/supervisor.ts';
 import { Dispatcher } from './dispatcher/dispatcher.ts';
 import { OutgoingMailSender } from './reply/outbox-sender.ts';
-import { ContainerRuntime } from './sandbox/container-runtime.ts';
 import { prepareSandbox } from './sandbox/prepare-sandbox.ts';
 import type { SandboxGlobals } from './sandbox/task-network.ts';
-import { reapContainers } from './sandbox/reaper.ts';
-import { instanceId } from './instance-id.ts';
+import { createExecutionBackend, executionSettings } from './sandbox/backend-factory.ts';
 import { startDashboard, type RunningDashboard } from './dashboard/server.ts';
 import { getTask } from './store/task-queries.ts';
 import { ConversationSweeper } from './gc/conversation-sweeper.ts';
@@ -179,8 +177,7 @@ export class Daemon {
       db,
       repos: this.config.repos,
       maxAgeDays: this.config.global.conversationMaxAgeDays,
-      runtime: new ContainerRuntime({ command: this.config.global.containerCommand }),
-      instance: instanceId(this.config.global.databasePath),
+      images: createExecutionBackend(executionSettings(this.config.global)),
       log: logger().child({ component: 'gc' }),
     });
     this.sweeper.start();
@@ -203,10 +200,8 @@ export class Daemon {
    * still `running` in the database and are requeued by the dispatcher right after this.
    */
   private async reapOrphanContainers(): Promise<void> {
-    const runtime = new ContainerRuntime({ command: this.config.global.containerCommand });
     try {
-      const mine = instanceId(this.config.global.databasePath);
-      const { reaped, failed } = await reapContainers(runtime, { graceSeconds: 2, filter: (c) => c.labels.instance === mine });
+      const { reaped, failed } = await createExecutionBackend(executionSettings(this.config.global)).reap({ graceSeconds: 2 });
       if (reaped.length) this.log.warn({ containers: reaped.map((c) => c.name) }, 'removed containers left by a previous process');
       for (const f of failed) this.log.error({ container: f.container.name, err: f.error }, 'could not remove an orphan container');
     } catch (err) {

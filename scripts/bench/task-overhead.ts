@@ -6,6 +6,8 @@
  *
  * (a) mail accepted → container started = first task_event(system_init).at − tasks.created_at
  * (b) agent finished → reply sent       = outgoing_mail(kind='reply').sent_at − task_event(result).at
+ * and the runner's stages (task_stages: when each began), from the thread taking the task to the
+ * reply being queued.
  *
  * One warm-up conversation builds the image first, so the measured runs use the cached image. Then
  * N pairs, one after the other: a new conversation, and a follow-up that replies to its reply (so
@@ -23,6 +25,8 @@ import { scriptedAgent } from '../../test/harness/scripted-agent.ts';
 import { createSourceRepo, CLI_CONTAINER_ENV } from '../../test/harness/source-repo.ts';
 import { podmanTestEnv } from '../../test/harness/podman-env.ts';
 import { buildMail, dmarcPass } from '../../test/harness/mail-builder.ts';
+import { listTaskStages } from '../../src/store/task-stages.ts';
+import { TASK_STAGES, type TaskStage } from '../../src/protocol/runner.ts';
 import { writeDocsSection } from './docs-section.ts';
 import { fmt, machineLine, median, percentile } from './report.ts';
 import {
@@ -86,6 +90,8 @@ interface Sample {
   replySentAt: number;
   replyMessageId: string;
   replySubject: string;
+  /** When each stage of the task's (last) run began. */
+  stageAt: Partial<Record<TaskStage, number>>;
 }
 
 interface TaskRow {
@@ -170,6 +176,9 @@ async function measureOne(
     if (systemInitAt === undefined || resultAt === undefined || done.started_at === null || done.finished_at === null) {
       throw new Error(`task ${task.id} lacks system_init/result events or timestamps`);
     }
+    const stageAt: Partial<Record<TaskStage, number>> = {};
+    // A stage entered twice (a re-run) counts from its last start.
+    for (const st of listTaskStages(db, task.id)) stageAt[st.stage as TaskStage] = st.at;
     // The log line is written just before `podman run`; give the pipe a moment to deliver it.
     await waitUntil(() => logTime(daemon, task.id, 'agent container finished') !== null, 2_000, 'the runner log', 20).catch(() => undefined);
     return {
@@ -186,6 +195,7 @@ async function measureOne(
       replySentAt: reply.sent_at!,
       replyMessageId: reply.message_id,
       replySubject: reply.subject,
+      stageAt,
     };
   } finally {
     db.close();
@@ -200,6 +210,19 @@ interface Metric {
   headline?: boolean;
 }
 
+/** What each stage does, for the table (src/runner/stages/). The last one ends when the reply is queued. */
+const STAGE_WORK: Record<TaskStage, string> = {
+  'repo-inputs': 'mirror fetch, repo config, allowlist',
+  conversation: 'files, clone if new, ack, attachments',
+  image: 'context export, image check or build',
+  agent: 'network, container, Claude run, container removal',
+  outcome: 'outbox, compose, reply queued',
+};
+
+function since(from: number | undefined, to: number | undefined): number | null {
+  return from === undefined || to === undefined ? null : to - from;
+}
+
 const METRICS: Metric[] = [
   { label: '**(a) accepted → container started** (system_init − created_at)', of: (s) => s.systemInitAt - s.createdAt, headline: true },
   { label: '  a1 accepted → dispatched (started_at − created_at)', of: (s) => s.startedAt - s.createdAt },
@@ -208,6 +231,11 @@ const METRICS: Metric[] = [
   { label: '**(b) agent finished → reply sent** (sent_at − result)', of: (s) => s.replySentAt - s.resultAt, headline: true },
   { label: '  b1 result → reply queued (CLI exit, container removal, compose)', of: (s) => s.replyQueuedAt - s.resultAt },
   { label: '  b2 reply queued → sent (mail sender pickup + SMTP)', of: (s) => s.replySentAt - s.replyQueuedAt },
+  { label: 'per stage: dispatched → first stage (runner thread picks the task up)', of: (s) => since(s.startedAt, s.stageAt['repo-inputs']) },
+  ...TASK_STAGES.map((stage, i): Metric => ({
+    label: `  stage ${stage} (${STAGE_WORK[stage]})`,
+    of: (s) => since(s.stageAt[stage], i + 1 < TASK_STAGES.length ? s.stageAt[TASK_STAGES[i + 1]!] : s.replyQueuedAt),
+  })),
   { label: 'context: agent run (result − system_init, mock API)', of: (s) => s.resultAt - s.systemInitAt },
   { label: 'context: APPEND → accepted (ingest, not in (a))', of: (s) => s.createdAt - s.appendedAt },
   { label: 'context: APPEND → reply sent (end to end)', of: (s) => s.replySentAt - s.appendedAt },
@@ -376,7 +404,7 @@ ${CLI_CONTAINER_ENV}`);
 - Set-up: the real daemon with Dovecot, the SMTP capture server, podman (\`container_network: host\`, \`max_concurrent: 1\`,
   cached test image after one warm-up) and the real Claude Code CLI against the mock Anthropic API (one text answer, no
   tools). ${runs} new conversations and ${runs} follow-ups (each a reply to the previous reply, resuming the session),
-  one at a time. Times from the database (\`tasks\`, \`task_events\`, \`outgoing_mail\`) and, for a2/a3, the runner's
+  one at a time. Times from the database (\`tasks\`, \`task_events\`, \`task_stages\`, \`outgoing_mail\`) and, for a2/a3, the runner's
   \`agent container starting\` log line.
 
 ${out}

@@ -21,13 +21,17 @@ export function routeRunnerMessage(m: RunnerToDispatcher, to: RunnerMessageTarge
       to.feed.network({ repoId: m.repoId, conversationId: m.conversationId, taskId: m.taskId, lastId: m.lastId });
       return;
     case 'task-changed':
+    case 'stage':
+      // A stage's start is in task_stages already; the task's page re-reads it.
       to.feed.taskChanged(m.taskId);
       return;
     case 'storage-fault':
       to.faults.record(m.repoId, m.fault);
       return;
-    default:
-      // 'stage' and whatever is added later: nothing on the main thread listens for it yet.
-      return;
+    default: {
+      // Every message type is routed above; a new one fails to compile here until it is.
+      const unrouted: never = m;
+      return unrouted;
+    }
   }
 }

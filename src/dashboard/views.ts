@@ -7,6 +7,7 @@ import type { RepoStatusRow } from '../store/repo-status.ts';
 import type { TaskEventRow } from '../store/task-events.ts';
 import type { TaskRow } from '../store/task-queries.ts';
 import type { OutgoingMailSummary } from '../store/outgoing-mail.ts';
+import type { TaskStageRow } from '../store/task-stages.ts';
 import { formatCost, formatDuration, h, href, seg, shorten, timeTag, type SafeHtml } from './html.ts';
 
 export interface PageContext {
@@ -133,8 +134,20 @@ function networkField(t: TaskRow): SafeHtml | null {
     : h`<strong class="error-text">unrestricted</strong> — the repository turned the network sandbox off; nothing was filtered or logged`;
 }
 
+/** Where a running task is: the stage its runner last entered in this attempt (src/runner/stages/), and since when. */
+function stageField(t: TaskRow, stage: TaskStageRow | null): SafeHtml | null {
+  if (t.status !== 'running' || !stage || stage.attempt !== t.attempts) return null;
+  return h`<span class="stage" data-role="stage">${stage.stage}</span> since ${timeTag(stage.at)}`;
+}
+
 /** The part of the task page that changes while it runs; replaced as a whole by the live stream. */
-export function taskSummary(t: TaskRow, replies: readonly OutgoingMailSummary[], csrfToken: string, now: number): SafeHtml {
+export function taskSummary(
+  t: TaskRow,
+  replies: readonly OutgoingMailSummary[],
+  csrfToken: string,
+  now: number,
+  stage: TaskStageRow | null = null,
+): SafeHtml {
   const row = (label: string, value: SafeHtml | string | number | null): SafeHtml =>
     value === null || value === '' ? h`` : h`<dt>${label}</dt><dd>${value}</dd>`;
   return h`<div class="summary-head">${repoBadge(t.repoId)}${statusBadge(t.status)}${sandboxBadge(t)}${stopForm(t, csrfToken)}</div>
@@ -144,6 +157,7 @@ ${row(
   'Conversation',
   t.conversationId ? h`<a href="/conversations/${seg(t.repoId)}/${seg(t.conversationId)}" data-role="conversation">${t.conversationId}</a>` : null,
 )}
+${row('Stage', stageField(t, stage))}
 ${row('Network', networkField(t))}
 ${row('Model', t.model ?? (t.modelHint ? `${t.modelHint} (requested)` : null))}
 ${row('Cost', t.costUsd !== null ? h`${formatCost(t.costUsd)} <span class="muted">(session total)</span>` : null)}

@@ -13,11 +13,10 @@ import { getTask } from '../store/task-queries.ts';
 import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
 import { writeTransaction } from '../store/database.ts';
 import { finishTaskWithMail } from '../runner/notify-sender.ts';
-import type { CancelReason, DispatcherToRunner, RunTaskInput, RunTaskResult, RunnerToDispatcher } from '../protocol/runner.ts';
+import type { CancelReason, DispatcherToRunner, RunnerSettings, RunTaskInput, RunTaskResult, RunnerToDispatcher } from '../protocol/runner.ts';
 import type { SandboxGlobals } from '../sandbox/task-network.ts';
-import { ContainerRuntime } from '../sandbox/container-runtime.ts';
-import { reapContainers } from '../sandbox/reaper.ts';
-import { instanceId } from '../instance-id.ts';
+import type { ExecutionBackend } from '../sandbox/execution-backend.ts';
+import { createExecutionBackend, executionSettings } from '../sandbox/backend-factory.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
 
@@ -56,12 +55,25 @@ export class Dispatcher {
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private sweeper: NodeJS.Timeout | null = null;
+  /** Where the agents run; here only for its capacity and to reap after a failed runner. */
+  private readonly backend: ExecutionBackend;
 
   constructor(private readonly o: DispatcherOptions) {
-    const max = o.config.global.maxConcurrent;
+    const g = o.config.global;
+    const settings: RunnerSettings = {
+      databasePath: g.databasePath,
+      allowedModels: g.claude.allowedModels,
+      dashboardBaseUrl: g.dashboard.baseUrl,
+      imageBuildTimeoutSeconds: g.imageBuildTimeoutSeconds,
+      taskOutput: g.taskOutput,
+      execution: executionSettings(g, o.sandbox),
+    };
+    this.backend = createExecutionBackend(settings.execution);
     this.pool = new Piscina({
       filename: (o.runnerEntry ?? RUNNER_ENTRY).href,
-      maxThreads: max,
+      // Runner-wide settings reach each thread once; a task carries only what is about it.
+      workerData: settings,
+      maxThreads: this.backend.capacity,
       minThreads: 1,
       concurrentTasksPerWorker: 1,
       // Tasks are long and asynchronous (a container run); idle threads need not spin.
@@ -137,7 +149,7 @@ export class Dispatcher {
     try {
       do {
         this.again = false;
-        while (this.life.is('running') && this.running.size < this.o.config.global.maxConcurrent) {
+        while (this.life.is('running') && this.running.size < this.backend.capacity) {
           const claim = claimNextTask(this.o.db);
           if (!claim) break;
           this.launch(claim);
@@ -171,24 +183,12 @@ export class Dispatcher {
       if (m.type === 'event' && (m.kind === 'result' || m.kind === 'system_init')) this.o.onMailQueued?.();
       this.o.onRunnerMessage?.(m);
     });
-    const g = this.o.config.global;
     const input: RunTaskInput = {
       taskId: claim.task.id,
       conversationId: claim.conversationId,
       isNewConversation: claim.isNewConversation,
       isResume: claim.isResume,
       repo,
-      globals: {
-        databasePath: g.databasePath,
-        containerCommand: g.containerCommand,
-        containerNetwork: g.containerNetwork,
-        claudeBinaryPath: g.claude.binaryPath,
-        allowedModels: g.claude.allowedModels,
-        dashboardBaseUrl: g.dashboard.baseUrl,
-        imageBuildTimeoutSeconds: g.imageBuildTimeoutSeconds,
-        taskOutput: g.taskOutput,
-        sandbox: this.o.sandbox,
-      },
       port: channel.port2,
     };
     log.info({ newConversation: claim.isNewConversation, resume: claim.isResume }, 'dispatching task');
@@ -233,12 +233,8 @@ export class Dispatcher {
 
   /** Removes the containers this instance started for a task; failures are logged (start-up reaps again). */
   private async removeContainersOf(taskId: number, log: Logger): Promise<void> {
-    const mine = instanceId(this.o.config.global.databasePath);
     try {
-      const { reaped, failed } = await reapContainers(new ContainerRuntime({ command: this.o.config.global.containerCommand }), {
-        graceSeconds: 2,
-        filter: (c) => c.labels.instance === mine && c.labels.task === String(taskId),
-      });
+      const { reaped, failed } = await this.backend.reap({ taskId, graceSeconds: 2 });
       if (reaped.length) log.warn({ containers: reaped.map((c) => c.name) }, 'removed containers the failed runner left behind');
       for (const f of failed) log.error({ container: f.container.name, err: f.error }, 'could not remove a container the failed runner left behind');
     } catch (err) {

@@ -18,8 +18,7 @@
 import type { RepoServerConfig } from '../config/types.ts';
 import { ConversationStore } from '../conversation/store.ts';
 import type { Logger } from '../log/logger.ts';
-import type { ContainerRuntime } from '../sandbox/container-runtime.ts';
-import { pruneImages } from '../sandbox/image-prune.ts';
+import type { ExecutionBackend } from '../sandbox/execution-backend.ts';
 import type { Db } from '../store/database.ts';
 import { archiveConversation, compactUnthreadedMail, findIdleConversations } from '../store/conversation-gc.ts';
 import { conversationRecord } from '../store/conversations.ts';
@@ -35,10 +34,8 @@ export interface SweeperOptions {
   readonly db: Db;
   readonly repos: Readonly<Record<string, SweptRepo>>;
   readonly maxAgeDays: number;
-  /** The container runtime for image pruning; null skips it. */
-  readonly runtime: ContainerRuntime | null;
-  /** This daemon's instance id: only images carrying it are pruned. */
-  readonly instance: string;
+  /** Prunes this daemon's images (only those carrying its instance id); null skips it. */
+  readonly images: Pick<ExecutionBackend, 'pruneImages'> | null;
   readonly log: Logger;
   readonly intervalMs?: number;
   readonly now?: () => number;
@@ -209,13 +206,10 @@ export class ConversationSweeper {
   /** 4. Removes the images this daemon built that no repository uses any more. */
   private async pruneOldImages(now: number, t: Tally): Promise<void> {
     const { imagesRemoved, fail } = t;
-    if (this.o.runtime && !this.stopped) {
+    if (this.o.images && !this.stopped) {
       try {
         const use = imagesInUse(this.o.db, Object.keys(this.o.repos), now - IMAGE_GRACE_MS);
-        const report = await pruneImages(this.o.runtime, {
-          owner: { instance: this.o.instance },
-          keep: (image) => use.keep.has(image.tag) || use.unknownRepos.has(image.labels.repo ?? ''),
-        });
+        const report = await this.o.images.pruneImages((image) => use.keep.has(image.tag) || use.unknownRepos.has(image.labels.repo ?? ''));
         for (const image of report.removed) {
           forgetRepoImage(this.o.db, image.tag);
           imagesRemoved.push(image.tag);

@@ -7,23 +7,25 @@ import type { MessagePort } from 'node:worker_threads';
 import type { RepoServerConfig, TaskOutputLimits } from '../config/types.ts';
 import type { TaskStatus } from '../store/task-queries.ts';
 import type { StorageFaultInfo } from '../health/storage-faults.ts';
-import type { SandboxGlobals } from '../sandbox/task-network.ts';
+import type { ExecutionSettings } from '../sandbox/backend-factory.ts';
 
-export interface RunnerGlobals {
+/**
+ * Runner-wide settings: the same for every task, so the pool hands them to each runner thread once
+ * (its `workerData`), not with every task.
+ */
+export interface RunnerSettings {
   readonly databasePath: string;
-  readonly containerCommand: string;
-  readonly containerNetwork: 'default' | 'host';
-  readonly claudeBinaryPath: string;
   readonly allowedModels: readonly string[];
   readonly dashboardBaseUrl: string | null;
   /** `execution.image_build_timeout`. */
   readonly imageBuildTimeoutSeconds: number;
   /** `task_output`: caps on outbox files, output lines, stored events and network rows. */
   readonly taskOutput: TaskOutputLimits;
-  /** Prepared by the daemon at start-up (src/sandbox/prepare-sandbox.ts). */
-  readonly sandbox: SandboxGlobals;
+  /** What the runner's ExecutionBackend is built from (container runtime, instance, sandbox prepared at start-up). */
+  readonly execution: ExecutionSettings;
 }
 
+/** What is about one task; runner-wide settings come with the thread (RunnerSettings). */
 export interface RunTaskInput {
   readonly taskId: number;
   readonly conversationId: string;
@@ -31,7 +33,6 @@ export interface RunTaskInput {
   /** A re-run after a shutdown or crash interrupted the first run. */
   readonly isResume: boolean;
   readonly repo: RepoServerConfig;
-  readonly globals: RunnerGlobals;
   readonly port: MessagePort;
 }
 
@@ -40,6 +41,10 @@ export interface RunTaskResult {
   readonly status: Extract<TaskStatus, 'completed' | 'failed' | 'timeout' | 'cancelled' | 'interrupted'>;
 }
 
+/** The stages of a task's run, in order (src/runner/stages/). */
+export const TASK_STAGES = ['repo-inputs', 'conversation', 'image', 'agent', 'outcome'] as const;
+export type TaskStage = (typeof TASK_STAGES)[number];
+
 /** Why a running task is being stopped. */
 export type CancelReason = 'user' | 'shutdown';
 
@@ -47,7 +52,8 @@ export type DispatcherToRunner = { readonly type: 'cancel'; readonly reason: Can
 
 export type RunnerToDispatcher =
   | { readonly type: 'event'; readonly taskId: number; readonly eventId: number; readonly kind: string }
-  | { readonly type: 'stage'; readonly taskId: number; readonly stage: string }
+  /** The runner entered a stage (stored in task_stages at `at`); the dashboard shows where the task is. */
+  | { readonly type: 'stage'; readonly taskId: number; readonly stage: TaskStage; readonly at: number }
   /** Network log rows up to `lastId` were stored for this task's conversation. */
   | { readonly type: 'network'; readonly taskId: number; readonly repoId: string; readonly conversationId: string; readonly lastId: number }
   /** The task row changed in a way the dashboard shows (e.g. its network sandbox flag). */

@@ -1,8 +1,8 @@
 /**
  * The network a task's container gets. With the sandbox on: the conversation proxy (in this
  * thread), the loopback-only sidecar in front of it, the container settings that route everything
- * through them, and the request log written to the store in batches. With the sandbox off: the
- * configured container network and nothing else.
+ * through them, and the request log handed to the caller's `storeLogRows` in batches (the sandbox
+ * never touches the database). With the sandbox off: the configured container network and nothing else.
  *
  * `close()` tears everything down and is safe to call twice; whatever a crash leaves behind (a
  * sidecar container, a task directory with sockets) is removed at the next start-up
@@ -10,8 +10,6 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Db } from '../store/database.ts';
-import { insertNetworkRequests } from '../store/network-log.ts';
 import { listedHostPatterns, type Allowlist } from '../proxy/allowlist.ts';
 import { CertificateAuthority, type CaFiles } from '../proxy/certificate-authority.ts';
 import { ConversationProxy, type NetworkLogEntry, type UpstreamOverride } from '../proxy/conversation-proxy.ts';
@@ -55,11 +53,10 @@ export function unsandboxedNetwork(containerNetwork: string): TaskNetwork {
 export interface SandboxedNetworkSpec {
   readonly runtime: ContainerRuntime;
   readonly globals: SandboxGlobals;
-  readonly db: Db;
   readonly log: Logger;
   readonly taskId: number;
-  readonly repoId: string;
-  readonly conversationId: string;
+  /** Stores a batch of request log rows (the caller's database) and returns the id of the last one. */
+  readonly storeLogRows: (rows: readonly NetworkLogEntry[]) => number;
   /** Name of the sidecar container; unique per daemon instance and task. */
   readonly sidecarName: string;
   /** Caller labels for the sidecar container (task, repo, conversation, instance). */
@@ -156,7 +153,7 @@ export class NetworkLogWriter {
   private dropped = 0;
   private droppedBlocked = 0;
 
-  constructor(private readonly spec: Pick<SandboxedNetworkSpec, 'db' | 'log' | 'taskId' | 'repoId' | 'conversationId' | 'onLogged' | 'maxLogRows' | 'onLogTruncated'>) {}
+  constructor(private readonly spec: Pick<SandboxedNetworkSpec, 'storeLogRows' | 'log' | 'onLogged' | 'maxLogRows' | 'onLogTruncated'>) {}
 
   add(e: NetworkLogEntry): void {
     if (this.done) return;
@@ -178,11 +175,7 @@ export class NetworkLogWriter {
     const batch = this.pending;
     this.pending = [];
     try {
-      const lastId = insertNetworkRequests(
-        this.spec.db,
-        { repoId: this.spec.repoId, conversationId: this.spec.conversationId, taskId: this.spec.taskId },
-        batch,
-      );
+      const lastId = this.spec.storeLogRows(batch);
       this.spec.onLogged?.(lastId);
     } catch (err) {
       this.spec.log.error({ err: (err as Error).message, rows: batch.length }, 'could not store network log rows');

@@ -261,6 +261,23 @@ const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outgoing_mail ADD COLUMN raw_size INTEGER;
     `,
   },
+  {
+    version: 9,
+    description: 'task stages: when each stage of a task began',
+    sql: `
+      -- One row per stage a task's runner entered (repo-inputs, conversation, image, agent,
+      -- outcome), for the dashboard (where a running task is) and the overhead benchmark (how long
+      -- each stage took). Kept apart from task_events, whose rows count against task_output.max_events.
+      CREATE TABLE task_stages (
+        id       INTEGER PRIMARY KEY,
+        task_id  INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        attempt  INTEGER NOT NULL,
+        stage    TEXT    NOT NULL,
+        at       INTEGER NOT NULL
+      );
+      CREATE INDEX task_stages_by_task ON task_stages (task_id, id);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -6,6 +6,7 @@ import { acceptMail } from '../../src/store/accept.ts';
 import { enqueueMail, markAttemptFailed } from '../../src/store/outgoing-mail.ts';
 import { saveListenerStatus } from '../../src/store/repo-status.ts';
 import { appendTaskEvent } from '../../src/store/task-events.ts';
+import { recordTaskStage } from '../../src/store/task-stages.ts';
 import { archiveConversation } from '../../src/store/conversation-gc.ts';
 import type { Db } from '../../src/store/database.ts';
 import { insertTask, makeConfig, makeOptions, readSse, tempDb } from './helpers.ts';
@@ -138,7 +139,13 @@ describe('dashboard JSON API', () => {
     appendTaskEvent(db, t2, 'assistant_text', { type: 'assistant_text', text: 'done' });
     const mailId = enqueueMail(db, { repoId: 'alpha', taskId: t2, conversationId: 'abcd1234', kind: 'reply', messageId: '<r@x>', recipient: 'alice@example.com', subject: 'Re: [ID:abcd1234] hi', raw: Buffer.from('x') });
     markAttemptFailed(db, mailId, '451 try later', Date.now() + 1000);
+    recordTaskStage(db, t2, 1, 'repo-inputs', 3);
+    recordTaskStage(db, t2, 1, 'agent', 3.5);
     const { body } = await getJson(app, `/api/tasks/${t2}`);
+    assert.deepEqual(body.stages, [
+      { attempt: 1, stage: 'repo-inputs', at: 3 },
+      { attempt: 1, stage: 'agent', at: 3.5 },
+    ]);
     assert.equal(body.task.id, t2);
     assert.equal(body.events.length, 1);
     assert.equal(body.events[0].data.text, 'done');

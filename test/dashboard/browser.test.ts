@@ -6,6 +6,8 @@ import { startDashboard, type DashboardActions, type RunningDashboard } from '..
 import { appendTaskEvent } from '../../src/store/task-events.ts';
 import { insertNetworkRequests } from '../../src/store/network-log.ts';
 import { setTaskNetworkSandbox } from '../../src/store/task-queue.ts';
+import { getTask } from '../../src/store/task-queries.ts';
+import { recordTaskStage } from '../../src/store/task-stages.ts';
 import type { Db } from '../../src/store/database.ts';
 import { launchChromium } from './chromium.ts';
 import { insertTask, makeConfig, makeOptions, netEntry, tempDb, type Harness } from './helpers.ts';
@@ -114,11 +116,15 @@ describe('dashboard in a real browser', () => {
     }
   });
 
-  it('shows a running task live, and the stop button stops it', async () => {
+  it('shows a running task live, with the stage it is in, and the stop button stops it', async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const attempt = getTask(db, running)!.attempts;
+    recordTaskStage(db, running, attempt - 1, 'outcome', Date.now() - 110_000); // an earlier attempt's: not shown
+    recordTaskStage(db, running, attempt, 'image', Date.now() - 90_000);
     try {
       await page.goto(`${dash.url}/tasks/${running}`, { waitUntil: 'load' });
       assert.equal(await page.locator('#task-summary .status').first().textContent(), 'running');
+      assert.equal(await page.locator('#task-summary [data-role="stage"]').textContent(), 'image');
       assert.equal(await page.locator('#timeline .event').count(), 2, 'the past, rendered with the page');
       await page.waitForSelector('#live-indicator:not([hidden])');
 
@@ -138,6 +144,11 @@ describe('dashboard in a real browser', () => {
       assert.match((await page.locator(`[data-event-id="${e2}"] .tool-line`).textContent()) ?? '', /npm install pg@8\.13\.0/);
       assert.equal(await page.locator('#timeline .event').count(), 4, 'no event twice');
 
+      // The runner enters the next stage: its report reaches the page without a reload.
+      recordTaskStage(db, running, attempt, 'agent', Date.now());
+      h.feed.emit('task', running);
+      await page.waitForFunction(() => (globalThis as any).document.querySelector('#task-summary [data-role="stage"]')?.textContent === 'agent', undefined, { timeout: 5000 });
+
       const stop = page.locator('[data-role="stop"]');
       await stop.click();
       assert.equal(await stop.textContent(), 'Click again to confirm');
@@ -146,6 +157,7 @@ describe('dashboard in a real browser', () => {
       await page.waitForFunction(() => (globalThis as any).document.querySelector('#task-summary .status')?.textContent === 'cancelled', undefined, { timeout: 5000 });
       assert.deepEqual(stopped, [running]);
       assert.equal(await page.locator('[data-role="stop"]').count(), 0, 'no stop button on a finished task');
+      assert.equal(await page.locator('[data-role="stage"]').count(), 0, 'no stage on a finished task');
       assert.match((await page.locator('#task-summary .error-box').textContent()) ?? '', /stopped by an operator/);
       await page.screenshot({ path: new URL('dashboard-task.png', ARTIFACTS).pathname, fullPage: true });
     } finally {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { ConversationStore } from '../../src/conversation/store.ts';
 import { ConversationSweeper, IMAGE_GRACE_MS } from '../../src/gc/conversation-sweeper.ts';
+import { ContainerBackend } from '../../src/sandbox/container-backend.ts';
 import { ensureImage } from '../../src/sandbox/image.ts';
 import { acceptMail } from '../../src/store/accept.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
@@ -79,7 +80,7 @@ test('a sweep deletes idle conversations and stray directories, keeps busy and r
     // "recent" had a task finish a day before the sweep.
     db.prepare(`UPDATE tasks SET finished_at = ? WHERE id = ?`).run(later - DAY, recent.taskId);
 
-    const sweeper = new ConversationSweeper({ db, repos, maxAgeDays: 7, runtime: null, instance: 'test', log: silent, now: () => later });
+    const sweeper = new ConversationSweeper({ db, repos, maxAgeDays: 7, images: null, log: silent, now: () => later });
     const report = await sweeper.sweep();
 
     assert.deepEqual(report.archived.map((c) => `${c.repoId}/${c.id}`).sort(), [`api/${idle.id}`, `web/${idleWeb.id}`].sort());
@@ -132,7 +133,7 @@ test('a sweep empties old rejected mail and forgets the days of the rejected-mai
       );
     spoof(t0);
     spoof(t0 + 9 * DAY);
-    const sweeper = new ConversationSweeper({ db, repos, maxAgeDays: 7, runtime: null, instance: 'test', log: silent, now: () => t0 + 10 * DAY });
+    const sweeper = new ConversationSweeper({ db, repos, maxAgeDays: 7, images: null, log: silent, now: () => t0 + 10 * DAY });
     const report = await sweeper.sweep();
     assert.deepEqual(report.errors, []);
     assert.ok(report.bytesFreed > 0 && report.bytesFreed < 100, `only the old header section was freed (${report.bytesFreed})`);
@@ -175,7 +176,8 @@ test('image pruning removes only our images that are not current, leaves unknown
       [`a-${suffix}`]: { repoId: `a-${suffix}`, storageDir: path.join(dir, 'a') },
       [`b-${suffix}`]: { repoId: `b-${suffix}`, storageDir: path.join(dir, 'b') },
     };
-    const sweeper = new ConversationSweeper({ db, repos, maxAgeDays: 7, runtime, instance: mine, log: silent, now: () => later });
+    const images = new ContainerBackend({ runtime, instance: mine, containerNetwork: 'default', claudeBinaryPath: '/unused', capacity: 1, sandbox: null });
+    const sweeper = new ConversationSweeper({ db, repos, maxAgeDays: 7, images, log: silent, now: () => later });
     const report = await sweeper.sweep();
     assert.deepEqual([...report.imagesRemoved].sort(), [aOld, gone].sort());
     for (const tag of [aNew, bOnly, foreign]) assert.ok(await runtime.imageExists(tag), `${tag} kept`);

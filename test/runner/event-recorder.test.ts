@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { openDatabase, type Db } from '../../src/store/database.ts';
 import { listTaskEvents } from '../../src/store/task-events.ts';
-import { listTaskNetworkRequests } from '../../src/store/network-log.ts';
+import { insertNetworkRequests, listTaskNetworkRequests } from '../../src/store/network-log.ts';
 import { TaskEventRecorder } from '../../src/runner/event-recorder.ts';
 import { NetworkLogWriter } from '../../src/sandbox/task-network.ts';
 import type { AgentEvent } from '../../src/sandbox/run-agent.ts';
@@ -66,11 +66,8 @@ test('past max_network_rows, requests are counted (blocked ones separately), not
   const taskId = taskIn(db);
   const truncations: Array<{ limit: number; dropped: number; blocked: number }> = [];
   const writer = new NetworkLogWriter({
-    db,
     log: pino({ level: 'silent' }),
-    taskId,
-    repoId: 'api',
-    conversationId: 'deadbeef',
+    storeLogRows: (rows) => insertNetworkRequests(db, { repoId: 'api', conversationId: 'deadbeef', taskId }, rows),
     maxLogRows: 250,
     onLogTruncated: (t) => truncations.push(t),
   });

@@ -11,6 +11,7 @@ import { conversationExists, getConversation } from '../../store/conversations.t
 import { listMailForTask } from '../../store/outgoing-mail.ts';
 import { listNetworkRequests } from '../../store/network-log.ts';
 import { listTaskEvents } from '../../store/task-events.ts';
+import { listTaskStages } from '../../store/task-stages.ts';
 import { getTask, type TaskRow } from '../../store/task-queries.ts';
 import type { DashboardDeps } from '../context.ts';
 import { DashboardError } from '../http-error.ts';
@@ -59,6 +60,8 @@ function showTask(d: DashboardDeps, c: Context): Response {
   return sendJson(c, {
     task: taskJson(task),
     events: events.map((e) => ({ id: e.id, at: e.at, kind: e.kind, data: e.data })),
+    // When each stage of each attempt began (src/runner/stages/).
+    stages: listTaskStages(db, task.id).map((s) => ({ attempt: s.attempt, stage: s.stage, at: s.at })),
     replies: listMailForTask(db, task.id),
   });
 }

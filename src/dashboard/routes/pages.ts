@@ -19,6 +19,7 @@ import { getTask, getTaskMailStorage, type TaskRow } from '../../store/task-quer
 import { storedMailNote } from '../stored-mail.ts';
 import type { Db } from '../../store/database.ts';
 import { listTaskEvents } from '../../store/task-events.ts';
+import { currentTaskStage } from '../../store/task-stages.ts';
 import { listMailForTask } from '../../store/outgoing-mail.ts';
 import { listLatestNetworkRequests } from '../../store/network-log.ts';
 import { NETWORK_PAGE_ROWS, networkSection } from '../network-view.ts';
@@ -71,7 +72,7 @@ function taskPage(d: DashboardDeps, c: Context): Response {
   const replies = listMailForTask(db, task.id);
   const now = d.now();
   const body = h`<h1 class="task-title">${subjectText(task)} <span class="muted">#${task.id}</span></h1>
-<section id="task-summary" class="task-summary">${taskSummary(task, replies, d.security.csrfToken, now)}</section>
+<section id="task-summary" class="task-summary">${taskSummary(task, replies, d.security.csrfToken, now, currentTaskStage(db, task.id))}</section>
 ${storedMailNote(getTaskMailStorage(db, task.id))}
 <h2>Timeline</h2>
 <ol id="timeline" class="timeline" data-task-id="${task.id}" data-after="${lastId}" data-stream="/api/stream/tasks/${task.id}">

@@ -14,6 +14,7 @@ import { listNetworkRequests, networkCursorKeepingNewest } from '../../store/net
 import { listMailForTask } from '../../store/outgoing-mail.ts';
 import { listTaskEvents } from '../../store/task-events.ts';
 import { getTask, type TaskRow } from '../../store/task-queries.ts';
+import { currentTaskStage } from '../../store/task-stages.ts';
 import type { DashboardDeps } from '../context.ts';
 import { DashboardError } from '../http-error.ts';
 import { refuseWhenFull, runStream, type Enqueue } from '../live-stream.ts';
@@ -60,7 +61,7 @@ async function writeTaskEvents(d: DashboardDeps, stream: SSEStreamingApi, taskId
 }
 
 async function writeTaskSummary(d: DashboardDeps, stream: SSEStreamingApi, row: TaskRow): Promise<void> {
-  const html = taskSummary(row, listMailForTask(d.o.db, row.id), d.security.csrfToken, d.now()).value;
+  const html = taskSummary(row, listMailForTask(d.o.db, row.id), d.security.csrfToken, d.now(), currentTaskStage(d.o.db, row.id)).value;
   await stream.writeSSE({ event: 'task', data: JSON.stringify({ id: row.id, status: row.status, html }) });
 }
 

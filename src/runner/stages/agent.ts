@@ -1,0 +1,116 @@
+/**
+ * Stage 4, agent: Claude Code runs once in the task's network (sandboxed or not) through the
+ * execution backend, its events stored as they come; a session that no longer fits the context is
+ * retried once in a fresh session with a summary. The session id is saved as soon as Claude reports
+ * it, so a re-run after a crash resumes it.
+ */
+import type { AgentEvent, AgentOutcome, TaskNetwork } from '../../sandbox/execution-backend.ts';
+import { buildPrompt, type PromptInput } from '../prompt.ts';
+import type { TaskContext } from '../task-context.ts';
+import { UserFacingError } from '../user-facing-error.ts';
+import type { ConversationState } from './conversation.ts';
+import type { RepoInputs } from './repo-inputs.ts';
+
+const CONTAINER_GITCONFIG = '/etc/airut/gitconfig';
+
+export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, image: string): Promise<AgentOutcome> {
+  const net = await openNetwork(ctx, inputs);
+  ctx.store.setNetworkSandbox(net.sandboxed);
+  ctx.onTaskChanged();
+  const prompt: PromptInput = {
+    isNewConversation: ctx.isFirstTask,
+    subject: ctx.subject,
+    body: ctx.bodyText,
+    attachments: conversation.attachments,
+    resumedAfterRestart: ctx.isResume,
+  };
+  const runOnce = (p: PromptInput, resume: string | null) => runAgentOnce(ctx, { inputs, conversation, image, net }, buildPrompt(p), resume);
+  let outcome: AgentOutcome;
+  try {
+    outcome = await runOnce(prompt, conversation.resumeSessionId);
+    if (outcome.kind === 'failed' && outcome.promptTooLong && conversation.resumeSessionId) {
+      ctx.log.warn('the session no longer fits the context; retrying once in a fresh session');
+      outcome = await runOnce({ ...prompt, summaryOfEarlierSession: summaryOfConversation(ctx) }, null);
+    }
+  } finally {
+    await net.close();
+    // After the network log's own marker; stores the last result if the cap held it back.
+    ctx.events.finish();
+  }
+  if (outcome.sessionId) await saveSession(ctx, outcome.sessionId);
+  return outcome;
+}
+
+async function openNetwork(ctx: TaskContext, inputs: RepoInputs): Promise<TaskNetwork> {
+  const { allowlist } = inputs;
+  try {
+    return await ctx.backend.openNetwork(
+      allowlist && {
+        taskId: ctx.task.id,
+        labels: { repo: ctx.repo.repoId, conversation: ctx.conversationId },
+        allowlist,
+        masks: inputs.masks,
+        log: ctx.log,
+        storeLogRows: (rows) => ctx.store.storeNetworkRows(rows),
+        onLogged: (lastId) => ctx.onNetworkLogged(lastId),
+        maxLogRows: ctx.settings.taskOutput.maxNetworkRows,
+        onLogTruncated: (t) => ctx.events.networkTruncated(t),
+      },
+    );
+  } catch (err) {
+    throw new UserFacingError('SANDBOX_START_FAILED', 'The network sandbox for this task could not be started, so the task did not run. The operator has the details in the log.', { cause: err });
+  }
+}
+
+interface RunParts {
+  readonly inputs: RepoInputs;
+  readonly conversation: ConversationState;
+  readonly image: string;
+  readonly net: TaskNetwork;
+}
+
+function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume: string | null): Promise<AgentOutcome> {
+  const { paths } = parts.conversation;
+  const onEvent = (e: AgentEvent) => {
+    ctx.events.record(e);
+    if (e.type === 'system_init' && e.sessionId) {
+      const sessionId = e.sessionId;
+      ctx.store.saveConversation({ sessionId });
+      ctx.conversations.updateContext(ctx.conversationId, (c) => ({ ...c, sessionId })).catch((err: Error) => {
+        ctx.log.warn({ err: err.message }, 'could not save the session id to context.json');
+      });
+    }
+  };
+  return ctx.backend.runAgent(
+    {
+      taskId: ctx.task.id,
+      labels: { repo: ctx.repo.repoId, conversation: ctx.conversationId },
+      image: parts.image,
+      mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox },
+      extraMounts: [{ source: paths.gitconfig, target: CONTAINER_GITCONFIG }],
+      model: parts.conversation.model,
+      resumeSessionId: resume,
+      prompt,
+      env: { ...parts.inputs.repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
+      network: parts.net,
+      timeoutMs: parts.inputs.repoConfig.timeoutSeconds * 1000,
+      maxLineBytes: ctx.settings.taskOutput.maxLineBytes,
+      signal: ctx.signal,
+    },
+    onEvent,
+  );
+}
+
+async function saveSession(ctx: TaskContext, sessionId: string): Promise<void> {
+  await ctx.conversations.updateContext(ctx.conversationId, (c) => ({ ...c, sessionId }));
+  ctx.store.saveConversation({ sessionId });
+}
+
+/** The earlier session, in a few lines: the original subject and the last answer. */
+function summaryOfConversation(ctx: TaskContext): string {
+  const history = ctx.store.conversationHistory();
+  const lastAnswer = String(history.lastAnswer ?? '');
+  const lines = [`- The conversation started with the subject: ${history.subject || ctx.task.subject}`];
+  if (lastAnswer) lines.push(`- Your last answer was:\n${lastAnswer.slice(0, 4000)}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,85 @@
+/**
+ * Stage 5, outcome and reply: the agent's outcome becomes the reply (with the outbox/ files that fit
+ * the limits) and the task's final state, recorded together; a shutdown's stop is recorded as
+ * interrupted, to run again after the restart.
+ */
+import { notAttachedMarkdown } from '../../conversation/index.ts';
+import type { AgentOutcome } from '../../sandbox/execution-backend.ts';
+import { openOutboxAttachments, type OutboxAttachments } from '../outbox-attachments.ts';
+import type { RunTaskResult } from '../../protocol/runner.ts';
+import type { TaskContext } from '../task-context.ts';
+import type { ConversationState } from './conversation.ts';
+import type { RepoInputs } from './repo-inputs.ts';
+
+export async function outcomeStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, outcome: AgentOutcome): Promise<RunTaskResult> {
+  // Capped and opened for streaming; cleared once the task ends, whatever the outcome (see runTask).
+  const outbox = await openOutboxAttachments(ctx.conversations, ctx.conversationId, ctx.settings.taskOutput);
+  try {
+    return await replyToOutcome(ctx, { outcome, model: conversation.model, outbox, timeoutSeconds: inputs.repoConfig.timeoutSeconds });
+  } finally {
+    await outbox.close();
+  }
+}
+
+interface Finished {
+  readonly outcome: AgentOutcome;
+  readonly model: string;
+  /** The outbox files that go with the reply (open until it is written) and those left out. */
+  readonly outbox: OutboxAttachments;
+  readonly timeoutSeconds: number;
+}
+
+async function replyToOutcome(ctx: TaskContext, r: Finished): Promise<RunTaskResult> {
+  const { outcome, model, timeoutSeconds } = r;
+  const taskId = ctx.task.id;
+  const attachments = r.outbox.attachments;
+  const base = { model, sessionId: outcome.sessionId };
+  // Files left out are named in every reply that would have carried them.
+  const skipped = notAttachedMarkdown(r.outbox.notAttached);
+  const withSkipped = (markdown: string): string => (skipped ? `${markdown}\n\n${skipped}` : markdown);
+  if (outcome.kind === 'cancelled') {
+    if (ctx.cancelReason() === 'shutdown') return ctx.interrupt('stopped by a shutdown; it runs again after the restart');
+    await ctx.reply(
+      { kind: 'notice', markdown: withSkipped('This task was **stopped** by an operator before it finished. Reply to this mail to continue the conversation.') },
+      attachments,
+      { ...base, status: 'cancelled', error: 'stopped by an operator' },
+    );
+    return { taskId, status: 'cancelled' };
+  }
+  if (outcome.kind === 'timeout') {
+    await ctx.reply({ kind: 'notice', markdown: withSkipped(timeoutMarkdown(timeoutSeconds)) }, attachments, {
+      ...base,
+      status: 'timeout',
+      error: `timed out after ${timeoutSeconds} s`,
+    });
+    return { taskId, status: 'timeout' };
+  }
+  if (outcome.kind === 'failed') {
+    await ctx.reply({ kind: 'error', message: withSkipped(`Claude Code did not finish the task: ${outcome.error}`) }, attachments, {
+      ...base,
+      status: 'failed',
+      error: outcome.error,
+      costUsd: outcome.costUsd,
+    });
+    return { taskId, status: 'failed' };
+  }
+  const resumedNote = ctx.isResume ? '_This task was resumed after a restart of the service._\n\n' : '';
+  await ctx.reply(
+    {
+      kind: 'reply',
+      markdown: withSkipped(resumedNote + (outcome.result.trim() || '_(Claude Code finished without a text answer.)_')),
+      usage: { costUsd: outcome.costUsd, turns: outcome.turns, durationMs: outcome.durationMs, model },
+    },
+    attachments,
+    { ...base, status: 'completed', costUsd: outcome.costUsd, turns: outcome.turns, error: null },
+  );
+  return { taskId, status: 'completed' };
+}
+
+function timeoutMarkdown(timeoutSeconds: number): string {
+  const minutes = Math.round(timeoutSeconds / 60);
+  return (
+    `The task hit its time limit of ${timeoutSeconds >= 120 ? `${minutes} minutes` : `${timeoutSeconds} seconds`} and was stopped. ` +
+    'The work done so far is kept: reply to this mail to continue, or raise `timeout` in `.airut/airut.yaml`.'
+  );
+}

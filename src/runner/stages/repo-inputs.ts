@@ -1,0 +1,79 @@
+/**
+ * Stage 1, repo inputs: what the task runs on, from the mail and the repository's default branch —
+ * a non-empty request, the updated mirror, the repository's config (with masked secrets as
+ * surrogates) and, with the network sandbox on, its allowlist.
+ */
+import fs from 'node:fs/promises';
+import { AirutError } from '../../errors.ts';
+import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../../proxy/allowlist.ts';
+import { buildMaskRules, surrogatePool, type MaskRule } from '../../proxy/masked-secrets.ts';
+import { loadRepoConfigFromMirror, type RepoConfig } from '../../repo-config/index.ts';
+import type { RepoMirror, TaskContext } from '../task-context.ts';
+import { UserFacingError } from '../user-facing-error.ts';
+
+export interface RepoInputs {
+  readonly repoConfig: RepoConfig;
+  readonly masks: readonly MaskRule[];
+  /** The allowlist when the network sandbox is on; null when it is off. */
+  readonly allowlist: Allowlist | null;
+}
+
+export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
+  const { repo, log } = ctx;
+  requireSomethingToDo(ctx);
+  // Mirror first: the repo config and the container image come from its default branch.
+  try {
+    await ctx.mirror.update();
+  } catch (err) {
+    throw new UserFacingError('GIT_FETCH_FAILED', `I could not fetch the repository: ${(err as Error).message}`, { cause: err });
+  }
+  // Masked secrets reach the repository's config (and so the container) only as surrogates, with
+  // the sandbox on or off: the repository's own file cannot undo what the operator promised.
+  const sandbox = ctx.settings.execution.sandbox;
+  if (!sandbox) throw new AirutError('SANDBOX_SPEC_INVALID', 'the runner was started without the sandbox prepared at start-up (prepareSandbox)');
+  const surrogateKey = await fs.readFile(sandbox.surrogateKeyPath);
+  const masks = buildMaskRules(repo.maskedSecrets, surrogateKey, ctx.conversationId);
+  let repoConfig: RepoConfig;
+  try {
+    repoConfig = await loadRepoConfigFromMirror(ctx.mirror, { ...repo.secrets, ...surrogatePool(masks) });
+  } catch (err) {
+    throw new UserFacingError('REPO_CONFIG_INVALID', `The repository's configuration is invalid: ${(err as Error).message}`, { cause: err });
+  }
+  const sandboxOn = repoConfig.sandboxEnabled && repo.network.sandboxEnabled;
+  if (!sandboxOn) {
+    log.warn(
+      { repoSetting: repoConfig.sandboxEnabled, serverSetting: repo.network.sandboxEnabled, maskedSecrets: masks.length },
+      masks.length
+        ? 'network sandbox is off: the container gets unrestricted network, and masked secrets stay surrogates that nothing swaps'
+        : 'network sandbox is off: the container gets unrestricted network',
+    );
+  }
+  return { repoConfig, masks, allowlist: sandboxOn ? await readAllowlist(ctx.mirror) : null };
+}
+
+/** An empty reply (or a new mail with neither subject nor body) gets an explanation, not a run. */
+function requireSomethingToDo(ctx: TaskContext): void {
+  if (ctx.bodyText.trim() || (ctx.isFirstTask && ctx.subject.trim())) return;
+  throw new UserFacingError(
+    'MAIL_EMPTY',
+    ctx.isFirstTask
+      ? 'Your message had neither a subject nor a body, so there was nothing to do. Write the task in the body and send it again.'
+      : 'Your reply had no text (after removing the quoted history), so there was nothing to do. Write what you want in the reply and send it again.',
+  );
+}
+
+/** The allowlist from the default branch; a missing or broken file stops the task with an explanation. */
+async function readAllowlist(mirror: RepoMirror): Promise<Allowlist> {
+  const bytes = await mirror.readFile(ALLOWLIST_PATH);
+  if (bytes === null) {
+    throw new UserFacingError(
+      'ALLOWLIST_MISSING',
+      `The repository has no \`${ALLOWLIST_PATH}\` on its default branch. With the network sandbox on, that would leave the task unable to reach anything, not even the Claude API, so it did not run. Add the file (see docs/repository-setup.md), or turn the sandbox off with \`network: {sandbox_enabled: false}\` in \`.airut/airut.yaml\`.`,
+    );
+  }
+  try {
+    return parseAllowlist(bytes.toString('utf8'));
+  } catch (err) {
+    throw new UserFacingError('ALLOWLIST_INVALID', `The network allowlist on the default branch is invalid, so the task did not run: ${(err as Error).message}`, { cause: err });
+  }
+}

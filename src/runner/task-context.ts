@@ -1,0 +1,80 @@
+/**
+ * What every stage of a task's run gets: the facts of the task, decided once before the first
+ * stage, and its collaborators passed in (the execution backend, the repository mirror, the
+ * conversation files, the store, the clock), so each stage can be tested with fakes of them.
+ */
+import type { RepoServerConfig } from '../config/types.ts';
+import type { ConversationStore } from '../conversation/index.ts';
+import type { RepoFileSource } from '../repo-config/index.ts';
+import type { Logger } from '../log/logger.ts';
+import type { ComposeBody, ReplyAttachment } from '../reply/compose.ts';
+import type { ExecutionBackend } from '../sandbox/execution-backend.ts';
+import type { Db } from '../store/database.ts';
+import type { TaskRow } from '../store/task-queries.ts';
+import type { TaskOutcomeUpdate } from '../store/task-queue.ts';
+import type { AgentEvent } from '../sandbox/execution-backend.ts';
+import type { CancelReason, RunnerSettings, RunTaskResult } from '../protocol/runner.ts';
+import type { TaskStore } from './task-store.ts';
+
+/** Runner-wide parts a task-runner thread builds once (workers/task-runner.ts). */
+export interface RunnerEnvironment {
+  readonly settings: RunnerSettings;
+  readonly db: Db;
+  readonly backend: ExecutionBackend;
+}
+
+/** The parts of the git mirror a run uses (src/git/mirror.ts). */
+export interface RepoMirror extends RepoFileSource {
+  update(): Promise<void>;
+  exportDir(dir: string, destDir: string): Promise<string[]>;
+  cloneWorkspace(dest: string): Promise<void>;
+  scrubWorkspace(dest: string): Promise<boolean>;
+}
+
+/** Stores the agent's events under the task's cap (event-recorder.ts). */
+export interface TaskEvents {
+  record(e: AgentEvent): void;
+  networkTruncated(t: { readonly limit: number; readonly dropped: number; readonly blocked: number }): void;
+  finish(): void;
+}
+
+/** Queues a reply to the task's mail; with `finish`, records the outcome in the same transaction. */
+export type QueueTaskReply = (body: ComposeBody, attachments?: readonly ReplyAttachment[], finish?: TaskOutcomeUpdate) => Promise<unknown>;
+
+export interface TaskContext {
+  readonly task: TaskRow;
+  readonly repo: RepoServerConfig;
+  readonly conversationId: string;
+  /** The mail's text with the quoted history removed. */
+  readonly bodyText: string;
+  /** The subject without `Re:` prefixes. */
+  readonly subject: string;
+  /**
+   * The conversation's first task: the one whose prompt carries the subject, that clones the
+   * workspace and is acknowledged. Decided once, from the database (an earlier task of the
+   * conversation), so a re-run after a crash that happened after the directory was made still counts.
+   */
+  readonly isFirstTask: boolean;
+  /** A re-run after a shutdown or crash interrupted the first run. */
+  readonly isResume: boolean;
+  readonly settings: RunnerSettings;
+  readonly log: Logger;
+  /** Aborted when the task is stopped (an operator, or a shutdown). */
+  readonly signal: AbortSignal;
+  readonly cancelReason: () => CancelReason | null;
+
+  readonly backend: ExecutionBackend;
+  readonly mirror: RepoMirror;
+  readonly conversations: ConversationStore;
+  readonly store: TaskStore;
+  readonly events: TaskEvents;
+  readonly now: () => number;
+
+  readonly reply: QueueTaskReply;
+  /** Records the run as interrupted (to run again after the restart); no reply. */
+  readonly interrupt: (error: string) => RunTaskResult;
+  /** Network log rows up to `lastId` were stored. */
+  readonly onNetworkLogged: (lastId: number) => void;
+  /** The task row changed in a way the dashboard shows. */
+  readonly onTaskChanged: () => void;
+}

@@ -1,0 +1,61 @@
+/**
+ * The store functions a task's stages use, bound to its database connection and its ids, so a
+ * stage takes one small object (and a test a fake of it) instead of a `db` handle. No SQL here:
+ * each method is one call into src/store/.
+ */
+import type { Db } from '../store/database.ts';
+import { getTaskRawMessage } from '../store/task-queries.ts';
+import { setTaskModel, setTaskNetworkSandbox } from '../store/task-queue.ts';
+import { ackQueued } from '../store/outgoing-mail.ts';
+import { conversationSubject, upsertConversation, type ConversationFields } from '../store/conversations.ts';
+import { lastConversationResult } from '../store/task-events.ts';
+import { recordRepoImage } from '../store/repo-images.ts';
+import { insertNetworkRequests } from '../store/network-log.ts';
+import { recordTaskStage } from '../store/task-stages.ts';
+import type { NetworkLogEntry } from '../proxy/conversation-proxy.ts';
+import { AirutError } from '../errors.ts';
+
+export interface TaskStore {
+  /** The acknowledgement of this task is queued already (a re-run after a crash). */
+  ackQueued(): boolean;
+  setModel(model: string): void;
+  setNetworkSandbox(sandboxed: boolean): void;
+  /** The task's raw inbound mail. */
+  rawMessage(): Buffer;
+  /** Creates the conversation's row, or fills in its model / session id. */
+  saveConversation(fields: ConversationFields): void;
+  /** The subject the conversation started with, and the answer it last gave (other tasks), for a fresh session's summary. */
+  conversationHistory(): { subject: string | null; lastAnswer: unknown };
+  recordImage(tag: string): void;
+  storeNetworkRows(rows: readonly NetworkLogEntry[]): number;
+  recordStage(stage: string, at: number): void;
+}
+
+export interface TaskIds {
+  readonly taskId: number;
+  readonly attempt: number;
+  readonly repoId: string;
+  readonly conversationId: string;
+}
+
+export function taskStore(db: Db, ids: TaskIds): TaskStore {
+  const { taskId, repoId, conversationId } = ids;
+  return {
+    ackQueued: () => ackQueued(db, taskId),
+    setModel: (model) => setTaskModel(db, taskId, model),
+    setNetworkSandbox: (sandboxed) => setTaskNetworkSandbox(db, taskId, sandboxed),
+    rawMessage: () => {
+      const raw = getTaskRawMessage(db, taskId);
+      if (!raw) throw new AirutError('TASK_NOT_FOUND', `task ${taskId} or its message is missing from the database`);
+      return raw;
+    },
+    saveConversation: (fields) => upsertConversation(db, repoId, conversationId, fields),
+    conversationHistory: () => ({
+      subject: conversationSubject(db, repoId, conversationId),
+      lastAnswer: lastConversationResult(db, repoId, conversationId, taskId),
+    }),
+    recordImage: (tag) => recordRepoImage(db, repoId, tag),
+    storeNetworkRows: (rows) => insertNetworkRequests(db, { repoId, conversationId, taskId }, rows),
+    recordStage: (stage, at) => recordTaskStage(db, taskId, ids.attempt, stage, at),
+  };
+}

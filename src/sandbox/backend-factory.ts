@@ -1,0 +1,45 @@
+/**
+ * The one place that turns the server configuration into an ExecutionBackend. It owns the choice
+ * of runtime (`container_command`: podman or Docker) and the instance id that names and labels
+ * this daemon's containers, so no caller outside src/sandbox/ names either.
+ */
+import type { GlobalConfig } from '../config/types.ts';
+import { instanceId } from '../instance-id.ts';
+import { ContainerBackend } from './container-backend.ts';
+import { ContainerRuntime } from './container-runtime.ts';
+import type { ExecutionBackend } from './execution-backend.ts';
+import type { SandboxGlobals } from './task-network.ts';
+
+/** What a backend is built from; structured-cloneable, so runner threads get it once in their workerData. */
+export interface ExecutionSettings {
+  readonly containerCommand: string;
+  readonly containerNetwork: 'default' | 'host';
+  /** Derived from the database file: what owns the tasks the containers belong to. */
+  readonly instance: string;
+  readonly claudeBinaryPath: string;
+  readonly maxConcurrent: number;
+  /** Prepared by the daemon at start-up (prepare-sandbox.ts); null where no task runs (start-up reaping). */
+  readonly sandbox: SandboxGlobals | null;
+}
+
+export function executionSettings(global: GlobalConfig, sandbox: SandboxGlobals | null = null): ExecutionSettings {
+  return {
+    containerCommand: global.containerCommand,
+    containerNetwork: global.containerNetwork,
+    instance: instanceId(global.databasePath),
+    claudeBinaryPath: global.claude.binaryPath,
+    maxConcurrent: global.maxConcurrent,
+    sandbox,
+  };
+}
+
+export function createExecutionBackend(settings: ExecutionSettings): ExecutionBackend {
+  return new ContainerBackend({
+    runtime: new ContainerRuntime({ command: settings.containerCommand }),
+    instance: settings.instance,
+    containerNetwork: settings.containerNetwork,
+    claudeBinaryPath: settings.claudeBinaryPath,
+    capacity: settings.maxConcurrent,
+    sandbox: settings.sandbox,
+  });
+}

@@ -1,0 +1,100 @@
+/** Stage 4: the agent through the execution backend (a fake), its network, events and session. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { agentStage } from '../../../src/runner/stages/agent.ts';
+import { conversationStage } from '../../../src/runner/stages/conversation.ts';
+import { repoInputsStage } from '../../../src/runner/stages/repo-inputs.ts';
+import { fakeContext, success, type FakeTaskContext } from './fake-context.ts';
+
+async function ready(ctx: FakeTaskContext) {
+  const inputs = await repoInputsStage(ctx);
+  const conversation = await conversationStage(ctx, inputs);
+  return { inputs, conversation };
+}
+
+test('the agent runs in the sandboxed network with the conversation mounted; events, session and network are handled', async () => {
+  const ctx = fakeContext();
+  let changed = 0;
+  const c = fakeContext({ onTaskChanged: () => changed++, backend: ctx.backend, mirror: ctx.mirror, store: ctx.store, events: ctx.events });
+  const { inputs, conversation } = await ready(c);
+  const outcome = await agentStage(c, inputs, conversation, 'airut-api:1');
+  assert.equal(outcome.kind, 'success');
+
+  const net = c.backend.networks[0]!;
+  assert.ok(net, 'a sandboxed network was asked for');
+  assert.equal(net.taskId, 7);
+  assert.deepEqual(net.labels, { repo: 'api', conversation: 'c0ffee00' });
+  assert.equal(net.maxLogRows, c.settings.taskOutput.maxNetworkRows);
+  assert.equal(c.store.networkSandbox, true);
+  assert.equal(changed, 1, 'the dashboard hears of the sandbox flag');
+
+  const run = c.backend.runs[0]!;
+  assert.equal(run.image, 'airut-api:1');
+  assert.equal(run.model, 'sonnet');
+  assert.equal(run.resumeSessionId, null);
+  assert.equal(run.timeoutMs, 90_000);
+  assert.equal(run.mounts.workspace, conversation.paths.workspace);
+  assert.deepEqual(run.extraMounts, [{ source: conversation.paths.gitconfig, target: '/etc/airut/gitconfig' }]);
+  assert.equal(run.env.GIT_CONFIG_GLOBAL, '/etc/airut/gitconfig');
+  assert.match(run.prompt, /Fix the build/);
+  assert.match(run.prompt, /Please fix the build\./);
+  assert.equal(run.signal, c.signal);
+
+  assert.deepEqual(c.events.recorded.map((e) => e.type), ['system_init']);
+  assert.equal(c.events.finished, 1);
+  assert.equal(c.backend.networkClosed, 1);
+  assert.deepEqual(c.store.conversation.filter((f) => 'sessionId' in f), [{ sessionId: 'sess-1' }, { sessionId: 'sess-1' }], 'saved when reported, and at the end');
+  assert.equal((await c.conversations.readContext('c0ffee00')).sessionId, 'sess-1');
+});
+
+test('with the sandbox off the backend gives the unrestricted network', async () => {
+  const ctx = fakeContext();
+  ctx.mirror.files.set('.airut/airut.yaml', 'network:\n  sandbox_enabled: false\n');
+  const { inputs, conversation } = await ready(ctx);
+  await agentStage(ctx, inputs, conversation, 'img:1');
+  assert.deepEqual(ctx.backend.networks, [null]);
+  assert.equal(ctx.store.networkSandbox, false);
+});
+
+test('a session that no longer fits is retried once in a fresh session with a summary', async () => {
+  const ctx = fakeContext({ isFirstTask: false });
+  await ctx.conversations.create('c0ffee00', { repoId: 'api', model: 'sonnet', sessionId: 'sess-old' });
+  ctx.backend.outcomes = [
+    { kind: 'failed', error: 'prompt is too long', sessionId: 'sess-old', exitCode: 1, costUsd: 0, promptTooLong: true },
+    success('fresh answer'),
+  ];
+  const { inputs, conversation } = await ready(ctx);
+  const outcome = await agentStage(ctx, inputs, conversation, 'img:1');
+  assert.equal(outcome.kind, 'success');
+  assert.deepEqual(ctx.backend.runs.map((r) => r.resumeSessionId), ['sess-old', null]);
+  assert.match(ctx.backend.runs[1]!.prompt, /The conversation started with the subject: The first subject/);
+  assert.match(ctx.backend.runs[1]!.prompt, /Your last answer was:\nthe last answer/);
+  assert.equal(ctx.backend.networkClosed, 1, 'one network for both runs');
+});
+
+test('a failure that is not about the context is not retried; the network is closed and events finished even when the run throws', async () => {
+  const ctx = fakeContext();
+  ctx.backend.outcomes = [{ kind: 'failed', error: 'exit 1', sessionId: null, exitCode: 1, costUsd: 0, promptTooLong: false }];
+  const { inputs, conversation } = await ready(ctx);
+  assert.equal((await agentStage(ctx, inputs, conversation, 'img:1')).kind, 'failed');
+  assert.equal(ctx.backend.runs.length, 1);
+
+  const broken = fakeContext();
+  broken.backend.runAgent = async () => {
+    throw new Error('podman: not found');
+  };
+  const b = await ready(broken);
+  await assert.rejects(agentStage(broken, b.inputs, b.conversation, 'img:1'), /podman: not found/);
+  assert.equal(broken.backend.networkClosed, 1);
+  assert.equal(broken.events.finished, 1);
+});
+
+test('a network sandbox that cannot start stops the task with an explanation', async () => {
+  const ctx = fakeContext();
+  ctx.backend.openNetwork = async () => {
+    throw new Error('sidecar failed');
+  };
+  const { inputs, conversation } = await ready(ctx);
+  await assert.rejects(agentStage(ctx, inputs, conversation, 'img:1'), { code: 'SANDBOX_START_FAILED', message: /network sandbox for this task could not be started/ });
+  assert.equal(ctx.backend.runs.length, 0);
+});

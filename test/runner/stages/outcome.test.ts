@@ -1,0 +1,71 @@
+/** Stage 5: the agent's outcome becomes the reply and the task's final state, recorded together. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AgentOutcome } from '../../../src/sandbox/execution-backend.ts';
+import { conversationStage } from '../../../src/runner/stages/conversation.ts';
+import { outcomeStage } from '../../../src/runner/stages/outcome.ts';
+import { repoInputsStage } from '../../../src/runner/stages/repo-inputs.ts';
+import type { TaskContext } from '../../../src/runner/task-context.ts';
+import { fakeContext, success, type FakeTaskContext } from './fake-context.ts';
+
+async function finish(outcome: AgentOutcome, overrides: Partial<TaskContext> = {}, prepare?: (ctx: FakeTaskContext, outbox: string) => void) {
+  const ctx = fakeContext(overrides);
+  const inputs = await repoInputsStage(ctx);
+  const conversation = await conversationStage(ctx, inputs);
+  prepare?.(ctx, conversation.paths.outbox);
+  ctx.replies.length = 0; // the acknowledgement
+  const result = await outcomeStage(ctx, inputs, conversation, outcome);
+  return { ctx, result, reply: ctx.replies[0] };
+}
+
+test('success: the answer with its usage footer, the outbox files attached, the task completed', async () => {
+  const { result, reply } = await finish(success('All green.'), {}, (_ctx, outbox) => fs.writeFileSync(path.join(outbox, 'report.txt'), 'ok'));
+  assert.deepEqual(result, { taskId: 7, status: 'completed' });
+  assert.deepEqual(reply!.body, { kind: 'reply', markdown: 'All green.', usage: { costUsd: 0.5, turns: 3, durationMs: 1200, model: 'sonnet' } });
+  assert.deepEqual(reply!.attachments.map((a) => a.filename), ['report.txt']);
+  assert.deepEqual(reply!.finish, { model: 'sonnet', sessionId: 'sess-1', status: 'completed', costUsd: 0.5, turns: 3, error: null });
+});
+
+test('a resumed task says so; an empty answer is named', async () => {
+  const { reply } = await finish(success('  '), { isResume: true });
+  assert.equal((reply!.body as { markdown: string }).markdown, '_This task was resumed after a restart of the service._\n\n_(Claude Code finished without a text answer.)_');
+});
+
+test('timeout: a notice with the limit in words, the task timed out', async () => {
+  const { result, reply } = await finish({ kind: 'timeout', sessionId: 'sess-1' });
+  assert.equal(result.status, 'timeout');
+  assert.match((reply!.body as { markdown: string }).markdown, /^The task hit its time limit of 90 seconds and was stopped\./);
+  assert.deepEqual(reply!.finish, { model: 'sonnet', sessionId: 'sess-1', status: 'timeout', error: 'timed out after 90 s' });
+});
+
+test('failed: an error reply with what Claude Code said', async () => {
+  const { result, reply } = await finish({ kind: 'failed', error: 'exit code 2', sessionId: null, exitCode: 2, costUsd: 0.1, promptTooLong: false });
+  assert.equal(result.status, 'failed');
+  assert.deepEqual(reply!.body, { kind: 'error', message: 'Claude Code did not finish the task: exit code 2' });
+  assert.deepEqual(reply!.finish, { model: 'sonnet', sessionId: null, status: 'failed', error: 'exit code 2', costUsd: 0.1 });
+});
+
+test('stopped by an operator: a notice, the task cancelled; stopped by a shutdown: interrupted, no reply', async () => {
+  const user = await finish({ kind: 'cancelled', sessionId: null }, { cancelReason: () => 'user' });
+  assert.equal(user.result.status, 'cancelled');
+  assert.match((user.reply!.body as { markdown: string }).markdown, /stopped\*\* by an operator/);
+  assert.equal(user.reply!.finish!.status, 'cancelled');
+
+  const shutdown = await finish({ kind: 'cancelled', sessionId: null }, { cancelReason: () => 'shutdown' });
+  assert.equal(shutdown.result.status, 'interrupted');
+  assert.equal(shutdown.reply, undefined);
+  assert.deepEqual(shutdown.ctx.interrupted, ['stopped by a shutdown; it runs again after the restart']);
+});
+
+test('outbox files over the limits are named in the reply instead of attached', async () => {
+  const base = fakeContext();
+  const { reply } = await finish(
+    success('Done.'),
+    { settings: { ...base.settings, taskOutput: { ...base.settings.taskOutput, maxOutboxFileBytes: 4 } } },
+    (_ctx, outbox) => fs.writeFileSync(path.join(outbox, 'big.bin'), 'too large'),
+  );
+  assert.deepEqual(reply!.attachments, []);
+  assert.match((reply!.body as { markdown: string }).markdown, /^Done\.\n\n.*big\.bin/s);
+});

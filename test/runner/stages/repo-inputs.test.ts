@@ -1,0 +1,80 @@
+/** Stage 1: what the task runs on, from the mail and the default branch (fakes of mirror and store). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { repoInputsStage } from '../../../src/runner/stages/repo-inputs.ts';
+import { UserFacingError } from '../../../src/runner/user-facing-error.ts';
+import { fakeContext } from './fake-context.ts';
+
+async function userError(p: Promise<unknown>, code: string): Promise<UserFacingError> {
+  const err = await p.then(
+    () => assert.fail(`expected ${code}`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof UserFacingError, String(err));
+  assert.equal(err.code, code);
+  return err;
+}
+
+test('the mirror is updated and the repo config, masks and allowlist come from the default branch', async () => {
+  const ctx = fakeContext();
+  const inputs = await repoInputsStage(ctx);
+  assert.equal(ctx.mirror.updates, 1);
+  assert.equal(inputs.repoConfig.timeoutSeconds, 90);
+  assert.equal(inputs.repoConfig.defaultModel, 'sonnet');
+  assert.ok(inputs.allowlist, 'the sandbox is on: the allowlist is read');
+  assert.deepEqual(inputs.masks, []);
+});
+
+test('with the sandbox off in the repository, no allowlist is needed', async () => {
+  const ctx = fakeContext();
+  ctx.mirror.files.set('.airut/airut.yaml', 'network:\n  sandbox_enabled: false\n');
+  ctx.mirror.files.delete('.airut/network-allowlist.yaml');
+  assert.equal((await repoInputsStage(ctx)).allowlist, null);
+});
+
+test('with the sandbox off on the server, no allowlist is needed either', async () => {
+  const ctx = fakeContext();
+  ctx.mirror.files.delete('.airut/network-allowlist.yaml');
+  const off = fakeContext({ repo: { ...ctx.repo, network: { sandboxEnabled: false } }, mirror: ctx.mirror });
+  assert.equal((await repoInputsStage(off)).allowlist, null);
+});
+
+test('a masked secret reaches the repo config only as a surrogate', async () => {
+  const base = fakeContext();
+  const ctx = fakeContext({ repo: { ...base.repo, maskedSecrets: { GH_TOKEN: { value: 'ghp_real', scopes: ['api.github.com'], headers: ['Authorization'] } } } });
+  ctx.mirror.files.set('.airut/airut.yaml', 'container_env:\n  GH_TOKEN: !secret GH_TOKEN\n');
+  const inputs = await repoInputsStage(ctx);
+  assert.equal(inputs.masks.length, 1);
+  assert.notEqual(inputs.repoConfig.containerEnv.GH_TOKEN, 'ghp_real');
+  assert.equal(inputs.repoConfig.containerEnv.GH_TOKEN, inputs.masks[0]!.surrogate);
+});
+
+test('an empty follow-up is refused before the mirror is touched; an empty first mail with a subject is not', async () => {
+  const followUp = fakeContext({ isFirstTask: false, bodyText: '  \n' });
+  const err = await userError(repoInputsStage(followUp), 'MAIL_EMPTY');
+  assert.match(err.userMessage, /^Your reply had no text/);
+  assert.equal(followUp.mirror.updates, 0);
+
+  const first = fakeContext({ isFirstTask: true, bodyText: '' });
+  await repoInputsStage(first);
+  const nothing = fakeContext({ isFirstTask: true, bodyText: '', subject: ' ' });
+  assert.match((await userError(repoInputsStage(nothing), 'MAIL_EMPTY')).userMessage, /^Your message had neither a subject nor a body/);
+});
+
+test('a failed fetch, a broken config and a missing or broken allowlist are explained to the sender', async () => {
+  const fetch = fakeContext();
+  fetch.mirror.updateError = new Error('could not resolve host');
+  assert.match((await userError(repoInputsStage(fetch), 'GIT_FETCH_FAILED')).userMessage, /could not fetch the repository: could not resolve host/);
+
+  const config = fakeContext();
+  config.mirror.files.set('.airut/airut.yaml', 'timeout: [\n');
+  assert.match((await userError(repoInputsStage(config), 'REPO_CONFIG_INVALID')).userMessage, /configuration is invalid/);
+
+  const missing = fakeContext();
+  missing.mirror.files.delete('.airut/network-allowlist.yaml');
+  assert.match((await userError(repoInputsStage(missing), 'ALLOWLIST_MISSING')).userMessage, /has no `\.airut\/network-allowlist\.yaml`/);
+
+  const broken = fakeContext();
+  broken.mirror.files.set('.airut/network-allowlist.yaml', 'domains: 7\n');
+  assert.match((await userError(repoInputsStage(broken), 'ALLOWLIST_INVALID')).userMessage, /allowlist on the default branch is invalid/);
+});
