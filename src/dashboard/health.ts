@@ -6,7 +6,8 @@
  * is normal for a short while after a (re)start, so it counts as healthy for STARTUP_GRACE_MS after
  * the state was written; a listener stuck there longer is not. Backoff and stopped are unhealthy.
  */
-import type { ListenerState, RepoStatusRow } from '../store/repo-status.ts';
+import type { RepoStatusRow } from '../store/repo-status.ts';
+import type { ListenerState } from '../protocol/listener-status.ts';
 
 export const STARTUP_GRACE_MS = 60_000;
 

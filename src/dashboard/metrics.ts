@@ -12,7 +12,8 @@ import {
   taskDurationHistograms,
   type DurationHistogram,
 } from '../store/dashboard-queries.ts';
-import { loadRepoStatuses, type ListenerState } from '../store/repo-status.ts';
+import { loadRepoStatuses } from '../store/repo-status.ts';
+import type { ListenerState } from '../protocol/listener-status.ts';
 import type { TaskStatus } from '../store/task-queries.ts';
 
 export const LISTENER_STATES: readonly ListenerState[] = [

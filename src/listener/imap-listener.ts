@@ -14,7 +14,7 @@
 import { ImapFlow } from 'imapflow';
 import type { Logger } from '../log/logger.ts';
 import type { ConnectionSecurity } from '../config/types.ts';
-import type { ListenerState, ListenerStatus } from '../store/repo-status.ts';
+import type { ListenerState, ListenerStatus } from '../protocol/listener-status.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../threads/backoff.ts';
 import { imapSecurityOptions } from './imap-security.ts';
 import { WakeSignal, sleepUnless } from './wake-signal.ts';

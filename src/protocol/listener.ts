@@ -10,7 +10,7 @@ import type { ScreeningPolicy } from '../email/screen.ts';
 import type { MessageSizeLimits } from '../limits/message-limits.ts';
 import type { ImapListenerOptions } from '../listener/imap-listener.ts';
 import type { AcceptOutcome, IncomingMail } from './incoming-mail.ts';
-import type { ListenerStatus } from '../store/repo-status.ts';
+import type { ListenerStatus } from './listener-status.ts';
 
 /** Served by the supervisor for one repo's listener. */
 export interface SupervisorApi {

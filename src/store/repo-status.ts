@@ -1,22 +1,6 @@
-/** The last known state of each repo's listener, as the dashboard and /health read it. */
+/** The last known state of each repo's listener (the repo_status table), as the dashboard and /health read it. */
 import type { Db } from './database.ts';
-import type { LifecycleState } from '../lifecycle/lifecycle.ts';
-
-/** What a running listener's connection is doing: activity within the `running` lifecycle state. */
-export type ListenerActivity = 'connecting' | 'idle' | 'polling' | 'processing' | 'backoff';
-/**
- * What the dashboard shows for a listener: its lifecycle words while it starts or after it stopped
- * (the same words as every other part's, src/lifecycle/lifecycle.ts), its activity in between.
- */
-export type ListenerState = Extract<LifecycleState, 'starting' | 'stopped'> | ListenerActivity;
-
-export interface ListenerStatus {
-  readonly state: ListenerState;
-  /** Short human text: "IDLE on INBOX", "reconnecting in 8 s". */
-  readonly detail: string | null;
-  readonly lastError: string | null;
-  readonly nextRetryAt: number | null;
-}
+import type { ListenerState, ListenerStatus } from '../protocol/listener-status.ts';
 
 export interface RepoStatusRow extends ListenerStatus {
   readonly repoId: string;

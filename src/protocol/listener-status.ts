@@ -1,0 +1,22 @@
+/**
+ * What a listener thread reports of itself (RepoListener → supervisor → repo_status table →
+ * dashboard and /health). Its own module: the listener, the store and the dashboard read it
+ * without depending on each other.
+ */
+import type { LifecycleState } from '../lifecycle/lifecycle.ts';
+
+/** What a running listener's connection is doing: activity within the `running` lifecycle state. */
+export type ListenerActivity = 'connecting' | 'idle' | 'polling' | 'processing' | 'backoff';
+/**
+ * What the dashboard shows for a listener: its lifecycle words while it starts or after it stopped
+ * (the same words as every other part's, src/lifecycle/lifecycle.ts), its activity in between.
+ */
+export type ListenerState = Extract<LifecycleState, 'starting' | 'stopped'> | ListenerActivity;
+
+export interface ListenerStatus {
+  readonly state: ListenerState;
+  /** Short human text: "IDLE on INBOX", "reconnecting in 8 s". */
+  readonly detail: string | null;
+  readonly lastError: string | null;
+  readonly nextRetryAt: number | null;
+}
