@@ -15,7 +15,7 @@ import { runConfigCheck } from './config/check.ts';
 import { logger, registerSecretValues } from './log/logger.ts';
 import type { ServerConfig } from './config/types.ts';
 import { secretValuesOf } from './config/secret-values.ts';
-import { Daemon } from './daemon.ts';
+import { Daemon } from './daemon/daemon.ts';
 import { DEFAULT_CHECK_TIMEOUT_SECONDS, runDoctor } from './doctor/doctor.ts';
 
 const USAGE = `usage: npm start -- [--config PATH] [--check [--online [--timeout SECONDS]]] [--help]

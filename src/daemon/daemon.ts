@@ -10,25 +10,25 @@
  * get `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
  * A stop that arrives while the daemon starts ends the start-up after the step in progress.
  */
-import type { ServerConfig } from './config/types.ts';
-import { logger } from './log/logger.ts';
-import { openDatabase, type Db } from './store/database.ts';
-import { Supervisor } from './supervisor/supervisor.ts';
-import { Dispatcher } from './dispatcher/dispatcher.ts';
-import { OutgoingMailSender } from './reply/outbox-sender.ts';
-import { prepareSandbox } from './sandbox/prepare-sandbox.ts';
-import type { SandboxGlobals } from './sandbox/task-network.ts';
-import { createExecutionBackend, executionSettings } from './sandbox/backend-factory.ts';
-import { startDashboard, type RunningDashboard } from './dashboard/server.ts';
-import { getTask } from './store/task-queries.ts';
-import { ConversationSweeper } from './gc/conversation-sweeper.ts';
-import { StorageHealth } from './health/storage-faults.ts';
-import { RunnerFaults } from './health/runner-faults.ts';
-import { probeTargets, startStorageProbe } from './health/storage-probe.ts';
-import { LiveFeed } from './feed/live-feed.ts';
-import { Lifecycle, type LifecycleState } from './lifecycle/lifecycle.ts';
-import { operatorActions } from './daemon/operator-actions.ts';
-import { routeRunnerMessage } from './daemon/runner-messages.ts';
+import type { ServerConfig } from '../config/types.ts';
+import { logger } from '../log/logger.ts';
+import { openDatabase, type Db } from '../store/database.ts';
+import { Supervisor } from '../supervisor/supervisor.ts';
+import { Dispatcher } from '../dispatcher/dispatcher.ts';
+import { OutgoingMailSender } from '../reply/outbox-sender.ts';
+import { prepareSandbox } from '../sandbox/prepare-sandbox.ts';
+import type { SandboxGlobals } from '../sandbox/task-network.ts';
+import { createExecutionBackend, executionSettings } from '../sandbox/backend-factory.ts';
+import { startDashboard, type RunningDashboard } from '../dashboard/server.ts';
+import { getTask } from '../store/task-queries.ts';
+import { ConversationSweeper } from '../gc/conversation-sweeper.ts';
+import { StorageHealth } from '../health/storage-faults.ts';
+import { RunnerFaults } from '../health/runner-faults.ts';
+import { probeTargets, startStorageProbe } from '../health/storage-probe.ts';
+import { LiveFeed } from '../feed/live-feed.ts';
+import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
+import { operatorActions } from './operator-actions.ts';
+import { routeRunnerMessage } from './runner-messages.ts';
 
 const FLUSH_ON_STOP_MS = 5_000;
 /** How often the storage directories are checked for writes (see health/storage-probe.ts). */

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { loadServerConfig } from '../../src/config/index.ts';
-import { Daemon } from '../../src/daemon.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
 import { LifecycleError } from '../../src/lifecycle/lifecycle.ts';
 import { writeTestConfig } from '../harness/daemon-process.ts';
 
