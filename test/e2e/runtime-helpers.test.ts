@@ -14,55 +14,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { ContainerRuntime } from '../../src/sandbox/container-runtime.ts';
 import { managedLabels } from '../../src/sandbox/labels.ts';
 import { reapContainers } from '../../src/sandbox/reaper.ts';
 import { runtimeCases } from '../harness/runtimes.ts';
+import { dockerShims, podmanHelpers } from '../harness/processes.ts';
 import { ensureTestImage } from '../harness/test-image.ts';
 
 process.env.AIRUT_LOG_LEVEL ??= 'error';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Processes whose command line matches, as pid → argv (Linux /proc). */
-function processes(match: (argv: string[]) => boolean): Map<number, string[]> {
-  const out = new Map<number, string[]>();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (match(argv)) out.set(Number(pid), argv);
-    } catch {
-      /* exited */
-    }
-  }
-  return out;
-}
-
-function parentOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return -1;
-  }
-}
-
-/** conmons of containers named `prefix…`, and the `runc init`s below them. */
-function podmanHelpers(prefix: string): { conmon: number[]; runcInit: number[] } {
-  const conmon = [...processes((a) => a[0]?.endsWith('conmon') === true && (a[a.indexOf('-n') + 1] ?? '').startsWith(prefix)).keys()];
-  const runcInit = [...processes((a) => a.join(' ').startsWith('/usr/bin/runc init') || a.join(' ') === 'runc init').keys()].filter((p) =>
-    conmon.includes(parentOf(p)),
-  );
-  return { conmon, runcInit };
-}
-
-/** containerd shims of the given container ids. */
-function dockerShims(ids: ReadonlySet<string>): number[] {
-  return [...processes((a) => (a[0] ?? '').includes('containerd-shim') && ids.has(a[a.indexOf('-id') + 1] ?? '')).keys()];
-}
 
 /** Starts `run` in its own process group, as the runner's child is in the daemon's, and kills the group after `delayMs`. */
 async function killMidStart(runtime: ContainerRuntime, image: string, name: string, labels: Record<string, string>, delayMs: number): Promise<void> {

@@ -103,6 +103,12 @@ export interface DaemonProcess {
   waitForLog(predicate: (l: LogLine) => boolean, timeoutMs?: number, what?: string): Promise<LogLine>;
   /** Sends the signal and resolves with the exit code (or the signal name). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
+  /**
+   * SIGKILL to the daemon's whole process group (it and every child it spawned that stayed in it,
+   * such as a `podman run`), as a crash of a service manager's cgroup-less unit would; resolves once
+   * the daemon exited. Only for a daemon started with `ownProcessGroup`.
+   */
+  killGroup(): Promise<number | string>;
   readonly exited: Promise<number | string>;
 }
 
@@ -111,11 +117,22 @@ process.once('exit', () => {
   for (const c of running) c.kill('SIGKILL');
 });
 
-export function startDaemon(cfg: TestConfig, extraArgs: string[] = [], extraEnv: Record<string, string> = {}): DaemonProcess {
+export interface StartDaemonOptions {
+  /** The daemon leads its own process group (so `killGroup` cannot hit the test itself). */
+  readonly ownProcessGroup?: boolean;
+}
+
+export function startDaemon(
+  cfg: TestConfig,
+  extraArgs: string[] = [],
+  extraEnv: Record<string, string> = {},
+  options: StartDaemonOptions = {},
+): DaemonProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', cfg.configPath, ...extraArgs], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...cfg.env, AIRUT_LOG_LEVEL: 'debug', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownProcessGroup === true,
   });
   running.add(child);
   const logs: LogLine[] = [];
@@ -191,7 +208,17 @@ export function startDaemon(cfg: TestConfig, extraArgs: string[] = [], extraEnv:
     return code;
   };
 
-  return { child, logs, otherOutput, waitForLog, stop, exited };
+  const killGroup = async () => {
+    if (!options.ownProcessGroup) throw new Error('killGroup needs a daemon started with ownProcessGroup');
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* the group is gone already */
+    }
+    return exited;
+  };
+
+  return { child, logs, otherOutput, waitForLog, stop, killGroup, exited };
 }
 
 /** Opens the daemon's database read-only (WAL lets us read while it writes). */
