@@ -4,7 +4,8 @@
 # the sandbox and task tests run against both runtimes), headless Chromium. Safe to run again: it only installs what is
 # missing, only writes configuration that is not already there, and starts dockerd only when it does not answer.
 #
-# Not done here: Node 20 itself and `npm ci` (the CI image / workflow provides those).
+# Node: when the machine's Node is older than 24, Node 24 LTS from the npm registry into the project's .node/
+# (scripts/node-setup.sh; npm's scripts run it through scripts/node). Not done here: `npm ci`.
 #
 # Environment:
 #   SKIP_PODMAN_SMOKE=1   skip the `podman run` smoke test (it imports a one-file busybox image and removes it again)
@@ -157,6 +158,9 @@ if [ "${SKIP_DOCKER:-0}" != 1 ]; then
   fi
   log "docker $("${SUDO[@]}" docker info --format '{{.ServerVersion}}: runtime {{.DefaultRuntime}}, storage {{.Driver}}, cgroup {{.CgroupDriver}} v{{.CgroupVersion}}')"
 fi
+
+# --- node: Node 24 LTS for this project when the machine's Node is older (project-local .node/, not over the system's)
+bash "$(dirname "$0")/node-setup.sh"
 
 command -v chromium >/dev/null 2>&1 && log "$(chromium --version 2>/dev/null || echo 'chromium installed')"
 log "done"

@@ -3,8 +3,8 @@
  * process on an ephemeral port, autocannon with 50 connections for ~10 s against `GET /api/tasks`
  * and `GET /` (the tasks page). Prints p50/p99/rps and rewrites its section of docs/benchmarks.md.
  *
- *   node --import tsx scripts/bench/dashboard.ts [--duration 10] [--no-docs]
- *   node --import tsx scripts/bench/dashboard.ts --fill /tmp/bench.db      (just the data)
+ *   scripts/node --import tsx scripts/bench/dashboard.ts [--duration 10] [--no-docs]
+ *   scripts/node --import tsx scripts/bench/dashboard.ts --fill /tmp/bench.db      (just the data)
  *
  * The server runs in its own process so the load generator does not share its event loop.
  */
@@ -210,7 +210,7 @@ function updateDocs(results: readonly Measured[], metricsMs: number, duration: n
     SECTION_START,
     '## Dashboard: task list under load',
     '',
-    '`node --import tsx scripts/bench/dashboard.ts` — 100,000 tasks across 10 repos (1,000 of them with 20 events each) in a',
+    '`scripts/node --import tsx scripts/bench/dashboard.ts` — 100,000 tasks across 10 repos (1,000 of them with 20 events each) in a',
     `temporary SQLite file; the dashboard in its own process; autocannon, ${CONNECTIONS} connections, ${duration} s per endpoint,`,
     `after a short warm-up. Target: p99 under ${TARGET_P99_MS} ms.`,
     '',

@@ -1,7 +1,7 @@
 /**
  * Benchmark: how fast mail becomes a task, on a real Dovecot and the real daemon process.
  *
- *   node --import tsx scripts/bench/ingest.ts [--samples N] [--burst N] [--no-docs]
+ *   scripts/node --import tsx scripts/bench/ingest.ts [--samples N] [--burst N] [--no-docs]
  *
  * 1. Single mail (default 30 samples, one at a time): APPEND → task row (tasks.created_at), and in
  *    the same run, on the same inbox, a bare imapflow client in IDLE measuring APPEND → EXISTS. The
@@ -54,7 +54,7 @@ function parseArgs(argv: string[]): { samples: number; burst: number; docs: bool
     else if (a === '--burst') burst = int(argv[++i], a);
     else if (a === '--no-docs') docs = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node --import tsx scripts/bench/ingest.ts [--samples N] [--burst N] [--no-docs]');
+      console.log('usage: scripts/node --import tsx scripts/bench/ingest.ts [--samples N] [--burst N] [--no-docs]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -320,7 +320,7 @@ async function main(): Promise<void> {
 
 - Date: ${date}
 - Machine: ${machineLine({ podman: true, dovecot: true })}
-- Command: \`node --import tsx scripts/bench/ingest.ts --samples ${samples} --burst ${burstCount}\` (${elapsed} s)
+- Command: \`scripts/node --import tsx scripts/bench/ingest.ts --samples ${samples} --burst ${burstCount}\` (${elapsed} s)
 - Set-up: the real daemon (IDLE, \`max_concurrent: 1\`) on a real Dovecot. Mail is delivered with IMAP APPEND over one
   persistent connection; times are measured from the APPEND's tagged OK. A bare imapflow client IDLEs
   in the same run, on its own inbox of the same Dovecot (the same message is APPENDed to both inboxes at once; each is

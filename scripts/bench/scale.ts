@@ -1,7 +1,7 @@
 /**
  * Benchmark: one daemon serving many repositories on one Dovecot.
  *
- *   node --import tsx scripts/bench/scale.ts [--repos 50,100] [--settle-seconds 180] [--idle-seconds 60] [--no-docs]
+ *   scripts/node --import tsx scripts/bench/scale.ts [--repos 50,100] [--settle-seconds 180] [--idle-seconds 60] [--no-docs]
  *
  * For each repo count N, a fresh database and N repos, each with its own inbox (IDLE), the
  * dashboard on, log level info — what an operator runs. Measured on the real daemon process:
@@ -55,7 +55,7 @@ function parseArgs(argv: string[]): { counts: number[]; idleSeconds: number; set
       if (!(settleSeconds >= 0)) throw new Error('--settle-seconds must be a number of seconds');
     } else if (a === '--no-docs') docs = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node --import tsx scripts/bench/scale.ts [--repos 50,100] [--settle-seconds 180] [--idle-seconds 60] [--no-docs]');
+      console.log('usage: scripts/node --import tsx scripts/bench/scale.ts [--repos 50,100] [--settle-seconds 180] [--idle-seconds 60] [--no-docs]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -369,7 +369,7 @@ async function main(): Promise<void> {
 
 - Date: ${new Date().toISOString().slice(0, 10)}
 - Machine: ${machineLine({ dovecot: true })}
-- Command: \`node --import tsx scripts/bench/scale.ts --repos ${counts.join(',')} --settle-seconds ${settleSeconds} --idle-seconds ${idleSeconds}\` (${elapsed} s)
+- Command: \`scripts/node --import tsx scripts/bench/scale.ts --repos ${counts.join(',')} --settle-seconds ${settleSeconds} --idle-seconds ${idleSeconds}\` (${elapsed} s)
 - Set-up: the real daemon (\`npm start\`'s command line, log level info, dashboard on, \`max_concurrent: 3\`), a fresh
   database per row, one inbox per repo on one Dovecot, IDLE. Start-up is measured from process spawn until every repo's
   listener reports IDLE in \`repo_status\` (logged in, inbox drained, waiting for mail). RSS is the whole process (all

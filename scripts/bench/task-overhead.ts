@@ -2,7 +2,7 @@
  * Benchmark: the daemon's own overhead around one task, measured on the real parts the e2e tests
  * use (Dovecot, SMTP capture, podman, the real Claude Code CLI against the mock Anthropic API).
  *
- *   node --import tsx scripts/bench/task-overhead.ts [--runs N] [--no-docs]
+ *   scripts/node --import tsx scripts/bench/task-overhead.ts [--runs N] [--no-docs]
  *
  * (a) mail accepted → container started = first task_event(system_init).at − tasks.created_at
  * (b) agent finished → reply sent       = outgoing_mail(kind='reply').sent_at − task_event(result).at
@@ -58,7 +58,7 @@ function parseArgs(argv: string[]): { runs: number; docs: boolean } {
     else if (a.startsWith('--runs=')) runs = Number(a.slice('--runs='.length));
     else if (a === '--no-docs') docs = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node --import tsx scripts/bench/task-overhead.ts [--runs N] [--no-docs]');
+      console.log('usage: scripts/node --import tsx scripts/bench/task-overhead.ts [--runs N] [--no-docs]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -400,7 +400,7 @@ ${CLI_CONTAINER_ENV}`);
 
 - Date: ${date}
 - Machine: ${mach.line}
-- Command: \`node --import tsx scripts/bench/task-overhead.ts --runs ${runs}\` (${elapsed} s)
+- Command: \`scripts/node --import tsx scripts/bench/task-overhead.ts --runs ${runs}\` (${elapsed} s)
 - Set-up: the real daemon with Dovecot, the SMTP capture server, podman (\`container_network: host\`, \`max_concurrent: 1\`,
   cached test image after one warm-up) and the real Claude Code CLI against the mock Anthropic API (one text answer, no
   tools). ${runs} new conversations and ${runs} follow-ups (each a reply to the previous reply, resuming the session),

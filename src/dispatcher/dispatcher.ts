@@ -20,7 +20,7 @@ import { createExecutionBackend, executionSettings } from '../sandbox/backend-fa
 import type { StorageHealth } from '../health/storage-faults.ts';
 import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
 
-const RUNNER_ENTRY = new URL('../../workers/task-runner.mjs', import.meta.url);
+const RUNNER_ENTRY = new URL('../../workers/task-runner.ts', import.meta.url);
 const SWEEP_MS = 30_000;
 
 interface RunningTask {
@@ -41,7 +41,7 @@ export interface DispatcherOptions {
   readonly onTaskStarted?: (taskId: number) => void;
   /** What the daemon prepared for the network sandbox at start-up. */
   readonly sandbox: SandboxGlobals;
-  /** The runner threads' entry module; default workers/task-runner.mjs (tests start a faulty one). */
+  /** The runner threads' entry module; default workers/task-runner.ts (tests start a faulty one). */
   readonly runnerEntry?: URL;
   /** Where database errors of the queue are reported for /health. */
   readonly storage?: StorageHealth;

@@ -7,6 +7,7 @@
  * Nothing is changed anywhere: INBOX is opened read-only, no mail is sent, the database is neither
  * created nor migrated, no directory is created.
  */
+import { nodeRuntimeCheck } from './node-runtime.ts';
 import { ConfigError } from '../errors.ts';
 import { loadServerConfig } from '../config/load.ts';
 import { resolveConfigPath } from '../config/path.ts';
@@ -58,6 +59,7 @@ export function parseTimeoutSeconds(argv: readonly string[]): number | null {
 export function doctorChecks(cfg: ServerConfig): DoctorCheck[] {
   const g = cfg.global;
   return [
+    nodeRuntimeCheck(),
     containerRuntimeCheck(g.containerCommand),
     claudeBinaryCheck(g.claude.binaryPath),
     databaseCheck(g.databasePath),

@@ -6,7 +6,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { RepoServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { DEFAULT_BACKOFF, backoffDelay } from '../threads/backoff.ts';
-import { bundleExecArgv } from '../threads/exec-argv.ts';
+import { bundleExecArgv, startWorker } from '../threads/exec-argv.ts';
 import { Lifeline, connectApi, serveApi, type Guarded } from '../threads/rpc.ts';
 import {
   CONTROL_TIMEOUT_MS,
@@ -69,7 +69,7 @@ export class RepoWorker {
       supervisorPort: toSupervisor.port2,
       controlPort: toWorker.port2,
     };
-    const worker = new Worker(this.o.entry, {
+    const worker = startWorker(this.o.entry, {
       workerData: data,
       resourceLimits: LISTENER_RESOURCE_LIMITS,
       execArgv: bundleExecArgv(),

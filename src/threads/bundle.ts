@@ -3,7 +3,7 @@
  * esbuild when the supervisor starts, instead of loading TypeScript through tsx in every thread.
  *
  * Why: one thread per repo means the per-thread cost is multiplied by the number of repos. With
- * tsx, each thread registers its own loader, which on Node 20 starts a second (hooks) thread, and
+ * tsx, each thread registers its own loader, which on Node 20 started a second (hooks) thread, and
  * then compiles and links a few hundred modules one by one. Measured on the 2-CPU test machine
  * (`scripts/bench/scale.ts`, docs/benchmarks.md): ~58 MiB and ~0.45 s of CPU per listener with
  * tsx, about half the memory and a fifth of the start-up time as a bundle. One build (~0.3 s)

@@ -111,7 +111,7 @@ test('--check --online against working servers: a table of ok rows, exit 0, no p
     const r = await runCliAsync(['--check', '--online', '--config', cfg.configPath], { ...cfg.env, ...podmanTestEnv() });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^check +status +result \/ what to fix$/m);
-    for (const row of ['config', 'podman', 'podman cgroups', 'claude binary', 'database', 'api: imap', 'api: dmarc headers', 'api: smtp', 'api: git remote', 'api: storage']) {
+    for (const row of ['config', 'node', 'podman', 'podman cgroups', 'claude binary', 'database', 'api: imap', 'api: dmarc headers', 'api: smtp', 'api: git remote', 'api: storage']) {
       assert.match(r.stdout, new RegExp(`^${row} +(ok|warn) `, 'm'), `row ${row} in:\n${r.stdout}`);
     }
     assert.match(r.stdout, /^database +ok +.*will be created on first start$/m);

@@ -1,10 +1,8 @@
 // Runs the subjects of mail-text-subjects.ts for linear-time.ts, one case per message, in a thread
-// of its own so that a case that never finishes can be stopped (terminate) and named. Plain JS:
-// a worker's entry is loaded before tsx could be registered for it.
+// of its own so that a case that never finishes can be stopped (terminate) and named. The thread
+// inherits the test process's tsx loader (Node 22 and later), so it imports the TypeScript subjects.
 import { parentPort, workerData } from 'node:worker_threads';
-import { register } from 'tsx/esm/api';
 
-register();
 const { SUBJECTS } = await import(workerData.subjects);
 
 parentPort.on('message', async ({ id, subject, input }) => {

@@ -170,8 +170,7 @@ describe('GitMirror', () => {
     await first.update();
     const workerSource = `
       import { workerData, parentPort } from 'node:worker_threads';
-      // Loader hooks don't reach worker threads on Node 20: register tsx in this thread.
-      (await import(workerData.tsxApi)).register();
+      // The thread inherits the test process's tsx loader (Node 22 and later).
       const { GitMirror } = await import(workerData.mirrorModule);
       const m = new GitMirror(workerData.storage, workerData.repo);
       try {
@@ -189,7 +188,7 @@ describe('GitMirror', () => {
         // Each worker thread has its own module state: its own mutex map, so only the lock file
         // stands between it and the others.
         const w = new Worker(workerFile, {
-          workerData: { mirrorModule, storage, repo, tsxApi: import.meta.resolve('tsx/esm/api') },
+          workerData: { mirrorModule, storage, repo },
         });
         w.once('message', resolve);
         w.once('error', reject);

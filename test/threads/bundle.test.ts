@@ -9,7 +9,7 @@ import { AirutError } from '../../src/errors.ts';
 import { ThreadBundles } from '../../src/threads/bundle.ts';
 import { CODE_CACHE_REJECTED } from '../../src/threads/code-cache.ts';
 import { LISTENER_ENTRY } from '../../src/supervisor/repo-worker.ts';
-import { bundleExecArgv } from '../../src/threads/exec-argv.ts';
+import { bundleExecArgv, startWorker } from '../../src/threads/exec-argv.ts';
 
 function tempEntry(name: string, text: string): URL {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-test-'));
@@ -69,7 +69,7 @@ parentPort!.postMessage({ doubled: n * 2, tsx: process.execArgv.join(' ') });
 `,
   );
   try {
-    const worker = new Worker(await bundles.bundle(entry), { workerData: { n: 21 }, execArgv: bundleExecArgv() });
+    const worker = startWorker(await bundles.bundle(entry), { workerData: { n: 21 }, execArgv: bundleExecArgv() });
     const msg = await new Promise<{ doubled: number; tsx: string }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
@@ -102,7 +102,7 @@ parentPort!.postMessage({ rejected: (globalThis as Record<symbol, unknown>)[Symb
 `,
   );
   const run = async (loader: URL) => {
-    const worker = new Worker(loader, { execArgv: bundleExecArgv() });
+    const worker = startWorker(loader, { execArgv: bundleExecArgv() });
     try {
       return await new Promise<{ rejected: boolean; hash: string; where: string; isModule: boolean }>((resolve, reject) => {
         worker.once('message', resolve);
