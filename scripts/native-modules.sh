@@ -18,4 +18,8 @@ args=(rebuild better-sqlite3)
 [ -f "$NODE_ROOT/include/node/node_version.h" ] && args+=("--nodedir=$NODE_ROOT")
 printf 'native-modules: building better-sqlite3 for Node %s (%s)\n' "$(scripts/node -v)" "$NODE_BIN"
 npm_config_build_from_source=true npm "${args[@]}" --no-audit --no-fund >/dev/null
-loads || { printf 'native-modules: better-sqlite3 still does not load under %s\n' "$NODE_BIN" >&2; exit 1; }
+if ! loads; then
+  printf 'native-modules: better-sqlite3 still does not load under %s; the error:\n' "$NODE_BIN" >&2
+  scripts/node -e "new (require('better-sqlite3'))(':memory:').close()" >&2 || true
+  exit 1
+fi
