@@ -58,6 +58,9 @@ export const ERROR_CODES = {
   CONVERSATION_UNSAFE_PATH: 'a conversation path is a link or not the expected kind of file; refused so nothing escapes the directory',
   ATTACHMENT_NAME_EXHAUSTED: 'no free file name was left in inbox/ for an attachment',
 
+  // --- mail accounts -------------------------------------------------------------------------
+  MAIL_OAUTH2_FAILED: "the OAuth2 provider refused to issue an access token for a repository's mailbox (revoked consent, wrong tenant, bad secret); the provider's own error is in the message",
+
   // --- the task, as the sender is told --------------------------------------------------------
   MAIL_EMPTY: 'the mail had neither subject nor body text (after removing the quoted history)',
   IMAGE_CONTEXT_MISSING: 'the repository has no .airut/container/Dockerfile on its default branch',

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ImapListener } from '../src/listener/imap-listener.ts';
 import { intakeMessages } from '../src/listener/intake.ts';
 import { repoLogger, registerSecretValues } from '../src/log/logger.ts';
+import { loginSecretValues } from '../src/mail-account/credentials.ts';
 import { Lifeline, connectApi, serveApi } from '../src/threads/rpc.ts';
 import {
   ACCEPT_TIMEOUT_MS,
@@ -17,8 +18,8 @@ import {
 
 const data = workerData as RepoWorkerData;
 const config = data.listener;
-// The IMAP password is the only secret this thread holds (see listenerConfig()).
-registerSecretValues([config.imap.password]);
+// The IMAP login (password or OAuth2 grant) is the only secret this thread holds (see listenerConfig()).
+registerSecretValues(loginSecretValues(config.imap.login));
 const log = repoLogger(config.repoId, { thread: 'listener' });
 
 const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {

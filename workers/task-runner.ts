@@ -6,6 +6,7 @@
 import { workerData } from 'node:worker_threads';
 import { openDatabase } from '../src/store/database.ts';
 import { logger, registerSecretValues } from '../src/log/logger.ts';
+import { loginSecretValues } from '../src/mail-account/credentials.ts';
 import { runTask, type RunnerEnvironment } from '../src/runner/run-task.ts';
 import { createExecutionBackend } from '../src/sandbox/backend-factory.ts';
 import type { RunnerSettings, RunTaskInput, RunTaskResult } from '../src/protocol/runner.ts';
@@ -24,7 +25,7 @@ export default async function runTaskInThread(input: RunTaskInput): Promise<RunT
   const environment = runnerEnvironment();
   const repo = input.repo;
   registerSecretValues([
-    repo.email.password,
+    ...loginSecretValues(repo.email.login),
     ...Object.values(repo.secrets),
     ...Object.values(repo.maskedSecrets).map((m) => m.value),
   ]);

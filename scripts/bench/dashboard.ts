@@ -40,9 +40,9 @@ function config(dbPath: string): ServerConfig {
         storageDir: `/tmp/${id}`,
         email: {
           imapServer: 'localhost', imapPort: 993, imapSecurity: 'tls', smtpServer: 'localhost', smtpPort: 465, smtpSecurity: 'tls',
-          username: id, password: 'x', from: `${id}@example.com`, fromAddress: `${id}@example.com`,
+          username: id, login: { kind: 'password', password: 'x' }, tls: { caFile: null, caPem: null, insecureSkipVerify: false }, from: `${id}@example.com`, fromAddress: `${id}@example.com`,
         },
-        authorizedSenders: [], trustedAuthservId: 'mx', imap: { pollIntervalSeconds: 60, useIdle: true, idleReconnectIntervalSeconds: 1740 },
+        authorizedSenders: [], trustedAuthservId: 'mx', microsoftInternalFallback: false, imap: { pollIntervalSeconds: 60, useIdle: true, idleRefreshIntervalSeconds: 600, idleReconnectIntervalSeconds: 1740 },
         limits: DEFAULT_MAIL_LIMITS,
         network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {},
       },

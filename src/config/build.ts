@@ -12,6 +12,7 @@ import { normalizeBaseUrl } from './dashboard-url.ts';
 import { CLAUDE_BINARY_PACKAGE, DEFAULTS } from './defaults.ts';
 import { deepFreeze } from './freeze.ts';
 import { expandPath } from './fs-path.ts';
+import { buildMailLogin, buildMailTls } from './mail-login.ts';
 import { defaultSecurityForPort } from './network.ts';
 import type { RawLimits, RawNamedValue, RawRepo, RawServerConfig } from './raw.ts';
 import type {
@@ -101,7 +102,7 @@ function buildUpstreamOverrides(raw: Record<string, string>): Record<string, Ups
   return out;
 }
 
-function buildEmail(email: RawRepo['email']): RepoEmailConfig {
+function buildEmail(email: RawRepo['email'], emailPath: string, configDir: string, sourcePath: string): RepoEmailConfig {
   const imapPort = email.imap_port ?? DEFAULTS.imapPort;
   const smtpPort = email.smtp_port ?? DEFAULTS.smtpPort;
   const from = parseFromHeader(email.from);
@@ -115,7 +116,8 @@ function buildEmail(email: RawRepo['email']): RepoEmailConfig {
     smtpPort,
     smtpSecurity: email.smtp_security ?? defaultSecurityForPort(smtpPort),
     username: email.username,
-    password: email.password,
+    login: buildMailLogin(email),
+    tls: buildMailTls(email, emailPath, configDir, sourcePath),
     from: email.from.trim(),
     fromAddress: from.address,
   };
@@ -140,7 +142,7 @@ function buildLimits(repo: RawLimits | null | undefined, top: RawLimits | null |
   };
 }
 
-function buildRepo(repoId: string, raw: RawRepo, configDir: string, topLimits: RawLimits | null | undefined): RepoServerConfig {
+function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: string, topLimits: RawLimits | null | undefined): RepoServerConfig {
   const maskedSecrets: Record<string, MaskedSecret> = {};
   for (const [name, m] of Object.entries(raw.masked_secrets ?? {})) {
     maskedSecrets[name] = { value: m.value, scopes: [...m.scopes], headers: [...m.headers] };
@@ -159,12 +161,14 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string, topLimits: R
     repoId,
     gitRepoUrl: raw.git.repo_url.trim(),
     storageDir: expandPath(raw.storage_dir, configDir),
-    email: buildEmail(raw.email),
+    email: buildEmail(raw.email, `repos.${repoId}.email`, configDir, sourcePath),
     authorizedSenders: [...new Set(raw.authorized_senders.map(normalizeSender))],
     trustedAuthservId: raw.trusted_authserv_id.trim(),
+    microsoftInternalFallback: raw.microsoft_internal_fallback ?? DEFAULTS.microsoftInternalFallback,
     imap: {
       pollIntervalSeconds: raw.imap?.poll_interval ?? DEFAULTS.pollIntervalSeconds,
       useIdle: raw.imap?.use_idle ?? DEFAULTS.useIdle,
+      idleRefreshIntervalSeconds: raw.imap?.idle_refresh_interval ?? DEFAULTS.idleRefreshIntervalSeconds,
       idleReconnectIntervalSeconds: raw.imap?.idle_reconnect_interval ?? DEFAULTS.idleReconnectIntervalSeconds,
     },
     network: { sandboxEnabled: raw.network?.sandbox_enabled ?? DEFAULTS.sandboxEnabled },
@@ -179,6 +183,6 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string, topLimits: R
 export function buildServerConfig(raw: RawServerConfig, sourcePath: string): ServerConfig {
   const configDir = path.dirname(sourcePath);
   const repos: Record<string, RepoServerConfig> = {};
-  for (const [id, repo] of Object.entries(raw.repos ?? {})) repos[id] = buildRepo(id, repo, configDir, raw.limits);
+  for (const [id, repo] of Object.entries(raw.repos ?? {})) repos[id] = buildRepo(id, repo, configDir, sourcePath, raw.limits);
   return deepFreeze({ global: buildGlobal(raw, configDir, sourcePath), repos, sourcePath });
 }

@@ -26,8 +26,16 @@ export const DEFAULTS = {
   smtpPort: 587,
   pollIntervalSeconds: 30,
   useIdle: true,
-  // Servers may drop an IDLE connection after 30 minutes (RFC 2177); re-issuing at 29 beats them to it.
+  // Gmail and Outlook drop an IDLE silently long before the 30 minutes RFC 2177 allows; re-issuing
+  // it every 10 minutes keeps a session that is really listening.
+  idleRefreshIntervalSeconds: 600,
+  // A fresh login now and then (Airut's periodic reconnect) also proves an OAuth2 grant still works.
   idleReconnectIntervalSeconds: 1740,
+  // Microsoft 365 (`microsoft_oauth2`): the token endpoint of the tenant, and Exchange Online's scope.
+  microsoftTokenUrl: 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token',
+  microsoftScope: 'https://outlook.office365.com/.default',
+  microsoftInternalFallback: false,
+  insecureSkipVerify: false,
   // Limits on incoming mail (`limits:`); null means no limit. 25 MiB is what the big providers
   // accept; the rates stop a flood or an auto-reply loop long before it costs real money.
   maxMessageBytes: 26_214_400,

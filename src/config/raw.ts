@@ -29,12 +29,16 @@ export interface RawRepo {
     smtp_port?: number;
     smtp_security?: ConnectionSecurity;
     username: string;
-    password: string;
+    password?: string;
     from: string;
+    tls?: { ca_file?: string; insecure_skip_verify?: boolean } | null;
+    microsoft_oauth2?: { tenant_id: string; client_id: string; client_secret: string; token_url?: string; scope?: string } | null;
+    oauth2?: { token_url: string; client_id: string; client_secret: string; refresh_token: string; scope?: string } | null;
   };
   authorized_senders: string[];
   trusted_authserv_id: string;
-  imap?: { poll_interval?: number; use_idle?: boolean; idle_reconnect_interval?: number } | null;
+  microsoft_internal_fallback?: boolean;
+  imap?: { poll_interval?: number; use_idle?: boolean; idle_refresh_interval?: number; idle_reconnect_interval?: number } | null;
   network?: { sandbox_enabled?: boolean } | null;
   limits?: RawLimits | null;
   secrets?: Record<string, string> | null;

@@ -14,6 +14,7 @@ import { DEFAULTS } from './defaults.ts';
 import { expandPath, isSameOrInside } from './fs-path.ts';
 import { defaultSecurityForPort, isHost, isLoopbackHost } from './network.ts';
 import { childPath, isRecord } from './object-path.ts';
+import { checkMailLogin } from './rules-mail-login.ts';
 
 /** Safe as a directory name, a container name part and a label value, with no escaping. */
 export const REPO_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
@@ -110,6 +111,7 @@ function checkRepo(repo: Record<string, unknown>, path: string, problems: Config
     checkHost(email.smtp_server, childPath(emailPath, 'smtp_server'), 'smtp_port', problems);
     checkSecurity(email, emailPath, 'imap', DEFAULTS.imapPort, problems);
     checkSecurity(email, emailPath, 'smtp', DEFAULTS.smtpPort, problems);
+    checkMailLogin(email, emailPath, problems);
   }
 
   if (Array.isArray(repo.authorized_senders)) {

@@ -2,13 +2,14 @@
  * Every secret value a loaded configuration holds (passwords, tokens, secrets), so that logs and
  * command output can remove them wherever they turn up (`registerSecretValues`).
  */
+import { loginSecretValues } from '../mail-account/credentials.ts';
 import type { ServerConfig } from './types.ts';
 
 export function secretValuesOf(config: ServerConfig): string[] {
   const values: string[] = [];
   if (config.global.dashboard.authToken) values.push(config.global.dashboard.authToken);
   for (const repo of Object.values(config.repos)) {
-    values.push(repo.email.password, ...Object.values(repo.secrets));
+    values.push(...loginSecretValues(repo.email.login), ...Object.values(repo.secrets));
     for (const m of Object.values(repo.maskedSecrets)) values.push(m.value);
     for (const c of Object.values(repo.signingCredentials)) {
       values.push(c.accessKeyId.value, c.secretAccessKey.value);

@@ -4,7 +4,7 @@
  * the output may well be pasted into a bug report.
  */
 import { formatBytes } from '../limits/bytes.ts';
-import type { MailLimits, RepoServerConfig, ServerConfig } from './types.ts';
+import type { MailLimits, MailLogin, MailTlsConfig, RepoServerConfig, ServerConfig } from './types.ts';
 
 /** Hides credentials written into a clone URL (`https://user:token@host/…`). */
 function withoutUserInfo(url: string): string {
@@ -24,16 +24,52 @@ function limitsLine(l: MailLimits): string {
   );
 }
 
+/** The login method, with its secrets shown as *** (the output may be pasted into a bug report). */
+function loginLine(login: MailLogin): string {
+  if (login.kind === 'password') return 'password ***';
+  if (login.provider === 'microsoft') {
+    return `Microsoft 365 OAuth2 (client credentials): tenant ${login.tenantId ?? '?'}, client ${login.clientId}, secret ***, token from ${login.tokenUrl}`;
+  }
+  return `OAuth2 (refresh token): client ${login.clientId}, secret ***, refresh token ***, token from ${login.tokenUrl}`;
+}
+
+function tlsLine(tls: MailTlsConfig): string {
+  if (tls.insecureSkipVerify) return 'certificates NOT checked (insecure_skip_verify)';
+  return tls.caFile === null ? "certificates checked against the system's CAs" : `certificates checked against the system's CAs and ${tls.caFile}`;
+}
+
+/** What an operator should know they have turned on: each of these trusts something less checked. */
+export function configWarnings(cfg: ServerConfig): string[] {
+  const out: string[] = [];
+  for (const repo of Object.values(cfg.repos)) {
+    const at = `repos.${repo.repoId}`;
+    if (repo.email.tls.insecureSkipVerify) {
+      out.push(`${at}.email.tls.insecure_skip_verify: any certificate is accepted, so anyone on the network path can read the mailbox's password and mail; use ca_file for a private CA`);
+    }
+    if (repo.trustedAuthservId === '') {
+      out.push(`${at}.trusted_authserv_id is empty: the topmost Authentication-Results header is trusted whoever wrote it (right for Exchange Online, which writes no authserv-id; elsewhere set your server's authserv-id)`);
+    }
+    if (repo.microsoftInternalFallback) {
+      out.push(`${at}.microsoft_internal_fallback: mail with no Authentication-Results header is accepted when X-MS-Exchange-Organization-AuthAs says Internal; safe only for a mailbox on Exchange Online, which strips that header from outside mail`);
+    }
+  }
+  return out;
+}
+
 function repoLines(repo: RepoServerConfig): string[] {
   const { email, imap } = repo;
-  const mode = imap.useIdle ? `IDLE, re-issued every ${imap.idleReconnectIntervalSeconds} s` : `polled every ${imap.pollIntervalSeconds} s`;
+  const mode = imap.useIdle
+    ? `IDLE, re-issued every ${imap.idleRefreshIntervalSeconds} s, checked every ${imap.pollIntervalSeconds} s, fresh login every ${imap.idleReconnectIntervalSeconds} s`
+    : `polled every ${imap.pollIntervalSeconds} s`;
   const names = (record: Readonly<Record<string, unknown>>): string => Object.keys(record).sort().join(', ') || 'none';
   return [
     `  ${repo.repoId}`,
     `    git:      ${withoutUserInfo(repo.gitRepoUrl)}`,
     `    inbox:    ${email.username}@${email.imapServer}:${email.imapPort}/${email.imapSecurity} (${mode})`,
     `    smtp:     ${email.smtpServer}:${email.smtpPort}/${email.smtpSecurity}, from ${email.fromAddress}`,
-    `    senders:  ${plural(repo.authorizedSenders.length, 'authorized sender')}, trusted authserv-id ${repo.trustedAuthservId}`,
+    `    login:    ${loginLine(email.login)}`,
+    `    tls:      ${tlsLine(email.tls)}`,
+    `    senders:  ${plural(repo.authorizedSenders.length, 'authorized sender')}, trusted authserv-id ${repo.trustedAuthservId === '' ? '"" (not compared)' : repo.trustedAuthservId}${repo.microsoftInternalFallback ? ', Microsoft internal fallback on' : ''}`,
     `    storage:  ${repo.storageDir}`,
     `    limits:   ${limitsLine(repo.limits)}`,
     `    secrets:  ${names(repo.secrets)}`,
@@ -49,6 +85,7 @@ export function formatConfigSummary(cfg: ServerConfig): string {
     ? `http://${d.host.includes(':') ? `[${d.host}]` : d.host}:${d.port}${d.baseUrl ? ` (public ${d.baseUrl})` : ''}, ${d.authToken ? 'auth token required' : 'no auth token'}`
     : 'disabled';
   const repos = Object.values(cfg.repos);
+  const warnings = configWarnings(cfg);
   return [
     `config:     ${cfg.sourcePath}`,
     `execution:  ${g.maxConcurrent} concurrent tasks, shutdown timeout ${g.shutdownTimeoutSeconds} s, conversations kept ${g.conversationMaxAgeDays} days`,
@@ -58,6 +95,7 @@ export function formatConfigSummary(cfg: ServerConfig): string {
     `claude:     ${g.claude.binaryPath}${g.claude.allowedModels.length ? `; extra models: ${g.claude.allowedModels.join(', ')}` : ''}`,
     `repos (${repos.length}):`,
     ...repos.flatMap(repoLines),
+    ...(warnings.length ? [`warnings (${warnings.length}):`, ...warnings.map((w) => `  - ${w}`)] : []),
     '',
   ].join('\n');
 }

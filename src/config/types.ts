@@ -83,6 +83,44 @@ export interface NetworkProxyConfig {
   readonly upstreamOverrides: Readonly<Record<string, UpstreamOverride>>;
 }
 
+/** How the daemon logs in to a repository's IMAP and SMTP accounts (one account, one method). */
+export type MailLogin = PasswordLogin | OAuth2Login;
+
+export interface PasswordLogin {
+  readonly kind: 'password';
+  readonly password: string;
+}
+
+/**
+ * An OAuth2 login: an access token is obtained from `tokenUrl` and presented with SASL XOAUTH2
+ * (or OAUTHBEARER where the IMAP server offers it) instead of a password.
+ */
+export interface OAuth2Login {
+  readonly kind: 'oauth2';
+  /** `microsoft_oauth2` (client credentials of an app registration) or `oauth2` (a refresh token). */
+  readonly provider: 'microsoft' | 'generic';
+  readonly grant: 'client_credentials' | 'refresh_token';
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** Set exactly when `grant` is `refresh_token`. */
+  readonly refreshToken: string | null;
+  /** null: none is sent (the refresh token's own scope applies). */
+  readonly scope: string | null;
+  /** Microsoft only, for messages that name the tenant. */
+  readonly tenantId: string | null;
+}
+
+/** How the IMAP and SMTP servers' certificates are checked (`email.tls`). */
+export interface MailTlsConfig {
+  /** Absolute path of `ca_file`; null when not set. */
+  readonly caFile: string | null;
+  /** Its PEM text, read when the configuration is loaded; trusted besides the system's CAs. */
+  readonly caPem: string | null;
+  /** Accept any certificate (lab servers only); logged as a warning at every connection. */
+  readonly insecureSkipVerify: boolean;
+}
+
 export interface RepoEmailConfig {
   readonly imapServer: string;
   readonly imapPort: number;
@@ -91,7 +129,8 @@ export interface RepoEmailConfig {
   readonly smtpPort: number;
   readonly smtpSecurity: ConnectionSecurity;
   readonly username: string;
-  readonly password: string;
+  readonly login: MailLogin;
+  readonly tls: MailTlsConfig;
   /** The From header as configured, e.g. `Airut <airut@example.com>`. */
   readonly from: string;
   /** The bare address of `from`, lowercased, e.g. `airut@example.com`. */
@@ -99,8 +138,12 @@ export interface RepoEmailConfig {
 }
 
 export interface RepoImapConfig {
+  /** Between checks when not idling; while idling, the safety check for mail nobody announced. */
   readonly pollIntervalSeconds: number;
   readonly useIdle: boolean;
+  /** IDLE is ended and re-issued this often (providers drop long IDLEs silently). */
+  readonly idleRefreshIntervalSeconds: number;
+  /** The connection is closed and opened again (a fresh login) this often. */
   readonly idleReconnectIntervalSeconds: number;
 }
 
@@ -147,7 +190,10 @@ export interface RepoServerConfig {
   readonly email: RepoEmailConfig;
   /** Lowercased; exact addresses or `*@domain`. */
   readonly authorizedSenders: readonly string[];
+  /** '' skips the authserv-id comparison (Exchange Online); compared case-insensitively. */
   readonly trustedAuthservId: string;
+  /** Accept mail without Authentication-Results when Exchange marks it AuthAs: Internal. */
+  readonly microsoftInternalFallback: boolean;
   readonly imap: RepoImapConfig;
   /** Server-side break-glass: false turns the network sandbox off whatever the repository says. */
   readonly network: { readonly sandboxEnabled: boolean };

@@ -10,6 +10,7 @@ import { verifyDmarc } from '../email/authenticate.ts';
 import { parseHeaderSection } from '../email/headers.ts';
 import { printable } from '../email/text.ts';
 import { imapSecurityOptions } from '../listener/imap-security.ts';
+import { createMailCredentials } from '../mail-account/credentials.ts';
 import { describeMailFailure, type MailEndpoint } from './mail-errors.ts';
 import { fail, ok, warn, type CheckContext, type CheckResult, type DoctorCheck } from './types.ts';
 
@@ -59,7 +60,7 @@ async function sampleNewest(client: ImapFlow, repo: RepoServerConfig, exists: nu
     sample.push({
       from: printable(msg.envelope?.from?.[0]?.address ?? '(no From)', 80),
       subject: printable(msg.envelope?.subject ?? '', 60),
-      verdict: verifyDmarc(lines, repo.trustedAuthservId),
+      verdict: verifyDmarc(lines, repo.trustedAuthservId, { microsoftInternalFallback: repo.microsoftInternalFallback }),
     });
   }
   return sample.reverse(); // newest first
@@ -69,22 +70,23 @@ export async function checkImap(repo: RepoServerConfig, ctx: CheckContext): Prom
   const name = `${repo.repoId}: imap`;
   const e = repo.email;
   const where = `${e.username}@${e.imapServer}:${e.imapPort}/${e.imapSecurity}`;
-  const client = new ImapFlow({
-    host: e.imapServer,
-    port: e.imapPort,
-    ...imapSecurityOptions(e.imapSecurity),
-    auth: { user: e.username, pass: e.password },
-    logger: false,
-    disableAutoIdle: true,
-    connectionTimeout: ctx.timeoutMs,
-    greetingTimeout: ctx.timeoutMs,
-    socketTimeout: ctx.timeoutMs,
-  });
-  // imapflow reports socket trouble as an 'error' event too; without a listener it would crash the process.
-  client.on('error', () => undefined);
-  const onAbort = () => client.close();
+  let client: ImapFlow | null = null;
+  const onAbort = () => client?.close();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
+    client = new ImapFlow({
+      host: e.imapServer,
+      port: e.imapPort,
+      ...imapSecurityOptions(e.imapSecurity, e.tls),
+      auth: await createMailCredentials(e.username, e.login).auth(),
+      logger: false,
+      disableAutoIdle: true,
+      connectionTimeout: ctx.timeoutMs,
+      greetingTimeout: ctx.timeoutMs,
+      socketTimeout: ctx.timeoutMs,
+    });
+    // imapflow reports socket trouble as an 'error' event too; without a listener it would crash the process.
+    client.on('error', () => undefined);
     await client.connect();
     const mailbox = await client.mailboxOpen('INBOX', { readOnly: true });
     const idle = client.capabilities.has('IDLE') ? '' : '; the server has no IDLE, so the listener will poll';
@@ -96,7 +98,7 @@ export async function checkImap(repo: RepoServerConfig, ctx: CheckContext): Prom
     return [fail(name, f.detail, f.fix)];
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
-    client.close();
+    client?.close();
   }
 }
 

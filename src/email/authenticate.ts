@@ -3,7 +3,7 @@
  * wrote the verdict into an Authentication-Results header (RFC 8601) at the top of the message.
  * Everything below that header came from the sender and proves nothing.
  */
-import { firstHeaderValue, type HeaderLine } from './headers.ts';
+import { firstHeaderValue, headerValues, type HeaderLine } from './headers.ts';
 import { dropComments, skipCfws, splitTopLevel, stripComments, unquote, words } from './lexical.ts';
 import { printable } from './text.ts';
 
@@ -39,12 +39,17 @@ const KEYWORD = /^[A-Za-z0-9][A-Za-z0-9_.-]*/;
  */
 const METHOD_SPEC = /^([A-Za-z0-9][A-Za-z0-9_.-]*)=([A-Za-z0-9_-]+)(?=[\s(]|$)/;
 
-/** Parses one Authentication-Results header value (already unfolded). */
-export function parseAuthenticationResults(value: string): ParsedAuthenticationResults {
+/**
+ * Parses one Authentication-Results header value (already unfolded). With `idOptional`, a value
+ * that starts with a `method=result` statement is read as having no authserv-id (authservId ''):
+ * Exchange Online writes its headers that way.
+ */
+export function parseAuthenticationResults(value: string, options: { idOptional?: boolean } = {}): ParsedAuthenticationResults {
   const lexed = stripComments(value);
   if (!lexed.ok) return { ok: false, problem: `it contains ${lexed.problem}` };
   // Split the value as written, comments kept, so that each statement is read as written.
   const [head = '', ...statements] = splitTopLevel(value, ';');
+  if (options.idOptional && METHOD_SPEC.test(head.slice(skipCfws(head)))) return { ok: true, authservId: '', results: readStatements([head, ...statements]) };
 
   // authserv-id, optionally followed by a version number ("mx.example.com 1").
   const headWords = words(dropComments(head));
@@ -54,6 +59,10 @@ export function parseAuthenticationResults(value: string): ParsedAuthenticationR
     return { ok: false, problem: `its authserv-id part "${dropComments(head).trim()}" is not an identifier with an optional version` };
   }
 
+  return { ok: true, authservId: unquote(id), results: readStatements(statements) };
+}
+
+function readStatements(statements: readonly string[]): AuthResult[] {
   const results: AuthResult[] = [];
   for (const statement of statements) {
     const text = statement.slice(skipCfws(statement));
@@ -70,7 +79,7 @@ export function parseAuthenticationResults(value: string): ParsedAuthenticationR
     const result = (spec[2] as string).toLowerCase();
     results.push({ method, result, properties: readProperties(dropComments(text.slice(spec[0].length))) });
   }
-  return { ok: true, authservId: unquote(id), results };
+  return results;
 }
 
 /** `reason="…" header.from=example.com policy.dmarc=reject` → { 'header.from': 'example.com', … } */
@@ -93,6 +102,13 @@ export interface VerifyDmarcOptions {
    * that must be the From we read.
    */
   readonly fromDomain?: string | null;
+  /**
+   * Microsoft 365: a message with no Authentication-Results header at all is accepted when
+   * Exchange marked it `X-MS-Exchange-Organization-AuthAs: Internal` (mail from inside the tenant,
+   * which Exchange delivers without the header). Exchange removes that header from mail that
+   * arrives from outside, so only the tenant can have set it.
+   */
+  readonly microsoftInternalFallback?: boolean;
 }
 
 /**
@@ -105,16 +121,20 @@ export function verifyDmarc(
   trustedAuthservId: string,
   options: VerifyDmarcOptions = {},
 ): DmarcVerdict {
+  // '' is Airut's Exchange Online mode: EOP writes no authserv-id, so none can be compared; the
+  // header is still the topmost one and must still say dmarc=pass.
   const trusted = trustedAuthservId.trim().toLowerCase();
-  if (trusted === '') return { ok: false, reason: 'no trusted authserv-id is configured for this repository' };
 
   const top = firstHeaderValue(headerLines, 'Authentication-Results');
-  if (top === null) return { ok: false, reason: 'the message has no Authentication-Results header' };
+  if (top === null) {
+    if (options.microsoftInternalFallback) return internalFallback(headerLines);
+    return { ok: false, reason: 'the message has no Authentication-Results header' };
+  }
 
-  const parsed = parseAuthenticationResults(top);
+  const parsed = parseAuthenticationResults(top, { idOptional: trusted === '' });
   if (!parsed.ok) return { ok: false, reason: `the topmost Authentication-Results header is malformed: ${parsed.problem}` };
 
-  if (parsed.authservId.toLowerCase() !== trusted) {
+  if (trusted !== '' && parsed.authservId.toLowerCase() !== trusted) {
     return {
       ok: false,
       reason: `the topmost Authentication-Results header comes from "${printable(parsed.authservId)}", not from the trusted server "${trusted}"`,
@@ -122,11 +142,12 @@ export function verifyDmarc(
   }
 
   const dmarc = parsed.results.filter((r) => r.method === 'dmarc');
-  if (dmarc.length === 0) return { ok: false, reason: `the trusted server "${trusted}" reported no DMARC result` };
+  const server = trusted === '' ? 'the topmost Authentication-Results header' : `the trusted server "${trusted}"`;
+  if (dmarc.length === 0) return { ok: false, reason: `${server} reported no DMARC result` };
   const notPass = dmarc.find((r) => r.result !== 'pass');
   if (notPass) {
     const what = notPass.result === null ? 'an unreadable DMARC result' : `dmarc=${notPass.result}`;
-    return { ok: false, reason: `the trusted server "${trusted}" reported ${what}` };
+    return { ok: false, reason: `${server} reported ${what}` };
   }
 
   const fromDomain = options.fromDomain?.trim().toLowerCase();
@@ -142,6 +163,19 @@ export function verifyDmarc(
         };
       }
     }
+  }
+  return { ok: true };
+}
+
+const AUTH_AS = 'X-MS-Exchange-Organization-AuthAs';
+
+/** `microsoft_internal_fallback`: exactly one AuthAs header, and it says Internal. */
+function internalFallback(headerLines: readonly HeaderLine[]): DmarcVerdict {
+  const values = headerValues(headerLines, AUTH_AS).map((v) => v.trim());
+  if (values.length === 0) return { ok: false, reason: `the message has no Authentication-Results header and no ${AUTH_AS} header` };
+  if (values.length > 1) return { ok: false, reason: `the message has no Authentication-Results header and ${values.length} ${AUTH_AS} headers` };
+  if (values[0]!.toLowerCase() !== 'internal') {
+    return { ok: false, reason: `the message has no Authentication-Results header and ${AUTH_AS} is "${printable(values[0]!)}", not Internal` };
   }
   return { ok: true };
 }

@@ -15,7 +15,10 @@ import type { MessageOutline } from './outline.ts';
 export interface ScreeningPolicy {
   /** The repo's own address, lowercased (`RepoEmailConfig.fromAddress`). */
   readonly fromAddress: string;
+  /** '' skips the authserv-id comparison (Exchange Online). */
   readonly trustedAuthservId: string;
+  /** Accept mail with no Authentication-Results header that Exchange marked AuthAs: Internal. */
+  readonly microsoftInternalFallback: boolean;
   /** Exact addresses or `*@domain`, case-insensitive. */
   readonly authorizedSenders: readonly string[];
 }
@@ -48,7 +51,10 @@ export function screenMessage(parsed: ScreenInput, policy: ScreeningPolicy): Scr
   if (loop !== null) return { action: 'reject', reason: 'loop', detail: `Not answered: ${loop}.`, sender };
 
   const fromDomain = sender.slice(sender.lastIndexOf('@') + 1);
-  const dmarc = verifyDmarc(parsed.headerLines, policy.trustedAuthservId, { fromDomain });
+  const dmarc = verifyDmarc(parsed.headerLines, policy.trustedAuthservId, {
+    fromDomain,
+    microsoftInternalFallback: policy.microsoftInternalFallback,
+  });
   if (!dmarc.ok) {
     return { action: 'reject', reason: 'auth_failed', detail: `Authentication failed: ${dmarc.reason}.`, sender };
   }

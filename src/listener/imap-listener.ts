@@ -13,7 +13,9 @@
  */
 import { ImapFlow } from 'imapflow';
 import type { Logger } from '../log/logger.ts';
-import type { ConnectionSecurity } from '../config/types.ts';
+import type { ConnectionSecurity, MailLogin, MailTlsConfig } from '../config/types.ts';
+import { createMailCredentials, type MailAuth, type MailCredentials } from '../mail-account/credentials.ts';
+import { INSECURE_TLS_WARNING } from '../mail-account/tls.ts';
 import type { ListenerState, ListenerStatus } from '../protocol/listener-status.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../threads/backoff.ts';
 import { imapSecurityOptions } from './imap-security.ts';
@@ -46,10 +48,17 @@ export interface ImapListenerOptions {
   readonly port: number;
   readonly security: ConnectionSecurity;
   readonly username: string;
-  readonly password: string;
+  /** The password or OAuth2 grant of the account. */
+  readonly login: MailLogin;
+  /** How the server's certificate is checked. */
+  readonly tls: MailTlsConfig;
+  /** Credentials to log in with; default: made from `username` and `login`. */
+  readonly credentials?: MailCredentials;
   readonly useIdle: boolean;
   readonly pollIntervalMs: number;
-  /** IDLE is ended and re-issued this often (servers drop IDLE after 30 minutes). */
+  /** IDLE is ended and re-issued this often (providers drop a long IDLE silently). */
+  readonly idleRefreshIntervalMs: number;
+  /** The connection is closed and opened again (a fresh login) this often. */
   readonly idleReconnectIntervalMs: number;
   /**
    * Silence after which the connection is probed with NOOP; a second silence of the same length
@@ -82,9 +91,11 @@ export class ImapListener {
   private runPromise: Promise<void> | null = null;
   private current: ImapFlow | null = null;
   private lastError: string | null = null;
+  private readonly credentials: MailCredentials;
 
   constructor(options: ImapListenerOptions) {
     this.o = options;
+    this.credentials = options.credentials ?? createMailCredentials(options.username, options.login);
   }
 
   /** Starts the loop; resolves when `stop()` has been called and the connection is closed. */
@@ -126,7 +137,15 @@ export class ImapListener {
     let attempt = 0;
     while (!this.stopping) {
       let connectedAt: number | null = null;
-      const client = this.createClient();
+      let client: ImapFlow;
+      try {
+        client = this.createClient(await this.credentials.auth());
+      } catch (err) {
+        this.lastError = describeImapError(err);
+        this.o.log.warn({ err: this.lastError }, 'IMAP login credentials unavailable');
+        await this.backoff(policy, attempt++);
+        continue;
+      }
       this.current = client;
       const closed = new WakeSignal();
       client.on('close', () => closed.notify());
@@ -146,6 +165,8 @@ export class ImapListener {
         if (!this.stopping) {
           this.lastError = describeImapError(err);
           this.o.log.warn({ err: this.lastError }, 'IMAP session ended with an error');
+          // A refused token may only be stale: the next login asks the provider for a new one.
+          if ((err as { authenticationFailed?: boolean }).authenticationFailed) this.credentials.loginRefused();
         }
       } finally {
         client.close();
@@ -153,20 +174,26 @@ export class ImapListener {
       }
       if (this.stopping) break;
       if (connectedAt !== null && Date.now() - connectedAt >= policy.stableAfterMs) attempt = 0;
-      const wait = backoffDelay(policy, attempt++);
-      this.status('backoff', `reconnecting in ${Math.round(wait / 1000)} s`, Date.now() + wait);
-      this.o.log.info({ attempt, waitMs: wait }, 'IMAP reconnect scheduled');
-      await sleepUnless(wait, this.stopSignal);
+      await this.backoff(policy, attempt++);
     }
   }
 
-  private createClient(): ImapFlow {
+  private async backoff(policy: BackoffPolicy, attempt: number): Promise<void> {
+    if (this.stopping) return;
+    const wait = backoffDelay(policy, attempt);
+    this.status('backoff', `reconnecting in ${Math.round(wait / 1000)} s`, Date.now() + wait);
+    this.o.log.info({ attempt: attempt + 1, waitMs: wait }, 'IMAP reconnect scheduled');
+    await sleepUnless(wait, this.stopSignal);
+  }
+
+  private createClient(auth: MailAuth): ImapFlow {
     const { security } = this.o;
+    if (this.o.tls.insecureSkipVerify && security !== 'none') this.o.log.warn({ host: this.o.host }, INSECURE_TLS_WARNING);
     return new ImapFlow({
       host: this.o.host,
       port: this.o.port,
-      ...imapSecurityOptions(security),
-      auth: { user: this.o.username, pass: this.o.password },
+      ...imapSecurityOptions(security, this.o.tls),
+      auth,
       logger: false,
       disableAutoIdle: true,
       socketTimeout: this.o.socketTimeoutMs ?? 50_000,
@@ -199,7 +226,7 @@ export class ImapListener {
         // IDLE may also end without us: imapflow breaks it for a NOOP when the socket was quiet
         // for `socketTimeout` (its dead-peer probe). Not going back into IDLE then would leave the
         // connection silent until the next timeout, which imapflow treats as a dead server.
-        wakeups.push(changed.wait(), delay(this.o.idleReconnectIntervalMs), idling);
+        wakeups.push(changed.wait(), delay(this.o.idleRefreshIntervalMs), idling);
         await Promise.race(wakeups);
         // Any command ends IDLE; NOOP also collects pending EXISTS responses.
         if (client.usable && !this.stopping) await client.noop();

@@ -3,14 +3,15 @@
  * the doctor so that `--check --online` logs in exactly the way the daemon will.
  */
 import type { ImapFlowOptions } from 'imapflow';
-import type { ConnectionSecurity } from '../config/types.ts';
+import type { ConnectionSecurity, MailTlsConfig } from '../config/types.ts';
+import { mailTlsOptions } from '../mail-account/tls.ts';
 
-export function imapSecurityOptions(security: ConnectionSecurity): Pick<ImapFlowOptions, 'secure' | 'doSTARTTLS' | 'tls'> {
+export function imapSecurityOptions(security: ConnectionSecurity, tls: MailTlsConfig): Pick<ImapFlowOptions, 'secure' | 'doSTARTTLS' | 'tls'> {
   return {
     secure: security === 'tls',
-    // 'none' is only allowed for loopback hosts by config validation.
+    // 'none' is only allowed for loopback hosts by config validation. `true` makes a server that
+    // does not offer STARTTLS an error, never a fall-back to plain text.
     doSTARTTLS: security === 'starttls' ? true : security === 'none' ? false : undefined,
-    // Certificates are always verified; NODE_EXTRA_CA_CERTS adds a private CA.
-    tls: { rejectUnauthorized: true },
+    tls: mailTlsOptions(tls),
   };
 }

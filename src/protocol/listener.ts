@@ -31,10 +31,10 @@ export interface RepoListenerApi {
   ping(): 'pong';
 }
 
-/** How a listener reaches and watches its inbox (the IMAP account is the one secret it holds). */
+/** How a listener reaches and watches its inbox (the IMAP login is the one secret it holds). */
 export type ListenerImapSettings = Pick<
   ImapListenerOptions,
-  'host' | 'port' | 'security' | 'username' | 'password' | 'useIdle' | 'pollIntervalMs' | 'idleReconnectIntervalMs'
+  'host' | 'port' | 'security' | 'username' | 'login' | 'tls' | 'useIdle' | 'pollIntervalMs' | 'idleRefreshIntervalMs' | 'idleReconnectIntervalMs'
 >;
 
 /**
@@ -60,14 +60,17 @@ export function listenerConfig(repo: RepoServerConfig): ListenerConfig {
       port: email.imapPort,
       security: email.imapSecurity,
       username: email.username,
-      password: email.password,
+      login: email.login,
+      tls: email.tls,
       useIdle: imap.useIdle,
       pollIntervalMs: imap.pollIntervalSeconds * 1000,
+      idleRefreshIntervalMs: imap.idleRefreshIntervalSeconds * 1000,
       idleReconnectIntervalMs: imap.idleReconnectIntervalSeconds * 1000,
     },
     screening: {
       fromAddress: email.fromAddress,
       trustedAuthservId: repo.trustedAuthservId,
+      microsoftInternalFallback: repo.microsoftInternalFallback,
       authorizedSenders: repo.authorizedSenders,
     },
     limits: {

@@ -31,6 +31,7 @@ import { removeSpoolFile, spoolDir, sweepSpool } from './spool.ts';
 /** A spool file younger than this may belong to a task that has not committed its row yet. */
 const SPOOL_SWEEP_MIN_AGE_MS = 10 * 60_000;
 import { registerSecretValues, type Logger } from '../log/logger.ts';
+import { loginSecretValues } from '../mail-account/credentials.ts';
 import { createSmtpTransport, sendRaw, type SmtpTimeouts, type SmtpTransport } from './smtp-transport.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 
@@ -151,7 +152,7 @@ export class OutgoingMailSender {
     };
     // Whoever loaded the configuration registers these too; doing it here keeps an SMTP error that
     // echoes a credential out of our log lines even when this class is used on its own.
-    registerSecretValues(Object.values(repos).map((r) => r.email.password));
+    registerSecretValues(Object.values(repos).flatMap((r) => loginSecretValues(r.email.login)));
   }
 
   /**

@@ -6,6 +6,8 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { SMTPTransportOptions, SMTPSentMessageInfo } from 'nodemailer';
 import type { Readable } from 'node:stream';
 import type { RepoServerConfig } from '../config/types.ts';
+import { createMailCredentials, type MailCredentials } from '../mail-account/credentials.ts';
+import { mailTlsOptions } from '../mail-account/tls.ts';
 
 export type SmtpTransport = Transporter<SMTPSentMessageInfo, SMTPTransportOptions>;
 
@@ -15,7 +17,7 @@ export interface SmtpTimeouts {
   readonly socketTimeoutMs?: number;
 }
 
-/** The nodemailer options for a repo's SMTP account (exported for tests; holds the password). */
+/** The nodemailer options for a repo's SMTP account (exported for tests; holds the password, if any). */
 export function smtpTransportOptions(repo: Pick<RepoServerConfig, 'email'>, timeouts: SmtpTimeouts = {}): SMTPTransportOptions {
   const e = repo.email;
   const security: Pick<SMTPTransportOptions, 'secure' | 'requireTLS' | 'ignoreTLS'> =
@@ -29,9 +31,10 @@ export function smtpTransportOptions(repo: Pick<RepoServerConfig, 'email'>, time
     host: e.smtpServer,
     port: e.smtpPort,
     ...security,
-    auth: { user: e.username, pass: e.password },
-    // Certificates are always verified; a private CA goes in NODE_EXTRA_CA_CERTS.
-    tls: { rejectUnauthorized: true },
+    // OAuth2: nodemailer asks createSmtpTransport's provisioner for the token (XOAUTH2), and asks
+    // again, for a new one, when the server refuses it.
+    auth: e.login.kind === 'password' ? { user: e.username, pass: e.login.password } : { type: 'OAuth2', user: e.username },
+    tls: mailTlsOptions(e.tls),
     connectionTimeout: timeouts.connectionTimeoutMs ?? 30_000,
     greetingTimeout: timeouts.greetingTimeoutMs ?? 30_000,
     socketTimeout: timeouts.socketTimeoutMs ?? 60_000,
@@ -43,8 +46,26 @@ export function smtpTransportOptions(repo: Pick<RepoServerConfig, 'email'>, time
   };
 }
 
-export function createSmtpTransport(repo: Pick<RepoServerConfig, 'email'>, timeouts: SmtpTimeouts = {}): SmtpTransport {
-  return nodemailer.createTransport(smtpTransportOptions(repo, timeouts));
+/**
+ * `credentials` should live as long as the repository's configuration, so that an OAuth2 token is
+ * reused across sends; by default each transport makes its own.
+ */
+export function createSmtpTransport(
+  repo: Pick<RepoServerConfig, 'email'>,
+  timeouts: SmtpTimeouts = {},
+  credentials: MailCredentials = createMailCredentials(repo.email.username, repo.email.login),
+): SmtpTransport {
+  const transport = nodemailer.createTransport(smtpTransportOptions(repo, timeouts));
+  if (repo.email.login.kind === 'oauth2') {
+    transport.set('oauth2_provision_cb', (_user: string, renew: boolean, callback: (err: Error | null, token?: string) => void) => {
+      if (renew) credentials.loginRefused();
+      credentials.auth().then(
+        (auth) => callback(null, 'accessToken' in auth ? auth.accessToken : undefined),
+        (err: Error) => callback(err),
+      );
+    });
+  }
+  return transport;
 }
 
 export interface RawEnvelope {

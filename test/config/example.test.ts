@@ -12,9 +12,26 @@ const EXAMPLE = new URL('../../config/airut.example.yaml', import.meta.url).path
 
 test('config/airut.example.yaml is valid once its environment variables are set', () => {
   const cfg = loadServerConfig(EXAMPLE, { ...EXAMPLE_ENV });
-  assert.deepEqual(Object.keys(cfg.repos), ['airut', 'another-repo']);
+  assert.deepEqual(Object.keys(cfg.repos), ['airut', 'another-repo', 'm365-repo', 'google-repo']);
+  const m365 = cfg.repos['m365-repo']!;
+  assert.deepEqual(m365.email.login, {
+    kind: 'oauth2',
+    provider: 'microsoft',
+    grant: 'client_credentials',
+    tokenUrl: 'https://login.microsoftonline.com/00000000-1111-2222-3333-444444444444/oauth2/v2.0/token',
+    clientId: '55555555-6666-7777-8888-999999999999',
+    clientSecret: EXAMPLE_ENV.M365_CLIENT_SECRET,
+    refreshToken: null,
+    scope: 'https://outlook.office365.com/.default',
+    tenantId: '00000000-1111-2222-3333-444444444444',
+  });
+  assert.equal(m365.trustedAuthservId, '');
+  assert.equal(m365.microsoftInternalFallback, true);
+  const google = cfg.repos['google-repo']!;
+  assert.equal(google.email.login.kind === 'oauth2' && google.email.login.refreshToken, EXAMPLE_ENV.GOOGLE_REFRESH_TOKEN);
+  assert.equal(google.email.smtpSecurity, 'tls');
   const airut = cfg.repos.airut!;
-  assert.equal(airut.email.password, EXAMPLE_ENV.EMAIL_PASSWORD_AIRUT);
+  assert.deepEqual(airut.email.login, { kind: 'password', password: EXAMPLE_ENV.EMAIL_PASSWORD_AIRUT });
   assert.equal(airut.secrets.GH_TOKEN, EXAMPLE_ENV.GH_TOKEN_AIRUT);
   assert.equal(airut.maskedSecrets.NPM_TOKEN?.value, EXAMPLE_ENV.NPM_TOKEN_AIRUT);
   assert.equal(airut.signingCredentials.AWS_PROD?.secretAccessKey.value, EXAMPLE_ENV.AWS_SECRET_ACCESS_KEY_AIRUT);
@@ -36,7 +53,7 @@ test('the example writes out every key with the value the loader defaults to', (
   assert.equal(g.dashboard.port, DEFAULTS.dashboardPort);
   assert.equal(g.containerCommand, DEFAULTS.containerCommand);
   for (const key of ['max_concurrent', 'shutdown_timeout', 'conversation_max_age_days', 'image_build_timeout', 'poll_interval', 'use_idle',
-    'idle_reconnect_interval', 'imap_security', 'smtp_security', 'allowed_models', 'binary', 'auth_token', 'database',
+    'idle_refresh_interval', 'idle_reconnect_interval', 'microsoft_internal_fallback', 'insecure_skip_verify', 'imap_security', 'smtp_security', 'allowed_models', 'binary', 'auth_token', 'database',
     'max_message_bytes', 'max_attachment_bytes', 'max_attachments', 'tasks_per_hour', 'tasks_per_sender_per_hour']) {
     assert.match(text, new RegExp(`^\\s*${key}:`, 'm'), `the example should show ${key}`);
   }
@@ -67,7 +84,7 @@ test('a minimal repository gets the documented defaults', () => {
   });
   assert.match(cfg.global.claude.binaryPath, /node_modules\/@anthropic-ai\/claude-code-linux-x64\/claude$/);
   const api = cfg.repos.api!;
-  assert.deepEqual(api.imap, { pollIntervalSeconds: 30, useIdle: true, idleReconnectIntervalSeconds: 1740 });
+  assert.deepEqual(api.imap, { pollIntervalSeconds: 30, useIdle: true, idleRefreshIntervalSeconds: 600, idleReconnectIntervalSeconds: 1740 });
   assert.deepEqual(api.limits, {
     maxMessageBytes: 26_214_400,
     maxAttachmentBytes: 20_971_520,

@@ -98,12 +98,12 @@ test('from must hold exactly one address; its bare address is derived', () => {
   }
 });
 
-test('trusted_authserv_id must be one non-empty word', () => {
+test('trusted_authserv_id must be one word, or empty (the Exchange Online mode)', () => {
   const tree = validConfig();
   setIn(tree, ['repos', 'api', 'trusted_authserv_id'], 'mail example com');
   assert.match(messageAt(problemsOf(toYaml(tree)), 'repos.api.trusted_authserv_id'), /single word/);
   setIn(tree, ['repos', 'api', 'trusted_authserv_id'], '');
-  assert.equal(messageAt(problemsOf(toYaml(tree)), 'repos.api.trusted_authserv_id'), 'must not be empty');
+  assert.equal(parse(toYaml(tree)).repos.api!.trustedAuthservId, '');
 });
 
 test('secret names must be environment variable names, each used once per repo', () => {

@@ -56,7 +56,7 @@ test('wrong types are named in plain words', () => {
     [['container_command'], 'lxc', 'must be one of: podman, docker'],
     [['repos', 'api', 'email', 'imap_security'], 'ssl', 'must be one of: tls, starttls, none'],
     [['repos', 'api', 'authorized_senders'], [], 'must list at least one entry'],
-    [['repos', 'api', 'trusted_authserv_id'], '', 'must not be empty'],
+    [['repos', 'api', 'email', 'password'], '', 'must not be empty'],
   ];
   for (const [path, value, expected] of cases) {
     const problems = problemsOf(withChange(path, value));
@@ -72,9 +72,11 @@ test('missing required keys are named one by one', () => {
   delete api.git;
   delete api.trusted_authserv_id;
   const problems = problemsOf(toYaml(tree));
-  for (const path of ['repos.api.email.username', 'repos.api.email.password', 'repos.api.git', 'repos.api.trusted_authserv_id']) {
+  for (const path of ['repos.api.email.username', 'repos.api.git', 'repos.api.trusted_authserv_id']) {
     assert.equal(messageAt(problems, path), 'is required');
   }
+  // A password is one of three login methods; without any, the problem says which there are.
+  assert.match(messageAt(problems, 'repos.api.email'), /needs a login: password .*microsoft_oauth2 .*oauth2/);
 });
 
 test('masked secrets and signing credentials are checked in depth', () => {

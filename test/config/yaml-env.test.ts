@@ -7,7 +7,7 @@ const withEnvPassword = (variable: string): string =>
 
 test('!env reads an environment variable', () => {
   const cfg = parse(withEnvPassword('EMAIL_PASSWORD_API'), { EMAIL_PASSWORD_API: 'from-the-environment' });
-  assert.equal(cfg.repos.api!.email.password, 'from-the-environment');
+  assert.deepEqual(cfg.repos.api!.email.login, { kind: 'password', password: 'from-the-environment' });
 });
 
 test('a missing variable names the variable and the field', () => {

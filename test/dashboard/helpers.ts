@@ -40,12 +40,12 @@ function repo(repoId: string): RepoServerConfig {
       smtpPort: 465,
       smtpSecurity: 'tls',
       username: `${repoId}@example.com`,
-      password: 'pw-not-shown-anywhere',
+      login: { kind: 'password', password: 'pw-not-shown-anywhere' },
       from: `Airut ${repoId} <${repoId}@example.com>`,
       fromAddress: `${repoId}@example.com`,
     },
     trustedAuthservId: 'mx.example.com',
-    imap: { pollIntervalSeconds: 60, useIdle: true, idleReconnectIntervalSeconds: 1740 },
+    imap: { pollIntervalSeconds: 60, useIdle: true, idleRefreshIntervalSeconds: 600, idleReconnectIntervalSeconds: 1740 },
   });
 }
 

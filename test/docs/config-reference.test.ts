@@ -22,7 +22,8 @@ test('every key of both schemas has a row with its type, default and description
   const row = (key: string) => text.split('\n').find((l) => l.startsWith(`| \`${key}\` |`));
   assert.match(row('execution.shutdown_timeout')!, new RegExp(`integer, 0–86400 \\| \`${DEFAULTS.shutdownTimeoutSeconds}\` \\| Seconds running tasks`));
   assert.match(row('container_command')!, /one of `podman`, `docker` \| `podman` \|/);
-  assert.match(row('repos.<id>.email.password')!, /string, \*\*required\*\*/);
+  assert.match(row('repos.<id>.email.username')!, /string, \*\*required\*\*/);
+  assert.match(row('repos.<id>.email.password')!, /Required unless microsoft_oauth2 or oauth2 is set/);
   assert.match(row('repos.<id>.signing_credentials.<NAME>.session_token.value')!, /string, \*\*required\*\*/);
   assert.match(row('repos.<id>.authorized_senders')!, /Addresses or \\\*@domain patterns/);
   assert.match(row('container_env.<NAME>')!, /string or number or boolean \| +\| The name must match `\^\[A-Za-z_\]\[A-Za-z0-9_\]\*\$`/);

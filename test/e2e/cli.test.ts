@@ -48,6 +48,9 @@ const EXAMPLE_ENV = {
   NPM_TOKEN_AIRUT: 'npm-token',
   AWS_ACCESS_KEY_ID_AIRUT: 'aws-id',
   AWS_SECRET_ACCESS_KEY_AIRUT: 'aws-secret',
+  M365_CLIENT_SECRET: 'm365-client-secret',
+  GOOGLE_CLIENT_SECRET: 'google-client-secret',
+  GOOGLE_REFRESH_TOKEN: 'google-refresh-token',
 };
 
 test('--check on the example config exits 0 with a summary and no secret', () => {

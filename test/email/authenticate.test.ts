@@ -60,7 +60,7 @@ describe('verifyDmarc', () => {
   it('compares the trusted id case-insensitively and ignores surrounding spaces in the config', () => {
     assert.equal(verifyDmarc(ar('MX.Example.COM; dmarc=pass'), ' mx.example.com ').ok, true);
   });
-  it('refuses when no trusted id is configured', () => {
+  it('with an empty trusted id, still refuses a header with nothing before its first ;', () => {
     assert.equal(verifyDmarc(ar('; dmarc=pass'), '').ok, false);
   });
   it('checks header.from against the From domain only when asked', () => {
@@ -176,5 +176,53 @@ describe('extractFromAddress', () => {
     for (const value of ['a@x.com b@y.com', '<a@x.com>>', '<<a@x.com>', 'a@x.com <b@y.com', 'Name <a@x.com> trailing', 'a@', '@x.com', 'a..b@x.com', '.a@x.com', 'a@-x.com', 'a@x_y.com']) {
       assert.equal(from(value).ok, false, value);
     }
+  });
+});
+
+/** Headers as Exchange Online Protection writes them: no authserv-id, statements from the first byte. */
+const EOP_PASS =
+  'spf=pass (sender IP is 203.0.113.7) smtp.mailfrom=contoso.com; dkim=pass (signature was verified) header.d=contoso.com;dmarc=pass action=none header.from=contoso.com;compauth=pass reason=100';
+const EOP_FAIL =
+  'spf=fail (sender IP is 198.51.100.9) smtp.mailfrom=contoso.com; dkim=none (message not signed) header.d=none;dmarc=fail action=oreject header.from=contoso.com;compauth=fail reason=000';
+
+describe("verifyDmarc: Microsoft 365 modes (Airut's trusted_authserv_id \"\" and microsoft_internal_fallback)", () => {
+  it('"" accepts an Exchange Online header that says dmarc=pass, and refuses one that says dmarc=fail', () => {
+    assert.deepEqual(verifyDmarc(ar(EOP_PASS), '', { fromDomain: 'contoso.com' }), { ok: true });
+    assert.deepEqual(verifyDmarc(ar(EOP_FAIL), ''), { ok: false, reason: 'the topmost Authentication-Results header reported dmarc=fail' });
+  });
+  it('"" skips only the comparison: the topmost header still decides, and dmarc=pass must be the whole token', () => {
+    const lines: HeaderLine[] = [
+      { name: 'Authentication-Results', value: EOP_FAIL },
+      { name: 'Authentication-Results', value: EOP_PASS },
+    ];
+    assert.equal(verifyDmarc(lines, '').ok, false);
+    assert.equal(verifyDmarc(ar('spf=pass smtp.mailfrom=contoso.com; dmarc=passed header.from=contoso.com'), '').ok, false);
+    assert.equal(verifyDmarc(ar('spf=pass smtp.mailfrom=contoso.com; x-dmarc=pass'), '').ok, false);
+    assert.equal(verifyDmarc(ar(EOP_PASS), '', { fromDomain: 'fabrikam.com' }).ok, false);
+  });
+  it('"" also accepts a header that does carry an authserv-id (any), as Airut does', () => {
+    assert.equal(verifyDmarc(ar('mx.contoso.com; dmarc=pass header.from=contoso.com'), '').ok, true);
+  });
+  it('a configured id never accepts a header without one', () => {
+    assert.equal(verifyDmarc(ar(EOP_PASS), 'mx.contoso.com').ok, false);
+  });
+
+  const authAs = (...values: string[]): HeaderLine[] => values.map((value) => ({ name: 'X-MS-Exchange-Organization-AuthAs', value }));
+  it('the internal fallback accepts AuthAs: Internal when there is no Authentication-Results header at all', () => {
+    assert.deepEqual(verifyDmarc(authAs(' Internal '), '', { microsoftInternalFallback: true }), { ok: true });
+    assert.deepEqual(verifyDmarc(authAs('INTERNAL'), 'mx.contoso.com', { microsoftInternalFallback: true }), { ok: true });
+  });
+  it('the internal fallback is off by default and when not asked for', () => {
+    assert.equal(verifyDmarc(authAs('Internal'), '').ok, false);
+    assert.equal(verifyDmarc(authAs('Internal'), '', { microsoftInternalFallback: false }).ok, false);
+  });
+  it('the internal fallback refuses Anonymous, a missing AuthAs, two AuthAs headers, and any mail that has Authentication-Results', () => {
+    const on = { microsoftInternalFallback: true };
+    assert.match((verifyDmarc(authAs('Anonymous'), '', on) as { reason: string }).reason, /is "Anonymous", not Internal/);
+    assert.match((verifyDmarc([], '', on) as { reason: string }).reason, /no Authentication-Results header and no X-MS-Exchange-Organization-AuthAs/);
+    assert.equal(verifyDmarc(authAs('Internal', 'Anonymous'), '', on).ok, false);
+    assert.equal(verifyDmarc(authAs('Internal', 'Internal'), '', on).ok, false);
+    // With a header present the header decides, whatever AuthAs says.
+    assert.equal(verifyDmarc([...ar(EOP_FAIL), ...authAs('Internal')], '', on).ok, false);
   });
 });

@@ -5,7 +5,7 @@ import { parseMessage } from '../../src/email/parse.ts';
 import { screenMessage } from '../../src/email/screen.ts';
 import { garbageMessages, rawMessage } from './fixtures/messages.ts';
 
-const policy = { fromAddress: 'airut@repo.example', trustedAuthservId: 'mx.repo.example', authorizedSenders: ['alice@example.com'] };
+const policy = { fromAddress: 'airut@repo.example', trustedAuthservId: 'mx.repo.example', microsoftInternalFallback: false, authorizedSenders: ['alice@example.com'] };
 
 describe('parseMessage never throws', () => {
   for (const [name, raw] of garbageMessages()) {

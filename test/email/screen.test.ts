@@ -11,6 +11,7 @@ import { ORDINARY_HEADERS, rawMessage } from './fixtures/messages.ts';
 const policy: ScreeningPolicy = {
   fromAddress: 'airut@repo.example',
   trustedAuthservId: 'mx.repo.example',
+  microsoftInternalFallback: false,
   authorizedSenders: ['alice@example.com', '*@trusted.org'],
 };
 
@@ -180,5 +181,27 @@ describe('screenMessage on raw messages', () => {
       assert.match(verdict.detail, /mx\.evil\.org/);
       assert.match(verdict.detail, /mx\.repo\.example/);
     }
+  });
+});
+
+describe('screenMessage with the Microsoft 365 settings (from raw bytes)', () => {
+  const m365: ScreeningPolicy = { ...policy, trustedAuthservId: '', microsoftInternalFallback: true };
+  const EOP = 'Authentication-Results: spf=pass (sender IP is 203.0.113.7) smtp.mailfrom=example.com; dkim=pass (signature was verified) header.d=example.com;dmarc=pass action=none header.from=example.com;compauth=pass reason=100';
+
+  it('accepts an Exchange Online header with dmarc=pass and no authserv-id', async () => {
+    const verdict = screenMessage(await parseMessage(rawMessage([EOP, ALICE, ...ORDINARY_HEADERS])), m365);
+    assert.equal(verdict.action, 'accept', JSON.stringify(verdict));
+  });
+  it('accepts internal mail (no Authentication-Results, AuthAs: Internal) only with the fallback on', async () => {
+    const parsed = await parseMessage(rawMessage(['X-MS-Exchange-Organization-AuthAs: Internal', ALICE, ...ORDINARY_HEADERS]));
+    assert.equal(screenMessage(parsed, m365).action, 'accept');
+    const off = screenMessage(parsed, { ...m365, microsoftInternalFallback: false });
+    assert.equal(off.action, 'reject');
+    if (off.action === 'reject') assert.equal(off.reason, 'auth_failed');
+  });
+  it('an internal mail from a sender not on the list is still unauthorized', async () => {
+    const parsed = await parseMessage(rawMessage(['X-MS-Exchange-Organization-AuthAs: Internal', 'From: Mallory <mallory@example.com>', ...ORDINARY_HEADERS]));
+    const verdict = screenMessage(parsed, m365);
+    assert.equal(verdict.action === 'reject' && verdict.reason, 'unauthorized');
   });
 });

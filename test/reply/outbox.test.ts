@@ -30,7 +30,7 @@ const MESSAGE_ID = /^<airut\.deadbeef\.\d+\.[0-9a-f]{8}@example\.com>$/;
 function repoConfig(port: number, overrides: Partial<RepoServerConfig['email']> = {}): RepoServerConfig {
   return testRepoServerConfig('api', {
     gitRepoUrl: 'https://example.com/api.git',
-    email: { smtpPort: port, password: PASSWORD, from: 'Airut Bot <bot@example.com>', fromAddress: 'bot@example.com', ...overrides },
+    email: { smtpPort: port, login: { kind: 'password', password: PASSWORD }, from: 'Airut Bot <bot@example.com>', fromAddress: 'bot@example.com', ...overrides },
     authorizedSenders: ['alice@example.org'],
     trustedAuthservId: 'mx.example.com',
   });
@@ -283,7 +283,7 @@ test('a wrong password is retried (configuration problem), and never logged', as
     const db = openDatabase(':memory:', { migrate: true });
     const { log, lines } = captureLog();
     const wrong = 'Wr0ng-secret-pass';
-    const sender = new OutgoingMailSender(db, { api: repoConfig(smtp.port, { password: wrong }) }, log);
+    const sender = new OutgoingMailSender(db, { api: repoConfig(smtp.port, { login: { kind: 'password', password: wrong } }) }, log);
     const { id } = await queue(db, insertTask(db), { kind: 'reply', markdown: 'x' });
     await sender.flush(5000);
     const row = getMail(db, id)!;

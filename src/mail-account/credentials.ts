@@ -1,0 +1,36 @@
+/**
+ * What a repository's IMAP and SMTP clients log in with: the password, or an OAuth2 access token
+ * obtained for the account (oauth2-token-source.ts). The clients ask for credentials before every
+ * login and say when the server refused them, so a stale token is replaced once.
+ */
+import type { MailLogin } from '../config/types.ts';
+import { OAuth2TokenSource } from './oauth2-token-source.ts';
+
+export type MailAuth = { readonly user: string; readonly pass: string } | { readonly user: string; readonly accessToken: string };
+
+export interface MailCredentials {
+  /** `password` or `oauth2`, for log lines and the doctor. */
+  readonly method: MailLogin['kind'];
+  /** Credentials for the next login; rejects with an OAuth2TokenError when the provider refuses. */
+  auth(): Promise<MailAuth>;
+  /** The server refused the last login: a cached token is dropped, so the next auth() asks for a new one. */
+  loginRefused(): void;
+}
+
+export function createMailCredentials(username: string, login: MailLogin): MailCredentials {
+  if (login.kind === 'password') {
+    const auth: MailAuth = { user: username, pass: login.password };
+    return { method: 'password', auth: async () => auth, loginRefused: () => undefined };
+  }
+  const source = new OAuth2TokenSource(login);
+  return {
+    method: 'oauth2',
+    auth: async () => ({ user: username, accessToken: await source.token() }),
+    loginRefused: () => source.invalidate(),
+  };
+}
+
+/** The secret strings of a login, for the log redaction of the thread that holds it. */
+export function loginSecretValues(login: MailLogin): string[] {
+  return login.kind === 'password' ? [login.password] : [login.clientSecret, ...(login.refreshToken === null ? [] : [login.refreshToken])];
+}
