@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { startDovecot, type DovecotServer } from './dovecot.ts';
 import { startOAuthServer, type OAuthServer } from './oauth-server.ts';
@@ -208,14 +207,7 @@ describe('oauth2 logins against real servers', () => {
     return { certPem: pair.cert, keyPem: pair.key };
   };
   const imapLogin = async (user: string, accessToken: string): Promise<void> => {
-    const client = new ImapFlow({ ...dovecot.clientOptions(user), port: dovecot.tlsPort, secure: true, tls: { ca: [ca.caPem] }, auth: { user, accessToken } });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-    } catch (err) {
-      client.close();
-      throw err;
-    }
+    const client = await dovecot.connect(user, { port: dovecot.tlsPort, secure: true, tls: { ca: [ca.caPem] }, auth: { user, accessToken } });
     await client.mailboxOpen('INBOX');
     await client.logout();
   };
