@@ -161,6 +161,7 @@ function xoauth2Login(port: number, ca: string, user: string, token: string): Pr
     const sasl = Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64');
     let buffer = '';
     let sent = false;
+    let answered = false;
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       buffer += chunk;
@@ -169,7 +170,10 @@ function xoauth2Login(port: number, ca: string, user: string, token: string): Pr
         socket.write(`a1 AUTHENTICATE XOAUTH2 ${sasl}\r\n`);
       }
       // A failed XOAUTH2 first gets a "+ <base64 error>" challenge; the empty answer ends the exchange.
-      if (/^\+ /m.test(buffer) && !buffer.includes('\r\n+ \r\n')) socket.write('\r\n');
+      if (!answered && /^\+ /m.test(buffer)) {
+        answered = true;
+        socket.write('\r\n');
+      }
       const tagged = /^a1 (OK|NO|BAD)[^\r\n]*/m.exec(buffer);
       if (tagged) {
         socket.end('a2 LOGOUT\r\n');
@@ -232,13 +236,13 @@ describe('oauth2 logins against real servers', () => {
   it('nodemailer delivers with XOAUTH2 over implicit TLS and over STARTTLS; a dead token is refused', async () => {
     const check = (user: string, token: string): boolean => oauth.checkToken(token) === user;
     const implicit = await startSmtpCapture({ tls: ca.serverOptions('127.0.0.1'), secure: true, oauth2: check });
-    const starttls = await startSmtpCapture({ tls: ca.serverOptions('127.0.0.1'), oauth2: check });
+    const starttls = await startSmtpCapture({ tls: ca.serverOptions('127.0.0.1'), oauth2: oauth });
     captures.push(implicit, starttls);
     const token = (await googleToken(oauth)).body['access_token'] as string;
-    const send = (capture: SmtpCapture, secure: boolean, accessToken: string, subject: string) =>
+    const send = (capture: SmtpCapture, secure: boolean, accessToken: string, subject: string, user = GOOGLE.mailbox) =>
       nodemailer
-        .createTransport({ host: capture.host, port: capture.port, secure, requireTLS: !secure, tls: { ca: [ca.caPem] }, auth: { type: 'OAuth2', user: GOOGLE.mailbox, accessToken } })
-        .sendMail({ from: GOOGLE.mailbox, to: 'alice@example.com', subject, text: 'hi' });
+        .createTransport({ host: capture.host, port: capture.port, secure, requireTLS: !secure, tls: { ca: [ca.caPem] }, auth: { type: 'OAuth2', user, accessToken } })
+        .sendMail({ from: user, to: 'alice@example.com', subject, text: 'hi' });
 
     await send(implicit, true, token, 'over 465');
     const first = await implicit.waitFor((m) => m.subject === 'over 465');
@@ -247,8 +251,10 @@ describe('oauth2 logins against real servers', () => {
     const second = await starttls.waitFor((m) => m.subject === 'over 587');
     assert.deepEqual([second.authMethod, second.secure], ['XOAUTH2', true]);
 
+    // A live token issued for another mailbox does not log in.
+    await assert.rejects(send(starttls, false, token, 'other user', MS.mailbox), { code: 'EAUTH', responseCode: 535 });
     oauth.expireAll();
     await assert.rejects(send(implicit, true, token, 'dead token'), { code: 'EAUTH', responseCode: 535 });
-    assert.equal(implicit.messages.length, 1);
+    assert.deepEqual([implicit.messages.length, starttls.messages.length], [1, 1]);
   });
 });

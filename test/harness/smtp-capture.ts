@@ -20,10 +20,10 @@ export interface SmtpCaptureOptions {
   hideStartTls?: boolean;
   /**
    * Advertise and accept AUTH XOAUTH2: `check(user, accessToken)` says whether the token is live for that user. A bad
-   * token gets the RFC 7628 / Google-style failure (a 334 challenge with a JSON status, then 535). Pass the token
-   * server's check as `(user, token) => oauth.checkToken(token) === user`.
+   * token gets the RFC 7628 / Google-style failure (a 334 challenge with a JSON status, then 535). Or pass the token
+   * server (oauth-server.ts) itself: a token is good when it is live and issued for that user.
    */
-  oauth2?: (user: string, accessToken: string) => boolean;
+  oauth2?: ((user: string, accessToken: string) => boolean) | { checkToken(token: string): string | null };
   /** When given, AUTH is required and must match; otherwise AUTH is optional and any credentials are accepted. */
   authUsers?: Record<string, string>;
   /** Start in refusing mode (see setRefusing). */
@@ -170,6 +170,11 @@ function toCaptured(
   };
 }
 
+function tokenIsGood(check: SmtpCaptureOptions['oauth2'], user: string, token: string): boolean {
+  if (check === undefined) return false;
+  return typeof check === 'function' ? check(user, token) : check.checkToken(token) === user;
+}
+
 /** smtp-server's TLS options for the capture's mode: plain, implicit TLS, STARTTLS, or TLS without STARTTLS. */
 function transportOptions(opts: SmtpCaptureOptions): Pick<SMTPServerOptions, 'secure' | 'key' | 'cert' | 'disabledCommands' | 'hideSTARTTLS'> {
   if (opts.tls === undefined) {
@@ -207,7 +212,7 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
     onAuth(auth, session, callback) {
       const username = auth.username ?? '';
       if (auth.method === 'XOAUTH2') {
-        if (opts.oauth2 === undefined || !opts.oauth2(username, auth.accessToken ?? '')) {
+        if (!tokenIsGood(opts.oauth2, username, auth.accessToken ?? '')) {
           // smtp-server sends this as the 334 challenge (base64 JSON), then 535 once the client answers it.
           callback(null, { data: { status: '401', schemes: 'bearer', scope: 'https://mail.google.com/' } });
           return;
