@@ -10,7 +10,7 @@
  * (oauth-server.ts). Password logins keep working on the plain port either way, for the harness's own helpers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
@@ -158,6 +158,26 @@ function checkUser(u: DovecotUser): void {
   if (/[:\r\n]/.test(u.password)) throw new Error(`dovecot harness: password of ${u.user} must not contain ':' or newlines`);
 }
 
+/**
+ * Dovecot loads the certificate only when the first TLS client arrives, so a bad one would show up as a failed
+ * handshake in some later test: check it here, at start.
+ */
+function checkTlsPair(certPem: string, keyPem: string): void {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (err) {
+    throw new Error(`dovecot harness: tls certificate is not a PEM certificate (${(err as Error).message})`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    throw new Error(`dovecot harness: tls key is not a PEM private key (${(err as Error).message})`);
+  }
+  if (!cert.checkPrivateKey(key)) throw new Error(`dovecot harness: tls key does not belong to the certificate for ${cert.subject.replace(/\n/g, ', ')}`);
+}
+
 /** What renderConfig() needs besides the directory and identity. */
 interface ConfigShape {
   port: number;
@@ -289,6 +309,7 @@ class DovecotInstance implements DovecotServer {
     if (tls !== undefined) {
       const cert = 'certPem' in tls ? tls.certPem : await fsp.readFile(tls.certPath, 'utf8');
       const key = 'keyPem' in tls ? tls.keyPem : await fsp.readFile(tls.keyPath, 'utf8');
+      checkTlsPair(cert, key);
       await fsp.writeFile(path.join(this.dir, 'ssl.crt'), cert);
       await fsp.writeFile(path.join(this.dir, 'ssl.key'), key, { mode: 0o600 });
     }

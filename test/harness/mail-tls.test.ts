@@ -122,6 +122,25 @@ describe('dovecot over TLS', () => {
   });
 });
 
+describe('dovecot TLS and OAuth2 options: bad input', () => {
+  it('refuses a certificate or key that is not PEM, a key of another certificate, a missing file, a bad URL', async () => {
+    const ca = createTestTls('airut test mail CA');
+    const other = createTestTls('airut test unknown CA');
+    try {
+      const good = ca.serverOptions('127.0.0.1');
+      await assert.rejects(startDovecot({ users: [user], tls: { certPem: 'nope', keyPem: good.key } }), /tls certificate is not a PEM certificate/);
+      await assert.rejects(startDovecot({ users: [user], tls: { certPem: good.cert, keyPem: 'nope' } }), /tls key is not a PEM private key/);
+      const foreignKey = other.serverOptions('127.0.0.1').key;
+      await assert.rejects(startDovecot({ users: [user], tls: { certPem: good.cert, keyPem: foreignKey } }), /tls key does not belong to the certificate for .*127\.0\.0\.1/);
+      await assert.rejects(startDovecot({ users: [user], tls: { certPath: `${ca.dir}/missing.crt`, keyPath: `${ca.dir}/missing.key` } }), { code: 'ENOENT' });
+      await assert.rejects(startDovecot({ users: [user], oauth2: { introspectionUrl: 'http://127.0.0.1:1/x y' } }), /bad introspection URL/);
+    } finally {
+      ca.remove();
+      other.remove();
+    }
+  });
+});
+
 describe('smtp capture over TLS', () => {
   let ca: TestTls;
   let unknownCa: TestTls;
