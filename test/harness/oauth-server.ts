@@ -8,6 +8,7 @@
  * opaque random strings; the server remembers which mailbox each one logs in as and until when.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -71,6 +72,11 @@ export interface OAuthServer {
   tokenRequestCount(clientId: string): number;
   /** Every token request so far, oldest first. */
   readonly tokenRequests: readonly TokenRequestRecord[];
+  /**
+   * Resolves with the first token request (from the start, not only after the call) that matches, once answered;
+   * rejects after `timeoutMs`. Lets a test wait for a refresh instead of sleeping.
+   */
+  waitForTokenRequest(match?: (r: TokenRequestRecord) => boolean, timeoutMs?: number): Promise<TokenRequestRecord>;
   /** How many introspection calls were answered (active or not). */
   readonly introspectionCount: number;
   close(): Promise<void>;
@@ -141,6 +147,8 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 }
 
 class TokenServer {
+  /** Emits 'answered' with each TokenRequestRecord once its status is set. */
+  readonly events = new EventEmitter();
   tokenLifetimeSeconds = 3600;
   readonly clients = new Map<string, OAuthClient>();
   readonly revoked = new Set<string>();
@@ -158,6 +166,25 @@ class TokenServer {
     const { failure } = this.failures;
     if (--this.failures.remaining <= 0) this.failures = undefined;
     return failure;
+  }
+
+  waitForTokenRequest(match: (r: TokenRequestRecord) => boolean, timeoutMs: number): Promise<TokenRequestRecord> {
+    const done = this.requests.find((r) => r.status !== 0 && match(r));
+    if (done) return Promise.resolve(done);
+    return new Promise((resolve, reject) => {
+      const listener = (r: TokenRequestRecord): void => {
+        if (!match(r)) return;
+        clearTimeout(timer);
+        this.events.off('answered', listener);
+        resolve(r);
+      };
+      const timer = setTimeout(() => {
+        this.events.off('answered', listener);
+        const seen = this.requests.map((r) => `${r.endpoint} ${r.clientId ?? '?'} ${r.status}`).join('; ') || 'none';
+        reject(new Error(`oauth server: no matching token request within ${timeoutMs} ms (requests so far: ${seen})`));
+      }, timeoutMs);
+      this.events.on('answered', listener);
+    });
   }
 
   checkToken(token: string): string | null {
@@ -192,6 +219,7 @@ class TokenServer {
     const record = this.record('microsoft', tenant, creds.clientId, creds.method, req.form);
     const reply = this.microsoftReply(tenant, req.form, creds);
     record.status = reply.status;
+    this.events.emit('answered', record);
     return reply;
   }
 
@@ -244,6 +272,7 @@ class TokenServer {
     const record = this.record('generic', undefined, creds.clientId, creds.method, req.form);
     const reply = this.genericReply(req.form, creds);
     record.status = reply.status;
+    this.events.emit('answered', record);
     return reply;
   }
 
@@ -336,6 +365,15 @@ async function route(state: TokenServer, req: http.IncomingMessage): Promise<Rep
   return handler({ form: new URLSearchParams(raw), basic: parseBasic(req.headers.authorization) });
 }
 
+function checkClient(client: OAuthClient): void {
+  for (const key of ['clientId', 'clientSecret', 'mailbox'] as const) {
+    if (typeof client[key] !== 'string' || client[key] === '') throw new Error(`oauth server: addClient needs a non-empty ${key}`);
+  }
+  if (client.tenant === undefined && !client.refreshToken) {
+    throw new Error(`oauth server: client ${client.clientId} needs a tenant (Microsoft) or a refreshToken (Google/generic)`);
+  }
+}
+
 /** Starts the token server on a free port of 127.0.0.1. */
 export async function startOAuthServer(): Promise<OAuthServer> {
   const state = new TokenServer();
@@ -365,13 +403,17 @@ export async function startOAuthServer(): Promise<OAuthServer> {
     set tokenLifetimeSeconds(value: number) {
       state.tokenLifetimeSeconds = value;
     },
-    addClient: (client) => void state.clients.set(client.clientId, { ...client }),
+    addClient: (client) => {
+      checkClient(client);
+      state.clients.set(client.clientId, { ...client });
+    },
     revoke: (clientId) => void state.revoked.add(clientId),
     failNext: (n, failure) => state.failNext(n, failure),
     expireAll: () => state.expireAll(),
     checkToken: (token) => state.checkToken(token),
     tokenRequestCount: (clientId) => state.requests.filter((r) => r.clientId === clientId).length,
     tokenRequests: state.requests,
+    waitForTokenRequest: (match = () => true, timeoutMs = 10_000) => state.waitForTokenRequest(match, timeoutMs),
     get introspectionCount() {
       return state.introspections;
     },

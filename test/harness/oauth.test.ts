@@ -152,6 +152,21 @@ describe('oauth token server', () => {
     const fresh = await googleToken(oauth);
     assert.equal(oauth.checkToken(fresh.body['access_token'] as string), GOOGLE.mailbox);
   });
+
+  it('waitForTokenRequest resolves on an answered request, also one made before the call', async () => {
+    const pending = oauth.waitForTokenRequest((r) => r.clientId === MS.clientId);
+    await msToken(oauth);
+    assert.equal((await pending).status, 200);
+    assert.equal((await oauth.waitForTokenRequest((r) => r.endpoint === 'microsoft')).clientId, MS.clientId);
+    await assert.rejects(oauth.waitForTokenRequest((r) => r.clientId === 'never', 50), /no matching token request within 50 ms \(requests so far: microsoft ms-app 200\)/);
+  });
+
+  it('addClient refuses a client without id, secret, mailbox, or a tenant / refresh token', () => {
+    assert.throws(() => oauth.addClient({ ...GOOGLE, clientId: '' }), /addClient needs a non-empty clientId/);
+    assert.throws(() => oauth.addClient({ ...MS, clientSecret: '' }), /non-empty clientSecret/);
+    assert.throws(() => oauth.addClient({ ...MS, mailbox: '' }), /non-empty mailbox/);
+    assert.throws(() => oauth.addClient({ clientId: 'x', clientSecret: 'y', mailbox: 'z@example.com' }), /needs a tenant \(Microsoft\) or a refreshToken/);
+  });
 });
 
 /** A raw IMAPS session that logs in with SASL XOAUTH2 (imapflow prefers OAUTHBEARER when both are offered). */
