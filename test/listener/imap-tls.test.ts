@@ -12,11 +12,11 @@ import { INSECURE_TLS_WARNING } from '../../src/mail-account/tls.ts';
 import type { ListenerStatus } from '../../src/protocol/listener-status.ts';
 import { captureLog } from '../harness/capture-log.ts';
 import { waitUntil } from '../harness/daemon-process.ts';
-import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
+import type { DovecotServer } from '../harness/dovecot.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
 import { startTcpProxy } from '../harness/tcp-proxy.ts';
-import { createTestTls, type TestTls } from '../harness/test-tls.ts';
 import { startClientBytesRecorder } from '../mail-account/client-bytes-recorder.ts';
+import { startTlsMailServers, type TlsMailServers } from '../mail-account/tls-servers.ts';
 
 const USERS = ['imaps-bot', 'starttls-bot', 'unknown-ca-bot', 'wrong-host-bot', 'no-starttls-bot', 'insecure-bot'].map((user) => ({
   user,
@@ -24,29 +24,14 @@ const USERS = ['imaps-bot', 'starttls-bot', 'unknown-ca-bot', 'wrong-host-bot', 
 }));
 const NO_TLS_OPTIONS: MailTlsConfig = { caFile: null, caPem: null, insecureSkipVerify: false };
 
-let ca: TestTls;
-let unknownCa: TestTls;
-let dovecot: DovecotServer;
-let wrongHost: DovecotServer;
-let plainOnly: DovecotServer;
+let s: TlsMailServers;
 
 before(async () => {
-  ca = createTestTls('airut test mail CA');
-  unknownCa = createTestTls('airut test unknown CA');
-  const good = ca.writeServerFiles('127.0.0.1');
-  dovecot = await startDovecot({ users: USERS, tls: { certPath: good.certPath, keyPath: good.keyPath } });
-  const bad = ca.serverOptions('wrong-host.test');
-  wrongHost = await startDovecot({ users: USERS, tls: { certPem: bad.cert, keyPem: bad.key } });
-  plainOnly = await startDovecot({ users: USERS });
+  s = await startTlsMailServers({ users: USERS });
 });
+after(() => s?.stop());
 
-after(async () => {
-  await Promise.all([dovecot?.stop(), wrongHost?.stop(), plainOnly?.stop()]);
-  ca?.remove();
-  unknownCa?.remove();
-});
-
-const trustingCa = (): MailTlsConfig => ({ caFile: ca.caPath, caPem: ca.caPem, insecureSkipVerify: false });
+const trustingCa = (): MailTlsConfig => ({ caFile: s.ca.caPath, caPem: s.ca.caPem, insecureSkipVerify: false });
 
 interface Run {
   readonly listener: ImapListener;
@@ -76,7 +61,7 @@ function start(user: string, extra: Partial<ImapListenerOptions> & Pick<ImapList
         recorded(m.uid);
       }
     },
-    onStatus: (s) => statuses.push(s),
+    onStatus: (status) => statuses.push(status),
     log,
     ...extra,
   });
@@ -95,7 +80,7 @@ function start(user: string, extra: Partial<ImapListenerOptions> & Pick<ImapList
 
 /** The first error status the listener reports. */
 function firstError(run: Run, what: string): Promise<string> {
-  return waitUntil(() => run.statuses.find((s) => s.lastError !== null)?.lastError, 20_000, what);
+  return waitUntil(() => run.statuses.find((status) => status.lastError !== null)?.lastError, 20_000, what);
 }
 
 function logins(server: DovecotServer, user: string): number {
@@ -106,34 +91,34 @@ const mail = (subject: string) => buildMail({ from: 'alice@example.com', subject
 
 describe('the listener over TLS with tls.ca_file', () => {
   it('fetches mail over IMAPS (implicit TLS)', async () => {
-    await dovecot.append('imaps-bot', mail('over imaps'));
-    const run = start('imaps-bot', { port: dovecot.tlsPort!, security: 'tls', tls: trustingCa() });
+    await s.dovecot.append('imaps-bot', mail('over imaps'));
+    const run = start('imaps-bot', { port: s.dovecot.tlsPort!, security: 'tls', tls: trustingCa() });
     try {
       await waitUntil(() => run.subjects.includes('over imaps'), 20_000, 'the mail over IMAPS');
     } finally {
       await run.stop();
     }
-    assert.match(dovecot.logTail(2000), /Login: user=<imaps-bot>, method=PLAIN.*, TLS, /);
+    assert.match(s.dovecot.logTail(2000), /Login: user=<imaps-bot>, method=PLAIN.*, TLS, /);
   });
 
   it('fetches mail after STARTTLS on the plain port, and logs in only after the upgrade', async () => {
-    await dovecot.append('starttls-bot', mail('after starttls'));
-    const run = start('starttls-bot', { port: dovecot.port, security: 'starttls', tls: trustingCa() });
+    await s.dovecot.append('starttls-bot', mail('after starttls'));
+    const run = start('starttls-bot', { port: s.dovecot.port, security: 'starttls', tls: trustingCa() });
     try {
       await waitUntil(() => run.subjects.includes('after starttls'), 20_000, 'the mail after STARTTLS');
     } finally {
       await run.stop();
     }
     // The last login is the listener's (append() logs in on the plain port, which Dovecot calls "secured").
-    const line = dovecot.logTail(2000).split('\n').filter((l) => l.includes('Login: user=<starttls-bot>')).at(-1) ?? '';
+    const line = s.dovecot.logTail(2000).split('\n').filter((l) => l.includes('Login: user=<starttls-bot>')).at(-1) ?? '';
     assert.match(line, /, TLS, /, line);
   });
 });
 
 describe('the listener refuses a connection it cannot verify, before any login', () => {
   it('an unknown CA (IMAPS and STARTTLS): the status names the server and tls.ca_file', async () => {
-    for (const [security, port] of [['tls', dovecot.tlsPort!], ['starttls', dovecot.port]] as const) {
-      const run = start('unknown-ca-bot', { port, security, tls: { caFile: unknownCa.caPath, caPem: unknownCa.caPem, insecureSkipVerify: false } });
+    for (const [security, port] of [['tls', s.dovecot.tlsPort!], ['starttls', s.dovecot.port]] as const) {
+      const run = start('unknown-ca-bot', { port, security, tls: { caFile: s.unknownCa.caPath, caPem: s.unknownCa.caPem, insecureSkipVerify: false } });
       let error: string;
       try {
         error = await firstError(run, `the unknown-CA error (${security})`);
@@ -146,30 +131,30 @@ describe('the listener refuses a connection it cannot verify, before any login',
       assert.ok(run.subjects.length === 0);
     }
     // Without ca_file the system store alone does not know the test CA either.
-    const run = start('unknown-ca-bot', { port: dovecot.tlsPort!, security: 'tls', tls: NO_TLS_OPTIONS });
+    const run = start('unknown-ca-bot', { port: s.dovecot.tlsPort!, security: 'tls', tls: NO_TLS_OPTIONS });
     try {
       assert.match(await firstError(run, 'the error without ca_file'), /repos\.api\.email\.tls\.ca_file/);
     } finally {
       await run.stop();
     }
-    assert.equal(logins(dovecot, 'unknown-ca-bot'), 0, dovecot.logTail(30));
+    assert.equal(logins(s.dovecot, 'unknown-ca-bot'), 0, s.dovecot.logTail(30));
   });
 
   it('a certificate for another host name: the status says which name it is for', async () => {
-    const run = start('wrong-host-bot', { port: wrongHost.tlsPort!, security: 'tls', tls: trustingCa() });
+    const run = start('wrong-host-bot', { port: s.wrongHost.tlsPort!, security: 'tls', tls: trustingCa() });
     let error: string;
     try {
       error = await firstError(run, 'the wrong-host error');
     } finally {
       await run.stop();
     }
-    assert.match(error, new RegExp(`certificate of the IMAP server 127\\.0\\.0\\.1:${wrongHost.tlsPort} is for wrong-host\\.test, not for 127\\.0\\.0\\.1`));
+    assert.match(error, new RegExp(`certificate of the IMAP server 127\\.0\\.0\\.1:${s.wrongHost.tlsPort} is for wrong-host\\.test, not for 127\\.0\\.0\\.1`));
     assert.match(error, /set repos\.api\.email\.imap_server to a name the certificate is issued for \(wrong-host\.test\)/);
-    assert.equal(logins(wrongHost, 'wrong-host-bot'), 0);
+    assert.equal(logins(s.wrongHost, 'wrong-host-bot'), 0);
   });
 
   it('starttls against a server without STARTTLS: refused, and no login was sent in plain text', async () => {
-    const recorder = await startClientBytesRecorder(plainOnly.port);
+    const recorder = await startClientBytesRecorder(s.plainOnly.port);
     const run = start('no-starttls-bot', { port: recorder.port, security: 'starttls', tls: trustingCa() });
     let error: string;
     try {
@@ -186,13 +171,13 @@ describe('the listener refuses a connection it cannot verify, before any login',
     // What the client said in the clear: at most CAPABILITY (and a LOGOUT), never the login.
     const sent = recorder.sent();
     assert.doesNotMatch(sent, /LOGIN|AUTHENTICATE|pw-no-starttls-bot/i, sent);
-    assert.equal(logins(plainOnly, 'no-starttls-bot'), 0);
+    assert.equal(logins(s.plainOnly, 'no-starttls-bot'), 0);
   });
 });
 
 it('insecure_skip_verify: logs in to a server no CA here vouches for, and warns at every connection', async () => {
-  await dovecot.append('insecure-bot', mail('unverified'));
-  const proxy = await startTcpProxy(dovecot.tlsPort!);
+  await s.dovecot.append('insecure-bot', mail('unverified'));
+  const proxy = await startTcpProxy(s.dovecot.tlsPort!);
   const run = start('insecure-bot', { port: proxy.port, security: 'tls', tls: { caFile: null, caPem: null, insecureSkipVerify: true } });
   const connected = () => run.lines.filter((l) => l.includes('"IMAP connected"')).length;
   try {

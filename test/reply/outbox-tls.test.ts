@@ -15,32 +15,17 @@ import { enqueueMail, getMail } from '../../src/store/outgoing-mail.ts';
 import { captureLog } from '../harness/capture-log.ts';
 import { waitUntil } from '../harness/daemon-process.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
-import { startSmtpCapture, type SmtpCapture, type SmtpCaptureOptions } from '../harness/smtp-capture.ts';
-import { createTestTls, type TestTls } from '../harness/test-tls.ts';
 import { startClientBytesRecorder } from '../mail-account/client-bytes-recorder.ts';
+import { startTlsMailServers, type TlsMailServers } from '../mail-account/tls-servers.ts';
 
 const PASSWORD = 'smtp-tls-Pa55word';
-let ca: TestTls;
-let unknownCa: TestTls;
-const captures: SmtpCapture[] = [];
-
-before(() => {
-  ca = createTestTls('airut test mail CA');
-  unknownCa = createTestTls('airut test unknown CA');
+let s: TlsMailServers;
+before(async () => {
+  s = await startTlsMailServers({ captureDefaults: { authUsers: { bot: PASSWORD } } });
 });
-after(async () => {
-  await Promise.all(captures.map((c) => c.stop()));
-  ca?.remove();
-  unknownCa?.remove();
-});
+after(() => s?.stop());
 
-async function capture(opts: SmtpCaptureOptions): Promise<SmtpCapture> {
-  const c = await startSmtpCapture({ authUsers: { bot: PASSWORD }, ...opts });
-  captures.push(c);
-  return c;
-}
-
-const trustingCa = (): MailTlsConfig => ({ caFile: ca.caPath, caPem: ca.caPem, insecureSkipVerify: false });
+const trustingCa = (): MailTlsConfig => ({ caFile: s.ca.caPath, caPem: s.ca.caPem, insecureSkipVerify: false });
 
 function repo(port: number, smtpSecurity: ConnectionSecurity, tls: MailTlsConfig): RepoServerConfig {
   return testRepoServerConfig('api', {
@@ -89,7 +74,7 @@ async function send(config: RepoServerConfig, subject: string, done: (row: NonNu
 
 describe('replies over TLS with tls.ca_file', () => {
   it('implicit TLS (465 kind)', async () => {
-    const smtp = await capture({ tls: ca.serverOptions('127.0.0.1'), secure: true });
+    const smtp = await s.capture({ tls: s.ca.serverOptions('127.0.0.1'), secure: true });
     const { db, id } = await send(repo(smtp.port, 'tls', trustingCa()), 'over 465', (r) => r.status === 'sent');
     const m = await smtp.waitFor((x) => /over 465/.test(x.subject ?? ''));
     assert.equal(m.secure, true);
@@ -98,7 +83,7 @@ describe('replies over TLS with tls.ca_file', () => {
   });
 
   it('STARTTLS (587 kind)', async () => {
-    const smtp = await capture({ tls: ca.serverOptions('127.0.0.1') });
+    const smtp = await s.capture({ tls: s.ca.serverOptions('127.0.0.1') });
     await send(repo(smtp.port, 'starttls', trustingCa()), 'over 587', (r) => r.status === 'sent');
     const m = await smtp.waitFor((x) => /over 587/.test(x.subject ?? ''));
     assert.equal(m.secure, true);
@@ -109,8 +94,8 @@ describe('a connection that cannot be verified keeps the reply pending, retried,
   const retried = (r: NonNullable<ReturnType<typeof getMail>>) => r.attempts >= 2;
 
   it('an unknown CA', async () => {
-    const smtp = await capture({ tls: ca.serverOptions('127.0.0.1'), secure: true });
-    const { db, id, lines } = await send(repo(smtp.port, 'tls', { caFile: unknownCa.caPath, caPem: unknownCa.caPem, insecureSkipVerify: false }), 'unknown ca', retried);
+    const smtp = await s.capture({ tls: s.ca.serverOptions('127.0.0.1'), secure: true });
+    const { db, id, lines } = await send(repo(smtp.port, 'tls', { caFile: s.unknownCa.caPath, caPem: s.unknownCa.caPem, insecureSkipVerify: false }), 'unknown ca', retried);
     const row = getMail(db, id)!;
     assert.equal(row.status, 'pending');
     assert.match(row.lastError ?? '', new RegExp(`SMTP server 127\\.0\\.0\\.1:${smtp.port} presented a certificate signed by a CA this machine does not trust`));
@@ -120,7 +105,7 @@ describe('a connection that cannot be verified keeps the reply pending, retried,
   });
 
   it('a wrong host name', async () => {
-    const smtp = await capture({ tls: ca.serverOptions('wrong-host.test') });
+    const smtp = await s.capture({ tls: s.ca.serverOptions('wrong-host.test') });
     const { db, id } = await send(repo(smtp.port, 'starttls', trustingCa()), 'wrong host', retried);
     const row = getMail(db, id)!;
     assert.equal(row.status, 'pending');
@@ -129,7 +114,7 @@ describe('a connection that cannot be verified keeps the reply pending, retried,
   });
 
   it('a server without STARTTLS: nothing is sent in plain text, not even AUTH', async () => {
-    const smtp = await capture({ tls: ca.serverOptions('127.0.0.1'), hideStartTls: true });
+    const smtp = await s.capture({ tls: s.ca.serverOptions('127.0.0.1'), hideStartTls: true });
     const recorder = await startClientBytesRecorder(smtp.port);
     try {
       const { db, id } = await send(repo(recorder.port, 'starttls', trustingCa()), 'no starttls', retried);
@@ -147,7 +132,7 @@ describe('a connection that cannot be verified keeps the reply pending, retried,
 });
 
 it('insecure_skip_verify: delivered to a server no CA here vouches for, with the warning at every send', async () => {
-  const smtp = await capture({ tls: unknownCa.serverOptions('127.0.0.1'), secure: true });
+  const smtp = await s.capture({ tls: s.unknownCa.serverOptions('127.0.0.1'), secure: true });
   const config = repo(smtp.port, 'tls', { caFile: null, caPem: null, insecureSkipVerify: true });
   const db = openDatabase(':memory:', { migrate: true });
   const { log, lines } = captureLog();
