@@ -141,8 +141,11 @@ export function describeTlsFailure(err: unknown, p: MailEndpoint): TlsFailure | 
   }
   const where = `${p.host}:${p.port}`;
   const usual = ports(p);
-  const starttlsCommand = chain.some((x) => x.command === 'STARTTLS');
-  if (p.security === 'starttls' && (codes.includes('ETLS') || starttlsCommand || /does not support STARTTLS|STARTTLS/i.test(text))) {
+  const starttlsRefused =
+    codes.includes('ETLS') || chain.some((x) => x.command === 'STARTTLS') || /does not support STARTTLS|upgrading connection with STARTTLS/i.test(text);
+  // A STARTTLS that got no answer in time is a network problem, described by the caller.
+  const timedOut = codes.some((c) => /TIMEOUT|ETIMEDOUT/.test(c)) || /timed? ?out/i.test(text);
+  if (p.security === 'starttls' && starttlsRefused && !timedOut) {
     return {
       kind: 'no_starttls',
       code: codes.includes('ETLS') ? 'ETLS' : 'STARTTLS',
