@@ -34,7 +34,7 @@ export async function obtainDoctorLogin(repo: RepoServerConfig, now: () => numbe
   }
   const issued = await new OAuth2TokenSource(login, { now }).issued();
   const auth: MailAuth = { user: username, accessToken: issued.accessToken };
-  const minutes = Math.max(0, Math.floor((issued.expiresAt - now()) / 60_000));
+  const minutes = Math.max(0, Math.round((issued.expiresAt - now()) / 60_000));
   return { credentials: fixedCredentials('oauth2', auth), auth, summary: `${loginKey(repo)}: token obtained, valid for ${minutes} min` };
 }
 
