@@ -66,8 +66,8 @@ export interface ImapListenerOptions {
   /** IDLE is ended and re-issued this often (providers drop a long IDLE silently). */
   readonly idleRefreshIntervalMs: number;
   /**
-   * The connection is logged out and opened again (a fresh login, so a fresh OAuth2 token) this
-   * often, without the error backoff.
+   * The connection is logged out and opened again this often, with a fresh login (credentials are
+   * asked for again, so an OAuth2 token near expiry is renewed), without the error backoff.
    */
   readonly idleReconnectIntervalMs: number;
   /**
