@@ -1,7 +1,9 @@
 /**
  * Turns a failed IMAP or SMTP connection into what an operator needs: what happened, in one
- * line, and which setting to change. imapflow and nodemailer report the same network and TLS
- * failures with different shapes, so both are read here in one place.
+ * line, and which setting to change. imapflow and nodemailer report the same network failures
+ * with different shapes, so both are read here in one place; TLS failures are read by
+ * mail-account/tls-errors.ts, which the listener and the outbox sender use too. A refused login
+ * gets the fix its words and the login method call for (Exchange Online, Gmail, a refused token).
  */
 import { printable } from '../email/text.ts';
 import { describeTlsFailure, errorFacts, type MailEndpoint } from '../mail-account/tls-errors.ts';
