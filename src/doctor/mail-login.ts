@@ -6,7 +6,7 @@
  */
 import type { ConnectionSecurity, MailTlsConfig, RepoServerConfig } from '../config/types.ts';
 import type { MailAuth, MailCredentials } from '../mail-account/credentials.ts';
-import { OAuth2TokenError, OAuth2TokenSource } from '../mail-account/oauth2-token-source.ts';
+import { OAuth2TokenError, OAuth2TokenSource, type IssuedToken } from '../mail-account/oauth2-token-source.ts';
 import type { MailFailure } from './mail-errors.ts';
 import { fail, ok, warn, type CheckResult } from './types.ts';
 
@@ -30,17 +30,22 @@ export async function obtainDoctorLogin(repo: RepoServerConfig, now: () => numbe
   const { username, login } = repo.email;
   if (login.kind === 'password') {
     const auth: MailAuth = { user: username, pass: login.password };
-    return { credentials: fixedCredentials('password', auth), auth, summary: 'password' };
+    return { credentials: fixedCredentials('password', auth, null), auth, summary: 'password' };
   }
   const issued = await new OAuth2TokenSource(login, { now }).issued();
   const auth: MailAuth = { user: username, accessToken: issued.accessToken };
   const minutes = Math.max(0, Math.round((issued.expiresAt - now()) / 60_000));
-  return { credentials: fixedCredentials('oauth2', auth), auth, summary: `${loginKey(repo)}: token obtained, valid for ${minutes} min` };
+  return { credentials: fixedCredentials('oauth2', auth, issued), auth, summary: `${loginKey(repo)}: token obtained, valid for ${minutes} min` };
 }
 
-/** One login's worth of credentials: the doctor tries once and reports, it does not renew. */
-function fixedCredentials(method: MailCredentials['method'], auth: MailAuth): MailCredentials {
-  return { method, auth: async () => auth, loginRefused: () => undefined };
+/**
+ * One login's worth of credentials: the doctor tries once and reports, it does not renew. `token()`
+ * hands the issued token with its expiry to a client that asks for it (the SMTP transport's
+ * provisioning, as the credentials of the daemon's own do).
+ */
+function fixedCredentials(method: MailCredentials['method'], auth: MailAuth, issued: IssuedToken | null): MailCredentials {
+  const credentials = { method, auth: async () => auth, token: async () => issued, loginRefused: () => undefined };
+  return credentials;
 }
 
 /** How the connection is secured, as the row says it: `implicit TLS, certificate checked against the system CAs and tls.ca_file`. */
