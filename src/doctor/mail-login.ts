@@ -80,7 +80,8 @@ export function describeTokenRefusal(err: OAuth2TokenError, repo: RepoServerConf
   const fix =
     (err.providerError === null ? undefined : byError[err.providerError]) ??
     `check ${key}.token_url and that this machine reaches it (HTTPS, no proxy in the way); see docs/email-setup.md`;
-  return { detail: `no access token: ${err.message}`, fix };
+  // The message names the provider, the client and the provider's own error; never a secret.
+  return { detail: err.message, fix };
 }
 
 /** The credentials, or the FAIL row saying why the provider issued no token. */
