@@ -4,9 +4,13 @@
  * Every instance gets its own temp dir (config, passwd-file, maildirs, base_dir, state_dir, logs) and its own port, so
  * any number can run side by side, also across the parallel processes of `node --test`. Tests deliver mail with IMAP
  * APPEND, which lets them put any Authentication-Results header they like on top of the message.
+ *
+ * Optionally it serves TLS (STARTTLS on the plain port, implicit TLS on `tlsPort`) with a certificate from a test CA
+ * (test-tls.ts), and OAuth2 logins (SASL XOAUTH2 / OAUTHBEARER) checked against a token-introspection URL
+ * (oauth-server.ts). Password logins keep working on the plain port either way, for the harness's own helpers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
@@ -33,7 +37,21 @@ export interface DovecotOptions {
    * then stops Dovecot in order (the demo does this). Default false.
    */
   detached?: boolean;
+  /**
+   * Serve TLS with this key and certificate (PEM text or file paths): `ssl = yes`, so the plain port offers STARTTLS
+   * (without requiring it), and an implicit-TLS listener (the IMAPS kind) on `tlsPort`.
+   */
+  tls?: DovecotTls;
+  /**
+   * Accept OAuth2 access tokens (SASL XOAUTH2 and OAUTHBEARER) through Dovecot's `oauth2` passdb, which asks
+   * `introspectionUrl` (RFC 7662, POST) whether a token is live and which user it logs in as. Password users keep
+   * working alongside. The token's user must be one of `users` (the userdb is the same passwd-file).
+   */
+  oauth2?: { introspectionUrl: string };
 }
+
+/** A key and certificate for Dovecot, either as PEM text or as paths to PEM files. */
+export type DovecotTls = { certPem: string; keyPem: string } | { certPath: string; keyPath: string };
 
 export interface InboxMessage {
   uid: number;
@@ -45,11 +63,14 @@ export interface InboxMessage {
 
 export interface DovecotServer {
   readonly host: string;
+  /** Plain IMAP; offers STARTTLS when started with `tls`. */
   readonly port: number;
+  /** The implicit-TLS (IMAPS) port when started with `tls`; otherwise undefined. */
+  readonly tlsPort: number | undefined;
   /** The instance's temp dir (config, mail, logs); removed by stop(). */
   readonly dir: string;
   readonly users: readonly DovecotUser[];
-  /** Options for `new ImapFlow(...)` that log in as `user` (no TLS, no logger, no auto-IDLE). */
+  /** Options for `new ImapFlow(...)` that log in as `user` on the plain port (no TLS, not even STARTTLS; no logger, no auto-IDLE). */
   clientOptions(user: string, overrides?: Partial<ImapFlowOptions>): ImapFlowOptions;
   /** A connected, logged-in client. The caller logs out / closes it. */
   connect(user: string, overrides?: Partial<ImapFlowOptions>): Promise<ImapFlow>;
@@ -137,16 +158,82 @@ function checkUser(u: DovecotUser): void {
   if (/[:\r\n]/.test(u.password)) throw new Error(`dovecot harness: password of ${u.user} must not contain ':' or newlines`);
 }
 
-function renderConfig(dir: string, port: number, greeting: string, id: Identity): string {
+/**
+ * Dovecot loads the certificate only when the first TLS client arrives, so a bad one would show up as a failed
+ * handshake in some later test: check it here, at start.
+ */
+function checkTlsPair(certPem: string, keyPem: string): void {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (err) {
+    throw new Error(`dovecot harness: tls certificate is not a PEM certificate (${(err as Error).message})`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    throw new Error(`dovecot harness: tls key is not a PEM private key (${(err as Error).message})`);
+  }
+  if (!cert.checkPrivateKey(key)) throw new Error(`dovecot harness: tls key does not belong to the certificate for ${cert.subject.replace(/\n/g, ', ')}`);
+}
+
+/** What renderConfig() needs besides the directory and identity. */
+interface ConfigShape {
+  port: number;
+  greeting: string;
+  /** Set when TLS is on: the IMAPS port (key and certificate files are <dir>/ssl.key and <dir>/ssl.crt). */
+  tlsPort: number | undefined;
+  /** Set when OAuth2 is on (its settings are in <dir>/dovecot-oauth2.conf.ext). */
+  oauth2: boolean;
+}
+
+function sslSettings(dir: string, shape: ConfigShape): string {
+  if (shape.tlsPort === undefined) return 'ssl = no\n';
+  // `ssl = yes` offers STARTTLS without requiring it; disable_plaintext_auth = no keeps plain logins for the helpers.
+  return `ssl = yes
+ssl_cert = <${dir}/ssl.crt
+ssl_key = <${dir}/ssl.key
+ssl_min_protocol = TLSv1.2
+`;
+}
+
+/** The passdbs: passwords for PLAIN/LOGIN, and, with OAuth2 on, access tokens for XOAUTH2/OAUTHBEARER. */
+function passdbSettings(dir: string, shape: ConfigShape): string {
+  const oauth2 = shape.oauth2
+    ? `passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${dir}/dovecot-oauth2.conf.ext
+}
+`
+    : '';
+  // Dovecot 2.3.19 holds every failed login for up to 500 ms even with auth_failure_delay = 0, unless the request
+  // carries "nodelay". A failed passdb's fields are rolled back, so a first passdb that never decides
+  // (noauthenticate) adds it for every login.
+  return `passdb {
+  driver = static
+  args = nopassword noauthenticate nodelay=yes
+}
+passdb {
+  driver = passwd-file
+  mechanisms = plain login
+  args = scheme=PLAIN username_format=%Lu ${dir}/passwd
+}
+${oauth2}`;
+}
+
+function renderConfig(dir: string, shape: ConfigShape, id: Identity): string {
+  const { port, greeting } = shape;
+  const mechanisms = shape.oauth2 ? 'plain login xoauth2 oauthbearer' : 'plain login';
   return `# generated by test/harness/dovecot.ts
 base_dir = ${dir}/run
 state_dir = ${dir}/state
 instance_name = airut-test-${path.basename(dir)}
 listen = ${HOST}
 protocols = imap
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
+${sslSettings(dir, shape)}disable_plaintext_auth = no
+auth_mechanisms = ${mechanisms}
 login_greeting = ${greeting}
 log_path = ${dir}/dovecot.log
 # An empty writer socket keeps shutdown from stalling 5 s waiting for the stats process.
@@ -165,18 +252,7 @@ first_valid_uid = 1
 first_valid_gid = 1
 mail_home = ${dir}/mail/%u
 mail_location = maildir:${dir}/mail/%u/Maildir
-# Dovecot 2.3.19 holds every failed login for up to 500 ms even with auth_failure_delay = 0, unless the request
-# carries "nodelay". A failed passdb's fields are rolled back, so a first passdb that never decides (noauthenticate)
-# adds it for every login.
-passdb {
-  driver = static
-  args = nopassword noauthenticate nodelay=yes
-}
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%Lu ${dir}/passwd
-}
-userdb {
+${passdbSettings(dir, shape)}userdb {
   driver = passwd-file
   args = username_format=%Lu ${dir}/passwd
 }
@@ -188,7 +264,9 @@ service imap-login {
     port = ${port}
   }
   inet_listener imaps {
-    port = 0
+    address = ${HOST}
+    port = ${shape.tlsPort ?? 0}
+    ssl = yes
   }
 }
 service anvil {
@@ -203,6 +281,7 @@ service anvil {
 class DovecotInstance implements DovecotServer {
   readonly host = HOST;
   port = 0;
+  tlsPort: number | undefined;
   readonly users: readonly DovecotUser[];
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
@@ -215,8 +294,37 @@ class DovecotInstance implements DovecotServer {
     private readonly binary: string,
     private readonly startTimeoutMs: number,
     private readonly detached = false,
+    private readonly extras: Pick<DovecotOptions, 'tls' | 'oauth2'> = {},
   ) {
     this.users = users.map((u) => ({ ...u }));
+  }
+
+  private shape(): ConfigShape {
+    return { port: this.port, greeting: this.greeting, tlsPort: this.tlsPort, oauth2: this.extras.oauth2 !== undefined };
+  }
+
+  /** The TLS key and certificate files, and the oauth2 passdb's settings file, when those are on. */
+  private async writeExtraFiles(): Promise<void> {
+    const { tls, oauth2 } = this.extras;
+    if (tls !== undefined) {
+      const cert = 'certPem' in tls ? tls.certPem : await fsp.readFile(tls.certPath, 'utf8');
+      const key = 'keyPem' in tls ? tls.keyPem : await fsp.readFile(tls.keyPath, 'utf8');
+      checkTlsPair(cert, key);
+      await fsp.writeFile(path.join(this.dir, 'ssl.crt'), cert);
+      await fsp.writeFile(path.join(this.dir, 'ssl.key'), key, { mode: 0o600 });
+    }
+    if (oauth2 !== undefined) {
+      if (/[\s"]/.test(oauth2.introspectionUrl)) throw new Error(`dovecot harness: bad introspection URL ${JSON.stringify(oauth2.introspectionUrl)}`);
+      // RFC 7662 introspection: POST token=..., the answer's "active" says whether the token is live and "username"
+      // which user it logs in as (checked against the user the client named).
+      const conf = `introspection_mode = post
+introspection_url = ${oauth2.introspectionUrl}
+username_attribute = username
+active_attribute = active
+active_value = true
+`;
+      await fsp.writeFile(path.join(this.dir, 'dovecot-oauth2.conf.ext'), conf, { mode: 0o644 });
+    }
   }
 
   async writeFiles(id: Identity): Promise<void> {
@@ -227,12 +335,13 @@ class DovecotInstance implements DovecotServer {
     // Empty uid/gid/home fields: mail_uid/mail_gid/mail_home apply (passwd-file rejects uid 0 outright).
     const passwd = this.users.map((u) => `${u.user.toLowerCase()}:{PLAIN}${u.password}::::::\n`).join('');
     await fsp.writeFile(path.join(this.dir, 'passwd'), passwd, { mode: 0o644 });
+    await this.writeExtraFiles();
   }
 
   async startServer(): Promise<void> {
     if (this.child) return;
     const id = identity();
-    await fsp.writeFile(path.join(this.dir, 'dovecot.conf'), renderConfig(this.dir, this.port, this.greeting, id));
+    await fsp.writeFile(path.join(this.dir, 'dovecot.conf'), renderConfig(this.dir, this.shape(), id));
     const logStart = this.logSizes();
     const stderrFd = fs.openSync(path.join(this.dir, 'dovecot.stderr'), 'a');
     let child: ChildProcess;
@@ -269,7 +378,7 @@ class DovecotInstance implements DovecotServer {
       // A fatal config or permission error leaves the master running and retrying with back-off: fail now instead.
       if (/\bFatal: /.test(this.logSince(logStart))) break;
       // Our unique greeting proves this is our Dovecot and not whoever else grabbed the port.
-      if (await greets(this.port, this.greeting)) return;
+      if ((await greets(this.port, this.greeting)) && (this.tlsPort === undefined || (await accepts(this.tlsPort)))) return;
       await new Promise((r) => setTimeout(r, 10));
     }
     const log = this.logTail(20);
@@ -347,6 +456,9 @@ class DovecotInstance implements DovecotServer {
       host: this.host,
       port: this.port,
       secure: false,
+      // Plain on purpose: with `tls` the port offers STARTTLS, which imapflow would otherwise take opportunistically
+      // and then fail to verify (the test CA is not in the system store). Tests ask for TLS explicitly.
+      doSTARTTLS: false,
       auth: { user, pass: this.password(user) },
       logger: false,
       disableAutoIdle: true,
@@ -428,6 +540,18 @@ export class DovecotStartError extends Error {
   }
 }
 
+/** Whether something accepts a TCP connection on the port right now. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: HOST });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 /** Connects, reads the first lines, and says whether the greeting carries `token`. */
 function greets(port: number, token: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -460,8 +584,10 @@ export async function startDovecot(opts: DovecotOptions): Promise<DovecotServer>
   for (let attempt = 0; attempt < attempts; attempt++) {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'airut-dovecot-'));
     tempDirs.add(dir);
-    const server = new DovecotInstance(dir, opts.users, binary, opts.startTimeoutMs ?? 10_000, opts.detached ?? false);
+    const extras = { tls: opts.tls, oauth2: opts.oauth2 };
+    const server = new DovecotInstance(dir, opts.users, binary, opts.startTimeoutMs ?? 10_000, opts.detached ?? false, extras);
     server.port = opts.port ?? (await freePort());
+    if (opts.tls !== undefined) server.tlsPort = await freePort();
     try {
       await server.writeFiles(identity());
       await server.startServer();

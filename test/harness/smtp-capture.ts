@@ -1,18 +1,29 @@
 /**
  * A real SMTP server (the `smtp-server` package) on 127.0.0.1 that keeps every message the daemon sends, so tests can
- * assert on what a user would receive. Plain SMTP only (no TLS, no STARTTLS): tests run on loopback with `none`
- * security, and AUTH PLAIN/LOGIN is allowed without TLS.
+ * assert on what a user would receive. Plain SMTP by default (no STARTTLS; AUTH PLAIN/LOGIN allowed without TLS).
+ * With `tls` it serves implicit TLS (`secure: true`, the port-465 kind) or offers STARTTLS (the port-587 kind), and
+ * with `oauth2` it accepts SASL XOAUTH2 logins checked by a callback (e.g. the local token server's checkToken()).
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 
 export interface SmtpCaptureOptions {
   /** Default: a free port. */
   port?: number;
-  /** Only plain SMTP is supported. */
-  secure?: false;
+  /** With `tls`: true = implicit TLS from the first byte (465 kind); false/absent = STARTTLS offered (587 kind). */
+  secure?: boolean;
+  /** Key and certificate (PEM) to serve TLS with; see `secure`. Without it the server is plain and offers no STARTTLS. */
+  tls?: { key: string; cert: string };
+  /** With `tls` and not `secure`: do not offer (nor accept) STARTTLS — a server a `starttls` client must refuse. */
+  hideStartTls?: boolean;
+  /**
+   * Advertise and accept AUTH XOAUTH2: `check(user, accessToken)` says whether the token is live for that user. A bad
+   * token gets the RFC 7628 / Google-style failure (a 334 challenge with a JSON status, then 535). Or pass the token
+   * server (oauth-server.ts) itself: a token is good when it is live and issued for that user.
+   */
+  oauth2?: ((user: string, accessToken: string) => boolean) | { checkToken(token: string): string | null };
   /** When given, AUTH is required and must match; otherwise AUTH is optional and any credentials are accepted. */
   authUsers?: Record<string, string>;
   /** Start in refusing mode (see setRefusing). */
@@ -29,6 +40,10 @@ export interface CapturedMessage {
   envelope: { mailFrom: string | false; rcptTo: string[] };
   /** The user that authenticated on the connection, if any. */
   authUser: string | undefined;
+  /** The SASL method of that login ('PLAIN', 'LOGIN', 'XOAUTH2'), if any. */
+  authMethod: string | undefined;
+  /** Whether the connection was TLS (implicit or after STARTTLS) when the message was sent. */
+  secure: boolean;
   raw: Buffer;
   parsed: ParsedMail;
   /** Header lines as sent, in order: [lowercased name, full line]. */
@@ -127,6 +142,7 @@ function toCaptured(
   raw: Buffer,
   parsed: ParsedMail,
   session: SMTPServerSession,
+  authMethod: string | undefined,
 ): CapturedMessage {
   const references = parsed.references === undefined ? [] : Array.isArray(parsed.references) ? parsed.references : [parsed.references];
   return {
@@ -135,6 +151,8 @@ function toCaptured(
       rcptTo: session.envelope.rcptTo.map((r) => r.address),
     },
     authUser: session.user,
+    authMethod,
+    secure: session.secure,
     raw,
     parsed,
     headerLines: parsed.headerLines.map((h) => ({ key: h.key, line: h.line })),
@@ -152,6 +170,24 @@ function toCaptured(
   };
 }
 
+function tokenIsGood(check: SmtpCaptureOptions['oauth2'], user: string, token: string): boolean {
+  if (check === undefined) return false;
+  return typeof check === 'function' ? check(user, token) : check.checkToken(token) === user;
+}
+
+/** smtp-server's TLS options for the capture's mode: plain, implicit TLS, STARTTLS, or TLS without STARTTLS. */
+function transportOptions(opts: SmtpCaptureOptions): Pick<SMTPServerOptions, 'secure' | 'key' | 'cert' | 'disabledCommands' | 'hideSTARTTLS'> {
+  if (opts.tls === undefined) {
+    if (opts.secure === true) throw new Error('smtp capture: secure: true needs tls: { key, cert }');
+    return { secure: false, disabledCommands: ['STARTTLS'] };
+  }
+  const { key, cert } = opts.tls;
+  if (opts.secure === true) return { secure: true, key, cert };
+  if (opts.hideStartTls === true) return { secure: false, key, cert, disabledCommands: ['STARTTLS'], hideSTARTTLS: true };
+  return { secure: false, key, cert };
+}
+
+/** Starts the capture server on 127.0.0.1 (see SmtpCaptureOptions for TLS and XOAUTH2). */
 export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<SmtpCapture> {
   const messages: CapturedMessage[] = [];
   const events = new EventEmitter();
@@ -161,23 +197,31 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
   let hold: HoldRule | null = null;
   const closedSessions = new Set<string>();
   const authUsers = opts.authUsers;
+  // The SASL method each session logged in with, for CapturedMessage.authMethod.
+  const authMethods = new Map<string, string>();
 
   const server = new SMTPServer({
-    secure: false,
-    disabledCommands: ['STARTTLS'],
+    ...transportOptions(opts),
     allowInsecureAuth: true,
-    authMethods: ['PLAIN', 'LOGIN'],
-    authOptional: authUsers === undefined,
+    authMethods: opts.oauth2 === undefined ? ['PLAIN', 'LOGIN'] : ['PLAIN', 'LOGIN', 'XOAUTH2'],
+    authOptional: authUsers === undefined && opts.oauth2 === undefined,
     logger: false,
     banner: 'airut-ts test capture',
     // stop() must not wait the default 30 s for pooled client connections.
     closeTimeout: 100,
-    onAuth(auth, _session, callback) {
+    onAuth(auth, session, callback) {
       const username = auth.username ?? '';
-      if (authUsers !== undefined && (!(username in authUsers) || authUsers[username] !== auth.password)) {
+      if (auth.method === 'XOAUTH2') {
+        if (!tokenIsGood(opts.oauth2, username, auth.accessToken ?? '')) {
+          // smtp-server sends this as the 334 challenge (base64 JSON), then 535 once the client answers it.
+          callback(null, { data: { status: '401', schemes: 'bearer', scope: 'https://mail.google.com/' } });
+          return;
+        }
+      } else if (authUsers !== undefined && (!(username in authUsers) || authUsers[username] !== auth.password)) {
         callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
         return;
       }
+      authMethods.set(session.id, auth.method);
       callback(null, { user: username });
     },
     onMailFrom(_address, _session, callback) {
@@ -201,7 +245,7 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
         const raw = Buffer.concat(chunks);
         const keep = async (): Promise<void> => {
           const parsed = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true });
-          const message = toCaptured(raw, parsed, session);
+          const message = toCaptured(raw, parsed, session, authMethods.get(session.id));
           messages.push(message);
           events.emit('message', message);
         };
@@ -225,6 +269,7 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
     },
     onClose(session) {
       closedSessions.add(session.id);
+      authMethods.delete(session.id);
       events.emit('closed', session.id);
     },
   });

@@ -34,7 +34,19 @@ export interface TcpProxy {
 
 const HOST = '127.0.0.1';
 
-export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+/** A per-connection rewrite of the bytes one side sends: returns what to forward (may be empty). */
+export type ChunkFilter = (chunk: Buffer) => Buffer;
+
+export interface TcpProxyOptions {
+  /**
+   * Called once per connection; the filter it returns sees every chunk the server sends, in order, and returns what
+   * the client gets. For protocol-aware faults (imap-filter-proxy.ts drops IMAP notifications).
+   */
+  fromServer?: () => ChunkFilter;
+}
+
+/** Starts a forwarder on a free port of 127.0.0.1 to `targetHost:targetPort`. */
+export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1', options: TcpProxyOptions = {}): Promise<TcpProxy> {
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
   let down = false;
   let blackhole = false;
@@ -59,8 +71,11 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     client.on('data', (chunk) => {
       if (!blackhole) upstream.write(chunk);
     });
-    upstream.on('data', (chunk) => {
-      if (!blackhole) client.write(chunk);
+    const filter = options.fromServer?.();
+    upstream.on('data', (chunk: Buffer) => {
+      if (blackhole) return;
+      const out = filter === undefined ? chunk : filter(chunk);
+      if (out.length > 0) client.write(out);
     });
     const teardown = (): void => {
       pairs.delete(pair);
