@@ -31,7 +31,7 @@ import { removeSpoolFile, spoolDir, sweepSpool } from './spool.ts';
 /** A spool file younger than this may belong to a task that has not committed its row yet. */
 const SPOOL_SWEEP_MIN_AGE_MS = 10 * 60_000;
 import { registerSecretValues, type Logger } from '../log/logger.ts';
-import { loginSecretValues } from '../mail-account/credentials.ts';
+import { createMailCredentials, loginSecretValues, type MailCredentials } from '../mail-account/credentials.ts';
 import { createSmtpTransport, sendRaw, type SmtpTimeouts, type SmtpTransport } from './smtp-transport.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 
@@ -118,6 +118,8 @@ export class OutgoingMailSender {
     createTransport: (repo: RepoServerConfig) => SmtpTransport;
   };
   readonly #transports = new Map<string, SmtpTransport>();
+  /** One per repo for the sender's lifetime, so an OAuth2 access token serves every send until it expires. */
+  readonly #credentials = new Map<string, MailCredentials>();
   readonly #storage: StorageHealth | undefined;
   #timer: NodeJS.Timeout | null = null;
   #running = false;
@@ -148,7 +150,7 @@ export class OutgoingMailSender {
       now: options.now ?? Date.now,
       random: options.random ?? Math.random,
       timeouts,
-      createTransport: options.createTransport ?? ((repo) => createSmtpTransport(repo, timeouts)),
+      createTransport: options.createTransport ?? ((repo) => createSmtpTransport(repo, timeouts, this.#credentialsFor(repo))),
     };
     // Whoever loaded the configuration registers these too; doing it here keeps an SMTP error that
     // echoes a credential out of our log lines even when this class is used on its own.
@@ -293,6 +295,15 @@ export class OutgoingMailSender {
       (a, r) => ({ attempted: a.attempted + r.attempted, sent: a.sent + r.sent, failed: a.failed + r.failed }),
       { attempted: 0, sent: 0, failed: 0 },
     );
+  }
+
+  #credentialsFor(repo: RepoServerConfig): MailCredentials {
+    let c = this.#credentials.get(repo.repoId);
+    if (!c) {
+      c = createMailCredentials(repo.email.username, repo.email.login);
+      this.#credentials.set(repo.repoId, c);
+    }
+    return c;
   }
 
   #transportFor(repo: RepoServerConfig): SmtpTransport {
