@@ -159,7 +159,8 @@ export class ImapListener {
         if (Date.now() - connectedAt >= policy.stableAfterMs) attempt = 0;
       }
       const kind = error === null || connectedAt !== null ? 'transient' : classifyLoginFailure(error, this.credentials.method, tokenRenewed);
-      if (isLoginRefusal(error)) this.credentials.loginRefused();
+      // A refused token is dropped; one the server could not check ([UNAVAILABLE]) is kept.
+      if (kind !== 'transient' && isLoginRefusal(error)) this.credentials.loginRefused();
       if (kind === 'renew-token') {
         tokenRenewed = true;
         this.o.log.info('IMAP server refused the cached access token; logging in again with a new one');

@@ -9,7 +9,8 @@
  *   the grant: revoked consent, wrong tenant, bad secret; or the server refused the password or a
  *   freshly issued token). The listener shows an error state and retries slowly.
  * - `transient`: the network, the server or the provider may recover by itself (connection reset,
- *   timeout, a 5xx from the token endpoint): the ordinary reconnect backoff.
+ *   timeout, a 5xx from the token endpoint, a login answered `[UNAVAILABLE]`): the ordinary
+ *   reconnect backoff.
  */
 import type { MailLogin } from '../config/types.ts';
 import { OAuth2TokenError } from '../mail-account/oauth2-token-source.ts';
@@ -19,6 +20,9 @@ export type LoginFailureKind = 'renew-token' | 'needs-fix' | 'transient';
 export function classifyLoginFailure(err: unknown, method: MailLogin['kind'], tokenAlreadyRenewed: boolean): LoginFailureKind {
   if (err instanceof OAuth2TokenError) return err.needsFix ? 'needs-fix' : 'transient';
   if (!isLoginRefusal(err)) return 'transient';
+  // RFC 5530: the server could not check the credentials just now (Dovecot says so when its
+  // token introspection or password backend is down); nothing is wrong with them.
+  if ((err as { serverResponseCode?: unknown }).serverResponseCode === 'UNAVAILABLE') return 'transient';
   return method === 'oauth2' && !tokenAlreadyRenewed ? 'renew-token' : 'needs-fix';
 }
 

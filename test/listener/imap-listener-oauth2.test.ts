@@ -17,6 +17,7 @@ import { waitUntil } from '../harness/daemon-process.ts';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
 import { startOAuthServer, type OAuthServer } from '../harness/oauth-server.ts';
+import { freePort } from '../harness/ports.ts';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.ts';
 import { createTestTls, type TestTls } from '../harness/test-tls.ts';
 
@@ -275,6 +276,24 @@ describe('IMAP listener with OAuth2 logins (real Dovecot, local token server)', 
       assert.equal(oauth.tokenRequests.filter((r) => r.clientId === clientId && r.status === 200).length, 2);
     } finally {
       await run.stop();
+    }
+  });
+});
+
+describe('IMAP listener when the server cannot check tokens just now', () => {
+  it('a login answered [UNAVAILABLE] (Dovecot cannot reach its introspection URL) is a blip: backoff, not the error state', async () => {
+    const dead = await freePort();
+    const lonely = await startDovecot({ users: [{ user: 'u-bot', password: 'pw-u-bot' }], oauth2: { introspectionUrl: `http://127.0.0.1:${dead}/introspect` } });
+    const { login, clientId } = googleClient('u-bot');
+    const run = startListener('u-bot', login, { port: lonely.port, security: 'none' });
+    try {
+      await waitUntil(() => run.statuses.filter((s) => s.state === 'backoff').length >= 2, 20_000, 'two reconnect backoffs');
+      assert.match(run.statuses.find((s) => s.state === 'backoff')?.lastError ?? '', /UNAVAILABLE|Temporary authentication failure/);
+      assert.ok(!run.statuses.some((s) => s.state === 'error'));
+      assert.equal(oauth.tokenRequestCount(clientId), 1, 'the token is kept: nothing was wrong with it');
+    } finally {
+      await run.stop();
+      await lonely.stop();
     }
   });
 });

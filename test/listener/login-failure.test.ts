@@ -5,6 +5,7 @@ import { classifyLoginFailure } from '../../src/listener/login-failure.ts';
 import { OAuth2TokenError } from '../../src/mail-account/oauth2-token-source.ts';
 
 const refused = Object.assign(new Error('Command failed'), { authenticationFailed: true, responseText: 'AUTHENTICATIONFAILED' });
+const unavailable = Object.assign(new Error('Command failed'), { authenticationFailed: true, serverResponseCode: 'UNAVAILABLE' });
 const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
 const provider = (status: number | null, error: string | null) => new OAuth2TokenError('the provider said no', error, status);
 
@@ -19,6 +20,7 @@ test('classifyLoginFailure: a table of failures, login methods and whether the t
     ['provider down (503)', provider(503, 'temporarily_unavailable'), 'oauth2', false, 'transient'],
     ['provider rate limit (429)', provider(429, null), 'oauth2', false, 'transient'],
     ['token endpoint timeout', provider(null, null), 'oauth2', false, 'transient'],
+    ['server cannot check logins just now ([UNAVAILABLE])', unavailable, 'oauth2', true, 'transient'],
     ['connection reset', reset, 'oauth2', false, 'transient'],
     ['connection reset, password', reset, 'password', false, 'transient'],
     ['not an Error at all', 'boom', 'password', false, 'transient'],
