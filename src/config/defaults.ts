@@ -29,7 +29,7 @@ export const DEFAULTS = {
   // Gmail and Outlook drop an IDLE silently long before the 30 minutes RFC 2177 allows; re-issuing
   // it every 10 minutes keeps a session that is really listening.
   idleRefreshIntervalSeconds: 600,
-  // A fresh login now and then (Airut's periodic reconnect) also proves an OAuth2 grant still works.
+  // A fresh login now and then (Airut's periodic reconnect) also proves the login still works.
   idleReconnectIntervalSeconds: 1740,
   // Microsoft 365 (`microsoft_oauth2`): the token endpoint of the tenant, and Exchange Online's scope.
   microsoftTokenUrl: 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token',

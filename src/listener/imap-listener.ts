@@ -1,7 +1,10 @@
 /**
  * One repository's inbox: connect, process everything waiting, then wait for more (IDLE when the
  * server supports it and the config asks for it, else polling), reconnect with backoff when the
- * connection drops. Knows IMAP only; what a message means is the `onMessage` callback's business.
+ * connection drops. Real providers drop IDLE silently, so while idling the inbox is still searched
+ * every poll interval, IDLE is re-issued every refresh interval, and the connection is replaced by
+ * a fresh login every reconnect interval. Knows IMAP only; what a message means is the
+ * `onMessage` callback's business.
  *
  * The inbox is dedicated to the repository (see docs/email-setup.md): every message in it that is
  * not flagged \Deleted is work. A message is removed from the server only after `onMessage`
@@ -20,7 +23,7 @@ import type { ListenerState, ListenerStatus } from '../protocol/listener-status.
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../threads/backoff.ts';
 import { imapSecurityOptions } from './imap-security.ts';
 import { classifyLoginFailure, isLoginRefusal } from './login-failure.ts';
-import { WakeSignal, sleepUnless } from './wake-signal.ts';
+import { WakeSignal, sleepUnless, startTimer } from './wake-signal.ts';
 import { planFetches, type FetchStep } from './fetch-plan.ts';
 import { headerSectionOf } from '../email/headers.ts';
 import { Lifecycle } from '../lifecycle/lifecycle.ts';
@@ -63,10 +66,17 @@ export interface ImapListenerOptions {
   /** Credentials to log in with; default: made from `username` and `login`. */
   readonly credentials?: MailCredentials;
   readonly useIdle: boolean;
+  /**
+   * Between polls without IDLE; while idling, the safety poll: the inbox is searched at least this
+   * often even when the server announces nothing (providers stop notifying without a word).
+   */
   readonly pollIntervalMs: number;
   /** IDLE is ended and re-issued this often (providers drop a long IDLE silently). */
   readonly idleRefreshIntervalMs: number;
-  /** The connection is closed and opened again (a fresh login) this often. */
+  /**
+   * The connection is logged out and opened again this often, with a fresh login (credentials are
+   * asked for again, so an OAuth2 token near expiry is renewed), without the error backoff.
+   */
   readonly idleReconnectIntervalMs: number;
   /**
    * Silence after which the connection is probed with NOOP; a second silence of the same length
@@ -150,13 +160,18 @@ export class ImapListener {
     /** The refused token was already replaced once since the last good login. */
     let tokenRenewed = false;
     while (!this.stopping) {
-      const { connectedAt, error } = await this.connectOnce();
+      const { connectedAt, error, planned } = await this.connectOnce();
       if (this.stopping) break;
       if (connectedAt !== null) {
         // Logged in: whatever was wrong with the login is fixed.
         unfixed = 0;
         tokenRenewed = false;
         if (Date.now() - connectedAt >= policy.stableAfterMs) attempt = 0;
+      }
+      // idle_reconnect_interval is up: a healthy session, so a fresh login at once and a clean slate.
+      if (planned) {
+        attempt = 0;
+        continue;
       }
       const kind = error === null || connectedAt !== null ? 'transient' : classifyLoginFailure(error, this.credentials.method, tokenRenewed);
       // A refused token is dropped; one the server could not check ([UNAVAILABLE]) is kept.
@@ -171,19 +186,23 @@ export class ImapListener {
     }
   }
 
-  /** One connection: credentials, connect and log in, then the session until it ends. */
-  private async connectOnce(): Promise<{ connectedAt: number | null; error: unknown }> {
+  /**
+   * One connection: credentials, connect and log in, then the session until it ends. `planned`:
+   * it ended because idle_reconnect_interval was up (logged out cleanly).
+   */
+  private async connectOnce(): Promise<{ connectedAt: number | null; error: unknown; planned: boolean }> {
     let client: ImapFlow;
     try {
       client = this.createClient(await this.credentials.auth());
     } catch (err) {
       this.lastError = describeImapError(err);
       this.o.log.warn({ err: this.lastError }, 'IMAP login credentials unavailable');
-      return { connectedAt: null, error: err };
+      return { connectedAt: null, error: err, planned: false };
     }
     this.current = client;
     let connectedAt: number | null = null;
     let error: unknown = null;
+    let planned = false;
     const closed = new WakeSignal();
     client.on('close', () => closed.notify());
     // imapflow reports most failures as 'error' events; without a listener they would crash
@@ -197,7 +216,7 @@ export class ImapListener {
       await client.connect();
       connectedAt = Date.now();
       this.o.log.info({ host: this.o.host, port: this.o.port, login: this.credentials.method }, 'IMAP connected');
-      await this.session(client, closed);
+      planned = (await this.session(client, closed)) === 'reconnect';
     } catch (err) {
       if (!this.stopping) {
         error = err;
@@ -208,7 +227,7 @@ export class ImapListener {
       client.close();
       this.current = null;
     }
-    return { connectedAt, error };
+    return { connectedAt, error, planned };
   }
 
   private async backoff(policy: BackoffPolicy, attempt: number): Promise<void> {
@@ -244,7 +263,13 @@ export class ImapListener {
     });
   }
 
-  private async session(client: ImapFlow, closed: WakeSignal): Promise<void> {
+  /**
+   * One connection's life: process what waits, then wait for more, until the connection closes,
+   * the listener stops, or `idleReconnectIntervalMs` is up. Returns 'reconnect' in the last case
+   * (logged out cleanly; the loop opens a new connection at once, without backoff).
+   */
+  private async session(client: ImapFlow, closed: WakeSignal): Promise<'reconnect' | 'ended'> {
+    const reconnectAt = Date.now() + this.o.idleReconnectIntervalMs;
     await client.mailboxOpen('INBOX');
     const changed = new WakeSignal();
     client.on('exists', () => changed.notify());
@@ -257,29 +282,61 @@ export class ImapListener {
       this.lastError = null;
       if (this.stopping || closed.isPending) break;
       if (changed.isPending) continue;
-
-      const wakeups: Promise<void>[] = [closed.wait(), this.stopSignal.wait()];
-      if (canIdle) {
-        this.status('idle', 'IDLE on INBOX');
-        const idling: Promise<void> = client.idle().then(
-          () => {},
-          () => {},
-        );
-        // IDLE may also end without us: imapflow breaks it for a NOOP when the socket was quiet
-        // for `socketTimeout` (its dead-peer probe). Not going back into IDLE then would leave the
-        // connection silent until the next timeout, which imapflow treats as a dead server.
-        wakeups.push(changed.wait(), delay(this.o.idleRefreshIntervalMs), idling);
-        await Promise.race(wakeups);
-        // Any command ends IDLE; NOOP also collects pending EXISTS responses.
-        if (client.usable && !this.stopping) await client.noop();
-        await idling;
-      } else {
-        this.status('polling', `polling every ${Math.round(this.o.pollIntervalMs / 1000)} s`);
-        wakeups.push(delay(this.o.pollIntervalMs));
-        await Promise.race(wakeups);
-        if (client.usable && !this.stopping) await client.noop();
+      const untilReconnect = reconnectAt - Date.now();
+      if (untilReconnect <= 0) {
+        await this.logoutForReconnect(client);
+        return 'reconnect';
       }
+      if (canIdle) await this.idleOnce(client, changed, closed, untilReconnect);
+      else await this.pollWait(client, changed, closed, untilReconnect);
     }
+    return 'ended';
+  }
+
+  /**
+   * One IDLE, ended by a notification, by the safety poll (`pollIntervalMs`: providers stop
+   * notifying without a word, so the inbox is searched this often regardless), by the refresh
+   * (`idleRefreshIntervalMs`: they also drop a long IDLE silently), by the reconnect deadline, by
+   * stop, or by imapflow itself. Every way out leads the session back to a search, then a new IDLE.
+   */
+  private async idleOnce(client: ImapFlow, changed: WakeSignal, closed: WakeSignal, untilReconnect: number): Promise<void> {
+    const { pollIntervalMs, idleRefreshIntervalMs } = this.o;
+    const timer = startTimer(Math.min(pollIntervalMs, idleRefreshIntervalMs, untilReconnect));
+    this.status('idle', 'IDLE on INBOX');
+    const idling: Promise<void> = client.idle().then(
+      () => {},
+      () => {},
+    );
+    try {
+      // IDLE may also end without us: imapflow breaks it for a NOOP when the socket was quiet
+      // for `socketTimeout` (its dead-peer probe). Not going back into IDLE then would leave the
+      // connection silent until the next timeout, which imapflow treats as a dead server.
+      await Promise.race([closed.wait(), this.stopSignal.wait(), changed.wait(), timer.done, idling]);
+    } finally {
+      timer.cancel();
+    }
+    // Any command ends IDLE; NOOP also collects pending EXISTS responses.
+    if (client.usable && !this.stopping) await client.noop();
+    await idling;
+  }
+
+  /** Waits `pollIntervalMs` (less when the reconnect deadline comes first) without IDLE. */
+  private async pollWait(client: ImapFlow, changed: WakeSignal, closed: WakeSignal, untilReconnect: number): Promise<void> {
+    const timer = startTimer(Math.min(this.o.pollIntervalMs, untilReconnect));
+    this.status('polling', `polling every ${Math.round(this.o.pollIntervalMs / 1000)} s`);
+    try {
+      await Promise.race([closed.wait(), this.stopSignal.wait(), changed.wait(), timer.done]);
+    } finally {
+      timer.cancel();
+    }
+    if (client.usable && !this.stopping) await client.noop();
+  }
+
+  /** Says goodbye before a planned reconnect; a server that does not answer is closed on anyway. */
+  private async logoutForReconnect(client: ImapFlow): Promise<void> {
+    this.o.log.info({ host: this.o.host, afterMs: this.o.idleReconnectIntervalMs }, 'IMAP reconnecting for a fresh login (idle_reconnect_interval)');
+    if (!client.usable) return;
+    await Promise.race([client.logout().catch(() => {}), delay(3_000), this.stopSignal.wait()]);
   }
 
   /** Processes every message in INBOX that is not yet deleted, oldest first, in batches. */

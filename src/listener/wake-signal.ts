@@ -40,3 +40,20 @@ export function sleepUnless(ms: number, signal: WakeSignal): Promise<void> {
     });
   });
 }
+
+/** A timer that can be cleared: the listener's waits race it against events and clear it when they win. */
+export interface Timer {
+  /** Resolves when the time is up; never if cancelled first. */
+  readonly done: Promise<void>;
+  cancel(): void;
+}
+
+/** Starts a timer of `ms` that does not keep the process alive. */
+export function startTimer(ms: number): Timer {
+  let handle: NodeJS.Timeout | undefined;
+  const done = new Promise<void>((resolve) => {
+    handle = setTimeout(resolve, Math.max(0, ms));
+    handle.unref();
+  });
+  return { done, cancel: () => clearTimeout(handle) };
+}
