@@ -31,7 +31,7 @@ let oauth: OAuthServer;
 let ca: TestTls;
 let dovecot: DovecotServer;
 const proxies: TcpProxy[] = [];
-const USERS = ['ms-bot', 'g-bot', 'x-bot', 'idle-bot', 'revoke-bot', 'recover-bot'];
+const USERS = ['ms-bot', 'g-bot', 'x-bot', 'idle-bot', 'plan-bot', 'revoke-bot', 'recover-bot'];
 
 before(async () => {
   oauth = await startOAuthServer();
@@ -228,6 +228,20 @@ describe('IMAP listener with OAuth2 logins (real Dovecot, local token server)', 
       assert.ok(!run.statuses.some((s) => s.state === 'error'), 'a stale token is not an error state');
       assert.match(run.logText(), /refused the cached access token; logging in again with a new one/);
       assertNoSecretLogged(run, secrets);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  it('a token that died during IDLE meets the planned reconnect (idle_reconnect_interval): renewed once, no error state', async () => {
+    const { login, clientId } = microsoftClient('plan-bot');
+    const run = startListener('plan-bot', login, { port: dovecot.tlsPort!, security: 'tls' }, { idleReconnectIntervalMs: 1_500 });
+    try {
+      await waitUntil(() => last(run)?.state === 'idle', 20_000, 'the listener to idle');
+      oauth.expireAll();
+      await waitUntil(() => oauth.tokenRequestCount(clientId) >= 2, 20_000, 'a new token after the planned reconnect was refused');
+      await deliverAndWait(run, 'plan-bot', 'after the planned reconnect');
+      assert.ok(!run.statuses.some((s) => s.state === 'error' || s.state === 'backoff'), 'neither an error nor a blip');
     } finally {
       await run.stop();
     }
