@@ -12,6 +12,7 @@
  * `failed` with its reason logged and stored.
  */
 import type { RepoServerConfig } from '../config/types.ts';
+import { createMailCredentials, type MailCredentials } from '../mail-account/credentials.ts';
 import type { Db } from '../store/database.ts';
 import {
   dueCount,
@@ -31,7 +32,7 @@ import { removeSpoolFile, spoolDir, sweepSpool } from './spool.ts';
 /** A spool file younger than this may belong to a task that has not committed its row yet. */
 const SPOOL_SWEEP_MIN_AGE_MS = 10 * 60_000;
 import { registerSecretValues, type Logger } from '../log/logger.ts';
-import { createMailCredentials, loginSecretValues, type MailCredentials } from '../mail-account/credentials.ts';
+import { loginSecretValues } from '../mail-account/credentials.ts';
 import { createSmtpTransport, sendRaw, type SmtpTimeouts, type SmtpTransport } from './smtp-transport.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 
