@@ -59,7 +59,7 @@ export const ERROR_CODES = {
   ATTACHMENT_NAME_EXHAUSTED: 'no free file name was left in inbox/ for an attachment',
 
   // --- mail accounts -------------------------------------------------------------------------
-  MAIL_OAUTH2_FAILED: "the OAuth2 provider refused to issue an access token for a repository's mailbox (revoked consent, wrong tenant, bad secret); the provider's own error is in the message",
+  MAIL_OAUTH2_FAILED: "the OAuth2 provider gave no access token for a repository's mailbox: it refused (revoked consent, wrong tenant, bad secret) or did not answer usefully (timeout, 5xx); the provider's own error is in the message",
 
   // --- the task, as the sender is told --------------------------------------------------------
   MAIL_EMPTY: 'the mail had neither subject nor body text (after removing the quoted history)',

@@ -4,7 +4,9 @@
  *
  * A listener is healthy while it is connected (idle, polling, processing). Connecting or starting
  * is normal for a short while after a (re)start, so it counts as healthy for STARTUP_GRACE_MS after
- * the state was written; a listener stuck there longer is not. Backoff and stopped are unhealthy.
+ * the state was written; a listener stuck there longer is not. Backoff, error and stopped are
+ * unhealthy; `error` (a login that cannot succeed until someone fixes it, e.g. the OAuth2 provider
+ * refused the grant) names what to fix in its problem.
  */
 import type { RepoStatusRow } from '../store/repo-status.ts';
 import type { ListenerState } from '../protocol/listener-status.ts';
@@ -45,6 +47,7 @@ export function isListenerHealthy(state: RepoHealthState, updatedAt: number, now
     case 'unknown':
       return now - updatedAt <= STARTUP_GRACE_MS;
     case 'backoff':
+    case 'error':
     case 'stopped':
       return false;
     default:
@@ -81,9 +84,14 @@ export function assessHealth(input: HealthInput): HealthReport {
     if (!healthy) {
       problems.push({
         component: `repo:${repoId}`,
-        message: s ? `listener is ${state}${s.lastError ? `: ${s.lastError}` : ''}` : 'listener has not reported a state',
+        message: s ? listenerProblem(state, s.lastError) : 'listener has not reported a state',
       });
     }
   }
   return { status: problems.length === 0 ? 'ok' : 'degraded', repos, problems };
+}
+
+function listenerProblem(state: RepoHealthState, lastError: string | null): string {
+  if (state === 'error') return `listener cannot log in until this is fixed: ${lastError ?? 'the server refused the login'}`;
+  return `listener is ${state}${lastError ? `: ${lastError}` : ''}`;
 }

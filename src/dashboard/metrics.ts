@@ -23,6 +23,7 @@ export const LISTENER_STATES: readonly ListenerState[] = [
   'polling',
   'processing',
   'backoff',
+  'error',
   'stopped',
 ];
 

@@ -23,10 +23,18 @@ import { describeTlsFailure, tlsFailureMessage, type MailEndpoint } from '../mai
 import type { ListenerState, ListenerStatus } from '../protocol/listener-status.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../threads/backoff.ts';
 import { imapSecurityOptions } from './imap-security.ts';
+import { classifyLoginFailure, isLoginRefusal } from './login-failure.ts';
 import { WakeSignal, sleepUnless, startTimer } from './wake-signal.ts';
 import { planFetches, type FetchStep } from './fetch-plan.ts';
 import { headerSectionOf } from '../email/headers.ts';
 import { Lifecycle } from '../lifecycle/lifecycle.ts';
+
+/**
+ * Retries while a login cannot succeed without a fix: 30 s, doubling, at most 15 minutes apart.
+ * Slower than a network blip's backoff (a provider that refused a grant will refuse it again, and
+ * providers throttle clients that keep asking), yet a fix is noticed within 15 minutes.
+ */
+export const LOGIN_ERROR_BACKOFF: BackoffPolicy = { initialMs: 30_000, maxMs: 15 * 60_000, stableAfterMs: DEFAULT_BACKOFF.stableAfterMs };
 
 /** How much of an oversized message is downloaded to read its header section. */
 export const HEADER_PREVIEW_BYTES = 256 * 1024;
@@ -79,6 +87,8 @@ export interface ImapListenerOptions {
    */
   readonly socketTimeoutMs?: number;
   readonly backoff?: BackoffPolicy;
+  /** Between attempts while the login cannot succeed without a fix (the `error` state); default LOGIN_ERROR_BACKOFF. */
+  readonly errorBackoff?: BackoffPolicy;
   /** Messages fetched per round trip when many are waiting (default 200). */
   readonly batchSize?: number;
   /** Larger messages are downloaded as their header section only; null: no limit. */
@@ -153,53 +163,79 @@ export class ImapListener {
   private async loop(): Promise<void> {
     const policy = this.o.backoff ?? DEFAULT_BACKOFF;
     let attempt = 0;
+    /** Consecutive attempts that ended in `needs-fix`: the slow backoff's counter. */
+    let unfixed = 0;
+    /** The refused token was already replaced once since the last good login. */
+    let tokenRenewed = false;
     while (!this.stopping) {
-      let connectedAt: number | null = null;
-      let planned = false;
-      let client: ImapFlow;
-      try {
-        client = this.createClient(await this.credentials.auth());
-      } catch (err) {
-        this.lastError = describeImapError(err, this.endpoint);
-        this.o.log.warn({ err: this.lastError }, 'IMAP login credentials unavailable');
-        await this.backoff(policy, attempt++);
-        continue;
-      }
-      this.current = client;
-      const closed = new WakeSignal();
-      client.on('close', () => closed.notify());
-      // imapflow reports most failures as 'error' events; without a listener they would crash
-      // the thread. The 'close' event that follows is what ends the session.
-      client.on('error', (err: Error) => {
-        this.lastError = describeImapError(err, this.endpoint);
-        this.o.log.warn({ err: this.lastError }, 'IMAP connection error');
-      });
-      try {
-        this.status('connecting', `${this.o.host}:${this.o.port}`);
-        await client.connect();
-        connectedAt = Date.now();
-        this.o.log.info({ host: this.o.host, port: this.o.port }, 'IMAP connected');
-        planned = (await this.session(client, closed)) === 'reconnect';
-      } catch (err) {
-        if (!this.stopping) {
-          this.lastError = describeImapError(err, this.endpoint);
-          this.o.log.warn({ err: this.lastError }, 'IMAP session ended with an error');
-          // A refused token may only be stale: the next login asks the provider for a new one.
-          if ((err as { authenticationFailed?: boolean }).authenticationFailed) this.credentials.loginRefused();
-        }
-      } finally {
-        client.close();
-        this.current = null;
-      }
+      const { connectedAt, error, planned } = await this.connectOnce();
       if (this.stopping) break;
+      if (connectedAt !== null) {
+        // Logged in: whatever was wrong with the login is fixed.
+        unfixed = 0;
+        tokenRenewed = false;
+        if (Date.now() - connectedAt >= policy.stableAfterMs) attempt = 0;
+      }
       // idle_reconnect_interval is up: a healthy session, so a fresh login at once and a clean slate.
       if (planned) {
         attempt = 0;
         continue;
       }
-      if (connectedAt !== null && Date.now() - connectedAt >= policy.stableAfterMs) attempt = 0;
-      await this.backoff(policy, attempt++);
+      const kind = error === null || connectedAt !== null ? 'transient' : classifyLoginFailure(error, this.credentials.method, tokenRenewed);
+      // A refused token is dropped; one the server could not check ([UNAVAILABLE]) is kept.
+      if (kind !== 'transient' && isLoginRefusal(error)) this.credentials.loginRefused();
+      if (kind === 'renew-token') {
+        tokenRenewed = true;
+        this.o.log.info('IMAP server refused the cached access token; logging in again with a new one');
+        continue;
+      }
+      if (kind === 'needs-fix') await this.errorBackoff(unfixed++);
+      else await this.backoff(policy, attempt++);
     }
+  }
+
+  /**
+   * One connection: credentials, connect and log in, then the session until it ends. `planned`:
+   * it ended because idle_reconnect_interval was up (logged out cleanly).
+   */
+  private async connectOnce(): Promise<{ connectedAt: number | null; error: unknown; planned: boolean }> {
+    let client: ImapFlow;
+    try {
+      client = this.createClient(await this.credentials.auth());
+    } catch (err) {
+      this.lastError = describeImapError(err, this.endpoint);
+      this.o.log.warn({ err: this.lastError }, 'IMAP login credentials unavailable');
+      return { connectedAt: null, error: err, planned: false };
+    }
+    this.current = client;
+    let connectedAt: number | null = null;
+    let error: unknown = null;
+    let planned = false;
+    const closed = new WakeSignal();
+    client.on('close', () => closed.notify());
+    // imapflow reports most failures as 'error' events; without a listener they would crash
+    // the thread. The 'close' event that follows is what ends the session.
+    client.on('error', (err: Error) => {
+      this.lastError = describeImapError(err, this.endpoint);
+      this.o.log.warn({ err: this.lastError }, 'IMAP connection error');
+    });
+    try {
+      this.status('connecting', `${this.o.host}:${this.o.port}`);
+      await client.connect();
+      connectedAt = Date.now();
+      this.o.log.info({ host: this.o.host, port: this.o.port, login: this.credentials.method }, 'IMAP connected');
+      planned = (await this.session(client, closed)) === 'reconnect';
+    } catch (err) {
+      if (!this.stopping) {
+        error = err;
+        this.lastError = describeImapError(err, this.endpoint);
+        this.o.log.warn({ err: this.lastError }, 'IMAP session ended with an error');
+      }
+    } finally {
+      client.close();
+      this.current = null;
+    }
+    return { connectedAt, error, planned };
   }
 
   private async backoff(policy: BackoffPolicy, attempt: number): Promise<void> {
@@ -207,6 +243,15 @@ export class ImapListener {
     const wait = backoffDelay(policy, attempt);
     this.status('backoff', `reconnecting in ${Math.round(wait / 1000)} s`, Date.now() + wait);
     this.o.log.info({ attempt: attempt + 1, waitMs: wait }, 'IMAP reconnect scheduled');
+    await sleepUnless(wait, this.stopSignal);
+  }
+
+  /** The login cannot succeed as things are: say so, and try again slowly (someone may fix it meanwhile). */
+  private async errorBackoff(attempt: number): Promise<void> {
+    if (this.stopping) return;
+    const wait = backoffDelay(this.o.errorBackoff ?? LOGIN_ERROR_BACKOFF, attempt);
+    this.status('error', `cannot log in until the login or grant is fixed; next try in ${Math.round(wait / 1000)} s`, Date.now() + wait);
+    this.o.log.error({ err: this.lastError, attempt: attempt + 1, waitMs: wait }, 'IMAP login cannot succeed until the configuration or the grant is fixed');
     await sleepUnless(wait, this.stopSignal);
   }
 

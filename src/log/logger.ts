@@ -33,6 +33,23 @@ export function registerSecretValues(values: Iterable<string | null | undefined>
       if (jsonForm !== v) secretValues.add(jsonForm);
     }
   }
+  rebuildSecretPattern();
+}
+
+/**
+ * Stops redacting values that can no longer open anything (an OAuth2 access token long expired),
+ * so a daemon that runs for months does not grow its pattern by one token an hour.
+ */
+export function forgetSecretValues(values: Iterable<string | null | undefined>): void {
+  for (const v of values) {
+    if (typeof v !== 'string') continue;
+    secretValues.delete(v);
+    secretValues.delete(JSON.stringify(v).slice(1, -1));
+  }
+  rebuildSecretPattern();
+}
+
+function rebuildSecretPattern(): void {
   const sorted = [...secretValues].sort((a, b) => b.length - a.length).map(escapeRegExp);
   secretPattern = sorted.length ? new RegExp(sorted.join('|'), 'g') : null;
 }

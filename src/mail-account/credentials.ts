@@ -4,7 +4,7 @@
  * login and say when the server refused them, so a stale token is replaced once.
  */
 import type { MailLogin } from '../config/types.ts';
-import { OAuth2TokenSource } from './oauth2-token-source.ts';
+import { OAuth2TokenSource, type IssuedToken, type TokenSourceOptions } from './oauth2-token-source.ts';
 
 export type MailAuth = { readonly user: string; readonly pass: string } | { readonly user: string; readonly accessToken: string };
 
@@ -13,19 +13,26 @@ export interface MailCredentials {
   readonly method: MailLogin['kind'];
   /** Credentials for the next login; rejects with an OAuth2TokenError when the provider refuses. */
   auth(): Promise<MailAuth>;
+  /** OAuth2: the access token with its expiry (nodemailer's token provisioning); null for a password login. */
+  token(): Promise<IssuedToken | null>;
   /** The server refused the last login: a cached token is dropped, so the next auth() asks for a new one. */
   loginRefused(): void;
 }
 
-export function createMailCredentials(username: string, login: MailLogin): MailCredentials {
+/**
+ * One per repository and thread, kept as long as the configuration: an OAuth2 token is then reused
+ * by every login until shortly before it expires.
+ */
+export function createMailCredentials(username: string, login: MailLogin, options: TokenSourceOptions = {}): MailCredentials {
   if (login.kind === 'password') {
     const auth: MailAuth = { user: username, pass: login.password };
-    return { method: 'password', auth: async () => auth, loginRefused: () => undefined };
+    return { method: 'password', auth: async () => auth, token: async () => null, loginRefused: () => undefined };
   }
-  const source = new OAuth2TokenSource(login);
+  const source = new OAuth2TokenSource(login, options);
   return {
     method: 'oauth2',
     auth: async () => ({ user: username, accessToken: await source.token() }),
+    token: () => source.issued(),
     loginRefused: () => source.invalidate(),
   };
 }

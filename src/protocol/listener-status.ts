@@ -5,8 +5,14 @@
  */
 import type { LifecycleState } from '../lifecycle/lifecycle.ts';
 
-/** What a running listener's connection is doing: activity within the `running` lifecycle state. */
-export type ListenerActivity = 'connecting' | 'idle' | 'polling' | 'processing' | 'backoff';
+/**
+ * What a running listener's connection is doing: activity within the `running` lifecycle state.
+ * `backoff` waits to reconnect after something that may pass by itself (a network blip, a server
+ * restart); `error` waits after a login that cannot succeed until someone fixes something (the
+ * OAuth2 provider refused the grant, the server refused the password or a fresh token). Both
+ * retry; `lastError` says why, `nextRetryAt` when.
+ */
+export type ListenerActivity = 'connecting' | 'idle' | 'polling' | 'processing' | 'backoff' | 'error';
 /**
  * What the dashboard shows for a listener: its lifecycle words while it starts or after it stopped
  * (the same words as every other part's, src/lifecycle/lifecycle.ts), its activity in between.

@@ -12,6 +12,7 @@
  * `failed` with its reason logged and stored.
  */
 import type { RepoServerConfig } from '../config/types.ts';
+import { createMailCredentials, type MailCredentials } from '../mail-account/credentials.ts';
 import type { Db } from '../store/database.ts';
 import {
   dueCount,
@@ -127,6 +128,8 @@ export class OutgoingMailSender {
     createTransport: (repo: RepoServerConfig) => SmtpTransport;
   };
   readonly #transports = new Map<string, SmtpTransport>();
+  /** One per repo for the sender's lifetime, so an OAuth2 access token serves every send until it expires. */
+  readonly #credentials = new Map<string, MailCredentials>();
   readonly #storage: StorageHealth | undefined;
   #timer: NodeJS.Timeout | null = null;
   #running = false;
@@ -157,7 +160,7 @@ export class OutgoingMailSender {
       now: options.now ?? Date.now,
       random: options.random ?? Math.random,
       timeouts,
-      createTransport: options.createTransport ?? ((repo) => createSmtpTransport(repo, timeouts)),
+      createTransport: options.createTransport ?? ((repo) => createSmtpTransport(repo, timeouts, this.#credentialsFor(repo))),
     };
     // Whoever loaded the configuration registers these too; doing it here keeps an SMTP error that
     // echoes a credential out of our log lines even when this class is used on its own.
@@ -302,6 +305,15 @@ export class OutgoingMailSender {
       (a, r) => ({ attempted: a.attempted + r.attempted, sent: a.sent + r.sent, failed: a.failed + r.failed }),
       { attempted: 0, sent: 0, failed: 0 },
     );
+  }
+
+  #credentialsFor(repo: RepoServerConfig): MailCredentials {
+    let c = this.#credentials.get(repo.repoId);
+    if (!c) {
+      c = createMailCredentials(repo.email.username, repo.email.login);
+      this.#credentials.set(repo.repoId, c);
+    }
+    return c;
   }
 
   #transportFor(repo: RepoServerConfig): SmtpTransport {

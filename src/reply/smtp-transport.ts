@@ -7,6 +7,7 @@ import type { SMTPTransportOptions, SMTPSentMessageInfo } from 'nodemailer';
 import type { Readable } from 'node:stream';
 import type { RepoServerConfig } from '../config/types.ts';
 import { createMailCredentials, type MailCredentials } from '../mail-account/credentials.ts';
+import { REFRESH_MARGIN_MS } from '../mail-account/oauth2-token-source.ts';
 import { mailTlsOptions } from '../mail-account/tls.ts';
 
 export type SmtpTransport = Transporter<SMTPSentMessageInfo, SMTPTransportOptions>;
@@ -57,10 +58,12 @@ export function createSmtpTransport(
 ): SmtpTransport {
   const transport = nodemailer.createTransport(smtpTransportOptions(repo, timeouts));
   if (repo.email.login.kind === 'oauth2') {
-    transport.set('oauth2_provision_cb', (_user: string, renew: boolean, callback: (err: Error | null, token?: string) => void) => {
+    // nodemailer keeps the token until `expires` and asks again with renew=true when the server
+    // refuses it: the cached token is dropped then, so that one retry uses a new one.
+    transport.set('oauth2_provision_cb', (_user: string, renew: boolean, callback: (err: Error | null, token?: string, expires?: number) => void) => {
       if (renew) credentials.loginRefused();
-      credentials.auth().then(
-        (auth) => callback(null, 'accessToken' in auth ? auth.accessToken : undefined),
+      credentials.token().then(
+        (issued) => (issued ? callback(null, issued.accessToken, issued.expiresAt - REFRESH_MARGIN_MS) : callback(new Error('internal: no OAuth2 token source'))),
         (err: Error) => callback(err),
       );
     });

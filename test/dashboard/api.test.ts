@@ -227,6 +227,33 @@ describe('dashboard JSON API', () => {
     }
   });
 
+  it('a listener that cannot log in (error state) shows the provider’s message on /health and the Repos page; the other repo stays healthy', async () => {
+    const { db: hdb, cleanup: c2 } = tempDb();
+    try {
+      const app = createDashboardApp(makeOptions(hdb, makeConfig(['alpha', 'beta'])).options);
+      const message = 'MAIL_OAUTH2_FAILED: the OAuth2 provider at oauth2.example did not refresh the access token of client app-1: invalid_grant (HTTP 400): Token has been expired or revoked.';
+      const retry = Date.now() + 30_000;
+      saveListenerStatus(hdb, 'alpha', { state: 'idle', detail: 'IDLE on INBOX', lastError: null, nextRetryAt: null });
+      saveListenerStatus(hdb, 'beta', { state: 'error', detail: 'cannot log in until the login or grant is fixed; next try in 30 s', lastError: message, nextRetryAt: retry });
+      const r = await getJson(app, '/health');
+      assert.equal(r.status, 503);
+      assert.deepEqual([r.body.repos.beta.state, r.body.repos.beta.healthy, r.body.repos.beta.lastError, r.body.repos.beta.nextRetryAt], ['error', false, message, retry]);
+      assert.equal(r.body.repos.alpha.healthy, true);
+      assert.deepEqual(r.body.problems, [{ component: 'repo:beta', message: `listener cannot log in until this is fixed: ${message}` }]);
+
+      const page = await (await app.request(BASE + '/repos', { headers: { accept: 'text/html' } })).text();
+      const beta = page.slice(page.indexOf('data-repo="beta"'));
+      assert.match(beta, /<span class="state unhealthy">error<\/span>/);
+      assert.match(beta, /<dt>Cannot log in until fixed<\/dt><dd class="error-text" data-role="last-error">MAIL_OAUTH2_FAILED: [^<]*Token has been expired or revoked\.<\/dd>/);
+      assert.match(beta, /<dt>Next retry<\/dt>/);
+
+      const metrics = await (await app.request(BASE + '/metrics')).text();
+      assert.match(metrics, /airut_listener_state\{repo="beta",state="error"\} 1/);
+    } finally {
+      c2();
+    }
+  });
+
   it('/metrics is valid Prometheus text whose counters match the store', async () => {
     const { db: mdb, cleanup: c2 } = tempDb();
     try {

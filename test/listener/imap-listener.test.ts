@@ -129,3 +129,26 @@ test('a quiet IDLE outlives the socket timeout: no reconnect, and mail is still 
     await running;
   }
 });
+
+test('a refused password is the error state (no token to renew), retried slowly', async () => {
+  const d = await startDovecot({ users: [{ user: 'wrongpw-bot', password: 'pw-wrongpw-bot' }] });
+  servers.push(d);
+  const statuses: Array<{ state: string; lastError: string | null; detail: string | null }> = [];
+  const l = listener(d, 'wrongpw-bot', null, () => true, {
+    login: { kind: 'password', password: 'not-the-password' },
+    errorBackoff: { initialMs: 200, maxMs: 400, stableAfterMs: 60_000 },
+    onStatus: (s) => statuses.push(s),
+  });
+  const running = l.run();
+  try {
+    const error = await waitUntil(() => statuses.find((s) => s.state === 'error'), 15_000, 'the error state');
+    assert.match(error.lastError ?? '', /^login failed: /);
+    assert.match(error.detail ?? '', /cannot log in until the login or grant is fixed/);
+    assert.ok(!JSON.stringify(statuses).includes('not-the-password'));
+    await waitUntil(() => statuses.filter((s) => s.state === 'error').length >= 2, 15_000, 'a second attempt, also refused');
+    assert.ok(!statuses.some((s) => s.state === 'backoff'), 'a refused password is not a network blip');
+  } finally {
+    await l.stop();
+    await running;
+  }
+});

@@ -117,7 +117,7 @@ function repoCard(d: DashboardDeps, o: RepoOverview, repoId: string): SafeHtml {
   }${configured ? h`<span class="muted">${d.o.config.repos[repoId]?.email.fromAddress ?? ''}</span>` : ''}</div>
 <dl class="fields">
 ${s?.detail ? h`<dt>Detail</dt><dd>${s.detail}</dd>` : ''}
-${s?.lastError ? h`<dt>Last error</dt><dd class="error-text">${s.lastError}</dd>` : ''}
+${s?.lastError ? h`<dt>${s.state === 'error' ? 'Cannot log in until fixed' : 'Last error'}</dt><dd class="error-text" data-role="last-error">${s.lastError}</dd>` : ''}
 ${s?.nextRetryAt ? h`<dt>Next retry</dt><dd>${timeTag(s.nextRetryAt)}</dd>` : ''}
 <dt>Last mail seen</dt><dd>${s?.lastMailAt ? timeTag(s.lastMailAt) : 'never'}</dd>
 ${s ? h`<dt>State since</dt><dd>${timeTag(s.updatedAt)}</dd>` : ''}
