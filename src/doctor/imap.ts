@@ -5,13 +5,14 @@
  * the `trusted_authserv_id` a mail server writes, so the doctor compares them with the setting.
  */
 import { ImapFlow } from 'imapflow';
+import type { TLSSocket } from 'node:tls';
 import type { RepoServerConfig } from '../config/types.ts';
 import { verifyDmarc } from '../email/authenticate.ts';
 import { parseHeaderSection } from '../email/headers.ts';
 import { printable } from '../email/text.ts';
 import { imapSecurityOptions } from '../listener/imap-security.ts';
-import { createMailCredentials } from '../mail-account/credentials.ts';
-import { describeMailFailure, type MailEndpoint } from './mail-errors.ts';
+import { describeMailFailure, type DoctorMailEndpoint } from './mail-errors.ts';
+import { connectionRow, loginKey, obtainLoginOrRow, tlsSummary } from './mail-login.ts';
 import { fail, ok, warn, type CheckContext, type CheckResult, type DoctorCheck } from './types.ts';
 
 /** How many of the newest mails are compared with trusted_authserv_id. */
@@ -23,9 +24,20 @@ interface SampledMail {
   readonly verdict: ReturnType<typeof verifyDmarc>;
 }
 
-function endpoint(repo: RepoServerConfig): MailEndpoint {
+function endpoint(repo: RepoServerConfig): DoctorMailEndpoint {
   const e = repo.email;
-  return { protocol: 'IMAP', configPath: `repos.${repo.repoId}.email`, host: e.imapServer, port: e.imapPort, security: e.imapSecurity };
+  return { protocol: 'IMAP', configPath: `repos.${repo.repoId}.email`, host: e.imapServer, port: e.imapPort, security: e.imapSecurity, login: loginKey(repo) };
+}
+
+/** Whom the server's certificate names and who vouched for it, e.g. `certificate for imap.example.com from R11, valid until …`. */
+function certificateSummary(client: ImapFlow): string {
+  const socket = (client as unknown as { socket?: Partial<TLSSocket> | false }).socket;
+  if (!socket || typeof socket.getPeerCertificate !== 'function') return '';
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return '';
+  const issuer = printable(String(cert.issuer?.CN ?? cert.issuer?.O ?? 'an unnamed issuer'), 80);
+  const subject = printable(String(cert.subject?.CN ?? cert.subjectaltname ?? '?'), 80);
+  return `; certificate for ${subject} from ${issuer}, valid until ${new Date(cert.valid_to).toISOString().slice(0, 10)}`;
 }
 
 /** The verdicts the listener would reach on the newest mails, judged on their headers alone. */
@@ -70,6 +82,8 @@ export async function checkImap(repo: RepoServerConfig, ctx: CheckContext): Prom
   const name = `${repo.repoId}: imap`;
   const e = repo.email;
   const where = `${e.username}@${e.imapServer}:${e.imapPort}/${e.imapSecurity}`;
+  const login = await obtainLoginOrRow(repo, name);
+  if ('status' in login) return [login];
   let client: ImapFlow | null = null;
   const onAbort = () => client?.close();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -78,7 +92,7 @@ export async function checkImap(repo: RepoServerConfig, ctx: CheckContext): Prom
       host: e.imapServer,
       port: e.imapPort,
       ...imapSecurityOptions(e.imapSecurity, e.tls),
-      auth: await createMailCredentials(e.username, e.login).auth(),
+      auth: login.auth,
       logger: false,
       disableAutoIdle: true,
       connectionTimeout: ctx.timeoutMs,
@@ -88,11 +102,13 @@ export async function checkImap(repo: RepoServerConfig, ctx: CheckContext): Prom
     // imapflow reports socket trouble as an 'error' event too; without a listener it would crash the process.
     client.on('error', () => undefined);
     await client.connect();
+    const secured = certificateSummary(client);
     const mailbox = await client.mailboxOpen('INBOX', { readOnly: true });
     const idle = client.capabilities.has('IDLE') ? '' : '; the server has no IDLE, so the listener will poll';
     const sample = await sampleNewest(client, repo, mailbox.exists);
     await client.logout().catch(() => undefined);
-    return [ok(name, `${where}: logged in, INBOX holds ${mailbox.exists} message(s)${idle}`), dmarcHeaderRow(repo, sample)];
+    const detail = `${where}: logged in with ${login.summary}, over ${tlsSummary(e.imapSecurity, e.tls)}${secured}; INBOX holds ${mailbox.exists} message(s)${idle}`;
+    return [connectionRow(repo, name, e.imapSecurity, detail), dmarcHeaderRow(repo, sample)];
   } catch (err) {
     const f = describeMailFailure(err, endpoint(repo), ctx.timeoutMs);
     return [fail(name, f.detail, f.fix)];

@@ -1,34 +1,25 @@
 /**
  * Turns a failed IMAP or SMTP connection into what an operator needs: what happened, in one
- * line, and which setting to change. imapflow and nodemailer report the same network and TLS
- * failures with different shapes, so both are read here in one place.
+ * line, and which setting to change. imapflow and nodemailer report the same network failures
+ * with different shapes, so both are read here in one place; TLS failures are read by
+ * mail-account/tls-errors.ts, which the listener and the outbox sender use too. A refused login
+ * gets the fix its words and the login method call for (Exchange Online, Gmail, a refused token).
  */
 import { printable } from '../email/text.ts';
+import { describeTlsFailure, errorFacts, type MailEndpoint } from '../mail-account/tls-errors.ts';
 import { seconds } from './types.ts';
 
-export interface MailEndpoint {
-  readonly protocol: 'IMAP' | 'SMTP';
-  /** Config path of the repository's email section, e.g. `repos.api.email`. */
-  readonly configPath: string;
-  readonly host: string;
-  readonly port: number;
-  readonly security: 'tls' | 'starttls' | 'none';
+export type { MailEndpoint };
+
+/** The endpoint, and how the repository logs in there (the fix for a refused login depends on it). */
+export interface DoctorMailEndpoint extends MailEndpoint {
+  readonly login: 'password' | 'microsoft_oauth2' | 'oauth2';
 }
 
 export interface MailFailure {
   readonly detail: string;
   readonly fix: string;
 }
-
-const CERT_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 interface ErrorLike {
   message?: string;
@@ -37,21 +28,6 @@ interface ErrorLike {
   response?: string;
   responseCode?: number;
   authenticationFailed?: boolean;
-  cause?: unknown;
-}
-
-/** Every code and message along the `cause` chain: libraries wrap socket errors differently. */
-function facts(err: unknown): { codes: string[]; text: string } {
-  const codes: string[] = [];
-  const texts: string[] = [];
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 5; depth++) {
-    const x = e as ErrorLike;
-    if (typeof x.code === 'string') codes.push(x.code);
-    if (x.message) texts.push(x.message);
-    e = x.cause;
-  }
-  return { codes, text: texts.join(' | ') };
 }
 
 function usualPorts(p: MailEndpoint): string {
@@ -77,21 +53,63 @@ export function isLoginRefused(err: unknown): boolean {
   return x.authenticationFailed === true || x.code === 'EAUTH' || x.responseCode === 535;
 }
 
-export function describeMailFailure(err: unknown, p: MailEndpoint, timeoutMs: number): MailFailure {
+/** Exchange Online's answers to a password login once basic authentication is off (IMAP, SMTP). */
+const EXCHANGE_BASIC_AUTH_OFF = /^(AUTHENTICATE|LOGIN) failed\.?$|5\.7\.139.*basic authentication is disabled/i;
+/** Exchange Online with SMTP AUTH turned off for the tenant or the mailbox. */
+const EXCHANGE_SMTP_AUTH_OFF = /SmtpClientAuthentication is disabled/i;
+/** Gmail refusing the account password of an account with 2-step verification. */
+const GMAIL_APP_PASSWORD = /Application-specific password required/i;
+
+/** A refused login, and the fix that fits the server's words and the configured login method. */
+function describeRefusedLogin(err: unknown, p: DoctorMailEndpoint): MailFailure {
   const x = (err ?? {}) as ErrorLike;
-  const { codes, text } = facts(err);
+  const said = printable((x.responseText ?? x.response ?? x.message ?? 'authentication failed').replace(/\s+/g, ' '), 200);
+  const where = `${p.host}:${p.port}`;
+  const detail = `login refused by ${where}: ${said}`;
+  if (EXCHANGE_SMTP_AUTH_OFF.test(said)) {
+    return {
+      detail,
+      fix: 'Exchange Online has SMTP AUTH turned off: an Exchange administrator enables it for this mailbox (Set-CASMailbox <mailbox> -SmtpClientAuthenticationDisabled $false); see docs/email-setup.md',
+    };
+  }
+  if (p.login === 'password' && EXCHANGE_BASIC_AUTH_OFF.test(said.trim())) {
+    return {
+      detail: `Exchange Online refused basic authentication at ${where} (${said})`,
+      fix: `configure ${p.configPath}.microsoft_oauth2 instead of password: Microsoft 365 no longer accepts passwords for IMAP and SMTP (docs/email-setup.md, "Microsoft 365")`,
+    };
+  }
+  if (GMAIL_APP_PASSWORD.test(said)) {
+    return {
+      detail,
+      fix: `Gmail wants an app password for this account: create one (Google Account, Security, App passwords) and put it in the variable ${p.configPath}.password reads, or configure ${p.configPath}.oauth2`,
+    };
+  }
+  if (p.login !== 'password') {
+    return {
+      detail: `${detail} (the access token was refused)`,
+      fix:
+        p.login === 'microsoft_oauth2'
+          ? `the token was issued but the mailbox does not accept it: register the app's service principal in Exchange Online and give it access to ${p.protocol === 'IMAP' ? 'the mailbox (Add-MailboxPermission)' : 'the mailbox (Add-MailboxPermission; SMTP also needs SMTP AUTH enabled)'}, and check ${p.configPath}.username is that mailbox; see docs/email-setup.md`
+          : `the token was issued but the server does not accept it: check ${p.configPath}.username is the account that granted access, and that the grant's scope covers mail (Google: https://mail.google.com/)`,
+    };
+  }
+  return {
+    detail,
+    fix:
+      `check ${p.configPath}.username and ${p.configPath}.password (the variable its !env names must hold the current password); ` +
+      'Gmail needs an app password, and Microsoft 365 needs microsoft_oauth2',
+  };
+}
+
+export function describeMailFailure(err: unknown, p: DoctorMailEndpoint, timeoutMs: number): MailFailure {
+  const { codes, text } = errorFacts(err);
   const where = `${p.host}:${p.port}`;
   const has = (...c: string[]) => c.some((code) => codes.includes(code) || text.includes(code));
 
-  if (isLoginRefused(err)) {
-    const said = printable(x.responseText ?? x.response ?? x.message ?? 'authentication failed', 160);
-    return {
-      detail: `login refused by ${where}: ${said}`,
-      fix:
-        `check ${p.configPath}.username and ${p.configPath}.password (the variable its !env names must hold the current password); ` +
-        'Gmail needs an app password, and Microsoft 365 has turned password login off',
-    };
-  }
+  if (isLoginRefused(err)) return describeRefusedLogin(err, p);
+  // Before the network reasons: a certificate refused mid-handshake also closes the socket.
+  const tls = describeTlsFailure(err, p);
+  if (tls) return { detail: tls.detail, fix: tls.fix };
   if (has('ECONNREFUSED')) {
     return {
       detail: `connection refused by ${where}`,
@@ -116,28 +134,6 @@ export function describeMailFailure(err: unknown, p: MailEndpoint, timeoutMs: nu
       fix:
         `a firewall may drop the traffic, or ${portKey(p)} is not the ${p.protocol} port; ` +
         `try \`nc -vz ${p.host} ${p.port}\` from this machine (usual ports: ${usualPorts(p)})`,
-    };
-  }
-  const cert = codes.find((c) => CERT_CODES.has(c));
-  if (cert) {
-    const altname = cert === 'ERR_TLS_CERT_ALTNAME_INVALID';
-    return {
-      detail: `the certificate of ${where} does not verify (${cert})`,
-      fix: altname
-        ? `set ${hostKey(p)} to the host name the certificate is issued for`
-        : 'for a certificate from a private CA, start the daemon with NODE_EXTRA_CA_CERTS=/path/to/ca.pem (and run the doctor the same way); an expired certificate must be renewed on the server',
-    };
-  }
-  if (/wrong version number|packet length too long|unknown protocol|EPROTO|ssl3_get_record|ClosedAfterConnectTLS/i.test(`${text} ${codes.join(' ')}`)) {
-    return {
-      detail: `TLS handshake with ${where} failed: ${printable(text, 160)}`,
-      fix: `${securityKey(p)} (${p.security}) does not match what the port speaks: use tls on ${p.protocol === 'IMAP' ? '993' : '465'} and starttls on ${p.protocol === 'IMAP' ? '143' : '587'}`,
-    };
-  }
-  if (/STARTTLS/i.test(text)) {
-    return {
-      detail: `${where} did not upgrade the connection with STARTTLS: ${printable(text, 160)}`,
-      fix: `the server offers no STARTTLS on this port: use ${securityKey(p)}: tls with its TLS port (${p.protocol === 'IMAP' ? '993' : '465'})`,
     };
   }
   if (has('ECONNRESET', 'ECONNECTION', 'EConnectionClosed', 'NoConnection', 'ClosedAfterConnectText') || /closed/i.test(text)) {

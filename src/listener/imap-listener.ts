@@ -19,6 +19,7 @@ import type { Logger } from '../log/logger.ts';
 import type { ConnectionSecurity, MailLogin, MailTlsConfig } from '../config/types.ts';
 import { createMailCredentials, type MailAuth, type MailCredentials } from '../mail-account/credentials.ts';
 import { INSECURE_TLS_WARNING } from '../mail-account/tls.ts';
+import { describeTlsFailure, tlsFailureMessage, type MailEndpoint } from '../mail-account/tls-errors.ts';
 import type { ListenerState, ListenerStatus } from '../protocol/listener-status.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../threads/backoff.ts';
 import { imapSecurityOptions } from './imap-security.ts';
@@ -59,6 +60,8 @@ export interface ImapListenerOptions {
   readonly port: number;
   readonly security: ConnectionSecurity;
   readonly username: string;
+  /** Where the settings live, for error messages (`repos.api.email`); default `email`. */
+  readonly configPath?: string;
   /** The password or OAuth2 grant of the account. */
   readonly login: MailLogin;
   /** How the server's certificate is checked. */
@@ -148,6 +151,11 @@ export class ImapListener {
     return this.life.is('stopping', 'stopped');
   }
 
+  private get endpoint(): MailEndpoint {
+    const { host, port, security } = this.o;
+    return { protocol: 'IMAP', configPath: this.o.configPath ?? 'email', host, port, security };
+  }
+
   private status(state: ListenerState, detail: string | null, nextRetryAt: number | null = null): void {
     this.o.onStatus({ state, detail, lastError: this.lastError, nextRetryAt });
   }
@@ -195,7 +203,7 @@ export class ImapListener {
     try {
       client = this.createClient(await this.credentials.auth());
     } catch (err) {
-      this.lastError = describeImapError(err);
+      this.lastError = describeImapError(err, this.endpoint);
       this.o.log.warn({ err: this.lastError }, 'IMAP login credentials unavailable');
       return { connectedAt: null, error: err, planned: false };
     }
@@ -208,7 +216,7 @@ export class ImapListener {
     // imapflow reports most failures as 'error' events; without a listener they would crash
     // the thread. The 'close' event that follows is what ends the session.
     client.on('error', (err: Error) => {
-      this.lastError = describeImapError(err);
+      this.lastError = describeImapError(err, this.endpoint);
       this.o.log.warn({ err: this.lastError }, 'IMAP connection error');
     });
     try {
@@ -220,7 +228,7 @@ export class ImapListener {
     } catch (err) {
       if (!this.stopping) {
         error = err;
-        this.lastError = describeImapError(err);
+        this.lastError = describeImapError(err, this.endpoint);
         this.o.log.warn({ err: this.lastError }, 'IMAP session ended with an error');
       }
     } finally {
@@ -403,8 +411,13 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-/** A short, secret-free description of an IMAP failure for logs and the dashboard. */
-export function describeImapError(err: unknown): string {
+/**
+ * A short, secret-free description of an IMAP failure for logs and the dashboard; a TLS failure
+ * names the server and the setting to change (tls-errors.ts).
+ */
+export function describeImapError(err: unknown, endpoint?: MailEndpoint): string {
+  const tls = endpoint === undefined ? null : describeTlsFailure(err, endpoint);
+  if (tls) return tlsFailureMessage(tls);
   if (!(err instanceof Error)) return String(err);
   const e = err as Error & { code?: string; responseText?: string; authenticationFailed?: boolean };
   if (e.authenticationFailed) return `login failed: ${e.responseText ?? e.message}`;

@@ -34,7 +34,7 @@ export interface RepoListenerApi {
 /** How a listener reaches and watches its inbox (the IMAP login is the one secret it holds). */
 export type ListenerImapSettings = Pick<
   ImapListenerOptions,
-  'host' | 'port' | 'security' | 'username' | 'login' | 'tls' | 'useIdle' | 'pollIntervalMs' | 'idleRefreshIntervalMs' | 'idleReconnectIntervalMs'
+  'host' | 'port' | 'security' | 'username' | 'configPath' | 'login' | 'tls' | 'useIdle' | 'pollIntervalMs' | 'idleRefreshIntervalMs' | 'idleReconnectIntervalMs'
 >;
 
 /**
@@ -60,6 +60,7 @@ export function listenerConfig(repo: RepoServerConfig): ListenerConfig {
       port: email.imapPort,
       security: email.imapSecurity,
       username: email.username,
+      configPath: `repos.${repo.repoId}.email`,
       login: email.login,
       tls: email.tls,
       useIdle: imap.useIdle,

@@ -33,6 +33,8 @@ import { removeSpoolFile, spoolDir, sweepSpool } from './spool.ts';
 const SPOOL_SWEEP_MIN_AGE_MS = 10 * 60_000;
 import { registerSecretValues, type Logger } from '../log/logger.ts';
 import { loginSecretValues } from '../mail-account/credentials.ts';
+import { INSECURE_TLS_WARNING } from '../mail-account/tls.ts';
+import { describeTlsFailure, tlsFailureMessage, type MailEndpoint } from '../mail-account/tls-errors.ts';
 import { createSmtpTransport, sendRaw, type SmtpTimeouts, type SmtpTransport } from './smtp-transport.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 
@@ -72,8 +74,15 @@ export interface FailureDescription {
 // the mail, so it is retried until fixed rather than failing every reply on its way.
 const TEMPORARY_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EAUTH', 'ENOAUTH', 'EPROTOCOL']);
 
-/** Whether an SMTP send error is worth retrying. */
-export function classifySendError(err: unknown): FailureDescription {
+/**
+ * Whether an SMTP send error is worth retrying. With the repo's SMTP endpoint, a TLS failure
+ * (unknown CA, wrong host name, no STARTTLS) is described as tls-errors.ts does everywhere, and is
+ * temporary: it is the repo's configuration or the server that is wrong, never the mail, and
+ * nothing was sent.
+ */
+export function classifySendError(err: unknown, endpoint?: MailEndpoint): FailureDescription {
+  const tls = endpoint === undefined ? null : describeTlsFailure(err, endpoint);
+  if (tls) return { kind: 'temporary', message: tlsFailureMessage(tls) };
   const e = (err ?? {}) as { code?: unknown; responseCode?: unknown; response?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : undefined;
   const responseCode = typeof e.responseCode === 'number' ? e.responseCode : undefined;
@@ -350,11 +359,13 @@ export class OutgoingMailSender {
     }
     // Its own commit before the send: a crash during the SMTP dialogue must leave a trace.
     markSending(this.#db, mail.id, this.#opts.now());
+    // One connection per mail (no pool), so this is said at every connection, as the listener does.
+    if (repo.email.tls.insecureSkipVerify && repo.email.smtpSecurity !== 'none') log.warn({ host: repo.email.smtpServer }, INSECURE_TLS_WARNING);
     try {
       const info = await sendRaw(this.#transportFor(repo), { from: repo.email.fromAddress, to: mail.recipient }, message);
       response = info.response;
     } catch (err) {
-      return this.#recordFailure(log, mail, classifySendError(err));
+      return this.#recordFailure(log, mail, classifySendError(err, smtpEndpoint(repo)));
     } finally {
       // A send that failed before reading the whole file must not leave its descriptor open.
       if (!Buffer.isBuffer(message)) message.destroy();
@@ -407,6 +418,11 @@ export class OutgoingMailSender {
     log.warn({ ...fields, failure: failure.kind, retryInMs: delay }, 'mail not sent; will retry');
     return 'retry';
   }
+}
+
+function smtpEndpoint(repo: RepoServerConfig): MailEndpoint {
+  const e = repo.email;
+  return { protocol: 'SMTP', configPath: `repos.${repo.repoId}.email`, host: e.smtpServer, port: e.smtpPort, security: e.smtpSecurity };
 }
 
 /** The spool file as a stream, or why it cannot be sent (a file that is gone will not come back). */

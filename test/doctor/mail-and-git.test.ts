@@ -62,7 +62,7 @@ function assertNoSecret(rows: readonly CheckResult[], secret: string): void {
 test('IMAP with good credentials: logged in, and the newest mails are judged against trusted_authserv_id', async () => {
   const empty = await runCheck(imapCheck(repoConfig({ user: 'empty' })), TIMEOUT_MS);
   assert.deepEqual(empty.map((r) => [r.check, r.status]), [['api: imap', 'ok'], ['api: dmarc headers', 'ok']]);
-  assert.match(empty[0]!.detail, /empty@127\.0\.0\.1:\d+\/none: logged in, INBOX holds 0 message/);
+  assert.match(empty[0]!.detail, /empty@127\.0\.0\.1:\d+\/none: logged in with password, over plain text \(loopback only\); INBOX holds 0 message/);
   assert.match(empty[1]!.detail, /INBOX is empty/);
 
   await dovecot.append('bot', buildMail({ from: 'alice@example.com', subject: 'good', authResults: [dmarcPass(AUTHSERV)] }));
@@ -109,7 +109,7 @@ test('IMAP: a closed port fails at once, a server that never answers fails withi
 test('SMTP: good credentials log in, a wrong password and a silent server fail with a fix; nothing is sent', async () => {
   const good = await runCheck(smtpCheck(repoConfig()), TIMEOUT_MS);
   assert.equal(good[0]!.status, 'ok', good[0]!.detail);
-  assert.match(good[0]!.detail, /bot@127\.0\.0\.1:\d+\/none: logged in; replies go out from bot@repos\.test/);
+  assert.match(good[0]!.detail, /bot@127\.0\.0\.1:\d+\/none: logged in with password, over plain text \(loopback only\); replies go out from bot@repos\.test/);
 
   const wrong = await runCheck(smtpCheck(repoConfig({ password: WRONG })), TIMEOUT_MS);
   assert.equal(wrong[0]!.status, 'FAIL');

@@ -45,6 +45,7 @@ test("a listener's slice holds its inbox, its screening rules and its size limit
       port: 993,
       security: 'tls',
       username: 'api-bot',
+      configPath: 'repos.api.email',
       login: { kind: 'password', password: 'imap-password-0c4d' },
       tls: { caFile: null, caPem: null, insecureSkipVerify: false },
       useIdle: false,
