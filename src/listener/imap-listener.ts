@@ -181,7 +181,7 @@ export class ImapListener {
         attempt = 0;
         continue;
       }
-      const kind = error === null || connectedAt !== null ? 'transient' : classifyLoginFailure(error, this.credentials.method, tokenRenewed);
+      const kind = error === null || connectedAt !== null ? 'transient' : classifyLoginFailure(error, this.credentials.method, tokenRenewed, this.endpoint);
       // A refused token is dropped; one the server could not check ([UNAVAILABLE]) is kept.
       if (kind !== 'transient' && isLoginRefusal(error)) this.credentials.loginRefused();
       if (kind === 'renew-token') {

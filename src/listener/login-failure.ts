@@ -7,18 +7,27 @@
  *   one. Only once in a row; a second refusal is `needs-fix`.
  * - `needs-fix`: the login cannot succeed until someone changes something (the provider refused
  *   the grant: revoked consent, wrong tenant, bad secret; or the server refused the password or a
- *   freshly issued token). The listener shows an error state and retries slowly.
+ *   freshly issued token; or the server's certificate cannot be verified, or STARTTLS is not
+ *   offered: TLS failures that only a configuration or server change ends). The listener shows an
+ *   error state and retries slowly.
  * - `transient`: the network, the server or the provider may recover by itself (connection reset,
  *   timeout, a 5xx from the token endpoint, a login answered `[UNAVAILABLE]`): the ordinary
  *   reconnect backoff.
  */
 import type { MailLogin } from '../config/types.ts';
 import { OAuth2TokenError } from '../mail-account/oauth2-token-source.ts';
+import { describeTlsFailure, type MailEndpoint } from '../mail-account/tls-errors.ts';
 
 export type LoginFailureKind = 'renew-token' | 'needs-fix' | 'transient';
 
-export function classifyLoginFailure(err: unknown, method: MailLogin['kind'], tokenAlreadyRenewed: boolean): LoginFailureKind {
+export function classifyLoginFailure(
+  err: unknown,
+  method: MailLogin['kind'],
+  tokenAlreadyRenewed: boolean,
+  endpoint?: MailEndpoint,
+): LoginFailureKind {
   if (err instanceof OAuth2TokenError) return err.needsFix ? 'needs-fix' : 'transient';
+  if (endpoint !== undefined && describeTlsFailure(err, endpoint) !== null) return 'needs-fix';
   if (!isLoginRefusal(err)) return 'transient';
   // RFC 5530: the server could not check the credentials just now (Dovecot says so when its
   // token introspection or password backend is down); nothing is wrong with them.

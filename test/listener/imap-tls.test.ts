@@ -55,6 +55,7 @@ function start(user: string, extra: Partial<ImapListenerOptions> & Pick<ImapList
     idleRefreshIntervalMs: 60_000,
     idleReconnectIntervalMs: 600_000,
     backoff: { initialMs: 100, maxMs: 300, stableAfterMs: 60_000 },
+    errorBackoff: { initialMs: 100, maxMs: 300, stableAfterMs: 60_000 },
     onMessages: async (messages, recorded) => {
       for (const m of messages) {
         subjects.push(/^Subject: (.*)$/m.exec(m.raw.toString('latin1'))?.[1]?.trim() ?? '');
@@ -145,6 +146,9 @@ describe('the listener refuses a connection it cannot verify, before any login',
     let error: string;
     try {
       error = await firstError(run, 'the wrong-host error');
+      // Only a change of configuration or certificate ends it: the error state, not a network backoff.
+      const state = await waitUntil(() => run.statuses.find((st) => st.state === 'error'), 20_000, 'the error state');
+      assert.equal(state.lastError, error);
     } finally {
       await run.stop();
     }

@@ -28,4 +28,14 @@ test('classifyLoginFailure: a table of failures, login methods and whether the t
   for (const [name, err, method, renewed, expected] of cases) {
     assert.equal(classifyLoginFailure(err, method, renewed), expected, name);
   }
+  // A certificate the client cannot verify, or STARTTLS not offered, lasts until someone changes
+  // the configuration or the server: the error state, not the network backoff.
+  const endpoint = { protocol: 'IMAP', configPath: 'repos.api.email', host: 'mail.example.com', port: 993, security: 'tls' } as const;
+  const unknownCa = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  const wrongHost = Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+  const noStarttls = Object.assign(new Error('Server does not support STARTTLS'), { tlsFailed: true });
+  assert.equal(classifyLoginFailure(unknownCa, 'password', false, endpoint), 'needs-fix');
+  assert.equal(classifyLoginFailure(wrongHost, 'oauth2', false, endpoint), 'needs-fix');
+  assert.equal(classifyLoginFailure(noStarttls, 'password', false, { ...endpoint, security: 'starttls', port: 143 }), 'needs-fix');
+  assert.equal(classifyLoginFailure(reset, 'password', false, endpoint), 'transient');
 });
