@@ -15,6 +15,9 @@ import { describeMailFailure, type DoctorMailEndpoint } from './mail-errors.ts';
 import { connectionRow, loginKey, obtainLoginOrRow, tlsSummary } from './mail-login.ts';
 import { fail, ok, warn, type CheckContext, type CheckResult, type DoctorCheck } from './types.ts';
 
+/** What the listener's verdict reads: the verdict header, and Exchange's mark for internal mail (microsoft_internal_fallback). */
+const SAMPLED_HEADERS = ['authentication-results', 'x-ms-exchange-organization-authas'];
+
 /** How many of the newest mails are compared with trusted_authserv_id. */
 const HEADER_SAMPLE = 5;
 
@@ -44,12 +47,16 @@ function certificateSummary(client: ImapFlow): string {
 export function dmarcHeaderRow(repo: RepoServerConfig, sample: readonly SampledMail[]): CheckResult {
   const name = `${repo.repoId}: dmarc headers`;
   const trusted = repo.trustedAuthservId;
+  // "" is the Exchange Online mode: no id is compared, so none can be named.
+  const setting = trusted === '' ? 'trusted_authserv_id "" (any topmost header, the Exchange Online mode)' : `trusted_authserv_id ${trusted}`;
   if (sample.length === 0) {
-    return ok(name, `INBOX is empty; send a test mail before starting the daemon to compare its header with trusted_authserv_id ${trusted}`);
+    return ok(name, `INBOX is empty; send a test mail before starting the daemon to compare its header with ${setting}`);
   }
   const rejected = sample.filter((m) => !m.verdict.ok);
   if (rejected.length === 0) {
-    return ok(name, `the newest ${sample.length} mail(s) in INBOX pass DMARC as reported by ${trusted}`);
+    const by = trusted === '' ? 'their topmost Authentication-Results header' : trusted;
+    const internal = repo.microsoftInternalFallback ? ' (or are internal mail Exchange marked AuthAs: Internal)' : '';
+    return ok(name, `the newest ${sample.length} mail(s) in INBOX pass DMARC as reported by ${by}${internal}`);
   }
   const first = rejected[0] as SampledMail;
   const reason = first.verdict.ok ? '' : first.verdict.reason;
@@ -65,7 +72,7 @@ async function sampleNewest(client: ImapFlow, repo: RepoServerConfig, exists: nu
   if (exists === 0) return [];
   const first = Math.max(1, exists - HEADER_SAMPLE + 1);
   const sample: SampledMail[] = [];
-  for await (const msg of client.fetch(`${first}:*`, { flags: true, envelope: true, headers: ['authentication-results'] })) {
+  for await (const msg of client.fetch(`${first}:*`, { flags: true, envelope: true, headers: SAMPLED_HEADERS })) {
     // The listener skips mail flagged \Deleted, so the doctor does too.
     if (msg.flags?.has('\\Deleted')) continue;
     const lines = parseHeaderSection(msg.headers?.toString('utf8') ?? '');

@@ -35,7 +35,9 @@ let smtp: SmtpCapture;
 let blackhole: TcpProxy;
 
 before(async () => {
-  dovecot = await startDovecot({ users: [{ user: 'bot', password: PASSWORD }, { user: 'empty', password: PASSWORD }] });
+  dovecot = await startDovecot({
+    users: [{ user: 'bot', password: PASSWORD }, { user: 'empty', password: PASSWORD }, { user: 'm365', password: PASSWORD }],
+  });
   smtp = await startSmtpCapture({ authUsers: { bot: PASSWORD } });
   blackhole = await startTcpProxy(dovecot.port);
   blackhole.setBlackhole(true);
@@ -83,6 +85,20 @@ test('IMAP with good credentials: logged in, and the newest mails are judged aga
   assert.equal(inbox.length, 2);
   assert.ok(inbox.every((m) => m.flags.length === 0), JSON.stringify(inbox));
   assertNoSecret(rows, PASSWORD);
+});
+
+test('IMAP, Microsoft 365 modes: the dmarc headers row judges as the listener does (no authserv-id, internal mail)', async () => {
+  const repo: RepoServerConfig = { ...repoConfig({ user: 'm365' }), trustedAuthservId: '', microsoftInternalFallback: true };
+  const eop = 'spf=pass (sender IP is 203.0.113.7) smtp.mailfrom=example.com; dkim=pass (signature was verified) header.d=example.com;dmarc=pass action=none header.from=example.com;compauth=pass reason=100';
+  await dovecot.append('m365', buildMail({ from: 'alice@example.com', subject: 'from outside', authResults: [eop] }));
+  await dovecot.append('m365', buildMail({ from: 'bob@example.com', subject: 'from inside', headers: { 'X-MS-Exchange-Organization-AuthAs': 'Internal' } }));
+  const rows = await runCheck(imapCheck(repo), TIMEOUT_MS);
+  assert.equal(rows[1]!.status, 'ok', JSON.stringify(rows));
+  assert.match(rows[1]!.detail, /newest 2 mail\(s\) in INBOX pass DMARC as reported by their topmost Authentication-Results header \(or are internal mail/);
+  // Without the fallback the internal mail would be rejected, and the row says so.
+  const off = await runCheck(imapCheck({ ...repo, microsoftInternalFallback: false }), TIMEOUT_MS);
+  assert.equal(off[1]!.status, 'warn');
+  assert.match(off[1]!.detail, /1 of the newest 2 mail\(s\) would be rejected, e\.g\. from bob@example\.com \("from inside"\): the message has no Authentication-Results header/);
 });
 
 test('IMAP with a wrong password: FAIL, naming the settings to check, without printing the password', async () => {
