@@ -7,12 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import type { OAuth2Login } from '../../src/config/types.ts';
-import { ImapListener, type ImapListenerOptions } from '../../src/listener/imap-listener.ts';
-import { createMailCredentials, type MailCredentials } from '../../src/mail-account/credentials.ts';
+import type { ImapListenerOptions } from '../../src/listener/imap-listener.ts';
 import type { ListenerStatus } from '../../src/protocol/listener-status.ts';
+import { createMailCredentials, type MailCredentials } from '../../src/mail-account/credentials.ts';
 import { waitUntil } from '../harness/daemon-process.ts';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
@@ -20,6 +18,7 @@ import { startOAuthServer, type OAuthServer } from '../harness/oauth-server.ts';
 import { freePort } from '../harness/ports.ts';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.ts';
 import { createTestTls, type TestTls } from '../harness/test-tls.ts';
+import { startListenerRun, type ListenerRun } from './listener-run.ts';
 
 const EXCHANGE_SCOPE = 'https://outlook.office365.com/.default';
 const MS = { tenant: 'contoso.onmicrosoft.com', clientId: 'ms-listener-app', clientSecret: 'ms-listener-secret-41c9', mailbox: 'ms-bot' };
@@ -77,28 +76,15 @@ function googleClient(mailbox: string): { login: OAuth2Login; clientId: string; 
   return { login, clientId, secrets: [clientSecret, refreshToken] };
 }
 
-interface Run {
-  readonly listener: ImapListener;
-  readonly statuses: ListenerStatus[];
-  readonly subjects: string[];
-  /** Every access token the listener was given, and the raw (unredacted) log text. */
+interface Run extends ListenerRun {
+  /** Every access token the listener was given. */
   readonly tokens: Set<string>;
+  /** The raw (unredacted by the test) log text. */
   logText(): string;
-  stop(): Promise<void>;
 }
 
 /** Starts a listener for `user` whose credentials remember each token they hand out. */
 function startListener(user: string, login: OAuth2Login, where: Pick<ImapListenerOptions, 'port' | 'security'>, extra: Partial<ImapListenerOptions> = {}): Run {
-  const lines: string[] = [];
-  const log = pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    }),
-  );
   const tokens = new Set<string>();
   const inner = createMailCredentials(user, login);
   const credentials: MailCredentials = {
@@ -109,43 +95,17 @@ function startListener(user: string, login: OAuth2Login, where: Pick<ImapListene
       return auth;
     },
   };
-  const statuses: ListenerStatus[] = [];
-  const subjects: string[] = [];
-  const listener = new ImapListener({
+  const run = startListenerRun({
     host: '127.0.0.1',
     username: user,
     login,
     tls: { caFile: ca.caPath, caPem: ca.caPem, insecureSkipVerify: false },
     credentials,
-    useIdle: true,
-    pollIntervalMs: 60_000,
-    idleRefreshIntervalMs: 60_000,
-    idleReconnectIntervalMs: 600_000,
-    backoff: { initialMs: 100, maxMs: 300, stableAfterMs: 60_000 },
     errorBackoff: { initialMs: 200, maxMs: 400, stableAfterMs: 60_000 },
-    onMessages: async (messages, recorded) => {
-      for (const m of messages) {
-        subjects.push(/^Subject: (.*)$/m.exec(m.raw.toString('latin1'))?.[1]?.trim() ?? '');
-        recorded(m.uid);
-      }
-    },
-    onStatus: (s) => statuses.push(s),
-    log,
     ...where,
     ...extra,
   });
-  const running = listener.run();
-  return {
-    listener,
-    statuses,
-    subjects,
-    tokens,
-    logText: () => lines.join(''),
-    async stop() {
-      await listener.stop();
-      await running;
-    },
-  };
+  return { ...run, stop: () => run.stop(), tokens, logText: () => run.lines.join('') };
 }
 
 const last = (run: Run): ListenerStatus | undefined => run.statuses.at(-1);

@@ -7,16 +7,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MailTlsConfig } from '../../src/config/types.ts';
-import { ImapListener, type ImapListenerOptions } from '../../src/listener/imap-listener.ts';
 import { INSECURE_TLS_WARNING } from '../../src/mail-account/tls.ts';
-import type { ListenerStatus } from '../../src/protocol/listener-status.ts';
-import { captureLog } from '../harness/capture-log.ts';
 import { waitUntil } from '../harness/daemon-process.ts';
 import type { DovecotServer } from '../harness/dovecot.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
 import { startTcpProxy } from '../harness/tcp-proxy.ts';
 import { startClientBytesRecorder } from '../mail-account/client-bytes-recorder.ts';
 import { startTlsMailServers, type TlsMailServers } from '../mail-account/tls-servers.ts';
+import { startListenerRun, type ListenerRun, type ListenerRunOptions } from './listener-run.ts';
 
 const USERS = ['imaps-bot', 'starttls-bot', 'unknown-ca-bot', 'wrong-host-bot', 'no-starttls-bot', 'insecure-bot'].map((user) => ({
   user,
@@ -33,50 +31,16 @@ after(() => s?.stop());
 
 const trustingCa = (): MailTlsConfig => ({ caFile: s.ca.caPath, caPem: s.ca.caPem, insecureSkipVerify: false });
 
-interface Run {
-  readonly listener: ImapListener;
-  readonly statuses: ListenerStatus[];
-  readonly subjects: string[];
-  readonly lines: string[];
-  stop(): Promise<void>;
-}
+type Run = ListenerRun;
 
-function start(user: string, extra: Partial<ImapListenerOptions> & Pick<ImapListenerOptions, 'port' | 'security' | 'tls'>): Run {
-  const { log, lines } = captureLog();
-  const statuses: ListenerStatus[] = [];
-  const subjects: string[] = [];
-  const listener = new ImapListener({
+function start(user: string, extra: Partial<ListenerRunOptions> & Pick<ListenerRunOptions, 'port' | 'security' | 'tls'>): Run {
+  return startListenerRun({
     host: '127.0.0.1',
     username: user,
     configPath: 'repos.api.email',
     login: { kind: 'password', password: `pw-${user}` },
-    useIdle: true,
-    pollIntervalMs: 60_000,
-    idleRefreshIntervalMs: 60_000,
-    idleReconnectIntervalMs: 600_000,
-    backoff: { initialMs: 100, maxMs: 300, stableAfterMs: 60_000 },
-    errorBackoff: { initialMs: 100, maxMs: 300, stableAfterMs: 60_000 },
-    onMessages: async (messages, recorded) => {
-      for (const m of messages) {
-        subjects.push(/^Subject: (.*)$/m.exec(m.raw.toString('latin1'))?.[1]?.trim() ?? '');
-        recorded(m.uid);
-      }
-    },
-    onStatus: (status) => statuses.push(status),
-    log,
     ...extra,
   });
-  const running = listener.run();
-  return {
-    listener,
-    statuses,
-    subjects,
-    lines,
-    stop: async () => {
-      await listener.stop();
-      await running;
-    },
-  };
 }
 
 /** The first error status the listener reports. */
