@@ -114,6 +114,7 @@ export class ImapListener {
   private runPromise: Promise<void> | null = null;
   private current: ImapFlow | null = null;
   private lastError: string | null = null;
+  private lastStatus: ListenerStatus | null = null;
   private readonly credentials: MailCredentials;
 
   constructor(options: ImapListenerOptions) {
@@ -157,7 +158,13 @@ export class ImapListener {
   }
 
   private status(state: ListenerState, detail: string | null, nextRetryAt: number | null = null): void {
-    this.o.onStatus({ state, detail, lastError: this.lastError, nextRetryAt });
+    const status: ListenerStatus = { state, detail, lastError: this.lastError, nextRetryAt };
+    // The safety poll re-enters IDLE every poll interval; the same status again is no news, and
+    // each report is a database write in the main thread.
+    const last = this.lastStatus;
+    if (last && last.state === state && last.detail === detail && last.lastError === status.lastError && last.nextRetryAt === nextRetryAt) return;
+    this.lastStatus = status;
+    this.o.onStatus(status);
   }
 
   private async loop(): Promise<void> {

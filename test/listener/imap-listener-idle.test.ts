@@ -96,6 +96,8 @@ test('IDLE is ended and issued again every idle_refresh_interval, on the same co
   try {
     await waitUntil(() => idles >= 4, 30_000, 'IDLE to be issued four times');
     assert.equal(proxy.totalConnections, 1, 'refreshed on the same connection');
+    // Re-entering IDLE is no news: the status is reported once, not at every refresh.
+    assert.deepEqual(w.states, ['connecting', 'idle'], 'one status per change');
     await d.append('refresh-bot', mail('after refreshes'));
     await waitUntil(() => w.subjects.includes('after refreshes'), 30_000, 'the mail sent after the refreshes');
   } finally {
