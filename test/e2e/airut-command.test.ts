@@ -12,7 +12,9 @@ import path from 'node:path';
 import { PROJECT_ROOT, startDaemon, waitUntil, writeTestConfig, type TestConfig } from '../harness/daemon-process.ts';
 import { podmanTestEnv } from '../harness/podman-env.ts';
 import { freePort } from '../harness/ports.ts';
+import { queuedTask } from '../harness/queued-task.ts';
 import { runCommand } from '../harness/run-command.ts';
+import { openDatabase } from '../../src/store/database.ts';
 import { processStartTime } from '../../src/cli/pid-file.ts';
 
 const AIRUT = path.join(PROJECT_ROOT, 'bin', 'airut');
@@ -193,11 +195,16 @@ test('status: from the running daemon\'s dashboard (with its token), then from t
   } finally {
     assert.equal(await daemon.stop(), 0);
   }
+  // A task that waits for the next start: status shows it from the database.
+  const db = openDatabase(cfg.dbPath);
+  const taskId = queuedTask(db);
+  db.close();
   const stopped = airut(['status', '--config', cfg.configPath], cfg.env);
   assert.equal(stopped.code, 0, stopped.stderr);
   assert.match(stopped.stdout, /^source: the database .*airut\.db, read-only \(the dashboard did not answer: .+\)$/m);
   assert.match(stopped.stdout, /^daemon: not running \(no pid file .*airut\.pid\)$/m);
-  assert.match(stopped.stdout, /^api\s+stopped\s+0\s+0/m);
+  assert.match(stopped.stdout, /^api\s+stopped\s+0\s+1/m);
+  assert.match(stopped.stdout, new RegExp(`^${taskId}\\s+api\\s+queued\\s+s$`, 'm'));
 });
 
 test('reload: SIGHUP to the process the pid file names; no pid file and stale ones are errors', { timeout: 60_000 }, async () => {
