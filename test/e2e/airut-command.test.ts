@@ -154,6 +154,8 @@ test('install-service: the unit for this install, the systemctl steps; --output 
 test('start runs the daemon with a pid file beside the database; SIGTERM stops it and removes the file', { timeout: 90_000 }, async () => {
   const cfg = await testConfig();
   const pidFile = path.join(cfg.dir, 'airut.pid');
+  // Left by a daemon that was killed: no such process (above any pid_max), so the start replaces it.
+  fs.writeFileSync(pidFile, '999999999\n\n');
   const child = spawn(AIRUT, ['start', '--config', cfg.configPath], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...cfg.env, ...podmanTestEnv() },
@@ -163,7 +165,7 @@ test('start runs the daemon with a pid file beside the database; SIGTERM stops i
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? '?')));
   try {
-    await waitUntil(() => fs.existsSync(pidFile), 60_000, 'the pid file');
+    await waitUntil(() => fs.readFileSync(pidFile, 'utf8').startsWith(`${child.pid}\n`), 60_000, 'the pid file');
     const [pid] = fs.readFileSync(pidFile, 'utf8').split('\n');
     // bin/airut and scripts/node exec: the daemon is the process that was started.
     assert.equal(Number(pid), child.pid);
