@@ -23,6 +23,12 @@ export const ERROR_CODES = {
   ALLOWLIST_INVALID: "the repository's .airut/network-allowlist.yaml is invalid; fix it on the default branch",
   ALLOWLIST_MISSING: 'the network sandbox is on but the repository has no .airut/network-allowlist.yaml on its default branch',
 
+  // --- the airut command ---------------------------------------------------------------------
+  CLI_USAGE: 'the `airut` command was given an unknown subcommand or option, or an option without its value; the message shows the usage',
+  CLI_FILE_EXISTS: '`airut init` or `airut install-service` would overwrite an existing file; choose another path or move the file away',
+  DAEMON_NOT_RUNNING: '`airut reload` found no running daemon: no pid file beside the database, or one left by a daemon that has exited',
+  DAEMON_ALREADY_RUNNING: 'a daemon is already running with this database (its pid file names a live airut-ts process); stop it first',
+
   // --- threads -------------------------------------------------------------------------------
   THREAD_GONE: 'a call across threads could not complete because the other thread exited or closed its port',
   THREAD_TIMEOUT: 'a call across threads got no answer within its deadline; the other thread is busy or stuck',

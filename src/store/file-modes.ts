@@ -23,7 +23,8 @@ export const DATABASE_DIR_MODE = 0o700;
 /** Files SQLite keeps next to the database; they hold the same data. */
 export const DATABASE_COMPANIONS = ['-wal', '-shm', '-journal'] as const;
 /** Entries the daemon itself puts next to the database (see sandboxStateDir, probeDirectory). */
-const OWN_ENTRIES = new Set(['sandbox']);
+// airut.pid: the running daemon's pid file (src/cli/pid-file.ts).
+const OWN_ENTRIES = new Set(['sandbox', 'airut.pid']);
 const PROBE_PREFIX = '.airut-write-probe-';
 
 /** A mode that was changed, or one that should be and was left alone (with why). */

@@ -1,12 +1,13 @@
 /** The command line as an operator uses it: `npm start -- --check` and start-up with a broken config. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT, writeTestConfig } from '../harness/daemon-process.ts';
 import { startDovecot } from '../harness/dovecot.ts';
+import { runCommand } from '../harness/run-command.ts';
 import { podmanTestEnv } from '../harness/podman-env.ts';
 import { freePort } from '../harness/ports.ts';
 import { startSmtpCapture } from '../harness/smtp-capture.ts';
@@ -25,19 +26,7 @@ function runCli(args: string[], env: Record<string, string> = {}) {
 
 /** Like runCli, but without blocking this process: the SMTP capture server the CLI talks to runs in it. */
 function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCommand(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env } });
 }
 
 const EXAMPLE_ENV = {
