@@ -6,7 +6,9 @@
  *   npm start -- --check --online  also check logins, git remotes, podman, Claude Code, the database
  *   npm start -- --config PATH     use another configuration file
  *
- * SIGTERM and SIGINT stop it gracefully (exit 0); a second signal forces the exit.
+ * SIGTERM and SIGINT stop it gracefully (exit 0); copies of one signal arriving together (Ctrl-C on
+ * npm's process group) are one request, a later second one forces the exit. SIGHUP does not stop it
+ * (src/daemon/stop-signals.ts).
  */
 import { ConfigError } from './errors.ts';
 import { loadServerConfig } from './config/load.ts';
@@ -16,6 +18,7 @@ import { logger, registerSecretValues } from './log/logger.ts';
 import type { ServerConfig } from './config/types.ts';
 import { secretValuesOf } from './config/secret-values.ts';
 import { Daemon } from './daemon/daemon.ts';
+import { installStopSignals } from './daemon/stop-signals.ts';
 import { DEFAULT_CHECK_TIMEOUT_SECONDS, runDoctor } from './doctor/doctor.ts';
 
 const USAGE = `usage: npm start -- [--config PATH] [--check [--online [--timeout SECONDS]]] [--help]
@@ -60,24 +63,7 @@ async function main(argv: string[]): Promise<number> {
   const log = logger().child({ component: 'main' });
 
   const daemon = new Daemon(config);
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    log.info({ signal }, 'shutting down');
-    daemon.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err: String(err) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  installStopSignals({ log, stop: () => daemon.stop(), exit: (code) => process.exit(code) });
   process.on('uncaughtException', (err) => {
     // Unknown state: the process manager restarts us; durable state makes that safe.
     log.fatal({ err: err.stack ?? err.message }, 'uncaught exception; exiting');
