@@ -9,20 +9,12 @@ import { spawn } from 'node:child_process';
 import { PROJECT_ROOT, writeTestConfig } from '../harness/daemon-process.ts';
 import { podmanTestEnv } from '../harness/podman-env.ts';
 import { freePort } from '../harness/ports.ts';
+import { alive } from '../harness/processes.ts';
 
 interface Line {
   msg?: string;
   pid?: number;
   signal?: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function stopWith(signal: 'SIGTERM' | 'SIGINT'): Promise<void> {

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { repoYaml, startE2eEnv, taskFor, type E2eEnv } from '../harness/e2e-env.ts';
 import { startDaemon, waitUntil, writeTestConfig, type DaemonProcess, type LogLine, type TestConfig } from '../harness/daemon-process.ts';
 import { DEFAULT_SAME_EVENT_WINDOW_MS } from '../../src/daemon/stop-signals.ts';
+import { alive } from '../harness/processes.ts';
 
 let env: E2eEnv;
 
@@ -93,15 +94,6 @@ test('a second stop request after the first was acknowledged forces exit 1 witho
     await cleanUp(cfg, daemon, taskId);
   }
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // npm itself dies of SIGHUP (it neither handles nor forwards it), as it does when a terminal closes;
 // the daemon, its child, keeps running in the same process group and is watched by its pid.
