@@ -5,12 +5,14 @@
  *   npm start -- --check           validate the configuration, print a summary, exit 0 or 1
  *   npm start -- --check --online  also check logins, git remotes, podman, Claude Code, the database
  *   npm start -- --config PATH     use another configuration file
+ *   npm start -- --env-file PATH   read !env values from PATH (default: .env beside the configuration)
  *
  * SIGTERM and SIGINT stop it gracefully (exit 0); copies of one signal arriving together (Ctrl-C on
  * npm's process group) are one request, a later second one forces the exit. SIGHUP does not stop it
  * (src/daemon/stop-signals.ts).
  */
 import { ConfigError } from './errors.ts';
+import { loadConfigEnvironment, logEnvFile, type ConfigEnvironment } from './config/env-file.ts';
 import { loadServerConfig } from './config/load.ts';
 import { resolveConfigPath } from './config/path.ts';
 import { runConfigCheck } from './config/check.ts';
@@ -21,9 +23,11 @@ import { Daemon } from './daemon/daemon.ts';
 import { installStopSignals } from './daemon/stop-signals.ts';
 import { DEFAULT_CHECK_TIMEOUT_SECONDS, runDoctor } from './doctor/doctor.ts';
 
-const USAGE = `usage: npm start -- [--config PATH] [--check [--online [--timeout SECONDS]]] [--help]
+const USAGE = `usage: npm start -- [--config PATH] [--env-file PATH] [--check [--online [--timeout SECONDS]]] [--help]
 
   --config PATH        configuration file (default: $AIRUT_CONFIG, else config/airut.yaml)
+  --env-file PATH      KEY=value file for the configuration's !env values (default: .env beside
+                       the configuration file, if there is one); the process environment wins
   --check              validate the configuration, print a summary of the repositories, and exit
   --check --online     also try everything the daemon needs, read-only, and print a table of what to
                        fix: each repository's IMAP and SMTP login and git remote, its storage
@@ -50,8 +54,10 @@ async function main(argv: string[]): Promise<number> {
 
   const configPath = resolveConfigPath(argv, process.env);
   let config: ServerConfig;
+  let fromFile: ConfigEnvironment;
   try {
-    config = loadServerConfig(configPath, process.env);
+    fromFile = loadConfigEnvironment(argv, configPath, process.env);
+    config = loadServerConfig(configPath, fromFile.env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -61,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
   }
   registerSecretValues(secretValuesOf(config));
   const log = logger().child({ component: 'main' });
+  logEnvFile(log, fromFile);
 
   const daemon = new Daemon(config);
   installStopSignals({ log, stop: () => daemon.stop(), exit: (code) => process.exit(code) });
