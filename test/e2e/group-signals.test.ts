@@ -27,14 +27,14 @@ const isStopAck = (l: LogLine) => l.msg.startsWith('stop requested (signal ');
 const isForced = (l: LogLine) => l.msg.startsWith('second stop request');
 
 /** `npm start` in its own process group, one repo, a generous shutdown_timeout so a short task drains. */
-async function npmDaemon(): Promise<{ cfg: TestConfig; daemon: DaemonProcess }> {
+async function npmDaemon(shutdownTimeout = 120): Promise<{ cfg: TestConfig; daemon: DaemonProcess }> {
   const alpha = await env.repo('alpha', repoYaml());
   const cfg = writeTestConfig({
     repos: [alpha],
     global: {
       container_command: env.runtime.command,
       container_network: 'host',
-      execution: { max_concurrent: 1, shutdown_timeout: 120 },
+      execution: { max_concurrent: 1, shutdown_timeout: shutdownTimeout },
     },
   });
   const daemon = startDaemon(cfg, [], env.podmanEnv, { ownProcessGroup: true, viaNpm: true });
@@ -74,6 +74,22 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     }
   });
 }
+
+test('SIGTERM to the whole group, a task that does not finish: interrupted after shutdown_timeout, exit 0', { timeout: 240_000 }, async () => {
+  const { cfg, daemon } = await npmDaemon(3);
+  let taskId: number | undefined;
+  try {
+    const mail = await env.send('alpha', 'Never ends', '[[stall]]');
+    taskId = await env.runningTaskWithContainer(cfg, mail);
+    daemon.signalGroup('SIGTERM');
+    assert.equal(await daemon.exited, 0, `npm's exit status; last output:\n${daemon.otherOutput.slice(-10).join('\n')}`);
+    assert.equal(daemon.logs.filter(isStopAck).length, 1);
+    assert.ok(!daemon.logs.some(isForced));
+    assert.equal(taskFor(cfg, mail)?.status, 'interrupted', 'stopped after the grace time, to resume after the next start');
+  } finally {
+    await cleanUp(cfg, daemon, taskId);
+  }
+});
 
 test('a second stop request after the first was acknowledged forces exit 1 without draining', { timeout: 240_000 }, async () => {
   const { cfg, daemon } = await npmDaemon();
