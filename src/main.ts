@@ -5,18 +5,23 @@
  *   npm start -- --check           validate the configuration, print a summary, exit 0 or 1
  *   npm start -- --check --online  also check logins, git remotes, podman, Claude Code, the database
  *   npm start -- --config PATH     use another configuration file
+ *   npm start -- --env-file PATH   read !env values from PATH (default: .env beside the configuration)
  *
- * SIGTERM and SIGINT stop it gracefully (exit 0); a second signal forces the exit.
- * The same daemon runs as `airut start` (src/cli/); both go through runDaemon (src/cli/run-daemon.ts).
+ * SIGTERM and SIGINT stop it gracefully (exit 0); copies of one signal arriving together (Ctrl-C on
+ * npm's process group) are one request, a later second one forces the exit. SIGHUP does not stop it
+ * (src/daemon/stop-signals.ts). The same daemon runs as `airut start` (src/cli/); both go through
+ * runDaemon (src/cli/run-daemon.ts).
  */
 import { resolveConfigPath } from './config/path.ts';
 import { runConfigCheck } from './config/check.ts';
 import { DEFAULT_CHECK_TIMEOUT_SECONDS, runDoctor } from './doctor/doctor.ts';
 import { runDaemon } from './cli/run-daemon.ts';
 
-const USAGE = `usage: npm start -- [--config PATH] [--check [--online [--timeout SECONDS]]] [--help]
+const USAGE = `usage: npm start -- [--config PATH] [--env-file PATH] [--check [--online [--timeout SECONDS]]] [--help]
 
   --config PATH        configuration file (default: $AIRUT_CONFIG, else config/airut.yaml)
+  --env-file PATH      KEY=value file for the configuration's !env values (default: .env beside
+                       the configuration file, if there is one); the process environment wins
   --check              validate the configuration, print a summary of the repositories, and exit
   --check --online     also try everything the daemon needs, read-only, and print a table of what to
                        fix: each repository's IMAP and SMTP login and git remote, its storage
@@ -41,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (argv.includes('--check')) return runConfigCheck(argv, process.env, { stdout: process.stdout, stderr: process.stderr });
 
-  return runDaemon(resolveConfigPath(argv, process.env));
+  return runDaemon(resolveConfigPath(argv, process.env), argv);
 }
 
 main(process.argv.slice(2)).then(

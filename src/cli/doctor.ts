@@ -1,7 +1,7 @@
 /** `airut doctor`: try everything the daemon needs, read-only (`npm start -- --check --online`). */
 import { DEFAULT_CHECK_TIMEOUT_SECONDS, runDoctor } from '../doctor/doctor.ts';
 import type { Command } from './command.ts';
-import { CONFIG_HELP, configArgv } from './config-arg.ts';
+import { CONFIG_HELP, CONFIG_OPTION, configArgv } from './config-arg.ts';
 
 export const doctorCommand: Command = {
   name: 'doctor',
@@ -14,7 +14,7 @@ of what to fix. Exits 1 on any FAIL.
 
 ${CONFIG_HELP}  --timeout SECONDS   limit for each check (default ${DEFAULT_CHECK_TIMEOUT_SECONDS})
 `,
-  options: { config: { type: 'string' }, timeout: { type: 'string' } },
+  options: { ...CONFIG_OPTION, timeout: { type: 'string' } },
   // A check that timed out may leave a child or socket behind; the report is written, so leave then.
   exitWhenDone: true,
   run: (args, io) => {

@@ -3,16 +3,19 @@
  * One function, so the stop-signal and reload handling hook in at one place.
  */
 import { AirutError, ConfigError } from '../errors.ts';
+import { loadConfigEnvironment, logEnvFile, type ConfigEnvironment } from '../config/env-file.ts';
 import { loadServerConfig } from '../config/load.ts';
 import type { ServerConfig } from '../config/types.ts';
 import { secretValuesOf } from '../config/secret-values.ts';
 import { Daemon } from '../daemon/daemon.ts';
+import { installStopSignals } from '../daemon/stop-signals.ts';
 import { logger, registerSecretValues, type Logger } from '../log/logger.ts';
 import { assertNoOtherDaemon, writePidFile } from './pid-file.ts';
 
-function loadConfigOrReport(configPath: string): ServerConfig | null {
+function loadConfigOrReport(argv: readonly string[], configPath: string): { config: ServerConfig; fromFile: ConfigEnvironment } | null {
   try {
-    return loadServerConfig(configPath, process.env);
+    const fromFile = loadConfigEnvironment(argv, configPath, process.env);
+    return { config: loadServerConfig(configPath, fromFile.env), fromFile };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -22,26 +25,13 @@ function loadConfigOrReport(configPath: string): ServerConfig | null {
   }
 }
 
-/** SIGTERM and SIGINT stop the daemon gracefully (exit 0); a second signal forces the exit. */
+/**
+ * SIGTERM and SIGINT stop the daemon gracefully (exit 0): the copies one event delivers (Ctrl-C on
+ * npm's process group) are one request, a later one forces the exit; SIGHUP does not stop it
+ * (src/daemon/stop-signals.ts).
+ */
 function installProcessHandlers(daemon: Daemon, log: Logger): void {
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    log.info({ signal }, 'shutting down');
-    daemon.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err: String(err) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  installStopSignals({ log, stop: () => daemon.stop(), exit: (code) => process.exit(code) });
   process.on('uncaughtException', (err) => {
     // Unknown state: the process manager restarts us; durable state makes that safe.
     log.fatal({ err: err.stack ?? err.message }, 'uncaught exception; exiting');
@@ -53,14 +43,16 @@ function installProcessHandlers(daemon: Daemon, log: Logger): void {
 }
 
 /**
- * Loads the configuration at `configPath` and starts the daemon. Returns 1 when it cannot start,
+ * Loads the configuration at `configPath` (with the `.env` beside it, or `--env-file` in `argv`) and starts the daemon. Returns 1 when it cannot start,
  * -1 once it runs (the process then lives until a signal ends it).
  */
-export async function runDaemon(configPath: string): Promise<number> {
-  const config = loadConfigOrReport(configPath);
-  if (config === null) return 1;
+export async function runDaemon(configPath: string, argv: readonly string[] = []): Promise<number> {
+  const loaded = loadConfigOrReport(argv, configPath);
+  if (loaded === null) return 1;
+  const { config } = loaded;
   registerSecretValues(secretValuesOf(config));
   const log = logger().child({ component: 'main' });
+  logEnvFile(log, loaded.fromFile);
 
   const daemon = new Daemon(config);
   installProcessHandlers(daemon, log);

@@ -1,8 +1,10 @@
 /**
  * `npm start -- --check [--config PATH]`: load the configuration, print a summary and exit 0, or
- * print every problem and exit 1. Lets an operator validate an edit before restarting the daemon.
+ * print every problem and exit 1. `!env` values also come from the `.env` file beside the
+ * configuration (or `--env-file PATH`): src/config/env-file.ts. Lets an operator validate an edit before restarting the daemon.
  */
 import { ConfigError } from '../errors.ts';
+import { describeNames, loadConfigEnvironment } from './env-file.ts';
 import { loadServerConfig } from './load.ts';
 import { resolveConfigPath } from './path.ts';
 import { formatConfigSummary } from './summary.ts';
@@ -23,8 +25,12 @@ export function runConfigCheck(
   out: CheckOutput = { stdout: process.stdout, stderr: process.stderr },
 ): number {
   try {
-    const cfg = loadServerConfig(resolveConfigPath(argv, env), env);
+    const configPath = resolveConfigPath(argv, env);
+    const fromFile = loadConfigEnvironment(argv, configPath, env);
+    for (const w of fromFile.warnings) out.stderr.write(`warning: ${w}\n`);
+    const cfg = loadServerConfig(configPath, fromFile.env);
     out.stdout.write(`configuration OK\n${formatConfigSummary(cfg)}`);
+    if (fromFile.file) out.stdout.write(`environment file ${fromFile.file}: ${describeNames(fromFile.names)}\n`);
     return 0;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -9,6 +9,7 @@
  */
 import { nodeRuntimeCheck } from './node-runtime.ts';
 import { ConfigError } from '../errors.ts';
+import { describeNames, loadConfigEnvironment, type ConfigEnvironment } from '../config/env-file.ts';
 import { loadServerConfig } from '../config/load.ts';
 import { resolveConfigPath } from '../config/path.ts';
 import { secretValuesOf } from '../config/secret-values.ts';
@@ -24,7 +25,7 @@ import { runChecks } from './run-checks.ts';
 import { smtpCheck } from './smtp.ts';
 import { storageCheck } from './storage.ts';
 import { formatReport } from './table.ts';
-import { ok, type DoctorCheck } from './types.ts';
+import { ok, warn, type CheckResult, type DoctorCheck } from './types.ts';
 
 export const DEFAULT_CHECK_TIMEOUT_SECONDS = 15;
 const MAX_CHECK_TIMEOUT_SECONDS = 600;
@@ -67,6 +68,13 @@ export function doctorChecks(cfg: ServerConfig): DoctorCheck[] {
   ];
 }
 
+/** The `.env` file's row: which variables it gave, or that others can read it. None without a file. */
+function envFileRows(e: ConfigEnvironment): CheckResult[] {
+  if (!e.file) return [];
+  if (e.warnings.length > 0) return [warn('env file', e.warnings.join('; '), `chmod 600 ${e.file}`)];
+  return [ok('env file', `${e.file}: ${describeNames(e.names)}`)];
+}
+
 /** Returns the process exit code: 0 when no check failed (warnings allowed), else 1. */
 export async function runDoctor(
   argv: readonly string[],
@@ -75,9 +83,12 @@ export async function runDoctor(
 ): Promise<number> {
   let cfg: ServerConfig;
   let timeoutSeconds: number;
+  let fromFile: ConfigEnvironment;
   try {
     timeoutSeconds = parseTimeoutSeconds(argv) ?? DEFAULT_CHECK_TIMEOUT_SECONDS;
-    cfg = loadServerConfig(resolveConfigPath(argv, env), env);
+    const configPath = resolveConfigPath(argv, env);
+    fromFile = loadConfigEnvironment(argv, configPath, env);
+    cfg = loadServerConfig(configPath, fromFile.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     out.stderr.write(`${err.message}\n`);
@@ -89,6 +100,7 @@ export async function runDoctor(
   const repos = Object.keys(cfg.repos).length;
   const rows = [
     ok('config', `${cfg.sourcePath}: ${repos} repositor${repos === 1 ? 'y' : 'ies'}`),
+    ...envFileRows(fromFile),
     ...(await runChecks(doctorChecks(cfg), { timeoutMs: timeoutSeconds * 1000 })),
   ];
   // Server answers and git messages are echoed in the table; none of them may carry a secret.

@@ -3,21 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runConfigCheck, type CheckOutput } from '../../src/config/check.ts';
-import { EXAMPLE_ENV, setIn, toYaml, validConfig } from './fixtures/configs.ts';
+import { runConfigCheck } from '../../src/config/check.ts';
+import { capture, EXAMPLE_ENV, setIn, toYaml, validConfig } from './fixtures/configs.ts';
 
 const EXAMPLE = new URL('../../config/airut.example.yaml', import.meta.url).pathname;
-
-function capture(): CheckOutput & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    out: () => out,
-    err: () => err,
-  };
-}
 
 test('--check on a valid file exits 0 and prints a summary without secret values', () => {
   const io = capture();

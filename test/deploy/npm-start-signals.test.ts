@@ -9,20 +9,12 @@ import { spawn } from 'node:child_process';
 import { PROJECT_ROOT, writeTestConfig } from '../harness/daemon-process.ts';
 import { podmanTestEnv } from '../harness/podman-env.ts';
 import { freePort } from '../harness/ports.ts';
+import { alive } from '../harness/processes.ts';
 
 interface Line {
   msg?: string;
   pid?: number;
   signal?: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function stopWith(signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
@@ -64,10 +56,10 @@ async function stopWith(signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
     npm.kill(signal); // npm only, as KillMode=mixed and pm2's treekill: false do
     assert.equal(await exited, 0, `npm exit; output:\n${other.join('\n')}`);
 
-    const shutdown = lines.filter((l) => l.msg === 'shutting down');
+    const shutdown = lines.filter((l) => l.msg?.startsWith('stop requested'));
     assert.equal(shutdown.length, 1, 'the daemon got the signal once');
     assert.equal(shutdown[0]!.signal, signal);
-    assert.ok(!lines.some((l) => l.msg === 'second signal: exiting now'));
+    assert.ok(!lines.some((l) => l.msg?.startsWith('second stop request')));
     assert.ok(lines.some((l) => l.msg === 'airut-ts stopped'), 'graceful stop finished');
     assert.equal(alive(daemonPid), false, 'no daemon process left behind');
   } finally {

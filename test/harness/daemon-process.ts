@@ -109,6 +109,11 @@ export interface DaemonProcess {
    * the daemon exited. Only for a daemon started with `ownProcessGroup`.
    */
   killGroup(): Promise<number | string>;
+  /**
+   * Sends `signal` to the whole process group, as a terminal's Ctrl-C or a process manager that
+   * signals a group does. Only for a daemon started with `ownProcessGroup`.
+   */
+  signalGroup(signal: NodeJS.Signals): void;
   readonly exited: Promise<number | string>;
 }
 
@@ -120,6 +125,11 @@ process.once('exit', () => {
 export interface StartDaemonOptions {
   /** The daemon leads its own process group (so `killGroup` cannot hit the test itself). */
   readonly ownProcessGroup?: boolean;
+  /**
+   * Start it as `npm --silent start -- --config …`, the way an operator and the service files do:
+   * then `child` is npm, and the daemon is npm's child.
+   */
+  readonly viaNpm?: boolean;
 }
 
 export function startDaemon(
@@ -128,9 +138,12 @@ export function startDaemon(
   extraEnv: Record<string, string> = {},
   options: StartDaemonOptions = {},
 ): DaemonProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', cfg.configPath, ...extraArgs], {
+  const [command, args] = options.viaNpm
+    ? ['npm', ['--silent', 'start', '--', '--config', cfg.configPath, ...extraArgs]]
+    : [process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', cfg.configPath, ...extraArgs]];
+  const child = spawn(command, args, {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, ...cfg.env, AIRUT_LOG_LEVEL: 'debug', ...extraEnv },
+    env: { ...process.env, ...cfg.env, AIRUT_LOG_LEVEL: 'debug', NPM_CONFIG_UPDATE_NOTIFIER: 'false', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.ownProcessGroup === true,
   });
@@ -218,7 +231,12 @@ export function startDaemon(
     return exited;
   };
 
-  return { child, logs, otherOutput, waitForLog, stop, killGroup, exited };
+  const signalGroup = (signal: NodeJS.Signals) => {
+    if (!options.ownProcessGroup) throw new Error('signalGroup needs a daemon started with ownProcessGroup');
+    process.kill(-child.pid!, signal);
+  };
+
+  return { child, logs, otherOutput, waitForLog, stop, killGroup, signalGroup, exited };
 }
 
 /** Opens the daemon's database read-only (WAL lets us read while it writes). */

@@ -41,3 +41,13 @@ export function podmanHelpers(prefix: string): { conmon: number[]; runcInit: num
 export function dockerShims(ids: ReadonlySet<string>): number[] {
   return [...processes((a) => (a[0] ?? '').includes('containerd-shim') && ids.has(a[a.indexOf('-id') + 1] ?? '')).keys()];
 }
+
+/** Whether a process with this id exists (signal 0 checks without signalling). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
