@@ -6,7 +6,8 @@
  *   npm start -- --check --online  also check logins, git remotes, podman, Claude Code, the database
  *   npm start -- --config PATH     use another configuration file
  *
- * SIGTERM and SIGINT stop it gracefully (exit 0); a second signal forces the exit.
+ * SIGTERM and SIGINT stop it gracefully (exit 0); a second signal forces the exit. SIGHUP, or a
+ * change of the configuration file, reloads the configuration (docs/configuration.md, "Reloading").
  */
 import { ConfigError } from './errors.ts';
 import { loadServerConfig } from './config/load.ts';
@@ -78,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Reload the configuration (also done when the file changes). Issue 17's signal work owns this wiring.
+  process.on('SIGHUP', () => void daemon.reload());
   process.on('uncaughtException', (err) => {
     // Unknown state: the process manager restarts us; durable state makes that safe.
     log.fatal({ err: err.stack ?? err.message }, 'uncaught exception; exiting');
