@@ -85,6 +85,10 @@ test('systemd: npm start in the install dir, restarted on failure, secrets from 
   assert.ok(!one(s, 'EnvironmentFile').startsWith('-'), 'a missing secrets file must stop the start, not be ignored');
 });
 
+test('systemd: `systemctl reload` sends SIGHUP to the daemon, which reloads its configuration', () => {
+  assert.equal(one(service(), 'ExecReload'), '/bin/kill -HUP $MAINPID');
+});
+
 test('systemd and pm2 wait longer than the default shutdown_timeout plus the shutdown steps, and signal only the main process', () => {
   const grace = defaultShutdownTimeoutSeconds();
   const s = service();
