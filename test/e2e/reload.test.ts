@@ -10,7 +10,8 @@ import path from 'node:path';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
 import { freePort } from '../harness/ports.ts';
-import { openTestDb, startDaemon, waitUntil, writeTestConfig, type DaemonProcess, type TestConfig, type TestRepo } from '../harness/daemon-process.ts';
+import { readDb } from '../harness/e2e-env.ts';
+import { startDaemon, waitUntil, writeTestConfig, type DaemonProcess, type TestConfig, type TestRepo } from '../harness/daemon-process.ts';
 
 const AUTHSERV = 'mx.repos.test';
 
@@ -20,27 +21,11 @@ after(async () => {
 });
 
 function tasks(cfg: TestConfig): Array<{ repo_id: string; subject: string; status: string; reason: string | null }> {
-  if (!fs.existsSync(cfg.dbPath)) return [];
-  const db = openTestDb(cfg);
-  try {
-    return db.prepare('SELECT repo_id, subject, status, reason FROM tasks ORDER BY id').all() as never;
-  } catch {
-    return [];
-  } finally {
-    db.close();
-  }
+  return readDb(cfg, (db) => db.prepare('SELECT repo_id, subject, status, reason FROM tasks ORDER BY id').all() as never) ?? [];
 }
 
 function repoState(cfg: TestConfig, repo: string): string | undefined {
-  if (!fs.existsSync(cfg.dbPath)) return undefined;
-  const db = openTestDb(cfg);
-  try {
-    return (db.prepare('SELECT state FROM repo_status WHERE repo_id = ?').get(repo) as { state: string } | undefined)?.state;
-  } catch {
-    return undefined;
-  } finally {
-    db.close();
-  }
+  return readDb(cfg, (db) => (db.prepare('SELECT state FROM repo_status WHERE repo_id = ?').get(repo) as { state: string } | undefined)?.state);
 }
 
 function mail(from: string, to: string, subject: string) {
@@ -122,6 +107,32 @@ test('reload by editing the file: a repository added receives mail, the other ke
     // Fixed: the notice is gone.
     saveConfig(cfg, [api, { ...web, authorizedSenders: ['alice@example.com', 'carol@example.com'] }], global);
     await waitUntil(async () => (await health(port)).body.config === undefined, 20_000, 'the notice to clear');
+
+    // 4. SIGHUP reloads too; an unchanged file applies nothing.
+    daemon.child.kill('SIGHUP');
+    await daemon.waitForLog((l) => l.msg === 'configuration reloaded: no change', 20_000, 'the SIGHUP reload');
+
+    // 5. The web repository's inbox settings change: only its listener logs in again.
+    const webLogins = logins(d, 'web-bot');
+    const polling = { ...web, authorizedSenders: ['alice@example.com', 'carol@example.com'], useIdle: false, pollInterval: 1 };
+    saveConfig(cfg, [api, polling], global);
+    await daemon.waitForLog((l) => l.msg === 'listener started' && l.repo === 'web', 20_000, 'the web listener to restart');
+    await waitUntil(() => repoState(cfg, 'web') === 'polling', 20_000, 'the web listener to poll');
+    assert.ok(logins(d, 'web-bot') > webLogins, 'the web listener logged in again');
+
+    // 6. The dashboard moves to another port: an open live stream ends, the new port answers.
+    const stream = await fetch(`http://127.0.0.1:${port}/api/stream/tasks`);
+    assert.equal(stream.status, 200);
+    const streamEnded = (async () => {
+      for await (const _ of stream.body!) {
+        // read until the server ends the stream
+      }
+    })();
+    const port2 = await freePort();
+    saveConfig(cfg, [api, polling], { dashboard: { enabled: true, host: '127.0.0.1', port: port2 } });
+    await streamEnded;
+    await waitUntil(async () => (await health(port2).catch(() => ({ status: 0 }))).status === 200, 20_000, 'the dashboard on its new port');
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), 'the old port is closed');
 
     // Through all of it the api listener kept its one IMAP session.
     assert.equal(logins(d, 'api-bot'), apiLogins, `the api listener logged in again:\n${d.logTail(30)}`);
