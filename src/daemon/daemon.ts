@@ -271,7 +271,14 @@ export class Daemon {
    * nothing: its problems are logged and shown until a valid file is loaded. Never rejects.
    */
   reload(): Promise<ReloadResult> {
-    const next = this.reloadChain.then(() => this.reloadOnce());
+    const next = this.reloadChain
+      .then(() => this.reloadOnce())
+      .catch((err: unknown): ReloadResult => {
+        // A bug, not a bad file: what was applied before the error stays applied.
+        const message = err instanceof Error ? err.message : String(err);
+        this.log.error({ err: err instanceof Error ? err.stack : message }, 'configuration reload failed');
+        return { outcome: 'failed', applied: [], waiting: [], problems: [message] };
+      });
     this.reloadChain = next.catch(() => undefined);
     return next;
   }

@@ -13,9 +13,10 @@ export interface ReloadResult {
   /**
    * applied: the new file runs (perhaps with parts waiting for a restart); unchanged: the file
    * says what already runs; refused: the file is invalid and nothing changed; skipped: the daemon
-   * is not running (starting or stopping).
+   * is not running (starting or stopping); failed: an unexpected error (logged) stopped the
+   * reload part-way.
    */
-  readonly outcome: 'applied' | 'unchanged' | 'refused' | 'skipped';
+  readonly outcome: 'applied' | 'unchanged' | 'refused' | 'skipped' | 'failed';
   /** One line per applied scope. */
   readonly applied: readonly string[];
   /** What changed in the file but waits for a restart. */
