@@ -6,7 +6,8 @@
  *
  * Start: database (migrations) → remove containers a killed process left → storage probe → mail sender →
  * dispatcher (requeues tasks a previous process left running) → dashboard → listeners → conversation GC
- * (sweeps now, then hourly). Stop: conversation GC → listeners (no new mail), storage probe → dispatcher (running tasks
+ * (sweeps now, then hourly) → configuration watcher (a change, or SIGHUP, runs reload()). Stop:
+ * configuration watcher (a reload in progress finishes) → conversation GC → listeners (no new mail), storage probe → dispatcher (running tasks
  * get `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
  * A stop that arrives while the daemon starts ends the start-up after the step in progress.
  */
