@@ -56,7 +56,7 @@ export async function applyReloadPlan(plan: ReloadPlan, t: ReloadTargets, log: L
     try {
       await t.rebindDashboard();
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'the dashboard could not listen with its new settings; it is off until the next reload or restart');
+      log.error({ err: (err as Error).message }, 'the dashboard could not listen with its new settings; it is off until a reload changes them again or the daemon restarts');
     }
   }
 }
