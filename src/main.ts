@@ -8,8 +8,9 @@
  *   npm start -- --env-file PATH   read !env values from PATH (default: .env beside the configuration)
  *
  * SIGTERM and SIGINT stop it gracefully (exit 0); copies of one signal arriving together (Ctrl-C on
- * npm's process group) are one request, a later second one forces the exit. SIGHUP does not stop it
- * (src/daemon/stop-signals.ts). The same daemon runs as `airut start` (src/cli/); both go through
+ * npm's process group) are one request, a later second one forces the exit (src/daemon/stop-signals.ts).
+ * SIGHUP, or a change of the configuration file, reloads the configuration (docs/configuration.md,
+ * "Reloading"). The same daemon runs as `airut start` (src/cli/); both go through
  * runDaemon (src/cli/run-daemon.ts).
  */
 import { resolveConfigPath } from './config/path.ts';

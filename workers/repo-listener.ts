@@ -11,6 +11,7 @@ import { Lifeline, connectApi, serveApi } from '../src/threads/rpc.ts';
 import {
   ACCEPT_TIMEOUT_MS,
   CONTROL_TIMEOUT_MS,
+  type ListenerConfig,
   type RepoListenerApi,
   type RepoWorkerData,
   type SupervisorApi,
@@ -18,6 +19,8 @@ import {
 
 const data = workerData as RepoWorkerData;
 const config = data.listener;
+/** What intake screens with; a reload replaces it (RepoListenerApi.update). */
+let screening: ListenerConfig = config;
 // The IMAP login (password or OAuth2 grant) is the only secret this thread holds (see listenerConfig()).
 registerSecretValues(loginSecretValues(config.imap.login));
 const log = repoLogger(config.repoId, { thread: 'listener' });
@@ -32,7 +35,7 @@ const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
 const listener = new ImapListener({
   ...config.imap,
   maxMessageBytes: config.limits.maxMessageBytes,
-  onMessages: (messages, recorded, stopped) => intakeMessages(messages, config, (mails) => supervisor.acceptBatch(mails), log, recorded, stopped),
+  onMessages: (messages, recorded, stopped) => intakeMessages(messages, screening, (mails) => supervisor.acceptBatch(mails), log, recorded, stopped),
   onStatus: (status) => {
     supervisor.reportStatus(status).catch((err: Error) => log.warn({ err: err.message }, 'status report failed'));
   },
@@ -52,6 +55,10 @@ const api: RepoListenerApi = {
     return stopping;
   },
   ping: () => 'pong',
+  update(next) {
+    screening = { ...next, imap: config.imap, limits: { ...next.limits, maxMessageBytes: config.limits.maxMessageBytes } };
+    log.info('screening rules updated by a configuration reload');
+  },
 };
 serveApi(api, data.controlPort);
 

@@ -27,11 +27,17 @@ function loadConfigOrReport(argv: readonly string[], configPath: string): { conf
 
 /**
  * SIGTERM and SIGINT stop the daemon gracefully (exit 0): the copies one event delivers (Ctrl-C on
- * npm's process group) are one request, a later one forces the exit; SIGHUP does not stop it
- * (src/daemon/stop-signals.ts).
+ * npm's process group) are one request, a later one forces the exit; SIGHUP reloads the
+ * configuration (src/daemon/stop-signals.ts, Daemon.reload()).
  */
 function installProcessHandlers(daemon: Daemon, log: Logger): void {
-  installStopSignals({ log, stop: () => daemon.stop(), exit: (code) => process.exit(code) });
+  installStopSignals({
+    log,
+    stop: () => daemon.stop(),
+    exit: (code) => process.exit(code),
+    // reload() never rejects: a refused file is reported on /health and in the log.
+    onReload: async () => void (await daemon.reload()),
+  });
   process.on('uncaughtException', (err) => {
     // Unknown state: the process manager restarts us; durable state makes that safe.
     log.fatal({ err: err.stack ?? err.message }, 'uncaught exception; exiting');
@@ -54,7 +60,8 @@ export async function runDaemon(configPath: string, argv: readonly string[] = []
   const log = logger().child({ component: 'main' });
   logEnvFile(log, loaded.fromFile);
 
-  const daemon = new Daemon(config);
+  // A reload reads the .env file again, so a secret rotated there takes effect with it.
+  const daemon = new Daemon(config, { loadEnv: () => loadConfigEnvironment(argv, configPath, process.env).env });
   installProcessHandlers(daemon, log);
   try {
     assertNoOtherDaemon(config.global.databasePath);

@@ -32,9 +32,6 @@ export function renderServiceUnit(o: UnitOptions): string {
     if (o.user !== null && line === '#User=airut') return `User=${o.user}`;
     if (o.user !== null && line.startsWith('#Environment=XDG_RUNTIME_DIR=')) return line.slice(1);
     if (line.startsWith('#   cp scripts/airut.service')) return null;
-    // The template's notes on `npm start`; bin/airut execs scripts/node, which execs node.
-    if (line.startsWith('# `npm start` execs node')) return '# bin/airut execs node itself (through scripts/node), so SIGTERM goes straight to the daemon.';
-    if (line.startsWith('# --silent keeps')) return null;
     return line.replaceAll(TEMPLATE_ROOT, o.root);
   });
   const header = `# Written by \`airut install-service\` for the install in ${o.root}${o.user ? `, running as ${o.user}` : ''}.\n`;

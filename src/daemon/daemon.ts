@@ -6,7 +6,8 @@
  *
  * Start: database (migrations) → remove containers a killed process left → storage probe → mail sender →
  * dispatcher (requeues tasks a previous process left running) → dashboard → listeners → conversation GC
- * (sweeps now, then hourly). Stop: conversation GC → listeners (no new mail), storage probe → dispatcher (running tasks
+ * (sweeps now, then hourly) → configuration watcher (a change, or SIGHUP, runs reload()). Stop:
+ * configuration watcher (a reload in progress finishes) → conversation GC → listeners (no new mail), storage probe → dispatcher (running tasks
  * get `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
  * A stop that arrives while the daemon starts ends the start-up after the step in progress.
  */
@@ -29,6 +30,16 @@ import { LiveFeed } from '../feed/live-feed.ts';
 import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
 import { operatorActions } from './operator-actions.ts';
 import { routeRunnerMessage } from './runner-messages.ts';
+import { ConfigError } from '../errors.ts';
+import { loadServerConfig } from '../config/load.ts';
+import { describeDiff, isEmptyDiff, planReload } from '../config/config-diff.ts';
+import { watchConfigFile, type ConfigWatcher } from '../config/config-watcher.ts';
+import { secretValuesOf } from '../config/secret-values.ts';
+import { registerSecretValues } from '../log/logger.ts';
+import type { ConfigNotice } from '../dashboard/options.ts';
+import { applyReloadPlan, type ReloadResult } from './reload.ts';
+
+export type { ReloadResult } from './reload.ts';
 
 const FLUSH_ON_STOP_MS = 5_000;
 /** How often the storage directories are checked for writes (see health/storage-probe.ts). */
@@ -49,8 +60,20 @@ export class Daemon {
   private readonly feed = new LiveFeed();
   private stopPromise: Promise<void> | null = null;
   private readonly log = logger().child({ component: 'daemon' });
+  private watcher: ConfigWatcher | null = null;
+  /** Set while the file on disk was refused by a reload; shown on /health and the dashboard. */
+  private configNotice: ConfigNotice | null = null;
+  /** Reloads run one after the other. */
+  private reloadChain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly config: ServerConfig) {
+  /**
+   * `config` is what runs; a reload replaces it. `options.loadEnv` gives what `!env` reads on a
+   * reload, read again each time (the process environment and the .env file; default process.env); `options.watchConfig: false` leaves the file unwatched (SIGHUP only).
+   */
+  constructor(
+    private config: ServerConfig,
+    private readonly options: { readonly loadEnv?: () => NodeJS.ProcessEnv; readonly watchConfig?: boolean } = {},
+  ) {
     this.storage = new StorageHealth({ databasePath: config.global.databasePath, log: logger().child({ component: 'storage' }) });
     this.runnerFaults = new RunnerFaults(this.storage, config.repos);
   }
@@ -75,6 +98,7 @@ export class Daemon {
       await this.startListeners(db, dispatcher, sender);
       if (this.stopRequested()) return;
       this.startSweeper(db);
+      this.startConfigWatcher();
       this.life.to('running');
       this.logRunning();
     } catch (err) {
@@ -142,12 +166,18 @@ export class Daemon {
 
   private async startDashboard(db: Db, dispatcher: Dispatcher, sender: OutgoingMailSender): Promise<void> {
     if (!this.config.global.dashboard.enabled) return;
+    // Getters: a reload replaces the configuration, and the dashboard reads it per request.
+    const daemon = this;
     this.dashboard = await startDashboard({
-      config: this.config,
+      get config() {
+        return daemon.config;
+      },
       db,
       actions: operatorActions({
         db,
-        repos: this.config.repos,
+        get repos() {
+          return daemon.config.repos;
+        },
         cancelRunning: (taskId, reason) => dispatcher.cancelRunning(taskId, reason),
         feed: this.feed,
         mailQueued: () => sender.kick(),
@@ -155,8 +185,18 @@ export class Daemon {
       feed: this.feed,
       log: logger().child({ component: 'dashboard' }),
       healthProblems: () => this.storage.problems(),
+      configNotice: () => this.configNotice,
     });
     this.log.info({ url: this.dashboard.url }, 'dashboard listening');
+  }
+
+  /** A reload changed dashboard.host/port/token/…: open live streams end, the server listens anew. */
+  private async rebindDashboard(): Promise<void> {
+    const old = this.dashboard;
+    this.dashboard = null;
+    await old?.close();
+    if (this.db && this.dispatcher && this.sender) await this.startDashboard(this.db, this.dispatcher, this.sender);
+    if (!this.config.global.dashboard.enabled) this.log.info('dashboard turned off by a reload');
   }
 
   private async startListeners(db: Db, dispatcher: Dispatcher, sender: OutgoingMailSender): Promise<void> {
@@ -173,9 +213,13 @@ export class Daemon {
 
   /** After the dispatcher requeued interrupted work, so the sweep sees it as pending. */
   private startSweeper(db: Db): void {
+    const daemon = this;
     this.sweeper = new ConversationSweeper({
       db,
-      repos: this.config.repos,
+      // A getter: the hourly sweep covers the repositories a reload added.
+      get repos() {
+        return daemon.config.repos;
+      },
       maxAgeDays: this.config.global.conversationMaxAgeDays,
       images: createExecutionBackend(executionSettings(this.config.global)),
       log: logger().child({ component: 'gc' }),
@@ -210,6 +254,84 @@ export class Daemon {
     }
   }
 
+  private startConfigWatcher(): void {
+    if (this.options.watchConfig === false) return;
+    this.watcher = watchConfigFile({
+      file: this.config.sourcePath,
+      onChange: () => {
+        this.log.info({ file: this.config.sourcePath }, 'the configuration file changed; reloading');
+        void this.reload();
+      },
+      onError: (err) => this.log.error({ err: err.message }, 'cannot watch the configuration file any more; reload with SIGHUP'),
+    });
+  }
+
+  /**
+   * Reads the configuration file again and applies what changed, scope by scope (see
+   * src/config/config-diff.ts and docs/configuration.md, "Reloading"). An invalid file changes
+   * nothing: its problems are logged and shown until a valid file is loaded. Never rejects.
+   */
+  reload(): Promise<ReloadResult> {
+    const next = this.reloadChain
+      .then(() => this.reloadOnce())
+      .catch((err: unknown): ReloadResult => {
+        // A bug, not a bad file: what was applied before the error stays applied.
+        const message = err instanceof Error ? err.message : String(err);
+        this.log.error({ err: err instanceof Error ? err.stack : message }, 'configuration reload failed');
+        return { outcome: 'failed', applied: [], waiting: [], problems: [message] };
+      });
+    this.reloadChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadOnce(): Promise<ReloadResult> {
+    const none = { applied: [], waiting: [], problems: [] };
+    if (!this.life.is('running')) return { outcome: 'skipped', ...none };
+    const file = this.config.sourcePath;
+    let next: ServerConfig;
+    try {
+      // The .env file is read again too: a rotated secret in it takes effect with the reload.
+      next = loadServerConfig(file, this.options.loadEnv?.() ?? process.env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return this.refuseReload(err);
+    }
+    registerSecretValues(secretValuesOf(next));
+    this.configNotice = null;
+    const plan = planReload(this.config, next);
+    const { applied, waiting } = describeDiff(plan.diff);
+    if (isEmptyDiff(plan.diff)) {
+      this.log.info({ file, waiting }, waiting.length ? 'configuration reloaded: nothing to apply now' : 'configuration reloaded: no change');
+      return { outcome: 'unchanged', applied, waiting, problems: [] };
+    }
+    this.config = plan.effective;
+    await applyReloadPlan(plan, this.reloadTargets(), this.log);
+    this.log.info({ file, applied, waiting }, 'configuration reloaded');
+    return { outcome: 'applied', applied, waiting, problems: [] };
+  }
+
+  private refuseReload(err: ConfigError): ReloadResult {
+    const problems = err.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message));
+    const message = `configuration not applied: ${this.config.sourcePath} has ${problems.length} problem${problems.length === 1 ? '' : 's'}; the daemon keeps running the configuration it has`;
+    this.configNotice = { message, problems };
+    this.log.error({ file: this.config.sourcePath, problems }, message);
+    return { outcome: 'refused', applied: [], waiting: [], problems };
+  }
+
+  private reloadTargets(): Parameters<typeof applyReloadPlan>[1] {
+    return {
+      supervisor: this.supervisor,
+      dispatcher: this.dispatcher,
+      sender: this.sender,
+      runnerFaults: this.runnerFaults,
+      rebindDashboard: () => this.rebindDashboard(),
+      restartStorageProbe: () => {
+        this.probe?.stop();
+        this.startStorageProbe();
+      },
+    };
+  }
+
   /** Idempotent. Each step runs even if an earlier one failed; failures are logged. */
   stop(): Promise<void> {
     this.stopPromise ??= this.doStop();
@@ -219,6 +341,8 @@ export class Daemon {
   private async doStop(): Promise<void> {
     this.life.to('stopping');
     const steps: Array<[string, () => Promise<unknown> | void]> = [
+      ['stop watching the configuration', () => this.watcher?.close()],
+      ['wait for a reload in progress', () => this.reloadChain],
       ['stop conversation GC', () => this.sweeper?.stop()],
       ['stop listeners', () => this.supervisor?.stop()],
       ['stop storage probe', () => this.probe?.stop()],

@@ -21,7 +21,19 @@ export interface DashboardOptions {
   readonly log: Logger;
   /** Extra health inputs beyond listener state, e.g. a database/disk error to surface. */
   readonly healthProblems?: () => ReadonlyArray<{ readonly component: string; readonly message: string }>;
+  /**
+   * Set while the configuration file on disk could not be applied (a reload refused it): shown on
+   * /health and the Repositories page until a valid file is loaded. The daemon keeps running the
+   * configuration it has, so this does not make /health answer 503 (docs/configuration.md).
+   */
+  readonly configNotice?: () => ConfigNotice | null;
   /** The clock of durations, session expiry and the login throttle; Date.now unless a test moves it. */
   readonly now?: () => number;
+}
+export interface ConfigNotice {
+  /** "configuration not applied: …", naming the file. */
+  readonly message: string;
+  /** Each problem as `path: message`. */
+  readonly problems: readonly string[];
 }
 export interface RunningDashboard { readonly url: string; close(): Promise<void> }

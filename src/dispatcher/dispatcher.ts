@@ -22,6 +22,13 @@ import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
 
 const RUNNER_ENTRY = new URL('../../workers/task-runner.ts', import.meta.url);
 const SWEEP_MS = 30_000;
+/**
+ * Piscina cannot change `maxThreads` after it is built, so the pool is sized to the largest
+ * `max_concurrent` the schema allows and dispatch is gated by the configured limit, which a reload
+ * changes (setConfig). Threads start on demand and end after `idleTimeout`, so the ceiling costs
+ * nothing: at most `max_concurrent` tasks are ever handed to the pool.
+ */
+const POOL_CEILING = 64;
 
 interface RunningTask {
   readonly claim: ClaimedTask;
@@ -57,8 +64,13 @@ export class Dispatcher {
   private sweeper: NodeJS.Timeout | null = null;
   /** Where the agents run; here only for its capacity and to reap after a failed runner. */
   private readonly backend: ExecutionBackend;
+  /** The configuration tasks are launched with; a reload replaces it (setConfig). */
+  private config: ServerConfig;
+  /** Tasks that may run at once: `max_concurrent`, changed by a reload. */
+  private limit: number;
 
   constructor(private readonly o: DispatcherOptions) {
+    this.config = o.config;
     const g = o.config.global;
     const settings: RunnerSettings = {
       databasePath: g.databasePath,
@@ -73,13 +85,25 @@ export class Dispatcher {
       filename: (o.runnerEntry ?? RUNNER_ENTRY).href,
       // Runner-wide settings reach each thread once; a task carries only what is about it.
       workerData: settings,
-      maxThreads: this.backend.capacity,
+      maxThreads: Math.max(POOL_CEILING, this.backend.capacity),
       minThreads: 1,
       concurrentTasksPerWorker: 1,
       // Tasks are long and asynchronous (a container run); idle threads need not spin.
       atomics: 'disabled',
       idleTimeout: 60_000,
     });
+    this.limit = this.backend.capacity;
+  }
+
+  /**
+   * A reload: the next task is launched with the new repository settings. A higher
+   * `max_concurrent` starts queued tasks now; a lower one lets running tasks finish and starts
+   * new ones only below it.
+   */
+  setConfig(config: ServerConfig): void {
+    this.config = config;
+    this.limit = config.global.maxConcurrent;
+    this.kick();
   }
 
   /** created → starting → running; `stopping` while running tasks drain, then `stopped`. */
@@ -112,7 +136,7 @@ export class Dispatcher {
   private async tellAbandoned(taskIds: readonly number[]): Promise<void> {
     for (const id of taskIds) {
       const row = getTask(this.o.db, id);
-      const repo = row && this.o.config.repos[row.repoId];
+      const repo = row && this.config.repos[row.repoId];
       if (!repo) continue;
       try {
         await finishTaskWithMail(
@@ -149,8 +173,8 @@ export class Dispatcher {
     try {
       do {
         this.again = false;
-        while (this.life.is('running') && this.running.size < this.backend.capacity) {
-          const claim = claimNextTask(this.o.db);
+        while (this.life.is('running') && this.running.size < this.limit) {
+          const claim = claimNextTask(this.o.db, Date.now(), Object.keys(this.config.repos));
           if (!claim) break;
           this.launch(claim);
         }
@@ -164,10 +188,10 @@ export class Dispatcher {
   }
 
   private launch(claim: ClaimedTask): void {
-    const repo = this.o.config.repos[claim.task.repoId];
+    const repo = this.config.repos[claim.task.repoId];
     const log = this.o.log.child({ repo: claim.task.repoId, task: claim.task.id, conversation: claim.conversationId });
     if (!repo) {
-      // The repo was removed from the config while it had queued work.
+      // Only tasks of configured repos are claimed; this is a task claimed while a reload removed its repo.
       // No reply is possible: the repo's SMTP account is gone with its configuration.
       log.error('task belongs to a repository that is no longer configured; marking it failed');
       // Just claimed by this thread, so the row is this run; a refusal would mean another process shares the database.

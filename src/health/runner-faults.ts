@@ -30,8 +30,13 @@ export function taskProvesStorage(status: string): boolean {
 export class RunnerFaults {
   constructor(
     private readonly health: StorageHealth,
-    private readonly repos: Readonly<Record<string, Pick<RepoServerConfig, 'storageDir'>>>,
+    private repos: Readonly<Record<string, Pick<RepoServerConfig, 'storageDir'>>>,
   ) {}
+
+  /** A configuration reload added or removed repositories. */
+  setRepos(repos: Readonly<Record<string, Pick<RepoServerConfig, 'storageDir'>>>): void {
+    this.repos = repos;
+  }
 
   /** A runner thread hit a disk or database error: listed on /health under the right area. */
   record(repoId: string, fault: StorageFaultInfo): void {

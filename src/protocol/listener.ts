@@ -29,6 +29,13 @@ export interface RepoListenerApi {
   stop(): Promise<void>;
   /** Heartbeat: a thread that does not answer is restarted. */
   ping(): 'pong';
+  /**
+   * A configuration reload changed the rules mail must pass (senders, authserv-id, attachment
+   * limits): the next mail is screened with these. The connection settings (`imap`, and
+   * `limits.maxMessageBytes`, which the IMAP loop reads) are not taken: a change there restarts
+   * the thread instead (src/config/config-diff.ts).
+   */
+  update(config: ListenerConfig): void;
 }
 
 /** How a listener reaches and watches its inbox (the IMAP login is the one secret it holds). */

@@ -121,7 +121,7 @@ export interface FlushResult {
 
 export class OutgoingMailSender {
   readonly #db: Db;
-  readonly #repos: Readonly<Record<string, RepoServerConfig>>;
+  #repos: Readonly<Record<string, RepoServerConfig>>;
   readonly #log: Logger;
   readonly #opts: Required<Omit<OutgoingMailSenderOptions, 'timeouts' | 'createTransport' | 'storage'>> & {
     timeouts: SmtpTimeouts;
@@ -195,6 +195,21 @@ export class OutgoingMailSender {
       return;
     }
     this.#schedule(0);
+  }
+
+  /**
+   * A configuration reload: later sends use `repos`. The repositories in `changed` (SMTP account
+   * changed, or removed) lose their connection and credentials, so the next send logs in anew;
+   * a send on the old connection that fails now is retried like any temporary failure.
+   */
+  setRepos(repos: Readonly<Record<string, RepoServerConfig>>, changed: readonly string[]): void {
+    this.#repos = repos;
+    registerSecretValues(Object.values(repos).flatMap((r) => loginSecretValues(r.email.login)));
+    for (const id of changed) {
+      this.#transports.get(id)?.close();
+      this.#transports.delete(id);
+      this.#credentials.delete(id);
+    }
   }
 
   /**

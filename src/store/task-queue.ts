@@ -38,14 +38,17 @@ function conversationBusy(db: Db, repoId: string, conversationId: string): boole
 }
 
 /** Claims the oldest runnable task, or returns null. */
-export function claimNextTask(db: Db, now: number = Date.now()): ClaimedTask | null {
+export function claimNextTask(db: Db, now: number = Date.now(), repoIds?: readonly string[]): ClaimedTask | null {
   return writeTransaction(db, () => {
+    // Only the repositories given (the configured ones): a removed repository's tasks stay queued
+    // until it is configured again, and cannot hold up the others' in the first 200.
     const candidates = db
       .prepare(
         `SELECT id, repo_id, conversation_id, thread_refs, attempts FROM tasks
-         WHERE status = 'queued' ORDER BY id LIMIT 200`,
+         WHERE status = 'queued' AND (@repos IS NULL OR repo_id IN (SELECT value FROM json_each(@repos)))
+         ORDER BY id LIMIT 200`,
       )
-      .all() as Array<{ id: number; repo_id: string; conversation_id: string | null; thread_refs: string; attempts: number }>;
+      .all({ repos: repoIds ? JSON.stringify(repoIds) : null }) as Array<{ id: number; repo_id: string; conversation_id: string | null; thread_refs: string; attempts: number }>;
     for (const c of candidates) {
       let conversationId = c.conversation_id;
       let isNew = false;

@@ -51,9 +51,21 @@ export class RepoWorker {
   private heartbeat: NodeJS.Timeout | null = null;
   private exited: Promise<void> = Promise.resolve();
   private stopPromise: Promise<void> | null = null;
+  /** The repository's configuration; a reload may replace its screening part (update()). */
+  private repo: RepoServerConfig;
 
   constructor(private readonly o: RepoWorkerOptions) {
     this.life = new Lifecycle(`repo listener ${o.repo.repoId}`);
+    this.repo = o.repo;
+  }
+
+  /**
+   * New screening rules for the running thread (no reconnect). A thread that restarts later starts
+   * with them too. The caller restarts the worker instead when the connection settings changed.
+   */
+  async update(repo: RepoServerConfig): Promise<void> {
+    this.repo = repo;
+    if (this.control) await this.control.update(listenerConfig(repo));
   }
 
   get state(): LifecycleState {
@@ -65,7 +77,7 @@ export class RepoWorker {
     const toWorker = new MessageChannel(); // supervisor → listener calls
     const toSupervisor = new MessageChannel(); // listener → supervisor calls
     const data: RepoWorkerData = {
-      listener: listenerConfig(this.o.repo),
+      listener: listenerConfig(this.repo),
       supervisorPort: toSupervisor.port2,
       controlPort: toWorker.port2,
     };

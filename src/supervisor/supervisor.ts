@@ -2,7 +2,7 @@
  * The main thread's orchestrator: one listener thread per repo, the only writer of accepted mail,
  * and the one place that decides when the daemon starts and stops.
  */
-import type { ServerConfig } from '../config/types.ts';
+import type { RepoServerConfig, ServerConfig } from '../config/types.ts';
 import { logger, type Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
 import type { IncomingMail } from '../protocol/incoming-mail.ts';
@@ -39,7 +39,7 @@ export class Supervisor {
   private readonly onTaskRecorded: (taskId: number, queued: boolean, replyQueued: boolean) => void;
 
   constructor(
-    private readonly config: ServerConfig,
+    private config: ServerConfig,
     private readonly db: Db,
     private readonly options: SupervisorOptions = {},
   ) {
@@ -59,7 +59,7 @@ export class Supervisor {
     const builtAt = Date.now();
     let entries: URL[];
     try {
-      entries = await Promise.all(repos.map((repo) => this.bundles.bundle(this.options.listenerEntry?.(repo.repoId) ?? LISTENER_ENTRY)));
+      entries = await Promise.all(repos.map((repo) => this.entryOf(repo.repoId)));
     } catch (err) {
       if (this.life.is('starting')) this.life.to('failed');
       throw err;
@@ -67,28 +67,76 @@ export class Supervisor {
     this.log.debug({ ms: Date.now() - builtAt }, 'listener thread bundle built');
     if (!this.life.is('starting')) return; // stopped while building
     this.life.to('running');
-    for (const [i, repo] of repos.entries()) {
-      const log = logger().child({ repo: repo.repoId, component: 'supervisor' });
-      const worker = new RepoWorker({
-        repo,
-        api: this.apiFor(repo.repoId, log),
-        log,
-        onCrash: (reason, restartInMs) => {
-          this.saveStatus(repo.repoId, {
-            state: 'backoff',
-            detail: 'listener thread restarting',
-            lastError: reason,
-            nextRetryAt: Date.now() + restartInMs,
-          });
-          this.options.onListenerCrash?.(repo.repoId, reason, restartInMs);
-        },
-        entry: entries[i]!,
-      });
-      this.workers.set(repo.repoId, worker);
-      this.saveStatus(repo.repoId, { state: 'starting', detail: null, lastError: null, nextRetryAt: null });
-      worker.start();
-    }
+    for (const [i, repo] of repos.entries()) this.launch(repo, entries[i]!);
     this.log.info({ repos: [...this.workers.keys()] }, 'supervisor started');
+  }
+
+  /** The configuration a reload applies: accept() reads a repository's rules and limits from it. */
+  setConfig(config: ServerConfig): void {
+    this.config = config;
+  }
+
+  /** Starts one repository's listener thread (a repository added by a reload). Does nothing when it runs. */
+  async startRepo(repo: RepoServerConfig): Promise<void> {
+    if (!this.life.is('running') || this.workers.has(repo.repoId)) return;
+    const entry = await this.entryOf(repo.repoId);
+    if (!this.life.is('running') || this.workers.has(repo.repoId)) return;
+    this.launch(repo, entry);
+    this.log.info({ repo: repo.repoId }, 'listener started');
+  }
+
+  /**
+   * Stops one repository's listener thread: it logs out; mail it was handing over stays on the
+   * server. The repository's queued and running tasks are not touched here.
+   */
+  async stopRepo(repoId: string): Promise<void> {
+    const worker = this.workers.get(repoId);
+    if (!worker) return;
+    this.workers.delete(repoId);
+    await worker.stop();
+    this.log.info({ repo: repoId }, 'listener stopped');
+  }
+
+  /** Its inbox settings changed: this repository's listener logs out and starts again; no other is touched. */
+  async restartRepo(repo: RepoServerConfig): Promise<void> {
+    await this.stopRepo(repo.repoId);
+    await this.startRepo(repo);
+  }
+
+  /** New screening rules for a running listener, without a reconnect. */
+  async updateRepo(repo: RepoServerConfig): Promise<void> {
+    try {
+      await this.workers.get(repo.repoId)?.update(repo);
+    } catch (err) {
+      // The thread is restarting: it starts with the new rules (RepoWorker keeps them).
+      this.log.warn({ repo: repo.repoId, err: (err as Error).message }, 'listener is restarting; it starts with the new rules');
+    }
+  }
+
+  private entryOf(repoId: string): Promise<URL> {
+    return this.bundles.bundle(this.options.listenerEntry?.(repoId) ?? LISTENER_ENTRY);
+  }
+
+  private launch(repo: RepoServerConfig, entry: URL): void {
+    const log = logger().child({ repo: repo.repoId, component: 'supervisor' });
+    const worker = new RepoWorker({
+      repo,
+      api: this.apiFor(repo.repoId, log),
+      log,
+      onCrash: (reason, restartInMs) => {
+        this.saveStatus(repo.repoId, {
+          state: 'backoff',
+          detail: 'listener thread restarting',
+          lastError: reason,
+          nextRetryAt: Date.now() + restartInMs,
+        });
+        this.options.onListenerCrash?.(repo.repoId, reason, restartInMs);
+      },
+      entry,
+    });
+    this.workers.set(repo.repoId, worker);
+    this.saveStatus(repo.repoId, { state: 'starting', detail: null, lastError: null, nextRetryAt: null });
+    worker.start();
   }
 
   /**

@@ -35,3 +35,11 @@ test('a stop during start-up ends the start-up after the step in progress, witho
   // The start-up went no further: the network sandbox directories were never prepared.
   assert.ok(!fs.existsSync(`${cfg.dir}/sandbox`), 'nothing after the step in progress was started');
 });
+
+test('a reload asked for while the daemon is not running (before start, after stop) is skipped and changes nothing', async () => {
+  const daemon = new Daemon(config().config, { watchConfig: false });
+  assert.deepEqual(await daemon.reload(), { outcome: 'skipped', applied: [], waiting: [], problems: [] });
+  await daemon.stop();
+  assert.equal((await daemon.reload()).outcome, 'skipped');
+  assert.equal(daemon.state, 'stopped');
+});

@@ -76,13 +76,19 @@ function one(s: Map<string, string[]>, key: string): string {
   return values[values.length - 1]!;
 }
 
-test('systemd: npm start in the install dir, restarted on failure, secrets from an EnvironmentFile', () => {
+test('systemd: airut start in the install dir (node is the main process), restarted on failure, secrets from an EnvironmentFile', () => {
   const s = service();
-  assert.match(one(s, 'ExecStart'), /\bnpm\b.*\bstart$/);
+  // Not npm: npm would be $MAINPID, and npm dies of ExecReload's SIGHUP, taking the service down.
+  assert.match(one(s, 'ExecStart'), /^\/opt\/airut-ts\/bin\/airut start$/);
+  assert.ok(one(s, 'ExecStart').startsWith(one(s, 'WorkingDirectory')));
   assert.ok(path.isAbsolute(one(s, 'WorkingDirectory')));
   assert.equal(one(s, 'Restart'), 'on-failure');
   assert.ok(path.isAbsolute(one(s, 'EnvironmentFile').replace(/^-/, '')));
   assert.ok(!one(s, 'EnvironmentFile').startsWith('-'), 'a missing secrets file must stop the start, not be ignored');
+});
+
+test('systemd: `systemctl reload` sends SIGHUP to the daemon, which reloads its configuration', () => {
+  assert.equal(one(service(), 'ExecReload'), '/bin/kill -HUP $MAINPID');
 });
 
 test('systemd and pm2 wait longer than the default shutdown_timeout plus the shutdown steps, and signal only the main process', () => {

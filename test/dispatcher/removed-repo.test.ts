@@ -1,46 +1,55 @@
 /**
- * A queued task of a repository that was removed from the configuration: the dispatcher claims it
- * and fails it through the task transitions (no reply: the repository's SMTP account is gone).
+ * A queued task of a repository that is not in the configuration (removed by a reload, or before a
+ * restart) stays queued, without holding up the others, and runs once the repository is back.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadServerConfig } from '../../src/config/index.ts';
 import { Dispatcher } from '../../src/dispatcher/dispatcher.ts';
-import { listMailForTask } from '../../src/store/outgoing-mail.ts';
 import { getTask } from '../../src/store/task-queries.ts';
 import type { SandboxGlobals } from '../../src/sandbox/task-network.ts';
-import { openDatabase } from '../../src/store/database.ts';
+import { openDatabase, type Db } from '../../src/store/database.ts';
 import { captureLog } from '../harness/capture-log.ts';
 import { waitUntil, writeTestConfig } from '../harness/daemon-process.ts';
 import { acceptMail } from '../../src/store/accept.ts';
 
-test('a task whose repository is no longer configured is failed, with no reply', async () => {
-  const cfg = writeTestConfig({ repos: [{ id: 'alpha', imapPort: 1, user: 'alpha-bot', password: 'unused' }] });
-  const config = loadServerConfig(cfg.configPath, { ...process.env, ...cfg.env });
-  const db = openDatabase(cfg.dbPath, { migrate: true });
-  const taskId = acceptMail(db, {
-    repoId: 'gone',
-    raw: Buffer.from('mail'),
-    imapUid: 1,
-    messageId: '<gone@example.com>',
+const IDLE_RUNNER = new URL('../fixtures/workers/idle-task-runner.mjs', import.meta.url);
+
+function queue(db: Db, repoId: string, n: number): number {
+  return acceptMail(db, {
+    repoId,
+    raw: Buffer.from(`mail ${n}`),
+    imapUid: n,
+    messageId: `<${repoId}-${n}@example.com>`,
     subject: 's',
     sender: 'alice@example.com',
     conversationCandidates: [],
     verdict: { action: 'accept', modelHint: null },
   }).taskId;
-  const { log, lines } = captureLog();
-  // The sandbox is never reached: the task ends before a runner thread is asked for.
-  const dispatcher = new Dispatcher({ config, db, log, sandbox: {} as SandboxGlobals });
+}
+
+test('a task whose repository is not configured stays queued, others run past it, and it runs when the repository returns', async () => {
+  const cfg = writeTestConfig({ repos: [{ id: 'alpha', imapPort: 1, user: 'alpha-bot', password: 'unused' }] });
+  const config = loadServerConfig(cfg.configPath, { ...process.env, ...cfg.env });
+  const both = writeTestConfig({
+    dir: cfg.dir,
+    repos: [
+      { id: 'alpha', imapPort: 1, user: 'alpha-bot', password: 'unused' },
+      { id: 'gone', imapPort: 1, user: 'gone-bot', password: 'unused' },
+    ],
+  });
+  const withGone = loadServerConfig(both.configPath, { ...process.env, ...both.env });
+  const db = openDatabase(cfg.dbPath, { migrate: true });
+  const goneTask = queue(db, 'gone', 1);
+  const alphaTask = queue(db, 'alpha', 2);
+  const { log } = captureLog();
+  const dispatcher = new Dispatcher({ config, db, log, sandbox: {} as SandboxGlobals, runnerEntry: IDLE_RUNNER });
   try {
     dispatcher.start();
-    await waitUntil(() => getTask(db, taskId)?.status !== 'queued', 10_000, 'the task to be claimed', 20);
-    const t = getTask(db, taskId)!;
-    assert.equal(t.status, 'failed');
-    assert.equal(t.error, 'repository no longer configured');
-    assert.ok(t.finishedAt !== null);
-    assert.deepEqual(listMailForTask(db, taskId), []);
-    assert.equal(dispatcher.runningCount, 0);
-    assert.ok(lines.some((l) => l.includes('no longer configured')));
+    await waitUntil(() => getTask(db, alphaTask)?.status === 'running', 10_000, 'the configured repository’s task to be claimed', 20);
+    assert.equal(getTask(db, goneTask)?.status, 'queued', 'the older task of the unconfigured repository waits');
+    dispatcher.setConfig(withGone);
+    await waitUntil(() => getTask(db, goneTask)?.status === 'running', 10_000, 'the task to be claimed once its repository is back', 20);
   } finally {
     await dispatcher.stop(1_000);
     db.close();

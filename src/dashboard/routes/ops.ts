@@ -1,6 +1,6 @@
 /**
  * What monitoring reads: `/health` (200 or 503; with a token configured, an anonymous probe learns
- * only up or down) and `/metrics` (Prometheus text).
+ * only up or down; a configuration file a reload refused is listed under `config`, without a 503) and `/metrics` (Prometheus text).
  */
 import { Hono, type Context } from 'hono';
 import { redactSecretValues } from '../../log/logger.ts';
@@ -30,7 +30,9 @@ function health(d: DashboardDeps, c: Context): Response {
   const repos = Object.fromEntries(
     Object.entries(report.repos).map(([id, r]) => [id, { state: r.state, healthy: r.healthy, detail: r.detail, lastError: r.lastError, nextRetryAt: r.nextRetryAt }]),
   );
-  return sendJson(c, report.status === 'ok' ? { status: 'ok', repos } : { status: 'degraded', repos, problems: report.problems }, code);
+  const body = report.status === 'ok' ? { status: 'ok', repos } : { status: 'degraded', repos, problems: report.problems };
+  const notice = d.o.configNotice?.() ?? null;
+  return sendJson(c, notice ? { ...body, config: { applied: false, ...notice } } : body, code);
 }
 
 function metrics(d: DashboardDeps, c: Context): Response {

@@ -131,7 +131,9 @@ ${s ? h`<dt>State since</dt><dd>${timeTag(s.updatedAt)}</dd>` : ''}
 function reposPage(d: DashboardDeps, c: Context): Response {
   const overview = loadRepoOverview(d);
   const { health } = overview;
+  const notice = d.o.configNotice?.() ?? null;
   const body = h`<h1>Repositories</h1>
+${notice ? h`<div class="overall unhealthy config-notice"><p>${notice.message}</p><ul>${notice.problems.map((p) => h`<li>${p}</li>`)}</ul></div>` : ''}
 <p class="overall ${health.status === 'ok' ? 'healthy' : 'unhealthy'}">Listeners: ${health.status === 'ok' ? 'all healthy' : 'degraded'}</p>
 ${overview.shownIds.map((repoId) => repoCard(d, overview, repoId))}`;
   return sendHtml(c, layout(pageContext(d, c), 'Repositories', 'repos', body));
