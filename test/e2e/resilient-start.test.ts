@@ -1,0 +1,87 @@
+/**
+ * Issue 17 item 3, resilient start end to end: the real daemon, Dovecot, SMTP capture, podman and
+ * the Claude Code CLI against the mock API. Two repositories, the second one's `!env` password
+ * variable missing. Without `--resilient` the daemon refuses to start and names the variable;
+ * with it, the good repository takes mail and replies, /health lists the broken one as failed
+ * with the variable named, and once the variable is in the .env beside the configuration, a
+ * SIGHUP starts it and it takes mail.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort } from '../harness/ports.ts';
+import { startDaemon, waitUntil, writeTestConfig } from '../harness/daemon-process.ts';
+import { repoYaml, startE2eEnv, taskFor, type E2eEnv } from '../harness/e2e-env.ts';
+
+const MISSING = 'TEST_IMAP_PASSWORD_BROKEN';
+let env: E2eEnv;
+
+before(async () => {
+  env = await startE2eEnv({ repoIds: ['good', 'broken'] });
+});
+
+after(async () => {
+  await env?.stop();
+});
+
+async function health(port: number): Promise<{ status: number; body: { status: string; problems?: Array<{ component: string; message: string }> } }> {
+  const r = await fetch(`http://127.0.0.1:${port}/health`);
+  return { status: r.status, body: (await r.json()) as never };
+}
+
+test('a repository whose !env variable is missing: strict start exits 1 naming it; --resilient runs the other, lists it as failed, and starts it after the .env file provides the variable and a SIGHUP', { timeout: 300_000 }, async () => {
+  const good = await env.repo('good', repoYaml());
+  const broken = await env.repo('broken', repoYaml());
+  const port = await freePort();
+  const cfg = writeTestConfig({
+    repos: [good, broken],
+    global: {
+      container_command: env.runtime.command,
+      container_network: 'host',
+      execution: { max_concurrent: 2, shutdown_timeout: 5 },
+      dashboard: { enabled: true, host: '127.0.0.1', port },
+    },
+  });
+  const { [MISSING]: brokenPassword, ...withoutBroken } = cfg.env;
+  assert.ok(brokenPassword);
+  const cfgMissing = { ...cfg, env: withoutBroken };
+
+  // 1. Without the flag: strict, as before.
+  const strict = startDaemon(cfgMissing, [], env.podmanEnv);
+  assert.equal(await strict.exited, 1);
+  assert.ok(strict.otherOutput.join('\n').includes(`repos.broken.email.password: environment variable ${MISSING} is not set`), strict.otherOutput.join('\n'));
+
+  // 2. With --resilient: the good repository runs and replies.
+  const daemon = startDaemon(cfgMissing, ['--resilient'], env.podmanEnv);
+  try {
+    const left = await daemon.waitForLog((l) => l.msg === 'repository left out: its configuration is invalid; fix it and reload', 60_000, 'the broken repository to be left out');
+    assert.equal(left.repo, 'broken');
+    const m1 = await env.send('good', 'Hello good', 'reply with anything');
+    const reply = await env.finalReplyTo(m1);
+    assert.match(reply.subject ?? '', /Hello good/);
+
+    const h = await health(port);
+    assert.equal(h.status, 503);
+    assert.equal(h.body.status, 'degraded');
+    const problem = h.body.problems?.find((p) => p.component === 'repo:broken');
+    assert.ok(problem, JSON.stringify(h.body));
+    assert.match(problem.message, new RegExp(`repository broken failed to start: repos\\.broken\\.email\\.password: environment variable ${MISSING} is not set`));
+
+    // 3. The variable in the .env beside the configuration, then SIGHUP: the repository starts and takes mail.
+    fs.writeFileSync(path.join(cfg.dir, '.env'), `${MISSING}=${brokenPassword}\n`, { mode: 0o600 });
+    daemon.child.kill('SIGHUP');
+    await daemon.waitForLog((l) => l.msg === 'configuration reloaded', 30_000, 'the reload');
+    const m2 = await env.send('broken', 'Hello broken', 'reply with anything');
+    await waitUntil(() => {
+      const t = taskFor(cfg, m2);
+      return t !== undefined && t.status !== 'rejected';
+    }, 60_000, 'the fixed repository to accept mail');
+    await env.finalReplyTo(m2);
+    const healed = await health(port);
+    assert.ok(!healed.body.problems?.some((p) => p.component === 'repo:broken'), JSON.stringify(healed.body));
+    assert.equal(await daemon.stop('SIGTERM', 60_000), 0);
+  } finally {
+    if (daemon.child.exitCode === null) await daemon.stop('SIGKILL');
+  }
+});
