@@ -196,6 +196,7 @@ export class Daemon {
       log: logger().child({ component: 'dashboard' }),
       healthProblems: () => [...this.storage.problems(), ...failedRepoHealth(this.failedRepos)],
       configNotice: () => this.configNotice,
+      failedRepos: () => this.failedRepos.map((f) => ({ id: f.id, problems: problemLines(f) })),
     });
     this.log.info({ url: this.dashboard.url }, 'dashboard listening');
   }

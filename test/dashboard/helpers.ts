@@ -145,7 +145,7 @@ export interface Harness {
 export function makeOptions(
   db: Db,
   config: ServerConfig,
-  overrides: { actions?: DashboardActions; healthProblems?: DashboardOptions['healthProblems'] } = {},
+  overrides: { actions?: DashboardActions; healthProblems?: DashboardOptions['healthProblems']; failedRepos?: DashboardOptions['failedRepos'] } = {},
 ): Harness {
   const feed = new TestFeed();
   const stopCalls: number[] = [];
@@ -162,6 +162,7 @@ export function makeOptions(
     feed,
     log: silentLog(),
     ...(overrides.healthProblems ? { healthProblems: overrides.healthProblems } : {}),
+    ...(overrides.failedRepos ? { failedRepos: overrides.failedRepos } : {}),
   };
   return { options, feed, stopCalls };
 }

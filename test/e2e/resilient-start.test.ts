@@ -3,7 +3,7 @@
  * the Claude Code CLI against the mock API. Two repositories, the second one's `!env` password
  * variable missing. Without `--resilient` the daemon refuses to start and names the variable;
  * with it, the good repository takes mail and replies, /health lists the broken one as failed
- * with the variable named, and once the variable is in the .env beside the configuration, a
+ * and the Repositories page with the variable named, and once the variable is in the .env beside the configuration, a
  * SIGHUP starts it and it takes mail.
  */
 import { test, before, after } from 'node:test';
@@ -28,6 +28,10 @@ after(async () => {
 async function health(port: number): Promise<{ status: number; body: { status: string; problems?: Array<{ component: string; message: string }> } }> {
   const r = await fetch(`http://127.0.0.1:${port}/health`);
   return { status: r.status, body: (await r.json()) as never };
+}
+
+async function reposPage(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/repos`, { headers: { accept: 'text/html' } })).text();
 }
 
 test('a repository whose !env variable is missing: strict start exits 1 naming it; --resilient runs the other, lists it as failed, and starts it after the .env file provides the variable and a SIGHUP', { timeout: 300_000 }, async () => {
@@ -67,6 +71,9 @@ test('a repository whose !env variable is missing: strict start exits 1 naming i
     const problem = h.body.problems?.find((p) => p.component === 'repo:broken');
     assert.ok(problem, JSON.stringify(h.body));
     assert.match(problem.message, new RegExp(`repository broken failed to start: repos\\.broken\\.email\\.password: environment variable ${MISSING} is not set`));
+    const page = await reposPage(port);
+    assert.match(page, /data-repo="broken" data-failed="true"/);
+    assert.ok(page.includes(`environment variable ${MISSING} is not set`), page);
 
     // 3. The variable in the .env beside the configuration, then SIGHUP: the repository starts and takes mail.
     fs.writeFileSync(path.join(cfg.dir, '.env'), `${MISSING}=${brokenPassword}\n`, { mode: 0o600 });
@@ -80,6 +87,7 @@ test('a repository whose !env variable is missing: strict start exits 1 naming i
     await env.finalReplyTo(m2);
     const healed = await health(port);
     assert.ok(!healed.body.problems?.some((p) => p.component === 'repo:broken'), JSON.stringify(healed.body));
+    assert.doesNotMatch(await reposPage(port), /data-failed/);
     assert.equal(await daemon.stop('SIGTERM', 60_000), 0);
   } finally {
     if (daemon.child.exitCode === null) await daemon.stop('SIGKILL');
