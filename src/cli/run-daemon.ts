@@ -4,20 +4,21 @@
  */
 import { AirutError, ConfigError } from '../errors.ts';
 import { loadConfigEnvironment, logEnvFile, type ConfigEnvironment } from '../config/env-file.ts';
-import { loadServerConfigPartial, type PartialConfig } from '../config/partial-load.ts';
-import { loadServerConfig } from '../config/load.ts';
+import { isResilient, loadServerConfigPartial, type PartialConfig } from '../config/partial-load.ts';
 import { secretValuesOf } from '../config/secret-values.ts';
 import { Daemon } from '../daemon/daemon.ts';
 import { installStopSignals } from '../daemon/stop-signals.ts';
 import { logger, registerSecretValues, type Logger } from '../log/logger.ts';
 import { assertNoOtherDaemon, writePidFile } from './pid-file.ts';
 
-/** With `--resilient`, repositories whose part of the file is invalid are left out (src/config/partial-load.ts). */
+/** With `--resilient` or `execution.resilient_start`, repositories whose part of the file is invalid are left out (src/config/partial-load.ts). */
 function loadConfigOrReport(argv: readonly string[], configPath: string): (PartialConfig & { fromFile: ConfigEnvironment }) | null {
   try {
     const fromFile = loadConfigEnvironment(argv, configPath, process.env);
-    if (argv.includes('--resilient')) return { ...loadServerConfigPartial(configPath, fromFile.env), fromFile };
-    return { config: loadServerConfig(configPath, fromFile.env), failed: [], fromFile };
+    const loaded = loadServerConfigPartial(configPath, fromFile.env);
+    // Strict unless asked: the whole file's error, exactly as without the option.
+    if (loaded.error && !isResilient(argv, loaded.config)) throw loaded.error;
+    return { ...loaded, fromFile };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

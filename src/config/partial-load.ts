@@ -21,6 +21,13 @@ export interface FailedRepo {
 export interface PartialConfig {
   readonly config: ServerConfig;
   readonly failed: readonly FailedRepo[];
+  /** The error of the whole file when `failed` is not empty: what a strict start reports. */
+  readonly error: ConfigError | null;
+}
+
+/** Whether repositories may be left out: `--resilient` on the command line, or `execution.resilient_start: true` in the file. */
+export function isResilient(argv: readonly string[], config: ServerConfig): boolean {
+  return argv.includes('--resilient') || config.global.resilientStart;
 }
 
 /** Splits problems into those of no repository (they refuse the file) and those of each repository. */
@@ -44,7 +51,7 @@ export function splitRepoProblems(problems: readonly ConfigProblem[]): { global:
  */
 export function loadServerConfigPartial(configPath: string, env: NodeJS.ProcessEnv = process.env): PartialConfig {
   try {
-    return { config: loadServerConfig(configPath, env), failed: [] };
+    return { config: loadServerConfig(configPath, env), failed: [], error: null };
   } catch (err) {
     if (!(err instanceof ConfigError) || !onlyRepoProblems(err.problems)) throw err;
     const source = path.resolve(configPath);
@@ -73,7 +80,7 @@ function loadWithout(text: string, source: string, env: NodeJS.ProcessEnv, whole
     for (const [id, list] of byRepo) failed.set(id, [...(failed.get(id) ?? []), ...list]);
     try {
       const config = parseServerConfig(text, source, env, { leaveOut: new Set(failed.keys()) });
-      return { config, failed: [...failed].map(([id, list]) => ({ id, problems: list })) };
+      return { config, failed: [...failed].map(([id, list]) => ({ id, problems: list })), error: whole };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems = err.problems;

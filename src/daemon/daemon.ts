@@ -71,7 +71,7 @@ export class Daemon {
   /**
    * `config` is what runs; a reload replaces it. `options.loadEnv` gives what `!env` reads on a
    * reload, read again each time (the process environment and the .env file; default process.env); `options.watchConfig: false` leaves the file unwatched (SIGHUP only).
-   * `options.resilient` (`--resilient`): `options.failedRepos` are the repositories the start
+   * `options.resilient` (`--resilient`; a file with `execution.resilient_start: true` counts too): `options.failedRepos` are the repositories the start
    * left out, and a reload may leave out repositories that are not running (src/daemon/failed-repos.ts).
    */
   constructor(

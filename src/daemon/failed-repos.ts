@@ -3,7 +3,6 @@
  * is invalid: how they show on /health, and how a reload loads the file so a fix starts them.
  */
 import { ConfigError } from '../errors.ts';
-import { loadServerConfig } from '../config/load.ts';
 import { loadServerConfigPartial, type FailedRepo, type PartialConfig } from '../config/partial-load.ts';
 import type { ServerConfig } from '../config/types.ts';
 
@@ -23,13 +22,15 @@ export function failedRepoHealth(failed: readonly FailedRepo[]): Array<{ compone
 }
 
 /**
- * Loads the file for a reload. Strict unless `resilient`; even then, a repository that runs now
+ * Loads the file for a reload. Strict unless `resilient` (`--resilient`) or the new file sets
+ * `execution.resilient_start`; even then, a repository that runs now
  * and became invalid refuses the whole file (a reload never stops a working repository because
  * of a mistake in the file), so only repositories that are not running may stay failed.
  */
 export function loadForReload(file: string, env: NodeJS.ProcessEnv, resilient: boolean, running: ServerConfig): PartialConfig {
-  if (!resilient) return { config: loadServerConfig(file, env), failed: [] };
   const loaded = loadServerConfigPartial(file, env);
+  // The key in the new file counts: setting it and fixing nothing else is a valid reload.
+  if (loaded.error && !resilient && !loaded.config.global.resilientStart) throw loaded.error;
   const broken = loaded.failed.filter((f) => Object.hasOwn(running.repos, f.id));
   if (broken.length > 0) throw new ConfigError(broken.flatMap((f) => f.problems), file);
   return loaded;

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/errors.ts';
-import { loadServerConfigPartial, repoIdOfPath, splitRepoProblems } from '../../src/config/partial-load.ts';
+import { isResilient, loadServerConfigPartial, repoIdOfPath, splitRepoProblems } from '../../src/config/partial-load.ts';
 import { setIn, toYaml, validConfig, validRepo } from './fixtures/configs.ts';
 
 function withFile<T>(text: string, body: (file: string) => T): T {
@@ -47,12 +47,33 @@ test('a valid file loads whole, with no failed repository', () => {
   const loaded = withFile(toYaml(validConfig()), (file) => loadServerConfigPartial(file, {}));
   assert.deepEqual(Object.keys(loaded.config.repos).sort(), ['api', 'web']);
   assert.deepEqual(loaded.failed, []);
+  assert.equal(loaded.error, null);
 });
 
 test('a missing !env variable in one repository leaves that repository out, the others load', () => {
   const loaded = withFile(apiPasswordFromEnv(), (file) => loadServerConfigPartial(file, {}));
   assert.deepEqual(Object.keys(loaded.config.repos), ['web']);
   assert.deepEqual(loaded.failed, [{ id: 'api', problems: [{ path: 'repos.api.email.password', message: 'environment variable PW_API is not set' }] }]);
+  // What a strict start reports: the whole file's error.
+  assert.ok(loaded.error instanceof ConfigError);
+  assert.match(loaded.error.message, /repos\.api\.email\.password: environment variable PW_API is not set/);
+});
+
+test('resilient: --resilient on the command line, or execution.resilient_start: true in the file; strict otherwise', () => {
+  const strict = withFile(apiPasswordFromEnv(), (file) => loadServerConfigPartial(file, {}));
+  assert.equal(strict.config.global.resilientStart, false);
+  assert.equal(isResilient([], strict.config), false);
+  assert.equal(isResilient(['--config', 'x', '--resilient'], strict.config), true);
+  const keyed = withFile(apiPasswordFromEnv().replace('repos:\n', 'execution:\n  resilient_start: true\nrepos:\n'), (file) => loadServerConfigPartial(file, {}));
+  assert.equal(isResilient([], keyed.config), true);
+  assert.deepEqual(Object.keys(keyed.config.repos), ['web']);
+});
+
+test('execution.resilient_start must be a boolean', () => {
+  const text = toYaml(validConfig()).replace('repos:\n', 'execution:\n  resilient_start: "yes"\nrepos:\n');
+  withFile(text, (file) =>
+    assert.throws(() => loadServerConfigPartial(file, {}), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.path === 'execution.resilient_start')),
+  );
 });
 
 test('a schema problem in one repository leaves it out too', () => {
