@@ -9,6 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../harness/ports.ts';
 import { startDaemon, waitUntil, writeTestConfig } from '../harness/daemon-process.ts';
@@ -88,6 +89,37 @@ test('a repository whose !env variable is missing: strict start exits 1 naming i
     const healed = await health(port);
     assert.ok(!healed.body.problems?.some((p) => p.component === 'repo:broken'), JSON.stringify(healed.body));
     assert.doesNotMatch(await reposPage(port), /data-failed/);
+    assert.equal(await daemon.stop('SIGTERM', 60_000), 0);
+  } finally {
+    if (daemon.child.exitCode === null) await daemon.stop('SIGKILL');
+  }
+});
+
+test('a storage directory that cannot be created stops only its repository, with or without the flag: the daemon starts, the other repository takes mail, /health names the directory', { timeout: 300_000 }, async () => {
+  const good = await env.repo('good', repoYaml());
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-resilient-'));
+  // A regular file where a parent directory should be: the storage directory can never be created (no root needed).
+  fs.writeFileSync(path.join(dir, 'blocker'), 'not a directory\n');
+  const blocked = path.join(dir, 'blocker', 'storage');
+  const broken = await env.repo('broken', repoYaml(), { extra: { storage_dir: blocked } });
+  const cfg = writeTestConfig({
+    dir,
+    repos: [good, broken],
+    global: {
+      container_command: env.runtime.command,
+      container_network: 'host',
+      execution: { max_concurrent: 2, shutdown_timeout: 5 },
+      dashboard: { enabled: true, host: '127.0.0.1', port },
+    },
+  });
+  const daemon = startDaemon(cfg, [], env.podmanEnv);
+  try {
+    await daemon.waitForLog((l) => l.msg === 'airut-ts is running', 60_000, 'the start');
+    const problem = await waitUntil(async () => (await health(port)).body.problems?.find((p) => p.component === 'storage:broken'), 30_000, '/health to name the storage directory');
+    assert.ok(problem.message.includes(blocked), problem.message);
+    const m1 = await env.send('good', 'Hello good', 'reply with anything');
+    await env.finalReplyTo(m1);
     assert.equal(await daemon.stop('SIGTERM', 60_000), 0);
   } finally {
     if (daemon.child.exitCode === null) await daemon.stop('SIGKILL');
