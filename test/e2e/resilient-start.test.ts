@@ -4,7 +4,8 @@
  * variable missing. Without `--resilient` the daemon refuses to start and names the variable;
  * with it, the good repository takes mail and replies, /health lists the broken one as failed
  * and the Repositories page with the variable named, and once the variable is in the .env beside the configuration, a
- * SIGHUP starts it and it takes mail.
+ * SIGHUP starts it and it takes mail. A storage directory that cannot be created never stopped the
+ * start: the daemon starts without the flag and /health names the directory.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
