@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../harness/ports.ts';
-import { startDaemon, waitUntil, writeTestConfig } from '../harness/daemon-process.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { PROJECT_ROOT, startDaemon, waitUntil, writeTestConfig, type TestConfig } from '../harness/daemon-process.ts';
 import { repoYaml, startE2eEnv, taskFor, type E2eEnv } from '../harness/e2e-env.ts';
 
 const MISSING = 'TEST_IMAP_PASSWORD_BROKEN';
@@ -124,5 +125,48 @@ test('a storage directory that cannot be created stops only its repository, with
     assert.equal(await daemon.stop('SIGTERM', 60_000), 0);
   } finally {
     if (daemon.child.exitCode === null) await daemon.stop('SIGKILL');
+  }
+});
+
+/** Two repositories on a closed IMAP port (no mail needed here), the second one's password variable missing. */
+async function twoReposOneMissing(): Promise<{ cfg: TestConfig; env: Record<string, string> }> {
+  const imapPort = await freePort();
+  const cfg = writeTestConfig({
+    repos: [
+      { id: 'good', user: 'good-bot', password: 'pw-good', imapPort },
+      { id: 'broken', user: 'broken-bot', password: 'pw-broken', imapPort },
+    ],
+  });
+  const { [MISSING]: _unused, ...rest } = cfg.env;
+  return { cfg: { ...cfg, env: rest }, env: rest };
+}
+
+test('airut start and npm start take --resilient; airut start without it exits 1 naming the variable', { timeout: 180_000 }, async () => {
+  const { cfg, env: vars } = await twoReposOneMissing();
+  const airut = path.join(PROJECT_ROOT, 'bin', 'airut');
+  const strict = spawnSync(airut, ['start', '--config', cfg.configPath], { cwd: PROJECT_ROOT, env: { ...process.env, ...vars, ...env.podmanEnv }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(strict.status, 1);
+  assert.ok(strict.stderr.includes(`repos.broken.email.password: environment variable ${MISSING} is not set`), strict.stderr);
+
+  const child = spawn(airut, ['start', '--resilient', '--config', cfg.configPath], { cwd: PROJECT_ROOT, env: { ...process.env, ...vars, ...env.podmanEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? '?')));
+  try {
+    await waitUntil(() => out.includes('"msg":"airut-ts is running"') && out.includes('"msg":"repository left out: its configuration is invalid; fix it and reload"'), 60_000, 'airut start --resilient to run');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
+  const viaNpm = startDaemon(cfg, ['--resilient'], env.podmanEnv, { viaNpm: true });
+  try {
+    const left = await viaNpm.waitForLog((l) => l.msg === 'repository left out: its configuration is invalid; fix it and reload', 60_000, 'npm start -- --resilient to leave the repository out');
+    assert.equal(left.repo, 'broken');
+    await viaNpm.waitForLog((l) => l.msg === 'airut-ts is running', 60_000, 'the start');
+    assert.equal(await viaNpm.stop('SIGTERM', 60_000), 0);
+  } finally {
+    if (viaNpm.child.exitCode === null) await viaNpm.stop('SIGKILL');
   }
 });
