@@ -1,22 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { ConfigError } from '../../src/errors.ts';
 import { isResilient, loadServerConfigPartial, repoIdOfPath, splitRepoProblems } from '../../src/config/partial-load.ts';
-import { setIn, toYaml, validConfig, validRepo } from './fixtures/configs.ts';
-
-function withFile<T>(text: string, body: (file: string) => T): T {
-  const dir = mkdtempSync(path.join(tmpdir(), 'airut-partial-'));
-  try {
-    const file = path.join(dir, 'airut.yaml');
-    writeFileSync(file, text);
-    return body(file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { setIn, toYaml, validConfig, validRepo, withConfigFile } from './fixtures/configs.ts';
 
 const apiPasswordFromEnv = (): string => toYaml(validConfig()).replace('password: password-of-api', 'password: !env PW_API');
 
@@ -44,14 +30,14 @@ test('split: each repository gets its problems, the rest are global', () => {
 });
 
 test('a valid file loads whole, with no failed repository', () => {
-  const loaded = withFile(toYaml(validConfig()), (file) => loadServerConfigPartial(file, {}));
+  const loaded = withConfigFile(toYaml(validConfig()), (file) => loadServerConfigPartial(file, {}));
   assert.deepEqual(Object.keys(loaded.config.repos).sort(), ['api', 'web']);
   assert.deepEqual(loaded.failed, []);
   assert.equal(loaded.error, null);
 });
 
 test('a missing !env variable in one repository leaves that repository out, the others load', () => {
-  const loaded = withFile(apiPasswordFromEnv(), (file) => loadServerConfigPartial(file, {}));
+  const loaded = withConfigFile(apiPasswordFromEnv(), (file) => loadServerConfigPartial(file, {}));
   assert.deepEqual(Object.keys(loaded.config.repos), ['web']);
   assert.deepEqual(loaded.failed, [{ id: 'api', problems: [{ path: 'repos.api.email.password', message: 'environment variable PW_API is not set' }] }]);
   // What a strict start reports: the whole file's error.
@@ -60,25 +46,25 @@ test('a missing !env variable in one repository leaves that repository out, the 
 });
 
 test('resilient: --resilient on the command line, or execution.resilient_start: true in the file; strict otherwise', () => {
-  const strict = withFile(apiPasswordFromEnv(), (file) => loadServerConfigPartial(file, {}));
+  const strict = withConfigFile(apiPasswordFromEnv(), (file) => loadServerConfigPartial(file, {}));
   assert.equal(strict.config.global.resilientStart, false);
   assert.equal(isResilient([], strict.config), false);
   assert.equal(isResilient(['--config', 'x', '--resilient'], strict.config), true);
-  const keyed = withFile(apiPasswordFromEnv().replace('repos:\n', 'execution:\n  resilient_start: true\nrepos:\n'), (file) => loadServerConfigPartial(file, {}));
+  const keyed = withConfigFile(apiPasswordFromEnv().replace('repos:\n', 'execution:\n  resilient_start: true\nrepos:\n'), (file) => loadServerConfigPartial(file, {}));
   assert.equal(isResilient([], keyed.config), true);
   assert.deepEqual(Object.keys(keyed.config.repos), ['web']);
 });
 
 test('execution.resilient_start must be a boolean', () => {
   const text = toYaml(validConfig()).replace('repos:\n', 'execution:\n  resilient_start: "yes"\nrepos:\n');
-  withFile(text, (file) =>
+  withConfigFile(text, (file) =>
     assert.throws(() => loadServerConfigPartial(file, {}), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.path === 'execution.resilient_start')),
   );
 });
 
 test('a schema problem in one repository leaves it out too', () => {
   const tree = setIn(validConfig(), ['repos', 'web', 'email', 'imap_port'], 'not a port');
-  const loaded = withFile(toYaml(tree), (file) => loadServerConfigPartial(file, {}));
+  const loaded = withConfigFile(toYaml(tree), (file) => loadServerConfigPartial(file, {}));
   assert.deepEqual(Object.keys(loaded.config.repos), ['api']);
   assert.equal(loaded.failed[0]!.id, 'web');
   assert.match(loaded.failed[0]!.problems[0]!.path, /^repos\.web\.email\.imap_port/);
@@ -86,7 +72,7 @@ test('a schema problem in one repository leaves it out too', () => {
 
 test('a problem outside repos.<id> still refuses the whole file, with every problem', () => {
   const text = apiPasswordFromEnv().replace('repos:\n', 'dashboard:\n  auth_token: !env DASHBOARD_TOKEN\nrepos:\n');
-  withFile(text, (file) => {
+  withConfigFile(text, (file) => {
     assert.throws(
       () => loadServerConfigPartial(file, {}),
       (err: unknown) =>
@@ -99,13 +85,13 @@ test('a problem outside repos.<id> still refuses the whole file, with every prob
 
 test('when every repository is invalid, the file is refused (nothing would run)', () => {
   const text = apiPasswordFromEnv().replace('password: password-of-web', 'password: !env PW_WEB');
-  withFile(text, (file) => assert.throws(() => loadServerConfigPartial(file, {}), ConfigError));
+  withConfigFile(text, (file) => assert.throws(() => loadServerConfigPartial(file, {}), ConfigError));
 });
 
 test('two repositories on one inbox: the second is left out, the first runs', () => {
   const tree = validConfig();
   (tree.repos as Record<string, unknown>).web2 = setIn(validRepo('web2'), ['email', 'username'], 'WEB');
-  const loaded = withFile(toYaml(tree), (file) => loadServerConfigPartial(file, {}));
+  const loaded = withConfigFile(toYaml(tree), (file) => loadServerConfigPartial(file, {}));
   assert.deepEqual(Object.keys(loaded.config.repos).sort(), ['api', 'web']);
   assert.deepEqual(loaded.failed.map((f) => f.id), ['web2']);
   assert.match(loaded.failed[0]!.problems[0]!.message, /same inbox as repos\.web/);

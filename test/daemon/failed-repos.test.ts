@@ -1,24 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../../src/errors.ts';
 import { loadServerConfig } from '../../src/config/load.ts';
 import { loadServerConfigPartial } from '../../src/config/partial-load.ts';
 import { failedRepoHealth, loadForReload } from '../../src/daemon/failed-repos.ts';
-import { toYaml, validConfig } from '../config/fixtures/configs.ts';
-
-function withFile<T>(text: string, body: (file: string) => T): T {
-  const dir = mkdtempSync(path.join(tmpdir(), 'airut-failed-'));
-  try {
-    const file = path.join(dir, 'airut.yaml');
-    writeFileSync(file, text);
-    return body(file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { toYaml, validConfig, withConfigFile } from '../config/fixtures/configs.ts';
 
 const whole = toYaml(validConfig());
 const apiBroken = whole.replace('password: password-of-api', 'password: !env PW_API');
@@ -27,7 +14,7 @@ const webOnly = (file: string) => {
   return loadServerConfigPartial(file, {});
 };
 test('a reload without resilience refuses a file with a broken repository', () => {
-  withFile(whole, (file) => {
+  withConfigFile(whole, (file) => {
     const running = loadServerConfig(file, {});
     writeFileSync(file, apiBroken);
     assert.throws(() => loadForReload(file, {}, false, running), ConfigError);
@@ -35,7 +22,7 @@ test('a reload without resilience refuses a file with a broken repository', () =
 });
 
 test('a resilient reload leaves out a broken repository that is not running, and starts it once fixed', () => {
-  withFile(whole, (file) => {
+  withConfigFile(whole, (file) => {
     const running = webOnly(file).config; // api was left out at start
     const still = loadForReload(file, {}, true, running);
     assert.deepEqual(still.failed.map((f) => f.id), ['api']);
@@ -44,7 +31,7 @@ test('a resilient reload leaves out a broken repository that is not running, and
 });
 
 test('a resilient reload refuses the file when a running repository became invalid (it keeps running)', () => {
-  withFile(whole, (file) => {
+  withConfigFile(whole, (file) => {
     const running = loadServerConfig(file, {});
     writeFileSync(file, apiBroken);
     assert.throws(
@@ -55,7 +42,7 @@ test('a resilient reload refuses the file when a running repository became inval
 });
 
 test('execution.resilient_start in the new file makes a reload resilient without the flag', () => {
-  withFile(whole, (file) => {
+  withConfigFile(whole, (file) => {
     const running = webOnly(file).config;
     writeFileSync(file, apiBroken.replace('repos:\n', 'execution:\n  resilient_start: true\nrepos:\n'));
     assert.deepEqual(loadForReload(file, {}, false, running).failed.map((f) => f.id), ['api']);

@@ -33,6 +33,16 @@ async function health(port: number): Promise<{ status: number; body: { status: s
   return { status: r.status, body: (await r.json()) as never };
 }
 
+/** What env.daemonWith writes, with the dashboard on `port`. */
+function globalWithDashboard(port: number): Record<string, unknown> {
+  return {
+    container_command: env.runtime.command,
+    container_network: 'host',
+    execution: { max_concurrent: 2, shutdown_timeout: 5 },
+    dashboard: { enabled: true, host: '127.0.0.1', port },
+  };
+}
+
 async function reposPage(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/repos`, { headers: { accept: 'text/html' } })).text();
 }
@@ -43,12 +53,7 @@ test('a repository whose !env variable is missing: strict start exits 1 naming i
   const port = await freePort();
   const cfg = writeTestConfig({
     repos: [good, broken],
-    global: {
-      container_command: env.runtime.command,
-      container_network: 'host',
-      execution: { max_concurrent: 2, shutdown_timeout: 5 },
-      dashboard: { enabled: true, host: '127.0.0.1', port },
-    },
+    global: globalWithDashboard(port),
   });
   const { [MISSING]: brokenPassword, ...withoutBroken } = cfg.env;
   assert.ok(brokenPassword);
@@ -108,12 +113,7 @@ test('a storage directory that cannot be created stops only its repository, with
   const cfg = writeTestConfig({
     dir,
     repos: [good, broken],
-    global: {
-      container_command: env.runtime.command,
-      container_network: 'host',
-      execution: { max_concurrent: 2, shutdown_timeout: 5 },
-      dashboard: { enabled: true, host: '127.0.0.1', port },
-    },
+    global: globalWithDashboard(port),
   });
   const daemon = startDaemon(cfg, [], env.podmanEnv);
   try {
