@@ -6,6 +6,7 @@
  *   npm start -- --check --online  also check logins, git remotes, podman, Claude Code, the database
  *   npm start -- --config PATH     use another configuration file
  *   npm start -- --env-file PATH   read !env values from PATH (default: .env beside the configuration)
+ *   npm start -- --resilient       start the valid repositories when others are invalid
  *
  * SIGTERM and SIGINT stop it gracefully (exit 0); copies of one signal arriving together (Ctrl-C on
  * npm's process group) are one request, a later second one forces the exit (src/daemon/stop-signals.ts).
@@ -18,11 +19,13 @@ import { runConfigCheck } from './config/check.ts';
 import { DEFAULT_CHECK_TIMEOUT_SECONDS, runDoctor } from './doctor/doctor.ts';
 import { runDaemon } from './cli/run-daemon.ts';
 
-const USAGE = `usage: npm start -- [--config PATH] [--env-file PATH] [--check [--online [--timeout SECONDS]]] [--help]
+const USAGE = `usage: npm start -- [--config PATH] [--env-file PATH] [--resilient] [--check [--online [--timeout SECONDS]]] [--help]
 
   --config PATH        configuration file (default: $AIRUT_CONFIG, else config/airut.yaml)
   --env-file PATH      KEY=value file for the configuration's !env values (default: .env beside
                        the configuration file, if there is one); the process environment wins
+  --resilient          start the valid repositories when others are invalid (a missing !env
+                       variable, …); those are listed as failed on /health until a reload fixes them
   --check              validate the configuration, print a summary of the repositories, and exit
   --check --online     also try everything the daemon needs, read-only, and print a table of what to
                        fix: each repository's IMAP and SMTP login and git remote, its storage

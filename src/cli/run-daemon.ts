@@ -4,18 +4,21 @@
  */
 import { AirutError, ConfigError } from '../errors.ts';
 import { loadConfigEnvironment, logEnvFile, type ConfigEnvironment } from '../config/env-file.ts';
-import { loadServerConfig } from '../config/load.ts';
-import type { ServerConfig } from '../config/types.ts';
+import { isResilient, loadServerConfigPartial, type PartialConfig } from '../config/partial-load.ts';
 import { secretValuesOf } from '../config/secret-values.ts';
 import { Daemon } from '../daemon/daemon.ts';
 import { installStopSignals } from '../daemon/stop-signals.ts';
 import { logger, registerSecretValues, type Logger } from '../log/logger.ts';
 import { assertNoOtherDaemon, writePidFile } from './pid-file.ts';
 
-function loadConfigOrReport(argv: readonly string[], configPath: string): { config: ServerConfig; fromFile: ConfigEnvironment } | null {
+/** With `--resilient` or `execution.resilient_start`, repositories whose part of the file is invalid are left out (src/config/partial-load.ts). */
+function loadConfigOrReport(argv: readonly string[], configPath: string): (PartialConfig & { fromFile: ConfigEnvironment }) | null {
   try {
     const fromFile = loadConfigEnvironment(argv, configPath, process.env);
-    return { config: loadServerConfig(configPath, fromFile.env), fromFile };
+    const loaded = loadServerConfigPartial(configPath, fromFile.env);
+    // Strict unless asked: the whole file's error, exactly as without the option.
+    if (loaded.error && !isResilient(argv, loaded.config)) throw loaded.error;
+    return { ...loaded, fromFile };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -49,7 +52,8 @@ function installProcessHandlers(daemon: Daemon, log: Logger): void {
 }
 
 /**
- * Loads the configuration at `configPath` (with the `.env` beside it, or `--env-file` in `argv`) and starts the daemon. Returns 1 when it cannot start,
+ * Loads the configuration at `configPath` (with the `.env` beside it, or `--env-file` in `argv`; `--resilient` in `argv`
+ * starts the valid repositories when others are invalid) and starts the daemon. Returns 1 when it cannot start,
  * -1 once it runs (the process then lives until a signal ends it).
  */
 export async function runDaemon(configPath: string, argv: readonly string[] = []): Promise<number> {
@@ -61,7 +65,11 @@ export async function runDaemon(configPath: string, argv: readonly string[] = []
   logEnvFile(log, loaded.fromFile);
 
   // A reload reads the .env file again, so a secret rotated there takes effect with it.
-  const daemon = new Daemon(config, { loadEnv: () => loadConfigEnvironment(argv, configPath, process.env).env });
+  const daemon = new Daemon(config, {
+    loadEnv: () => loadConfigEnvironment(argv, configPath, process.env).env,
+    resilient: argv.includes('--resilient'),
+    failedRepos: loaded.failed,
+  });
   installProcessHandlers(daemon, log);
   try {
     assertNoOtherDaemon(config.global.databasePath);

@@ -57,6 +57,7 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
     shutdownTimeoutSeconds: execution.shutdown_timeout ?? DEFAULTS.shutdownTimeoutSeconds,
     conversationMaxAgeDays: execution.conversation_max_age_days ?? DEFAULTS.conversationMaxAgeDays,
     imageBuildTimeoutSeconds: execution.image_build_timeout ?? DEFAULTS.imageBuildTimeoutSeconds,
+    resilientStart: execution.resilient_start ?? DEFAULTS.resilientStart,
     dashboard: {
       enabled: dashboard.enabled ?? DEFAULTS.dashboardEnabled,
       host: dashboard.host ?? DEFAULTS.dashboardHost,

@@ -34,6 +34,8 @@ const RESTART_ONLY_GLOBAL: ReadonlyArray<readonly [keyof GlobalConfig, string]> 
 const LIVE_GLOBAL: ReadonlyArray<readonly [keyof GlobalConfig, string]> = [
   ['shutdownTimeoutSeconds', 'execution.shutdown_timeout'],
   ['rejectedMail', 'rejected_mail'],
+  // Read by the next reload (and the next start).
+  ['resilientStart', 'execution.resilient_start'],
 ];
 
 export interface ConfigDiff {

@@ -11,6 +11,8 @@ export const DEFAULTS = {
   // A first build that installs toolchains can take minutes; one that takes a quarter of an hour is
   // stuck (a RUN waiting on the network, an interactive prompt) and holds a task slot.
   imageBuildTimeoutSeconds: 900,
+  // Strict by default: an operator opts in to a daemon that runs with some repositories left out.
+  resilientStart: false,
   dashboardEnabled: true,
   dashboardHost: '127.0.0.1',
   dashboardPort: 5200,

@@ -12,7 +12,9 @@ import type { RawServerConfig } from './raw.ts';
 import { checkRules } from './rules.ts';
 import { validateAgainstSchema } from './schema-validate.ts';
 import type { ServerConfig } from './types.ts';
-import { parseYamlWithEnv } from './yaml-env.ts';
+import { isRecord } from './object-path.ts';
+import { repoIdOfPath } from './repo-path.ts';
+import { parseYamlWithEnv, type ParsedYaml } from './yaml-env.ts';
 
 /** Orders problems by path, so that the problems of one repository read as one block. Stable. */
 function byPath(problems: ConfigProblem[]): ConfigProblem[] {
@@ -22,9 +24,18 @@ function byPath(problems: ConfigProblem[]): ConfigProblem[] {
     .map(({ p }) => p);
 }
 
-export function parseServerConfig(text: string, sourcePath: string, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+/**
+ * `options.leaveOut`: repositories read as if they were not in the file, with their problems
+ * (resilient start, src/config/partial-load.ts).
+ */
+export function parseServerConfig(
+  text: string,
+  sourcePath: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { readonly leaveOut?: ReadonlySet<string> } = {},
+): ServerConfig {
   const source = path.resolve(sourcePath);
-  const parsed = parseYamlWithEnv(text, env);
+  const parsed = leaveOutRepos(parseYamlWithEnv(text, env), options.leaveOut);
   if (parsed.data === undefined && parsed.problems.length > 0) throw new ConfigError(parsed.problems, source);
   if (parsed.data === undefined || parsed.data === null) {
     throw new ConfigError([{ path: '', message: `the file is empty; start from ${EXAMPLE_CONFIG_PATH}` }], source);
@@ -37,6 +48,21 @@ export function parseServerConfig(text: string, sourcePath: string, env: NodeJS.
   if (problems.length > 0) throw new ConfigError(byPath(problems), source);
 
   return buildServerConfig(parsed.data as RawServerConfig, source);
+}
+
+function leaveOutRepos(parsed: ParsedYaml, ids: ReadonlySet<string> | undefined): ParsedYaml {
+  if (!ids?.size || !isRecord(parsed.data) || !isRecord(parsed.data.repos)) return parsed;
+  const repos = Object.fromEntries(Object.entries(parsed.data.repos).filter(([id]) => !ids.has(id)));
+  const kept = (p: string) => {
+    const id = repoIdOfPath(p);
+    return id === undefined || !ids.has(id);
+  };
+  return {
+    data: { ...parsed.data, repos },
+    problems: parsed.problems.filter((p) => kept(p.path)),
+    envPaths: new Set([...parsed.envPaths].filter(kept)),
+    unresolvedEnvPaths: new Set([...parsed.unresolvedEnvPaths].filter(kept)),
+  };
 }
 
 export function loadServerConfig(configPath: string, env: NodeJS.ProcessEnv = process.env): ServerConfig {

@@ -61,6 +61,7 @@ export interface RawServerConfig {
     shutdown_timeout?: number;
     conversation_max_age_days?: number;
     image_build_timeout?: number;
+    resilient_start?: boolean;
   } | null;
   task_output?: {
     max_outbox_file_bytes?: number;

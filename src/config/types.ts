@@ -34,6 +34,8 @@ export interface GlobalConfig {
   readonly conversationMaxAgeDays: number;
   /** How long building a repository's image may take (`execution.image_build_timeout`). */
   readonly imageBuildTimeoutSeconds: number;
+  /** `execution.resilient_start`: as `--resilient`, start the valid repositories when others are invalid. */
+  readonly resilientStart: boolean;
   readonly dashboard: DashboardConfig;
   readonly containerCommand: string;
   /** Network of task containers when a repo turns the sandbox off: `default` or `host`. */

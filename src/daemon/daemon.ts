@@ -31,13 +31,13 @@ import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
 import { operatorActions } from './operator-actions.ts';
 import { routeRunnerMessage } from './runner-messages.ts';
 import { ConfigError } from '../errors.ts';
-import { loadServerConfig } from '../config/load.ts';
 import { describeDiff, isEmptyDiff, planReload } from '../config/config-diff.ts';
 import { watchConfigFile, type ConfigWatcher } from '../config/config-watcher.ts';
 import { secretValuesOf } from '../config/secret-values.ts';
 import { registerSecretValues } from '../log/logger.ts';
 import type { ConfigNotice } from '../dashboard/options.ts';
 import { applyReloadPlan, type ReloadResult } from './reload.ts';
+import { failedRepoHealth, loadForReload, problemLines, type FailedRepo } from './failed-repos.ts';
 
 export type { ReloadResult } from './reload.ts';
 
@@ -63,17 +63,27 @@ export class Daemon {
   private watcher: ConfigWatcher | null = null;
   /** Set while the file on disk was refused by a reload; shown on /health and the dashboard. */
   private configNotice: ConfigNotice | null = null;
+  /** Repositories a resilient start or reload left out (invalid configuration); on /health until a reload fixes them. */
+  private failedRepos: readonly FailedRepo[];
   /** Reloads run one after the other. */
   private reloadChain: Promise<unknown> = Promise.resolve();
 
   /**
    * `config` is what runs; a reload replaces it. `options.loadEnv` gives what `!env` reads on a
    * reload, read again each time (the process environment and the .env file; default process.env); `options.watchConfig: false` leaves the file unwatched (SIGHUP only).
+   * `options.resilient` (`--resilient`; a file with `execution.resilient_start: true` counts too): `options.failedRepos` are the repositories the start
+   * left out, and a reload may leave out repositories that are not running (src/daemon/failed-repos.ts).
    */
   constructor(
     private config: ServerConfig,
-    private readonly options: { readonly loadEnv?: () => NodeJS.ProcessEnv; readonly watchConfig?: boolean } = {},
+    private readonly options: {
+      readonly loadEnv?: () => NodeJS.ProcessEnv;
+      readonly watchConfig?: boolean;
+      readonly resilient?: boolean;
+      readonly failedRepos?: readonly FailedRepo[];
+    } = {},
   ) {
+    this.failedRepos = options.failedRepos ?? [];
     this.storage = new StorageHealth({ databasePath: config.global.databasePath, log: logger().child({ component: 'storage' }) });
     this.runnerFaults = new RunnerFaults(this.storage, config.repos);
   }
@@ -184,8 +194,9 @@ export class Daemon {
       }),
       feed: this.feed,
       log: logger().child({ component: 'dashboard' }),
-      healthProblems: () => this.storage.problems(),
+      healthProblems: () => [...this.storage.problems(), ...failedRepoHealth(this.failedRepos)],
       configNotice: () => this.configNotice,
+      failedRepos: () => this.failedRepos.map((f) => ({ id: f.id, problems: problemLines(f) })),
     });
     this.log.info({ url: this.dashboard.url }, 'dashboard listening');
   }
@@ -237,6 +248,7 @@ export class Daemon {
       },
       'airut-ts is running',
     );
+    for (const f of this.failedRepos) this.log.error({ repo: f.id, problems: problemLines(f) }, 'repository left out: its configuration is invalid; fix it and reload');
   }
 
   /**
@@ -291,7 +303,9 @@ export class Daemon {
     let next: ServerConfig;
     try {
       // The .env file is read again too: a rotated secret in it takes effect with the reload.
-      next = loadServerConfig(file, this.options.loadEnv?.() ?? process.env);
+      const loaded = loadForReload(file, this.options.loadEnv?.() ?? process.env, this.options.resilient === true, this.config);
+      next = loaded.config;
+      this.setFailedRepos(loaded.failed);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       return this.refuseReload(err);
@@ -308,6 +322,14 @@ export class Daemon {
     await applyReloadPlan(plan, this.reloadTargets(), this.log);
     this.log.info({ file, applied, waiting }, 'configuration reloaded');
     return { outcome: 'applied', applied, waiting, problems: [] };
+  }
+
+  private setFailedRepos(failed: readonly FailedRepo[]): void {
+    const before = new Set(this.failedRepos.map((f) => f.id));
+    this.failedRepos = failed;
+    for (const f of failed) this.log.error({ repo: f.id, problems: problemLines(f) }, 'repository left out: its configuration is invalid; fix it and reload');
+    const fixed = [...before].filter((id) => !failed.some((f) => f.id === id));
+    if (fixed.length) this.log.info({ repos: fixed }, 'repositories no longer left out by the configuration');
   }
 
   private refuseReload(err: ConfigError): ReloadResult {

@@ -27,8 +27,18 @@ export interface DashboardOptions {
    * configuration it has, so this does not make /health answer 503 (docs/configuration.md).
    */
   readonly configNotice?: () => ConfigNotice | null;
+  /**
+   * Repositories a resilient start (`--resilient`) left out because their part of the
+   * configuration is invalid, each with why; a card each on the Repositories page.
+   */
+  readonly failedRepos?: () => ReadonlyArray<FailedRepoView>;
   /** The clock of durations, session expiry and the login throttle; Date.now unless a test moves it. */
   readonly now?: () => number;
+}
+export interface FailedRepoView {
+  readonly id: string;
+  /** Each problem as `path: message`. */
+  readonly problems: readonly string[];
 }
 export interface ConfigNotice {
   /** "configuration not applied: …", naming the file. */

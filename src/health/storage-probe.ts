@@ -3,6 +3,7 @@
  * remounted read-only, changed permissions or attributes), without waiting for a task to fail
  * there, and notices by itself when they work again.
  */
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ServerConfig } from '../config/types.ts';
@@ -27,14 +28,14 @@ export function probeTargets(config: ServerConfig): ProbeTarget[] {
 }
 
 /**
- * Writes, syncs and removes a small file in `dir`. A directory that does not exist yet passes (it
- * is made on first use); the error of a failed write is returned.
+ * Writes, syncs and removes a small file in `dir`. A directory that does not exist yet passes when
+ * it can be made on first use (see cannotCreate); the error of a failed write is returned.
  */
 export async function probeDirectory(dir: string): Promise<unknown | null> {
   try {
     await fs.access(dir);
   } catch {
-    return null;
+    return cannotCreate(dir);
   }
   const file = path.join(dir, `.airut-write-probe-${process.pid}`);
   let handle: fs.FileHandle | null = null;
@@ -48,6 +49,28 @@ export async function probeDirectory(dir: string): Promise<unknown | null> {
   } finally {
     await handle?.close().catch(() => undefined);
     await fs.rm(file, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Why a missing `dir` could not be made, or null: its nearest existing ancestor must be a
+ * directory we may write in. Without this, a storage directory below a file or in a read-only place
+ * passed the probe and only the first task found out.
+ */
+async function cannotCreate(dir: string): Promise<unknown | null> {
+  for (let parent = path.dirname(dir); ; parent = path.dirname(parent)) {
+    try {
+      if (!(await fs.stat(parent)).isDirectory()) {
+        return Object.assign(new Error(`ENOTDIR: ${dir} cannot be created: ${parent} is a file, not a directory`), { code: 'ENOTDIR' });
+      }
+      await fs.access(parent, fsConstants.W_OK);
+      return null;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || parent === path.dirname(parent)) {
+        return Object.assign(new Error(`${code ?? 'EUNKNOWN'}: ${dir} cannot be created: ${(err as Error).message}`), { code });
+      }
+    }
   }
 }
 

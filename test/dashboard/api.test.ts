@@ -254,6 +254,24 @@ describe('dashboard JSON API', () => {
     }
   });
 
+  it('a repository left out by a resilient start has a "failed to start" card on the Repos page with its problems, escaped', async () => {
+    const { db: hdb, cleanup: c2 } = tempDb();
+    try {
+      const problems = ['repos.beta.email.password: environment variable PW_BETA is not set', 'repos.beta.git.repo_url: <script>x</script>'];
+      const app = createDashboardApp(makeOptions(hdb, makeConfig(['alpha']), { failedRepos: () => [{ id: 'beta', problems }] }).options);
+      const page = await (await app.request(BASE + '/repos', { headers: { accept: 'text/html' } })).text();
+      const beta = page.slice(page.indexOf('data-repo="beta"'));
+      assert.ok(page.includes('data-repo="beta"'), page);
+      assert.match(beta, /data-failed="true"/);
+      assert.match(beta, /<span class="state unhealthy">failed to start<\/span>/);
+      assert.match(beta, /<li>repos\.beta\.email\.password: environment variable PW_BETA is not set<\/li>/);
+      assert.ok(beta.includes('&lt;script&gt;x&lt;/script&gt;') && !beta.includes('<script>x'), 'problems are escaped');
+      assert.ok(page.includes('data-repo="alpha"'), 'the running repository keeps its card');
+    } finally {
+      c2();
+    }
+  });
+
   it('/metrics is valid Prometheus text whose counters match the store', async () => {
     const { db: mdb, cleanup: c2 } = tempDb();
     try {

@@ -56,6 +56,7 @@ export function makeConfig(repoIds: readonly string[], dashboard: Partial<Dashbo
       shutdownTimeoutSeconds: 10,
       conversationMaxAgeDays: 30,
       imageBuildTimeoutSeconds: 900,
+      resilientStart: false,
       dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800, ...dashboard },
       containerCommand: 'podman',
       containerNetwork: 'default',
@@ -145,7 +146,7 @@ export interface Harness {
 export function makeOptions(
   db: Db,
   config: ServerConfig,
-  overrides: { actions?: DashboardActions; healthProblems?: DashboardOptions['healthProblems'] } = {},
+  overrides: { actions?: DashboardActions; healthProblems?: DashboardOptions['healthProblems']; failedRepos?: DashboardOptions['failedRepos'] } = {},
 ): Harness {
   const feed = new TestFeed();
   const stopCalls: number[] = [];
@@ -162,6 +163,7 @@ export function makeOptions(
     feed,
     log: silentLog(),
     ...(overrides.healthProblems ? { healthProblems: overrides.healthProblems } : {}),
+    ...(overrides.failedRepos ? { failedRepos: overrides.failedRepos } : {}),
   };
   return { options, feed, stopCalls };
 }

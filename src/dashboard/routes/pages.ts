@@ -18,6 +18,7 @@ import { getConversation } from '../../store/conversations.ts';
 import { getTask, getTaskMailStorage, type TaskRow } from '../../store/task-queries.ts';
 import { storedMailNote } from '../stored-mail.ts';
 import type { Db } from '../../store/database.ts';
+import type { FailedRepoView } from '../options.ts';
 import { listTaskEvents } from '../../store/task-events.ts';
 import { currentTaskStage } from '../../store/task-stages.ts';
 import { listMailForTask } from '../../store/outgoing-mail.ts';
@@ -128,6 +129,14 @@ ${s ? h`<dt>State since</dt><dd>${timeTag(s.updatedAt)}</dd>` : ''}
 </article>`;
 }
 
+/** A repository the daemon left out at start (its configuration is invalid): no listener, the reasons. */
+function failedRepoCard(f: FailedRepoView): SafeHtml {
+  return h`<article class="repo-card" data-repo="${f.id}" data-failed="true">
+<div class="card-head">${repoBadge(f.id)}<span class="state unhealthy">failed to start</span></div>
+<dl class="fields"><dt>Configuration problems</dt><dd class="error-text" data-role="failed-reason"><ul>${f.problems.map((p) => h`<li>${p}</li>`)}</ul>Fix the configuration (or the .env beside it), then reload.</dd></dl>
+</article>`;
+}
+
 function reposPage(d: DashboardDeps, c: Context): Response {
   const overview = loadRepoOverview(d);
   const { health } = overview;
@@ -135,6 +144,7 @@ function reposPage(d: DashboardDeps, c: Context): Response {
   const body = h`<h1>Repositories</h1>
 ${notice ? h`<div class="overall unhealthy config-notice"><p>${notice.message}</p><ul>${notice.problems.map((p) => h`<li>${p}</li>`)}</ul></div>` : ''}
 <p class="overall ${health.status === 'ok' ? 'healthy' : 'unhealthy'}">Listeners: ${health.status === 'ok' ? 'all healthy' : 'degraded'}</p>
+${(d.o.failedRepos?.() ?? []).map(failedRepoCard)}
 ${overview.shownIds.map((repoId) => repoCard(d, overview, repoId))}`;
   return sendHtml(c, layout(pageContext(d, c), 'Repositories', 'repos', body));
 }
