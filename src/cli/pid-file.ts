@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AirutError } from '../errors.ts';
+import { isProcessAlive } from '../os/process-alive.ts';
 
 export const PID_FILE_NAME = 'airut.pid';
 
@@ -30,15 +31,6 @@ export function processStartTime(pid: number): string | null {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user, so it is not a daemon we could signal anyway.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function readPidFile(file: string): PidFileState {
   let text: string;
@@ -51,7 +43,7 @@ export function readPidFile(file: string): PidFileState {
   const [pidText = '', started = ''] = text.trim().split('\n');
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) return { kind: 'stale', file, pid: null, reason: 'it does not hold a process id' };
-  if (!isAlive(pid)) return { kind: 'stale', file, pid, reason: `process ${pid} is not running` };
+  if (!isProcessAlive(pid)) return { kind: 'stale', file, pid, reason: `process ${pid} is not running` };
   const now = processStartTime(pid);
   if (now !== null && started !== '' && now !== started) {
     return { kind: 'stale', file, pid, reason: `process ${pid} is another program that got the same pid later` };

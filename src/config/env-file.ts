@@ -14,6 +14,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
+import { pathOption } from './path-option.ts';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 
@@ -36,23 +37,7 @@ function envFileError(message: string): ConfigError {
 
 /** `--env-file PATH` or `--env-file=PATH` from the arguments after the script name; undefined when absent. */
 export function envFileFromArgs(argv: readonly string[]): string | undefined {
-  let chosen: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') break;
-    if (arg === '--env-file') {
-      const next = argv[i + 1];
-      if (next === undefined || next === '' || next.startsWith('--')) {
-        throw envFileError('--env-file needs a file path, as in --env-file /etc/airut/.env');
-      }
-      chosen = next;
-      i++;
-    } else if (arg.startsWith('--env-file=')) {
-      chosen = arg.slice('--env-file='.length);
-      if (chosen === '') throw envFileError('--env-file= needs a file path, as in --env-file=/etc/airut/.env');
-    }
-  }
-  return chosen;
+  return pathOption(argv, 'env-file', '/etc/airut/.env');
 }
 
 /** Reads the file, or returns null for a default file that does not exist. */

@@ -10,7 +10,6 @@ import { loadServerConfig, parseServerConfig } from './load.ts';
 import { repoIdOfPath } from './repo-path.ts';
 import type { ServerConfig } from './types.ts';
 
-export { repoIdOfPath };
 
 /** A repository left out of a resilient start, with why. */
 export interface FailedRepo {

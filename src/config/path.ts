@@ -4,29 +4,13 @@
  * wins so that a one-off `--check` of another file works in a shell that exports AIRUT_CONFIG.
  */
 import path from 'node:path';
-import { ConfigError } from '../errors.ts';
 import { DEFAULT_CONFIG_PATH } from './defaults.ts';
 import { expandPath } from './fs-path.ts';
+import { pathOption } from './path-option.ts';
 
 /** `argv` is the argument list after the script name (`process.argv.slice(2)`). Returns an absolute path. */
 export function resolveConfigPath(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
-  let fromArgs: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') break;
-    if (arg === '--config') {
-      const next = argv[i + 1];
-      if (next === undefined || next === '' || next.startsWith('--')) {
-        throw new ConfigError([{ path: '', message: '--config needs a file path, as in --config /etc/airut/airut.yaml' }]);
-      }
-      fromArgs = next;
-      i++;
-    } else if (arg.startsWith('--config=')) {
-      const value = arg.slice('--config='.length);
-      if (value === '') throw new ConfigError([{ path: '', message: '--config= needs a file path, as in --config=/etc/airut/airut.yaml' }]);
-      fromArgs = value;
-    }
-  }
+  const fromArgs = pathOption(argv, 'config', '/etc/airut/airut.yaml');
   // An empty AIRUT_CONFIG is treated as unset: `AIRUT_CONFIG= npm start` should mean "the default".
   const chosen = fromArgs ?? (env.AIRUT_CONFIG ? env.AIRUT_CONFIG : undefined) ?? DEFAULT_CONFIG_PATH;
   return expandPath(chosen, path.resolve(cwd));

@@ -17,6 +17,7 @@ import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { AirutError } from '../errors.ts';
+import { isProcessAlive } from '../os/process-alive.ts';
 
 const mutexTails = new Map<string, Promise<void>>();
 
@@ -57,14 +58,6 @@ const DEFAULT_STALE_MS = 60_000;
 const DEFAULT_WAIT_MS = 30 * 60_000;
 const DEFAULT_POLL_MS = 100;
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function readOwner(path: string): Promise<{ owner: LockOwner | null; mtimeMs: number } | null> {
   try {
@@ -85,7 +78,7 @@ async function readOwner(path: string): Promise<{ owner: LockOwner | null; mtime
 function isStale(info: { owner: LockOwner | null; mtimeMs: number }, staleMs: number): boolean {
   if (Date.now() - info.mtimeMs > staleMs) return true;
   const o = info.owner;
-  if (o && o.host === hostname() && typeof o.pid === 'number' && o.pid !== process.pid) return !processAlive(o.pid);
+  if (o && o.host === hostname() && typeof o.pid === 'number' && o.pid !== process.pid) return !isProcessAlive(o.pid);
   return false;
 }
 

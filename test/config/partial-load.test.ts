@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/errors.ts';
-import { isResilient, loadServerConfigPartial, repoIdOfPath, splitRepoProblems } from '../../src/config/partial-load.ts';
+import { isResilient, loadServerConfigPartial, splitRepoProblems } from '../../src/config/partial-load.ts';
+import { repoIdOfPath } from '../../src/config/repo-path.ts';
 import { setIn, toYaml, validConfig, validRepo, withConfigFile } from './fixtures/configs.ts';
 
 const apiPasswordFromEnv = (): string => toYaml(validConfig()).replace('password: password-of-api', 'password: !env PW_API');
