@@ -39,6 +39,7 @@ export const ERROR_CODES = {
 
   // --- database ------------------------------------------------------------------------------
   DATABASE_OPEN_FAILED: 'the SQLite file in `database:` could not be opened; check the path and that its directory is writable',
+  DATABASE_SCHEMA_UNEXPECTED: 'the database schema is not one this airut-ts wrote; restore a backup, or point `database:` at another file',
   DATABASE_TOO_NEW: 'the database was written by a newer airut-ts; upgrade, or point `database:` at another file',
   TASK_NOT_FOUND: 'a dispatched task (or its stored message) is missing from the database',
 

@@ -5,7 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { RepoServerConfig, TaskOutputLimits } from '../config/types.ts';
-import type { TaskStatus } from '../store/task-queries.ts';
+import type { TaskOutcomeStatus } from '../store/task-transitions.ts';
 import type { StorageFaultInfo } from '../health/storage-faults.ts';
 import type { ExecutionSettings } from '../sandbox/backend-factory.ts';
 
@@ -38,7 +38,7 @@ export interface RunTaskInput {
 
 export interface RunTaskResult {
   readonly taskId: number;
-  readonly status: Extract<TaskStatus, 'completed' | 'failed' | 'timeout' | 'cancelled' | 'interrupted'>;
+  readonly status: TaskOutcomeStatus;
 }
 
 /** The stages of a task's run, in order (src/runner/stages/). */

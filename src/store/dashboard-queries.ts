@@ -41,10 +41,13 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
   'cancelled',
   'interrupted',
   'rejected',
+  'budget_exceeded',
+  'paused',
+  'merged',
 ];
 
 /** States that end a task; a finished task has a duration. */
-export const FINISHED_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'timeout', 'cancelled', 'interrupted'];
+export const FINISHED_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'timeout', 'cancelled', 'interrupted', 'budget_exceeded', 'paused'];
 
 export function isTaskStatus(v: string): v is TaskStatus {
   return (TASK_STATUSES as readonly string[]).includes(v);

@@ -9,6 +9,15 @@ interface Migration {
   readonly version: number;
   readonly description: string;
   readonly sql: string;
+  /** CHECK lists loosened in place (a value added), before `sql` runs. */
+  readonly rewriteSchema?: readonly SchemaRewrite[];
+}
+
+interface SchemaRewrite {
+  readonly table: string;
+  /** Text of the table's CREATE statement to replace; it must occur exactly once. */
+  readonly from: string;
+  readonly to: string;
 }
 
 const MIGRATIONS: readonly Migration[] = [
@@ -278,11 +287,46 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX task_stages_by_task ON task_stages (task_id, id);
     `,
   },
+  {
+    version: 10,
+    description: 'task control: budget_exceeded, paused and merged tasks; budgets, effort, retries, merges, schedules',
+    // The CHECK of tasks.status gains three values. SQLite cannot ALTER a CHECK; a rebuild of the
+    // table would cascade-delete every task's events through the foreign keys. Loosening a CHECK
+    // does not change what is stored, so the statement in the schema is rewritten in place, the
+    // procedure sqlite.org documents for this ("ALTER TABLE: making other kinds of table schema
+    // changes"); see migrate() for how it runs.
+    rewriteSchema: [
+      {
+        table: 'tasks',
+        from: "('queued','running','completed','failed','timeout','cancelled','interrupted','rejected')",
+        to: "('queued','running','completed','failed','timeout','cancelled','interrupted','rejected','budget_exceeded','paused','merged')",
+      },
+    ],
+    sql: `
+      -- The budget (USD) the run was given (--max-budget-usd): what a running task may still
+      -- spend counts against the spending caps until its cost is known.
+      ALTER TABLE tasks ADD COLUMN budget_usd REAL;
+      -- The effort level the run was given (--effort), pinned per conversation like the model.
+      ALTER TABLE tasks ADD COLUMN effort TEXT;
+      ALTER TABLE conversations ADD COLUMN effort TEXT;
+      -- Automatic retries after transient API failures (overloaded, rate limited, 5xx, network),
+      -- each resuming the same Claude session.
+      ALTER TABLE tasks ADD COLUMN api_retries INTEGER NOT NULL DEFAULT 0;
+      -- A mail handled by another task (status 'merged'): delivered live into that task's running
+      -- session, or coalesced with other follow-ups into that next task of its conversation.
+      ALTER TABLE tasks ADD COLUMN merged_into INTEGER REFERENCES tasks(id);
+      ALTER TABLE tasks ADD COLUMN merge_kind TEXT CHECK (merge_kind IN ('live', 'coalesced'));
+      CREATE INDEX tasks_by_merged_into ON tasks (merged_into) WHERE merged_into IS NOT NULL;
+      -- The schedule (repos.<id>.schedules.<name>) that started the task; NULL for mail.
+      ALTER TABLE tasks ADD COLUMN schedule TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
-export function migrate(db: Database.Database): void {
+/** Brings the schema to `upTo` (the newest by default; tests stop earlier to build an old database). */
+export function migrate(db: Database.Database, upTo: number = SCHEMA_VERSION): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     throw new AirutError(
@@ -292,10 +336,35 @@ export function migrate(db: Database.Database): void {
     );
   }
   for (const m of MIGRATIONS) {
-    if (m.version <= current) continue;
+    if (m.version <= current || m.version > upTo) continue;
     db.transaction(() => {
+      for (const r of m.rewriteSchema ?? []) rewriteTableSql(db, r);
       db.exec(m.sql);
       db.pragma(`user_version = ${m.version}`);
     }).immediate();
   }
+}
+
+/**
+ * Replaces text in a table's CREATE statement, for changes that leave the stored rows valid as they
+ * are (a CHECK that accepts more values). sqlite.org's documented procedure: writable_schema, update
+ * the statement, bump schema_version so every connection re-reads the schema, then check integrity.
+ */
+function rewriteTableSql(db: Database.Database, r: SchemaRewrite): void {
+  const row = db.prepare(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?`).get(r.table) as { sql: string } | undefined;
+  if (!row || row.sql.split(r.from).length !== 2) {
+    throw new AirutError('DATABASE_SCHEMA_UNEXPECTED', `table ${r.table} does not have the definition this migration expects; restore a backup or point \`database:\` at a new file`);
+  }
+  const version = db.pragma('schema_version', { simple: true }) as number;
+  db.unsafeMode(true);
+  try {
+    db.pragma('writable_schema = ON');
+    db.prepare(`UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?`).run(row.sql.replace(r.from, r.to), r.table);
+    db.pragma(`schema_version = ${version + 1}`);
+    db.pragma('writable_schema = OFF');
+  } finally {
+    db.unsafeMode(false);
+  }
+  const check = db.pragma('integrity_check', { simple: true }) as string;
+  if (check !== 'ok') throw new AirutError('DATABASE_SCHEMA_UNEXPECTED', `the database failed its integrity check after migrating ${r.table}: ${check}`);
 }

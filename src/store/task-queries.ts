@@ -9,7 +9,13 @@ export type TaskStatus =
   | 'timeout'
   | 'cancelled'
   | 'interrupted'
-  | 'rejected';
+  | 'rejected'
+  /** Stopped by its budget (--max-budget-usd); a reply "continue" starts a next task with a new one. */
+  | 'budget_exceeded'
+  /** Transient API failures outlasted the retries; any reply in the thread resumes it. */
+  | 'paused'
+  /** Handled by another task (`merged_into`): delivered live into its session, or coalesced into it. */
+  | 'merged';
 
 export interface TaskRow {
   readonly id: number;

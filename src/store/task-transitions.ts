@@ -13,7 +13,7 @@ import type { Db } from './database.ts';
 import type { TaskStatus } from './task-queries.ts';
 
 /** How a run ended; `interrupted` may be resumed after a restart. */
-export type TaskOutcomeStatus = Extract<TaskStatus, 'completed' | 'failed' | 'timeout' | 'cancelled' | 'interrupted'>;
+export type TaskOutcomeStatus = Extract<TaskStatus, 'completed' | 'failed' | 'timeout' | 'cancelled' | 'interrupted' | 'budget_exceeded' | 'paused'>;
 
 /**
  * The allowed moves, with who makes each. Anything not listed is refused. The terminal states
@@ -23,6 +23,7 @@ export const TASK_TRANSITIONS: { readonly [From in TaskStatus]: { readonly [To i
   queued: {
     running: 'claimed by the dispatcher (task-queue.ts claimNextTask)',
     cancelled: "removed from the queue by the dashboard's Stop",
+    merged: 'a follow-up handled by another task of its conversation: delivered live into its session, or coalesced into it',
   },
   running: {
     completed: 'the runner recorded the answer',
@@ -31,6 +32,12 @@ export const TASK_TRANSITIONS: { readonly [From in TaskStatus]: { readonly [To i
     cancelled: "the runner, after the dashboard's Stop",
     interrupted: 'a shutdown stopped it (to resume), or recovery gave up after a second interruption',
     queued: 'recovery: the process died or the lease lapsed; it runs once more',
+    budget_exceeded: 'the runner, when Claude Code stopped at the task budget',
+    paused: 'the runner, when transient API failures outlasted the automatic retries',
+  },
+  paused: {
+    queued: 'a reply in its conversation resumes it (the reply is coalesced into it)',
+    cancelled: "the dashboard's Stop: it will not be resumed",
   },
   interrupted: {
     queued: 'recovery at start-up: a shutdown interrupted it and it resumes',
@@ -41,6 +48,8 @@ export const TASK_TRANSITIONS: { readonly [From in TaskStatus]: { readonly [To i
   timeout: {},
   cancelled: {},
   rejected: {},
+  budget_exceeded: {},
+  merged: {},
 };
 
 export function transitionAllowed(from: TaskStatus, to: TaskStatus): boolean {
@@ -69,7 +78,9 @@ export type TaskChange =
   | { readonly to: 'running'; readonly conversationId: string; readonly leaseUntil: number }
   /** Recovery: back in the queue, to run (and resume its session) once more. */
   | { readonly to: 'queued' }
-  | ({ readonly to: TaskOutcomeStatus } & TaskOutcomeFields);
+  | ({ readonly to: TaskOutcomeStatus } & TaskOutcomeFields)
+  /** A follow-up handled by task `mergedInto` of conversation `conversationId`. */
+  | { readonly to: 'merged'; readonly mergedInto: number; readonly mergeKind: 'live' | 'coalesced'; readonly conversationId: string };
 
 export type TransitionRefusal =
   /** The table has no such move (a bug in the caller, or a row in a final state). */
@@ -114,6 +125,12 @@ function assignments(change: TaskChange, now: number): { set: string; args: unkn
     };
   }
   if (change.to === 'queued') return { set: `lease_until = NULL, finished_at = NULL`, args: [] };
+  if (change.to === 'merged') {
+    return {
+      set: `merged_into = ?, merge_kind = ?, conversation_id = ?, finished_at = ?, lease_until = NULL`,
+      args: [change.mergedInto, change.mergeKind, change.conversationId, now],
+    };
+  }
   return {
     set: `model = COALESCE(?, model), session_id = COALESCE(?, session_id), cost_usd = COALESCE(?, cost_usd),
           turns = COALESCE(?, turns), error = ?, finished_at = ?, lease_until = NULL, resume_pending = ?`,

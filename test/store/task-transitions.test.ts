@@ -6,7 +6,7 @@ import { claimNextTask, finishTask, requeueLapsedTasks, LEASE_MS } from '../../s
 import { queuedTask, tempDatabase } from '../harness/queued-task.ts';
 import { TASK_TRANSITIONS, transitionAllowed, transitionTask, type TaskChange } from '../../src/store/task-transitions.ts';
 
-const STATUSES: readonly TaskStatus[] = ['queued', 'running', 'completed', 'failed', 'timeout', 'cancelled', 'interrupted', 'rejected'];
+const STATUSES: readonly TaskStatus[] = ['queued', 'running', 'completed', 'failed', 'timeout', 'cancelled', 'interrupted', 'rejected', 'budget_exceeded', 'paused', 'merged'];
 
 /** The moves the code makes, written out once more: the table must say exactly this. */
 const EXPECTED_ALLOWED = new Set([
@@ -20,6 +20,11 @@ const EXPECTED_ALLOWED = new Set([
   'running→queued',
   'interrupted→queued',
   'interrupted→interrupted',
+  'queued→merged',
+  'running→budget_exceeded',
+  'running→paused',
+  'paused→queued',
+  'paused→cancelled',
 ]);
 
 /** A task row put straight into `status` at `attempts` (a fixture, not a transition). */
@@ -32,6 +37,7 @@ function taskIn(db: Db, status: TaskStatus, attempts: number): number {
 function changeTo(to: TaskStatus): TaskChange {
   if (to === 'running') return { to, conversationId: 'c0ffee00', leaseUntil: 123 };
   if (to === 'queued') return { to };
+  if (to === 'merged') return { to, mergedInto: 1, mergeKind: 'coalesced', conversationId: 'c0ffee00' };
   if (to === 'rejected') return { to } as unknown as TaskChange; // not a move any caller can type: refused all the same
   return { to, error: `now ${to}` };
 }
@@ -43,7 +49,7 @@ function row(db: Db, id: number): { status: string; attempts: number; error: str
 test('the table allows exactly the moves the code makes; final states have no way out', () => {
   const allowed = STATUSES.flatMap((from) => STATUSES.filter((to) => transitionAllowed(from, to)).map((to) => `${from}→${to}`));
   assert.deepEqual(new Set(allowed), EXPECTED_ALLOWED);
-  for (const s of ['completed', 'failed', 'timeout', 'cancelled', 'rejected'] as const) assert.deepEqual(Object.keys(TASK_TRANSITIONS[s]), [], s);
+  for (const s of ['completed', 'failed', 'timeout', 'cancelled', 'rejected', 'budget_exceeded', 'merged'] as const) assert.deepEqual(Object.keys(TASK_TRANSITIONS[s]), [], s);
 });
 
 test('every allowed move applies when the row is in the expected status and attempt', () => {
@@ -59,6 +65,7 @@ test('every allowed move applies when the row is in the expected status and atte
     if (to === 'running') assert.equal(after.lease_until, 123, key);
     else assert.equal(after.lease_until, null, `${key}: no lease outside running`);
     if (to === 'queued' || to === 'running') assert.equal(after.finished_at, null, key);
+    else if (to === 'merged') assert.deepEqual([after.finished_at, after.error], [1000, null], key);
     else assert.deepEqual([after.finished_at, after.error], [1000, `now ${to}`], key);
   }
   db.close();
