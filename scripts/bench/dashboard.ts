@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pino from 'pino';
-import { DEFAULT_MAIL_LIMITS, DEFAULT_TASK_OUTPUT_LIMITS } from '../../src/config/defaults.ts';
+import { DEFAULT_BUDGET, DEFAULT_MAIL_LIMITS, DEFAULT_RETRIES, DEFAULT_TASK_OUTPUT_LIMITS } from '../../src/config/defaults.ts';
 import type { ServerConfig } from '../../src/config/types.ts';
 import { startDashboard } from '../../src/dashboard/server.ts';
 import { LiveFeed } from '../../src/feed/live-feed.ts';
@@ -43,7 +43,7 @@ function config(dbPath: string): ServerConfig {
           username: id, login: { kind: 'password', password: 'x' }, tls: { caFile: null, caPem: null, insecureSkipVerify: false }, from: `${id}@example.com`, fromAddress: `${id}@example.com`,
         },
         authorizedSenders: [], trustedAuthservId: 'mx', microsoftInternalFallback: false, imap: { pollIntervalSeconds: 60, useIdle: true, idleRefreshIntervalSeconds: 600, idleReconnectIntervalSeconds: 1740 },
-        limits: DEFAULT_MAIL_LIMITS,
+        limits: DEFAULT_MAIL_LIMITS, model: null, effort: null, budget: DEFAULT_BUDGET, retries: DEFAULT_RETRIES, schedules: {},
         network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {},
       },
     ]),

@@ -9,12 +9,12 @@ import { ConfigError } from '../errors.ts';
 import { normalizeSender, parseFromHeader } from './address.ts';
 import { bundledClaudeBinary } from './claude-binary.ts';
 import { normalizeBaseUrl } from './dashboard-url.ts';
-import { CLAUDE_BINARY_PACKAGE, DEFAULTS } from './defaults.ts';
+import { CLAUDE_BINARY_PACKAGE, DEFAULT_BUDGET, DEFAULT_RETRIES, DEFAULTS } from './defaults.ts';
 import { deepFreeze } from './freeze.ts';
 import { expandPath } from './fs-path.ts';
 import { buildMailLogin, buildMailTls } from './mail-login.ts';
 import { defaultSecurityForPort } from './network.ts';
-import type { RawLimits, RawNamedValue, RawRepo, RawServerConfig } from './raw.ts';
+import type { RawBudget, RawLimits, RawNamedValue, RawRepo, RawRetries, RawSchedule, RawServerConfig } from './raw.ts';
 import type {
   GlobalConfig,
   MailLimits,
@@ -22,8 +22,11 @@ import type {
   UpstreamOverride,
   RepoEmailConfig,
   RepoServerConfig,
+  RetryPolicy,
+  ScheduleConfig,
   ServerConfig,
   SigningCredential,
+  SpendingLimits,
   TaskOutputLimits,
 } from './types.ts';
 
@@ -143,7 +146,59 @@ function buildLimits(repo: RawLimits | null | undefined, top: RawLimits | null |
   };
 }
 
-function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: string, topLimits: RawLimits | null | undefined): RepoServerConfig {
+/** Like buildLimits: each key from the repository, else the top level, else the default. */
+function inherit<T extends object, K extends keyof T>(repo: T | null | undefined, top: T | null | undefined, key: K): T[K] | undefined {
+  if (repo && repo[key] !== undefined) return repo[key];
+  if (top && top[key] !== undefined) return top[key];
+  return undefined;
+}
+
+function buildBudget(repo: RawBudget | null | undefined, top: RawBudget | null | undefined): SpendingLimits {
+  const pick = (key: keyof RawBudget, fallback: number | null): number | null => {
+    const v = inherit(repo, top, key);
+    return v === undefined ? fallback : v;
+  };
+  return {
+    taskUsd: pick('task_usd', DEFAULT_BUDGET.taskUsd),
+    senderPerDayUsd: pick('sender_per_day_usd', DEFAULT_BUDGET.senderPerDayUsd),
+    senderPerMonthUsd: pick('sender_per_month_usd', DEFAULT_BUDGET.senderPerMonthUsd),
+    repoPerDayUsd: pick('repo_per_day_usd', DEFAULT_BUDGET.repoPerDayUsd),
+    repoPerMonthUsd: pick('repo_per_month_usd', DEFAULT_BUDGET.repoPerMonthUsd),
+  };
+}
+
+function buildRetries(repo: RawRetries | null | undefined, top: RawRetries | null | undefined): RetryPolicy {
+  const pick = (key: keyof RawRetries, fallback: number): number => inherit(repo, top, key) ?? fallback;
+  return {
+    maxRetries: pick('max_retries', DEFAULT_RETRIES.maxRetries),
+    initialDelaySeconds: pick('initial_delay_seconds', DEFAULT_RETRIES.initialDelaySeconds),
+    maxDelaySeconds: pick('max_delay_seconds', DEFAULT_RETRIES.maxDelaySeconds),
+    maxTotalWaitSeconds: pick('max_total_wait_seconds', DEFAULT_RETRIES.maxTotalWaitSeconds),
+  };
+}
+
+function buildSchedules(raw: Record<string, RawSchedule> | null | undefined): Record<string, ScheduleConfig> {
+  const out: Record<string, ScheduleConfig> = {};
+  for (const [name, s] of Object.entries(raw ?? {})) {
+    out[name] = {
+      name,
+      cron: s.cron.trim(),
+      timezone: s.timezone ?? DEFAULTS.scheduleTimezone,
+      prompt: s.prompt ?? null,
+      triggerCommand: s.trigger_command ?? null,
+      triggerTimeoutSeconds: s.trigger_timeout ?? DEFAULTS.scheduleTriggerTimeoutSeconds,
+      outputLimitBytes: s.output_limit ?? DEFAULTS.scheduleOutputLimitBytes,
+      subject: s.subject ?? name,
+      model: s.model ?? null,
+      effort: s.effort ?? null,
+      enabled: s.enable ?? true,
+      deliverTo: s.deliver.to.trim(),
+    };
+  }
+  return out;
+}
+
+function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: string, top: RawServerConfig): RepoServerConfig {
   const maskedSecrets: Record<string, MaskedSecret> = {};
   for (const [name, m] of Object.entries(raw.masked_secrets ?? {})) {
     maskedSecrets[name] = { value: m.value, scopes: [...m.scopes], headers: [...m.headers] };
@@ -173,7 +228,12 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: 
       idleReconnectIntervalSeconds: raw.imap?.idle_reconnect_interval ?? DEFAULTS.idleReconnectIntervalSeconds,
     },
     network: { sandboxEnabled: raw.network?.sandbox_enabled ?? DEFAULTS.sandboxEnabled },
-    limits: buildLimits(raw.limits, topLimits),
+    limits: buildLimits(raw.limits, top.limits),
+    model: raw.model ?? null,
+    effort: raw.effort ?? null,
+    budget: buildBudget(raw.budget, top.budget),
+    retries: buildRetries(raw.retries, top.retries),
+    schedules: buildSchedules(raw.schedules),
     secrets: { ...(raw.secrets ?? {}) },
     maskedSecrets,
     signingCredentials,
@@ -184,6 +244,6 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: 
 export function buildServerConfig(raw: RawServerConfig, sourcePath: string): ServerConfig {
   const configDir = path.dirname(sourcePath);
   const repos: Record<string, RepoServerConfig> = {};
-  for (const [id, repo] of Object.entries(raw.repos ?? {})) repos[id] = buildRepo(id, repo, configDir, sourcePath, raw.limits);
+  for (const [id, repo] of Object.entries(raw.repos ?? {})) repos[id] = buildRepo(id, repo, configDir, sourcePath, raw);
   return deepFreeze({ global: buildGlobal(raw, configDir, sourcePath), repos, sourcePath });
 }

@@ -1,4 +1,4 @@
-import type { MailLimits, TaskOutputLimits } from './types.ts';
+import type { MailLimits, RetryPolicy, SpendingLimits, TaskOutputLimits } from './types.ts';
 
 /**
  * Default values of optional keys. The JSON schema repeats them as `default` for documentation;
@@ -63,7 +63,34 @@ export const DEFAULTS = {
   // the events of a busy task and the requests of a large install still fit.
   maxEvents: 10_000,
   maxNetworkRows: 20_000,
+  // Retries after transient API failures (`retries:`): 10 s, 20 s, 40 s covers an overloaded
+  // minute; 15 minutes of waiting in all keeps a task's slot from being held for long.
+  maxRetries: 3,
+  retryInitialDelaySeconds: 10,
+  retryMaxDelaySeconds: 300,
+  retryMaxTotalWaitSeconds: 900,
+  // Schedules: a trigger command's output is bounded like Airut's (100 KB).
+  scheduleTimezone: 'UTC',
+  scheduleTriggerTimeoutSeconds: 300,
+  scheduleOutputLimitBytes: 102_400,
 } as const;
+
+/** `budget:` when neither the repository nor the top level sets a key: no limits. */
+export const DEFAULT_BUDGET: SpendingLimits = Object.freeze({
+  taskUsd: null,
+  senderPerDayUsd: null,
+  senderPerMonthUsd: null,
+  repoPerDayUsd: null,
+  repoPerMonthUsd: null,
+});
+
+/** `retries:` when neither the repository nor the top level sets a key. */
+export const DEFAULT_RETRIES: RetryPolicy = Object.freeze({
+  maxRetries: DEFAULTS.maxRetries,
+  initialDelaySeconds: DEFAULTS.retryInitialDelaySeconds,
+  maxDelaySeconds: DEFAULTS.retryMaxDelaySeconds,
+  maxTotalWaitSeconds: DEFAULTS.retryMaxTotalWaitSeconds,
+});
 
 /** The limits of a repository when neither it nor the top-level `limits:` sets any. */
 export const DEFAULT_MAIL_LIMITS: MailLimits = Object.freeze({

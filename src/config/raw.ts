@@ -18,6 +18,37 @@ export interface RawLimits {
   tasks_per_sender_per_hour?: number | null;
 }
 
+export type Effort = 'low' | 'medium' | 'high' | 'max';
+
+export interface RawBudget {
+  task_usd?: number | null;
+  sender_per_day_usd?: number | null;
+  sender_per_month_usd?: number | null;
+  repo_per_day_usd?: number | null;
+  repo_per_month_usd?: number | null;
+}
+
+export interface RawRetries {
+  max_retries?: number;
+  initial_delay_seconds?: number;
+  max_delay_seconds?: number;
+  max_total_wait_seconds?: number;
+}
+
+export interface RawSchedule {
+  cron: string;
+  timezone?: string;
+  prompt?: string;
+  trigger_command?: string;
+  trigger_timeout?: number;
+  output_limit?: number;
+  subject?: string;
+  model?: string;
+  effort?: Effort | null;
+  enable?: boolean;
+  deliver: { to: string; channel?: 'email' };
+}
+
 export interface RawRepo {
   git: { repo_url: string };
   storage_dir: string;
@@ -41,6 +72,11 @@ export interface RawRepo {
   imap?: { poll_interval?: number; use_idle?: boolean; idle_refresh_interval?: number; idle_reconnect_interval?: number } | null;
   network?: { sandbox_enabled?: boolean } | null;
   limits?: RawLimits | null;
+  model?: string | null;
+  effort?: Effort | null;
+  budget?: RawBudget | null;
+  retries?: RawRetries | null;
+  schedules?: Record<string, RawSchedule> | null;
   secrets?: Record<string, string> | null;
   masked_secrets?: Record<string, { value: string; scopes: string[]; headers: string[] }> | null;
   signing_credentials?: Record<
@@ -86,6 +122,8 @@ export interface RawServerConfig {
   database?: string;
   claude?: { binary?: string | null; allowed_models?: string[] | null } | null;
   limits?: RawLimits | null;
+  budget?: RawBudget | null;
+  retries?: RawRetries | null;
   rejected_mail?: { max_stored_bytes_per_day?: number; per_source_per_hour?: number | null } | null;
   repos?: Record<string, RawRepo> | null;
 }

@@ -165,6 +165,53 @@ export interface MailLimits {
   readonly tasksPerSenderPerHour: number | null;
 }
 
+/** Claude Code's effort level (`--effort`). */
+export type Effort = 'low' | 'medium' | 'high' | 'max';
+
+/** Spending limits in USD (`budget:`); null means no limit. */
+export interface SpendingLimits {
+  /** One task's budget (--max-budget-usd); .airut/airut.yaml may lower it, never raise it. */
+  readonly taskUsd: number | null;
+  /** One sender in this repository, over any rolling 24 hours. */
+  readonly senderPerDayUsd: number | null;
+  /** One sender in this repository, in a calendar month (UTC). */
+  readonly senderPerMonthUsd: number | null;
+  /** The repository, all senders, over any rolling 24 hours. */
+  readonly repoPerDayUsd: number | null;
+  /** The repository, all senders, in a calendar month (UTC). */
+  readonly repoPerMonthUsd: number | null;
+}
+
+/** Automatic retries after transient API failures (`retries:`). */
+export interface RetryPolicy {
+  readonly maxRetries: number;
+  readonly initialDelaySeconds: number;
+  readonly maxDelaySeconds: number;
+  readonly maxTotalWaitSeconds: number;
+}
+
+/** A task run on a cron schedule (`schedules.<name>`). */
+export interface ScheduleConfig {
+  readonly name: string;
+  readonly cron: string;
+  /** IANA zone the cron expression is read in. */
+  readonly timezone: string;
+  /** Exactly one of `prompt` and `triggerCommand` is set (the rules check it). */
+  readonly prompt: string | null;
+  readonly triggerCommand: string | null;
+  readonly triggerTimeoutSeconds: number;
+  readonly outputLimitBytes: number;
+  /** Subject of the reply; the schedule's name when not set. */
+  readonly subject: string;
+  /** null: the repository's model. */
+  readonly model: string | null;
+  /** null: the repository's effort. */
+  readonly effort: Effort | null;
+  readonly enabled: boolean;
+  /** Address the reply is mailed to. */
+  readonly deliverTo: string;
+}
+
 /** A secret the container sees only as a surrogate; the proxy swaps in the real value. */
 export interface MaskedSecret {
   readonly value: string;
@@ -200,6 +247,13 @@ export interface RepoServerConfig {
   /** Server-side break-glass: false turns the network sandbox off whatever the repository says. */
   readonly network: { readonly sandboxEnabled: boolean };
   readonly limits: MailLimits;
+  /** Model of new conversations; null: the repository's .airut/airut.yaml `default_model`. */
+  readonly model: string | null;
+  /** Effort of new conversations; null: Claude Code's default (no --effort). */
+  readonly effort: Effort | null;
+  readonly budget: SpendingLimits;
+  readonly retries: RetryPolicy;
+  readonly schedules: Readonly<Record<string, ScheduleConfig>>;
   readonly secrets: Readonly<Record<string, string>>;
   readonly maskedSecrets: Readonly<Record<string, MaskedSecret>>;
   readonly signingCredentials: Readonly<Record<string, SigningCredential>>;

@@ -4,7 +4,7 @@
  * Tests override what they exercise; a new config field is added here once instead of in every test.
  */
 import type { RepoServerConfig } from '../../src/config/types.ts';
-import { DEFAULT_MAIL_LIMITS } from '../../src/config/defaults.ts';
+import { DEFAULT_BUDGET, DEFAULT_MAIL_LIMITS, DEFAULT_RETRIES } from '../../src/config/defaults.ts';
 
 type Overrides = Partial<Omit<RepoServerConfig, 'email'>> & { email?: Partial<RepoServerConfig['email']> };
 
@@ -32,6 +32,11 @@ export function testRepoServerConfig(repoId: string, overrides: Overrides = {}):
     microsoftInternalFallback: false,
     imap: { pollIntervalSeconds: 30, useIdle: true, idleRefreshIntervalSeconds: 600, idleReconnectIntervalSeconds: 1740 },
     limits: DEFAULT_MAIL_LIMITS,
+    model: null,
+    effort: null,
+    budget: DEFAULT_BUDGET,
+    retries: DEFAULT_RETRIES,
+    schedules: {},
     network: { sandboxEnabled: true },
     secrets: {},
     maskedSecrets: {},
