@@ -88,6 +88,8 @@ export class ContainerBackend implements ExecutionBackend {
           mounts: request.mounts,
           claudeBinary: this.#o.claudeBinaryPath,
           model: request.model,
+          effort: request.effort ?? null,
+          maxBudgetUsd: request.maxBudgetUsd ?? null,
           resumeSessionId: request.resumeSessionId,
           prompt: request.prompt,
           env: request.env,

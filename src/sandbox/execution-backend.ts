@@ -66,6 +66,10 @@ export interface AgentRunRequest {
   readonly mounts: AgentMounts;
   readonly extraMounts?: readonly ExtraMount[];
   readonly model: string;
+  /** `--effort`; null leaves Claude Code's default. */
+  readonly effort?: 'low' | 'medium' | 'high' | 'max' | null;
+  /** `--max-budget-usd`: Claude Code stops once the session has spent this much; null for no limit. */
+  readonly maxBudgetUsd?: number | null;
   readonly resumeSessionId: string | null;
   readonly prompt: string;
   /** Secrets and container_env; values never reach argv or a log line. */

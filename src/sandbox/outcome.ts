@@ -5,6 +5,9 @@
  * `is_error: true` when the API call failed).
  */
 import type { ResultEvent } from './stream-json.ts';
+import { transientFailure, type TransientFailure } from './transient.ts';
+
+export type { TransientFailure, TransientKind } from './transient.ts';
 
 export type AgentOutcome =
   | {
@@ -27,6 +30,17 @@ export type AgentOutcome =
        * should retry once in a fresh session with a summary.
        */
       readonly promptTooLong: boolean;
+      /** Set when the API was overloaded, rate limiting, failing (5xx) or unreachable: worth retrying. */
+      readonly transient: TransientFailure | null;
+    }
+  /** Claude Code stopped at `--max-budget-usd`; the session and workspace are kept. */
+  | {
+      readonly kind: 'budget_exceeded';
+      readonly sessionId: string | null;
+      /** What the session had spent when it stopped (a little over the budget: the last call counts whole). */
+      readonly costUsd: number;
+      readonly turns: number;
+      readonly durationMs: number;
     }
   /** The time limit passed; the container was stopped, the workspace is kept. */
   | { readonly kind: 'timeout'; readonly sessionId: string | null }
@@ -68,6 +82,9 @@ export function classifyOutcome(o: RunObservation): AgentOutcome {
   if (r && !r.isError && o.exitCode === 0 && sessionId) {
     return { kind: 'success', result: r.result, sessionId, costUsd: r.costUsd, turns: r.turns, durationMs: r.durationMs };
   }
+  if (r?.subtype === 'error_max_budget_usd' || r?.terminalReason === 'budget_exhausted') {
+    return { kind: 'budget_exceeded', sessionId, costUsd: r.costUsd, turns: r.turns, durationMs: r.durationMs };
+  }
   const parts: string[] = [];
   if (r?.isError) {
     parts.push(r.result || `Claude Code reported an error (${r.subtype || 'no detail'}, exit code ${o.exitCode ?? 'unknown'})`);
@@ -86,5 +103,6 @@ export function classifyOutcome(o: RunObservation): AgentOutcome {
     exitCode: o.exitCode,
     costUsd: r?.costUsd ?? 0,
     promptTooLong: isPromptTooLong(`${error}\n${o.lastAssistantText}`),
+    transient: transientFailure(r, [o.lastAssistantText, o.stderrTail]),
   };
 }

@@ -67,6 +67,10 @@ export interface AgentRunSpec {
   /** Host path of the Claude Code binary, mounted read-only. */
   readonly claudeBinary: string;
   readonly model: string;
+  /** `--effort`; null leaves Claude Code's default. */
+  readonly effort?: 'low' | 'medium' | 'high' | 'max' | null;
+  /** `--max-budget-usd`: Claude Code stops once the session has spent this much; null for no limit. */
+  readonly maxBudgetUsd?: number | null;
   readonly resumeSessionId: string | null;
   readonly prompt: string;
   /** Secrets and container_env, any names. Values never reach argv, a log line or the CLI's environment. */
@@ -185,6 +189,14 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
 
   args.push(spec.image, CONTAINER_PATHS.claudeBinary, '-p', '--output-format', 'stream-json', '--verbose');
   args.push('--model', spec.model);
+  if (spec.effort) {
+    if (!['low', 'medium', 'high', 'max'].includes(spec.effort)) throw invalid(`effort "${spec.effort}" is not valid`);
+    args.push('--effort', spec.effort);
+  }
+  if (spec.maxBudgetUsd !== undefined && spec.maxBudgetUsd !== null) {
+    if (!Number.isFinite(spec.maxBudgetUsd) || spec.maxBudgetUsd <= 0) throw invalid(`budget ${spec.maxBudgetUsd} is not valid`);
+    args.push('--max-budget-usd', String(spec.maxBudgetUsd));
+  }
   if (spec.resumeSessionId !== null) args.push('--resume', spec.resumeSessionId);
   args.push('--dangerously-skip-permissions');
   return { args, envFileText };

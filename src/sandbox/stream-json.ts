@@ -21,6 +21,14 @@ export interface ResultEvent {
   readonly costUsd: number;
   readonly turns: number;
   readonly durationMs: number;
+  /** Why the run ended (`completed`, `api_error`, `budget_exhausted`, …); null when not reported. */
+  readonly terminalReason: string | null;
+  /** HTTP status of the API error that ended the run (429, 529, 500…), when there was one. */
+  readonly apiErrorStatus: number | null;
+  /** The API's error type (`overloaded_error`, `rate_limit_error`…), when reported. */
+  readonly apiErrorType: string | null;
+  /** The CLI's name for a failure to reach the API (`connection_failed`…), when reported. */
+  readonly apiError: string | null;
 }
 
 export type AgentEvent =
@@ -66,6 +74,10 @@ function isObject(v: unknown): v is Json {
 
 function str(v: unknown, fallback = ''): string {
   return typeof v === 'string' ? v : fallback;
+}
+
+function strOrNull(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
 }
 
 function num(v: unknown): number {
@@ -165,6 +177,10 @@ export function parseStreamLine(line: string): AgentEvent[] {
           costUsd: num(msg['total_cost_usd']),
           turns: num(msg['num_turns']),
           durationMs: num(msg['duration_ms']),
+          terminalReason: strOrNull(msg['terminal_reason']),
+          apiErrorStatus: typeof msg['api_error_status'] === 'number' ? msg['api_error_status'] : null,
+          apiErrorType: strOrNull(msg['api_error_type']),
+          apiError: strOrNull(msg['api_error']),
         },
       ];
     default:

@@ -23,7 +23,7 @@ function taskIn(db: Db): number {
 }
 
 const text = (i: number): AgentEvent => ({ type: 'assistant_text', text: `line ${i}` });
-const result = (r: string): AgentEvent => ({ type: 'result', subtype: 'success', isError: false, result: r, sessionId: 's', costUsd: 0.1, turns: 1, durationMs: 5 });
+const result = (r: string): AgentEvent => ({ type: 'result', subtype: 'success', isError: false, result: r, sessionId: 's', costUsd: 0.1, turns: 1, durationMs: 5, terminalReason: null, apiErrorStatus: null, apiErrorType: null, apiError: null });
 
 test('past max_events, events are counted not stored; one marker says how many; the last result is stored', () => {
   const db = openDatabase(':memory:', { migrate: true });

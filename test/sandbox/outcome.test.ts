@@ -12,6 +12,10 @@ const ok: ResultEvent = {
   costUsd: 0.5,
   turns: 2,
   durationMs: 900,
+  terminalReason: 'completed',
+  apiErrorStatus: null,
+  apiErrorType: null,
+  apiError: null,
 };
 const base: RunObservation = {
   exitCode: 0,
@@ -69,4 +73,34 @@ test('prompt-too-long is recognised in its known wordings', () => {
   }
   const out = classifyOutcome({ ...base, exitCode: 1, result: { ...ok, isError: true, result: 'Prompt is too long' } });
   assert.ok(out.kind === 'failed' && out.promptTooLong);
+});
+
+test('a run stopped by --max-budget-usd is budget_exceeded, with what it spent', () => {
+  const stopped: ResultEvent = { ...ok, subtype: 'error_max_budget_usd', isError: true, result: 'Reached maximum budget ($0.0005)', costUsd: 0.0008, terminalReason: 'budget_exhausted' };
+  assert.deepEqual(classifyOutcome({ ...base, exitCode: 1, result: stopped }), { kind: 'budget_exceeded', sessionId: 's-1', costUsd: 0.0008, turns: 2, durationMs: 900 });
+});
+
+test('transient API failures are told apart from the task\'s own, from the structured fields and, failing those, the text', () => {
+  const failedWith = (r: Partial<ResultEvent>, extra: Partial<RunObservation> = {}) => {
+    const out = classifyOutcome({ ...base, exitCode: 1, result: { ...ok, isError: true, result: 'API Error', terminalReason: 'api_error', ...r }, ...extra });
+    assert.equal(out.kind, 'failed');
+    return out.kind === 'failed' ? out.transient : undefined;
+  };
+  // What Claude Code 2.1 prints with CLAUDE_CODE_MAX_RETRIES=0 (seen against the mock API).
+  assert.deepEqual(failedWith({ apiErrorStatus: 529, apiErrorType: 'overloaded_error' }), { kind: 'overloaded', detail: 'API 529 overloaded_error' });
+  assert.deepEqual(failedWith({ apiErrorStatus: 429, apiErrorType: 'rate_limit_error' }), { kind: 'rate_limited', detail: 'API 429 rate_limit_error' });
+  assert.deepEqual(failedWith({ apiErrorStatus: 503 }), { kind: 'server_error', detail: 'API 503' });
+  assert.deepEqual(failedWith({ apiError: 'connection_failed', result: 'API Error: Connection refused (ECONNREFUSED)' }), { kind: 'network', detail: 'API not reachable (connection_failed)' });
+  // The task's own failures: a request the API refuses, a bad key, a crash, a tool error.
+  assert.equal(failedWith({ apiErrorStatus: 400, apiErrorType: 'invalid_request_error' }), null);
+  assert.equal(failedWith({ apiErrorStatus: 401, apiErrorType: 'authentication_error' }), null);
+  assert.equal(failedWith({ result: 'the tests failed', terminalReason: 'completed' }), null);
+  assert.equal(failedWith({ result: 'ECONNREFUSED from my own test server', terminalReason: 'completed' }), null);
+  // Older wordings: only text.
+  assert.deepEqual(failedWith({ result: 'API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}', terminalReason: null }), { kind: 'overloaded', detail: 'API 529 overloaded_error' });
+  assert.deepEqual(failedWith({ result: 'API Error: 502 Bad Gateway', terminalReason: null }), { kind: 'server_error', detail: 'API 502' });
+  assert.deepEqual(failedWith({ result: 'API Error: Connection error.', terminalReason: null }), { kind: 'network', detail: 'API not reachable (Connection error)' });
+  // No result at all: a crash is not transient.
+  const crash = classifyOutcome({ ...base, exitCode: 139, result: null, stderrTail: 'Segmentation fault' });
+  assert.ok(crash.kind === 'failed' && crash.transient === null);
 });

@@ -63,9 +63,25 @@ test('the result line keeps is_error separate from subtype', () => {
     total_cost_usd: 0.25,
     num_turns: 3,
     duration_ms: 1234,
+    terminal_reason: 'api_error',
+    api_error_status: 500,
+    api_error_type: 'api_error',
   });
   assert.deepEqual(parseStreamLine(line), [
-    { type: 'result', subtype: 'success', isError: true, result: 'API Error: 500', sessionId: 's-1', costUsd: 0.25, turns: 3, durationMs: 1234 },
+    {
+      type: 'result',
+      subtype: 'success',
+      isError: true,
+      result: 'API Error: 500',
+      sessionId: 's-1',
+      costUsd: 0.25,
+      turns: 3,
+      durationMs: 1234,
+      terminalReason: 'api_error',
+      apiErrorStatus: 500,
+      apiErrorType: 'api_error',
+      apiError: null,
+    },
   ]);
 });
 

@@ -63,6 +63,21 @@ async function replyToOutcome(ctx: TaskContext, r: Finished): Promise<RunTaskRes
     });
     return { taskId, status: 'failed' };
   }
+  if (outcome.kind === 'budget_exceeded') {
+    const spent = `$${outcome.costUsd.toFixed(2)}`;
+    await ctx.reply(
+      {
+        kind: 'notice',
+        markdown: withSkipped(
+          `This task **reached its budget** and was stopped after spending ${spent}. The work done so far is kept: ` +
+            'reply **continue** to grant it one more budget of the same size, or reply with new instructions.',
+        ),
+      },
+      attachments,
+      { ...base, status: 'budget_exceeded', costUsd: outcome.costUsd, turns: outcome.turns, error: `budget reached after ${spent}` },
+    );
+    return { taskId, status: 'budget_exceeded' };
+  }
   const resumedNote = ctx.isResume ? '_This task was resumed after a restart of the service._\n\n' : '';
   await ctx.reply(
     {

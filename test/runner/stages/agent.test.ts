@@ -60,7 +60,7 @@ test('a session that no longer fits is retried once in a fresh session with a su
   const ctx = fakeContext({ isFirstTask: false });
   await ctx.conversations.create('c0ffee00', { repoId: 'api', model: 'sonnet', sessionId: 'sess-old' });
   ctx.backend.outcomes = [
-    { kind: 'failed', error: 'prompt is too long', sessionId: 'sess-old', exitCode: 1, costUsd: 0, promptTooLong: true },
+    { kind: 'failed', error: 'prompt is too long', sessionId: 'sess-old', exitCode: 1, costUsd: 0, promptTooLong: true, transient: null },
     success('fresh answer'),
   ];
   const { inputs, conversation } = await ready(ctx);
@@ -74,7 +74,7 @@ test('a session that no longer fits is retried once in a fresh session with a su
 
 test('a failure that is not about the context is not retried; the network is closed and events finished even when the run throws', async () => {
   const ctx = fakeContext();
-  ctx.backend.outcomes = [{ kind: 'failed', error: 'exit 1', sessionId: null, exitCode: 1, costUsd: 0, promptTooLong: false }];
+  ctx.backend.outcomes = [{ kind: 'failed', error: 'exit 1', sessionId: null, exitCode: 1, costUsd: 0, promptTooLong: false, transient: null }];
   const { inputs, conversation } = await ready(ctx);
   assert.equal((await agentStage(ctx, inputs, conversation, 'img:1')).kind, 'failed');
   assert.equal(ctx.backend.runs.length, 1);

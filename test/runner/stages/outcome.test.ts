@@ -41,7 +41,7 @@ test('timeout: a notice with the limit in words, the task timed out', async () =
 });
 
 test('failed: an error reply with what Claude Code said', async () => {
-  const { result, reply } = await finish({ kind: 'failed', error: 'exit code 2', sessionId: null, exitCode: 2, costUsd: 0.1, promptTooLong: false });
+  const { result, reply } = await finish({ kind: 'failed', error: 'exit code 2', sessionId: null, exitCode: 2, costUsd: 0.1, promptTooLong: false, transient: null });
   assert.equal(result.status, 'failed');
   assert.deepEqual(reply!.body, { kind: 'error', message: 'Claude Code did not finish the task: exit code 2' });
   assert.deepEqual(reply!.finish, { model: 'sonnet', sessionId: null, status: 'failed', error: 'exit code 2', costUsd: 0.1 });
