@@ -116,7 +116,7 @@ export function renderMetrics(s: MetricsSnapshot): string {
   family(
     'airut_mail_rejected_total',
     'counter',
-    'Mail refused, by reason (auth_failed, unauthorized, loop, malformed: never answered; too_large, rate_limited: answered once).',
+    'Mail refused, by reason (auth_failed, unauthorized, loop, malformed: never answered; too_large, rate_limited, spend_capped: answered once).',
     [...s.repos].flatMap(([repo, m]) =>
       [...m.rejectedByReason].sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `airut_mail_rejected_total${labels({ repo, reason })} ${num(n)}`),
     ),
