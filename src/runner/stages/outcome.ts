@@ -6,6 +6,7 @@
 import { notAttachedMarkdown } from '../../conversation/index.ts';
 import type { AgentOutcome } from '../../sandbox/execution-backend.ts';
 import { formatUsd } from '../../limits/spend-caps.ts';
+import { accountSessionCost } from '../session-cost.ts';
 import type { SenderSpendFooter } from '../../reply/render.ts';
 import { openOutboxAttachments, type OutboxAttachments } from '../outbox-attachments.ts';
 import type { RunTaskResult } from '../../protocol/runner.ts';
@@ -13,7 +14,9 @@ import type { TaskContext } from '../task-context.ts';
 import type { ConversationState } from './conversation.ts';
 import type { RepoInputs } from './repo-inputs.ts';
 
-export async function outcomeStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, outcome: AgentOutcome): Promise<RunTaskResult> {
+export async function outcomeStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, reported: AgentOutcome): Promise<RunTaskResult> {
+  // Costs from here on are the task's own, not the session's running total.
+  const outcome = await accountSessionCost(ctx, reported, conversation.resumeSessionId, conversation.carriedCostUsd);
   // Capped and opened for streaming; cleared once the task ends, whatever the outcome (see runTask).
   const outbox = await openOutboxAttachments(ctx.conversations, ctx.conversationId, ctx.settings.taskOutput);
   try {

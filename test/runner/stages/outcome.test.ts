@@ -100,3 +100,19 @@ test("with a sender cap set, the footer shows the sender's spend with this task'
   const usage = (reply!.body as { usage: { senderSpend: unknown } }).usage;
   assert.deepEqual(usage.senderSpend, { dayUsd: 1.5, monthUsd: 4.5, dayCapUsd: 10, monthCapUsd: 100 });
 });
+
+test("a resumed session's reported total becomes the task's own cost; the total is kept for the next run", async () => {
+  const base = fakeContext();
+  const inputs = await repoInputsStage(base);
+  const first = await conversationStage(base, inputs);
+  await base.conversations.updateContext(base.conversationId, (c) => ({ ...c, sessionId: 'sess-1', sessionCost: { sessionId: 'sess-1', totalUsd: 0.0008 } }));
+  const ctx = fakeContext({ conversations: base.conversations, store: base.store, mirror: base.mirror, isFirstTask: false });
+  const conversation = await conversationStage(ctx, inputs);
+  assert.equal(first.carriedCostUsd, 0);
+  assert.equal(conversation.resumeSessionId, 'sess-1');
+  assert.equal(conversation.carriedCostUsd, 0.0008);
+  const result = await outcomeStage(ctx, inputs, conversation, { kind: 'success', result: 'ok', sessionId: 'sess-1', costUsd: 0.0012, turns: 1, durationMs: 10 });
+  assert.equal(result.status, 'completed');
+  assert.equal(ctx.replies.at(-1)!.finish!.costUsd, 0.0004);
+  assert.deepEqual((await base.conversations.readContext(base.conversationId)).sessionCost, { sessionId: 'sess-1', totalUsd: 0.0012 });
+});
