@@ -6,6 +6,7 @@ export {
   type ConversationPaths,
   type ConversationReply,
   type NewConversation,
+  type SessionCost,
 } from './store.ts';
 export {
   selectOutboxFiles,

@@ -43,6 +43,16 @@ export interface ConversationContext {
   readonly subject?: string;
   /** Address of the person who started it. */
   readonly sender?: string;
+  /**
+   * What Claude Code reported the session had cost in total after its last run. The CLI carries a
+   * session's cost over on `--resume`, so a resumed run's budget and own cost are counted from here.
+   */
+  readonly sessionCost?: SessionCost;
+}
+
+export interface SessionCost {
+  readonly sessionId: string;
+  readonly totalUsd: number;
 }
 
 /** What a caller supplies to start a conversation; the rest is filled in. */
@@ -127,6 +137,12 @@ function validateContext(raw: unknown, file: string): ConversationContext {
   if (!isConversationId(c.conversationId)) bad('conversationId is not a conversation ID');
   if (c.sessionId !== null && typeof c.sessionId !== 'string') bad('sessionId must be a string or null');
   if (!Array.isArray(c.replies)) bad('replies must be an array');
+  if (c.sessionCost !== undefined) {
+    const sc = c.sessionCost as Partial<SessionCost> | null;
+    if (typeof sc?.sessionId !== 'string' || typeof sc.totalUsd !== 'number' || !Number.isFinite(sc.totalUsd) || sc.totalUsd < 0) {
+      bad('sessionCost must be {sessionId: string, totalUsd: a number of at least 0}');
+    }
+  }
   for (const r of c.replies as unknown[]) {
     if (typeof r !== 'object' || r === null || typeof (r as { messageId?: unknown }).messageId !== 'string') {
       bad('every entry of replies needs a messageId string');

@@ -13,6 +13,7 @@ import {
   type DurationHistogram,
 } from '../store/dashboard-queries.ts';
 import { loadRepoStatuses } from '../store/repo-status.ts';
+import { spendTotals, type SpendTotal } from '../store/spend.ts';
 import type { ListenerState } from '../protocol/listener-status.ts';
 import type { TaskStatus } from '../store/task-queries.ts';
 
@@ -45,6 +46,8 @@ export interface RepoMetrics {
 
 export interface MetricsSnapshot {
   readonly repos: ReadonlyMap<string, RepoMetrics>;
+  /** What finished tasks cost, per repository and sender (sender '' when the mail had none). */
+  readonly spend: readonly SpendTotal[];
 }
 
 export function collectMetrics(db: Db, configuredRepoIds: readonly string[]): MetricsSnapshot {
@@ -83,7 +86,7 @@ export function collectMetrics(db: Db, configuredRepoIds: readonly string[]): Me
       repliesPending: pending.get(id) ?? 0,
     });
   }
-  return { repos };
+  return { repos, spend: spendTotals(db) };
 }
 
 /** Label values escape backslash, double quote and line feed (exposition format 0.0.4). */
@@ -116,7 +119,7 @@ export function renderMetrics(s: MetricsSnapshot): string {
   family(
     'airut_mail_rejected_total',
     'counter',
-    'Mail refused, by reason (auth_failed, unauthorized, loop, malformed: never answered; too_large, rate_limited: answered once).',
+    'Mail refused, by reason (auth_failed, unauthorized, loop, malformed: never answered; too_large, rate_limited, spend_capped: answered once).',
     [...s.repos].flatMap(([repo, m]) =>
       [...m.rejectedByReason].sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `airut_mail_rejected_total${labels({ repo, reason })} ${num(n)}`),
     ),
@@ -149,5 +152,11 @@ export function renderMetrics(s: MetricsSnapshot): string {
     [...s.repos].flatMap(([repo, m]) => LISTENER_STATES.map((state) => `airut_listener_state${labels({ repo, state })} ${m.listenerState === state ? 1 : 0}`)),
   );
   family('airut_replies_pending', 'gauge', 'Replies written but not yet handed to the SMTP server.', perRepo('airut_replies_pending', (m) => m.repliesPending));
+  family(
+    'airut_spend_usd_total',
+    'counter',
+    "What finished tasks cost in USD (Claude Code's reported cost, each task's own), per repository and sender.",
+    s.spend.map((t) => `airut_spend_usd_total${labels({ repo: t.repoId, sender: t.sender })} ${num(t.usd)}`),
+  );
   return out.join('\n') + '\n';
 }

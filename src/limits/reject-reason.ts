@@ -3,4 +3,4 @@
  * loops, unreadable) and the limits' (too large, too many tasks) share one union because they share
  * the `tasks.reason` column and the dashboard's filters.
  */
-export type RejectReason = 'auth_failed' | 'unauthorized' | 'loop' | 'malformed' | 'too_large' | 'rate_limited';
+export type RejectReason = 'auth_failed' | 'unauthorized' | 'loop' | 'malformed' | 'too_large' | 'rate_limited' | 'spend_capped';

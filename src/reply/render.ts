@@ -4,6 +4,7 @@
  * may only use schemes that do not run code.
  */
 import { Marked, type Tokens } from 'marked';
+import { formatUsd } from '../limits/spend-caps.ts';
 
 export interface RenderedBody {
   readonly text: string;
@@ -15,6 +16,20 @@ export interface UsageSummary {
   readonly turns?: number | null;
   readonly durationMs?: number | null;
   readonly model?: string | null;
+  /** The sender's spend in the repository, this task included; shown when a sender cap is set. */
+  readonly senderSpend?: SenderSpendFooter | null;
+}
+
+/** Spend over the last 24 hours and this calendar month (UTC), with the caps (null: no cap). */
+export interface SenderSpendFooter {
+  readonly dayUsd: number;
+  readonly monthUsd: number;
+  readonly dayCapUsd: number | null;
+  readonly monthCapUsd: number | null;
+}
+
+function spendAgainstCap(usd: number, cap: number | null): string {
+  return cap === null ? formatUsd(usd) : `${formatUsd(usd)} of ${formatUsd(cap)}`;
 }
 
 const HTML_ESCAPES: Record<string, string> = {
@@ -160,5 +175,7 @@ export function usageFooter(usage: UsageSummary): string {
   }
   if (typeof usage.durationMs === 'number' && Number.isFinite(usage.durationMs)) parts.push(formatDuration(usage.durationMs));
   if (usage.model) parts.push(`model ${usage.model.replace(/[\u0000-\u001f\u007f]/g, '')}`);
+  const s = usage.senderSpend;
+  if (s) parts.push(`your spend: 24 h ${spendAgainstCap(s.dayUsd, s.dayCapUsd)}, this month ${spendAgainstCap(s.monthUsd, s.monthCapUsd)}`);
   return parts.length > 0 ? `— ${parts.join(' · ')}` : '';
 }

@@ -5,6 +5,7 @@
  *
  *   default_model: opus
  *   timeout: 6000
+ *   max_budget_usd: 2.5               # lowers the server's budget.task_usd, never raises it
  *   network:
  *     sandbox_enabled: true
  *   container_env:
@@ -33,6 +34,8 @@ export interface RepoConfig {
   readonly containerEnv: Readonly<Record<string, string>>;
   /** Names in containerEnv whose values came from `!secret` / `!secret?`. */
   readonly secretEnvNames: readonly string[];
+  /** `max_budget_usd`: a task budget that may lower the server's (see effectiveTaskBudget); null when not set. */
+  readonly maxBudgetUsd: number | null;
 }
 
 export const REPO_CONFIG_DEFAULTS = Object.freeze({
@@ -280,6 +283,7 @@ export function loadRepoConfig(yamlText: string | null, secrets: Readonly<Record
     // fromEntries defines own properties, so a variable named __proto__ stays a variable.
     containerEnv: Object.freeze(Object.fromEntries(env)),
     secretEnvNames: Object.freeze(secretNames),
+    maxBudgetUsd: (plain.max_budget_usd as number | undefined) ?? null,
   });
 }
 

@@ -12,6 +12,7 @@ import { lastConversationResult } from '../store/task-events.ts';
 import { recordRepoImage } from '../store/repo-images.ts';
 import { insertNetworkRequests } from '../store/network-log.ts';
 import { recordTaskStage } from '../store/task-stages.ts';
+import { finishedSpend, recordTaskBudget, type SpendSummary } from '../store/spend.ts';
 import type { NetworkLogEntry } from '../proxy/conversation-proxy.ts';
 import { AirutError } from '../errors.ts';
 
@@ -29,6 +30,10 @@ export interface TaskStore {
   recordImage(tag: string): void;
   storeNetworkRows(rows: readonly NetworkLogEntry[]): number;
   recordStage(stage: string, at: number): void;
+  /** Records the budget the run is given (`tasks.budget_usd`), null for none. */
+  setBudget(budgetUsd: number | null): void;
+  /** What `sender` has spent in this repository on finished tasks (24 h and this month), for the reply footer. */
+  senderSpend(sender: string, now: number): SpendSummary;
 }
 
 export interface TaskIds {
@@ -57,5 +62,7 @@ export function taskStore(db: Db, ids: TaskIds): TaskStore {
     recordImage: (tag) => recordRepoImage(db, repoId, tag),
     storeNetworkRows: (rows) => insertNetworkRequests(db, { repoId, conversationId, taskId }, rows),
     recordStage: (stage, at) => recordTaskStage(db, taskId, ids.attempt, stage, at),
+    setBudget: (budgetUsd) => recordTaskBudget(db, taskId, budgetUsd),
+    senderSpend: (sender, now) => finishedSpend(db, repoId, sender, now),
   };
 }

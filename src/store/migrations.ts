@@ -321,6 +321,16 @@ const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tasks ADD COLUMN schedule TEXT;
     `,
   },
+  {
+    version: 11,
+    description: 'spend: indexes for the spending caps and the spend shown per repository and sender',
+    // The spend queries (src/store/spend.ts) sum the cost of tasks finished in a window; these
+    // partial indexes hold only tasks with a cost, and the queries repeat their WHERE word for word.
+    sql: `
+      CREATE INDEX tasks_spend_by_repo ON tasks (repo_id, finished_at) WHERE cost_usd IS NOT NULL;
+      CREATE INDEX tasks_spend_by_sender ON tasks (repo_id, sender, finished_at) WHERE cost_usd IS NOT NULL;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

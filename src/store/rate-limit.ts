@@ -50,10 +50,15 @@ export function findRateLimitHit(db: Db, repoId: string, sender: string, limits:
 
 /** Whether `sender` may be told about a rate limit now (no such reply in the last interval). */
 export function mayNotifyRateLimit(db: Db, repoId: string, sender: string, now: number): boolean {
+  return mayNotifyLimit(db, repoId, sender, 'rate_limited', RATE_NOTICE_INTERVAL_MS, now);
+}
+
+/** Whether `sender` may be told about the limit `reason` now (no such reply in the last `intervalMs`). */
+export function mayNotifyLimit(db: Db, repoId: string, sender: string, reason: string, intervalMs: number, now: number): boolean {
   const row = db
-    .prepare(`SELECT sent_at FROM limit_notices WHERE repo_id = ? AND sender = ? AND reason = 'rate_limited'`)
-    .get(repoId, sender) as { sent_at: number } | undefined;
-  return row === undefined || now - row.sent_at >= RATE_NOTICE_INTERVAL_MS || row.sent_at > now;
+    .prepare(`SELECT sent_at FROM limit_notices WHERE repo_id = ? AND sender = ? AND reason = ?`)
+    .get(repoId, sender, reason) as { sent_at: number } | undefined;
+  return row === undefined || now - row.sent_at >= intervalMs || row.sent_at > now;
 }
 
 /** Records that `sender` was just told about a limit (call inside the transaction that queues the reply). */

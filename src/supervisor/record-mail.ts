@@ -1,6 +1,6 @@
 /**
- * What the supervisor does with a mail a repo listener hands it: apply the repo's rate limits,
- * record it (src/store/accept.ts), and — for a mail refused by a limit from an authorized
+ * What the supervisor does with a mail a repo listener hands it: apply the repo's rate limits and
+ * spending caps, record it (src/store/accept.ts), and — for a mail refused by a limit from an authorized
  * sender — queue the one reply that explains the limit, in the same transaction as the record.
  * Mail the screen refused, from a source over `rejected_mail.per_source_per_hour`, is only
  * counted (src/store/rejected-mail.ts): nothing of it is stored and it is never answered.
@@ -11,6 +11,8 @@
  */
 import type { RepoServerConfig } from '../config/types.ts';
 import { explainLimitViolation, explainRateLimit } from '../limits/explain.ts';
+import { explainSpendCap } from '../limits/explain-spend.ts';
+import { findSpendCapHit, hasSpendCaps, SPEND_NOTICE_INTERVAL_MS } from '../limits/spend-caps.ts';
 import { inboundMailOf } from '../reply/inbound-mail.ts';
 import { queueReply, type QueueDecision, type ReplyRequest } from '../reply/queue-reply.ts';
 import { isScreenedOut, type RejectedMailPolicy } from '../limits/rejected-mail.ts';
@@ -22,7 +24,8 @@ import {
 import type { AcceptOutcome, IncomingMail, MailVerdict } from '../protocol/incoming-mail.ts';
 import { writeTransaction, type Db } from '../store/database.ts';
 import { firstKnownConversation } from '../store/conversations.ts';
-import { findRateLimitHit, mayNotifyRateLimit, noteLimitNotice, rejectedSourceOverLimit } from '../store/rate-limit.ts';
+import { findRateLimitHit, mayNotifyLimit, mayNotifyRateLimit, noteLimitNotice, rejectedSourceOverLimit } from '../store/rate-limit.ts';
+import { spendFigures } from '../store/spend.ts';
 import { noteRejectedDropped } from '../store/rejected-mail.ts';
 
 export type RecordOutcome = AcceptOutcome & {
@@ -34,8 +37,8 @@ export type RecordOutcome = AcceptOutcome & {
 
 interface PlannedReply {
   readonly message: string;
-  /** Set for rate-limit replies, which are sent at most once per sender per interval. */
-  readonly notice: 'rate_limited' | null;
+  /** Set for rate-limit and spend-cap replies, which are sent at most once per sender per interval. */
+  readonly notice: 'rate_limited' | 'spend_capped' | null;
 }
 
 /** Mail that is answered: accepted, or refused for its size (the sender passed DMARC and the allowlist). */
@@ -66,10 +69,33 @@ function planRecord(db: Db, repo: RepoServerConfig, mail: IncomingMail, now: num
     const reply = mayNotifyRateLimit(db, repo.repoId, sender, now) ? { message: text.message, notice: 'rate_limited' as const } : null;
     return { kind: 'new', verdict: { action: 'reject', reason: 'rate_limited', detail: text.detail }, reply };
   }
+  if (mail.verdict.action === 'accept') {
+    const capped = spendCapPlan(db, repo, sender, now);
+    if (capped) return capped;
+  }
   if (mail.verdict.action === 'reject' && mail.verdict.limit) {
     return { kind: 'new', verdict: mail.verdict, reply: { message: explainLimitViolation(mail.verdict.limit).message, notice: null } };
   }
   return { kind: 'new', verdict: mail.verdict, reply: null };
+}
+
+/**
+ * A mail whose task would go over a spending cap: recorded as refused, answered at most once per
+ * sender per SPEND_NOTICE_INTERVAL_MS. The task's budget is the server's for the repository; the
+ * repository's own file may lower it at run time, never raise it, so this errs on the safe side.
+ */
+function spendCapPlan(db: Db, repo: RepoServerConfig, sender: string, now: number): RecordPlan | null {
+  if (!hasSpendCaps(repo.budget)) return null;
+  const budget = repo.budget.taskUsd;
+  const hit = findSpendCapHit(spendFigures(db, repo.repoId, sender, now, budget ?? 0), repo.budget, budget, now);
+  if (!hit) return null;
+  const text = explainSpendCap(hit);
+  const notify = mayNotifyLimit(db, repo.repoId, sender, 'spend_capped', SPEND_NOTICE_INTERVAL_MS, now);
+  return {
+    kind: 'new',
+    verdict: { action: 'reject', reason: 'spend_capped', detail: text.detail },
+    reply: notify ? { message: text.message, notice: 'spend_capped' } : null,
+  };
 }
 
 /** Writes a dropped mail's count (inside the caller's transaction). */

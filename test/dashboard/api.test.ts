@@ -326,6 +326,58 @@ describe('dashboard JSON API', () => {
     }
   });
 
+  it('/metrics counts what finished tasks cost per repository and sender (airut_spend_usd_total)', async () => {
+    const { db: mdb, cleanup: c2 } = tempDb();
+    try {
+      const app = createDashboardApp(makeOptions(mdb, makeConfig(['alpha', 'be"ta'])).options);
+      const base = Date.now() - 1_000_000;
+      insertTask(mdb, { repoId: 'alpha', status: 'budget_exceeded', startedAt: base, finishedAt: base + 1, costUsd: 0.25, sender: 'bob@example.com' });
+      insertTask(mdb, { repoId: 'alpha', status: 'completed', startedAt: base, finishedAt: base + 1, costUsd: 0.5, sender: 'bob@example.com' });
+      insertTask(mdb, { repoId: 'alpha', status: 'running', startedAt: base, sender: 'dave@example.com' });
+      insertTask(mdb, { repoId: 'be"ta', status: 'failed', startedAt: base, finishedAt: base + 1, costUsd: 1, sender: 'carol@example.com' });
+      const { samples, types } = parsePrometheus(await (await app.request(BASE + '/metrics')).text());
+      assert.equal(types.get('airut_spend_usd_total'), 'counter');
+      assert.equal(sample(samples, 'airut_spend_usd_total', { repo: 'alpha', sender: 'bob@example.com' }), 0.75);
+      assert.equal(sample(samples, 'airut_spend_usd_total', { repo: 'be"ta', sender: 'carol@example.com' }), 1);
+      assert.equal(samples.filter((x) => x.name === 'airut_spend_usd_total').length, 2, 'only senders with a recorded cost');
+    } finally {
+      c2();
+    }
+  });
+
+  it('the Repositories page and /api/repos show spend per repository and per sender, today and this month, against the caps', async () => {
+    const { db: sdb, cleanup: c2 } = tempDb();
+    try {
+      const config = makeConfig(['alpha', 'beta']);
+      const budget = { taskUsd: 2, senderPerDayUsd: 10, senderPerMonthUsd: null, repoPerDayUsd: null, repoPerMonthUsd: 100 };
+      const withCaps = { ...config, repos: { ...config.repos, alpha: { ...config.repos.alpha!, budget } } };
+      const app = createDashboardApp(makeOptions(sdb, withCaps).options);
+      const now = Date.now();
+      const hour = 3_600_000;
+      insertTask(sdb, { repoId: 'alpha', status: 'completed', startedAt: now - 2 * hour, finishedAt: now - hour, costUsd: 1.5, sender: 'bob@example.com' });
+      insertTask(sdb, { repoId: 'alpha', status: 'budget_exceeded', startedAt: now - 2 * hour, finishedAt: now - hour, costUsd: 2.25, sender: '<b>eve@example.com' });
+      const r = await getJson(app, '/api/repos');
+      const alpha = r.body.repos.find((x: { id: string }) => x.id === 'alpha');
+      assert.equal(alpha.spend.dayUsd, 3.75);
+      assert.deepEqual(alpha.spend.limits, budget);
+      assert.deepEqual(alpha.spend.bySender.map((x: { sender: string; dayUsd: number }) => [x.sender, x.dayUsd]), [
+        ['<b>eve@example.com', 2.25],
+        ['bob@example.com', 1.5],
+      ]);
+      const beta = r.body.repos.find((x: { id: string }) => x.id === 'beta');
+      assert.deepEqual([beta.spend.dayUsd, beta.spend.monthUsd, beta.spend.bySender], [0, 0, []]);
+
+      const page = await (await app.request(BASE + '/repos', { headers: { accept: 'text/html' } })).text();
+      const card = page.slice(page.indexOf('data-repo="alpha"'), page.indexOf('data-repo="beta"'));
+      assert.match(card, /<dd data-role="spend-day">\$3\.75<\/dd>/);
+      assert.match(card, /<dd data-role="spend-month">\$[\d.]+ of \$100\.00<\/dd>/);
+      assert.match(card, /<td>bob@example\.com<\/td><td>\$1\.50 of \$10\.00<\/td>/);
+      assert.ok(card.includes('&lt;b&gt;eve@example.com') && !card.includes('<b>eve'), 'senders are escaped');
+    } finally {
+      c2();
+    }
+  });
+
   it('sends security headers on every response', async () => {
     const app = createDashboardApp(makeOptions(db, makeConfig(['alpha'])).options);
     for (const path of ['/', '/api/tasks', '/nope', '/static/app.js', '/health']) {

@@ -84,6 +84,10 @@ test('usage footer', () => {
     '— Cost $0.0123 · 4 turns · 1m 12s · model sonnet',
   );
   assert.equal(usageFooter({ turns: 1 }), '— 1 turn');
+  assert.equal(
+    usageFooter({ costUsd: 0.5, senderSpend: { dayUsd: 1.5, monthUsd: 12.25, dayCapUsd: 20, monthCapUsd: null } }),
+    '— Cost $0.5000 · your spend: 24 h $1.50 of $20.00, this month $12.25',
+  );
   assert.equal(usageFooter({}), '');
   assert.equal(formatDuration(3 * 3600_000 + 5 * 60_000), '3h 5m');
   assert.equal(formatDuration(400), '0s');

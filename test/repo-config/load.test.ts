@@ -41,6 +41,7 @@ describe('loadRepoConfig', () => {
         sandboxEnabled: true,
         containerEnv: {},
         secretEnvNames: [],
+        maxBudgetUsd: null,
       });
       assert.ok(Object.isFrozen(c) && Object.isFrozen(c.containerEnv));
     }
@@ -65,6 +66,20 @@ describe('loadRepoConfig', () => {
     assert.deepEqual(c.secretEnvNames, []);
   });
 
+  it('reads max_budget_usd, a positive number of dollars', () => {
+    assert.equal(loadRepoConfig('max_budget_usd: 2.5\n', {}).maxBudgetUsd, 2.5);
+    assert.equal(loadRepoConfig('max_budget_usd: 3\n', {}).maxBudgetUsd, 3);
+    assert.equal(loadRepoConfig('max_budget_usd:\n', {}).maxBudgetUsd, null);
+  });
+
+  for (const bad of ['0', '-1', '"2.5"', 'true', '[1]', '100001', '.nan']) {
+    it(`refuses max_budget_usd: ${bad} with a clear problem`, () => {
+      assert.deepEqual(problemsOf(() => loadRepoConfig(`max_budget_usd: ${bad}\n`, {})), [
+        'max_budget_usd: must be a positive number of US dollars, at most 100000 (e.g. 2.5)',
+      ]);
+    });
+  }
+
   it('treats an empty value as not set, like Airut', () => {
     const c = loadRepoConfig('default_model:\ntimeout:\nnetwork:\ncontainer_env:\n', {});
     assert.equal(c.defaultModel, 'sonnet');
@@ -74,7 +89,7 @@ describe('loadRepoConfig', () => {
   it('rejects unknown keys, naming them and what is allowed', () => {
     const p = problemsOf(() => loadRepoConfig('default_model: opus\nmodel: opus\nnetwork:\n  allowlist_enabled: true\n', {}));
     assert.deepEqual(p, [
-      'model: unknown key (allowed here: default_model, timeout, network, container_env)',
+      'model: unknown key (allowed here: default_model, timeout, max_budget_usd, network, container_env)',
       'network.allowlist_enabled: unknown key (allowed here: sandbox_enabled)',
     ]);
   });

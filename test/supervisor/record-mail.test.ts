@@ -233,3 +233,41 @@ test('rejected mail from a source over per_source_per_hour is counted, not store
   // Authorized senders' mail is not affected by the outsiders' counts.
   assert.equal((await recordMail(db, r, mail({ sender: 'alice@example.com' }), T0 + 2, policy)).kind, 'queued');
 });
+
+test('a mail that would go over a spending cap is recorded, does not run, and its sender is answered once with the figures', async () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const budget = { taskUsd: 1, senderPerDayUsd: 2.5, senderPerMonthUsd: null, repoPerDayUsd: null, repoPerMonthUsd: null };
+  const r: RepoServerConfig = { ...repo('api', { tasksPerHour: null, tasksPerSenderPerHour: null }), budget };
+  const first = await recordMail(db, r, mail(), T0);
+  assert.equal(first.kind, 'queued');
+  // It ran and cost $2 (set-up writes the outcome directly).
+  db.prepare(`UPDATE tasks SET status = 'completed', cost_usd = 2, finished_at = ? WHERE id = ?`).run(T0 + 60_000, idOf(first));
+
+  const capped = await recordMail(db, r, mail(), T0 + 120_000);
+  assert.equal(capped.kind, 'rejected');
+  assert.equal(capped.replyQueued, true);
+  const task = getTask(db, idOf(capped))!;
+  assert.equal(task.status, 'rejected');
+  assert.equal(task.reason, 'spend_capped');
+  assert.match(task.detail ?? '', /\$2\.00 spent in 24 h by this sender; the cap is \$2\.50 \(budget\.sender_per_day_usd\)/);
+  const text = (await replyOf(db, idOf(capped))).parsed.text ?? '';
+  assert.match(text, /have spent \$2\.00 in the last 24 hours; one sender may spend at most \$2\.50\. A new task is given a budget of \$1\.00/);
+  assert.match(text, /Send it again after 2024-05-07 10:01 UTC/);
+
+  // The next mail is refused the same way, without a second reply; another sender still runs.
+  const again = await recordMail(db, r, mail(), T0 + 180_000);
+  assert.equal(again.kind, 'rejected');
+  assert.equal(again.replyQueued, false);
+  assert.equal(listMailForTask(db, idOf(again)).length, 0);
+  assert.equal((await recordMail(db, r, mail({ sender: 'bob@example.com' }), T0 + 181_000)).kind, 'queued');
+  // Once the spend is 24 hours old, alice's mail runs again.
+  assert.equal((await recordMail(db, r, mail(), T0 + 60_000 + 24 * 60 * 60 * 1000)).kind, 'queued');
+});
+
+test('with no caps set, spend is not even looked at', async () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const r: RepoServerConfig = { ...repo('api', { tasksPerHour: null, tasksPerSenderPerHour: null }), budget: { taskUsd: 1, senderPerDayUsd: null, senderPerMonthUsd: null, repoPerDayUsd: null, repoPerMonthUsd: null } };
+  const first = await recordMail(db, r, mail(), T0);
+  db.prepare(`UPDATE tasks SET status = 'completed', cost_usd = 1000, finished_at = ? WHERE id = ?`).run(T0 + 1, idOf(first));
+  assert.equal((await recordMail(db, r, mail(), T0 + 2)).kind, 'queued');
+});

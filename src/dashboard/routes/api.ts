@@ -92,7 +92,7 @@ function conversationNetwork(d: DashboardDeps, c: Context, repoId: string, convI
 }
 
 function listRepos(d: DashboardDeps, c: Context): Response {
-  const { repoIds, shownIds, byRepo, health, counts, pending } = loadRepoOverview(d);
+  const { repoIds, shownIds, byRepo, health, counts, pending, spend } = loadRepoOverview(d);
   const repos = shownIds.map((id) => {
     const byStatus: Record<string, number> = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0]));
     for (const x of counts) if (x.repoId === id) byStatus[x.status] = x.count;
@@ -107,6 +107,11 @@ function listRepos(d: DashboardDeps, c: Context): Response {
         : null,
       counts: byStatus,
       repliesPending: pending.get(id) ?? 0,
+      spend: {
+        ...(spend.get(id)?.total ?? { dayUsd: 0, monthUsd: 0 }),
+        bySender: spend.get(id)?.bySender ?? [],
+        limits: d.o.config.repos[id]?.budget ?? null,
+      },
     };
   });
   return sendJson(c, { status: health.status, repos });

@@ -24,6 +24,7 @@ import { currentTaskStage } from '../../store/task-stages.ts';
 import { listMailForTask } from '../../store/outgoing-mail.ts';
 import { listLatestNetworkRequests } from '../../store/network-log.ts';
 import { NETWORK_PAGE_ROWS, networkSection } from '../network-view.ts';
+import { spendSection } from '../spend-view.ts';
 
 export const PAGE_SIZE = 50;
 /** Events rendered into the task page; the rest (a very long run) arrive through the stream. */
@@ -126,6 +127,7 @@ ${s ? h`<dt>State since</dt><dd>${timeTag(s.updatedAt)}</dd>` : ''}
 </dl>
 <table class="counts"><thead><tr>${TASK_STATUSES.map((st) => h`<th>${st}</th>`)}</tr></thead>
 <tbody><tr>${TASK_STATUSES.map((st) => h`<td>${n(st) ? h`<a href="${href('/', { repo: repoId, status: st })}">${n(st)}</a>` : '0'}</td>`)}</tr></tbody></table>
+${spendSection(o.spend.get(repoId), d.o.config.repos[repoId]?.budget ?? null)}
 </article>`;
 }
 

@@ -11,6 +11,7 @@ import { chooseModel } from '../model.ts';
 import type { TaskContext } from '../task-context.ts';
 import { UserFacingError } from '../user-facing-error.ts';
 import type { RepoInputs } from './repo-inputs.ts';
+import { carriedCost } from '../session-cost.ts';
 
 export interface ConversationState {
   readonly model: string;
@@ -19,10 +20,12 @@ export interface ConversationState {
   readonly paths: ConversationPaths;
   /** File names of the mail's attachments as saved in inbox/. */
   readonly attachments: readonly string[];
+  /** The cost total the resumed session carries into the run's `total_cost_usd` (see src/runner/session-cost.ts). */
+  readonly carriedCostUsd: number;
 }
 
 export async function conversationStage(ctx: TaskContext, inputs: RepoInputs): Promise<ConversationState> {
-  const { model, resumeSessionId } = await openConversation(ctx, inputs);
+  const { model, resumeSessionId, carriedCostUsd } = await openConversation(ctx, inputs);
   const paths = ctx.conversations.paths(ctx.conversationId);
   if (ctx.isFirstTask && !(await isGitCheckout(paths.workspace))) await cloneWorkspace(ctx, paths);
   // Workspaces cloned before origin lost its token still carry it; the next container must not see it.
@@ -34,25 +37,25 @@ export async function conversationStage(ctx: TaskContext, inputs: RepoInputs): P
   }
   ctx.store.setModel(model);
   const saved = await saveAttachments(ctx.store.rawMessage(), ctx.conversations, ctx.conversationId);
-  return { model, resumeSessionId, paths, attachments: saved.map((s) => s.savedName) };
+  return { model, resumeSessionId, paths, attachments: saved.map((s) => s.savedName), carriedCostUsd };
 }
 
 /**
  * The directory says whether the conversation's files exist yet (they may, for a first task re-run
  * after a crash); the model is fixed when they are made.
  */
-async function openConversation(ctx: TaskContext, inputs: RepoInputs): Promise<{ model: string; resumeSessionId: string | null }> {
+async function openConversation(ctx: TaskContext, inputs: RepoInputs): Promise<{ model: string; resumeSessionId: string | null; carriedCostUsd: number }> {
   const { conversations, conversationId, task } = ctx;
   if (await conversations.exists(conversationId)) {
     const c = await conversations.readContext(conversationId);
-    return { model: c.model, resumeSessionId: c.sessionId };
+    return { model: c.model, resumeSessionId: c.sessionId, carriedCostUsd: carriedCost(c, c.sessionId) };
   }
   const choice = chooseModel(task.modelHint, inputs.repoConfig.defaultModel, ctx.settings.allowedModels);
   if (choice.ignoredHint) ctx.log.warn({ hint: choice.ignoredHint, model: choice.model }, 'unknown model hint; using the default');
   const model = choice.model;
   await conversations.create(conversationId, { repoId: ctx.repo.repoId, model, subject: ctx.subject, sender: task.sender ?? undefined });
   ctx.store.saveConversation({ model, subject: ctx.subject, sender: task.sender });
-  return { model, resumeSessionId: null };
+  return { model, resumeSessionId: null, carriedCostUsd: 0 };
 }
 
 /** New conversation, or a re-run after a crash in the middle of the first clone. */

@@ -5,17 +5,28 @@
  */
 import { notAttachedMarkdown } from '../../conversation/index.ts';
 import type { AgentOutcome } from '../../sandbox/execution-backend.ts';
+import { formatUsd } from '../../limits/spend-caps.ts';
+import { accountSessionCost } from '../session-cost.ts';
+import type { SenderSpendFooter } from '../../reply/render.ts';
 import { openOutboxAttachments, type OutboxAttachments } from '../outbox-attachments.ts';
 import type { RunTaskResult } from '../../protocol/runner.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { ConversationState } from './conversation.ts';
 import type { RepoInputs } from './repo-inputs.ts';
 
-export async function outcomeStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, outcome: AgentOutcome): Promise<RunTaskResult> {
+export async function outcomeStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, reported: AgentOutcome): Promise<RunTaskResult> {
+  // Costs from here on are the task's own, not the session's running total.
+  const outcome = await accountSessionCost(ctx, reported, conversation.resumeSessionId, conversation.carriedCostUsd);
   // Capped and opened for streaming; cleared once the task ends, whatever the outcome (see runTask).
   const outbox = await openOutboxAttachments(ctx.conversations, ctx.conversationId, ctx.settings.taskOutput);
   try {
-    return await replyToOutcome(ctx, { outcome, model: conversation.model, outbox, timeoutSeconds: inputs.repoConfig.timeoutSeconds });
+    return await replyToOutcome(ctx, {
+      outcome,
+      model: conversation.model,
+      outbox,
+      timeoutSeconds: inputs.repoConfig.timeoutSeconds,
+      budgetUsd: inputs.budgetUsd,
+    });
   } finally {
     await outbox.close();
   }
@@ -27,6 +38,8 @@ interface Finished {
   /** The outbox files that go with the reply (open until it is written) and those left out. */
   readonly outbox: OutboxAttachments;
   readonly timeoutSeconds: number;
+  /** The budget the run was given (null: none). */
+  readonly budgetUsd: number | null;
 }
 
 async function replyToOutcome(ctx: TaskContext, r: Finished): Promise<RunTaskResult> {
@@ -64,18 +77,14 @@ async function replyToOutcome(ctx: TaskContext, r: Finished): Promise<RunTaskRes
     return { taskId, status: 'failed' };
   }
   if (outcome.kind === 'budget_exceeded') {
-    const spent = `$${outcome.costUsd.toFixed(2)}`;
-    await ctx.reply(
-      {
-        kind: 'notice',
-        markdown: withSkipped(
-          `This task **reached its budget** and was stopped after spending ${spent}. The work done so far is kept: ` +
-            'reply **continue** to grant it one more budget of the same size, or reply with new instructions.',
-        ),
-      },
-      attachments,
-      { ...base, status: 'budget_exceeded', costUsd: outcome.costUsd, turns: outcome.turns, error: `budget reached after ${spent}` },
-    );
+    const spent = formatUsd(outcome.costUsd);
+    await ctx.reply({ kind: 'notice', markdown: withSkipped(budgetExceededMarkdown(outcome.costUsd, r.budgetUsd)) }, attachments, {
+      ...base,
+      status: 'budget_exceeded',
+      costUsd: outcome.costUsd,
+      turns: outcome.turns,
+      error: `stopped by its budget: spent ${spent}${r.budgetUsd === null ? '' : ` of ${formatUsd(r.budgetUsd)}`}`,
+    });
     return { taskId, status: 'budget_exceeded' };
   }
   const resumedNote = ctx.isResume ? '_This task was resumed after a restart of the service._\n\n' : '';
@@ -83,12 +92,38 @@ async function replyToOutcome(ctx: TaskContext, r: Finished): Promise<RunTaskRes
     {
       kind: 'reply',
       markdown: withSkipped(resumedNote + (outcome.result.trim() || '_(Claude Code finished without a text answer.)_')),
-      usage: { costUsd: outcome.costUsd, turns: outcome.turns, durationMs: outcome.durationMs, model },
+      usage: { costUsd: outcome.costUsd, turns: outcome.turns, durationMs: outcome.durationMs, model, senderSpend: senderSpendFooter(ctx, outcome.costUsd) },
     },
     attachments,
     { ...base, status: 'completed', costUsd: outcome.costUsd, turns: outcome.turns, error: null },
   );
   return { taskId, status: 'completed' };
+}
+
+/**
+ * Claude Code checks the budget between requests, so a run can end a little over it. "continue" is
+ * an ordinary follow-up: a new task of the conversation that resumes the session with a budget of
+ * its own.
+ */
+function budgetExceededMarkdown(costUsd: number, budgetUsd: number | null): string {
+  const against = budgetUsd === null ? `${formatUsd(costUsd)}` : `${formatUsd(costUsd)} of its ${formatUsd(budgetUsd)} budget`;
+  const size = budgetUsd === null ? '' : ` (${formatUsd(budgetUsd)})`;
+  return (
+    `This task was **stopped by its budget**: it spent ${against}. The work done so far is kept. ` +
+    `Reply **continue** to grant it one more budget of the same size${size} and carry on where it stopped, or reply with new instructions.`
+  );
+}
+
+/**
+ * The sender's spend in the repository with this task's cost (not recorded yet: it is recorded with
+ * this reply), shown when a sender cap is set so that the sender sees how close they are.
+ */
+function senderSpendFooter(ctx: TaskContext, costUsd: number): SenderSpendFooter | null {
+  const { senderPerDayUsd, senderPerMonthUsd } = ctx.repo.budget;
+  const sender = ctx.task.sender;
+  if (sender === null || (senderPerDayUsd === null && senderPerMonthUsd === null)) return null;
+  const spent = ctx.store.senderSpend(sender, ctx.now());
+  return { dayUsd: spent.dayUsd + costUsd, monthUsd: spent.monthUsd + costUsd, dayCapUsd: senderPerDayUsd, monthCapUsd: senderPerMonthUsd };
 }
 
 function timeoutMarkdown(timeoutSeconds: number): string {

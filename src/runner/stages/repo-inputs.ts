@@ -8,6 +8,7 @@ import { AirutError } from '../../errors.ts';
 import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../../proxy/allowlist.ts';
 import { buildMaskRules, surrogatePool, type MaskRule } from '../../proxy/masked-secrets.ts';
 import { loadRepoConfigFromMirror, type RepoConfig } from '../../repo-config/index.ts';
+import { effectiveTaskBudget } from '../../limits/task-budget.ts';
 import type { RepoMirror, TaskContext } from '../task-context.ts';
 import { UserFacingError } from '../user-facing-error.ts';
 
@@ -16,6 +17,8 @@ export interface RepoInputs {
   readonly masks: readonly MaskRule[];
   /** The allowlist when the network sandbox is on; null when it is off. */
   readonly allowlist: Allowlist | null;
+  /** The task's budget in USD (`--max-budget-usd`), null for none; recorded in `tasks.budget_usd`. */
+  readonly budgetUsd: number | null;
 }
 
 export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
@@ -48,7 +51,21 @@ export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
         : 'network sandbox is off: the container gets unrestricted network',
     );
   }
-  return { repoConfig, masks, allowlist: sandboxOn ? await readAllowlist(ctx.mirror) : null };
+  const allowlist = sandboxOn ? await readAllowlist(ctx.mirror) : null;
+  return { repoConfig, masks, allowlist, budgetUsd: taskBudget(ctx, repoConfig) };
+}
+
+/** The server's task budget, lowered (never raised) by the repository's `max_budget_usd`; recorded on the task. */
+function taskBudget(ctx: TaskContext, repoConfig: RepoConfig): number | null {
+  const budget = effectiveTaskBudget(ctx.repo.budget.taskUsd, repoConfig.maxBudgetUsd);
+  if (budget.ignoredRepoUsd !== null) {
+    ctx.log.warn(
+      { repoSetting: budget.ignoredRepoUsd, serverSetting: budget.budgetUsd },
+      `max_budget_usd in .airut/airut.yaml is above the server's budget.task_usd for repository ${ctx.repo.repoId}; the server's budget is used (a repository may lower it, never raise it)`,
+    );
+  }
+  ctx.store.setBudget(budget.budgetUsd);
+  return budget.budgetUsd;
 }
 
 /** An empty reply (or a new mail with neither subject nor body) gets an explanation, not a run. */

@@ -98,3 +98,33 @@ test('a network sandbox that cannot start stops the task with an explanation', a
   await assert.rejects(agentStage(ctx, inputs, conversation, 'img:1'), { code: 'SANDBOX_START_FAILED', message: /network sandbox for this task could not be started/ });
   assert.equal(ctx.backend.runs.length, 0);
 });
+
+test('the agent run is given the task budget as maxBudgetUsd (none when there is no budget)', async () => {
+  const base = fakeContext();
+  const budget = { taskUsd: 0.5, senderPerDayUsd: null, senderPerMonthUsd: null, repoPerDayUsd: null, repoPerMonthUsd: null };
+  const ctx = fakeContext({ repo: { ...base.repo, budget }, backend: base.backend, mirror: base.mirror, store: base.store, events: base.events });
+  const { inputs, conversation } = await ready(ctx);
+  await agentStage(ctx, inputs, conversation, 'airut-api:1');
+  assert.equal(ctx.backend.runs[0]!.maxBudgetUsd, 0.5);
+
+  const none = fakeContext();
+  const r = await ready(none);
+  await agentStage(none, r.inputs, r.conversation, 'airut-api:1');
+  assert.equal(none.backend.runs[0]!.maxBudgetUsd, null);
+});
+
+test('every run gets the task budget as it is, a resumed one too (the CLI checks it against its own spend)', async () => {
+  const base = fakeContext();
+  const budget = { taskUsd: 0.5, senderPerDayUsd: null, senderPerMonthUsd: null, repoPerDayUsd: null, repoPerMonthUsd: null };
+  const ctx = fakeContext({ repo: { ...base.repo, budget }, backend: base.backend, mirror: base.mirror, store: base.store, events: base.events });
+  const { inputs, conversation } = await ready(ctx);
+  ctx.backend.outcomes = [
+    { kind: 'failed', error: 'prompt is too long', sessionId: 'sess-1', exitCode: 1, costUsd: 0.3, promptTooLong: true, transient: null },
+    success('fresh'),
+  ];
+  await agentStage(ctx, inputs, { ...conversation, resumeSessionId: 'sess-1', carriedCostUsd: 0.25 }, 'airut-api:1');
+  assert.deepEqual(ctx.backend.runs.map((r) => [r.resumeSessionId, r.maxBudgetUsd]), [
+    ['sess-1', 0.5],
+    [null, 0.5],
+  ]);
+});

@@ -125,6 +125,8 @@ export class FakeStore implements TaskStore {
   history = { subject: 'The first subject' as string | null, lastAnswer: 'the last answer' as unknown };
   imagesRecorded: string[] = [];
   stages: Array<{ stage: string; at: number }> = [];
+  budgets: Array<number | null> = [];
+  spend = { dayUsd: 0, monthUsd: 0 };
 
   ackQueued(): boolean {
     return this.acked;
@@ -152,6 +154,12 @@ export class FakeStore implements TaskStore {
   }
   recordStage(stage: string, at: number): void {
     this.stages.push({ stage, at });
+  }
+  setBudget(budgetUsd: number | null): void {
+    this.budgets.push(budgetUsd);
+  }
+  senderSpend(): { dayUsd: number; monthUsd: number } {
+    return this.spend;
   }
 }
 

@@ -23,7 +23,7 @@ async function finish(outcome: AgentOutcome, overrides: Partial<TaskContext> = {
 test('success: the answer with its usage footer, the outbox files attached, the task completed', async () => {
   const { result, reply } = await finish(success('All green.'), {}, (_ctx, outbox) => fs.writeFileSync(path.join(outbox, 'report.txt'), 'ok'));
   assert.deepEqual(result, { taskId: 7, status: 'completed' });
-  assert.deepEqual(reply!.body, { kind: 'reply', markdown: 'All green.', usage: { costUsd: 0.5, turns: 3, durationMs: 1200, model: 'sonnet' } });
+  assert.deepEqual(reply!.body, { kind: 'reply', markdown: 'All green.', usage: { costUsd: 0.5, turns: 3, durationMs: 1200, model: 'sonnet', senderSpend: null } });
   assert.deepEqual(reply!.attachments.map((a) => a.filename), ['report.txt']);
   assert.deepEqual(reply!.finish, { model: 'sonnet', sessionId: 'sess-1', status: 'completed', costUsd: 0.5, turns: 3, error: null });
 });
@@ -68,4 +68,51 @@ test('outbox files over the limits are named in the reply instead of attached', 
   );
   assert.deepEqual(reply!.attachments, []);
   assert.match((reply!.body as { markdown: string }).markdown, /^Done\.\n\n.*big\.bin/s);
+});
+
+const LIMITS = { taskUsd: 2, senderPerDayUsd: null, senderPerMonthUsd: null, repoPerDayUsd: null, repoPerMonthUsd: null };
+
+test('stopped by its budget: a notice with spent against the budget and what "continue" does; the task budget_exceeded', async () => {
+  const base = fakeContext();
+  const { result, reply } = await finish(
+    { kind: 'budget_exceeded', sessionId: 'sess-1', costUsd: 2.1, turns: 4, durationMs: 900 },
+    { repo: { ...base.repo, budget: LIMITS } },
+  );
+  assert.deepEqual(result, { taskId: 7, status: 'budget_exceeded' });
+  const markdown = (reply!.body as { kind: string; markdown: string }).markdown;
+  assert.equal(reply!.body.kind, 'notice');
+  assert.match(markdown, /stopped by its budget\*\*: it spent \$2\.10 of its \$2\.00 budget/);
+  assert.match(markdown, /Reply \*\*continue\*\* to grant it one more budget of the same size \(\$2\.00\)/);
+  assert.deepEqual(reply!.finish, {
+    model: 'sonnet',
+    sessionId: 'sess-1',
+    status: 'budget_exceeded',
+    costUsd: 2.1,
+    turns: 4,
+    error: 'stopped by its budget: spent $2.10 of $2.00',
+  });
+});
+
+test("with a sender cap set, the footer shows the sender's spend with this task's cost, against the caps", async () => {
+  const base = fakeContext();
+  base.store.spend = { dayUsd: 1, monthUsd: 4 };
+  const { reply } = await finish(success('ok'), { repo: { ...base.repo, budget: { ...LIMITS, senderPerDayUsd: 10, senderPerMonthUsd: 100 } }, store: base.store });
+  const usage = (reply!.body as { usage: { senderSpend: unknown } }).usage;
+  assert.deepEqual(usage.senderSpend, { dayUsd: 1.5, monthUsd: 4.5, dayCapUsd: 10, monthCapUsd: 100 });
+});
+
+test("a resumed session's reported total becomes the task's own cost; the total is kept for the next run", async () => {
+  const base = fakeContext();
+  const inputs = await repoInputsStage(base);
+  const first = await conversationStage(base, inputs);
+  await base.conversations.updateContext(base.conversationId, (c) => ({ ...c, sessionId: 'sess-1', sessionCost: { sessionId: 'sess-1', totalUsd: 0.0008 } }));
+  const ctx = fakeContext({ conversations: base.conversations, store: base.store, mirror: base.mirror, isFirstTask: false });
+  const conversation = await conversationStage(ctx, inputs);
+  assert.equal(first.carriedCostUsd, 0);
+  assert.equal(conversation.resumeSessionId, 'sess-1');
+  assert.equal(conversation.carriedCostUsd, 0.0008);
+  const result = await outcomeStage(ctx, inputs, conversation, { kind: 'success', result: 'ok', sessionId: 'sess-1', costUsd: 0.0012, turns: 1, durationMs: 10 });
+  assert.equal(result.status, 'completed');
+  assert.equal(ctx.replies.at(-1)!.finish!.costUsd, 0.0004);
+  assert.deepEqual((await base.conversations.readContext(base.conversationId)).sessionCost, { sessionId: 'sess-1', totalUsd: 0.0012 });
 });

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { repoInputsStage } from '../../../src/runner/stages/repo-inputs.ts';
 import { UserFacingError } from '../../../src/runner/user-facing-error.ts';
 import { fakeContext } from './fake-context.ts';
+import { captureLog } from '../../harness/capture-log.ts';
+import type { SpendingLimits } from '../../../src/config/types.ts';
 
 async function userError(p: Promise<unknown>, code: string): Promise<UserFacingError> {
   const err = await p.then(
@@ -77,4 +79,35 @@ test('a failed fetch, a broken config and a missing or broken allowlist are expl
   const broken = fakeContext();
   broken.mirror.files.set('.airut/network-allowlist.yaml', 'domains: 7\n');
   assert.match((await userError(repoInputsStage(broken), 'ALLOWLIST_INVALID')).userMessage, /allowlist on the default branch is invalid/);
+});
+
+const NO_LIMITS: SpendingLimits = { taskUsd: null, senderPerDayUsd: null, senderPerMonthUsd: null, repoPerDayUsd: null, repoPerMonthUsd: null };
+
+test("the task's budget is the server's, lowered (never raised) by max_budget_usd, and recorded on the task", async () => {
+  const cases: Array<[server: number | null, yaml: string, budget: number | null, warned: boolean]> = [
+    [null, '', null, false],
+    [5, '', 5, false],
+    [null, 'max_budget_usd: 2\n', 2, false],
+    [5, 'max_budget_usd: 2\n', 2, false],
+    [5, 'max_budget_usd: 8\n', 5, true],
+  ];
+  for (const [server, yaml, budget, warned] of cases) {
+    const base = fakeContext();
+    const { log, lines } = captureLog();
+    const ctx = fakeContext({ repo: { ...base.repo, budget: { ...NO_LIMITS, taskUsd: server } }, mirror: base.mirror, store: base.store, log });
+    ctx.mirror.files.set('.airut/airut.yaml', yaml);
+    const inputs = await repoInputsStage(ctx);
+    assert.equal(inputs.budgetUsd, budget, `server ${server}, ${JSON.stringify(yaml)}`);
+    assert.deepEqual(ctx.store.budgets, [budget]);
+    const warning = lines.find((l) => l.includes('max_budget_usd'));
+    assert.equal(warning !== undefined, warned, `warning for server ${server}, ${JSON.stringify(yaml)}`);
+    if (warning) assert.match(warning, /is above the server's budget\.task_usd for repository api; the server's budget is used/);
+  }
+});
+
+test('a bad max_budget_usd is explained to the sender as an invalid repository configuration', async () => {
+  const ctx = fakeContext();
+  ctx.mirror.files.set('.airut/airut.yaml', 'max_budget_usd: -3\n');
+  const err = await userError(repoInputsStage(ctx), 'REPO_CONFIG_INVALID');
+  assert.match(err.message, /max_budget_usd: must be a positive number of US dollars/);
 });
