@@ -89,6 +89,7 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox },
       extraMounts: [{ source: paths.gitconfig, target: CONTAINER_GITCONFIG }],
       model: parts.conversation.model,
+      effort: parts.conversation.effort,
       resumeSessionId: resume,
       prompt,
       env: { ...parts.inputs.repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },

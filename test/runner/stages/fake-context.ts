@@ -135,6 +135,14 @@ export class FakeStore implements TaskStore {
   setNetworkSandbox(sandboxed: boolean): void {
     this.networkSandbox = sandboxed;
   }
+  effort: string | null = null;
+  pinnedEffort: string | null = null;
+  setEffort(effort: string | null): void {
+    this.effort = effort;
+  }
+  conversationEffort(): string | null {
+    return this.pinnedEffort;
+  }
   rawMessage(): Buffer {
     return this.raw;
   }
@@ -187,7 +195,7 @@ export function taskRow(overrides: Partial<TaskRow> = {}): TaskRow {
   return {
     id: 7, repoId: 'api', conversationId: 'c0ffee00', sender: 'alice@example.com', subject: 'Re: Fix the build', messageId: '<m1@example.com>',
     status: 'running', reason: null, detail: null, modelHint: null, model: null, sessionId: null, costUsd: null, turns: null, error: null,
-    attempts: 1, createdAt: 0, startedAt: 0, finishedAt: null, networkSandbox: null, ...overrides,
+    attempts: 1, createdAt: 0, startedAt: 0, finishedAt: null, networkSandbox: null, effort: null, apiRetries: 0, ...overrides,
   };
 }
 
