@@ -1,17 +1,19 @@
 /**
  * Stage 5, outcome and reply: the agent's outcome becomes the reply (with the outbox/ files that fit
  * the limits) and the task's final state, recorded together; a shutdown's stop is recorded as
- * interrupted, to run again after the restart.
+ * interrupted, to run again after the restart; transient API failures that outlasted the retries
+ * pause the task.
  */
 import { notAttachedMarkdown } from '../../conversation/index.ts';
 import type { AgentOutcome } from '../../sandbox/execution-backend.ts';
+import type { RetriedOutcome, RetrySummary } from '../api-retry.ts';
 import { openOutboxAttachments, type OutboxAttachments } from '../outbox-attachments.ts';
 import type { RunTaskResult } from '../../protocol/runner.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { ConversationState } from './conversation.ts';
 import type { RepoInputs } from './repo-inputs.ts';
 
-export async function outcomeStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, outcome: AgentOutcome): Promise<RunTaskResult> {
+export async function outcomeStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, outcome: AgentOutcome | RetriedOutcome): Promise<RunTaskResult> {
   // Capped and opened for streaming; cleared once the task ends, whatever the outcome (see runTask).
   const outbox = await openOutboxAttachments(ctx.conversations, ctx.conversationId, ctx.settings.taskOutput);
   try {
@@ -22,7 +24,7 @@ export async function outcomeStage(ctx: TaskContext, inputs: RepoInputs, convers
 }
 
 interface Finished {
-  readonly outcome: AgentOutcome;
+  readonly outcome: AgentOutcome | RetriedOutcome;
   readonly model: string;
   /** The outbox files that go with the reply (open until it is written) and those left out. */
   readonly outbox: OutboxAttachments;
@@ -53,6 +55,17 @@ async function replyToOutcome(ctx: TaskContext, r: Finished): Promise<RunTaskRes
       error: `timed out after ${timeoutSeconds} s`,
     });
     return { taskId, status: 'timeout' };
+  }
+  if (outcome.kind === 'failed' && outcome.transient) {
+    // The retries ran out (api-retry.ts): paused, not failed; any reply in the thread resumes it.
+    const retries = 'retries' in outcome ? outcome.retries : { count: 0, waitedSeconds: 0 };
+    await ctx.reply({ kind: 'notice', markdown: withSkipped(pausedMarkdown(outcome.transient.detail, retries)) }, attachments, {
+      ...base,
+      status: 'paused',
+      error: `paused after ${retries.count} automatic retries: ${outcome.transient.detail}`,
+      costUsd: outcome.costUsd,
+    });
+    return { taskId, status: 'paused' };
   }
   if (outcome.kind === 'failed') {
     await ctx.reply({ kind: 'error', message: withSkipped(`Claude Code did not finish the task: ${outcome.error}`) }, attachments, {
@@ -89,6 +102,22 @@ async function replyToOutcome(ctx: TaskContext, r: Finished): Promise<RunTaskRes
     { ...base, status: 'completed', costUsd: outcome.costUsd, turns: outcome.turns, error: null },
   );
   return { taskId, status: 'completed' };
+}
+
+function pausedMarkdown(lastError: string, retries: RetrySummary): string {
+  const tried =
+    retries.count === 0
+      ? 'automatic retries are turned off for this repository'
+      : `it still failed after ${retries.count} automatic ${retries.count === 1 ? 'retry' : 'retries'} over ${waitText(retries.waitedSeconds)}`;
+  return (
+    `This task is **paused**: the Anthropic API failed for a temporary reason (last error: ${lastError}) and ${tried}. ` +
+    'The work done so far is kept: reply to this mail (for example with **continue**) to resume it where it stopped.'
+  );
+}
+
+function waitText(seconds: number): string {
+  if (seconds < 120) return `${seconds} ${seconds === 1 ? 'second' : 'seconds'}`;
+  return `${Math.round(seconds / 60)} minutes`;
 }
 
 function timeoutMarkdown(timeoutSeconds: number): string {

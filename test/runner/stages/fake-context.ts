@@ -23,7 +23,7 @@ import type { EnsuredImage } from '../../../src/sandbox/image.ts';
 import type { TaskRow } from '../../../src/store/task-queries.ts';
 import type { TaskOutcomeUpdate } from '../../../src/store/task-queue.ts';
 import type { RunTaskResult } from '../../../src/protocol/runner.ts';
-import type { RepoMirror, TaskContext, TaskEvents } from '../../../src/runner/task-context.ts';
+import type { ApiRetryEvent, RepoMirror, TaskContext, TaskEvents } from '../../../src/runner/task-context.ts';
 import type { TaskStore } from '../../../src/runner/task-store.ts';
 import { testRepoServerConfig } from '../../harness/repo-server-config.ts';
 
@@ -170,6 +170,10 @@ export class FakeEvents implements TaskEvents {
     this.recorded.push(e);
   }
   networkTruncated(): void {}
+  retries: ApiRetryEvent[] = [];
+  apiRetry(r: ApiRetryEvent): void {
+    this.retries.push(r);
+  }
   finish(): void {
     this.finished++;
   }
