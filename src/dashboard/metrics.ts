@@ -127,7 +127,7 @@ export function renderMetrics(s: MetricsSnapshot): string {
   family(
     'airut_tasks_total',
     'counter',
-    'Tasks that reached an outcome, by status (completed, failed, timeout, cancelled, interrupted).',
+    'Tasks that reached an outcome, by status (completed, failed, timeout, cancelled, interrupted, budget_exceeded, paused).',
     [...s.repos].flatMap(([repo, m]) =>
       FINISHED_STATUSES.map((status) => `airut_tasks_total${labels({ repo, status })} ${num(m.tasksByStatus.get(status) ?? 0)}`),
     ),

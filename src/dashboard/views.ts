@@ -47,7 +47,12 @@ ${body}
 }
 
 export function statusBadge(status: string): SafeHtml {
-  return h`<span class="status status-${status.replace(/[^a-z]/g, '')}" data-role="status">${status}</span>`;
+  return h`<span class="status status-${status.replace(/[^a-z_]/g, '')}" data-role="status">${statusLabel(status)}</span>`;
+}
+
+/** A status as people read it: `budget_exceeded` → `budget exceeded`. */
+export function statusLabel(status: string): string {
+  return status.replace(/_/g, ' ');
 }
 
 export function repoBadge(repoId: string): SafeHtml {
@@ -140,6 +145,13 @@ function stageField(t: TaskRow, stage: TaskStageRow | null): SafeHtml | null {
   return h`<span class="stage" data-role="stage">${stage.stage}</span> since ${timeTag(stage.at)}`;
 }
 
+/** The model, and the effort level when one was given (`--effort`). */
+function modelField(t: TaskRow): string | null {
+  const model = t.model ?? (t.modelHint ? `${t.modelHint} (requested)` : null);
+  if (model === null) return null;
+  return t.effort ? `${model} · effort ${t.effort}` : model;
+}
+
 /** The part of the task page that changes while it runs; replaced as a whole by the live stream. */
 export function taskSummary(
   t: TaskRow,
@@ -159,7 +171,7 @@ ${row(
 )}
 ${row('Stage', stageField(t, stage))}
 ${row('Network', networkField(t))}
-${row('Model', t.model ?? (t.modelHint ? `${t.modelHint} (requested)` : null))}
+${row('Model', modelField(t))}
 ${row('Cost', t.costUsd !== null ? h`${formatCost(t.costUsd)} <span class="muted">(session total)</span>` : null)}
 ${row('Turns', t.turns)}
 ${row('Received', timeTag(t.createdAt))}
@@ -167,6 +179,7 @@ ${row('Started', t.startedAt !== null ? timeTag(t.startedAt) : null)}
 ${row('Finished', t.finishedAt !== null ? timeTag(t.finishedAt) : null)}
 ${row('Durations', durations(t, now))}
 ${row('Attempts', t.attempts > 1 ? t.attempts : null)}
+${row('API retries', t.apiRetries > 0 ? h`<span data-role="api-retries">${t.apiRetries}</span> <span class="muted">(after temporary API failures; see the timeline)</span>` : null)}
 ${row('Message-ID', t.messageId)}
 ${row('Rejected because', t.status === 'rejected' ? h`<strong>${t.reason ?? 'unknown'}</strong>${t.detail ? h` — ${t.detail}` : ''}` : null)}
 </dl>
@@ -265,6 +278,9 @@ export function timelineEvent(e: TaskEventRow): SafeHtml {
     }
     case 'raw':
       return wrap('raw', 'output', h`<pre class="text">${shorten(str(d.text), 4000)}</pre>`);
+    case 'api_retry':
+      // Written by the daemon before it waits and resumes the session after a transient API failure.
+      return wrap('retry', `API retry ${str(d.attempt)} · ${str(d.cause).replace(/_/g, ' ')}`, h`<div class="muted">${shorten(str(d.message), 500)}</div>`);
     case 'output_truncated':
       // Written by the daemon when a cap of task_output cut the agent's output or network log.
       return wrap('raw', 'output truncated', h`<div class="muted">${shorten(str(d.message), 500)}</div>`);

@@ -10,7 +10,8 @@
  * recorded as a marker of its own.
  */
 import type { Db } from '../store/database.ts';
-import { appendTaskEvent, updateTaskEventData } from '../store/task-events.ts';
+import { appendTaskEvent, recordApiRetry, updateTaskEventData } from '../store/task-events.ts';
+import type { ApiRetryEvent } from './task-context.ts';
 import type { AgentEvent } from '../sandbox/run-agent.ts';
 
 export const TRUNCATED_KIND = 'output_truncated';
@@ -61,6 +62,13 @@ export class TaskEventRecorder {
       blocked: t.blocked,
       message: `network log truncated: ${t.dropped.toLocaleString('en-US')} further requests not stored (${t.blocked.toLocaleString('en-US')} of them blocked); the limit is ${t.limit.toLocaleString('en-US')} per task`,
     });
+  }
+
+  /** Always stored, like the markers: the dashboard shows every retry whatever the cap cut. */
+  apiRetry(r: ApiRetryEvent): void {
+    const message = `API retry ${r.attempt}: ${r.detail} (${r.cause}); resuming the session in ${r.delaySeconds} s`;
+    const id = recordApiRetry(this.#db, this.#taskId, { ...r, message });
+    this.#onStored(id, 'api_retry');
   }
 
   /** After the run: stores the last result held back and gives the marker its final count. */

@@ -3,7 +3,15 @@
  * Claude CLI understands, or a full model name the operator allowed; anything else falls back to
  * the repository's default (and the caller logs it).
  */
+import type { Effort } from '../config/types.ts';
+
 export const MODEL_ALIASES: readonly string[] = ['opus', 'sonnet', 'haiku'];
+const EFFORTS: readonly Effort[] = ['low', 'medium', 'high', 'max'];
+
+/** A stored effort level (a task's preset, a conversation's pin), or null when none or not a level. */
+export function asEffort(value: string | null): Effort | null {
+  return EFFORTS.find((e) => e === value) ?? null;
+}
 
 export interface ModelChoice {
   readonly model: string;

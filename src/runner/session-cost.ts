@@ -34,7 +34,7 @@ function roundUsd(usd: number): number {
  * The outcome with its own cost instead of the session total, after saving that total for the next
  * run. `carriedUsd` applies only when the run resumed the session it reports (not after a fresh start).
  */
-export async function accountSessionCost(ctx: TaskContext, outcome: AgentOutcome, resumedSessionId: string | null, carriedUsd: number): Promise<AgentOutcome> {
+export async function accountSessionCost<O extends AgentOutcome>(ctx: TaskContext, outcome: O, resumedSessionId: string | null, carriedUsd: number): Promise<O> {
   if (outcome.kind !== 'success' && outcome.kind !== 'failed' && outcome.kind !== 'budget_exceeded') return outcome;
   const sessionId = outcome.sessionId;
   if (sessionId === null) return outcome;

@@ -35,7 +35,17 @@ export interface RepoMirror extends RepoFileSource {
 export interface TaskEvents {
   record(e: AgentEvent): void;
   networkTruncated(t: { readonly limit: number; readonly dropped: number; readonly blocked: number }): void;
+  /** A retry after a transient API failure: its event (outside the events cap) and the task's retry count. */
+  apiRetry(r: ApiRetryEvent): void;
   finish(): void;
+}
+
+export interface ApiRetryEvent {
+  /** 1 for the first retry of this run. */
+  readonly attempt: number;
+  readonly cause: string;
+  readonly detail: string;
+  readonly delaySeconds: number;
 }
 
 /** Queues a reply to the task's mail; with `finish`, records the outcome in the same transaction. */

@@ -5,9 +5,9 @@
  */
 import type { Db } from '../store/database.ts';
 import { getTaskRawMessage } from '../store/task-queries.ts';
-import { setTaskModel, setTaskNetworkSandbox } from '../store/task-queue.ts';
+import { setTaskEffort, setTaskModel, setTaskNetworkSandbox } from '../store/task-queue.ts';
 import { ackQueued } from '../store/outgoing-mail.ts';
-import { conversationSubject, upsertConversation, type ConversationFields } from '../store/conversations.ts';
+import { conversationEffort, conversationSubject, upsertConversation, type ConversationFields } from '../store/conversations.ts';
 import { lastConversationResult } from '../store/task-events.ts';
 import { recordRepoImage } from '../store/repo-images.ts';
 import { insertNetworkRequests } from '../store/network-log.ts';
@@ -20,6 +20,9 @@ export interface TaskStore {
   /** The acknowledgement of this task is queued already (a re-run after a crash). */
   ackQueued(): boolean;
   setModel(model: string): void;
+  setEffort(effort: string | null): void;
+  /** The effort pinned in the conversation's row (null: Claude Code's default, or no row yet). */
+  conversationEffort(): string | null;
   setNetworkSandbox(sandboxed: boolean): void;
   /** The task's raw inbound mail. */
   rawMessage(): Buffer;
@@ -48,6 +51,8 @@ export function taskStore(db: Db, ids: TaskIds): TaskStore {
   return {
     ackQueued: () => ackQueued(db, taskId),
     setModel: (model) => setTaskModel(db, taskId, model),
+    setEffort: (effort) => setTaskEffort(db, taskId, effort),
+    conversationEffort: () => conversationEffort(db, repoId, conversationId),
     setNetworkSandbox: (sandboxed) => setTaskNetworkSandbox(db, taskId, sandboxed),
     rawMessage: () => {
       const raw = getTaskRawMessage(db, taskId);

@@ -103,8 +103,17 @@ export interface AgentRunSpec {
 
 export type AgentEventHandler = (event: AgentEvent) => void;
 
-/** Set by the sandbox for Claude Code itself; a task variable may not change them. */
+/**
+ * Set by the sandbox for Claude Code itself; a task variable may not change them.
+ *
+ * CLAUDE_CODE_MAX_RETRIES=0 (below, always): the daemon owns retries (src/runner/api-retry.ts). Without it the CLI
+ * retries an overloaded API up to 10 times inside the run, invisible to the dashboard and eating the
+ * task's timeout; with it a transient failure ends the run at once with the API's status in the
+ * result line, and the daemon waits outside the container and resumes the session.
+ */
 const SANDBOX_OWNED_ENV = new Set(['IS_SANDBOX', 'CLAUDE_CONFIG_DIR']);
+/** Ignored when a task sets it (repositories set it before the daemon did): the `-e` flag wins. */
+const SANDBOX_FORCED_ENV = new Set(['CLAUDE_CODE_MAX_RETRIES']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SAFE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:@/[\]-]*$/;
 const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
@@ -160,7 +169,7 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
   const env: Record<string, string> = {};
   const sandboxEnv = spec.sandboxEnv ?? {};
   for (const [name, value] of Object.entries(spec.env)) {
-    if (Object.prototype.hasOwnProperty.call(sandboxEnv, name)) continue;
+    if (Object.prototype.hasOwnProperty.call(sandboxEnv, name) || SANDBOX_FORCED_ENV.has(name)) continue;
     if (SANDBOX_OWNED_ENV.has(name)) throw invalid(`environment variable "${name}" is reserved (the sandbox sets it)`);
     env[name] = value;
   }
@@ -173,7 +182,7 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
     if (!ENV_NAME.test(name) || /[\n\0]/.test(value)) throw invalid(`sandbox environment variable "${name}" is not valid`);
     args.push('-e', `${name}=${value}`);
   }
-  args.push('-e', 'IS_SANDBOX=1', '-e', `CLAUDE_CONFIG_DIR=${CONTAINER_PATHS.claudeState}`);
+  args.push('-e', 'IS_SANDBOX=1', '-e', `CLAUDE_CONFIG_DIR=${CONTAINER_PATHS.claudeState}`, '-e', 'CLAUDE_CODE_MAX_RETRIES=0');
 
   args.push('-w', CONTAINER_PATHS.workspace);
   const m = spec.mounts;

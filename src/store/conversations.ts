@@ -12,21 +12,23 @@ export interface ConversationFields {
   readonly subject?: string;
   readonly sender?: string | null;
   readonly sessionId?: string | null;
+  /** Pinned at the conversation's first task; null: Claude Code's default. */
+  readonly effort?: string | null;
 }
 
 /**
- * Creates the row, or marks activity on it. Model and session id are only ever filled in, never
- * cleared; subject and sender are those of the first task.
+ * Creates the row, or marks activity on it. Model, effort and session id are only ever filled in,
+ * never cleared; subject and sender are those of the first task.
  */
 export function upsertConversation(db: Db, repoId: string, id: string, fields: ConversationFields, now: number = Date.now()): void {
   writeTransaction(db, () => {
     db.prepare(
-      `INSERT INTO conversations (repo_id, id, model, session_id, subject, sender, created_at, last_activity_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO conversations (repo_id, id, model, session_id, subject, sender, effort, created_at, last_activity_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (repo_id, id) DO UPDATE SET
          model = COALESCE(excluded.model, model), session_id = COALESCE(excluded.session_id, session_id),
-         last_activity_at = excluded.last_activity_at`,
-    ).run(repoId, id, fields.model ?? null, fields.sessionId ?? null, fields.subject ?? '', fields.sender ?? null, now, now);
+         effort = COALESCE(excluded.effort, effort), last_activity_at = excluded.last_activity_at`,
+    ).run(repoId, id, fields.model ?? null, fields.sessionId ?? null, fields.subject ?? '', fields.sender ?? null, fields.effort ?? null, now, now);
   });
 }
 
@@ -34,6 +36,12 @@ export function upsertConversation(db: Db, repoId: string, id: string, fields: C
 export function conversationSubject(db: Db, repoId: string, id: string): string | null {
   const r = db.prepare(`SELECT subject FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, id) as { subject: string } | undefined;
   return r ? r.subject : null;
+}
+
+/** The effort pinned in the conversation at its first task; null when none (Claude Code's default) or no row. */
+export function conversationEffort(db: Db, repoId: string, id: string): string | null {
+  const r = db.prepare(`SELECT effort FROM conversations WHERE repo_id = ? AND id = ?`).get(repoId, id) as { effort: string | null } | undefined;
+  return r?.effort ?? null;
 }
 
 /** The first candidate that has a row in this repository (archived ones included). */

@@ -1,5 +1,5 @@
 /** The agent's events for one task, in order, as the dashboard shows them. */
-import type { Db } from './database.ts';
+import { writeTransaction, type Db } from './database.ts';
 
 export interface TaskEventRow {
   readonly id: number;
@@ -16,6 +16,14 @@ export function appendTaskEvent(db: Db, taskId: number, kind: string, data: unkn
   let json = JSON.stringify(data ?? null);
   if (json.length > MAX_EVENT_JSON) json = JSON.stringify({ truncated: true, preview: json.slice(0, MAX_EVENT_JSON) });
   return Number(db.prepare(`INSERT INTO task_events (task_id, at, kind, data) VALUES (?, ?, ?, ?)`).run(taskId, now, kind, json).lastInsertRowid);
+}
+
+/** The `api_retry` event of a retry after a transient API failure, and the task's retry count, together; returns the event id. */
+export function recordApiRetry(db: Db, taskId: number, data: Record<string, unknown>, now: number = Date.now()): number {
+  return writeTransaction(db, () => {
+    db.prepare(`UPDATE tasks SET api_retries = api_retries + 1 WHERE id = ?`).run(taskId);
+    return appendTaskEvent(db, taskId, 'api_retry', { type: 'api_retry', ...data }, now);
+  });
 }
 
 /** Replaces the payload of a stored event (the truncation marker, once its final count is known); capped like appendTaskEvent. */

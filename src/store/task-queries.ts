@@ -39,11 +39,16 @@ export interface TaskRow {
   readonly finishedAt: number | null;
   /** Whether the container ran behind the network sandbox; null until it started. */
   readonly networkSandbox: boolean | null;
+  /** The effort level (--effort) the task runs with; preset by a schedule, else set from the conversation. */
+  readonly effort: string | null;
+  /** Automatic retries after transient API failures, over all runs of the task. */
+  readonly apiRetries: number;
 }
 
 /** The columns `toTaskRow` reads; every query that returns TaskRows selects exactly these. */
 export const TASK_COLUMNS = `id, repo_id, conversation_id, sender, subject, message_id, status, reason, detail, model_hint,
-  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at, network_sandbox`;
+  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at, network_sandbox,
+  effort, api_retries`;
 
 export function toTaskRow(r: Record<string, unknown>): TaskRow {
   return {
@@ -67,6 +72,8 @@ export function toTaskRow(r: Record<string, unknown>): TaskRow {
     startedAt: (r.started_at as number | null) ?? null,
     finishedAt: (r.finished_at as number | null) ?? null,
     networkSandbox: r.network_sandbox === null || r.network_sandbox === undefined ? null : r.network_sandbox === 1,
+    effort: (r.effort as string | null) ?? null,
+    apiRetries: (r.api_retries as number | null) ?? 0,
   };
 }
 

@@ -152,6 +152,11 @@ export function setTaskModel(db: Db, taskId: number, model: string): void {
   writeTransaction(db, () => db.prepare(`UPDATE tasks SET model = ? WHERE id = ?`).run(model, taskId));
 }
 
+/** The effort level the task runs with (the conversation's, pinned at its first task). */
+export function setTaskEffort(db: Db, taskId: number, effort: string | null): void {
+  writeTransaction(db, () => db.prepare(`UPDATE tasks SET effort = ? WHERE id = ?`).run(effort, taskId));
+}
+
 /** Marks whether the task's container runs behind the sandbox (the dashboard shows it). */
 export function setTaskNetworkSandbox(db: Db, taskId: number, sandboxed: boolean): void {
   writeTransaction(db, () => db.prepare(`UPDATE tasks SET network_sandbox = ? WHERE id = ?`).run(sandboxed ? 1 : 0, taskId));

@@ -5,7 +5,8 @@ import { registerSecretValues } from '../../src/log/logger.ts';
 import { acceptMail } from '../../src/store/accept.ts';
 import { enqueueMail, markAttemptFailed } from '../../src/store/outgoing-mail.ts';
 import { saveListenerStatus } from '../../src/store/repo-status.ts';
-import { appendTaskEvent } from '../../src/store/task-events.ts';
+import { appendTaskEvent, recordApiRetry } from '../../src/store/task-events.ts';
+import { setTaskEffort, setTaskModel } from '../../src/store/task-queue.ts';
 import { recordTaskStage } from '../../src/store/task-stages.ts';
 import { archiveConversation } from '../../src/store/conversation-gc.ts';
 import type { Db } from '../../src/store/database.ts';
@@ -165,6 +166,30 @@ describe('dashboard JSON API', () => {
     const convPage = await (await app.request(BASE + '/conversations/alpha/abcd1234', { headers: { accept: 'text/html' } })).text();
     assert.match(convPage, /data-role="total-cost">\$0\.7500</);
     assert.equal((await app.request(BASE + '/conversations/alpha/ffffffff', { headers: { accept: 'text/html' } })).status, 404);
+  });
+
+  it('a paused task shows its API retries in the facts and the timeline, its effort next to the model; the new statuses read well', async () => {
+    const app = createDashboardApp(makeOptions(db, makeConfig(['alpha'])).options);
+    const t = insertTask(db, { repoId: 'alpha', status: 'paused', conversationId: 'beef0001', sessionId: 's9', startedAt: 1, finishedAt: 2 });
+    setTaskModel(db, t, 'opus');
+    setTaskEffort(db, t, 'high');
+    recordApiRetry(db, t, { attempt: 1, cause: 'rate_limited', detail: 'API 429 rate_limit_error', delaySeconds: 10, message: 'API retry 1: API 429 rate_limit_error (rate_limited); resuming the session in 10 s' });
+    recordApiRetry(db, t, { attempt: 2, cause: 'overloaded', detail: 'API 529 overloaded_error', delaySeconds: 20, message: 'API retry 2: API 529 overloaded_error (overloaded); resuming the session in 20 s' });
+    const { body } = await getJson(app, `/api/tasks/${t}`);
+    assert.equal(body.task.apiRetries, 2);
+    assert.equal(body.task.effort, 'high');
+    const page = await (await app.request(BASE + `/tasks/${t}`, { headers: { accept: 'text/html' } })).text();
+    assert.match(page, /class="status status-paused" data-role="status">paused</);
+    assert.match(page, /<dt>API retries<\/dt><dd><span data-role="api-retries">2<\/span>/);
+    assert.match(page, /<dt>Model<\/dt><dd>opus · effort high<\/dd>/);
+    assert.match(page, /API retry 1 · rate limited[\s\S]*API 429 rate_limit_error/);
+    assert.match(page, /API retry 2 · overloaded[\s\S]*resuming the session in 20 s/);
+
+    const b = insertTask(db, { repoId: 'alpha', status: 'budget_exceeded' });
+    const list = await (await app.request(BASE + '/?status=budget_exceeded', { headers: { accept: 'text/html' } })).text();
+    assert.match(list, new RegExp(`data-task-id="${b}"`));
+    assert.match(list, /class="status status-budget_exceeded" data-role="status">budget exceeded</);
+    assert.match(list, /<option value="budget_exceeded" selected>budget exceeded<\/option>/);
   });
 
   it('an archived conversation still lists its tasks and says its files and events were deleted', async () => {

@@ -3,7 +3,7 @@
  *   [[bash:CMD]]    run CMD with the Bash tool, then answer with its output
  *   [[sleep:MS]]    wait MS before answering
  *   [[stall]]       never answer (timeout tests)
- *   [[error]]       answer HTTP 500 (agent failure tests)
+ *   [[error]]       answer HTTP 400 (agent failure tests: the task's own failure, not a transient one)
  * anything else     answer with a short markdown text quoting the first prompt line.
  */
 import {
@@ -38,7 +38,7 @@ export const scriptedAgent: MockScript = async (body) => {
   const sleep = /\[\[sleep:(\d+)\]\]/.exec(prompt);
   if (sleep) await new Promise((r) => setTimeout(r, Number(sleep[1])));
   if (prompt.includes('[[stall]]')) return { kind: 'stall' };
-  if (prompt.includes('[[error]]')) return { kind: 'error', status: 500, type: 'api_error', message: 'mock overloaded' };
+  if (prompt.includes('[[error]]')) return { kind: 'error', status: 400, type: 'invalid_request_error', message: 'mock refuses this request' };
   const bash = /\[\[bash:([^\]]+)\]\]/.exec(prompt);
   if (bash) {
     if (!isToolResultTurn(body)) return { kind: 'tool_use', name: 'Bash', input: { command: bash[1], description: 'run it' } };

@@ -87,3 +87,22 @@ test('past max_network_rows, requests are counted (blocked ones separately), not
   assert.equal(marker.kind, 'output_truncated');
   assert.match((marker.data as { message: string }).message, /^network log truncated: 4,750 further requests not stored \(475 of them blocked\)/);
 });
+
+test('API retries are stored past the events cap, each with its event and the task\'s count, and posted', () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  const taskId = taskIn(db);
+  const posted: string[] = [];
+  const rec = new TaskEventRecorder(db, taskId, 1, (_id, kind) => posted.push(kind));
+  rec.record(text(0));
+  rec.record(text(1)); // cut: the cap is 1
+  rec.apiRetry({ attempt: 1, cause: 'overloaded', detail: 'API 529 overloaded_error', delaySeconds: 10 });
+  rec.apiRetry({ attempt: 2, cause: 'network', detail: 'API not reachable (connection_failed)', delaySeconds: 20 });
+  const retries = listTaskEvents(db, taskId, 0, 100).filter((e) => e.kind === 'api_retry');
+  assert.equal(retries.length, 2);
+  assert.deepEqual(retries[0]!.data, {
+    type: 'api_retry', attempt: 1, cause: 'overloaded', detail: 'API 529 overloaded_error', delaySeconds: 10,
+    message: 'API retry 1: API 529 overloaded_error (overloaded); resuming the session in 10 s',
+  });
+  assert.equal((db.prepare(`SELECT api_retries FROM tasks WHERE id = ?`).get(taskId) as { api_retries: number }).api_retries, 2);
+  assert.deepEqual(posted.filter((k) => k === 'api_retry').length, 2);
+});

@@ -76,7 +76,6 @@ function cliEnv(): Record<string, string> {
     ANTHROPIC_API_KEY: 'test-key',
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     DISABLE_AUTOUPDATER: '1',
-    CLAUDE_CODE_MAX_RETRIES: '0',
   };
 }
 
@@ -199,6 +198,39 @@ function runAgentTests(): void {
     assert.match(text, /second question/);
   });
 
+  test('a 529 ends the run at once as transient, and --resume of its session continues: on the first request and after a tool call', async () => {
+    const overloaded = { kind: 'error', status: 529, type: 'overloaded_error', message: 'Overloaded' } as const;
+    // 529 on the very first request: the session exists already (system init) and holds the prompt.
+    const mounts = await conversationDirs();
+    mock.setScript((body) => (isAgentRequest(body) ? overloaded : { kind: 'text', text: 'side request' }));
+    const cut = await run(spec({ mounts, prompt: 'question about KIWI' }));
+    assert.ok(cut.outcome.kind === 'failed' && cut.outcome.transient?.kind === 'overloaded', JSON.stringify(cut.outcome));
+    assert.ok(cut.outcome.sessionId, 'the failed run reports its session');
+    mock.setScript(toolThenText(null, () => 'continued'));
+    const before = mock.messageRequests().length;
+    const resumed = await run(spec({ mounts, prompt: 'continue where you left off', resumeSessionId: cut.outcome.sessionId }));
+    assert.ok(resumed.outcome.kind === 'success', JSON.stringify(resumed.outcome));
+    assert.equal(resumed.outcome.sessionId, cut.outcome.sessionId);
+    const first = mock.messageRequests().slice(before).find((r) => r.body && isAgentRequest(r.body));
+    assert.match(allMessageText(first!.body!), /question about KIWI[\s\S]*continue where you left off/);
+
+    // 529 on a later request (after a tool ran): the resumed session still has the tool's result.
+    const mounts2 = await conversationDirs();
+    mock.setScript((body) => {
+      if (!isAgentRequest(body)) return { kind: 'text', text: 'side request' };
+      if (!isToolResultTurn(body)) return { kind: 'tool_use', name: 'Bash', input: { command: 'echo tool-said-MANGO', description: 'echo' } };
+      return overloaded;
+    });
+    const cut2 = await run(spec({ mounts: mounts2, prompt: 'run the tool' }));
+    assert.ok(cut2.outcome.kind === 'failed' && cut2.outcome.transient?.kind === 'overloaded', JSON.stringify(cut2.outcome));
+    mock.setScript(toolThenText(null, () => 'continued after the tool'));
+    const before2 = mock.messageRequests().length;
+    const resumed2 = await run(spec({ mounts: mounts2, prompt: 'continue where you left off', resumeSessionId: cut2.outcome.sessionId }));
+    assert.ok(resumed2.outcome.kind === 'success', JSON.stringify(resumed2.outcome));
+    const next = mock.messageRequests().slice(before2).find((r) => r.body && isAgentRequest(r.body));
+    assert.match(allMessageText(next!.body!), /tool-said-MANGO/, 'the tool result survived the cut');
+  });
+
   test('a stalled API hits the timeout: outcome timeout, container gone, workspace kept', async () => {
     const mounts = await conversationDirs();
     await makeDirs(mounts);
@@ -258,6 +290,11 @@ function runAgentTests(): void {
     assert.ok(!args.join('\n').includes(secret), 'secret value is not in argv');
     assert.ok(!args.includes('MYSECRET'), 'nor its name');
     assert.match(envFileText, new RegExp(`^MYSECRET=${secret}$`, 'm'));
+    // The daemon owns retries: the CLI gives up at the first transient failure, and a repository cannot change that.
+    assert.ok(args.join(' ').includes('-e CLAUDE_CODE_MAX_RETRIES=0'));
+    const overridden = buildRunArgs(spec({ mounts: s.mounts, env: { CLAUDE_CODE_MAX_RETRIES: '10' } }), '/run/env-file');
+    assert.ok(!overridden.envFileText.includes('CLAUDE_CODE_MAX_RETRIES'), "a repository's value is dropped");
+    assert.ok(overridden.args.join(' ').includes('-e CLAUDE_CODE_MAX_RETRIES=0'));
 
     const { outcome } = await run(s);
     assert.equal(outcome.kind, 'success', JSON.stringify(outcome));

@@ -6,7 +6,7 @@ import { DashboardError } from '../http-error.ts';
 import { parseId } from '../params.ts';
 import { pageContext, sendHtml } from '../render.ts';
 import { loadRepoOverview, type RepoOverview } from '../repo-overview.ts';
-import { layout, listenerStateBadge, repoBadge, subjectText, taskCard, taskSummary, timelineEvent } from '../views.ts';
+import { layout, listenerStateBadge, repoBadge, statusLabel, subjectText, taskCard, taskSummary, timelineEvent } from '../views.ts';
 import {
   conversationCost,
   isTaskStatus,
@@ -50,7 +50,7 @@ function taskListPage(d: DashboardDeps, c: Context): Response {
     (r) => h`<option value="${r}"${r === repo ? h` selected` : ''}>${r}</option>`,
   )}</select></label>
 <label>Status <select name="status"><option value="">all</option>${TASK_STATUSES.map(
-    (s) => h`<option value="${s}"${s === status ? h` selected` : ''}>${s}</option>`,
+    (s) => h`<option value="${s}"${s === status ? h` selected` : ''}>${statusLabel(s)}</option>`,
   )}</select></label>
 <button type="submit">Filter</button>${repo || status ? h` <a href="/">clear</a>` : ''}
 </form>
@@ -125,7 +125,7 @@ ${s?.nextRetryAt ? h`<dt>Next retry</dt><dd>${timeTag(s.nextRetryAt)}</dd>` : ''
 ${s ? h`<dt>State since</dt><dd>${timeTag(s.updatedAt)}</dd>` : ''}
 <dt>Replies pending</dt><dd>${o.pending.get(repoId) ?? 0}</dd>
 </dl>
-<table class="counts"><thead><tr>${TASK_STATUSES.map((st) => h`<th>${st}</th>`)}</tr></thead>
+<table class="counts"><thead><tr>${TASK_STATUSES.map((st) => h`<th>${statusLabel(st)}</th>`)}</tr></thead>
 <tbody><tr>${TASK_STATUSES.map((st) => h`<td>${n(st) ? h`<a href="${href('/', { repo: repoId, status: st })}">${n(st)}</a>` : '0'}</td>`)}</tr></tbody></table>
 ${spendSection(o.spend.get(repoId), d.o.config.repos[repoId]?.budget ?? null)}
 </article>`;

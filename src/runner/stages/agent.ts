@@ -1,10 +1,12 @@
 /**
  * Stage 4, agent: Claude Code runs once in the task's network (sandboxed or not) through the
  * execution backend, its events stored as they come; a session that no longer fits the context is
- * retried once in a fresh session with a summary. The session id is saved as soon as Claude reports
+ * retried once in a fresh session with a summary; a transient API failure is retried after a wait,
+ * resuming the session (api-retry.ts). The session id is saved as soon as Claude reports
  * it, so a re-run after a crash resumes it.
  */
 import type { AgentEvent, AgentOutcome, TaskNetwork } from '../../sandbox/execution-backend.ts';
+import { RETRY_PROMPT, runWithRetries, type RetriedOutcome } from '../api-retry.ts';
 import { buildPrompt, type PromptInput } from '../prompt.ts';
 import type { TaskContext } from '../task-context.ts';
 import { UserFacingError } from '../user-facing-error.ts';
@@ -13,7 +15,7 @@ import type { RepoInputs } from './repo-inputs.ts';
 
 const CONTAINER_GITCONFIG = '/etc/airut/gitconfig';
 
-export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, image: string): Promise<AgentOutcome> {
+export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, image: string): Promise<RetriedOutcome> {
   const net = await openNetwork(ctx, inputs);
   ctx.store.setNetworkSandbox(net.sandboxed);
   ctx.onTaskChanged();
@@ -24,14 +26,18 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
     attachments: conversation.attachments,
     resumedAfterRestart: ctx.isResume,
   };
-  const runOnce = (p: PromptInput, resume: string | null) => runAgentOnce(ctx, { inputs, conversation, image, net }, buildPrompt(p), resume);
-  let outcome: AgentOutcome;
+  const parts = { inputs, conversation, image, net };
+  const runOnce = (p: PromptInput, resume: string | null) => runAgentOnce(ctx, parts, buildPrompt(p), resume);
+  const first = async (): Promise<AgentOutcome> => {
+    const outcome = await runOnce(prompt, conversation.resumeSessionId);
+    if (outcome.kind !== 'failed' || !outcome.promptTooLong || !conversation.resumeSessionId) return outcome;
+    ctx.log.warn('the session no longer fits the context; retrying once in a fresh session');
+    return runOnce({ ...prompt, summaryOfEarlierSession: summaryOfConversation(ctx) }, null);
+  };
+  let outcome: RetriedOutcome;
   try {
-    outcome = await runOnce(prompt, conversation.resumeSessionId);
-    if (outcome.kind === 'failed' && outcome.promptTooLong && conversation.resumeSessionId) {
-      ctx.log.warn('the session no longer fits the context; retrying once in a fresh session');
-      outcome = await runOnce({ ...prompt, summaryOfEarlierSession: summaryOfConversation(ctx) }, null);
-    }
+    // Transient API failures: wait and resume the same session (api-retry.ts).
+    outcome = await runWithRetries(ctx, ctx.repo.retries, conversation.resumeSessionId, first, (session) => runAgentOnce(ctx, parts, RETRY_PROMPT, session));
   } finally {
     await net.close();
     // After the network log's own marker; stores the last result if the cap held it back.
@@ -90,6 +96,7 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       extraMounts: [{ source: paths.gitconfig, target: CONTAINER_GITCONFIG }],
       model: parts.conversation.model,
       maxBudgetUsd: parts.inputs.budgetUsd,
+      effort: parts.conversation.effort,
       resumeSessionId: resume,
       prompt,
       env: { ...parts.inputs.repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },

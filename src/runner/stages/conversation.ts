@@ -7,7 +7,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ConversationPaths } from '../../conversation/index.ts';
 import { saveAttachments } from '../attachments.ts';
-import { chooseModel } from '../model.ts';
+import { asEffort, chooseModel } from '../model.ts';
+import type { Effort } from '../../config/types.ts';
 import type { TaskContext } from '../task-context.ts';
 import { UserFacingError } from '../user-facing-error.ts';
 import type { RepoInputs } from './repo-inputs.ts';
@@ -15,6 +16,8 @@ import { carriedCost } from '../session-cost.ts';
 
 export interface ConversationState {
   readonly model: string;
+  /** `--effort`, pinned at the conversation's first task; null: Claude Code's default. */
+  readonly effort: Effort | null;
   /** The Claude session to resume; null for a fresh one. */
   readonly resumeSessionId: string | null;
   readonly paths: ConversationPaths;
@@ -25,7 +28,7 @@ export interface ConversationState {
 }
 
 export async function conversationStage(ctx: TaskContext, inputs: RepoInputs): Promise<ConversationState> {
-  const { model, resumeSessionId, carriedCostUsd } = await openConversation(ctx, inputs);
+  const { model, effort, resumeSessionId, carriedCostUsd } = await openConversation(ctx, inputs);
   const paths = ctx.conversations.paths(ctx.conversationId);
   if (ctx.isFirstTask && !(await isGitCheckout(paths.workspace))) await cloneWorkspace(ctx, paths);
   // Workspaces cloned before origin lost its token still carry it; the next container must not see it.
@@ -36,26 +39,40 @@ export async function conversationStage(ctx: TaskContext, inputs: RepoInputs): P
     await ctx.reply({ kind: 'ack', dashboardUrl: base ? `${base}/conversations/${ctx.repo.repoId}/${ctx.conversationId}` : null });
   }
   ctx.store.setModel(model);
+  ctx.store.setEffort(effort);
   const saved = await saveAttachments(ctx.store.rawMessage(), ctx.conversations, ctx.conversationId);
-  return { model, resumeSessionId, paths, attachments: saved.map((s) => s.savedName), carriedCostUsd };
+  return { model, effort, resumeSessionId, paths, attachments: saved.map((s) => s.savedName), carriedCostUsd };
 }
 
 /**
  * The directory says whether the conversation's files exist yet (they may, for a first task re-run
- * after a crash); the model is fixed when they are made.
+ * after a crash); the model and the effort are fixed when they are made, so a conversation keeps
+ * them when the configuration changes later.
  */
-async function openConversation(ctx: TaskContext, inputs: RepoInputs): Promise<{ model: string; resumeSessionId: string | null; carriedCostUsd: number }> {
+async function openConversation(
+  ctx: TaskContext,
+  inputs: RepoInputs,
+): Promise<{ model: string; effort: Effort | null; resumeSessionId: string | null; carriedCostUsd: number }> {
   const { conversations, conversationId, task } = ctx;
   if (await conversations.exists(conversationId)) {
     const c = await conversations.readContext(conversationId);
-    return { model: c.model, resumeSessionId: c.sessionId, carriedCostUsd: carriedCost(c, c.sessionId) };
+    return { model: c.model, effort: asEffort(ctx.store.conversationEffort()), resumeSessionId: c.sessionId, carriedCostUsd: carriedCost(c, c.sessionId) };
   }
-  const choice = chooseModel(task.modelHint, inputs.repoConfig.defaultModel, ctx.settings.allowedModels);
-  if (choice.ignoredHint) ctx.log.warn({ hint: choice.ignoredHint, model: choice.model }, 'unknown model hint; using the default');
-  const model = choice.model;
+  const { model, effort } = newConversationSettings(ctx, inputs);
   await conversations.create(conversationId, { repoId: ctx.repo.repoId, model, subject: ctx.subject, sender: task.sender ?? undefined });
-  ctx.store.saveConversation({ model, subject: ctx.subject, sender: task.sender });
-  return { model, resumeSessionId: null, carriedCostUsd: 0 };
+  ctx.store.saveConversation({ model, effort, subject: ctx.subject, sender: task.sender });
+  return { model, effort, resumeSessionId: null, carriedCostUsd: 0 };
+}
+
+/**
+ * Model: the `+alias` hint (or a schedule's preset) if allowed, else the server config's
+ * `repos.<id>.model`, else the repository's `default_model` ('sonnet' when unset). Effort: the task
+ * row's preset (a schedule's), else `repos.<id>.effort`.
+ */
+function newConversationSettings(ctx: TaskContext, inputs: RepoInputs): { model: string; effort: Effort | null } {
+  const choice = chooseModel(ctx.task.modelHint, ctx.repo.model ?? inputs.repoConfig.defaultModel, ctx.settings.allowedModels);
+  if (choice.ignoredHint) ctx.log.warn({ hint: choice.ignoredHint, model: choice.model }, 'unknown model hint; using the default');
+  return { model: choice.model, effort: asEffort(ctx.task.effort) ?? ctx.repo.effort };
 }
 
 /** New conversation, or a re-run after a crash in the middle of the first clone. */

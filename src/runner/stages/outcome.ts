@@ -1,20 +1,27 @@
 /**
  * Stage 5, outcome and reply: the agent's outcome becomes the reply (with the outbox/ files that fit
  * the limits) and the task's final state, recorded together; a shutdown's stop is recorded as
- * interrupted, to run again after the restart.
+ * interrupted, to run again after the restart; transient API failures that outlasted the retries
+ * pause the task.
  */
 import { notAttachedMarkdown } from '../../conversation/index.ts';
 import type { AgentOutcome } from '../../sandbox/execution-backend.ts';
 import { formatUsd } from '../../limits/spend-caps.ts';
 import { accountSessionCost } from '../session-cost.ts';
 import type { SenderSpendFooter } from '../../reply/render.ts';
+import type { RetriedOutcome, RetrySummary } from '../api-retry.ts';
 import { openOutboxAttachments, type OutboxAttachments } from '../outbox-attachments.ts';
 import type { RunTaskResult } from '../../protocol/runner.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { ConversationState } from './conversation.ts';
 import type { RepoInputs } from './repo-inputs.ts';
 
-export async function outcomeStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, reported: AgentOutcome): Promise<RunTaskResult> {
+export async function outcomeStage(
+  ctx: TaskContext,
+  inputs: RepoInputs,
+  conversation: ConversationState,
+  reported: AgentOutcome | RetriedOutcome,
+): Promise<RunTaskResult> {
   // Costs from here on are the task's own, not the session's running total.
   const outcome = await accountSessionCost(ctx, reported, conversation.resumeSessionId, conversation.carriedCostUsd);
   // Capped and opened for streaming; cleared once the task ends, whatever the outcome (see runTask).
@@ -33,7 +40,7 @@ export async function outcomeStage(ctx: TaskContext, inputs: RepoInputs, convers
 }
 
 interface Finished {
-  readonly outcome: AgentOutcome;
+  readonly outcome: AgentOutcome | RetriedOutcome;
   readonly model: string;
   /** The outbox files that go with the reply (open until it is written) and those left out. */
   readonly outbox: OutboxAttachments;
@@ -66,6 +73,17 @@ async function replyToOutcome(ctx: TaskContext, r: Finished): Promise<RunTaskRes
       error: `timed out after ${timeoutSeconds} s`,
     });
     return { taskId, status: 'timeout' };
+  }
+  if (outcome.kind === 'failed' && outcome.transient) {
+    // The retries ran out (api-retry.ts): paused, not failed; any reply in the thread resumes it.
+    const retries = 'retries' in outcome ? outcome.retries : { count: 0, waitedSeconds: 0 };
+    await ctx.reply({ kind: 'notice', markdown: withSkipped(pausedMarkdown(outcome.transient.detail, retries)) }, attachments, {
+      ...base,
+      status: 'paused',
+      error: `paused after ${retries.count} automatic retries: ${outcome.transient.detail}`,
+      costUsd: outcome.costUsd,
+    });
+    return { taskId, status: 'paused' };
   }
   if (outcome.kind === 'failed') {
     await ctx.reply({ kind: 'error', message: withSkipped(`Claude Code did not finish the task: ${outcome.error}`) }, attachments, {
@@ -124,6 +142,22 @@ function senderSpendFooter(ctx: TaskContext, costUsd: number): SenderSpendFooter
   if (sender === null || (senderPerDayUsd === null && senderPerMonthUsd === null)) return null;
   const spent = ctx.store.senderSpend(sender, ctx.now());
   return { dayUsd: spent.dayUsd + costUsd, monthUsd: spent.monthUsd + costUsd, dayCapUsd: senderPerDayUsd, monthCapUsd: senderPerMonthUsd };
+}
+
+function pausedMarkdown(lastError: string, retries: RetrySummary): string {
+  const tried =
+    retries.count === 0
+      ? 'automatic retries are turned off for this repository'
+      : `it still failed after ${retries.count} automatic ${retries.count === 1 ? 'retry' : 'retries'} over ${waitText(retries.waitedSeconds)}`;
+  return (
+    `This task is **paused**: the Anthropic API failed for a temporary reason (last error: ${lastError}) and ${tried}. ` +
+    'The work done so far is kept: reply to this mail (for example with **continue**) to resume it where it stopped.'
+  );
+}
+
+function waitText(seconds: number): string {
+  if (seconds < 120) return `${seconds} ${seconds === 1 ? 'second' : 'seconds'}`;
+  return `${Math.round(seconds / 60)} minutes`;
 }
 
 function timeoutMarkdown(timeoutSeconds: number): string {

@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { agentStage } from '../../../src/runner/stages/agent.ts';
+import { RETRY_PROMPT } from '../../../src/runner/api-retry.ts';
+import type { AgentOutcome } from '../../../src/sandbox/execution-backend.ts';
 import { conversationStage } from '../../../src/runner/stages/conversation.ts';
 import { repoInputsStage } from '../../../src/runner/stages/repo-inputs.ts';
 import { fakeContext, success, type FakeTaskContext } from './fake-context.ts';
@@ -128,3 +130,58 @@ test('every run gets the task budget as it is, a resumed one too (the CLI checks
     [null, 0.5],
   ]);
 });
+
+const overloaded = (sessionId: string | null): AgentOutcome => ({
+  kind: 'failed', error: 'API Error: 529 Overloaded', sessionId, exitCode: 1, costUsd: 0.01, promptTooLong: false,
+  transient: { kind: 'overloaded', detail: 'API 529 overloaded_error' },
+});
+const noWait = { maxRetries: 3, initialDelaySeconds: 0, maxDelaySeconds: 0, maxTotalWaitSeconds: 0 };
+
+test('a transient failure is retried after the wait, resuming the failed run\'s session with a short prompt; each retry is recorded', async () => {
+  const base = fakeContext();
+  const ctx = fakeContext({ repo: { ...base.repo, retries: noWait, effort: 'high' }, conversations: base.conversations });
+  ctx.backend.outcomes = [overloaded('sess-1'), overloaded('sess-1'), success('made it')];
+  const { inputs, conversation } = await ready(ctx);
+  const outcome = await agentStage(ctx, inputs, conversation, 'img:1');
+  assert.equal(outcome.kind, 'success');
+  assert.deepEqual(outcome.retries, { count: 2, waitedSeconds: 0 });
+  assert.deepEqual(ctx.backend.runs.map((r) => r.resumeSessionId), [null, 'sess-1', 'sess-1']);
+  assert.deepEqual(ctx.backend.runs.map((r) => r.effort), ['high', 'high', 'high'], 'every run gets the effort');
+  assert.equal(ctx.backend.runs[1]!.prompt, RETRY_PROMPT);
+  assert.deepEqual(ctx.events.retries, [
+    { attempt: 1, cause: 'overloaded', detail: 'API 529 overloaded_error', delaySeconds: 0 },
+    { attempt: 2, cause: 'overloaded', detail: 'API 529 overloaded_error', delaySeconds: 0 },
+  ]);
+  assert.equal(ctx.backend.networkClosed, 1, 'one network for all runs');
+});
+
+test('when the retries run out the last transient failure is returned; a failed run without a session resumes the conversation\'s', async () => {
+  const base = fakeContext();
+  const ctx = fakeContext({ isFirstTask: false, repo: { ...base.repo, retries: { ...noWait, maxRetries: 2 } }, conversations: base.conversations });
+  await ctx.conversations.create('c0ffee00', { repoId: 'api', model: 'sonnet', sessionId: 'sess-old' });
+  ctx.backend.outcomes = [overloaded(null)];
+  const { inputs, conversation } = await ready(ctx);
+  const outcome = await agentStage(ctx, inputs, conversation, 'img:1');
+  assert.ok(outcome.kind === 'failed' && outcome.transient?.kind === 'overloaded');
+  assert.deepEqual(outcome.retries, { count: 2, waitedSeconds: 0 });
+  assert.deepEqual(ctx.backend.runs.map((r) => r.resumeSessionId), ['sess-old', 'sess-old', 'sess-old']);
+});
+
+test('a stop during the wait ends the task as cancelled without another run', async () => {
+  const base = fakeContext();
+  const stop = new AbortController();
+  const ctx = fakeContext({ signal: stop.signal, repo: { ...base.repo, retries: { maxRetries: 3, initialDelaySeconds: 3600, maxDelaySeconds: 3600, maxTotalWaitSeconds: 7200 } }, conversations: base.conversations });
+  ctx.backend.outcomes = [overloaded('sess-1')];
+  const { inputs, conversation } = await ready(ctx);
+  const running = agentStage(ctx, inputs, conversation, 'img:1');
+  await waitFor(() => ctx.events.retries.length === 1);
+  stop.abort();
+  const outcome = await running;
+  assert.equal(outcome.kind, 'cancelled');
+  assert.equal(outcome.sessionId, 'sess-1');
+  assert.equal(ctx.backend.runs.length, 1);
+});
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}

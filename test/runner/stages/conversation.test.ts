@@ -16,7 +16,7 @@ test('the first task creates the conversation with its model, clones the workspa
   const context = await ctx.conversations.readContext('c0ffee00');
   assert.equal(context.model, 'opus');
   assert.equal(context.subject, 'Fix the build');
-  assert.deepEqual(ctx.store.conversation, [{ model: 'opus', subject: 'Fix the build', sender: 'alice@example.com' }]);
+  assert.deepEqual(ctx.store.conversation, [{ model: 'opus', effort: null, subject: 'Fix the build', sender: 'alice@example.com' }]);
   assert.deepEqual(ctx.mirror.clones, [state.paths.workspace]);
   assert.match(fs.readFileSync(state.paths.gitconfig, 'utf8'), /api-bot@repo\.example/);
   assert.deepEqual(ctx.replies.map((r) => r.body), [{ kind: 'ack', dashboardUrl: 'https://airut.example/conversations/api/c0ffee00' }]);
@@ -82,4 +82,42 @@ test('a failed clone is explained to the sender', async () => {
 test('commits are made as the repository address, under its display name', () => {
   assert.deepEqual(gitIdentity('"Api Bot" <api-bot@repo.example>', 'api-bot@repo.example'), { name: 'Api Bot', email: 'api-bot@repo.example' });
   assert.deepEqual(gitIdentity('<api-bot@repo.example>', 'api-bot@repo.example'), { name: 'Airut', email: 'api-bot@repo.example' });
+});
+
+test("model and effort of a new conversation: the hint, else the server config's repos.<id>.model, else default_model; effort from the config or the task's preset", async () => {
+  const base = fakeContext();
+  const configured = (task = taskRow()) => fakeContext({ task, repo: { ...base.repo, model: 'claude-opus-4-1', effort: 'high' }, conversations: base.conversations });
+  const cases = [
+    { name: 'config model over default_model', task: taskRow(), model: 'claude-opus-4-1', effort: 'high' },
+    { name: 'an allowed hint wins', task: taskRow({ modelHint: 'haiku' }), model: 'haiku', effort: 'high' },
+    { name: "a schedule's presets win", task: taskRow({ modelHint: 'opus', effort: 'low' }), model: 'opus', effort: 'low' },
+    { name: 'a stored effort that is no level is ignored', task: taskRow({ effort: 'extreme' }), model: 'claude-opus-4-1', effort: 'high' },
+  ];
+  for (const c of cases) {
+    const ctx = configured(c.task);
+    await fs.promises.rm(ctx.conversations.paths('c0ffee00').root, { recursive: true, force: true });
+    const state = await conversationStage(ctx, await repoInputsStage(ctx));
+    assert.equal(state.model, c.model, c.name);
+    assert.equal(state.effort, c.effort, c.name);
+    assert.equal(ctx.store.effort, c.effort, `${c.name}: recorded on the task`);
+    assert.equal(ctx.store.conversation[0]!.effort, c.effort, `${c.name}: pinned in the conversation`);
+  }
+  // Without server config: the repository's default_model (sonnet here) and no --effort.
+  const plain = fakeContext();
+  const state = await conversationStage(plain, await repoInputsStage(plain));
+  assert.equal(state.model, 'sonnet');
+  assert.equal(state.effort, null);
+});
+
+test('a later task keeps the effort pinned in the conversation, even after the configuration changed', async () => {
+  const base = fakeContext();
+  const ctx = fakeContext({ isFirstTask: false, repo: { ...base.repo, model: 'haiku', effort: 'max' }, conversations: base.conversations });
+  await ctx.conversations.create('c0ffee00', { repoId: 'api', model: 'opus', sessionId: 'sess-9' });
+  ctx.store.pinnedEffort = 'low';
+  const state = await conversationStage(ctx, await repoInputsStage(ctx));
+  assert.equal(state.model, 'opus');
+  assert.equal(state.effort, 'low');
+  assert.equal(ctx.store.effort, 'low');
+  ctx.store.pinnedEffort = null;
+  assert.equal((await conversationStage(ctx, await repoInputsStage(ctx))).effort, null, 'a conversation pinned without effort stays without');
 });

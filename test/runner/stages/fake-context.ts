@@ -23,7 +23,7 @@ import type { EnsuredImage } from '../../../src/sandbox/image.ts';
 import type { TaskRow } from '../../../src/store/task-queries.ts';
 import type { TaskOutcomeUpdate } from '../../../src/store/task-queue.ts';
 import type { RunTaskResult } from '../../../src/protocol/runner.ts';
-import type { RepoMirror, TaskContext, TaskEvents } from '../../../src/runner/task-context.ts';
+import type { ApiRetryEvent, RepoMirror, TaskContext, TaskEvents } from '../../../src/runner/task-context.ts';
 import type { TaskStore } from '../../../src/runner/task-store.ts';
 import { testRepoServerConfig } from '../../harness/repo-server-config.ts';
 
@@ -137,6 +137,14 @@ export class FakeStore implements TaskStore {
   setNetworkSandbox(sandboxed: boolean): void {
     this.networkSandbox = sandboxed;
   }
+  effort: string | null = null;
+  pinnedEffort: string | null = null;
+  setEffort(effort: string | null): void {
+    this.effort = effort;
+  }
+  conversationEffort(): string | null {
+    return this.pinnedEffort;
+  }
   rawMessage(): Buffer {
     return this.raw;
   }
@@ -170,6 +178,10 @@ export class FakeEvents implements TaskEvents {
     this.recorded.push(e);
   }
   networkTruncated(): void {}
+  retries: ApiRetryEvent[] = [];
+  apiRetry(r: ApiRetryEvent): void {
+    this.retries.push(r);
+  }
   finish(): void {
     this.finished++;
   }
@@ -195,7 +207,7 @@ export function taskRow(overrides: Partial<TaskRow> = {}): TaskRow {
   return {
     id: 7, repoId: 'api', conversationId: 'c0ffee00', sender: 'alice@example.com', subject: 'Re: Fix the build', messageId: '<m1@example.com>',
     status: 'running', reason: null, detail: null, modelHint: null, model: null, sessionId: null, costUsd: null, turns: null, error: null,
-    attempts: 1, createdAt: 0, startedAt: 0, finishedAt: null, networkSandbox: null, ...overrides,
+    attempts: 1, createdAt: 0, startedAt: 0, finishedAt: null, networkSandbox: null, effort: null, apiRetries: 0, ...overrides,
   };
 }
 

@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentOutcome } from '../../../src/sandbox/execution-backend.ts';
+import type { RetriedOutcome } from '../../../src/runner/api-retry.ts';
 import { conversationStage } from '../../../src/runner/stages/conversation.ts';
 import { outcomeStage } from '../../../src/runner/stages/outcome.ts';
 import { repoInputsStage } from '../../../src/runner/stages/repo-inputs.ts';
 import type { TaskContext } from '../../../src/runner/task-context.ts';
 import { fakeContext, success, type FakeTaskContext } from './fake-context.ts';
 
-async function finish(outcome: AgentOutcome, overrides: Partial<TaskContext> = {}, prepare?: (ctx: FakeTaskContext, outbox: string) => void) {
+async function finish(outcome: AgentOutcome | RetriedOutcome, overrides: Partial<TaskContext> = {}, prepare?: (ctx: FakeTaskContext, outbox: string) => void) {
   const ctx = fakeContext(overrides);
   const inputs = await repoInputsStage(ctx);
   const conversation = await conversationStage(ctx, inputs);
@@ -115,4 +116,23 @@ test("a resumed session's reported total becomes the task's own cost; the total 
   assert.equal(result.status, 'completed');
   assert.equal(ctx.replies.at(-1)!.finish!.costUsd, 0.0004);
   assert.deepEqual((await base.conversations.readContext(base.conversationId)).sessionCost, { sessionId: 'sess-1', totalUsd: 0.0012 });
+});
+
+test('transient failures that outlasted the retries pause the task: the reply says what happened, that the work is kept and how to resume', async () => {
+  const failed: AgentOutcome = {
+    kind: 'failed', error: 'API Error: 529', sessionId: 'sess-1', exitCode: 1, costUsd: 0.2, promptTooLong: false,
+    transient: { kind: 'overloaded', detail: 'API 529 overloaded_error' },
+  };
+  const { result, reply } = await finish({ ...failed, retries: { count: 3, waitedSeconds: 70 } });
+  assert.deepEqual(result, { taskId: 7, status: 'paused' });
+  const markdown = (reply!.body as { markdown: string }).markdown;
+  assert.equal(reply!.body.kind, 'notice');
+  assert.match(markdown, /\*\*paused\*\*/);
+  assert.match(markdown, /API 529 overloaded_error/);
+  assert.match(markdown, /after 3 automatic retries over 70 seconds/);
+  assert.match(markdown, /work done so far is kept: reply to this mail/);
+  assert.deepEqual(reply!.finish, { model: 'sonnet', sessionId: 'sess-1', status: 'paused', error: 'paused after 3 automatic retries: API 529 overloaded_error', costUsd: 0.2 });
+
+  const off = await finish({ ...failed, retries: { count: 0, waitedSeconds: 0 } });
+  assert.match((off.reply!.body as { markdown: string }).markdown, /automatic retries are turned off/);
 });
