@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.ts';
 import { AirutError } from '../errors.ts';
 import { writeTransaction } from '../store/database.ts';
 import { hasEarlierTaskInConversation } from '../store/task-queries.ts';
+import { taskSchedule } from '../store/schedule-slots.ts';
 import { finishTask, type TaskOutcomeUpdate } from '../store/task-queue.ts';
 import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
 import { ConversationStore } from '../conversation/index.ts';
@@ -94,6 +95,7 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     subject: stripReplyPrefixes(task.subject),
     isFirstTask: !hasEarlierTaskInConversation(db, repo.repoId, conversationId, task.id),
     isResume: input.isResume,
+    schedule: taskSchedule(db, task.id),
     settings,
     log,
     signal: control.signal,

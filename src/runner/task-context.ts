@@ -57,6 +57,8 @@ export interface TaskContext {
   readonly isFirstTask: boolean;
   /** A re-run after a shutdown or crash interrupted the first run. */
   readonly isResume: boolean;
+  /** The schedule (repos.<id>.schedules.<name>) that started the task; null for mail. */
+  readonly schedule: string | null;
   readonly settings: RunnerSettings;
   readonly log: Logger;
   /** Aborted when the task is stopped (an operator, or a shutdown). */

@@ -210,6 +210,7 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
     subject: 'Fix the build',
     isFirstTask: true,
     isResume: false,
+    schedule: null,
     settings: {
       databasePath: path.join(dir, 'airut.db'),
       allowedModels: ['sonnet', 'opus', 'haiku'],
