@@ -75,6 +75,8 @@ export interface TaskContext {
   readonly reply: QueueTaskReply;
   /** Records the run as interrupted (to run again after the restart); no reply. */
   readonly interrupt: (error: string) => RunTaskResult;
+  /** Records the run's end without any reply (a scheduled run whose trigger_command said no). */
+  readonly finishQuietly: (update: TaskOutcomeUpdate) => void;
   /** Network log rows up to `lastId` were stored. */
   readonly onNetworkLogged: (lastId: number) => void;
   /** The task row changed in a way the dashboard shows. */
