@@ -55,7 +55,14 @@ function setup() {
         await recordScheduledRun(db, repo, s, slot, DEFAULT_REJECTED_MAIL_POLICY, clock.now);
       },
     });
-  return { dir, open, scheduler, clock };
+  /** A started scheduler that has made its first pass. */
+  const begin = async (db: Db, r = repos()) => {
+    const s = scheduler(db);
+    s.start(r);
+    await s.kick();
+    return s;
+  };
+  return { dir, open, scheduler, begin, clock };
 }
 
 function scheduledTasks(db: Db) {
@@ -63,11 +70,9 @@ function scheduledTasks(db: Db) {
 }
 
 test('a new schedule starts from now; each slot then runs once, as an ordinary queued task', async () => {
-  const { open, scheduler, clock } = setup();
+  const { open, begin, clock } = setup();
   const db = open();
-  const s = scheduler(db);
-  s.start(repos());
-  await s.kick();
+  const s = await begin(db);
   assert.equal(scheduledTasks(db).length, 0, 'slots before the schedule was first seen are not run');
 
   clock.now = at('2026-05-04T23:31:00Z'); // 02:31 in Helsinki (EEST, +3)
@@ -95,19 +100,15 @@ test('a new schedule starts from now; each slot then runs once, as an ordinary q
 });
 
 test('slots missed while stopped run once at start-up, for the newest slot', async () => {
-  const { open, scheduler, clock } = setup();
+  const { open, begin, clock } = setup();
   let db = open();
-  let s = scheduler(db);
-  s.start(repos());
-  await s.kick();
+  let s = await begin(db);
   await s.stop();
   db.close();
 
   clock.now = at('2026-05-09T08:00:00Z'); // five nights missed
   db = open();
-  s = scheduler(db);
-  s.start(repos());
-  await s.kick();
+  s = await begin(db);
   const tasks = scheduledTasks(db);
   assert.equal(tasks.length, 1);
   assert.equal(tasks[0]!.messageId, `<airut-schedule.api.nightly.${at('2026-05-08T23:30:00Z')}@repo.example>`);
@@ -116,11 +117,9 @@ test('slots missed while stopped run once at start-up, for the newest slot', asy
 });
 
 test('a restart between the record and the slot advance does not run the slot twice', async () => {
-  const { open, scheduler, clock } = setup();
+  const { open, begin, clock } = setup();
   let db = open();
-  let s = scheduler(db);
-  s.start(repos());
-  await s.kick();
+  let s = await begin(db);
   await s.stop();
   // The previous process recorded the 02:30 run, then died before moving the slot.
   clock.now = at('2026-05-04T23:30:30Z');
@@ -128,9 +127,7 @@ test('a restart between the record and the slot advance does not run the slot tw
   db.close();
 
   db = open();
-  s = scheduler(db);
-  s.start(repos());
-  await s.kick();
+  s = await begin(db);
   assert.equal(scheduledTasks(db).length, 1);
   const slot = db.prepare(`SELECT last_slot FROM schedule_slots WHERE repo_id = 'api' AND schedule = 'nightly'`).get() as { last_slot: number };
   assert.equal(slot.last_slot, at('2026-05-04T23:30:00Z'), 'the slot moved on after finding the earlier record');
@@ -157,11 +154,9 @@ test('two schedulers on one database run a slot once', async () => {
 });
 
 test('a disabled schedule never runs, and enabling it does not run the slots it skipped', async () => {
-  const { open, scheduler, clock } = setup();
+  const { open, begin, clock } = setup();
   const db = open();
-  const s = scheduler(db);
-  s.start(repos(schedule({ enabled: false })));
-  await s.kick();
+  const s = await begin(db, repos(schedule({ enabled: false })));
   clock.now = at('2026-05-06T12:00:00Z');
   await s.kick();
   assert.equal(scheduledTasks(db).length, 0);
@@ -176,11 +171,9 @@ test('a disabled schedule never runs, and enabling it does not run the slots it 
 });
 
 test('a stopped scheduler records nothing', async () => {
-  const { open, scheduler, clock } = setup();
+  const { open, begin, clock } = setup();
   const db = open();
-  const s = scheduler(db);
-  s.start(repos());
-  await s.kick();
+  const s = await begin(db);
   await s.stop();
   await s.stop();
   clock.now = at('2026-05-06T23:31:00Z');
