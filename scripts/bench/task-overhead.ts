@@ -215,6 +215,7 @@ const STAGE_WORK: Record<TaskStage, string> = {
   'repo-inputs': 'mirror fetch, repo config, allowlist',
   conversation: 'files, clone if new, ack, attachments',
   image: 'context export, image check or build',
+  trigger: 'scheduled runs only: trigger_command in the sandbox',
   agent: 'network, container, Claude run, container removal',
   outcome: 'outbox, compose, reply queued',
 };
@@ -234,7 +235,8 @@ const METRICS: Metric[] = [
   { label: 'per stage: dispatched → first stage (runner thread picks the task up)', of: (s) => since(s.startedAt, s.stageAt['repo-inputs']) },
   ...TASK_STAGES.map((stage, i): Metric => ({
     label: `  stage ${stage} (${STAGE_WORK[stage]})`,
-    of: (s) => since(s.stageAt[stage], i + 1 < TASK_STAGES.length ? s.stageAt[TASK_STAGES[i + 1]!] : s.replyQueuedAt),
+    // The next stage the task entered: a mail task skips `trigger` (scheduled runs only).
+    of: (s) => since(s.stageAt[stage], TASK_STAGES.slice(i + 1).map((next) => s.stageAt[next]).find((at) => at !== undefined) ?? s.replyQueuedAt),
   })),
   { label: 'context: agent run (result − system_init, mock API)', of: (s) => s.resultAt - s.systemInitAt },
   { label: 'context: APPEND → accepted (ingest, not in (a))', of: (s) => s.createdAt - s.appendedAt },

@@ -15,6 +15,7 @@ import { expandPath, isSameOrInside } from './fs-path.ts';
 import { defaultSecurityForPort, isHost, isLoopbackHost } from './network.ts';
 import { childPath, isRecord } from './object-path.ts';
 import { checkMailLogin } from './rules-mail-login.ts';
+import { checkSchedules } from './rules-schedule.ts';
 
 /** Safe as a directory name, a container name part and a label value, with no escaping. */
 export const REPO_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
@@ -131,6 +132,7 @@ function checkRepo(repo: Record<string, unknown>, path: string, problems: Config
   }
 
   checkSecretNames(repo, path, problems);
+  checkSchedules(repo, path, problems);
 }
 
 function checkSecurity(

@@ -5,9 +5,9 @@
  * dashboard's operator actions (src/daemon/operator-actions.ts), storage faults (src/health/).
  *
  * Start: database (migrations) → remove containers a killed process left → storage probe → mail sender →
- * dispatcher (requeues tasks a previous process left running) → dashboard → listeners → conversation GC
- * (sweeps now, then hourly) → configuration watcher (a change, or SIGHUP, runs reload()). Stop:
- * configuration watcher (a reload in progress finishes) → conversation GC → listeners (no new mail), storage probe → dispatcher (running tasks
+ * dispatcher (requeues tasks a previous process left running) → dashboard → listeners → scheduler (a slot missed
+ * while stopped runs now, once) → conversation GC (sweeps now, then hourly) → configuration watcher (a change, or
+ * SIGHUP, runs reload()). Stop: scheduler (no new scheduled task) → configuration watcher (a reload in progress finishes) → conversation GC → listeners (no new mail), storage probe → dispatcher (running tasks
  * get `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
  * A stop that arrives while the daemon starts ends the start-up after the step in progress.
  */
@@ -38,6 +38,8 @@ import { registerSecretValues } from '../log/logger.ts';
 import type { ConfigNotice } from '../dashboard/options.ts';
 import { applyReloadPlan, type ReloadResult } from './reload.ts';
 import { failedRepoHealth, loadForReload, problemLines, type FailedRepo } from './failed-repos.ts';
+import { Scheduler } from '../schedule/scheduler.ts';
+import { recordScheduledRun } from '../schedule/record-run.ts';
 
 export type { ReloadResult } from './reload.ts';
 
@@ -53,6 +55,7 @@ export class Daemon {
   private sender: OutgoingMailSender | null = null;
   private dashboard: RunningDashboard | null = null;
   private sweeper: ConversationSweeper | null = null;
+  private scheduler: Scheduler | null = null;
   private probe: { stop(): void } | null = null;
   private readonly storage: StorageHealth;
   private readonly runnerFaults: RunnerFaults;
@@ -107,6 +110,7 @@ export class Daemon {
       if (this.stopRequested()) return;
       await this.startListeners(db, dispatcher, sender);
       if (this.stopRequested()) return;
+      this.startScheduler(db, dispatcher, sender);
       this.startSweeper(db);
       this.startConfigWatcher();
       this.life.to('running');
@@ -220,6 +224,22 @@ export class Daemon {
       storage: this.storage,
     });
     await this.supervisor.start();
+  }
+
+  /** Scheduled runs are recorded like mail (src/schedule/record-run.ts) and handed to the dispatcher the same way. */
+  private startScheduler(db: Db, dispatcher: Dispatcher, sender: OutgoingMailSender): void {
+    this.scheduler = new Scheduler({
+      db,
+      log: logger().child({ component: 'scheduler' }),
+      record: async (repo, schedule, slot) => {
+        const outcome = await recordScheduledRun(db, repo, schedule, slot, this.config.global.rejectedMail);
+        if (outcome.kind === 'dropped') return;
+        this.feed.taskChanged(outcome.taskId);
+        if (outcome.kind === 'queued') dispatcher.kick();
+        if (outcome.replyQueued) sender.kick();
+      },
+    });
+    this.scheduler.start(this.config.repos);
   }
 
   /** After the dispatcher requeued interrupted work, so the sweep sees it as pending. */
@@ -344,6 +364,7 @@ export class Daemon {
     return {
       supervisor: this.supervisor,
       dispatcher: this.dispatcher,
+      scheduler: this.scheduler,
       sender: this.sender,
       runnerFaults: this.runnerFaults,
       rebindDashboard: () => this.rebindDashboard(),
@@ -363,6 +384,7 @@ export class Daemon {
   private async doStop(): Promise<void> {
     this.life.to('stopping');
     const steps: Array<[string, () => Promise<unknown> | void]> = [
+      ['stop the scheduler', () => this.scheduler?.stop()],
       ['stop watching the configuration', () => this.watcher?.close()],
       ['wait for a reload in progress', () => this.reloadChain],
       ['stop conversation GC', () => this.sweeper?.stop()],

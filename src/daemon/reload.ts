@@ -35,6 +35,8 @@ export interface ReloadTargets {
     updateRepo(r: RepoServerConfig): Promise<void>;
   } | null;
   readonly dispatcher: { setConfig(c: ServerConfig): void } | null;
+  /** Takes the new schedules; the next pass runs them. */
+  readonly scheduler: { setRepos(repos: ServerConfig['repos']): void } | null;
   readonly sender: { setRepos(repos: ServerConfig['repos'], changed: readonly string[]): void } | null;
   readonly runnerFaults: { setRepos(repos: ServerConfig['repos']): void };
   /** Closes the dashboard (its open live streams end) and starts it with the new settings. */
@@ -48,6 +50,7 @@ export async function applyReloadPlan(plan: ReloadPlan, t: ReloadTargets, log: L
   const { diff, effective: config } = plan;
   t.supervisor?.setConfig(config);
   t.dispatcher?.setConfig(config);
+  t.scheduler?.setRepos(config.repos);
   t.sender?.setRepos(config.repos, [...diff.smtpChanged, ...diff.reposRemoved]);
   t.runnerFaults.setRepos(config.repos);
   await Promise.all(listenerSteps(diff, config, t, log));

@@ -43,6 +43,11 @@ export interface IncomingMail {
   /** Conversation ids this mail may belong to, best first (In-Reply-To, References, subject tag). */
   readonly conversationCandidates: readonly string[];
   readonly verdict: MailVerdict;
+  /**
+   * Set only for a scheduled run (src/schedule/synthetic-mail.ts), never from mail: the task is
+   * that schedule's run, with its effort preset (null: the repository's).
+   */
+  readonly schedule?: { readonly name: string; readonly effort: string | null };
 }
 
 /** What recording a mail did (acceptMail). */

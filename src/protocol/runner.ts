@@ -41,8 +41,8 @@ export interface RunTaskResult {
   readonly status: TaskOutcomeStatus;
 }
 
-/** The stages of a task's run, in order (src/runner/stages/). */
-export const TASK_STAGES = ['repo-inputs', 'conversation', 'image', 'agent', 'outcome'] as const;
+/** The stages of a task's run, in order (src/runner/stages/); `trigger` only for a scheduled run. */
+export const TASK_STAGES = ['repo-inputs', 'conversation', 'image', 'trigger', 'agent', 'outcome'] as const;
 export type TaskStage = (typeof TASK_STAGES)[number];
 
 /** Why a running task is being stopped. */

@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.ts';
 import { AirutError } from '../errors.ts';
 import { writeTransaction } from '../store/database.ts';
 import { hasEarlierTaskInConversation } from '../store/task-queries.ts';
+import { taskSchedule } from '../store/schedule-slots.ts';
 import { finishTask, type TaskOutcomeUpdate } from '../store/task-queue.ts';
 import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
 import { ConversationStore } from '../conversation/index.ts';
@@ -26,6 +27,7 @@ import { repoInputsStage } from './stages/repo-inputs.ts';
 import { conversationStage } from './stages/conversation.ts';
 import { imageStage } from './stages/image.ts';
 import { agentStage } from './stages/agent.ts';
+import { triggerStage } from './stages/trigger.ts';
 import { outcomeStage } from './stages/outcome.ts';
 import { RunControl } from './run-control.ts';
 import type { RunTaskInput, RunTaskResult, TaskStage } from '../protocol/runner.ts';
@@ -40,10 +42,17 @@ export async function runStages(ctx: TaskContext, enter: (stage: TaskStage) => v
   const conversation = await conversationStage(ctx, inputs);
   enter('image');
   const image = await imageStage(ctx);
+  let run = ctx;
+  if (ctx.schedule !== null) {
+    enter('trigger');
+    const trigger = await triggerStage(ctx, inputs, conversation, image);
+    if (!trigger.run) return { taskId: ctx.task.id, status: trigger.status };
+    if (trigger.bodyText !== null) run = { ...ctx, bodyText: trigger.bodyText };
+  }
   enter('agent');
-  const outcome = await agentStage(ctx, inputs, conversation, image);
+  const outcome = await agentStage(run, inputs, conversation, image);
   enter('outcome');
-  return outcomeStage(ctx, inputs, conversation, outcome);
+  return outcomeStage(run, inputs, conversation, outcome);
 }
 
 export async function runTask(input: RunTaskInput, env: RunnerEnvironment, log: Logger): Promise<RunTaskResult> {
@@ -86,6 +95,10 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     if (!result.applied) log.warn({ refused: result.reason }, describeRefusal(task.id, run, 'interrupted', result));
     return { taskId: task.id, status: 'interrupted' };
   };
+  const finishQuietly = (u: TaskOutcomeUpdate): void => {
+    const result = writeTransaction(db, () => finishTask(db, task.id, run, u));
+    if (!result.applied) log.warn({ refused: result.reason }, describeRefusal(task.id, run, u.status, result));
+  };
   return {
     task,
     repo,
@@ -94,6 +107,7 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     subject: stripReplyPrefixes(task.subject),
     isFirstTask: !hasEarlierTaskInConversation(db, repo.repoId, conversationId, task.id),
     isResume: input.isResume,
+    schedule: taskSchedule(db, task.id),
     settings,
     log,
     signal: control.signal,
@@ -106,6 +120,7 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     now: Date.now,
     reply,
     interrupt,
+    finishQuietly,
     onNetworkLogged: (lastId) => control.post({ type: 'network', taskId: task.id, repoId: repo.repoId, conversationId, lastId }),
     onTaskChanged: () => control.post({ type: 'task-changed', taskId: task.id }),
   };

@@ -67,6 +67,8 @@ export interface TaskContext {
   readonly isFirstTask: boolean;
   /** A re-run after a shutdown or crash interrupted the first run. */
   readonly isResume: boolean;
+  /** The schedule (repos.<id>.schedules.<name>) that started the task; null for mail. */
+  readonly schedule: string | null;
   readonly settings: RunnerSettings;
   readonly log: Logger;
   /** Aborted when the task is stopped (an operator, or a shutdown). */
@@ -83,6 +85,8 @@ export interface TaskContext {
   readonly reply: QueueTaskReply;
   /** Records the run as interrupted (to run again after the restart); no reply. */
   readonly interrupt: (error: string) => RunTaskResult;
+  /** Records the run's end without any reply (a scheduled run whose trigger_command said no). */
+  readonly finishQuietly: (update: TaskOutcomeUpdate) => void;
   /** Network log rows up to `lastId` were stored. */
   readonly onNetworkLogged: (lastId: number) => void;
   /** The task row changed in a way the dashboard shows. */

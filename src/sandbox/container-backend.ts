@@ -6,12 +6,23 @@
  * never remove each other's containers or images.
  */
 import type { ContainerRuntime } from './container-runtime.ts';
-import type { AgentEventHandler, AgentOutcome, AgentRunRequest, ExecutionBackend, ImageSpec, ReapRequest, SandboxedNetworkRequest } from './execution-backend.ts';
+import type {
+  AgentEventHandler,
+  AgentOutcome,
+  AgentRunRequest,
+  CommandOutcome,
+  CommandRunRequest,
+  ExecutionBackend,
+  ImageSpec,
+  ReapRequest,
+  SandboxedNetworkRequest,
+} from './execution-backend.ts';
 import { ensureImage, type EnsuredImage } from './image.ts';
 import { pruneImages, type ManagedImage, type PruneReport } from './image-prune.ts';
 import { envFileDir } from './network-sidecar.ts';
 import { reapContainers, type ReapReport } from './reaper.ts';
 import { DEFAULT_LIMITS, runAgent } from './run-agent.ts';
+import { runCommand } from './run-command.ts';
 import { openSandboxedNetwork, unsandboxedNetwork, type SandboxGlobals, type TaskNetwork } from './task-network.ts';
 import { AirutError } from '../errors.ts';
 
@@ -108,6 +119,27 @@ export class ContainerBackend implements ExecutionBackend {
       request.signal?.removeEventListener('abort', stop);
       if (this.#running.get(request.taskId) === controller) this.#running.delete(request.taskId);
     }
+  }
+
+  runCommand(request: CommandRunRequest): Promise<CommandOutcome> {
+    return runCommand({
+      runtime: this.#o.runtime,
+      image: request.image,
+      // Its own name: the agent container of the same task may follow it at once.
+      name: `airut-cmd-${this.#o.instance}-${request.taskId}`,
+      labels: this.#labels(request.taskId, request.labels),
+      workspace: request.workspace,
+      command: request.command,
+      env: request.env,
+      sandboxEnv: request.network.env,
+      envFileDir: this.#o.sandbox ? envFileDir(this.#o.sandbox.stateDir) : undefined,
+      network: request.network.network,
+      extraArgs: [...(request.extraMounts ?? []).map((m) => `--volume=${m.source}:${m.target}:ro`), ...request.network.extraArgs],
+      limits: DEFAULT_LIMITS,
+      timeoutMs: request.timeoutMs,
+      outputLimitBytes: request.outputLimitBytes,
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
   }
 
   cancel(taskId: number): boolean {

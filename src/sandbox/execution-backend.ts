@@ -16,10 +16,12 @@ import type { EnsuredImage } from './image.ts';
 import type { ManagedImage, PruneReport } from './image-prune.ts';
 import type { ReapReport } from './reaper.ts';
 import type { AgentEventHandler, AgentMounts, AgentOutcome } from './run-agent.ts';
+import type { CommandOutcome } from './run-command.ts';
 import type { TaskNetwork } from './task-network.ts';
 
 export type { AgentEvent, AgentEventHandler, AgentMounts, AgentOutcome } from './run-agent.ts';
 export type { TaskNetwork } from './task-network.ts';
+export type { CommandOutcome } from './run-command.ts';
 export type { ManagedContainer, ReapReport } from './reaper.ts';
 export type { ManagedImage, PruneReport } from './image-prune.ts';
 
@@ -82,6 +84,25 @@ export interface AgentRunRequest {
   readonly signal?: AbortSignal;
 }
 
+/** One shell command in a task container (a schedule's trigger_command). */
+export interface CommandRunRequest {
+  /** The task the command runs for; its container is labelled with it. */
+  readonly taskId: number;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly image: string;
+  /** Host directory mounted at /workspace, the working directory. */
+  readonly workspace: string;
+  readonly command: string;
+  /** Secrets and container_env; values never reach argv or a log line. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly network: TaskNetwork;
+  readonly timeoutMs: number;
+  /** Bytes of standard output kept; the rest is counted and dropped. */
+  readonly outputLimitBytes: number;
+  readonly extraMounts?: readonly ExtraMount[];
+  readonly signal?: AbortSignal;
+}
+
 export interface ReapRequest {
   /** Only the containers of this run; default every container this instance left. */
   readonly taskId?: number;
@@ -98,6 +119,8 @@ export interface ExecutionBackend {
   openNetwork(request: SandboxedNetworkRequest | null): Promise<TaskNetwork>;
   /** One run of Claude Code; events arrive through `onEvent` as they happen. */
   runAgent(request: AgentRunRequest, onEvent: AgentEventHandler): Promise<AgentOutcome>;
+  /** One shell command in the repository's sandbox, to its exit, timeout or the signal. */
+  runCommand(request: CommandRunRequest): Promise<CommandOutcome>;
   /** Stops a run of this process; false when none runs under that id. */
   cancel(taskId: number): boolean;
   /** Removes the containers of this instance (of one run, or all a crash left) and returns what it removed. */

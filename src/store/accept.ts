@@ -9,6 +9,7 @@ import { DEFAULTS } from '../config/defaults.ts';
 import { rejectedStorage, type RejectedMailPolicy } from '../limits/rejected-mail.ts';
 import type { IncomingMail, RecordedOutcome } from '../protocol/incoming-mail.ts';
 import { writeTransaction, type Db } from './database.ts';
+import { markScheduledTask } from './schedule-slots.ts';
 import { noteRejectedHeadersStored, noteRejectedMetadataOnly, rejectedBytesStoredOn } from './rejected-mail.ts';
 
 /** Used when no configuration is passed (tools, tests): the defaults of `rejected_mail:`. */
@@ -128,6 +129,7 @@ export function acceptMail(
         now,
         v.action === 'reject' ? now : null,
       ).lastInsertRowid;
+    if (mail.schedule) markScheduledTask(db, Number(taskId), mail.schedule.name, mail.schedule.effort);
 
     if (kept.stored === 'whole') return { kind: 'queued', taskId: Number(taskId) };
     return { kind: 'rejected', taskId: Number(taskId), stored: kept.stored, budgetSpent: kept.budgetSpent };

@@ -331,6 +331,24 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_spend_by_sender ON tasks (repo_id, sender, finished_at) WHERE cost_usd IS NOT NULL;
     `,
   },
+  {
+    version: 12,
+    description: 'scheduled tasks: the last slot handled per repository and schedule',
+    // One row per (repository, schedule). last_slot is the cron slot (ms since the epoch) most
+    // recently handled: run, or taken as the starting point when the schedule was first seen. The
+    // scheduler only ever moves it forward (UPDATE … WHERE last_slot < ?), so however many timers
+    // or restarts race, each slot is taken once, and slots missed while the daemon was down
+    // collapse into the one newest slot.
+    sql: `
+      CREATE TABLE schedule_slots (
+        repo_id    TEXT NOT NULL,
+        schedule   TEXT NOT NULL,
+        last_slot  INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (repo_id, schedule)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

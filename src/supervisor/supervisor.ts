@@ -154,7 +154,9 @@ export class Supervisor {
         if (!repo) throw new Error(`internal: no configuration for repo ${repoId}`);
         let recorded: Awaited<ReturnType<typeof recordMails>>;
         try {
-          recorded = await recordMails(this.db, repo, mails, Date.now(), this.config.global.rejectedMail);
+          // Only the scheduler marks a task as a schedule's run; nothing a listener hands over can.
+          const fromListener = mails.map(({ schedule: _ignored, ...mail }) => mail);
+          recorded = await recordMails(this.db, repo, fromListener, Date.now(), this.config.global.rejectedMail);
           noteMailSeen(this.db, repoId);
         } catch (err) {
           // The mail stays on the server (the listener retries); /health shows why.

@@ -13,10 +13,10 @@ import { UserFacingError } from '../user-facing-error.ts';
 import type { ConversationState } from './conversation.ts';
 import type { RepoInputs } from './repo-inputs.ts';
 
-const CONTAINER_GITCONFIG = '/etc/airut/gitconfig';
+export const CONTAINER_GITCONFIG = '/etc/airut/gitconfig';
 
 export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, image: string): Promise<RetriedOutcome> {
-  const net = await openNetwork(ctx, inputs);
+  const net = await openTaskNetwork(ctx, inputs);
   ctx.store.setNetworkSandbox(net.sandboxed);
   ctx.onTaskChanged();
   const prompt: PromptInput = {
@@ -47,7 +47,8 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
   return outcome;
 }
 
-async function openNetwork(ctx: TaskContext, inputs: RepoInputs): Promise<TaskNetwork> {
+/** The task's network, sandboxed or not; also the trigger stage's (src/runner/stages/trigger.ts). */
+export async function openTaskNetwork(ctx: TaskContext, inputs: RepoInputs): Promise<TaskNetwork> {
   const { allowlist } = inputs;
   try {
     return await ctx.backend.openNetwork(

@@ -33,8 +33,9 @@ export async function conversationStage(ctx: TaskContext, inputs: RepoInputs): P
   if (ctx.isFirstTask && !(await isGitCheckout(paths.workspace))) await cloneWorkspace(ctx, paths);
   // Workspaces cloned before origin lost its token still carry it; the next container must not see it.
   if (await ctx.mirror.scrubWorkspace(paths.workspace)) ctx.log.warn('removed repository credentials from the workspace git config');
-  // A re-run of the first task after a crash finds its acknowledgement queued already.
-  if (ctx.isFirstTask && !ctx.store.ackQueued()) {
+  // A re-run of the first task after a crash finds its acknowledgement queued already. A
+  // scheduled run is not acknowledged: nobody is waiting for it, the answer is the news.
+  if (ctx.isFirstTask && ctx.schedule === null && !ctx.store.ackQueued()) {
     const base = ctx.settings.dashboardBaseUrl;
     await ctx.reply({ kind: 'ack', dashboardUrl: base ? `${base}/conversations/${ctx.repo.repoId}/${ctx.conversationId}` : null });
   }

@@ -14,6 +14,8 @@ import type {
   AgentEvent,
   AgentOutcome,
   AgentRunRequest,
+  CommandOutcome,
+  CommandRunRequest,
   ExecutionBackend,
   ImageSpec,
   SandboxedNetworkRequest,
@@ -77,6 +79,9 @@ export class FakeBackend implements ExecutionBackend {
   outcomes: AgentOutcome[] = [success('done')];
   events: AgentEvent[] = [{ type: 'system_init', sessionId: 'sess-1', model: 'sonnet', cwd: '/workspace' }];
   imageError: Error | null = null;
+  commands: CommandRunRequest[] = [];
+  /** What runCommand returns (a schedule's trigger_command). */
+  commandOutcome: CommandOutcome = { kind: 'exited', exitCode: 0, output: '', truncatedBytes: 0, stderrTail: '' };
 
   async ensureImage(spec: ImageSpec): Promise<EnsuredImage> {
     this.images.push(spec);
@@ -100,6 +105,10 @@ export class FakeBackend implements ExecutionBackend {
     this.runs.push(request);
     for (const e of this.events) onEvent(e);
     return this.outcomes[Math.min(this.runs.length - 1, this.outcomes.length - 1)]!;
+  }
+  async runCommand(request: CommandRunRequest): Promise<CommandOutcome> {
+    this.commands.push(request);
+    return this.commandOutcome;
   }
   cancel(): boolean {
     return false;
@@ -200,6 +209,8 @@ export interface FakeTaskContext extends TaskContext {
   readonly events: FakeEvents;
   readonly replies: Reply[];
   readonly interrupted: string[];
+  /** What finishQuietly recorded (a scheduled run ended by its trigger_command). */
+  readonly finished: TaskOutcomeUpdate[];
   readonly dir: string;
 }
 
@@ -220,6 +231,7 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
   fs.mkdirSync(repo.storageDir);
   const replies: Reply[] = [];
   const interrupted: string[] = [];
+  const finished: TaskOutcomeUpdate[] = [];
   const task = overrides.task ?? taskRow();
   let clock = 1_000;
   return {
@@ -230,6 +242,7 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
     subject: 'Fix the build',
     isFirstTask: true,
     isResume: false,
+    schedule: null,
     settings: {
       databasePath: path.join(dir, 'airut.db'),
       allowedModels: ['sonnet', 'opus', 'haiku'],
@@ -261,10 +274,12 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
       interrupted.push(error);
       return { taskId: task.id, status: 'interrupted' };
     },
+    finishQuietly: (u: TaskOutcomeUpdate) => void finished.push(u),
     onNetworkLogged: () => undefined,
     onTaskChanged: () => undefined,
     replies,
     interrupted,
+    finished,
     dir,
     ...overrides,
   } as FakeTaskContext;
