@@ -212,10 +212,11 @@ export class Dispatcher {
       conversationId: claim.conversationId,
       isNewConversation: claim.isNewConversation,
       isResume: claim.isResume,
+      resumedFromPause: claim.resumedFromPause,
       repo,
       port: channel.port2,
     };
-    log.info({ newConversation: claim.isNewConversation, resume: claim.isResume }, 'dispatching task');
+    log.info({ newConversation: claim.isNewConversation, resume: claim.isResume, resumedFromPause: claim.resumedFromPause, coalesced: claim.coalesced }, 'dispatching task');
     const done = this.pool
       .run(input, { transferList: [channel.port2] })
       .then((r: RunTaskResult) => {

@@ -32,6 +32,8 @@ export interface RunTaskInput {
   readonly isNewConversation: boolean;
   /** A re-run after a shutdown or crash interrupted the first run. */
   readonly isResume: boolean;
+  /** The claim resumed the conversation's paused task (store/task-merges.ts). */
+  readonly resumedFromPause: boolean;
   readonly repo: RepoServerConfig;
   readonly port: MessagePort;
 }

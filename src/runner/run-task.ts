@@ -28,6 +28,7 @@ import { imageStage } from './stages/image.ts';
 import { agentStage } from './stages/agent.ts';
 import { outcomeStage } from './stages/outcome.ts';
 import { RunControl } from './run-control.ts';
+import { readCoalescedMails, type HandledMail } from './handled-mails.ts';
 import type { RunTaskInput, RunTaskResult, TaskStage } from '../protocol/runner.ts';
 
 export type { RunnerEnvironment } from './task-context.ts';
@@ -52,7 +53,8 @@ export async function runTask(input: RunTaskInput, env: RunnerEnvironment, log: 
   try {
     const taskMail = await readTaskMail(env.db, taskId);
     if (!taskMail) throw new AirutError('TASK_NOT_FOUND', `task ${taskId} or its message is missing from the database`);
-    const ctx = taskContext(input, env, log, control, taskMail);
+    const coalesced = await readCoalescedMails(env.db, taskMail.task, input.resumedFromPause);
+    const ctx = taskContext(input, env, log, control, taskMail, coalesced);
     try {
       return await runStages(ctx, (stage) => control.enter(stage, ctx));
     } catch (err) {
@@ -67,10 +69,12 @@ export async function runTask(input: RunTaskInput, env: RunnerEnvironment, log: 
   }
 }
 
-function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, control: RunControl, taskMail: TaskMail): TaskContext {
+function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, control: RunControl, taskMail: TaskMail, coalesced: readonly HandledMail[]): TaskContext {
   const { repo, conversationId } = input;
   const { db, settings } = env;
-  const { task, parsed, inbound } = taskMail;
+  const { task, parsed } = taskMail;
+  // One reply answers every mail the run handled; it threads to (and goes to the sender of) the newest.
+  const inbound = coalesced.at(-1)?.inbound ?? taskMail.inbound;
   // The run this thread owns: the outcome is recorded only while the row is still this run.
   const run: ExpectedTaskState = { status: 'running', attempt: task.attempts };
   const reply = (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) =>
@@ -94,6 +98,8 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     subject: stripReplyPrefixes(task.subject),
     isFirstTask: !hasEarlierTaskInConversation(db, repo.repoId, conversationId, task.id),
     isResume: input.isResume,
+    resumedFromPause: input.resumedFromPause,
+    coalesced,
     settings,
     log,
     signal: control.signal,

@@ -15,6 +15,7 @@ import type { TaskOutcomeUpdate } from '../store/task-queue.ts';
 import type { AgentEvent } from '../sandbox/execution-backend.ts';
 import type { CancelReason, RunnerSettings, RunTaskResult } from '../protocol/runner.ts';
 import type { TaskStore } from './task-store.ts';
+import type { HandledMail } from './handled-mails.ts';
 
 /** Runner-wide parts a task-runner thread builds once (workers/task-runner.ts). */
 export interface RunnerEnvironment {
@@ -57,6 +58,10 @@ export interface TaskContext {
   readonly isFirstTask: boolean;
   /** A re-run after a shutdown or crash interrupted the first run. */
   readonly isResume: boolean;
+  /** This run resumes a paused task (transient API failures outlasted the retries) because new mail arrived. */
+  readonly resumedFromPause: boolean;
+  /** The follow-ups coalesced into this run, oldest first; the reply threads to the newest mail handled. */
+  readonly coalesced: readonly HandledMail[];
   readonly settings: RunnerSettings;
   readonly log: Logger;
   /** Aborted when the task is stopped (an operator, or a shutdown). */

@@ -23,6 +23,7 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
     body: ctx.bodyText,
     attachments: conversation.attachments,
     resumedAfterRestart: ctx.isResume,
+    ...promptMails(ctx),
   };
   const runOnce = (p: PromptInput, resume: string | null) => runAgentOnce(ctx, { inputs, conversation, image, net }, buildPrompt(p), resume);
   let outcome: AgentOutcome;
@@ -39,6 +40,18 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
   }
   if (outcome.sessionId) await saveSession(ctx, outcome.sessionId);
   return outcome;
+}
+
+/**
+ * With follow-ups coalesced into the run, or when it resumes a paused run, the prompt has one
+ * block per mail (sender and time) instead of the bare body; a paused run's own mail was in its
+ * first prompt already.
+ */
+function promptMails(ctx: TaskContext): Pick<PromptInput, 'mails' | 'resumedAfterPause'> {
+  if (!ctx.coalesced.length && !ctx.resumedFromPause) return {};
+  const own = { from: ctx.task.sender ?? '', receivedAt: ctx.task.createdAt, body: ctx.bodyText };
+  const others = ctx.coalesced.map((m) => ({ from: m.sender, receivedAt: m.receivedAt, body: m.bodyText }));
+  return { mails: ctx.resumedFromPause ? others : [own, ...others], resumedAfterPause: ctx.resumedFromPause };
 }
 
 async function openNetwork(ctx: TaskContext, inputs: RepoInputs): Promise<TaskNetwork> {

@@ -210,6 +210,8 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
     subject: 'Fix the build',
     isFirstTask: true,
     isResume: false,
+    resumedFromPause: false,
+    coalesced: [],
     settings: {
       databasePath: path.join(dir, 'airut.db'),
       allowedModels: ['sonnet', 'opus', 'haiku'],
