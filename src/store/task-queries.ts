@@ -39,11 +39,14 @@ export interface TaskRow {
   readonly finishedAt: number | null;
   /** Whether the container ran behind the network sandbox; null until it started. */
   readonly networkSandbox: boolean | null;
+  /** For a `merged` mail: the task that handled it, and how (live into its session, or coalesced into its run). */
+  readonly mergedInto: number | null;
+  readonly mergeKind: 'live' | 'coalesced' | null;
 }
 
 /** The columns `toTaskRow` reads; every query that returns TaskRows selects exactly these. */
 export const TASK_COLUMNS = `id, repo_id, conversation_id, sender, subject, message_id, status, reason, detail, model_hint,
-  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at, network_sandbox`;
+  model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at, network_sandbox, merged_into, merge_kind`;
 
 export function toTaskRow(r: Record<string, unknown>): TaskRow {
   return {
@@ -67,6 +70,8 @@ export function toTaskRow(r: Record<string, unknown>): TaskRow {
     startedAt: (r.started_at as number | null) ?? null,
     finishedAt: (r.finished_at as number | null) ?? null,
     networkSandbox: r.network_sandbox === null || r.network_sandbox === undefined ? null : r.network_sandbox === 1,
+    mergedInto: (r.merged_into as number | null) ?? null,
+    mergeKind: (r.merge_kind as 'live' | 'coalesced' | null) ?? null,
   };
 }
 

@@ -187,7 +187,7 @@ export function taskRow(overrides: Partial<TaskRow> = {}): TaskRow {
   return {
     id: 7, repoId: 'api', conversationId: 'c0ffee00', sender: 'alice@example.com', subject: 'Re: Fix the build', messageId: '<m1@example.com>',
     status: 'running', reason: null, detail: null, modelHint: null, model: null, sessionId: null, costUsd: null, turns: null, error: null,
-    attempts: 1, createdAt: 0, startedAt: 0, finishedAt: null, networkSandbox: null, ...overrides,
+    attempts: 1, createdAt: 0, startedAt: 0, finishedAt: null, networkSandbox: null, mergedInto: null, mergeKind: null, ...overrides,
   };
 }
 
