@@ -80,6 +80,12 @@ export interface AgentRunRequest {
   readonly maxLineBytes?: number;
   /** Aborting stops the run; the outcome is `cancelled`. */
   readonly signal?: AbortSignal;
+  /**
+   * Called once the agent runs, with an opaque capability: write one more user message into the
+   * running session. It returns false once the session's input is closed (it answered everything
+   * it was given and is ending); the caller then handles the text some other way.
+   */
+  readonly onInput?: (send: (text: string) => boolean) => void;
 }
 
 export interface ReapRequest {
