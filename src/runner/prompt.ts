@@ -36,6 +36,14 @@ export function mailBlock(m: PromptMail): string {
 const OUTBOX_NOTE =
   'Files you want to send back go in /outbox/ (top level, regular files); they are attached to the reply email.';
 
+/** The user message for a follow-up delivered into the running session (live-follow-ups.ts). */
+export function followUpMessage(m: PromptMail, attachments: readonly string[]): string {
+  const parts = ['A follow-up message about this task arrived while you were working on it:', mailBlock(m)];
+  if (attachments.length) parts.push(`The sender attached these files; they are in /inbox/: ${attachments.join(', ')}`);
+  parts.push(OUTBOX_NOTE);
+  return parts.join('\n\n') + '\n';
+}
+
 export function buildPrompt(p: PromptInput): string {
   const parts: string[] = [];
   if (p.summaryOfEarlierSession) {

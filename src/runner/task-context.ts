@@ -16,6 +16,7 @@ import type { AgentEvent } from '../sandbox/execution-backend.ts';
 import type { CancelReason, RunnerSettings, RunTaskResult } from '../protocol/runner.ts';
 import type { TaskStore } from './task-store.ts';
 import type { HandledMail } from './handled-mails.ts';
+import type { LiveFollowUps } from './live-follow-ups.ts';
 
 /** Runner-wide parts a task-runner thread builds once (workers/task-runner.ts). */
 export interface RunnerEnvironment {
@@ -62,6 +63,8 @@ export interface TaskContext {
   readonly resumedFromPause: boolean;
   /** The follow-ups coalesced into this run, oldest first; the reply threads to the newest mail handled. */
   readonly coalesced: readonly HandledMail[];
+  /** Follow-ups delivered into the running session (live-follow-ups.ts); null where nobody offers any. */
+  readonly live: Pick<LiveFollowUps, 'attach' | 'detach' | 'observe' | 'replyText'> | null;
   readonly settings: RunnerSettings;
   readonly log: Logger;
   /** Aborted when the task is stopped (an operator, or a shutdown). */

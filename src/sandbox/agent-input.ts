@@ -14,6 +14,12 @@ export function userMessageLine(text: string): string {
   return `${JSON.stringify({ type: 'user', message: { role: 'user', content: [{ type: 'text', text }] } })}\n`;
 }
 
+/** What a run's caller gets: send one more user message (false once closed), and whether it still could. */
+export interface AgentInputHandle {
+  send(text: string): boolean;
+  isOpen(): boolean;
+}
+
 export class AgentInput {
   #written = 0;
   #echoed = 0;
@@ -47,5 +53,10 @@ export class AgentInput {
 
   get open(): boolean {
     return !this.#closed;
+  }
+
+  /** The caller's view: sending and asking, never closing. */
+  handle(): AgentInputHandle {
+    return { send: (text) => this.send(text), isOpen: () => this.open };
   }
 }

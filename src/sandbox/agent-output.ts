@@ -44,12 +44,10 @@ export function followAgentOutput(
     // A cut line is not JSON any more; parsing its head would only produce a misleading raw event.
     const events = droppedBytes > 0 ? [truncatedLineEvent(line, keptBytes, droppedBytes)] : parseStreamLine(line);
     for (const event of events) {
-      // Echoes of what was written to stdin are the input's bookkeeping, not the agent's output.
-      if (event.type === 'input_echo') {
-        input?.echoed(event.messages);
-        continue;
-      }
-      remember(output, event, keepTail);
+      // Echoes of what was written to stdin are the input's bookkeeping, not the agent's output:
+      // the handler learns which messages a turn took, and must not store them as output.
+      if (event.type === 'input_echo') input?.echoed(event.messages);
+      else remember(output, event, keepTail);
       try {
         onEvent(event);
       } catch (err) {

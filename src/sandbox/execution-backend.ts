@@ -17,6 +17,9 @@ import type { ManagedImage, PruneReport } from './image-prune.ts';
 import type { ReapReport } from './reaper.ts';
 import type { AgentEventHandler, AgentMounts, AgentOutcome } from './run-agent.ts';
 import type { TaskNetwork } from './task-network.ts';
+import type { AgentInputHandle } from './agent-input.ts';
+
+export type { AgentInputHandle } from './agent-input.ts';
 
 export type { AgentEvent, AgentEventHandler, AgentMounts, AgentOutcome } from './run-agent.ts';
 export type { TaskNetwork } from './task-network.ts';
@@ -85,7 +88,7 @@ export interface AgentRunRequest {
    * running session. It returns false once the session's input is closed (it answered everything
    * it was given and is ending); the caller then handles the text some other way.
    */
-  readonly onInput?: (send: (text: string) => boolean) => void;
+  readonly onInput?: (input: AgentInputHandle) => void;
 }
 
 export interface ReapRequest {

@@ -21,7 +21,7 @@ import { formatEnvFile, writeEnvFile } from './env-file.ts';
 import { managedLabels } from './labels.ts';
 import { classifyOutcome, type AgentOutcome } from './outcome.ts';
 import { followAgentOutput } from './agent-output.ts';
-import { AgentInput } from './agent-input.ts';
+import { AgentInput, type AgentInputHandle } from './agent-input.ts';
 import type { AgentEvent } from './stream-json.ts';
 
 export type { AgentOutcome } from './outcome.ts';
@@ -101,10 +101,10 @@ export interface AgentRunSpec {
   /** Longest stdout line kept (`task_output.max_line_bytes`); the rest is dropped as it arrives. Default 4 MiB. */
   readonly maxLineBytes?: number;
   /**
-   * Called once the agent runs, with a way to write one more user message into the session
+   * Called once the agent runs, with a handle to write one more user message into the session
    * (agent-input.ts); it returns false once the input is closed (the session answered everything).
    */
-  readonly onInput?: (send: (text: string) => boolean) => void;
+  readonly onInput?: (input: AgentInputHandle) => void;
 }
 
 export type AgentEventHandler = (event: AgentEvent) => void;
@@ -265,7 +265,7 @@ async function runContainer(
     () => input.close(),
     () => input.close(),
   );
-  spec.onInput?.((text) => input.send(text));
+  spec.onInput?.(input.handle());
 
   let exitCode: number | null;
   try {

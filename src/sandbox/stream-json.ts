@@ -42,7 +42,8 @@ export type AgentEvent =
   | { readonly type: 'raw'; readonly text: string }
   /**
    * `--replay-user-messages`: the CLI took `messages` user messages written to stdin into one turn.
-   * Input bookkeeping only (agent-input.ts): never handed to the caller's event handler.
+   * Input bookkeeping (agent-input.ts): it tells the caller which messages a turn took; it is not
+   * the agent's output and is not stored as an event.
    */
   | { readonly type: 'input_echo'; readonly messages: number }
   /** A line longer than the limit: its start is kept as a preview, the rest was never buffered. */

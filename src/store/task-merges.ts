@@ -6,7 +6,7 @@
  * whose last run was `paused` (transient API failures outlasted the retries) is resumed by the
  * first mail that arrives, which is coalesced into the paused task. Every mail keeps its own row.
  */
-import type { Db } from './database.ts';
+import { writeTransaction, type Db } from './database.ts';
 import { conversationRecord } from './conversations.ts';
 import { transitionTask } from './task-transitions.ts';
 
@@ -97,4 +97,44 @@ export function mergeOf(db: Db, taskId: number): { into: number; kind: 'live' | 
     | { merged_into: number | null; merge_kind: 'live' | 'coalesced' | null }
     | undefined;
   return r && r.merged_into !== null && r.merge_kind ? { into: r.merged_into, kind: r.merge_kind } : null;
+}
+
+/** A running task of this process and its conversation. */
+export interface RunningConversation {
+  readonly taskId: number;
+  readonly repoId: string;
+  readonly conversationId: string;
+}
+
+/**
+ * The queued mails that belong to (resolve to) the conversation of one of `running`, oldest
+ * first, each with the running task that could take it live. Read-only: resolving a mail's
+ * conversation is left to the claim.
+ */
+export function queuedFollowUpsOf(db: Db, running: readonly RunningConversation[]): Array<{ taskId: number; runningTaskId: number }> {
+  if (!running.length) return [];
+  const byConv = new Map(running.map((r) => [`${r.repoId}\u0000${r.conversationId}`, r.taskId]));
+  const rows = db
+    .prepare(
+      `SELECT id, repo_id, conversation_id, thread_refs FROM tasks
+       WHERE status = 'queued' AND repo_id IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 500`,
+    )
+    .all(JSON.stringify([...new Set(running.map((r) => r.repoId))])) as Array<{ id: number; repo_id: string; conversation_id: string | null; thread_refs: string }>;
+  const out: Array<{ taskId: number; runningTaskId: number }> = [];
+  for (const r of rows) {
+    const conv = r.conversation_id ?? knownConversation(db, r.repo_id, r.thread_refs);
+    const runningTaskId = conv ? byConv.get(`${r.repo_id}\u0000${conv}`) : undefined;
+    if (runningTaskId !== undefined) out.push({ taskId: r.id, runningTaskId });
+  }
+  return out;
+}
+
+/**
+ * A follow-up delivered live into the running session of `handlerId`: `queued → merged` (live).
+ * False when the mail is no longer queued in the attempt read (claimed, cancelled, merged).
+ */
+export function mergeLive(db: Db, taskId: number, attempt: number, handlerId: number, conversationId: string, now: number = Date.now()): boolean {
+  return writeTransaction(db, () =>
+    transitionTask(db, taskId, { status: 'queued', attempt }, { to: 'merged', mergedInto: handlerId, mergeKind: 'live', conversationId }, now).applied,
+  );
 }

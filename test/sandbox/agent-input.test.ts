@@ -46,7 +46,7 @@ test('stdin stays open while a message written is not yet echoed, and closes at 
   assert.equal(h.input.send('too late'), false, 'refused once closed');
   assert.equal(h.written.length, 3);
   assert.equal(h.events.filter((e) => e.type === 'result').length, 2, 'every turn result reaches the handler');
-  assert.ok(!h.events.some((e) => (e.type as string) === 'input_echo'), 'echoes are not agent events (the dashboard timeline never sees them)');
+  assert.deepEqual(h.events.filter((e) => e.type === 'input_echo'), [{ type: 'input_echo', messages: 1 }, { type: 'input_echo', messages: 2 }], 'the handler learns what each turn took');
   h.stdout.end();
   h.stderr.end();
   await h.followed.done;

@@ -1,25 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/store/database.ts';
-import { acceptMail } from '../../src/store/accept.ts';
 import { claimNextTask, finishTask } from '../../src/store/task-queue.ts';
 import { getTask } from '../../src/store/task-queries.ts';
-import { mergedInto, mergeOf, reopenPausedTask } from '../../src/store/task-merges.ts';
+import { mergedInto, mergeLive, mergeOf, queuedFollowUpsOf, reopenPausedTask } from '../../src/store/task-merges.ts';
 
-let n = 0;
-function enqueue(db: Db, repoId: string, refs: string[] = []): number {
-  n += 1;
-  return acceptMail(db, {
-    repoId,
-    raw: Buffer.from(`mail ${n}`),
-    imapUid: n,
-    messageId: `<merge${n}@x>`,
-    subject: `s${n}`,
-    sender: `s${n}@example.com`,
-    conversationCandidates: refs,
-    verdict: { action: 'accept', modelHint: null },
-  }).taskId;
-}
+import { enqueue as enqueueFrom } from './enqueue.ts';
+
+const enqueue = (db: Db, repoId: string, refs: string[] = []) => enqueueFrom(db, repoId, refs, (n) => `s${n}@example.com`);
 
 test('follow-ups that queued while the conversation was busy become one run; each keeps its row, merged into it', () => {
   const db = openDatabase(':memory:', { migrate: true });
@@ -94,4 +82,21 @@ test('only the latest run of a conversation is resumed: an older paused task sta
   assert.equal(claim.task.id, reply);
   assert.equal(claim.resumedFromPause, false);
   assert.equal(getTask(db, old)?.status, 'paused');
+});
+
+test("queued mails of a running conversation are found for live delivery (resolved or not yet); mergeLive takes a mail once", () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  enqueue(db, 'api');
+  const run = claimNextTask(db, 1000)!;
+  const f = enqueue(db, 'api', [run.conversationId]);
+  enqueue(db, 'api');
+  enqueue(db, 'web', [run.conversationId]);
+  const running = [{ taskId: run.task.id, repoId: 'api', conversationId: run.conversationId }];
+  assert.deepEqual(queuedFollowUpsOf(db, running), [{ taskId: f, runningTaskId: run.task.id }]);
+  assert.deepEqual(queuedFollowUpsOf(db, []), []);
+  assert.equal(mergeLive(db, f, 0, run.task.id, run.conversationId, 2000), true);
+  assert.deepEqual(mergeOf(db, f), { into: run.task.id, kind: 'live' });
+  assert.equal(mergeLive(db, f, 0, run.task.id, run.conversationId, 2000), false, 'not queued any more');
+  assert.deepEqual(queuedFollowUpsOf(db, running), []);
+  assert.deepEqual(mergedInto(db, run.task.id, { kind: 'coalesced' }), [], 'live merges are not read back as coalesced mails');
 });

@@ -39,7 +39,9 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
     ctx.events.finish();
   }
   if (outcome.sessionId) await saveSession(ctx, outcome.sessionId);
-  return outcome;
+  // Follow-ups taken live: one reply covers every turn (each answer after a line naming its follow-ups).
+  const covering = outcome.kind === 'success' ? ctx.live?.replyText() : null;
+  return covering && outcome.kind === 'success' ? { ...outcome, result: covering } : outcome;
 }
 
 /**
@@ -85,6 +87,7 @@ interface RunParts {
 function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume: string | null): Promise<AgentOutcome> {
   const { paths } = parts.conversation;
   const onEvent = (e: AgentEvent) => {
+    ctx.live?.observe(e);
     ctx.events.record(e);
     if (e.type === 'system_init' && e.sessionId) {
       const sessionId = e.sessionId;
@@ -109,9 +112,10 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       timeoutMs: parts.inputs.repoConfig.timeoutSeconds * 1000,
       maxLineBytes: ctx.settings.taskOutput.maxLineBytes,
       signal: ctx.signal,
+      onInput: (input) => ctx.live?.attach(input),
     },
     onEvent,
-  );
+  ).finally(() => ctx.live?.detach());
 }
 
 async function saveSession(ctx: TaskContext, sessionId: string): Promise<void> {

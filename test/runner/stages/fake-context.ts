@@ -212,6 +212,7 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
     isResume: false,
     resumedFromPause: false,
     coalesced: [],
+    live: null,
     settings: {
       databasePath: path.join(dir, 'airut.db'),
       allowedModels: ['sonnet', 'opus', 'haiku'],
