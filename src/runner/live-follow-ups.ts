@@ -44,16 +44,20 @@ export class LiveFollowUps {
   #echoed = 0;
   /** The follow-ups the current turn took; the answers of every finished turn. */
   #turn: Taken[] = [];
-  readonly #answers: Array<{ readonly followUps: readonly Taken[]; readonly text: string }> = [];
+  #answers: Array<{ readonly followUps: readonly Taken[]; readonly text: string }> = [];
 
   constructor(private readonly d: LiveFollowUpDeps) {}
 
-  /** A run started: its first message (the prompt) is written already. */
+  /**
+   * A run started: its first message (the prompt) is written already. A second run of the task
+   * (a fresh session after "prompt is too long") starts the reply's turns afresh.
+   */
   attach(input: AgentInputHandle): void {
     this.#input = input;
     this.#written = [null];
     this.#echoed = 0;
     this.#turn = [];
+    this.#answers = [];
   }
 
   detach(): void {
