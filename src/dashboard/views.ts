@@ -104,7 +104,19 @@ export function taskCard(t: TaskRow, now: number): SafeHtml {
 <div class="times">${durations(t, now)}</div>
 ${t.status === 'rejected' ? h`<div class="reason">Rejected: <strong>${t.reason ?? 'unknown'}</strong>${t.detail ? h` — ${t.detail}` : ''}</div>` : ''}
 ${t.error && t.status !== 'rejected' ? h`<div class="error-line">${shorten(t.error, 300)}</div>` : ''}
+${mergedLine(t)}
 </article>`;
+}
+
+/** A merged mail names the task that handled it: "coalesced into #N" (or "live into #N"), a link. */
+export function mergedLink(t: TaskRow): SafeHtml | null {
+  if (t.status !== 'merged' || t.mergedInto === null) return null;
+  return h`${t.mergeKind ?? 'merged'} into <a href="/tasks/${t.mergedInto}" data-role="merged-into">#${t.mergedInto}</a>`;
+}
+
+function mergedLine(t: TaskRow): SafeHtml {
+  const link = mergedLink(t);
+  return link ? h`<div class="merged-line">${link}</div>` : h``;
 }
 
 export function canStop(status: string): boolean {
@@ -169,6 +181,7 @@ ${row(
   'Conversation',
   t.conversationId ? h`<a href="/conversations/${seg(t.repoId)}/${seg(t.conversationId)}" data-role="conversation">${t.conversationId}</a>` : null,
 )}
+${row('Handled by', mergedLink(t))}
 ${row('Stage', stageField(t, stage))}
 ${row('Network', networkField(t))}
 ${row('Model', modelField(t))}

@@ -10,6 +10,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
 import { ABANDONED_ERROR, claimNextTask, finishTask, requeueLapsedTasks, type ClaimedTask } from '../store/task-queue.ts';
 import { getTask } from '../store/task-queries.ts';
+import { queuedFollowUpsOf } from '../store/task-merges.ts';
 import { describeRefusal, type ExpectedTaskState } from '../store/task-transitions.ts';
 import { writeTransaction } from '../store/database.ts';
 import { finishTaskWithMail } from '../runner/notify-sender.ts';
@@ -34,6 +35,8 @@ interface RunningTask {
   readonly claim: ClaimedTask;
   readonly port: MessagePort;
   readonly done: Promise<void>;
+  /** Queued mails of its conversation offered to it already (each is offered once). */
+  readonly offered: Set<number>;
 }
 
 export interface DispatcherOptions {
@@ -178,6 +181,7 @@ export class Dispatcher {
           if (!claim) break;
           this.launch(claim);
         }
+        this.offerFollowUps();
       } while (this.again);
     } catch (err) {
       this.o.storage?.report(err, 'write');
@@ -212,10 +216,11 @@ export class Dispatcher {
       conversationId: claim.conversationId,
       isNewConversation: claim.isNewConversation,
       isResume: claim.isResume,
+      resumedFromPause: claim.resumedFromPause,
       repo,
       port: channel.port2,
     };
-    log.info({ newConversation: claim.isNewConversation, resume: claim.isResume }, 'dispatching task');
+    log.info({ newConversation: claim.isNewConversation, resume: claim.isResume, resumedFromPause: claim.resumedFromPause, coalesced: claim.coalesced }, 'dispatching task');
     const done = this.pool
       .run(input, { transferList: [channel.port2] })
       .then((r: RunTaskResult) => {
@@ -251,8 +256,24 @@ export class Dispatcher {
         this.o.onMailQueued?.();
         this.kick();
       });
-    this.running.set(claim.task.id, { claim, port: channel.port1, done });
+    this.running.set(claim.task.id, { claim, port: channel.port1, done, offered: new Set() });
     this.o.onTaskStarted?.(claim.task.id);
+  }
+
+  /**
+   * Offers each queued mail of a running task's conversation to that task's runner, once: it
+   * delivers it live into the session while it can (store/task-merges.ts mergeLive), else the
+   * mail stays queued and is coalesced into the conversation's next run.
+   */
+  private offerFollowUps(): void {
+    const running = [...this.running.values()].map((r) => ({ taskId: r.claim.task.id, repoId: r.claim.task.repoId, conversationId: r.claim.conversationId }));
+    for (const { taskId, runningTaskId } of queuedFollowUpsOf(this.o.db, running)) {
+      const r = this.running.get(runningTaskId);
+      if (!r || r.offered.has(taskId)) continue;
+      r.offered.add(taskId);
+      const m: DispatcherToRunner = { type: 'follow-up', taskId };
+      r.port.postMessage(m);
+    }
   }
 
   /** Removes the containers this instance started for a task; failures are logged (start-up reaps again). */

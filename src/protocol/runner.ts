@@ -32,6 +32,8 @@ export interface RunTaskInput {
   readonly isNewConversation: boolean;
   /** A re-run after a shutdown or crash interrupted the first run. */
   readonly isResume: boolean;
+  /** The claim resumed the conversation's paused task (store/task-merges.ts). */
+  readonly resumedFromPause: boolean;
   readonly repo: RepoServerConfig;
   readonly port: MessagePort;
 }
@@ -48,7 +50,13 @@ export type TaskStage = (typeof TASK_STAGES)[number];
 /** Why a running task is being stopped. */
 export type CancelReason = 'user' | 'shutdown';
 
-export type DispatcherToRunner = { readonly type: 'cancel'; readonly reason: CancelReason };
+export type DispatcherToRunner =
+  | { readonly type: 'cancel'; readonly reason: CancelReason }
+  /**
+   * A queued mail of this run's conversation, offered once: the runner delivers it live into the
+   * running session while the agent's input is open (it then ends `merged`), else leaves it queued.
+   */
+  | { readonly type: 'follow-up'; readonly taskId: number };
 
 export type RunnerToDispatcher =
   | { readonly type: 'event'; readonly taskId: number; readonly eventId: number; readonly kind: string }

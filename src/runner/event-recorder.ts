@@ -39,6 +39,8 @@ export class TaskEventRecorder {
   }
 
   record(e: AgentEvent): void {
+    // The CLI's echo of what was written to its stdin is not output: the timeline would show the prompt as the agent's.
+    if (e.type === 'input_echo') return;
     if (this.#stored < this.#max) {
       this.#store(e.type, e);
       return;

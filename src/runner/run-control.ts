@@ -17,6 +17,8 @@ export class RunControl {
   readonly #abort = new AbortController();
   readonly #lease: NodeJS.Timeout;
   cancelReason: CancelReason | null = null;
+  /** Takes the dispatcher's follow-up offers (live-follow-ups.ts); none: offers are declined. */
+  onFollowUp: ((taskId: number) => void) | null = null;
 
   constructor(
     private readonly input: RunTaskInput,
@@ -28,6 +30,8 @@ export class RunControl {
         this.cancelReason = m.reason;
         log.info({ reason: m.reason }, 'stop requested');
         this.#abort.abort();
+      } else if (m.type === 'follow-up') {
+        this.onFollowUp?.(m.taskId);
       }
     });
     this.#lease = setInterval(() => {

@@ -30,6 +30,8 @@ import { agentStage } from './stages/agent.ts';
 import { triggerStage } from './stages/trigger.ts';
 import { outcomeStage } from './stages/outcome.ts';
 import { RunControl } from './run-control.ts';
+import { readCoalescedMails, type HandledMail } from './handled-mails.ts';
+import { LiveFollowUps } from './live-follow-ups.ts';
 import type { RunTaskInput, RunTaskResult, TaskStage } from '../protocol/runner.ts';
 
 export type { RunnerEnvironment } from './task-context.ts';
@@ -61,7 +63,12 @@ export async function runTask(input: RunTaskInput, env: RunnerEnvironment, log: 
   try {
     const taskMail = await readTaskMail(env.db, taskId);
     if (!taskMail) throw new AirutError('TASK_NOT_FOUND', `task ${taskId} or its message is missing from the database`);
-    const ctx = taskContext(input, env, log, control, taskMail);
+    const coalesced = await readCoalescedMails(env.db, taskMail.task, input.resumedFromPause);
+    const ctx = taskContext(input, env, log, control, taskMail, coalesced);
+    if (ctx.live instanceof LiveFollowUps) {
+      const live = ctx.live;
+      control.onFollowUp = (id) => void live.offer(id);
+    }
     try {
       return await runStages(ctx, (stage) => control.enter(stage, ctx));
     } catch (err) {
@@ -76,10 +83,13 @@ export async function runTask(input: RunTaskInput, env: RunnerEnvironment, log: 
   }
 }
 
-function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, control: RunControl, taskMail: TaskMail): TaskContext {
+function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, control: RunControl, taskMail: TaskMail, coalesced: readonly HandledMail[]): TaskContext {
   const { repo, conversationId } = input;
   const { db, settings } = env;
-  const { task, parsed, inbound } = taskMail;
+  const { task, parsed } = taskMail;
+  const conversations = new ConversationStore(repo.storageDir);
+  // One reply answers every mail the run handled; it threads to (and goes to the sender of) the newest.
+  const inbound = coalesced.at(-1)?.inbound ?? taskMail.inbound;
   // The run this thread owns: the outcome is recorded only while the row is still this run.
   const run: ExpectedTaskState = { status: 'running', attempt: task.attempts };
   const reply = (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) =>
@@ -108,13 +118,16 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     isFirstTask: !hasEarlierTaskInConversation(db, repo.repoId, conversationId, task.id),
     isResume: input.isResume,
     schedule: taskSchedule(db, task.id),
+    resumedFromPause: input.resumedFromPause,
+    coalesced,
+    live: new LiveFollowUps({ db, taskId: task.id, conversationId, conversations, log, onTaskChanged: (id) => control.post({ type: 'task-changed', taskId: id }) }),
     settings,
     log,
     signal: control.signal,
     cancelReason: () => control.cancelReason,
     backend: env.backend,
     mirror: new GitMirror(repo.storageDir, repo.gitRepoUrl),
-    conversations: new ConversationStore(repo.storageDir),
+    conversations,
     store: taskStore(db, { taskId: task.id, attempt: task.attempts, repoId: repo.repoId, conversationId }),
     events: new TaskEventRecorder(db, task.id, settings.taskOutput.maxEvents, (eventId, kind) => control.post({ type: 'event', taskId: task.id, eventId, kind })),
     now: Date.now,

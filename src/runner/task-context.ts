@@ -15,6 +15,8 @@ import type { TaskOutcomeUpdate } from '../store/task-queue.ts';
 import type { AgentEvent } from '../sandbox/execution-backend.ts';
 import type { CancelReason, RunnerSettings, RunTaskResult } from '../protocol/runner.ts';
 import type { TaskStore } from './task-store.ts';
+import type { HandledMail } from './handled-mails.ts';
+import type { LiveFollowUps } from './live-follow-ups.ts';
 
 /** Runner-wide parts a task-runner thread builds once (workers/task-runner.ts). */
 export interface RunnerEnvironment {
@@ -69,6 +71,12 @@ export interface TaskContext {
   readonly isResume: boolean;
   /** The schedule (repos.<id>.schedules.<name>) that started the task; null for mail. */
   readonly schedule: string | null;
+  /** This run resumes a paused task (transient API failures outlasted the retries) because new mail arrived. */
+  readonly resumedFromPause: boolean;
+  /** The follow-ups coalesced into this run, oldest first; the reply threads to the newest mail handled. */
+  readonly coalesced: readonly HandledMail[];
+  /** Follow-ups delivered into the running session (live-follow-ups.ts); null where nobody offers any. */
+  readonly live: Pick<LiveFollowUps, 'attach' | 'detach' | 'observe' | 'replyText'> | null;
   readonly settings: RunnerSettings;
   readonly log: Logger;
   /** Aborted when the task is stopped (an operator, or a shutdown). */

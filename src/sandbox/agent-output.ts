@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log/logger.ts';
 import { BoundedLineReader } from './line-reader.ts';
+import type { AgentInput } from './agent-input.ts';
 import { parseStreamLine, truncatedLineEvent, type AgentEvent, type ResultEvent } from './stream-json.ts';
 
 const STDERR_TAIL_BYTES = 16 * 1024;
@@ -30,6 +31,7 @@ export function followAgentOutput(
   maxLineBytes: number,
   onEvent: (event: AgentEvent) => void,
   log: Logger,
+  input?: Pick<AgentInput, 'echoed' | 'resultSeen'>,
 ): FollowedOutput {
   const output: AgentOutput = { sessionId: null, result: null, lastAssistantText: '', stderrTail: '' };
   const keepTail = (text: string): void => {
@@ -42,12 +44,17 @@ export function followAgentOutput(
     // A cut line is not JSON any more; parsing its head would only produce a misleading raw event.
     const events = droppedBytes > 0 ? [truncatedLineEvent(line, keptBytes, droppedBytes)] : parseStreamLine(line);
     for (const event of events) {
-      remember(output, event, keepTail);
+      // Echoes of what was written to stdin are the input's bookkeeping, not the agent's output:
+      // the handler learns which messages a turn took, and must not store them as output.
+      if (event.type === 'input_echo') input?.echoed(event.messages);
+      else remember(output, event, keepTail);
       try {
         onEvent(event);
       } catch (err) {
         log.warn({ err: String(err), event: event.type }, 'agent event handler failed');
       }
+      // After the handler: it has seen the turn's result before the input may close.
+      if (event.type === 'result') input?.resultSeen();
     }
   };
   const lines = new BoundedLineReader(maxLineBytes, onLine);

@@ -112,6 +112,7 @@ export class ContainerBackend implements ExecutionBackend {
           network: request.network.network,
           extraArgs: [...(request.extraMounts ?? []).map((m) => `--volume=${m.source}:${m.target}:ro`), ...request.network.extraArgs],
           signal: controller.signal,
+          ...(request.onInput ? { onInput: request.onInput } : {}),
         },
         onEvent,
       );

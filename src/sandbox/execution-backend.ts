@@ -18,6 +18,9 @@ import type { ReapReport } from './reaper.ts';
 import type { AgentEventHandler, AgentMounts, AgentOutcome } from './run-agent.ts';
 import type { CommandOutcome } from './run-command.ts';
 import type { TaskNetwork } from './task-network.ts';
+import type { AgentInputHandle } from './agent-input.ts';
+
+export type { AgentInputHandle } from './agent-input.ts';
 
 export type { AgentEvent, AgentEventHandler, AgentMounts, AgentOutcome } from './run-agent.ts';
 export type { TaskNetwork } from './task-network.ts';
@@ -82,6 +85,12 @@ export interface AgentRunRequest {
   readonly maxLineBytes?: number;
   /** Aborting stops the run; the outcome is `cancelled`. */
   readonly signal?: AbortSignal;
+  /**
+   * Called once the agent runs, with an opaque capability: write one more user message into the
+   * running session. It returns false once the session's input is closed (it answered everything
+   * it was given and is ending); the caller then handles the text some other way.
+   */
+  readonly onInput?: (input: AgentInputHandle) => void;
 }
 
 /** One shell command in a task container (a schedule's trigger_command). */

@@ -21,6 +21,7 @@ import { formatEnvFile, writeEnvFile } from './env-file.ts';
 import { managedLabels } from './labels.ts';
 import { classifyOutcome, type AgentOutcome } from './outcome.ts';
 import { followAgentOutput } from './agent-output.ts';
+import { AgentInput, type AgentInputHandle } from './agent-input.ts';
 import type { AgentEvent } from './stream-json.ts';
 
 export type { AgentOutcome } from './outcome.ts';
@@ -99,6 +100,11 @@ export interface AgentRunSpec {
   readonly stopGraceSeconds?: number;
   /** Longest stdout line kept (`task_output.max_line_bytes`); the rest is dropped as it arrives. Default 4 MiB. */
   readonly maxLineBytes?: number;
+  /**
+   * Called once the agent runs, with a handle to write one more user message into the session
+   * (agent-input.ts); it returns false once the input is closed (the session answered everything).
+   */
+  readonly onInput?: (input: AgentInputHandle) => void;
 }
 
 export type AgentEventHandler = (event: AgentEvent) => void;
@@ -197,6 +203,8 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
   args.push(...(spec.extraArgs ?? []));
 
   args.push(spec.image, CONTAINER_PATHS.claudeBinary, '-p', '--output-format', 'stream-json', '--verbose');
+  // The prompt and any later message go in on stdin; each batch taken is echoed (agent-input.ts).
+  args.push('--input-format', 'stream-json', '--replay-user-messages');
   args.push('--model', spec.model);
   if (spec.effort) {
     if (!['low', 'medium', 'high', 'max'].includes(spec.effort)) throw invalid(`effort "${spec.effort}" is not valid`);
@@ -259,8 +267,14 @@ async function runContainer(
   spec.signal?.addEventListener('abort', onAbort, { once: true });
 
   child.stdin.on('error', () => undefined); // EPIPE when the container never started; the exit code tells.
-  child.stdin.end(spec.prompt);
-  const followed = followAgentOutput(child, spec.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, onEvent, log);
+  const input = new AgentInput(child.stdin);
+  input.send(spec.prompt);
+  const followed = followAgentOutput(child, spec.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, onEvent, log, input);
+  exited.then(
+    () => input.close(),
+    () => input.close(),
+  );
+  spec.onInput?.(input.handle());
 
   let exitCode: number | null;
   try {

@@ -40,6 +40,12 @@ export type AgentEvent =
   | ResultEvent
   /** A line that is not JSON (a warning, a crash message): kept, never fatal. */
   | { readonly type: 'raw'; readonly text: string }
+  /**
+   * `--replay-user-messages`: the CLI took `messages` user messages written to stdin into one turn.
+   * Input bookkeeping (agent-input.ts): it tells the caller which messages a turn took; it is not
+   * the agent's output and is not stored as an event.
+   */
+  | { readonly type: 'input_echo'; readonly messages: number }
   /** A line longer than the limit: its start is kept as a preview, the rest was never buffered. */
   | OutputTruncatedEvent;
 
@@ -108,6 +114,13 @@ function todosOf(input: unknown): TodoItem[] | null {
   });
 }
 
+/** One echoed batch: one text block per message written (a bare string is one message). */
+function inputEcho(message: unknown): AgentEvent {
+  const content = isObject(message) ? message['content'] : null;
+  const messages = Array.isArray(content) ? content.filter((b) => isObject(b) && b['type'] === 'text').length : typeof content === 'string' ? 1 : 0;
+  return { type: 'input_echo', messages };
+}
+
 /**
  * The events one line of output carries: none for a blank line or a message type nobody needs,
  * several for an assistant message with text and tool calls.
@@ -138,6 +151,7 @@ export function parseStreamLine(line: string): AgentEvent[] {
       return [];
     case 'assistant':
     case 'user': {
+      if (msg['type'] === 'user' && msg['isReplay'] === true) return [inputEcho(msg['message'])];
       const message = msg['message'];
       if (!isObject(message)) return [];
       const content = message['content'];

@@ -43,12 +43,15 @@ export interface TaskRow {
   readonly effort: string | null;
   /** Automatic retries after transient API failures, over all runs of the task. */
   readonly apiRetries: number;
+  /** For a `merged` mail: the task that handled it, and how (live into its session, or coalesced into its run). */
+  readonly mergedInto: number | null;
+  readonly mergeKind: 'live' | 'coalesced' | null;
 }
 
 /** The columns `toTaskRow` reads; every query that returns TaskRows selects exactly these. */
 export const TASK_COLUMNS = `id, repo_id, conversation_id, sender, subject, message_id, status, reason, detail, model_hint,
   model, session_id, cost_usd, turns, error, attempts, created_at, started_at, finished_at, network_sandbox,
-  effort, api_retries`;
+  effort, api_retries, merged_into, merge_kind`;
 
 export function toTaskRow(r: Record<string, unknown>): TaskRow {
   return {
@@ -74,6 +77,8 @@ export function toTaskRow(r: Record<string, unknown>): TaskRow {
     networkSandbox: r.network_sandbox === null || r.network_sandbox === undefined ? null : r.network_sandbox === 1,
     effort: (r.effort as string | null) ?? null,
     apiRetries: (r.api_retries as number | null) ?? 0,
+    mergedInto: (r.merged_into as number | null) ?? null,
+    mergeKind: (r.merge_kind as 'live' | 'coalesced' | null) ?? null,
   };
 }
 

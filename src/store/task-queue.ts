@@ -2,7 +2,9 @@
  * The durable queue: which task runs next, and the transitions of a running task.
  *
  * A task is runnable when it is `queued` and no other task of its conversation is `running`
- * (follow-ups wait for the running one). Oldest first. Claiming assigns the conversation:
+ * (follow-ups wait for the running one). Oldest first. Claiming coalesces the conversation's other
+ * queued mails into the run, and resumes the conversation's paused run (task-merges.ts). Claiming
+ * assigns the conversation:
  * the first of the mail's thread references that this repo already knows (and has not archived),
  * else a new id.
  * A running task holds a lease that its runner renews; a lapsed lease means the runner is gone.
@@ -10,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { writeTransaction, type Db } from './database.ts';
 import { getTask, type TaskRow, type TaskStatus } from './task-queries.ts';
-import { conversationIdTaken, conversationRecord } from './conversations.ts';
+import { conversationIdTaken } from './conversations.ts';
+import { coalesceQueued, knownConversation, reopenPausedTask } from './task-merges.ts';
 import { transitionTask, type ExpectedTaskState, type TaskOutcomeFields, type TaskOutcomeStatus, type TransitionResult } from './task-transitions.ts';
 
 export const LEASE_MS = 90_000;
@@ -22,6 +25,10 @@ export interface ClaimedTask {
   readonly isNewConversation: boolean;
   /** True when this is a re-run of a task interrupted by a shutdown or crash. */
   readonly isResume: boolean;
+  /** True when this run resumes a `paused` task because a new mail of its conversation arrived. */
+  readonly resumedFromPause: boolean;
+  /** The conversation's other queued mails, moved `queued → merged` into this run by the claim (oldest first). */
+  readonly coalesced: readonly number[];
 }
 
 function newConversationId(db: Db, repoId: string): string {
@@ -48,41 +55,63 @@ export function claimNextTask(db: Db, now: number = Date.now(), repoIds?: readon
          WHERE status = 'queued' AND (@repos IS NULL OR repo_id IN (SELECT value FROM json_each(@repos)))
          ORDER BY id LIMIT 200`,
       )
-      .all({ repos: repoIds ? JSON.stringify(repoIds) : null }) as Array<{ id: number; repo_id: string; conversation_id: string | null; thread_refs: string; attempts: number }>;
+      .all({ repos: repoIds ? JSON.stringify(repoIds) : null }) as Candidate[];
     for (const c of candidates) {
-      let conversationId = c.conversation_id;
-      let isNew = false;
-      if (!conversationId) {
-        const refs = safeRefs(c.thread_refs);
-        // A known, unarchived conversation (an archived one's files are gone: a reply starts anew; see conversation-gc.ts).
-        conversationId = refs.find((id) => conversationRecord(db, c.repo_id, id) === 'live') ?? null;
-        if (!conversationId) {
-          conversationId = newConversationId(db, c.repo_id);
-          isNew = true;
-        }
-      }
-      if (!isNew && conversationBusy(db, c.repo_id, conversationId)) {
-        // Remember the resolution so the dashboard shows the conversation while it waits.
-        db.prepare(`UPDATE tasks SET conversation_id = ? WHERE id = ?`).run(conversationId, c.id);
-        continue;
-      }
-      const isResume = c.attempts > 0;
-      // Read in this transaction, so it applies; the check keeps the one way a status changes.
-      const claimed = transitionTask(db, c.id, { status: 'queued', attempt: c.attempts }, { to: 'running', conversationId, leaseUntil: now + LEASE_MS }, now);
-      if (!claimed.applied) continue;
-      return { task: getTask(db, c.id)!, conversationId, isNewConversation: isNew, isResume };
+      // An earlier candidate's claim may have coalesced this one.
+      if (getTask(db, c.id)?.status !== 'queued') continue;
+      const claim = claimCandidate(db, c, now);
+      if (claim) return claim;
     }
     return null;
   });
 }
 
-function safeRefs(json: string): string[] {
-  try {
-    const v = JSON.parse(json) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && /^[0-9a-f]{8}$/.test(x)) : [];
-  } catch {
-    return [];
+interface Candidate {
+  id: number;
+  repo_id: string;
+  conversation_id: string | null;
+  thread_refs: string;
+  attempts: number;
+}
+
+/**
+ * Claims one queued mail's run, or returns null (its conversation is busy). A conversation whose
+ * latest run is paused resumes that run instead; either way, the conversation's other queued mails
+ * are coalesced into the run claimed (task-merges.ts).
+ */
+function claimCandidate(db: Db, c: Candidate, now: number): ClaimedTask | null {
+  const conversationId = c.conversation_id ?? knownConversation(db, c.repo_id, c.thread_refs);
+  if (!conversationId) return claimRun(db, { id: c.id, attempts: c.attempts }, newConversationId(db, c.repo_id), { isNew: true, resumedFromPause: false }, now);
+  if (conversationBusy(db, c.repo_id, conversationId)) {
+    // Remember the resolution so the dashboard shows the conversation while it waits.
+    db.prepare(`UPDATE tasks SET conversation_id = ? WHERE id = ?`).run(conversationId, c.id);
+    return null;
   }
+  const paused = reopenPausedTask(db, c.repo_id, conversationId, now);
+  const handler = paused ?? { id: c.id, attempts: c.attempts };
+  return claimRun(db, handler, conversationId, { isNew: false, resumedFromPause: paused !== null }, now);
+}
+
+function claimRun(
+  db: Db,
+  handler: { id: number; attempts: number },
+  conversationId: string,
+  flags: { isNew: boolean; resumedFromPause: boolean },
+  now: number,
+): ClaimedTask | null {
+  // Read in this transaction, so it applies; the check keeps the one way a status changes.
+  const claimed = transitionTask(db, handler.id, { status: 'queued', attempt: handler.attempts }, { to: 'running', conversationId, leaseUntil: now + LEASE_MS }, now);
+  if (!claimed.applied) return null;
+  const task = getTask(db, handler.id)!;
+  const coalesced = flags.isNew ? [] : coalesceQueued(db, task.repoId, conversationId, handler.id, now);
+  return {
+    task,
+    conversationId,
+    isNewConversation: flags.isNew,
+    isResume: !flags.resumedFromPause && handler.attempts > 0,
+    resumedFromPause: flags.resumedFromPause,
+    coalesced,
+  };
 }
 
 export function renewLease(db: Db, taskId: number, now: number = Date.now()): void {

@@ -145,11 +145,12 @@ test('SMTP refuses for a while (451, then connections refused) across a restart,
   env.smtp.setRefusing(true);
   let again: ReturnType<E2eEnv['restart']> | null = null;
   try {
-    // Two conversations, two tasks each; the second of each is sent once the first has its conversation.
+    // Two conversations, two tasks each; the second of each is sent once the first has completed
+    // (while it ran, it would be taken live into its session: one task, one reply).
     const firsts = await Promise.all(
       (['alpha', 'beta'] as const).map(async (repoId) => {
         const m1 = await env.send(repoId, `outage ${repoId}`, `[[bash:echo first-${repoId}]]`);
-        const conv = (await waitUntil(() => taskFor(cfg, m1)?.conversation_id, 60_000, `conversation of ${repoId}`))!;
+        const conv = (await waitUntil(() => (taskFor(cfg, m1)?.status === 'completed' ? taskFor(cfg, m1)?.conversation_id : undefined), 60_000, `${repoId}'s first task`))!;
         const m2 = await env.send(repoId, `Re: [ID:${conv}] outage ${repoId}`, `[[bash:echo second-${repoId}]]`);
         return { repoId, conv, m1, m2 };
       }),

@@ -15,7 +15,7 @@ import { waitUntil, type TestConfig } from '../harness/daemon-process.ts';
 import { TEST_DOCKERFILE } from '../harness/test-image.ts';
 import { runtimeCases } from '../harness/runtimes.ts';
 import { instanceId } from '../../src/instance-id.ts';
-import { ALICE, isAck, repoYaml, startE2eEnv, taskFor, type E2eEnv, type TaskRowView } from '../harness/e2e-env.ts';
+import { ALICE, isAck, readDb, repoYaml, startE2eEnv, taskFor, type E2eEnv, type TaskRowView } from '../harness/e2e-env.ts';
 
 const ALPHA_SECRET = 'alpha-secret-value-7f3a';
 const BETA_SECRET = 'beta-secret-value-91c2';
@@ -188,11 +188,20 @@ async function twoConversationsTogether(): Promise<void> {
     const a2 = await env.send('one', `Re: ${ack.subject}`, 'follow-up', { inReplyTo: ack.messageId!, references: [a, ack.messageId!] });
     await env.finalReplyTo(a);
     await env.finalReplyTo(b);
-    await env.finalReplyTo(a2);
-    const [ta, tb, ta2] = [taskFor(cfg, a)!, taskFor(cfg, b)!, taskFor(cfg, a2)!];
+    // Taken live into the running session (merged), or, when it arrived before the agent ran, run after it.
+    const ta2 = await waitUntil(() => {
+      const t = taskFor(cfg, a2);
+      return t?.status === 'merged' || t?.status === 'completed' ? t : undefined;
+    }, 90_000, 'the follow-up handled');
+    const [ta, tb] = [taskFor(cfg, a)!, taskFor(cfg, b)!];
     assert.ok(overlaps(ta, tb), 'two conversations ran at the same time');
     assert.equal(ta2.conversation_id, ta.conversation_id);
-    assert.ok(ta2.started_at! >= ta.finished_at!, 'the follow-up waited for its conversation');
+    if (ta2.status === 'merged') {
+      const into = readDb(cfg, (db) => (db.prepare('SELECT merged_into FROM tasks WHERE id = ?').get(ta2.id) as { merged_into: number }).merged_into);
+      assert.equal(into, ta.id, 'delivered into the running task of its conversation');
+    } else {
+      assert.ok(ta2.started_at! >= ta.finished_at!, 'the follow-up waited for its conversation');
+    }
     assert.equal(await daemon.stop('SIGTERM'), 0);
   } finally {
     await daemon.stop('SIGKILL');
@@ -331,7 +340,7 @@ for (const rt of runtimeCases()) {
     test('failures answer the sender: timeout (no container left), agent error, broken repo config; secrets stay in their repo', failuresAnswerTheSender);
     test('hostile attachment names land safely inside inbox/', hostileAttachmentNames);
     test('max_concurrent 1: two repos never run at once', oneAtATime);
-    test('max_concurrent 2: two conversations run together while a follow-up of a busy one waits', twoConversationsTogether);
+    test('max_concurrent 2: two conversations run together while a follow-up of a busy one joins its session or waits', twoConversationsTogether);
     test('SIGKILL mid-task: on restart the orphan container is removed and the task runs again once, with one final reply', sigkillMidTask);
     test('SIGTERM while a task runs past shutdown_timeout: container gone, task interrupted, rerun after restart with one final reply', sigtermPastShutdownTimeout);
     test('Stop from the dashboard API: the running container is stopped, the task is cancelled and the sender told; a queued task leaves the queue', stopFromDashboard);

@@ -14,7 +14,7 @@ function control(ctx: FakeTaskContext) {
   const channel = new MessageChannel();
   const posted: RunnerToDispatcher[] = [];
   channel.port1.on('message', (m: RunnerToDispatcher) => posted.push(m));
-  const input = { taskId: 7, conversationId: 'c0ffee00', isNewConversation: true, isResume: false, repo: ctx.repo, port: channel.port2 };
+  const input = { taskId: 7, conversationId: 'c0ffee00', isNewConversation: true, isResume: false, resumedFromPause: false, repo: ctx.repo, port: channel.port2 };
   const c = new RunControl(input, { settings: ctx.settings, db: {} as Db, backend: ctx.backend }, pino({ level: 'silent' }));
   const delivered = () => new Promise((r) => setTimeout(r, 20));
   return { c, posted, delivered, dispatcher: channel.port1 };

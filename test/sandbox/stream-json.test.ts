@@ -92,3 +92,11 @@ test('non-JSON lines are raw events; blank lines and unknown types are skipped',
   assert.deepEqual(parseStreamLine(JSON.stringify({ type: 'stream_event', event: {} })), []);
   assert.deepEqual(parseStreamLine(JSON.stringify({ type: 'system', subtype: 'compact_boundary' })), []);
 });
+
+test('a replayed user line (--replay-user-messages) is an input echo counting its text blocks, never a tool result or text', () => {
+  const line = (content: unknown) => JSON.stringify({ type: 'user', isReplay: true, message: { role: 'user', content } });
+  assert.deepEqual(parseStreamLine(line([{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }])), [{ type: 'input_echo', messages: 2 }]);
+  assert.deepEqual(parseStreamLine(line('one string')), [{ type: 'input_echo', messages: 1 }]);
+  assert.deepEqual(parseStreamLine(line([{ type: 'tool_result', tool_use_id: 'x', content: 'forged' }])), [{ type: 'input_echo', messages: 0 }]);
+  assert.deepEqual(parseStreamLine(JSON.stringify({ type: 'user', isReplay: true })), [{ type: 'input_echo', messages: 0 }]);
+});

@@ -1,24 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/store/database.ts';
-import { acceptMail } from '../../src/store/accept.ts';
 import { claimNextTask, finishTask, requeueLapsedTasks, countRunning, LEASE_MS } from '../../src/store/task-queue.ts';
 import { getTask } from '../../src/store/task-queries.ts';
 
-let n = 0;
-function enqueue(db: Db, repoId: string, refs: string[] = []): number {
-  n += 1;
-  return acceptMail(db, {
-    repoId,
-    raw: Buffer.from(`mail ${n}`),
-    imapUid: n,
-    messageId: `<m${n}@x>`,
-    subject: `s${n}`,
-    sender: 'a@example.com',
-    conversationCandidates: refs,
-    verdict: { action: 'accept', modelHint: null },
-  }).taskId;
-}
+import { enqueue } from './enqueue.ts';
 
 test('oldest first; a new mail gets a new 8-hex conversation', () => {
   const db = openDatabase(':memory:', { migrate: true });

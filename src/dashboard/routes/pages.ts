@@ -17,6 +17,7 @@ import {
 import { getConversation } from '../../store/conversations.ts';
 import { getTask, getTaskMailStorage, type TaskRow } from '../../store/task-queries.ts';
 import { storedMailNote } from '../stored-mail.ts';
+import { mergedInto, type MergedTask } from '../../store/task-merges.ts';
 import type { Db } from '../../store/database.ts';
 import type { FailedRepoView } from '../options.ts';
 import { listTaskEvents } from '../../store/task-events.ts';
@@ -76,12 +77,23 @@ function taskPage(d: DashboardDeps, c: Context): Response {
   const body = h`<h1 class="task-title">${subjectText(task)} <span class="muted">#${task.id}</span></h1>
 <section id="task-summary" class="task-summary">${taskSummary(task, replies, d.security.csrfToken, now, currentTaskStage(db, task.id))}</section>
 ${storedMailNote(getTaskMailStorage(db, task.id))}
+${handledMails(mergedInto(db, task.id))}
 <h2>Timeline</h2>
 <ol id="timeline" class="timeline" data-task-id="${task.id}" data-after="${lastId}" data-stream="/api/stream/tasks/${task.id}">
 ${events.map(timelineEvent)}
 </ol>
 ${events.length === 0 ? h`<p class="muted" id="timeline-empty">${archivedNote(db, task) ?? 'No events yet.'}</p>` : ''}`;
   return sendHtml(c, layout(pageContext(d, c), `#${task.id} ${subjectText(task)}`, 'task', body));
+}
+
+/** The follow-ups a task handled besides its own mail: coalesced into its run, or delivered live into its session. */
+function handledMails(mails: readonly MergedTask[]): SafeHtml {
+  if (!mails.length) return h``;
+  return h`<h2>Mails handled</h2>
+<p class="muted">Besides its own mail, this task answered these follow-ups in one reply.</p>
+<ul class="handled-mails" data-role="handled-mails">
+${mails.map((m) => h`<li data-task-id="${m.id}"><a href="/tasks/${m.id}">#${m.id}</a> ${m.kind} · <span class="sender">${m.sender ?? '(unknown sender)'}</span> · received ${timeTag(m.createdAt)}</li>`)}
+</ul>`;
 }
 
 function conversationPage(d: DashboardDeps, c: Context, repoId: string, convId: string): Response {

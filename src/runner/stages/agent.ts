@@ -25,6 +25,7 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
     body: ctx.bodyText,
     attachments: conversation.attachments,
     resumedAfterRestart: ctx.isResume,
+    ...promptMails(ctx),
   };
   const parts = { inputs, conversation, image, net };
   const runOnce = (p: PromptInput, resume: string | null) => runAgentOnce(ctx, parts, buildPrompt(p), resume);
@@ -44,7 +45,21 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
     ctx.events.finish();
   }
   if (outcome.sessionId) await saveSession(ctx, outcome.sessionId);
-  return outcome;
+  // Follow-ups taken live: one reply covers every turn (each answer after a line naming its follow-ups).
+  const covering = outcome.kind === 'success' ? ctx.live?.replyText() : null;
+  return covering && outcome.kind === 'success' ? { ...outcome, result: covering } : outcome;
+}
+
+/**
+ * With follow-ups coalesced into the run, or when it resumes a paused run, the prompt has one
+ * block per mail (sender and time) instead of the bare body; a paused run's own mail was in its
+ * first prompt already.
+ */
+function promptMails(ctx: TaskContext): Pick<PromptInput, 'mails' | 'resumedAfterPause'> {
+  if (!ctx.coalesced.length && !ctx.resumedFromPause) return {};
+  const own = { from: ctx.task.sender ?? '', receivedAt: ctx.task.createdAt, body: ctx.bodyText };
+  const others = ctx.coalesced.map((m) => ({ from: m.sender, receivedAt: m.receivedAt, body: m.bodyText }));
+  return { mails: ctx.resumedFromPause ? others : [own, ...others], resumedAfterPause: ctx.resumedFromPause };
 }
 
 /** The task's network, sandboxed or not; also the trigger stage's (src/runner/stages/trigger.ts). */
@@ -79,6 +94,7 @@ interface RunParts {
 function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume: string | null): Promise<AgentOutcome> {
   const { paths } = parts.conversation;
   const onEvent = (e: AgentEvent) => {
+    ctx.live?.observe(e);
     ctx.events.record(e);
     if (e.type === 'system_init' && e.sessionId) {
       const sessionId = e.sessionId;
@@ -105,9 +121,10 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       timeoutMs: parts.inputs.repoConfig.timeoutSeconds * 1000,
       maxLineBytes: ctx.settings.taskOutput.maxLineBytes,
       signal: ctx.signal,
+      onInput: (input) => ctx.live?.attach(input),
     },
     onEvent,
-  );
+  ).finally(() => ctx.live?.detach());
 }
 
 async function saveSession(ctx: TaskContext, sessionId: string): Promise<void> {

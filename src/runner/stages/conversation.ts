@@ -21,7 +21,7 @@ export interface ConversationState {
   /** The Claude session to resume; null for a fresh one. */
   readonly resumeSessionId: string | null;
   readonly paths: ConversationPaths;
-  /** File names of the mail's attachments as saved in inbox/. */
+  /** File names of the handled mails' attachments as saved in inbox/. */
   readonly attachments: readonly string[];
   /** The cost total the resumed session carries into the run's `total_cost_usd` (see src/runner/session-cost.ts). */
   readonly carriedCostUsd: number;
@@ -41,8 +41,20 @@ export async function conversationStage(ctx: TaskContext, inputs: RepoInputs): P
   }
   ctx.store.setModel(model);
   ctx.store.setEffort(effort);
-  const saved = await saveAttachments(ctx.store.rawMessage(), ctx.conversations, ctx.conversationId);
-  return { model, effort, resumeSessionId, paths, attachments: saved.map((s) => s.savedName), carriedCostUsd };
+  return { model, effort, resumeSessionId, paths, attachments: await saveAllAttachments(ctx), carriedCostUsd };
+}
+
+/**
+ * Every handled mail's attachments, in order: the task's own (not again when resuming a paused
+ * run: its first run saved them), then each coalesced follow-up's.
+ */
+async function saveAllAttachments(ctx: TaskContext): Promise<string[]> {
+  const raws = [...(ctx.resumedFromPause ? [] : [ctx.store.rawMessage()]), ...ctx.coalesced.map((m) => m.raw)];
+  const names: string[] = [];
+  for (const raw of raws) {
+    for (const s of await saveAttachments(raw, ctx.conversations, ctx.conversationId)) names.push(s.savedName);
+  }
+  return names;
 }
 
 /**

@@ -71,6 +71,8 @@ function taskBudget(ctx: TaskContext, repoConfig: RepoConfig): number | null {
 /** An empty reply (or a new mail with neither subject nor body) gets an explanation, not a run. */
 function requireSomethingToDo(ctx: TaskContext): void {
   if (ctx.bodyText.trim() || (ctx.isFirstTask && ctx.subject.trim())) return;
+  // A paused run has its own work to continue; coalesced follow-ups count as one request.
+  if (ctx.resumedFromPause || ctx.coalesced.some((m) => m.bodyText.trim())) return;
   throw new UserFacingError(
     'MAIL_EMPTY',
     ctx.isFirstTask

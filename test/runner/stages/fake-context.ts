@@ -218,7 +218,8 @@ export function taskRow(overrides: Partial<TaskRow> = {}): TaskRow {
   return {
     id: 7, repoId: 'api', conversationId: 'c0ffee00', sender: 'alice@example.com', subject: 'Re: Fix the build', messageId: '<m1@example.com>',
     status: 'running', reason: null, detail: null, modelHint: null, model: null, sessionId: null, costUsd: null, turns: null, error: null,
-    attempts: 1, createdAt: 0, startedAt: 0, finishedAt: null, networkSandbox: null, effort: null, apiRetries: 0, ...overrides,
+    attempts: 1, createdAt: 0, startedAt: 0, finishedAt: null, networkSandbox: null, effort: null, apiRetries: 0, mergedInto: null, mergeKind: null,
+    ...overrides,
   };
 }
 
@@ -243,6 +244,9 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
     isFirstTask: true,
     isResume: false,
     schedule: null,
+    resumedFromPause: false,
+    coalesced: [],
+    live: null,
     settings: {
       databasePath: path.join(dir, 'airut.db'),
       allowedModels: ['sonnet', 'opus', 'haiku'],
