@@ -8,6 +8,7 @@
 import type { AgentEvent, AgentOutcome, TaskNetwork } from '../../sandbox/execution-backend.ts';
 import { RETRY_PROMPT, runWithRetries, type RetriedOutcome } from '../api-retry.ts';
 import { buildPrompt, type PromptInput } from '../prompt.ts';
+import { RunBudget } from '../run-budget.ts';
 import type { TaskContext } from '../task-context.ts';
 import { UserFacingError } from '../user-facing-error.ts';
 import type { ConversationState } from './conversation.ts';
@@ -28,17 +29,20 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
     ...promptMails(ctx),
   };
   const parts = { inputs, conversation, image, net };
-  const runOnce = (p: PromptInput, resume: string | null) => runAgentOnce(ctx, parts, buildPrompt(p), resume);
+  // Every run of the task gets what is left of its one budget (run-budget.ts).
+  const budget = new RunBudget(inputs.budgetUsd, conversation.resumeSessionId, conversation.carriedCostUsd);
+  const run = async (text: string, resume: string | null): Promise<AgentOutcome> =>
+    budget.exhausted() ? budget.exceeded(resume) : budget.note(await runAgentOnce(ctx, parts, text, resume, budget.left()));
   const first = async (): Promise<AgentOutcome> => {
-    const outcome = await runOnce(prompt, conversation.resumeSessionId);
+    const outcome = await run(buildPrompt(prompt), conversation.resumeSessionId);
     if (outcome.kind !== 'failed' || !outcome.promptTooLong || !conversation.resumeSessionId) return outcome;
     ctx.log.warn('the session no longer fits the context; retrying once in a fresh session');
-    return runOnce({ ...prompt, summaryOfEarlierSession: summaryOfConversation(ctx) }, null);
+    return run(buildPrompt({ ...prompt, summaryOfEarlierSession: summaryOfConversation(ctx) }), null);
   };
   let outcome: RetriedOutcome;
   try {
     // Transient API failures: wait and resume the same session (api-retry.ts).
-    outcome = await runWithRetries(ctx, ctx.repo.retries, conversation.resumeSessionId, first, (session) => runAgentOnce(ctx, parts, RETRY_PROMPT, session));
+    outcome = await runWithRetries(ctx, ctx.repo.retries, conversation.resumeSessionId, first, (session) => run(RETRY_PROMPT, session));
   } finally {
     await net.close();
     // After the network log's own marker; stores the last result if the cap held it back.
@@ -91,7 +95,7 @@ interface RunParts {
   readonly net: TaskNetwork;
 }
 
-function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume: string | null): Promise<AgentOutcome> {
+function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume: string | null, budgetUsd: number | null): Promise<AgentOutcome> {
   const { paths } = parts.conversation;
   const onEvent = (e: AgentEvent) => {
     ctx.live?.observe(e);
@@ -112,7 +116,7 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox },
       extraMounts: [{ source: paths.gitconfig, target: CONTAINER_GITCONFIG }],
       model: parts.conversation.model,
-      maxBudgetUsd: parts.inputs.budgetUsd,
+      maxBudgetUsd: budgetUsd,
       effort: parts.conversation.effort,
       resumeSessionId: resume,
       prompt,

@@ -115,20 +115,40 @@ test('the agent run is given the task budget as maxBudgetUsd (none when there is
   assert.equal(none.backend.runs[0]!.maxBudgetUsd, null);
 });
 
-test('every run gets the task budget as it is, a resumed one too (the CLI checks it against its own spend)', async () => {
+test("each run of a task gets what is left of the task's one budget: the first run's own spend is taken off the next", async () => {
   const base = fakeContext();
   const budget = { taskUsd: 0.5, senderPerDayUsd: null, senderPerMonthUsd: null, repoPerDayUsd: null, repoPerMonthUsd: null };
   const ctx = fakeContext({ repo: { ...base.repo, budget }, backend: base.backend, mirror: base.mirror, store: base.store, events: base.events });
   const { inputs, conversation } = await ready(ctx);
   ctx.backend.outcomes = [
+    // The resumed session carried $0.25 in and reports its total: this run spent $0.05.
     { kind: 'failed', error: 'prompt is too long', sessionId: 'sess-1', exitCode: 1, costUsd: 0.3, promptTooLong: true, transient: null },
     success('fresh'),
   ];
   await agentStage(ctx, inputs, { ...conversation, resumeSessionId: 'sess-1', carriedCostUsd: 0.25 }, 'airut-api:1');
   assert.deepEqual(ctx.backend.runs.map((r) => [r.resumeSessionId, r.maxBudgetUsd]), [
     ['sess-1', 0.5],
-    [null, 0.5],
+    [null, 0.45],
   ]);
+});
+
+test('retries after transient failures share the budget; one with nothing left is not made and the task is budget_exceeded', async () => {
+  const base = fakeContext();
+  const budget = { taskUsd: 0.5, senderPerDayUsd: null, senderPerMonthUsd: null, repoPerDayUsd: null, repoPerMonthUsd: null };
+  const retries = { maxRetries: 5, initialDelaySeconds: 0, maxDelaySeconds: 0, maxTotalWaitSeconds: 0 };
+  const ctx = fakeContext({ repo: { ...base.repo, budget, retries }, backend: base.backend, mirror: base.mirror, store: base.store, events: base.events });
+  const { inputs, conversation } = await ready(ctx);
+  const failing = (costUsd: number): AgentOutcome => ({
+    kind: 'failed', error: 'API Error: 529', sessionId: 'sess-9', exitCode: 1, costUsd, promptTooLong: false,
+    transient: { kind: 'overloaded', detail: 'API 529 overloaded_error' },
+  });
+  // Session totals as the CLI reports them: 0.3 after the first run, 0.5 after the second.
+  ctx.backend.outcomes = [failing(0.3), failing(0.5)];
+  const outcome = await agentStage(ctx, inputs, conversation, 'airut-api:1');
+  assert.deepEqual(ctx.backend.runs.map((r) => r.maxBudgetUsd), [0.5, 0.2]);
+  assert.equal(outcome.kind, 'budget_exceeded');
+  assert.equal(outcome.sessionId, 'sess-9');
+  assert.ok(outcome.kind === 'budget_exceeded' && outcome.costUsd === 0.5, 'the session total, as the CLI would report it');
 });
 
 const overloaded = (sessionId: string | null): AgentOutcome => ({
