@@ -77,7 +77,7 @@ test('a 529 twice then success: two retries resume the same session, the task co
   }
 });
 
-test('a 529 until the retries run out: the task is paused and its reply says so', async () => {
+test('a 529 until the retries run out: the task is paused and its reply says so; a reply in the thread resumes and completes it', async () => {
   const alpha = await env.repo('alpha', repoYaml(), {
     extra: { retries: { max_retries: 2, initial_delay_seconds: 1, max_delay_seconds: 1, max_total_wait_seconds: 60 } },
   });
@@ -96,6 +96,21 @@ test('a 529 until the retries run out: the task is paused and its reply says so'
     assert.equal(columns(cfg, t.id).api_retries, 2);
     assert.equal(columns(cfg, t.id).effort, null, 'no effort configured: none recorded, no --effort');
     assert.equal(retryEvents(cfg, t.id).length, 2);
+
+    // The API is back; any reply in the thread resumes the paused task in its session.
+    env.mock.setScript(scriptedAgent);
+    const before = env.mock.messageRequests().length;
+    const r = await env.send('alpha', `Re: ${reply.subject}`, 'please go on', { inReplyTo: reply.messageId!, references: [m, reply.messageId!] });
+    const done = await env.finalReplyTo(r, 180_000);
+    assert.match(done.text ?? '', /Done\./);
+    const [resumed, mail] = [taskFor(cfg, m)!, taskFor(cfg, r)!];
+    assert.equal(resumed.status, 'completed', 'the paused task itself ran again and completed');
+    assert.equal(resumed.session_id, t.session_id, 'in the same session');
+    assert.equal(mail.status, 'merged', 'the reply was coalesced into the paused task');
+    assert.equal(done.header('x-airut-conversation'), resumed.conversation_id);
+    const agent = env.mock.messageRequests().slice(before).map((q) => q.body as MessagesRequestBody).filter((b) => b && isAgentRequest(b));
+    assert.match(allMessageText(agent[agent.length - 1]!), /\[\[always-overloaded\]\][\s\S]*please go on/, 'one history: the paused run and the reply');
+    assert.equal(env.finalRepliesTo(r).length, 1, 'one reply');
     assert.equal(await daemon.stop('SIGTERM'), 0);
   } finally {
     await daemon.stop('SIGKILL');
