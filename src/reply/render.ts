@@ -16,7 +16,7 @@ export interface UsageSummary {
   readonly turns?: number | null;
   readonly durationMs?: number | null;
   readonly model?: string | null;
-  /** The sender's spend in the repository, this task included; shown when a sender cap is set. */
+  /** The sender's spend in the repository, this task included; in every reply, against the caps where set. */
   readonly senderSpend?: SenderSpendFooter | null;
 }
 

@@ -134,12 +134,13 @@ function budgetExceededMarkdown(costUsd: number, budgetUsd: number | null): stri
 
 /**
  * The sender's spend in the repository with this task's cost (not recorded yet: it is recorded with
- * this reply), shown when a sender cap is set so that the sender sees how close they are.
+ * this reply), in every reply, against the caps where they are set so the sender sees how close
+ * they are.
  */
 function senderSpendFooter(ctx: TaskContext, costUsd: number): SenderSpendFooter | null {
   const { senderPerDayUsd, senderPerMonthUsd } = ctx.repo.budget;
   const sender = ctx.task.sender;
-  if (sender === null || (senderPerDayUsd === null && senderPerMonthUsd === null)) return null;
+  if (sender === null) return null;
   const spent = ctx.store.senderSpend(sender, ctx.now());
   return { dayUsd: spent.dayUsd + costUsd, monthUsd: spent.monthUsd + costUsd, dayCapUsd: senderPerDayUsd, monthCapUsd: senderPerMonthUsd };
 }

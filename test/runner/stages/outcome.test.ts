@@ -24,7 +24,7 @@ async function finish(outcome: AgentOutcome | RetriedOutcome, overrides: Partial
 test('success: the answer with its usage footer, the outbox files attached, the task completed', async () => {
   const { result, reply } = await finish(success('All green.'), {}, (_ctx, outbox) => fs.writeFileSync(path.join(outbox, 'report.txt'), 'ok'));
   assert.deepEqual(result, { taskId: 7, status: 'completed' });
-  assert.deepEqual(reply!.body, { kind: 'reply', markdown: 'All green.', usage: { costUsd: 0.5, turns: 3, durationMs: 1200, model: 'sonnet', senderSpend: null } });
+  assert.deepEqual(reply!.body, { kind: 'reply', markdown: 'All green.', usage: { costUsd: 0.5, turns: 3, durationMs: 1200, model: 'sonnet', senderSpend: { dayUsd: 0.5, monthUsd: 0.5, dayCapUsd: null, monthCapUsd: null } } });
   assert.deepEqual(reply!.attachments.map((a) => a.filename), ['report.txt']);
   assert.deepEqual(reply!.finish, { model: 'sonnet', sessionId: 'sess-1', status: 'completed', costUsd: 0.5, turns: 3, error: null });
 });
