@@ -23,6 +23,9 @@ export interface OperatorActionsDeps {
 
 type StopResult = Awaited<ReturnType<DashboardActions['stopTask']>>;
 
+const PAUSED_STOPPED_NOTICE =
+  'Your paused task was **stopped** by an operator and will not resume by itself. The work done so far is kept: reply to this mail to give the conversation a new task.';
+
 const REMOVED_FROM_QUEUE_NOTICE =
   'Your task was **removed from the queue** by an operator before it started. Reply to this mail to ask again.';
 
@@ -33,7 +36,8 @@ export function operatorActions(deps: OperatorActionsDeps): DashboardActions {
       if (!task) return { ok: false, status: 'unknown', message: `task ${taskId} does not exist` };
       if (task.status === 'running') return stopRunning(deps, taskId);
       if (task.status === 'queued') return removeQueued(deps, taskId, task.repoId);
-      return { ok: false, status: task.status, message: `the task is ${task.status}; only queued or running tasks can be stopped` };
+      if (task.status === 'paused') return cancelPaused(deps, taskId, task.repoId);
+      return { ok: false, status: task.status, message: `the task is ${task.status}; only queued, running or paused tasks can be stopped` };
     },
   };
 }
@@ -42,6 +46,28 @@ function stopRunning(deps: OperatorActionsDeps, taskId: number): StopResult {
   return deps.cancelRunning(taskId, 'user')
     ? { ok: true, status: 'running', message: 'stopping: the container is being stopped and the sender will be told' }
     : { ok: false, status: 'running', message: 'the task is not running in this process' };
+}
+
+/**
+ * A paused task (transient API failures outlasted its retries) would resume on the next reply in
+ * its thread; stopped, it ends cancelled and a reply starts a new task of the conversation instead.
+ */
+async function cancelPaused(deps: OperatorActionsDeps, taskId: number, repoId: string): Promise<StopResult> {
+  const repo = deps.repos[repoId];
+  if (!repo) return { ok: false, status: 'paused', message: 'the task belongs to a repository that is no longer configured' };
+  const done = await finishTaskWithMail(
+    deps.db,
+    repo,
+    taskId,
+    { kind: 'notice', markdown: PAUSED_STOPPED_NOTICE },
+    { status: 'cancelled', error: 'stopped by an operator while paused' },
+    ['paused'],
+  );
+  deps.feed.taskChanged(taskId);
+  deps.mailQueued();
+  return done
+    ? { ok: true, status: 'cancelled', message: 'stopped: it will not resume; the sender was told' }
+    : { ok: false, status: getTask(deps.db, taskId)?.status ?? 'unknown', message: 'the task was resumed meanwhile' };
 }
 
 async function removeQueued(deps: OperatorActionsDeps, taskId: number, repoId: string): Promise<StopResult> {

@@ -119,15 +119,22 @@ function mergedLine(t: TaskRow): SafeHtml {
   return link ? h`<div class="merged-line">${link}</div>` : h``;
 }
 
+/** Queued and running tasks stop; a paused one is stopped from being resumed by a reply. */
 export function canStop(status: string): boolean {
-  return status === 'queued' || status === 'running';
+  return status === 'queued' || status === 'running' || status === 'paused';
+}
+
+function stopLabel(status: string): string {
+  if (status === 'running') return 'Stop task';
+  if (status === 'paused') return 'Do not resume';
+  return 'Remove from queue';
 }
 
 export function stopForm(t: TaskRow, csrfToken: string): SafeHtml {
   if (!canStop(t.status)) return h``;
   return h`<form class="stop-form" method="post" action="/api/tasks/${t.id}/stop" data-task-id="${t.id}">
 <input type="hidden" name="csrf" value="${csrfToken}">
-<button type="submit" class="danger" data-role="stop">${t.status === 'running' ? 'Stop task' : 'Remove from queue'}</button>
+<button type="submit" class="danger" data-role="stop">${stopLabel(t.status)}</button>
 <span class="stop-message" data-role="stop-message" aria-live="polite"></span>
 </form>`;
 }

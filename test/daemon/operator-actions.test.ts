@@ -43,6 +43,19 @@ describe('operator actions: Stop', () => {
     assert.deepEqual(s.cancels, []);
   });
 
+  it('stops a paused task from resuming: cancelled, its sender told; a reply then starts a new task instead', async () => {
+    const s = setup();
+    const id = queuedTask(s.db, RAW);
+    const claimed = claimNextTask(s.db)!;
+    finishTask(s.db, id, { status: 'running', attempt: claimed.task.attempts }, { status: 'paused', error: 'API 529' });
+    assert.deepEqual(await s.actions.stopTask(id), { ok: true, status: 'cancelled', message: 'stopped: it will not resume; the sender was told' });
+    assert.equal(getTask(s.db, id)?.status, 'cancelled');
+    assert.equal(getTask(s.db, id)?.error, 'stopped by an operator while paused');
+    assert.deepEqual(listMailForTask(s.db, id).map((m) => m.kind), ['notice']);
+    assert.deepEqual(s.changed, [id]);
+    assert.deepEqual(s.cancels, []);
+  });
+
   it('asks the dispatcher to stop a running task, as the user', async () => {
     const s = setup();
     const id = queuedTask(s.db, RAW);
@@ -77,7 +90,7 @@ describe('operator actions: Stop', () => {
     assert.deepEqual(await s.actions.stopTask(id), {
       ok: false,
       status: 'completed',
-      message: 'the task is completed; only queued or running tasks can be stopped',
+      message: 'the task is completed; only queued, running or paused tasks can be stopped',
     });
     assert.deepEqual(listMailForTask(s.db, id), []);
   });
