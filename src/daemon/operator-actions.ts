@@ -35,8 +35,8 @@ export function operatorActions(deps: OperatorActionsDeps): DashboardActions {
       const task = getTask(deps.db, taskId);
       if (!task) return { ok: false, status: 'unknown', message: `task ${taskId} does not exist` };
       if (task.status === 'running') return stopRunning(deps, taskId);
-      if (task.status === 'queued') return removeQueued(deps, taskId, task.repoId);
-      if (task.status === 'paused') return cancelPaused(deps, taskId, task.repoId);
+      if (task.status === 'queued') return cancelWaiting(deps, taskId, task.repoId, REMOVE_QUEUED);
+      if (task.status === 'paused') return cancelWaiting(deps, taskId, task.repoId, CANCEL_PAUSED);
       return { ok: false, status: task.status, message: `the task is ${task.status}; only queued, running or paused tasks can be stopped` };
     },
   };
@@ -48,42 +48,43 @@ function stopRunning(deps: OperatorActionsDeps, taskId: number): StopResult {
     : { ok: false, status: 'running', message: 'the task is not running in this process' };
 }
 
+/** How a task that does not run is cancelled from one state: what the sender and the operator read. */
+interface CancelWaiting {
+  readonly from: 'queued' | 'paused';
+  readonly notice: string;
+  readonly error: string;
+  readonly done: string;
+  readonly lost: string;
+}
+
+/** A queued task leaves the queue before it started. */
+const REMOVE_QUEUED: CancelWaiting = {
+  from: 'queued',
+  notice: REMOVED_FROM_QUEUE_NOTICE,
+  error: 'removed from the queue by an operator',
+  done: 'removed from the queue; the sender was told',
+  lost: 'the task left the queue meanwhile',
+};
+
 /**
  * A paused task (transient API failures outlasted its retries) would resume on the next reply in
  * its thread; stopped, it ends cancelled and a reply starts a new task of the conversation instead.
  */
-async function cancelPaused(deps: OperatorActionsDeps, taskId: number, repoId: string): Promise<StopResult> {
-  const repo = deps.repos[repoId];
-  if (!repo) return { ok: false, status: 'paused', message: 'the task belongs to a repository that is no longer configured' };
-  const done = await finishTaskWithMail(
-    deps.db,
-    repo,
-    taskId,
-    { kind: 'notice', markdown: PAUSED_STOPPED_NOTICE },
-    { status: 'cancelled', error: 'stopped by an operator while paused' },
-    ['paused'],
-  );
-  deps.feed.taskChanged(taskId);
-  deps.mailQueued();
-  return done
-    ? { ok: true, status: 'cancelled', message: 'stopped: it will not resume; the sender was told' }
-    : { ok: false, status: getTask(deps.db, taskId)?.status ?? 'unknown', message: 'the task was resumed meanwhile' };
-}
+const CANCEL_PAUSED: CancelWaiting = {
+  from: 'paused',
+  notice: PAUSED_STOPPED_NOTICE,
+  error: 'stopped by an operator while paused',
+  done: 'stopped: it will not resume; the sender was told',
+  lost: 'the task was resumed meanwhile',
+};
 
-async function removeQueued(deps: OperatorActionsDeps, taskId: number, repoId: string): Promise<StopResult> {
+async function cancelWaiting(deps: OperatorActionsDeps, taskId: number, repoId: string, c: CancelWaiting): Promise<StopResult> {
   const repo = deps.repos[repoId];
-  if (!repo) return { ok: false, status: 'queued', message: 'the task belongs to a repository that is no longer configured' };
-  const done = await finishTaskWithMail(
-    deps.db,
-    repo,
-    taskId,
-    { kind: 'notice', markdown: REMOVED_FROM_QUEUE_NOTICE },
-    { status: 'cancelled', error: 'removed from the queue by an operator' },
-    ['queued'],
-  );
+  if (!repo) return { ok: false, status: c.from, message: 'the task belongs to a repository that is no longer configured' };
+  const done = await finishTaskWithMail(deps.db, repo, taskId, { kind: 'notice', markdown: c.notice }, { status: 'cancelled', error: c.error }, [c.from]);
   deps.feed.taskChanged(taskId);
   deps.mailQueued();
   return done
-    ? { ok: true, status: 'cancelled', message: 'removed from the queue; the sender was told' }
-    : { ok: false, status: getTask(deps.db, taskId)?.status ?? 'unknown', message: 'the task left the queue meanwhile' };
+    ? { ok: true, status: 'cancelled', message: c.done }
+    : { ok: false, status: getTask(deps.db, taskId)?.status ?? 'unknown', message: c.lost };
 }
