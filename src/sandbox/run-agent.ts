@@ -14,11 +14,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { AirutError } from '../errors.ts';
 import { logger, type Logger } from '../log/logger.ts';
 import { tailLines, type ContainerRuntime } from './container-runtime.ts';
-import { formatEnvFile, writeEnvFile } from './env-file.ts';
-import { managedLabels } from './labels.ts';
+import { writeEnvFile } from './env-file.ts';
+import { envArgs, invalidSpec as invalid, isolationArgs, SAFE_ARG, type ResourceLimits } from './container-args.ts';
 import { classifyOutcome, type AgentOutcome } from './outcome.ts';
 import { followAgentOutput } from './agent-output.ts';
 import { AgentInput, type AgentInputHandle } from './agent-input.ts';
@@ -46,16 +45,7 @@ export interface AgentMounts {
   readonly outbox: string;
 }
 
-export interface ResourceLimits {
-  /** `--memory`, e.g. `2g`. */
-  readonly memory: string;
-  /** `--cpus`, e.g. `1` or `1.5`. */
-  readonly cpus: string;
-  /** `--pids-limit`. */
-  readonly pids: number;
-}
-
-export const DEFAULT_LIMITS: ResourceLimits = { memory: '2g', cpus: '1', pids: 512 };
+export { DEFAULT_LIMITS, type ResourceLimits } from './container-args.ts';
 
 export interface AgentRunSpec {
   readonly runtime: ContainerRuntime;
@@ -120,15 +110,9 @@ export type AgentEventHandler = (event: AgentEvent) => void;
 const SANDBOX_OWNED_ENV = new Set(['IS_SANDBOX', 'CLAUDE_CONFIG_DIR']);
 /** Ignored when a task sets it (repositories set it before the daemon did): the `-e` flag wins. */
 const SANDBOX_FORCED_ENV = new Set(['CLAUDE_CODE_MAX_RETRIES']);
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const SAFE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:@/[\]-]*$/;
 const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 /** How often a Docker run checks whether its container exists yet (to drop the env file). */
 const ENV_FILE_POLL_MS = 50;
-
-function invalid(message: string): AirutError {
-  return new AirutError('SANDBOX_SPEC_INVALID', message);
-}
 
 function hostPath(label: string, path: string): string {
   if (!isAbsolute(path)) throw invalid(`${label} mount "${path}" must be an absolute path`);
@@ -143,51 +127,17 @@ function hostPath(label: string, path: string): string {
  * from validation errors.
  */
 export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: string[]; envFileText: string } {
-  if (!SAFE_ARG.test(spec.name)) throw invalid(`container name "${spec.name}" is not valid`);
-  if (!SAFE_ARG.test(spec.image)) throw invalid(`image "${spec.image}" is not valid`);
   if (!SAFE_ARG.test(spec.model)) throw invalid(`model "${spec.model}" is not valid`);
   if (spec.resumeSessionId !== null && !/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(spec.resumeSessionId)) {
     throw invalid(`session id "${spec.resumeSessionId}" is not valid`);
   }
-  if (!/^[0-9]+(\.[0-9]+)?[bkmg]?$/i.test(spec.limits.memory)) throw invalid(`memory limit "${spec.limits.memory}"`);
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(spec.limits.cpus)) throw invalid(`cpu limit "${spec.limits.cpus}"`);
-  if (!Number.isInteger(spec.limits.pids) || spec.limits.pids <= 0) throw invalid(`pids limit ${spec.limits.pids}`);
-
   const own = spec.relabelMounts ? ':Z' : '';
-  const args = ['run', '-i', '--name', spec.name];
-  args.push(...spec.runtime.labelArgs(managedLabels(spec.labels)));
-  args.push(
-    '--cap-drop=ALL',
-    '--security-opt',
-    'no-new-privileges',
-    '--memory',
-    spec.limits.memory,
-    '--cpus',
-    spec.limits.cpus,
-    '--pids-limit',
-    String(spec.limits.pids),
-  );
-  if (spec.network !== 'default') {
-    if (!SAFE_ARG.test(spec.network)) throw invalid(`network "${spec.network}" is not valid`);
-    args.push('--network', spec.network);
-  }
-
-  const env: Record<string, string> = {};
-  const sandboxEnv = spec.sandboxEnv ?? {};
-  for (const [name, value] of Object.entries(spec.env)) {
-    if (Object.prototype.hasOwnProperty.call(sandboxEnv, name) || SANDBOX_FORCED_ENV.has(name)) continue;
-    if (SANDBOX_OWNED_ENV.has(name)) throw invalid(`environment variable "${name}" is reserved (the sandbox sets it)`);
-    env[name] = value;
-  }
-  const envFileText = formatEnvFile(env);
-  // podman splits a list flag's value at commas.
-  if (!isAbsolute(envFilePath) || /[,\n\0]/.test(envFilePath)) throw invalid(`env file path "${envFilePath}" must be absolute, without ',' or a newline`);
-  // `-e` flags after it win over the file: the sandbox's own variables below cannot be overridden.
-  args.push('--env-file', envFilePath);
-  for (const [name, value] of Object.entries(sandboxEnv)) {
-    if (!ENV_NAME.test(name) || /[\n\0]/.test(value)) throw invalid(`sandbox environment variable "${name}" is not valid`);
-    args.push('-e', `${name}=${value}`);
-  }
+  const args = ['run', '-i', ...isolationArgs(spec)];
+  // A repository's own value of a variable the sandbox forces is dropped, not refused (see SANDBOX_FORCED_ENV).
+  const taskEnv = Object.fromEntries(Object.entries(spec.env).filter(([name]) => !SANDBOX_FORCED_ENV.has(name)));
+  const env = envArgs(taskEnv, spec.sandboxEnv ?? {}, envFilePath, SANDBOX_OWNED_ENV);
+  args.push(...env.args);
+  const envFileText = env.envFileText;
   args.push('-e', 'IS_SANDBOX=1', '-e', `CLAUDE_CONFIG_DIR=${CONTAINER_PATHS.claudeState}`, '-e', 'CLAUDE_CODE_MAX_RETRIES=0');
 
   args.push('-w', CONTAINER_PATHS.workspace);

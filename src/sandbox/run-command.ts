@@ -11,14 +11,11 @@ import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { AirutError } from '../errors.ts';
 import { logger } from '../log/logger.ts';
 import type { ContainerRuntime } from './container-runtime.ts';
-import { formatEnvFile, writeEnvFile } from './env-file.ts';
-import { managedLabels } from './labels.ts';
-import type { ResourceLimits } from './run-agent.ts';
+import { writeEnvFile } from './env-file.ts';
+import { envArgs, invalidSpec as invalid, isolationArgs, type ResourceLimits } from './container-args.ts';
 
-const SAFE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:@/[\]-]*$/;
 const STDERR_TAIL_BYTES = 4096;
 
 export interface CommandRunSpec {
@@ -49,33 +46,14 @@ export type CommandOutcome =
   | { readonly kind: 'timeout'; readonly output: string; readonly truncatedBytes: number; readonly stderrTail: string }
   | { readonly kind: 'cancelled' };
 
-function invalid(message: string): AirutError {
-  return new AirutError('SANDBOX_SPEC_INVALID', message);
-}
-
 /** The `run` arguments; pure apart from validation errors. Exported for tests (no secret on argv). */
 export function buildCommandArgs(spec: CommandRunSpec, envFilePath: string): { args: string[]; envFileText: string } {
-  if (!SAFE_ARG.test(spec.name)) throw invalid(`container name "${spec.name}" is not valid`);
-  if (!SAFE_ARG.test(spec.image)) throw invalid(`image "${spec.image}" is not valid`);
   if (!isAbsolute(spec.workspace) || /[:,\n]/.test(spec.workspace)) throw invalid(`workspace mount "${spec.workspace}" must be an absolute path without ':' ',' or a newline`);
-  if (!isAbsolute(envFilePath) || /[,\n\0]/.test(envFilePath)) throw invalid(`env file path "${envFilePath}" must be absolute, without ',' or a newline`);
-  const args = ['run', '--name', spec.name, ...spec.runtime.labelArgs(managedLabels(spec.labels))];
-  args.push('--cap-drop=ALL', '--security-opt', 'no-new-privileges');
-  args.push('--memory', spec.limits.memory, '--cpus', spec.limits.cpus, '--pids-limit', String(spec.limits.pids));
-  if (spec.network !== 'default') {
-    if (!SAFE_ARG.test(spec.network)) throw invalid(`network "${spec.network}" is not valid`);
-    args.push('--network', spec.network);
-  }
-  const sandboxEnv = spec.sandboxEnv ?? {};
-  const env = Object.fromEntries(Object.entries(spec.env).filter(([name]) => !Object.prototype.hasOwnProperty.call(sandboxEnv, name)));
-  args.push('--env-file', envFilePath);
-  for (const [name, value] of Object.entries(sandboxEnv)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /[\n\0]/.test(value)) throw invalid(`sandbox environment variable "${name}" is not valid`);
-    args.push('-e', `${name}=${value}`);
-  }
+  const env = envArgs(spec.env, spec.sandboxEnv ?? {}, envFilePath);
+  const args = ['run', ...isolationArgs(spec), ...env.args];
   args.push('-w', '/workspace', '-v', `${spec.workspace}:/workspace`, ...(spec.extraArgs ?? []));
   args.push(spec.image, 'sh', '-c', spec.command);
-  return { args, envFileText: formatEnvFile(env) };
+  return { args, envFileText: env.envFileText };
 }
 
 /** Runs the command to its end (or its timeout, or the signal); the container is always removed. */
