@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pino from 'pino';
-import { DEFAULT_BUDGET, DEFAULT_MAIL_LIMITS, DEFAULT_RETRIES, DEFAULT_TASK_OUTPUT_LIMITS } from '../../src/config/defaults.ts';
+import { DEFAULT_BUDGET, DEFAULT_CONTAINER_LIMITS, DEFAULT_MAIL_LIMITS, DEFAULT_RETRIES, DEFAULT_TASK_OUTPUT_LIMITS } from '../../src/config/defaults.ts';
 import type { ServerConfig } from '../../src/config/types.ts';
 import { startDashboard } from '../../src/dashboard/server.ts';
 import { LiveFeed } from '../../src/feed/live-feed.ts';
@@ -44,13 +44,13 @@ function config(dbPath: string): ServerConfig {
         },
         authorizedSenders: [], trustedAuthservId: 'mx', microsoftInternalFallback: false, imap: { pollIntervalSeconds: 60, useIdle: true, idleRefreshIntervalSeconds: 600, idleReconnectIntervalSeconds: 1740 },
         limits: DEFAULT_MAIL_LIMITS, model: null, effort: null, budget: DEFAULT_BUDGET, retries: DEFAULT_RETRIES, schedules: {},
-        network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {},
+        network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {}, githubAppCredentials: {}, resourceLimits: DEFAULT_CONTAINER_LIMITS, capabilities: [],
       },
     ]),
   );
   return {
     global: {
-      maxConcurrent: 4, shutdownTimeoutSeconds: 10, conversationMaxAgeDays: 30, imageBuildTimeoutSeconds: 900, resilientStart: false,
+      maxConcurrent: 4, shutdownTimeoutSeconds: 10, conversationMaxAgeDays: 30, imageBuildTimeoutSeconds: 900, resilientStart: false, imageMaxAgeHours: 24,
       dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800 },
       containerCommand: 'podman', containerNetwork: 'default', network: { upstreamOverrides: {} }, databasePath: dbPath,
       claude: { binaryPath: '/bin/true', allowedModels: [] },

@@ -12,27 +12,22 @@ import { normalizeBaseUrl } from './dashboard-url.ts';
 import { CLAUDE_BINARY_PACKAGE, DEFAULT_BUDGET, DEFAULT_RETRIES, DEFAULTS } from './defaults.ts';
 import { deepFreeze } from './freeze.ts';
 import { expandPath } from './fs-path.ts';
+import { buildCapabilities, buildContainerLimits, buildGithubAppCredentials, buildMaskedSecrets, buildSigningCredentials } from './build-repo-sandbox.ts';
 import { buildMailLogin, buildMailTls } from './mail-login.ts';
 import { defaultSecurityForPort } from './network.ts';
-import type { RawBudget, RawLimits, RawNamedValue, RawRepo, RawRetries, RawSchedule, RawServerConfig } from './raw.ts';
+import type { RawBudget, RawLimits, RawRepo, RawRetries, RawSchedule, RawServerConfig } from './raw.ts';
 import type {
   GlobalConfig,
   MailLimits,
-  MaskedSecret,
   UpstreamOverride,
   RepoEmailConfig,
   RepoServerConfig,
   RetryPolicy,
   ScheduleConfig,
   ServerConfig,
-  SigningCredential,
   SpendingLimits,
   TaskOutputLimits,
 } from './types.ts';
-
-function namedValue(v: RawNamedValue): { name: string; value: string } {
-  return { name: v.name, value: v.value };
-}
 
 function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string): GlobalConfig {
   const execution = raw.execution ?? {};
@@ -61,6 +56,7 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
     conversationMaxAgeDays: execution.conversation_max_age_days ?? DEFAULTS.conversationMaxAgeDays,
     imageBuildTimeoutSeconds: execution.image_build_timeout ?? DEFAULTS.imageBuildTimeoutSeconds,
     resilientStart: execution.resilient_start ?? DEFAULTS.resilientStart,
+    imageMaxAgeHours: execution.image_max_age_hours ?? DEFAULTS.imageMaxAgeHours,
     dashboard: {
       enabled: dashboard.enabled ?? DEFAULTS.dashboardEnabled,
       host: dashboard.host ?? DEFAULTS.dashboardHost,
@@ -199,20 +195,6 @@ function buildSchedules(raw: Record<string, RawSchedule> | null | undefined): Re
 }
 
 function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: string, top: RawServerConfig): RepoServerConfig {
-  const maskedSecrets: Record<string, MaskedSecret> = {};
-  for (const [name, m] of Object.entries(raw.masked_secrets ?? {})) {
-    maskedSecrets[name] = { value: m.value, scopes: [...m.scopes], headers: [...m.headers] };
-  }
-  const signingCredentials: Record<string, SigningCredential> = {};
-  for (const [name, c] of Object.entries(raw.signing_credentials ?? {})) {
-    signingCredentials[name] = {
-      type: c.type,
-      accessKeyId: namedValue(c.access_key_id),
-      secretAccessKey: namedValue(c.secret_access_key),
-      sessionToken: c.session_token ? namedValue(c.session_token) : null,
-      scopes: [...c.scopes],
-    };
-  }
   return {
     repoId,
     gitRepoUrl: raw.git.repo_url.trim(),
@@ -235,8 +217,11 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: 
     retries: buildRetries(raw.retries, top.retries),
     schedules: buildSchedules(raw.schedules),
     secrets: { ...(raw.secrets ?? {}) },
-    maskedSecrets,
-    signingCredentials,
+    maskedSecrets: buildMaskedSecrets(raw),
+    githubAppCredentials: buildGithubAppCredentials(raw),
+    resourceLimits: buildContainerLimits(raw.resource_limits, top.resource_limits),
+    capabilities: buildCapabilities(raw, top),
+    signingCredentials: buildSigningCredentials(raw),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { MailLimits, RetryPolicy, SpendingLimits, TaskOutputLimits } from './types.ts';
+import type { ContainerLimits, MailLimits, RetryPolicy, SpendingLimits, TaskOutputLimits } from './types.ts';
 
 /**
  * Default values of optional keys. The JSON schema repeats them as `default` for documentation;
@@ -11,6 +11,8 @@ export const DEFAULTS = {
   // A first build that installs toolchains can take minutes; one that takes a quarter of an hour is
   // stuck (a RUN waiting on the network, an interactive prompt) and holds a task slot.
   imageBuildTimeoutSeconds: 900,
+  // Airut's age: base images and packages get their updates within a day.
+  imageMaxAgeHours: 24,
   // Strict by default: an operator opts in to a daemon that runs with some repositories left out.
   resilientStart: false,
   dashboardEnabled: true,
@@ -117,3 +119,14 @@ export const CLAUDE_BINARY_PACKAGE = '@anthropic-ai/claude-code-linux-x64';
 /** Where people are told to start when the configuration file is missing. */
 export const EXAMPLE_CONFIG_PATH = 'config/airut.example.yaml';
 export const DEFAULT_CONFIG_PATH = 'config/airut.yaml';
+
+/** `resource_limits:` when neither the repository nor the top level sets a key. */
+export const DEFAULT_CONTAINER_LIMITS: ContainerLimits = Object.freeze({
+  timeoutSeconds: null,
+  memory: '2g',
+  cpus: 1,
+  pidsLimit: 512,
+});
+
+/** `github_app_credentials.*.base_url` when not set. */
+export const GITHUB_API_BASE_URL = 'https://api.github.com';

@@ -78,7 +78,10 @@ export interface RawRepo {
   retries?: RawRetries | null;
   schedules?: Record<string, RawSchedule> | null;
   secrets?: Record<string, string> | null;
-  masked_secrets?: Record<string, { value: string; scopes: string[]; headers: string[] }> | null;
+  masked_secrets?: Record<string, { value: string; scopes: string[]; headers: string[]; allow_foreign_credentials?: boolean }> | null;
+  github_app_credentials?: Record<string, RawGithubAppCredential> | null;
+  resource_limits?: RawResourceLimits | null;
+  capabilities?: string[] | null;
   signing_credentials?: Record<
     string,
     {
@@ -91,6 +94,24 @@ export interface RawRepo {
   > | null;
 }
 
+export interface RawGithubAppCredential {
+  app_id: string | number;
+  private_key: string;
+  installation_id: string | number;
+  scopes: string[];
+  allow_foreign_credentials?: boolean;
+  base_url?: string;
+  permissions?: Record<string, string> | null;
+  repositories?: string[] | null;
+}
+
+export interface RawResourceLimits {
+  timeout?: number | null;
+  memory?: string;
+  cpus?: number;
+  pids_limit?: number;
+}
+
 export interface RawServerConfig {
   execution?: {
     max_concurrent?: number;
@@ -98,6 +119,7 @@ export interface RawServerConfig {
     conversation_max_age_days?: number;
     image_build_timeout?: number;
     resilient_start?: boolean;
+    image_max_age_hours?: number;
   } | null;
   task_output?: {
     max_outbox_file_bytes?: number;
@@ -124,6 +146,8 @@ export interface RawServerConfig {
   limits?: RawLimits | null;
   budget?: RawBudget | null;
   retries?: RawRetries | null;
+  resource_limits?: RawResourceLimits | null;
+  capabilities?: string[] | null;
   rejected_mail?: { max_stored_bytes_per_day?: number; per_source_per_hour?: number | null } | null;
   repos?: Record<string, RawRepo> | null;
 }

@@ -176,7 +176,7 @@ function checkSecretNames(repo: Record<string, unknown>, path: string, problems:
     if (!SECRET_NAME_PATTERN.test(name)) problems.push({ path: where, message: `${JSON.stringify(name)} ${rule}` });
   };
 
-  for (const section of ['secrets', 'masked_secrets'] as const) {
+  for (const section of ['secrets', 'masked_secrets', 'github_app_credentials'] as const) {
     const map = repo[section];
     if (!isRecord(map)) continue;
     for (const name of Object.keys(map)) claim(name, childPath(childPath(path, section), name));

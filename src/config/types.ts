@@ -34,6 +34,8 @@ export interface GlobalConfig {
   readonly conversationMaxAgeDays: number;
   /** How long building a repository's image may take (`execution.image_build_timeout`). */
   readonly imageBuildTimeoutSeconds: number;
+  /** `execution.image_max_age_hours`: an image older than this is rebuilt without cache; 0 never. */
+  readonly imageMaxAgeHours: number;
   /** `execution.resilient_start`: as `--resilient`, start the valid repositories when others are invalid. */
   readonly resilientStart: boolean;
   readonly dashboard: DashboardConfig;
@@ -219,6 +221,34 @@ export interface MaskedSecret {
   readonly scopes: readonly string[];
   /** Request headers in which the surrogate is replaced. */
   readonly headers: readonly string[];
+  /** Let other values in those headers through to scoped hosts instead of stripping them. */
+  readonly allowForeignCredentials: boolean;
+}
+
+/** A GitHub App whose installation tokens the proxy mints; the container sees a surrogate. */
+export interface GithubAppCredential {
+  /** JWT `iss`: the Client ID, or the numeric App ID on older GitHub Enterprise Server. */
+  readonly appId: string;
+  /** PEM, PKCS#1 or PKCS#8. */
+  readonly privateKey: string;
+  readonly installationId: string;
+  readonly scopes: readonly string[];
+  readonly allowForeignCredentials: boolean;
+  /** API base without a trailing slash: `https://api.github.com` or `https://HOST/api/v3`. */
+  readonly baseUrl: string;
+  /** null: the installation's own permissions. */
+  readonly permissions: Readonly<Record<string, string>> | null;
+  /** null: every repository of the installation. */
+  readonly repositories: readonly string[] | null;
+}
+
+/** A task container's limits (`resource_limits`). */
+export interface ContainerLimits {
+  /** null: the repository's `.airut/airut.yaml` `timeout` (default 300) decides alone. */
+  readonly timeoutSeconds: number | null;
+  readonly memory: string;
+  readonly cpus: number;
+  readonly pidsLimit: number;
 }
 
 /** Credentials the proxy uses to re-sign requests (AWS SigV4); the container sees surrogates. */
@@ -256,6 +286,10 @@ export interface RepoServerConfig {
   readonly schedules: Readonly<Record<string, ScheduleConfig>>;
   readonly secrets: Readonly<Record<string, string>>;
   readonly maskedSecrets: Readonly<Record<string, MaskedSecret>>;
+  readonly githubAppCredentials: Readonly<Record<string, GithubAppCredential>>;
+  readonly resourceLimits: ContainerLimits;
+  /** Capabilities added back after `--cap-drop=ALL` (validated against the allowed list). */
+  readonly capabilities: readonly string[];
   readonly signingCredentials: Readonly<Record<string, SigningCredential>>;
 }
 

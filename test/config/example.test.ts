@@ -66,6 +66,7 @@ test('a minimal repository gets the documented defaults', () => {
     shutdownTimeoutSeconds: 60,
     conversationMaxAgeDays: 7,
     imageBuildTimeoutSeconds: 900,
+    imageMaxAgeHours: 24,
     resilientStart: false,
     dashboard: { enabled: true, host: '127.0.0.1', port: 5200, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800 },
     containerCommand: 'podman',

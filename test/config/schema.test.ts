@@ -21,7 +21,7 @@ test('an unknown key far from any known one lists the keys that are allowed', ()
   const problems = problemsOf(withChange(['execution', 'parallelism'], 2));
   assert.equal(
     messageAt(problems, 'execution.parallelism'),
-    'unknown key (expected one of: max_concurrent, shutdown_timeout, conversation_max_age_days, image_build_timeout, resilient_start)',
+    'unknown key (expected one of: max_concurrent, shutdown_timeout, conversation_max_age_days, image_build_timeout, image_max_age_hours, resilient_start)',
   );
 });
 

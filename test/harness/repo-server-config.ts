@@ -4,7 +4,7 @@
  * Tests override what they exercise; a new config field is added here once instead of in every test.
  */
 import type { RepoServerConfig } from '../../src/config/types.ts';
-import { DEFAULT_BUDGET, DEFAULT_MAIL_LIMITS, DEFAULT_RETRIES } from '../../src/config/defaults.ts';
+import { DEFAULT_BUDGET, DEFAULT_CONTAINER_LIMITS, DEFAULT_MAIL_LIMITS, DEFAULT_RETRIES } from '../../src/config/defaults.ts';
 
 type Overrides = Partial<Omit<RepoServerConfig, 'email'>> & { email?: Partial<RepoServerConfig['email']> };
 
@@ -41,6 +41,9 @@ export function testRepoServerConfig(repoId: string, overrides: Overrides = {}):
     secrets: {},
     maskedSecrets: {},
     signingCredentials: {},
+    githubAppCredentials: {},
+    resourceLimits: DEFAULT_CONTAINER_LIMITS,
+    capabilities: [],
     ...rest,
   };
 }

@@ -25,7 +25,7 @@ const repo = testRepoServerConfig('api', {
   imap: { pollIntervalSeconds: 45, useIdle: false, idleRefreshIntervalSeconds: 300, idleReconnectIntervalSeconds: 600 },
   limits: { maxMessageBytes: 1000, maxAttachmentBytes: 300, maxAttachments: 2, tasksPerHour: 7, tasksPerSenderPerHour: 3 },
   secrets: { GH_TOKEN: SECRET_VALUES.plain },
-  maskedSecrets: { API_KEY: { value: SECRET_VALUES.masked, scopes: ['api.example.com'], headers: ['Authorization'] } },
+  maskedSecrets: { API_KEY: { value: SECRET_VALUES.masked, scopes: ['api.example.com'], headers: ['Authorization'], allowForeignCredentials: false } },
   signingCredentials: {
     AWS: {
       type: 'aws-sigv4',

@@ -24,7 +24,7 @@ test('a surrogate has the shape of the value and is stable per conversation', ()
 
 test('the real value goes only into the named headers of in-scope hosts', () => {
   const rules = buildMaskRules(
-    { GH_TOKEN: { value: 'ghp_realRealReal1234', scopes: ['api.github.com', '*.githubusercontent.com'], headers: ['Authorization'] } },
+    { GH_TOKEN: { value: 'ghp_realRealReal1234', scopes: ['api.github.com', '*.githubusercontent.com'], headers: ['Authorization'], allowForeignCredentials: false } },
     KEY,
     'conv',
   );
@@ -47,7 +47,7 @@ test('the real value goes only into the named headers of in-scope hosts', () => 
 });
 
 test('git-style Basic credentials carrying the surrogate are rewritten', () => {
-  const rules = buildMaskRules({ T: { value: 'ghp_realRealReal1234', scopes: ['github.com'], headers: ['authorization'] } }, KEY, 'c');
+  const rules = buildMaskRules({ T: { value: 'ghp_realRealReal1234', scopes: ['github.com'], headers: ['authorization'], allowForeignCredentials: false } }, KEY, 'c');
   const basic = Buffer.from(`x-access-token:${rules[0]!.surrogate}`).toString('base64');
   const headers: Record<string, string | string[] | undefined> = { authorization: `Basic ${basic}` };
   assert.equal(applyMasks(rules, 'github.com', headers), 1);

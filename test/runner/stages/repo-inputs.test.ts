@@ -43,7 +43,7 @@ test('with the sandbox off on the server, no allowlist is needed either', async 
 
 test('a masked secret reaches the repo config only as a surrogate', async () => {
   const base = fakeContext();
-  const ctx = fakeContext({ repo: { ...base.repo, maskedSecrets: { GH_TOKEN: { value: 'ghp_real', scopes: ['api.github.com'], headers: ['Authorization'] } } } });
+  const ctx = fakeContext({ repo: { ...base.repo, maskedSecrets: { GH_TOKEN: { value: 'ghp_real', scopes: ['api.github.com'], headers: ['Authorization'], allowForeignCredentials: false } } } });
   ctx.mirror.files.set('.airut/airut.yaml', 'container_env:\n  GH_TOKEN: !secret GH_TOKEN\n');
   const inputs = await repoInputsStage(ctx);
   assert.equal(inputs.masks.length, 1);
