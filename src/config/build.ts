@@ -221,6 +221,7 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: 
     githubAppCredentials: buildGithubAppCredentials(raw),
     resourceLimits: buildContainerLimits(raw.resource_limits, top.resource_limits),
     capabilities: buildCapabilities(raw, top),
+    containerPath: (raw.container_path ?? DEFAULTS.containerPath).replace(/\/+$/, ''),
     signingCredentials: buildSigningCredentials(raw),
   };
 }

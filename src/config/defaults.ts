@@ -11,6 +11,8 @@ export const DEFAULTS = {
   // A first build that installs toolchains can take minutes; one that takes a quarter of an hour is
   // stuck (a RUN waiting on the network, an interactive prompt) and holds a task slot.
   imageBuildTimeoutSeconds: 900,
+  // Where Airut looks for the Dockerfile unless the repository's container_path says otherwise.
+  containerPath: '.airut/container',
   // Airut's age: base images and packages get their updates within a day.
   imageMaxAgeHours: 24,
   // Strict by default: an operator opts in to a daemon that runs with some repositories left out.

@@ -82,6 +82,7 @@ export interface RawRepo {
   github_app_credentials?: Record<string, RawGithubAppCredential> | null;
   resource_limits?: RawResourceLimits | null;
   capabilities?: string[] | null;
+  container_path?: string;
   signing_credentials?: Record<
     string,
     {

@@ -99,6 +99,15 @@ function checkClaude(claude: unknown, problems: ConfigProblem[]): void {
   });
 }
 
+/** A directory inside the repository: the schema keeps to plain characters; `..` segments would leave it. */
+function checkContainerPath(value: unknown, where: string, problems: ConfigProblem[]): void {
+  const dir = str(value);
+  if (dir === undefined) return;
+  if (dir.split('/').some((segment) => segment === '..' || segment === '.') || dir.includes('//')) {
+    problems.push({ path: where, message: `${JSON.stringify(dir)} must be a directory inside the repository, such as .airut/container or .devcontainer, without . or .. segments` });
+  }
+}
+
 function checkRepo(repo: Record<string, unknown>, path: string, problems: ConfigProblem[]): void {
   const email = repo.email;
   if (isRecord(email)) {
@@ -133,6 +142,7 @@ function checkRepo(repo: Record<string, unknown>, path: string, problems: Config
 
   checkSecretNames(repo, path, problems);
   checkSchedules(repo, path, problems);
+  checkContainerPath(repo.container_path, childPath(path, 'container_path'), problems);
 }
 
 function checkSecurity(

@@ -288,6 +288,8 @@ export interface RepoServerConfig {
   readonly maskedSecrets: Readonly<Record<string, MaskedSecret>>;
   readonly githubAppCredentials: Readonly<Record<string, GithubAppCredential>>;
   readonly resourceLimits: ContainerLimits;
+  /** Directory in the repository with the Dockerfile (`container_path`), without a trailing slash. */
+  readonly containerPath: string;
   /** Capabilities added back after `--cap-drop=ALL` (validated against the allowed list). */
   readonly capabilities: readonly string[];
   readonly signingCredentials: Readonly<Record<string, SigningCredential>>;

@@ -182,3 +182,14 @@ test('dashboard session lifetimes have defaults and bounds', () => {
   setIn(tree, ['dashboard', 'session_idle_timeout'], 30);
   assert.ok(messageAt(problemsOf(toYaml(tree)), 'dashboard.session_idle_timeout'));
 });
+
+test('container_path: a directory inside the repository, as Airut names it; nothing that leaves it', () => {
+  const tree = validConfig();
+  setIn(tree, ['repos', 'api', 'container_path'], '.devcontainer/');
+  assert.equal(parse(toYaml(tree)).repos.api!.containerPath, '.devcontainer');
+  assert.equal(parse(toYaml(validConfig())).repos.api!.containerPath, '.airut/container');
+  for (const bad of ['../other', 'a/../../b', './x', '/etc']) {
+    setIn(tree, ['repos', 'api', 'container_path'], bad);
+    assert.match(messageAt(problemsOf(toYaml(tree)), 'repos.api.container_path'), /inside the repository|must match|pattern|format/, bad);
+  }
+});

@@ -44,6 +44,7 @@ export function testRepoServerConfig(repoId: string, overrides: Overrides = {}):
     githubAppCredentials: {},
     resourceLimits: DEFAULT_CONTAINER_LIMITS,
     capabilities: [],
+    containerPath: '.airut/container',
     ...rest,
   };
 }

@@ -1,11 +1,13 @@
 /**
- * Stage 3, image: the container image from `.airut/container/` on the default branch, built by the
+ * Stage 3, image: the container image from the repository's `container_path` (default
+ * `.airut/container/`) on the default branch, built by the
  * execution backend (or reused while its content hash is unchanged), one build at a time per repo.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { AirutError } from '../../errors.ts';
+import { DEFAULTS } from '../../config/defaults.ts';
 import { withFileLock } from '../../git/lock.ts';
 import type { TaskContext } from '../task-context.ts';
 import { UserFacingError } from '../user-facing-error.ts';
@@ -15,11 +17,12 @@ export async function imageStage(ctx: TaskContext): Promise<string> {
   const { repo } = ctx;
   const contextDir = await fs.mkdtemp(path.join(os.tmpdir(), `airut-image-${repo.repoId}-`));
   try {
-    const files = await ctx.mirror.exportDir('.airut/container', contextDir);
+    const files = await ctx.mirror.exportDir(repo.containerPath, contextDir);
     if (!files.some((f) => f === 'Dockerfile' || f === 'Containerfile')) {
       throw new UserFacingError(
         'IMAGE_CONTEXT_MISSING',
-        'The repository has no `.airut/container/Dockerfile` on its default branch, so there is no image to run the task in.',
+        `The repository has no \`${repo.containerPath}/Dockerfile\` on its default branch, so there is no image to run the task in.` +
+          (repo.containerPath === DEFAULTS.containerPath ? '' : ` (The operator set \`container_path: ${repo.containerPath}\` for this repository.)`),
       );
     }
     const built = await withFileLock(path.join(repo.storageDir, 'image-build.lock'), () =>
@@ -34,19 +37,19 @@ export async function imageStage(ctx: TaskContext): Promise<string> {
     if (built.built) ctx.log.info({ image: built.tag }, 'image built');
     return built.tag;
   } catch (err) {
-    throw imageFailure(err, ctx.settings.imageBuildTimeoutSeconds);
+    throw imageFailure(err, ctx.settings.imageBuildTimeoutSeconds, repo.containerPath);
   } finally {
     await fs.rm(contextDir, { recursive: true, force: true });
   }
 }
 
 /** What the sender is told when no image could be had. */
-function imageFailure(err: unknown, limit: number): Error {
+function imageFailure(err: unknown, limit: number, containerPath: string): Error {
   if (err instanceof UserFacingError) return err;
   if (err instanceof AirutError && err.code === 'IMAGE_BUILD_TIMEOUT') {
     return new UserFacingError(
       'IMAGE_BUILD_TIMEOUT',
-      `Building the container image from \`.airut/container/\` took longer than ${limit >= 120 && limit % 60 === 0 ? `${limit / 60} minutes` : `${limit} seconds`} ` +
+      `Building the container image from \`${containerPath}/\` took longer than ${limit >= 120 && limit % 60 === 0 ? `${limit / 60} minutes` : `${limit} seconds`} ` +
         'and was stopped, so the task did not run. Look for a step that waits (a download that hangs, a prompt waiting for input) ' +
         'or makes the build slow; the operator can raise `execution.image_build_timeout`. The image is built again on the next task.\n\n' +
         err.message,

@@ -58,3 +58,13 @@ test('a build that times out or fails is explained, with the limit in words', as
   broken.backend.imageError = new Error('RUN step 2 failed');
   await assert.rejects(imageStage(broken), { code: 'IMAGE_BUILD_FAILED', message: /^Building the container image failed:\n\nRUN step 2 failed$/ });
 });
+
+test('container_path: the build context comes from the directory the operator named, such as .devcontainer', async () => {
+  const ctx = fakeContext();
+  (ctx as { repo: typeof ctx.repo }).repo = { ...ctx.repo, containerPath: '.devcontainer' };
+  ctx.mirror.files.set('.devcontainer/Dockerfile', 'FROM scratch\n');
+  assert.equal(await imageStage(ctx), 'airut-test:abc');
+  const missing = fakeContext();
+  (missing as { repo: typeof missing.repo }).repo = { ...missing.repo, containerPath: 'tools/image' };
+  await assert.rejects(imageStage(missing), { code: 'IMAGE_CONTEXT_MISSING', message: /no `tools\/image\/Dockerfile`.*container_path: tools\/image/s });
+});
