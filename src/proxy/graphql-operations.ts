@@ -16,10 +16,11 @@
  * Fail-secure: whatever cannot be conclusively allowed is refused — an unparsable or
  * content-encoded body, a body over GRAPHQL_MAX_BODY_BYTES, a persisted query (a hash or document
  * id the server would look up instead of a query text we can read), type-system definitions, an
- * unknown fragment, an `operationName` that names no operation.
+ * unknown fragment, an `operationName` that names no operation, a JSON object with a key twice.
  */
 import { Kind, parse, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import { globToRegExp } from './allowlist.ts';
+import { hasDuplicateKeys } from './json-duplicate-keys.ts';
 import { GRAPHQL_RULE_KEYS, type GraphqlOperationType, type GraphqlRule } from './graphql-rule.ts';
 
 /** Larger bodies are refused unread: parsing is CPU the agent could otherwise spend at will. */
@@ -100,11 +101,14 @@ function payloadsFromBody(body: Buffer, contentEncoding: string | undefined): un
     return refuse('<unparseable>', `the body is sent with Content-Encoding "${contentEncoding.slice(0, 40)}", which the GraphQL check cannot read; send it uncompressed`);
   }
   let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body)) as unknown;
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    parsed = JSON.parse(text) as unknown;
   } catch {
     return refuse('<unparseable>', 'the body is not JSON (a GraphQL request must be {"query": ...} or a list of them)');
   }
+  if (hasDuplicateKeys(text)) return refuse('<unparseable>', 'an object in the body names the same key twice, and servers differ in which one they use');
   if (!Array.isArray(parsed)) return [parsed];
   if (parsed.length === 0) return refuse('<batched>', 'the body is an empty batch');
   return parsed;

@@ -104,6 +104,7 @@ test('bodies that cannot be read are refused: too large, not JSON, not UTF-8, co
   assert.equal(checkGraphqlRequest({ search: '', body: body({ query: '{ viewer { login } }' }), contentEncoding: 'identity' }, GITHUB).allowed, true);
   assert.equal(checkGraphqlRequest({ search: '', body: Buffer.from('query { viewer { login } }') }, GITHUB).detail, '<unparseable>', 'application/graphql bodies are not read');
   assert.equal(detail({ query: 'mutation { deleteRepository(input: {}) { clientMutationId }' }), '<unparseable>', 'invalid GraphQL');
+  assert.equal(checkGraphqlRequest({ search: '', body: Buffer.from('{"query": "{ viewer { login } }", "query": "mutation { deleteRepository }"}') }, GITHUB).detail, '<unparseable>', 'a key twice');
   assert.equal(detail({ query: 42 }), '<unparseable>');
   assert.equal(detail({}), '<unparseable>');
   assert.equal(detail('{ viewer { login } }'), '<unparseable>', 'a JSON string, not an object');
