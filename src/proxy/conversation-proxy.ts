@@ -385,6 +385,12 @@ export class ConversationProxy {
       const { verdict } = screen;
       log(403, `${admitted.rule} [graphql-op: ${verdict.tag ?? verdict.detail ?? 'refused'}] refused: ${verdict.reason ?? 'it could not be checked'}`);
       sendBlocked(req, res, 403, graphqlBlockedBody(verdict, admitted.rule));
+    }).catch((err: unknown) => {
+      // Fail-secure, and never an unhandled rejection in the runner thread.
+      const reason = `the GraphQL check failed: ${(err as Error)?.message ?? String(err)}`.slice(0, 300);
+      this.log({ at: startedAt, method: req.method ?? 'GET', host: target.host, port: target.port, path: target.path, status: 403, allowed: false, rule: `${admitted.rule} refused: ${reason}`, masked: 0, durationMs: Date.now() - startedAt });
+      if (!res.headersSent) sendBlocked(req, res, 403, graphqlBlockedBody({ allowed: false, detail: '<unparseable>', reason }, admitted.rule));
+      else res.destroy();
     });
   }
 

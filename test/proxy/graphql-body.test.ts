@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -30,6 +30,8 @@ interface Seen {
 const REAL_TOKEN = 'ghp_RealGraphqlToken0123456789';
 const seen: Seen[] = [];
 const log: NetworkLogEntry[] = [];
+/** Emits 'entry' for every network-log row, so a test can wait for one. */
+const logged = new EventEmitter();
 /** Resolved by the upstream when the first chunk of a /rest/stream body arrives. */
 let firstChunk: (() => void) | null = null;
 let dir: string;
@@ -88,7 +90,10 @@ url_prefixes:
       'secure-gql.test': { host: '127.0.0.1', port: (tlsUpstream.address() as net.AddressInfo).port },
     },
     upstreamCa: [upstreamTls.caPem],
-    onRequest: (e) => log.push(e),
+    onRequest: (e) => {
+      log.push(e);
+      logged.emit('entry', e);
+    },
   });
 });
 
@@ -272,4 +277,24 @@ test('requests under an entry without a graphql block keep streaming', async () 
   assert.equal(r.status, 200);
   assert.equal(seen.at(-1)!.body, 'not graphql at all, and never buffered');
   assert.doesNotMatch(log.at(-1)!.rule, /graphql-op/);
+});
+
+test('a client that hangs up before its body arrived is logged, and nothing goes upstream', async () => {
+  const before = seen.length;
+  const entry = new Promise<NetworkLogEntry>((resolve) => {
+    const onEntry = (e: NetworkLogEntry) => {
+      if (e.error?.includes('before its request body arrived')) {
+        logged.off('entry', onEntry);
+        resolve(e);
+      }
+    };
+    logged.on('entry', onEntry);
+  });
+  const socket = net.connect(sock('http'));
+  await once(socket, 'connect');
+  // Destroyed once the partial request is handed to the kernel, so the proxy does get its head.
+  socket.write('POST /graphql HTTP/1.1\r\nHost: gql.test\r\nContent-Length: 100\r\n\r\n{"query": "{ vie', () => socket.destroy());
+  const e = await entry;
+  assert.equal(e.allowed, false);
+  assert.equal(seen.length, before);
 });
