@@ -8,6 +8,9 @@
  *     - host: api.anthropic.com
  *       path: /v1/messages*
  *       methods: [POST]
+ *     - host: api.github.com       # a GraphQL endpoint: only the listed operations (graphql-rule.ts)
+ *       path: /graphql
+ *       graphql: { queries: ["*"], mutations: [createPullRequest] }
  *
  * Patterns are fnmatch-style: `*` matches any run of characters (including `/` and `.`), `?` one
  * character. There is no implicit prefix: `/api` matches only `/api`; `*.github.com` does not
@@ -19,6 +22,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { AirutError } from '../errors.ts';
+import { parseGraphqlRule, type GraphqlRule } from './graphql-rule.ts';
 
 export const ALLOWLIST_PATH = '.airut/network-allowlist.yaml';
 
@@ -27,6 +31,8 @@ export interface UrlPrefixRule {
   readonly path: string;
   /** Upper-case; empty means every method. */
   readonly methods: readonly string[];
+  /** When present, the request body must carry only the GraphQL operations it lists. */
+  readonly graphql?: GraphqlRule;
 }
 
 export interface Allowlist {
@@ -40,6 +46,8 @@ export interface AllowlistDecision {
   readonly rule: string;
   /** For blocked requests: what did not match, so the 403 can say what to add. */
   readonly blockedBy?: 'host' | 'path' | 'method';
+  /** The `graphql` block of the `url_prefixes` entry that allowed the request, if it has one. */
+  readonly graphql?: GraphqlRule;
 }
 
 export class AllowlistError extends AirutError {
@@ -91,7 +99,7 @@ export function parseAllowlist(text: string): Allowlist {
       }
       const r = p as Record<string, unknown>;
       for (const key of Object.keys(r)) {
-        if (!['host', 'path', 'methods'].includes(key)) problems.push(`${at}: unknown key "${key}" (host, path, methods)`);
+        if (!['host', 'path', 'methods', 'graphql'].includes(key)) problems.push(`${at}: unknown key "${key}" (host, path, methods, graphql)`);
       }
       if (typeof r.host !== 'string' || !HOST_PATTERN.test(r.host)) {
         problems.push(`${at}.host: "${String(r.host)}" is not a host pattern (letters, digits, . - * ?)`);
@@ -112,7 +120,8 @@ export function parseAllowlist(text: string): Allowlist {
           }
         }
       }
-      urlPrefixes.push({ host: r.host.toLowerCase(), path: pathPattern, methods });
+      const graphql = 'graphql' in r ? parseGraphqlRule(r.graphql, `${at}.graphql`, problems) : undefined;
+      urlPrefixes.push({ host: r.host.toLowerCase(), path: pathPattern, methods, ...(graphql ? { graphql } : {}) });
     });
   }
   if (problems.length > 0) throw new AllowlistError(problems.join('; '));
@@ -160,7 +169,8 @@ export function decide(list: Allowlist, req: { host: string; path: string; metho
     if (r.path !== '' && !globToRegExp(r.path, false).test(req.path)) continue;
     pathKnown = true;
     if (r.methods.length > 0 && !r.methods.includes(method)) continue;
-    return { allowed: true, rule: `url_prefixes[${i}]: ${r.host} ${r.path || '(all paths)'}${r.methods.length ? ` [${r.methods.join(', ')}]` : ''}` };
+    const rule = `url_prefixes[${i}]: ${r.host} ${r.path || '(all paths)'}${r.methods.length ? ` [${r.methods.join(', ')}]` : ''}`;
+    return { allowed: true, rule, ...(r.graphql ? { graphql: r.graphql } : {}) };
   }
   if (pathKnown) return { allowed: false, blockedBy: 'method', rule: `method ${method} is not allowed for ${req.host}${req.path}` };
   if (hostKnown) return { allowed: false, blockedBy: 'path', rule: `path ${req.path} is not allowed on ${req.host}` };

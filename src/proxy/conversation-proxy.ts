@@ -27,6 +27,8 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { ALLOWLIST_PATH, decide, type Allowlist } from './allowlist.ts';
 import type { CertificateAuthority } from './certificate-authority.ts';
+import { graphqlBlockedBody, screenGraphqlRequest } from './graphql-body.ts';
+import type { GraphqlRule } from './graphql-rule.ts';
 import { applyMasks, type MaskRule } from './masked-secrets.ts';
 import { guardRequest, parseHostHeader, type RequestTarget } from './request-guard.ts';
 import { headerPairs, responseHeadProblem, writeRawResponse } from './response-head.ts';
@@ -89,6 +91,22 @@ interface TunnelInfo {
   readonly port: number;
   /** `https` when the request arrived inside TLS the proxy terminated; the upstream is then TLS too. */
   readonly scheme: 'http' | 'https';
+}
+
+/** A request past the guard and the allowlist; `graphql` when its rule checks GraphQL operations. */
+interface Admitted {
+  readonly target: RequestTarget;
+  readonly tunnel: TunnelInfo;
+  readonly rule: string;
+  readonly graphql?: GraphqlRule;
+}
+
+/** A request whose GraphQL body was read and allowed (graphql-body.ts): sent on from this buffer. */
+interface Screened {
+  readonly admitted: Admitted;
+  readonly startedAt: number;
+  readonly body: Buffer;
+  readonly tag: string;
 }
 
 /** Header maps the proxy builds from what a client or upstream sent: no prototype to answer for `constructor`. */
@@ -230,7 +248,7 @@ export class ConversationProxy {
     req: http.IncomingMessage,
     startedAt: number,
     refuse: (status: number, body: string) => void,
-  ): { target: RequestTarget; tunnel: TunnelInfo; rule: string } | null {
+  ): Admitted | null {
     const tunnel = this.tunnelOf(req);
     const method = req.method ?? 'GET';
     const guarded = guardRequest({ url: req.url ?? '', hostHeader: req.headers.host, tunnelHost: tunnel.host, defaultPort: tunnel.port, encrypted: tunnel.scheme === 'https' });
@@ -247,7 +265,7 @@ export class ConversationProxy {
       refuse(403, blockedBody(`${decision.rule}.`, { host: target.host, path: target.path, method, blockedBy: decision.blockedBy! }));
       return null;
     }
-    return { target, tunnel, rule: decision.rule };
+    return { target, tunnel, rule: decision.rule, ...(decision.graphql ? { graphql: decision.graphql } : {}) };
   }
 
   /**
@@ -278,17 +296,21 @@ export class ConversationProxy {
     return secure ? https.request({ ...options, ...via }) : http.request({ ...options, ...via });
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const startedAt = Date.now();
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, screened?: Screened): void {
+    const startedAt = screened?.startedAt ?? Date.now();
     const method = req.method ?? 'GET';
-    const admitted = this.admit(req, startedAt, (status, body) => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-airut-blocked': '1', connection: 'close' });
-      res.end(body);
-      req.resume();
-    });
+    const admitted = screened?.admitted ?? this.admit(req, startedAt, (status, body) => sendBlocked(req, res, status, body));
     if (!admitted) return;
-    const { target, tunnel, rule } = admitted;
+    if (admitted.graphql && !screened) {
+      this.screenGraphql(req, res, admitted, admitted.graphql, startedAt);
+      return;
+    }
+    const { target, tunnel } = admitted;
+    const rule = screened ? `${admitted.rule} [graphql-op: ${screened.tag}]` : admitted.rule;
     const headers = headerMap(req.headers, HOP_BY_HOP);
+    if (screened && (screened.body.length > 0 || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
+      headers['content-length'] = String(screened.body.length);
+    }
     const masked = this.maskedHeaders(tunnel, target, headers);
 
     let settled = false;
@@ -340,8 +362,36 @@ export class ConversationProxy {
     });
     upstream.on('timeout', () => upstream.destroy(new Error('the upstream server did not answer in time')));
     upstream.on('error', (err) => fail(upstreamErrorMessage(err, target.host)));
-    req.pipe(upstream);
+    if (screened) upstream.end(screened.body);
+    else req.pipe(upstream);
     req.on('error', () => upstream.destroy());
+  }
+
+  /** Reads and checks the body of a request under a `graphql` rule, then refuses it or sends it on. */
+  private screenGraphql(req: http.IncomingMessage, res: http.ServerResponse, admitted: Admitted, rule: GraphqlRule, startedAt: number): void {
+    const { target } = admitted;
+    void screenGraphqlRequest(req, target.pathAndQuery, rule).then((screen) => {
+      if (screen.allowed) {
+        this.handle(req, res, { admitted, startedAt, body: screen.body, tag: screen.tag });
+        return;
+      }
+      const log = (status: number, tagged: string, error?: string) =>
+        this.log({ at: startedAt, method: req.method ?? 'GET', host: target.host, port: target.port, path: target.path, status, allowed: false, rule: tagged, masked: 0, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
+      if ('aborted' in screen) {
+        log(0, admitted.rule, 'the client closed the connection before its request body arrived');
+        res.destroy();
+        return;
+      }
+      const { verdict } = screen;
+      log(403, `${admitted.rule} [graphql-op: ${verdict.tag ?? verdict.detail ?? 'refused'}] refused: ${verdict.reason ?? 'it could not be checked'}`);
+      sendBlocked(req, res, 403, graphqlBlockedBody(verdict, admitted.rule));
+    }).catch((err: unknown) => {
+      // Fail-secure, and never an unhandled rejection in the runner thread.
+      const reason = `the GraphQL check failed: ${(err as Error)?.message ?? String(err)}`.slice(0, 300);
+      this.log({ at: startedAt, method: req.method ?? 'GET', host: target.host, port: target.port, path: target.path, status: 403, allowed: false, rule: `${admitted.rule} refused: ${reason}`, masked: 0, durationMs: Date.now() - startedAt });
+      if (!res.headersSent) sendBlocked(req, res, 403, graphqlBlockedBody({ allowed: false, detail: '<unparseable>', reason }, admitted.rule));
+      else res.destroy();
+    });
   }
 
   /**
@@ -357,6 +407,12 @@ export class ConversationProxy {
     const admitted = this.admit(req, startedAt, (status, body) => writeRawResponse(socket, status, body, blocked));
     if (!admitted) return;
     const { target, tunnel, rule } = admitted;
+    if (admitted.graphql) {
+      // What a WebSocket carries after the switch (graphql-ws subscriptions) cannot be checked.
+      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status: 403, allowed: false, rule: `${rule} refused: an upgrade under a graphql rule cannot be checked`, masked: 0, durationMs: Date.now() - startedAt });
+      writeRawResponse(socket, 403, `Blocked by the airut network sandbox: ${rule} checks GraphQL operations, and what a WebSocket or other upgraded connection carries cannot be checked. Send each operation as an HTTP request.\n`, blocked);
+      return;
+    }
     const headers = headerMap(req.headers, new Set(['proxy-connection', 'proxy-authorization']));
     const masked = this.maskedHeaders(tunnel, target, headers);
     const log = (status: number, error?: string) =>
@@ -392,6 +448,12 @@ export class ConversationProxy {
       /* the log is best effort; it must never break a request */
     }
   }
+}
+
+function sendBlocked(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-airut-blocked': '1', connection: 'close' });
+  res.end(body);
+  req.resume();
 }
 
 function pathOnly(url: string | undefined): string {

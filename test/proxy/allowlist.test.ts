@@ -90,3 +90,41 @@ test('hostIsListed covers domains and url_prefixes hosts, for the in-container D
   assert.equal(hostIsListed(list, 'api.anthropic.com.'), true);
   assert.equal(hostIsListed(list, 'example.com'), false);
 });
+
+test('a graphql block on a url_prefixes entry is parsed and handed to the decision', () => {
+  const list = parseAllowlist(`
+url_prefixes:
+  - host: api.github.com
+    path: /graphql
+    methods: [POST]
+    graphql:
+      queries: ["*"]
+      mutations: [createPullRequest, "update*"]
+  - host: api.github.com
+    path: /other
+  - host: gql.test
+    path: /graphql
+    graphql: {}
+`);
+  const first = decide(list, { host: 'api.github.com', path: '/graphql', method: 'POST' });
+  assert.deepEqual(first.graphql, { queries: ['*'], mutations: ['createPullRequest', 'update*'], subscriptions: [] });
+  assert.equal(decide(list, { host: 'api.github.com', path: '/other', method: 'POST' }).graphql, undefined);
+  assert.deepEqual(decide(list, { host: 'gql.test', path: '/graphql', method: 'GET' }).graphql, { queries: [], mutations: [], subscriptions: [] }, 'an empty block refuses every operation');
+});
+
+test('a broken graphql block is refused with the key to fix', () => {
+  const problem = (graphql: string) => {
+    try {
+      parseAllowlist(`url_prefixes:\n  - host: api.github.com\n    path: /graphql\n    graphql: ${graphql}\n`);
+    } catch (e) {
+      assert.ok(e instanceof AllowlistError);
+      return e.message;
+    }
+    assert.fail(`graphql: ${graphql} was accepted`);
+  };
+  assert.match(problem(''), /url_prefixes\[0\]\.graphql: must be a mapping.*remove the key/);
+  assert.match(problem('[createIssue]'), /url_prefixes\[0\]\.graphql: must be a mapping/);
+  assert.match(problem('{ mutation: [createIssue] }'), /url_prefixes\[0\]\.graphql: unknown key "mutation" \(queries, mutations, subscriptions\)/);
+  assert.match(problem('{ queries: "*" }'), /url_prefixes\[0\]\.graphql\.queries: must be a list/);
+  assert.match(problem('{ mutations: [createIssue, "delete Repo", 3] }'), /url_prefixes\[0\]\.graphql\.mutations\[1\]: "delete Repo" is not a field-name pattern.*mutations\[2\]: "3"/);
+});
