@@ -31,6 +31,8 @@ import { applyMasks, type MaskRule } from './masked-secrets.ts';
 import { guardRequest, parseHostHeader, type RequestTarget } from './request-guard.ts';
 import { headerPairs, responseHeadProblem, writeRawResponse } from './response-head.ts';
 import { relayUpgrade } from './upgrade-relay.ts';
+import { resignSigV4 } from './sigv4-resign.ts';
+import type { SigningRule } from './sigv4-surrogates.ts';
 import { UpstreamConnector, type UpstreamOverride } from './upstream-connector.ts';
 
 export type { UpstreamOverride } from './upstream-connector.ts';
@@ -52,6 +54,8 @@ export interface NetworkLogEntry {
   readonly rule: string;
   /** Headers in which a masked secret was swapped in. */
   readonly masked: number;
+  /** 1 when the request was signed again with the real keys of a signing credential (also counted in `masked`). */
+  readonly signed?: number;
   readonly durationMs: number;
   readonly error?: string;
 }
@@ -60,6 +64,8 @@ export interface ConversationProxyOptions {
   readonly socketDir: string;
   readonly allowlist: Allowlist;
   readonly masks: readonly MaskRule[];
+  /** signing_credentials (AWS SigV4) whose surrogate-signed requests are signed again. */
+  readonly signing?: readonly SigningRule[];
   readonly ca: CertificateAuthority;
   readonly upstreamOverrides?: Readonly<Record<string, UpstreamOverride>>;
   readonly onRequest: (entry: NetworkLogEntry) => void;
@@ -111,7 +117,7 @@ export class ConversationProxy {
 
   private constructor(private readonly opts: ConversationProxyOptions) {
     this.upstream = new UpstreamConnector(opts.upstreamOverrides, opts.upstreamCa);
-    this.innerHttp = http.createServer((req, res) => this.handle(req, res));
+    this.innerHttp = http.createServer((req, res) => void this.handle(req, res));
     this.innerHttp.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
   }
 
@@ -120,7 +126,7 @@ export class ConversationProxy {
     await fs.mkdir(opts.socketDir, { recursive: true });
     const ca = opts.ca;
 
-    const plain = http.createServer((req, res) => proxy.handle(req, res));
+    const plain = http.createServer((req, res) => void proxy.handle(req, res));
     plain.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
 
     const terminated = https.createServer(
@@ -136,11 +142,11 @@ export class ConversationProxy {
         // nothing; the request is still judged by the allowlist if they go on regardless.
         secureContext: ca.contextFor('airut-sandbox-proxy.invalid'),
       },
-      (req, res) => proxy.handle(req, res),
+      (req, res) => void proxy.handle(req, res),
     );
     terminated.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
 
-    const explicit = http.createServer((req, res) => proxy.handle(req, res));
+    const explicit = http.createServer((req, res) => void proxy.handle(req, res));
     explicit.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
     explicit.on('connect', (req, socket, head) => proxy.handleConnect(req, socket, head));
 
@@ -278,7 +284,7 @@ export class ConversationProxy {
     return secure ? https.request({ ...options, ...via }) : http.request({ ...options, ...via });
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const startedAt = Date.now();
     const method = req.method ?? 'GET';
     const admitted = this.admit(req, startedAt, (status, body) => {
@@ -289,13 +295,16 @@ export class ConversationProxy {
     if (!admitted) return;
     const { target, tunnel, rule } = admitted;
     const headers = headerMap(req.headers, HOP_BY_HOP);
-    const masked = this.maskedHeaders(tunnel, target, headers);
+    // SigV4 re-signing, like masks only inside TLS this proxy verifies (src/proxy/sigv4-resign.ts).
+    const signing = await resignSigV4(tunnel.scheme === 'https' ? (this.opts.signing ?? []) : [], { host: target.host, method, pathAndQuery: target.pathAndQuery, headers, body: req });
+    const masked = this.maskedHeaders(tunnel, target, headers) + (signing.signed ? 1 : 0);
 
     let settled = false;
     const finish = (status: number, error?: string) => {
       if (settled) return;
       settled = true;
-      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
+      const err = error ?? signing.error;
+      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, signed: signing.signed ? 1 : 0, durationMs: Date.now() - startedAt, ...(err ? { error: err } : {}) });
     };
     const fail = (message: string) => {
       if (!res.headersSent) {
@@ -309,7 +318,7 @@ export class ConversationProxy {
     };
     let upstream: http.ClientRequest;
     try {
-      upstream = this.upstreamRequest(tunnel, target, method, headers, false);
+      upstream = this.upstreamRequest(tunnel, { ...target, pathAndQuery: signing.pathAndQuery }, method, headers, false);
     } catch (err) {
       fail((err as Error).message);
       req.resume();
@@ -340,7 +349,11 @@ export class ConversationProxy {
     });
     upstream.on('timeout', () => upstream.destroy(new Error('the upstream server did not answer in time')));
     upstream.on('error', (err) => fail(upstreamErrorMessage(err, target.host)));
-    req.pipe(upstream);
+    if (signing.bytes) upstream.end(signing.bytes);
+    else if (signing.body) {
+      signing.body.on('error', (err) => upstream.destroy(new Error(`${err.message}; the request was cut`)));
+      req.pipe(signing.body).pipe(upstream);
+    } else req.pipe(upstream);
     req.on('error', () => upstream.destroy());
   }
 
