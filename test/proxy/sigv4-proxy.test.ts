@@ -162,32 +162,54 @@ test('a request to a host outside the scopes is not re-signed (and so refused up
   assert.match(verdict.reason, /unknown access key id AKIA/);
 });
 
-test('streaming upload (aws-chunked, STREAMING-AWS4-HMAC-SHA256-PAYLOAD): every chunk signature re-signed', async () => {
-  const chunks = [randomBytes(70_000), randomBytes(65_536), randomBytes(1)];
-  const decoded = Buffer.concat(chunks);
+const amzDate = (d: string) => new Date(d.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+
+/** An aws-chunked body signed with the surrogate secret, chained from the seed signature, with an optional signed trailer. */
+async function chunkedBody(seedAuthorization: string, date: string, chunks: readonly Buffer[], trailer: string | null): Promise<Buffer> {
   const signer = surrogateSigner();
-  const headers = {
-    'content-encoding': 'aws-chunked',
-    'x-amz-decoded-content-length': String(decoded.length),
-  };
-  const encodedLength = chunks.reduce((n, c) => n + c.length.toString(16).length + 17 + 64 + 4 + c.length, 0) + 1 + 17 + 64 + 4;
-  const req = await signed('PUT', '/objects/big.bin', { payload: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', headers: { ...headers, 'content-length': String(encodedLength) } });
-  const date = req.headers['x-amz-date']!;
   const scope = `${date.slice(0, 8)}/us-east-1/s3/aws4_request`;
-  let previous = /Signature=([0-9a-f]{64})/.exec(req.headers['authorization']!)![1]!;
+  let previous = /Signature=([0-9a-f]{64})/.exec(seedAuthorization)![1]!;
   const empty = createHash('sha256').digest('hex');
   const parts: Buffer[] = [];
   for (const c of [...chunks, Buffer.alloc(0)]) {
     const stringToSign = ['AWS4-HMAC-SHA256-PAYLOAD', date, scope, previous, empty, createHash('sha256').update(c).digest('hex')].join('\n');
-    previous = await signer.sign(stringToSign, { signingDate: new Date(date.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z')) });
-    parts.push(Buffer.from(`${c.length.toString(16)};chunk-signature=${previous}\r\n`), c, Buffer.from('\r\n'));
+    previous = await signer.sign(stringToSign, { signingDate: amzDate(date) });
+    parts.push(Buffer.from(`${c.length.toString(16)};chunk-signature=${previous}\r\n`), c, Buffer.from(c.length ? '\r\n' : ''));
   }
-  const body = Buffer.concat(parts);
-  assert.equal(body.length, encodedLength);
+  if (trailer === null) parts.push(Buffer.from('\r\n'));
+  else {
+    const hashed = createHash('sha256').update(`${trailer}\n`).digest('hex');
+    const signature = await signer.sign(['AWS4-HMAC-SHA256-TRAILER', date, scope, previous, hashed].join('\n'), { signingDate: amzDate(date) });
+    parts.push(Buffer.from(`${trailer}\r\nx-amz-trailer-signature:${signature}\r\n\r\n`));
+  }
+  return Buffer.concat(parts);
+}
+
+for (const variant of ['STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER'] as const) {
+  test(`streaming upload (aws-chunked, ${variant}): every chunk signature re-signed`, async () => {
+    const chunks = [randomBytes(70_000), randomBytes(65_536), randomBytes(1)];
+    const decoded = Buffer.concat(chunks);
+    const trailer = variant.endsWith('-TRAILER') ? 'x-amz-checksum-crc32:AAAAAA==' : null;
+    // The signatures have a fixed length, so the encoded length is known before signing.
+    const probe = await chunkedBody(`Signature=${'0'.repeat(64)}`, '20260101T000000Z', chunks, trailer);
+    const key = `/objects/${variant.toLowerCase()}.bin`;
+    const headers = { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(decoded.length), 'content-length': String(probe.length), ...(trailer ? { 'x-amz-trailer': 'x-amz-checksum-crc32' } : {}) };
+    const req = await signed('PUT', key, { payload: variant, headers });
+    const body = await chunkedBody(req.headers['authorization']!, req.headers['x-amz-date']!, chunks, trailer);
+    const res = await send({ ...req, body });
+    assert.equal(res.status, 200, res.body.toString());
+    assert.equal(lastVerdict().chunks, 4);
+    assert.ok(server.objects.get(key)!.equals(decoded));
+    assert.equal(lastLog().signed, 1);
+  });
+}
+
+test('STREAMING-UNSIGNED-PAYLOAD-TRAILER: the headers are re-signed, the body passes as it is', async () => {
+  const body = Buffer.from('5\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n');
+  const req = await signed('PUT', '/objects/unsigned-trailer.bin', { payload: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', headers: { 'content-encoding': 'aws-chunked', 'content-length': String(body.length) } });
   const res = await send({ ...req, body });
   assert.equal(res.status, 200, res.body.toString());
-  assert.equal(lastVerdict().chunks, 4);
-  assert.ok(server.objects.get('/objects/big.bin')!.equals(decoded));
+  assert.ok(server.objects.get('/objects/unsigned-trailer.bin')!.equals(body));
   assert.equal(lastLog().signed, 1);
 });
 
