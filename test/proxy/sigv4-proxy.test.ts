@@ -239,3 +239,14 @@ test('a request the proxy cannot sign again goes out unchanged, with the reason 
   assert.equal(lastLog().signed, 0);
   assert.match(String(lastLog().error), /could not re-sign the AWS request: the signed header x-not-sent is not in the request/);
 });
+
+test('a body that is not aws-chunked as its x-amz-content-sha256 says: the upload is cut with a 502 that says why', async () => {
+  const body = Buffer.from('this is not aws-chunked at all\r\n');
+  const req = await signed('PUT', '/objects/broken.bin', { payload: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', headers: { 'content-encoding': 'aws-chunked', 'content-length': String(body.length) } });
+  const before = server.objects.size;
+  const res = await send({ ...req, body });
+  assert.equal(res.status, 502);
+  assert.match(res.body.toString(), /not aws-chunked with chunk signatures/);
+  assert.match(String(lastLog().error), /not aws-chunked with chunk signatures/);
+  assert.equal(server.objects.size, before, 'nothing was stored');
+});
