@@ -24,7 +24,7 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { ALLOWLIST_PATH, decide, type Allowlist } from './allowlist.ts';
 import type { CertificateAuthority } from './certificate-authority.ts';
 import { graphqlBlockedBody, screenGraphqlRequest } from './graphql-body.ts';
@@ -33,6 +33,8 @@ import { applyMasks, type MaskRule } from './masked-secrets.ts';
 import { guardRequest, parseHostHeader, type RequestTarget } from './request-guard.ts';
 import { headerPairs, responseHeadProblem, writeRawResponse } from './response-head.ts';
 import { relayUpgrade } from './upgrade-relay.ts';
+import { resignSigV4 } from './sigv4-resign.ts';
+import type { SigningRule } from './sigv4-surrogates.ts';
 import { UpstreamConnector, type UpstreamOverride } from './upstream-connector.ts';
 
 export type { UpstreamOverride } from './upstream-connector.ts';
@@ -54,6 +56,8 @@ export interface NetworkLogEntry {
   readonly rule: string;
   /** Headers in which a masked secret was swapped in. */
   readonly masked: number;
+  /** 1 when the request was signed again with the real keys of a signing credential (also counted in `masked`). */
+  readonly signed?: number;
   readonly durationMs: number;
   readonly error?: string;
 }
@@ -62,6 +66,8 @@ export interface ConversationProxyOptions {
   readonly socketDir: string;
   readonly allowlist: Allowlist;
   readonly masks: readonly MaskRule[];
+  /** signing_credentials (AWS SigV4) whose surrogate-signed requests are signed again. */
+  readonly signing?: readonly SigningRule[];
   readonly ca: CertificateAuthority;
   readonly upstreamOverrides?: Readonly<Record<string, UpstreamOverride>>;
   readonly onRequest: (entry: NetworkLogEntry) => void;
@@ -129,7 +135,7 @@ export class ConversationProxy {
 
   private constructor(private readonly opts: ConversationProxyOptions) {
     this.upstream = new UpstreamConnector(opts.upstreamOverrides, opts.upstreamCa);
-    this.innerHttp = http.createServer((req, res) => this.handle(req, res));
+    this.innerHttp = http.createServer((req, res) => this.serve(req, res));
     this.innerHttp.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
   }
 
@@ -138,7 +144,7 @@ export class ConversationProxy {
     await fs.mkdir(opts.socketDir, { recursive: true });
     const ca = opts.ca;
 
-    const plain = http.createServer((req, res) => proxy.handle(req, res));
+    const plain = http.createServer((req, res) => proxy.serve(req, res));
     plain.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
 
     const terminated = https.createServer(
@@ -154,11 +160,11 @@ export class ConversationProxy {
         // nothing; the request is still judged by the allowlist if they go on regardless.
         secureContext: ca.contextFor('airut-sandbox-proxy.invalid'),
       },
-      (req, res) => proxy.handle(req, res),
+      (req, res) => proxy.serve(req, res),
     );
     terminated.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
 
-    const explicit = http.createServer((req, res) => proxy.handle(req, res));
+    const explicit = http.createServer((req, res) => proxy.serve(req, res));
     explicit.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
     explicit.on('connect', (req, socket, head) => proxy.handleConnect(req, socket, head));
 
@@ -296,7 +302,19 @@ export class ConversationProxy {
     return secure ? https.request({ ...options, ...via }) : http.request({ ...options, ...via });
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse, screened?: Screened): void {
+  /** `handle` for a server callback: whatever it throws ends this request, never the runner thread. */
+  private serve(req: http.IncomingMessage, res: http.ServerResponse, screened?: Screened): void {
+    this.handle(req, res, screened).catch(() => {
+      if (res.headersSent) res.destroy();
+      else {
+        res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+        res.end('airut network sandbox: the request could not be forwarded\n');
+        req.resume();
+      }
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse, screened?: Screened): Promise<void> {
     const startedAt = screened?.startedAt ?? Date.now();
     const method = req.method ?? 'GET';
     const admitted = screened?.admitted ?? this.admit(req, startedAt, (status, body) => sendBlocked(req, res, status, body));
@@ -311,13 +329,18 @@ export class ConversationProxy {
     if (screened && (screened.body.length > 0 || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
       headers['content-length'] = String(screened.body.length);
     }
-    const masked = this.maskedHeaders(tunnel, target, headers);
+    // The body as it arrived: read already when a GraphQL rule screened it.
+    const source: Readable = screened ? Readable.from([screened.body]) : req;
+    // SigV4 re-signing, like masks only inside TLS this proxy verifies (src/proxy/sigv4-resign.ts).
+    const signing = await resignSigV4(tunnel.scheme === 'https' ? (this.opts.signing ?? []) : [], { host: target.host, method, pathAndQuery: target.pathAndQuery, headers, body: source });
+    const masked = this.maskedHeaders(tunnel, target, headers) + (signing.signed ? 1 : 0);
 
     let settled = false;
     const finish = (status: number, error?: string) => {
       if (settled) return;
       settled = true;
-      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
+      const err = error ?? signing.error;
+      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, signed: signing.signed ? 1 : 0, durationMs: Date.now() - startedAt, ...(err ? { error: err } : {}) });
     };
     const fail = (message: string) => {
       if (!res.headersSent) {
@@ -331,7 +354,7 @@ export class ConversationProxy {
     };
     let upstream: http.ClientRequest;
     try {
-      upstream = this.upstreamRequest(tunnel, target, method, headers, false);
+      upstream = this.upstreamRequest(tunnel, { ...target, pathAndQuery: signing.pathAndQuery }, method, headers, false);
     } catch (err) {
       fail((err as Error).message);
       req.resume();
@@ -362,7 +385,11 @@ export class ConversationProxy {
     });
     upstream.on('timeout', () => upstream.destroy(new Error('the upstream server did not answer in time')));
     upstream.on('error', (err) => fail(upstreamErrorMessage(err, target.host)));
-    if (screened) upstream.end(screened.body);
+    if (signing.bytes) upstream.end(signing.bytes);
+    else if (signing.body) {
+      signing.body.on('error', (err) => upstream.destroy(new Error(`${err.message}; the request was cut`)));
+      source.pipe(signing.body).pipe(upstream);
+    } else if (screened) upstream.end(screened.body);
     else req.pipe(upstream);
     req.on('error', () => upstream.destroy());
   }
@@ -372,7 +399,7 @@ export class ConversationProxy {
     const { target } = admitted;
     void screenGraphqlRequest(req, target.pathAndQuery, rule).then((screen) => {
       if (screen.allowed) {
-        this.handle(req, res, { admitted, startedAt, body: screen.body, tag: screen.tag });
+        this.serve(req, res, { admitted, startedAt, body: screen.body, tag: screen.tag });
         return;
       }
       const log = (status: number, tagged: string, error?: string) =>

@@ -77,6 +77,7 @@ export class ContainerBackend implements ExecutionBackend {
       labels: this.#labels(request.taskId, request.labels),
       allowlist: request.allowlist,
       masks: request.masks,
+      ...(request.signing ? { signing: request.signing } : {}),
       onLogged: request.onLogged,
       maxLogRows: request.maxLogRows,
       onLogTruncated: request.onLogTruncated,

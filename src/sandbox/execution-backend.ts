@@ -11,6 +11,7 @@
 import type { Allowlist } from '../proxy/allowlist.ts';
 import type { NetworkLogEntry } from '../proxy/conversation-proxy.ts';
 import type { MaskRule } from '../proxy/masked-secrets.ts';
+import type { SigningRule } from '../proxy/sigv4-surrogates.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EnsuredImage } from './image.ts';
 import type { ManagedImage, PruneReport } from './image-prune.ts';
@@ -45,6 +46,8 @@ export interface SandboxedNetworkRequest {
   readonly labels: Readonly<Record<string, string>>;
   readonly allowlist: Allowlist;
   readonly masks: readonly MaskRule[];
+  /** signing_credentials the proxy re-signs (AWS SigV4). */
+  readonly signing?: readonly SigningRule[];
   readonly log: Logger;
   /** Stores a batch of request log rows and returns the id of the last one. */
   readonly storeLogRows: (rows: readonly NetworkLogEntry[]) => number;

@@ -14,6 +14,7 @@ import { listedHostPatterns, type Allowlist } from '../proxy/allowlist.ts';
 import { CertificateAuthority, type CaFiles } from '../proxy/certificate-authority.ts';
 import { ConversationProxy, type NetworkLogEntry, type UpstreamOverride } from '../proxy/conversation-proxy.ts';
 import type { MaskRule } from '../proxy/masked-secrets.ts';
+import type { SigningRule } from '../proxy/sigv4-surrogates.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ContainerRuntime } from './container-runtime.ts';
 import { envFileDir, startNetworkSidecar, taskSandboxDir, type SidecarRuntime } from './network-sidecar.ts';
@@ -63,6 +64,8 @@ export interface SandboxedNetworkSpec {
   readonly labels: Readonly<Record<string, string>>;
   readonly allowlist: Allowlist;
   readonly masks: readonly MaskRule[];
+  /** signing_credentials the proxy re-signs (AWS SigV4). */
+  readonly signing?: readonly SigningRule[];
   /** Called after log rows were stored, with the id of the last one. */
   readonly onLogged?: (lastId: number) => void;
   /**
@@ -102,6 +105,7 @@ export async function openSandboxedNetwork(spec: SandboxedNetworkSpec): Promise<
       socketDir,
       allowlist: spec.allowlist,
       masks: spec.masks,
+      ...(spec.signing ? { signing: spec.signing } : {}),
       ca,
       upstreamOverrides: spec.globals.upstreamOverrides,
       onRequest: (e) => writer.add(e),

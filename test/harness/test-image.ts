@@ -1,8 +1,9 @@
 /**
  * A tiny container image for tests, built without any registry: `FROM scratch` + `ADD rootfs.tar /`.
  *
- * The tarball holds busybox (Debian `busybox-static`) with a link per applet, bash, the glibc
- * libraries bash and the Claude Code binary need (from `ldd`), /etc/passwd, /tmp and /root. The
+ * The tarball holds busybox (Debian `busybox-static`) with a link per applet, bash, curl (an S3-style
+ * client for the signing_credentials test: `curl --aws-sigv4`), the glibc libraries these and the
+ * Claude Code binary need (from `ldd`), /etc/passwd, /tmp and /root. The
  * Claude binary itself is not in it: runs mount it read-only, as in production.
  *
  * The tarball is cached under the temp dir, keyed by the inputs' paths, sizes and mtimes, and built
@@ -23,7 +24,7 @@ import { testRuntime } from './podman-env.ts';
 
 const run = promisify(execFile);
 /** Bump when the recipe below changes, so cached tarballs are not reused. */
-const RECIPE_VERSION = 2;
+const RECIPE_VERSION = 3;
 export const TEST_IMAGE_REPO_ID = 'airut-test';
 
 export const TEST_DOCKERFILE = `FROM scratch
@@ -52,12 +53,18 @@ async function sharedLibraries(binary: string): Promise<string[]> {
   return [...libs];
 }
 
-async function rootfsInputs(): Promise<{ busybox: string; bash: string; libs: string[] }> {
+function findCurl(): string {
+  for (const p of ['/usr/bin/curl', '/bin/curl']) if (existsSync(p)) return p;
+  throw new Error('curl is not installed: apt-get install curl (needed for the test image)');
+}
+
+async function rootfsInputs(): Promise<{ busybox: string; bash: string; curl: string; libs: string[] }> {
   const busybox = findBusybox();
   const bash = existsSync('/bin/bash') ? '/bin/bash' : '/usr/bin/bash';
+  const curl = findCurl();
   const libs = new Set<string>();
-  for (const bin of [bash, busybox, resolveClaudeBinary()]) for (const l of await sharedLibraries(bin)) libs.add(l);
-  return { busybox, bash, libs: [...libs].sort() };
+  for (const bin of [bash, busybox, curl, resolveClaudeBinary()]) for (const l of await sharedLibraries(bin)) libs.add(l);
+  return { busybox, bash, curl, libs: [...libs].sort() };
 }
 
 /** Builds (or reuses) the cached rootfs tarball and returns its path. */
@@ -65,7 +72,7 @@ export async function testRootfsTarball(): Promise<string> {
   const inputs = await rootfsInputs();
   const key = createHash('sha256');
   key.update(`v${RECIPE_VERSION}\n`);
-  for (const p of [inputs.busybox, inputs.bash, ...inputs.libs]) {
+  for (const p of [inputs.busybox, inputs.bash, inputs.curl, ...inputs.libs]) {
     const st = statSync(p);
     key.update(`${p}\0${st.size}\0${st.mtimeMs}\n`);
   }
@@ -80,6 +87,7 @@ export async function testRootfsTarball(): Promise<string> {
     await chmod(join(stage, 'tmp'), 0o1777);
     await copyFile(inputs.busybox, join(stage, 'bin/busybox'));
     await copyFile(inputs.bash, join(stage, 'bin/bash'));
+    await copyFile(inputs.curl, join(stage, 'usr/bin/curl'));
     const applets = (await run(inputs.busybox, ['--list'])).stdout.split('\n').filter((a) => /^[\w.[-]+$/.test(a));
     for (const applet of applets) {
       if (applet === 'busybox' || applet === 'bash') continue;

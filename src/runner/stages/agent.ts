@@ -76,6 +76,7 @@ export async function openTaskNetwork(ctx: TaskContext, inputs: RepoInputs): Pro
         labels: { repo: ctx.repo.repoId, conversation: ctx.conversationId },
         allowlist,
         masks: inputs.masks,
+        signing: inputs.signing,
         log: ctx.log,
         storeLogRows: (rows) => ctx.store.storeNetworkRows(rows),
         onLogged: (lastId) => ctx.onNetworkLogged(lastId),

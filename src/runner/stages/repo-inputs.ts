@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import { AirutError } from '../../errors.ts';
 import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../../proxy/allowlist.ts';
 import { buildMaskRules, surrogatePool, type MaskRule } from '../../proxy/masked-secrets.ts';
+import { buildSigningRules, signingSurrogateEnv, type SigningRule } from '../../proxy/sigv4-surrogates.ts';
 import { loadRepoConfigFromMirror, type RepoConfig } from '../../repo-config/index.ts';
 import { effectiveTaskBudget } from '../../limits/task-budget.ts';
 import type { RepoMirror, TaskContext } from '../task-context.ts';
@@ -15,6 +16,8 @@ import { UserFacingError } from '../user-facing-error.ts';
 export interface RepoInputs {
   readonly repoConfig: RepoConfig;
   readonly masks: readonly MaskRule[];
+  /** signing_credentials with this conversation's surrogates; the proxy re-signs with the real keys. */
+  readonly signing: readonly SigningRule[];
   /** The allowlist when the network sandbox is on; null when it is off. */
   readonly allowlist: Allowlist | null;
   /** The task's budget in USD (`--max-budget-usd`), null for none; recorded in `tasks.budget_usd`. */
@@ -36,23 +39,26 @@ export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
   if (!sandbox) throw new AirutError('SANDBOX_SPEC_INVALID', 'the runner was started without the sandbox prepared at start-up (prepareSandbox)');
   const surrogateKey = await fs.readFile(sandbox.surrogateKeyPath);
   const masks = buildMaskRules(repo.maskedSecrets, surrogateKey, ctx.conversationId);
+  const signing = buildSigningRules(repo.signingCredentials, surrogateKey, ctx.conversationId);
   let repoConfig: RepoConfig;
   try {
-    repoConfig = await loadRepoConfigFromMirror(ctx.mirror, { ...repo.secrets, ...surrogatePool(masks) });
+    // signing_credentials join the pool here (their variable names → surrogates) until the credential-pool
+    // module composes every pool in Airut's precedence order.
+    repoConfig = await loadRepoConfigFromMirror(ctx.mirror, { ...repo.secrets, ...surrogatePool(masks), ...signingSurrogateEnv(signing) });
   } catch (err) {
     throw new UserFacingError('REPO_CONFIG_INVALID', `The repository's configuration is invalid: ${(err as Error).message}`, { cause: err });
   }
   const sandboxOn = repoConfig.sandboxEnabled && repo.network.sandboxEnabled;
   if (!sandboxOn) {
     log.warn(
-      { repoSetting: repoConfig.sandboxEnabled, serverSetting: repo.network.sandboxEnabled, maskedSecrets: masks.length },
-      masks.length
-        ? 'network sandbox is off: the container gets unrestricted network, and masked secrets stay surrogates that nothing swaps'
+      { repoSetting: repoConfig.sandboxEnabled, serverSetting: repo.network.sandboxEnabled, maskedSecrets: masks.length, signingCredentials: signing.length },
+      masks.length || signing.length
+        ? 'network sandbox is off: the container gets unrestricted network, and masked secrets and signing credentials stay surrogates that nothing swaps or re-signs'
         : 'network sandbox is off: the container gets unrestricted network',
     );
   }
   const allowlist = sandboxOn ? await readAllowlist(ctx.mirror) : null;
-  return { repoConfig, masks, allowlist, budgetUsd: taskBudget(ctx, repoConfig) };
+  return { repoConfig, masks, signing, allowlist, budgetUsd: taskBudget(ctx, repoConfig) };
 }
 
 /** The server's task budget, lowered (never raised) by the repository's `max_budget_usd`; recorded on the task. */

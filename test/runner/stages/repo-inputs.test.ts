@@ -51,6 +51,28 @@ test('a masked secret reaches the repo config only as a surrogate', async () => 
   assert.equal(inputs.repoConfig.containerEnv.GH_TOKEN, inputs.masks[0]!.surrogate);
 });
 
+test('signing credentials reach the repo config only as surrogates, and the rules keep the real keys for the proxy', async () => {
+  const base = fakeContext();
+  const signingCredentials = {
+    AWS: {
+      type: 'aws-sigv4' as const,
+      accessKeyId: { name: 'AWS_ACCESS_KEY_ID', value: 'AKIAIOSFODNN7EXAMPLE' },
+      secretAccessKey: { name: 'AWS_SECRET_ACCESS_KEY', value: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+      sessionToken: null,
+      scopes: ['*.amazonaws.com'],
+    },
+  };
+  const ctx = fakeContext({ repo: { ...base.repo, signingCredentials } });
+  ctx.mirror.files.set('.airut/airut.yaml', 'container_env:\n  AWS_ACCESS_KEY_ID: !secret AWS_ACCESS_KEY_ID\n  AWS_SECRET_ACCESS_KEY: !secret AWS_SECRET_ACCESS_KEY\n');
+  const inputs = await repoInputsStage(ctx);
+  assert.equal(inputs.signing.length, 1);
+  assert.match(inputs.repoConfig.containerEnv.AWS_ACCESS_KEY_ID!, /^AKIA/);
+  assert.equal(inputs.repoConfig.containerEnv.AWS_ACCESS_KEY_ID, inputs.signing[0]!.accessKeyId.surrogate);
+  assert.equal(inputs.repoConfig.containerEnv.AWS_SECRET_ACCESS_KEY, inputs.signing[0]!.secretAccessKey.surrogate);
+  assert.notEqual(inputs.repoConfig.containerEnv.AWS_SECRET_ACCESS_KEY, 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY');
+  assert.equal(inputs.signing[0]!.secretAccessKey.value, 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY');
+});
+
 test('an empty follow-up is refused before the mirror is touched; an empty first mail with a subject is not', async () => {
   const followUp = fakeContext({ isFirstTask: false, bodyText: '  \n' });
   const err = await userError(repoInputsStage(followUp), 'MAIL_EMPTY');
