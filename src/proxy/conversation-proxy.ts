@@ -26,6 +26,7 @@ import tls from 'node:tls';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { ALLOWLIST_PATH, decide, type Allowlist } from './allowlist.ts';
+import { GitPushWatch } from './git-push-watch.ts';
 import type { CertificateAuthority } from './certificate-authority.ts';
 import { applyMasks, type MaskRule } from './masked-secrets.ts';
 import { guardRequest, parseHostHeader, type RequestTarget } from './request-guard.ts';
@@ -54,6 +55,8 @@ export interface NetworkLogEntry {
   readonly masked: number;
   readonly durationMs: number;
   readonly error?: string;
+  /** Refs a git push created or moved, as the upstream reported them accepted (git-push-watch.ts). */
+  readonly pushed?: readonly string[];
 }
 
 export interface ConversationProxyOptions {
@@ -290,12 +293,13 @@ export class ConversationProxy {
     const { target, tunnel, rule } = admitted;
     const headers = headerMap(req.headers, HOP_BY_HOP);
     const masked = this.maskedHeaders(tunnel, target, headers);
+    const push = GitPushWatch.forRequest(method, target.path, req);
 
     let settled = false;
     const finish = (status: number, error?: string) => {
       if (settled) return;
       settled = true;
-      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
+      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, durationMs: Date.now() - startedAt, ...(error ? { error } : {}), ...push?.logFields() });
     };
     const fail = (message: string) => {
       if (!res.headersSent) {
@@ -332,6 +336,7 @@ export class ConversationProxy {
         return;
       }
       up.pipe(res);
+      push?.watchResponse(up);
       up.on('error', () => res.destroy());
       res.on('close', () => {
         if (!res.writableFinished) up.destroy();
