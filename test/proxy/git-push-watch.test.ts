@@ -8,10 +8,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { parseAllowlist } from '../../src/proxy/allowlist.ts';
 import { CertificateAuthority, ensureCaFiles, type CaFiles } from '../../src/proxy/certificate-authority.ts';
@@ -23,6 +26,17 @@ import { createTestTls } from '../harness/test-tls.ts';
 const run = promisify(execFile);
 const REAL_TOKEN = 'ghp_RealPushToken0123456789abcdef';
 const log: NetworkLogEntry[] = [];
+/** Called with every entry as the proxy logs it (the entry comes when the proxy's side of the response closed). */
+const onLog = new Set<(e: NetworkLogEntry) => void>();
+const entryFor = (p: string) =>
+  new Promise<NetworkLogEntry>((resolve) => {
+    const check = (e: NetworkLogEntry) => {
+      if (e.path !== p) return;
+      onLog.delete(check);
+      resolve(e);
+    };
+    onLog.add(check);
+  });
 let dir: string;
 let caFiles: CaFiles;
 let proxy: ConversationProxy;
@@ -30,6 +44,8 @@ let server: GitHttpServer;
 /** TCP in front of the proxy's Unix socket, as the sidecar is for a container. */
 let front: net.Server;
 let surrogate: string;
+/** Answers receive-pack POSTs with a canned report-status, coded as `/<coding>/…` in the path says. */
+let cannedUpstream: https.Server;
 let work: string;
 let bare: string;
 
@@ -56,7 +72,7 @@ function push(token: string, ...refspecs: string[]): Promise<{ ok: boolean; stde
   );
 }
 
-const pushEntries = () => log.filter((e) => e.method === 'POST' && e.path === '/proj.git/git-receive-pack');
+const PUSH_PATH = '/proj.git/git-receive-pack';
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-gitpush-'));
@@ -81,12 +97,21 @@ url_prefixes:
   - host: git.test
     path: /proj.git/git-receive-pack
     methods: [POST]
+  - host: canned.test
+    path: /*
+    methods: [POST]
 `),
     masks,
     ca: CertificateAuthority.load(caFiles),
-    upstreamOverrides: { 'git.test': { host: '127.0.0.1', port: server.port } },
+    upstreamOverrides: {
+      'git.test': { host: '127.0.0.1', port: server.port },
+      'canned.test': { host: '127.0.0.1', port: await startCannedUpstream(upstreamTls.serverOptions('canned.test')) },
+    },
     upstreamCa: [upstreamTls.caPem],
-    onRequest: (e) => log.push(e),
+    onRequest: (e) => {
+      log.push(e);
+      for (const f of onLog) f(e);
+    },
   });
   front = net.createServer((c) => {
     const s = net.connect(path.join(dir, 'sock', PROXY_SOCKETS.explicit));
@@ -104,39 +129,39 @@ url_prefixes:
 
 after(async () => {
   front?.close();
+  cannedUpstream?.close();
   await proxy?.close();
   await server?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('a push with the surrogate reaches the server with the real token, and the log names the ref', async () => {
-  log.length = 0;
+  const logged = entryFor(PUSH_PATH);
   const r = await push(surrogate, 'HEAD:refs/heads/feature');
   assert.ok(r.ok, r.stderr);
   assert.equal(await git(bare, 'rev-parse', 'refs/heads/feature'), await git(work, 'rev-parse', 'HEAD'));
-  const [entry] = pushEntries();
-  assert.ok(entry, JSON.stringify(log));
+  const entry = await logged;
   assert.deepEqual(entry.pushed, ['refs/heads/feature']);
   assert.equal(entry.masked, 1);
   assert.equal(entry.status, 200);
 });
 
 test('a push of several refs names only those the server accepted', async () => {
-  log.length = 0;
   fs.writeFileSync(path.join(work, 'a.txt'), 'two\n');
   await git(work, 'commit', '-q', '-am', 'two');
+  const logged = entryFor(PUSH_PATH);
   const r = await push(surrogate, 'HEAD:refs/heads/feature', 'HEAD:refs/heads/second', 'HEAD:refs/heads/blocked');
   assert.equal(r.ok, false, 'one ref was refused, so git reports failure');
   assert.match(r.stderr, /blocked/);
-  assert.deepEqual(pushEntries()[0]?.pushed, ['refs/heads/feature', 'refs/heads/second']);
+  assert.deepEqual((await logged).pushed, ['refs/heads/feature', 'refs/heads/second']);
   await assert.rejects(git(bare, 'rev-parse', '--verify', 'refs/heads/blocked'));
 });
 
 test('a deletion is not a pushed branch', async () => {
-  log.length = 0;
+  const logged = entryFor(PUSH_PATH);
   const r = await push(surrogate, ':refs/heads/second');
   assert.ok(r.ok, r.stderr);
-  const [entry] = pushEntries();
+  const entry = await logged;
   assert.equal(entry?.status, 200);
   assert.equal(entry?.pushed, undefined);
 });
@@ -149,4 +174,52 @@ test('a push with any other token fails and records nothing', async () => {
   assert.ok(server.counts.unauthorised > before);
   await assert.rejects(git(bare, 'rev-parse', '--verify', 'refs/heads/foreign'));
   assert.ok(log.every((e) => e.pushed === undefined), JSON.stringify(log));
+});
+
+const pktLine = (text: string) => `${(text.length + 4).toString(16).padStart(4, '0')}${text}`;
+const REPORT = Buffer.from(`${pktLine('unpack ok\n')}${pktLine('ok refs/heads/canned\n')}0000`);
+const COMMANDS = Buffer.from(`${pktLine(`${'0'.repeat(40)} ${'a'.repeat(40)} refs/heads/canned\0report-status\n`)}0000PACK-bytes`);
+
+async function startCannedUpstream(opts: { key: string; cert: string }): Promise<number> {
+  cannedUpstream = https.createServer(opts, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const coding = req.url!.split('/')[1]!;
+      if (coding === 'refused') return void res.writeHead(403).end(REPORT);
+      const body = coding === 'gzip' ? zlib.gzipSync(REPORT) : coding === 'deflate' ? zlib.deflateSync(REPORT) : REPORT;
+      res.writeHead(200, { 'content-type': 'application/x-git-receive-pack-result', ...(coding === 'identity' ? {} : { 'content-encoding': coding }) }).end(body);
+    });
+  });
+  await new Promise<void>((r) => cannedUpstream.listen(0, '127.0.0.1', () => r()));
+  return (cannedUpstream.address() as net.AddressInfo).port;
+}
+
+/** One receive-pack POST to canned.test over TLS through the proxy's Unix socket. */
+async function cannedPush(coding: string): Promise<NetworkLogEntry> {
+  const urlPath = `/${coding}/r.git/git-receive-pack`;
+  const logged = entryFor(urlPath);
+  await new Promise<void>((resolve, reject) => {
+    const req = https.request(
+      { socketPath: path.join(dir, 'sock', PROXY_SOCKETS.tls), servername: 'canned.test', host: 'canned.test', path: urlPath, method: 'POST', ca: fs.readFileSync(caFiles.certPath), headers: { host: 'canned.test' } },
+      (res: http.IncomingMessage) => {
+        res.resume();
+        res.on('end', () => resolve());
+      },
+    );
+    req.on('error', reject);
+    req.end(COMMANDS);
+  });
+  return logged;
+}
+
+test('a report-status in gzip or deflate is read; an unknown coding or a refusal records nothing', async () => {
+  assert.deepEqual((await cannedPush('identity')).pushed, ['refs/heads/canned']);
+  assert.deepEqual((await cannedPush('gzip')).pushed, ['refs/heads/canned']);
+  assert.deepEqual((await cannedPush('deflate')).pushed, ['refs/heads/canned']);
+  const br = await cannedPush('br');
+  assert.equal(br.status, 200);
+  assert.equal(br.pushed, undefined);
+  const refused = await cannedPush('refused');
+  assert.equal(refused.status, 403);
+  assert.equal(refused.pushed, undefined);
 });
