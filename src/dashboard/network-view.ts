@@ -16,6 +16,12 @@ function hostText(r: NetworkRequestRow): string {
   return r.port === 80 || r.port === 443 || r.port === 0 ? r.host : `${r.host}:${r.port}`;
 }
 
+/** The refs an accepted git push created or moved (src/proxy/git-push-watch.ts). */
+function pushedNote(r: NetworkRequestRow): SafeHtml | '' {
+  if (!r.pushed?.length) return '';
+  return h`<div class="net-pushed" data-role="pushed">pushed: ${r.pushed.map((ref, i) => h`${i ? ', ' : ''}<code>${shorten(ref, 200)}</code>`)}</div>`;
+}
+
 /** One request. `data-net-id` lets the page drop a row the stream sends twice. */
 export function networkRow(r: NetworkRequestRow): SafeHtml {
   const verdict = r.allowed ? 'allowed' : 'blocked';
@@ -27,7 +33,7 @@ export function networkRow(r: NetworkRequestRow): SafeHtml {
 <td class="net-path"><code>${shorten(r.path, 400)}</code></td>
 <td title="${r.durationMs} ms">${r.status === 0 ? '—' : r.status}</td>
 <td><span class="net-verdict ${verdict}" data-role="verdict">${verdict}</span></td>
-<td class="net-rule">${shorten(r.rule, 400)}${r.error ? h`<div class="error-text">${shorten(r.error, 400)}</div>` : ''}</td>
+<td class="net-rule">${shorten(r.rule, 400)}${r.error ? h`<div class="error-text">${shorten(r.error, 400)}</div>` : ''}${pushedNote(r)}</td>
 <td>${r.masked > 0 ? h`<span class="net-masked" title="masked secrets swapped in (headers)">${r.masked}</span>` : ''}</td>
 </tr>`;
 }

@@ -26,6 +26,7 @@ import tls from 'node:tls';
 import path from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import { ALLOWLIST_PATH, decide, type Allowlist } from './allowlist.ts';
+import { GitPushWatch } from './git-push-watch.ts';
 import type { CertificateAuthority } from './certificate-authority.ts';
 import { graphqlBlockedBody, screenGraphqlRequest } from './graphql-body.ts';
 import type { GraphqlRule } from './graphql-rule.ts';
@@ -60,6 +61,8 @@ export interface NetworkLogEntry {
   readonly signed?: number;
   readonly durationMs: number;
   readonly error?: string;
+  /** Refs a git push created or moved, as the upstream reported them accepted (git-push-watch.ts). */
+  readonly pushed?: readonly string[];
 }
 
 export interface ConversationProxyOptions {
@@ -334,13 +337,15 @@ export class ConversationProxy {
     // SigV4 re-signing, like masks only inside TLS this proxy verifies (src/proxy/sigv4-resign.ts).
     const signing = await resignSigV4(tunnel.scheme === 'https' ? (this.opts.signing ?? []) : [], { host: target.host, method, pathAndQuery: target.pathAndQuery, headers, body: source });
     const masked = this.maskedHeaders(tunnel, target, headers) + (signing.signed ? 1 : 0);
+    // After the await: its 'data' listener starts the body flowing, which is piped on in this same tick.
+    const push = GitPushWatch.forRequest(method, target.path, source);
 
     let settled = false;
     const finish = (status: number, error?: string) => {
       if (settled) return;
       settled = true;
       const err = error ?? signing.error;
-      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, signed: signing.signed ? 1 : 0, durationMs: Date.now() - startedAt, ...(err ? { error: err } : {}) });
+      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, signed: signing.signed ? 1 : 0, durationMs: Date.now() - startedAt, ...(err ? { error: err } : {}), ...push?.logFields() });
     };
     const fail = (message: string) => {
       if (!res.headersSent) {
@@ -377,6 +382,7 @@ export class ConversationProxy {
         return;
       }
       up.pipe(res);
+      push?.watchResponse(up);
       up.on('error', () => res.destroy());
       res.on('close', () => {
         if (!res.writableFinished) up.destroy();

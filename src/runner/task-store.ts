@@ -10,7 +10,7 @@ import { ackQueued } from '../store/outgoing-mail.ts';
 import { conversationEffort, conversationSubject, upsertConversation, type ConversationFields } from '../store/conversations.ts';
 import { lastConversationResult } from '../store/task-events.ts';
 import { recordRepoImage } from '../store/repo-images.ts';
-import { insertNetworkRequests } from '../store/network-log.ts';
+import { insertNetworkRequests, listTaskPushes, type TaskPush } from '../store/network-log.ts';
 import { recordTaskStage } from '../store/task-stages.ts';
 import { finishedSpend, recordTaskBudget, type SpendSummary } from '../store/spend.ts';
 import type { NetworkLogEntry } from '../proxy/conversation-proxy.ts';
@@ -32,6 +32,8 @@ export interface TaskStore {
   conversationHistory(): { subject: string | null; lastAnswer: unknown };
   recordImage(tag: string): void;
   storeNetworkRows(rows: readonly NetworkLogEntry[]): number;
+  /** The git pushes the upstreams accepted during this task (from its network log), for the reply. */
+  taskPushes(): TaskPush[];
   recordStage(stage: string, at: number): void;
   /** Records the budget the run is given (`tasks.budget_usd`), null for none. */
   setBudget(budgetUsd: number | null): void;
@@ -66,6 +68,7 @@ export function taskStore(db: Db, ids: TaskIds): TaskStore {
     }),
     recordImage: (tag) => recordRepoImage(db, repoId, tag),
     storeNetworkRows: (rows) => insertNetworkRequests(db, { repoId, conversationId, taskId }, rows),
+    taskPushes: () => listTaskPushes(db, taskId),
     recordStage: (stage, at) => recordTaskStage(db, taskId, ids.attempt, stage, at),
     setBudget: (budgetUsd) => recordTaskBudget(db, taskId, budgetUsd),
     senderSpend: (sender, now) => finishedSpend(db, repoId, sender, now),

@@ -161,7 +161,8 @@ export class NetworkLogWriter {
 
   add(e: NetworkLogEntry): void {
     if (this.done) return;
-    if (this.accepted >= (this.spec.maxLogRows ?? Infinity)) {
+    // An accepted push is stored whatever the cap: the reply names the pushed branches from these rows.
+    if (this.accepted >= (this.spec.maxLogRows ?? Infinity) && !e.pushed?.length) {
       this.dropped++;
       if (!e.allowed) this.droppedBlocked++;
       return;

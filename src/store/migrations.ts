@@ -349,6 +349,15 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 13,
+    description: 'network log: the refs a git push created or moved, as the upstream accepted them',
+    // A JSON array of ref names (refs/heads/…), NULL for every request that was not an accepted
+    // push. The reply names the task's pushed branches from these rows (src/proxy/git-push-watch.ts).
+    sql: `
+      ALTER TABLE network_requests ADD COLUMN pushed TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -4,6 +4,7 @@
  * dashboard's conversation page.
  */
 import type { NetworkLogEntry } from '../proxy/conversation-proxy.ts';
+import { pushRepoPath } from '../proxy/git-push.ts';
 import type { Db } from './database.ts';
 import { writeTransaction } from './database.ts';
 
@@ -27,8 +28,8 @@ export function insertNetworkRequests(
   writeTransaction(db, () => {
     const stmt = db.prepare(
       `INSERT INTO network_requests
-         (repo_id, conversation_id, task_id, at, method, host, port, path, status, allowed, rule, masked, duration_ms, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         (repo_id, conversation_id, task_id, at, method, host, port, path, status, allowed, rule, masked, duration_ms, error, pushed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     for (const e of entries) {
       last = Number(
@@ -47,6 +48,7 @@ export function insertNetworkRequests(
           e.masked,
           e.durationMs,
           e.error?.slice(0, MAX_TEXT) ?? null,
+          e.pushed?.length ? JSON.stringify(e.pushed.map((r) => r.slice(0, MAX_TEXT))) : null,
         ).lastInsertRowid,
       );
     }
@@ -71,7 +73,42 @@ function toRow(r: Record<string, unknown>): NetworkRequestRow {
     masked: r.masked as number,
     durationMs: r.duration_ms as number,
     ...(r.error ? { error: r.error as string } : {}),
+    ...(r.pushed ? { pushed: parsePushed(r.pushed as string) } : {}),
   };
+}
+
+function parsePushed(text: string): string[] {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A repository a task pushed to, and the refs the upstream accepted, in the order they were pushed. */
+export interface TaskPush {
+  readonly host: string;
+  /** The repository's path on the host, e.g. `/owner/repo.git`. */
+  readonly repoPath: string;
+  readonly refs: readonly string[];
+}
+
+/** The accepted pushes of one task (every run of it), one entry per host and repository. */
+export function listTaskPushes(db: Db, taskId: number): TaskPush[] {
+  const rows = db
+    .prepare(`SELECT host, port, path, pushed FROM network_requests WHERE task_id = ? AND pushed IS NOT NULL ORDER BY id`)
+    .all(taskId) as Array<{ host: string; port: number; path: string; pushed: string }>;
+  const byRepo = new Map<string, { host: string; repoPath: string; refs: Set<string> }>();
+  for (const r of rows) {
+    const host = r.port === 443 || r.port === 80 ? r.host : `${r.host}:${r.port}`;
+    const repoPath = pushRepoPath(r.path);
+    const key = `${host}\0${repoPath}`;
+    const entry = byRepo.get(key) ?? { host, repoPath, refs: new Set<string>() };
+    for (const ref of parsePushed(r.pushed)) entry.refs.add(ref);
+    byRepo.set(key, entry);
+  }
+  return [...byRepo.values()].filter((e) => e.refs.size > 0).map((e) => ({ host: e.host, repoPath: e.repoPath, refs: [...e.refs] }));
 }
 
 /** A conversation's requests after `afterId`, oldest first. */

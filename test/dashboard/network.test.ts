@@ -135,6 +135,16 @@ describe('conversation network log: page and JSON API', () => {
     assert.match(smallHtml, /id="network-capped" hidden/);
     insertTask(db, { repoId: 'alpha', conversationId: 'bbbb0003' });
     const none = await page(app, '/conversations/alpha/bbbb0003');
+
+    // An accepted git push names its refs, escaped (ref names come from the container).
+    const pushTask = insertTask(db, { repoId: 'alpha', conversationId: 'bbbb0004' });
+    const pushId = insertNetworkRequests(db, { repoId: 'alpha', conversationId: 'bbbb0004', taskId: pushTask }, [
+      netEntry({ host: 'github.com', method: 'POST', path: '/o/r.git/git-receive-pack', pushed: ['refs/heads/fix', 'refs/heads/<b>x'] }),
+    ]);
+    const pushHtml = await page(app, '/conversations/alpha/bbbb0004');
+    const pushRow = new RegExp(`<tr [^>]*data-net-id="${pushId}"[\\s\\S]*?</tr>`).exec(pushHtml)![0];
+    assert.match(pushRow, /<div class="net-pushed" data-role="pushed">pushed: <code>refs\/heads\/fix<\/code>, <code>refs\/heads\/&lt;b&gt;x<\/code><\/div>/);
+    assert.doesNotMatch(row(lastId), /net-pushed/);
     assert.match(none, /<p class="muted" id="network-empty">No network requests logged yet\.<\/p>/);
     assert.match(none, /data-after="0"/);
   });

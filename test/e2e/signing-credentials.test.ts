@@ -19,7 +19,7 @@ import { createSourceRepo, CLI_CONTAINER_ENV } from '../harness/source-repo.ts';
 import { scriptedAgent } from '../harness/scripted-agent.ts';
 import { createTestTls, type TestTls } from '../harness/test-tls.ts';
 import { Sigv4Server } from '../harness/sigv4-server.ts';
-import { startTlsFront } from '../harness/tls-front.ts';
+import { startTlsFront, type TlsFront } from '../harness/tls-front.ts';
 import { openTestDb, startDaemon, writeTestConfig } from '../harness/daemon-process.ts';
 
 const AUTHSERV = 'mx.repos.test';
@@ -32,7 +32,7 @@ let dovecot: DovecotServer;
 let smtp: SmtpCapture;
 let mock: MockAnthropic;
 let testTls: TestTls;
-let mockTlsFront: tls.Server;
+let mockTlsFront: TlsFront;
 let mockTlsPort: number;
 let s3: Sigv4Server;
 
@@ -41,7 +41,8 @@ before(async () => {
   smtp = await startSmtpCapture();
   mock = await startMockAnthropic(scriptedAgent);
   testTls = createTestTls();
-  ({ server: mockTlsFront, port: mockTlsPort } = await startTlsFront(testTls.serverOptions('api.mock.test'), Number(new URL(mock.url).port)));
+  mockTlsFront = await startTlsFront(testTls, 'api.mock.test', Number(new URL(mock.url).port));
+  mockTlsPort = mockTlsFront.port;
   s3 = await Sigv4Server.start({ ...REAL, tls: testTls.serverOptions(BUCKET) });
 });
 

@@ -3,15 +3,27 @@
  * behind a Node HTTP server that demands HTTP Basic credentials, as a real git host does for a
  * private repository. A clone without the right `user:token` gets 401, so a test that clones
  * through it proves the credentials were really used.
+ *
+ * Options: `tls` serves HTTPS with a certificate from test/harness/test-tls.ts (a name the sandbox
+ * proxy reaches through `network.upstream_overrides`); `push` turns on `http.receivepack`, so
+ * `git push` works — only with the right credentials, as on GitHub.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
+export interface GitHttpServerOptions {
+  /** Serve HTTPS with this key and certificate instead of plain HTTP. */
+  readonly tls?: { readonly key: string; readonly cert: string };
+  /** Accept pushes (`http.receivepack`). Off by default: a plain clone source. */
+  readonly push?: boolean;
+}
+
 export interface GitHttpServer {
   readonly port: number;
-  /** `http://127.0.0.1:PORT/<name>` without credentials. */
+  /** `http(s)://127.0.0.1:PORT/<name>` without credentials. */
   url(repoName: string): string;
   /** The same with `user:token@` in it, as an operator would write `repo_url`. */
   urlWithCredentials(repoName: string): string;
@@ -23,25 +35,27 @@ export interface GitHttpServer {
 const BACKEND = path.join(execFileSync('git', ['--exec-path'], { encoding: 'utf8' }).trim(), 'git-http-backend');
 
 /** Serves the repositories under `root` (directory names are the repository names). */
-export async function startGitHttpServer(root: string, creds: { user: string; token: string }): Promise<GitHttpServer> {
+export async function startGitHttpServer(root: string, creds: { user: string; token: string }, opts: GitHttpServerOptions = {}): Promise<GitHttpServer> {
   const expected = `Basic ${Buffer.from(`${creds.user}:${creds.token}`).toString('base64')}`;
   const counts = { unauthorised: 0, served: 0 };
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (req.headers.authorization !== expected) {
       counts.unauthorised++;
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test"' }).end('credentials required\n');
       return;
     }
     counts.served++;
-    runBackend(root, req, res, creds.user);
-  });
+    runBackend(root, req, res, creds.user, opts.push === true);
+  };
+  const server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  const scheme = opts.tls ? 'https' : 'http';
   return {
     port,
     counts,
-    url: (name) => `http://127.0.0.1:${port}/${name}`,
-    urlWithCredentials: (name) => `http://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.token)}@127.0.0.1:${port}/${name}`,
+    url: (name) => `${scheme}://127.0.0.1:${port}/${name}`,
+    urlWithCredentials: (name) => `${scheme}://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.token)}@127.0.0.1:${port}/${name}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -51,7 +65,7 @@ export async function startGitHttpServer(root: string, creds: { user: string; to
 }
 
 /** One CGI call: request body to the backend's stdin, its `Status:` and headers to the response. */
-function runBackend(root: string, req: http.IncomingMessage, res: http.ServerResponse, user: string): void {
+function runBackend(root: string, req: http.IncomingMessage, res: http.ServerResponse, user: string, push: boolean): void {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const child = spawn(BACKEND, [], {
     env: {
@@ -64,6 +78,11 @@ function runBackend(root: string, req: http.IncomingMessage, res: http.ServerRes
       PATH_INFO: decodeURIComponent(url.pathname),
       QUERY_STRING: url.search.slice(1),
       CONTENT_TYPE: req.headers['content-type'] ?? '',
+      ...(req.headers['content-length'] ? { CONTENT_LENGTH: String(req.headers['content-length']) } : {}),
+      // Said either way: http-backend would otherwise allow pushes from any authenticated REMOTE_USER.
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'http.receivepack',
+      GIT_CONFIG_VALUE_0: String(push),
       ...(req.headers['content-encoding'] ? { HTTP_CONTENT_ENCODING: String(req.headers['content-encoding']) } : {}),
       ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
     },

@@ -2,8 +2,9 @@
  * A tiny container image for tests, built without any registry: `FROM scratch` + `ADD rootfs.tar /`.
  *
  * The tarball holds busybox (Debian `busybox-static`) with a link per applet, bash, curl (an S3-style
- * client for the signing_credentials test: `curl --aws-sigv4`), the glibc libraries these and the
- * Claude Code binary need (from `ldd`), /etc/passwd, /tmp and /root. The
+ * client for the signing_credentials test: `curl --aws-sigv4`), the host's git (see `gitFiles`) so an
+ * agent can commit and push over HTTPS, the glibc libraries all of these and the Claude Code binary
+ * need (from `ldd`), /etc/passwd, /tmp and /root. The
  * Claude binary itself is not in it: runs mount it read-only, as in production.
  *
  * The tarball is cached under the temp dir, keyed by the inputs' paths, sizes and mtimes, and built
@@ -24,7 +25,7 @@ import { testRuntime } from './podman-env.ts';
 
 const run = promisify(execFile);
 /** Bump when the recipe below changes, so cached tarballs are not reused. */
-const RECIPE_VERSION = 3;
+const RECIPE_VERSION = 4;
 export const TEST_IMAGE_REPO_ID = 'airut-test';
 
 export const TEST_DOCKERFILE = `FROM scratch
@@ -58,13 +59,28 @@ function findCurl(): string {
   throw new Error('curl is not installed: apt-get install curl (needed for the test image)');
 }
 
-async function rootfsInputs(): Promise<{ busybox: string; bash: string; curl: string; libs: string[] }> {
+/**
+ * git and the exec-path helpers it runs for HTTPS remotes (git-remote-https is a link to
+ * git-remote-http, which carries libcurl). Everything else git needs for commit and push is built
+ * into the `git` binary; the exec-path gets a `git` too, since git runs its builtins from there.
+ */
+async function gitFiles(): Promise<{ git: string; execPath: string; helpers: string[] }> {
+  const git = ['/usr/bin/git', '/bin/git'].find((p) => existsSync(p));
+  if (!git) throw new Error('git is not installed: apt-get install git (needed for the test image)');
+  const execPath = (await run(git, ['--exec-path'])).stdout.trim();
+  const helpers = ['git-remote-http', 'git-remote-https'].map((h) => join(execPath, h));
+  for (const h of helpers) if (!existsSync(h)) throw new Error(`${h} is missing: the test image needs git's HTTPS helper`);
+  return { git, execPath, helpers };
+}
+
+async function rootfsInputs(): Promise<{ busybox: string; bash: string; curl: string; libs: string[]; git: Awaited<ReturnType<typeof gitFiles>> }> {
   const busybox = findBusybox();
   const bash = existsSync('/bin/bash') ? '/bin/bash' : '/usr/bin/bash';
   const curl = findCurl();
+  const git = await gitFiles();
   const libs = new Set<string>();
-  for (const bin of [bash, busybox, curl, resolveClaudeBinary()]) for (const l of await sharedLibraries(bin)) libs.add(l);
-  return { busybox, bash, curl, libs: [...libs].sort() };
+  for (const bin of [bash, busybox, curl, resolveClaudeBinary(), git.git, ...git.helpers]) for (const l of await sharedLibraries(bin)) libs.add(l);
+  return { busybox, bash, curl, libs: [...libs].sort(), git };
 }
 
 /** Builds (or reuses) the cached rootfs tarball and returns its path. */
@@ -72,7 +88,7 @@ export async function testRootfsTarball(): Promise<string> {
   const inputs = await rootfsInputs();
   const key = createHash('sha256');
   key.update(`v${RECIPE_VERSION}\n`);
-  for (const p of [inputs.busybox, inputs.bash, inputs.curl, ...inputs.libs]) {
+  for (const p of [inputs.busybox, inputs.bash, inputs.curl, inputs.git.git, ...inputs.git.helpers, ...inputs.libs]) {
     const st = statSync(p);
     key.update(`${p}\0${st.size}\0${st.mtimeMs}\n`);
   }
@@ -94,6 +110,7 @@ export async function testRootfsTarball(): Promise<string> {
       await symlink('busybox', join(stage, 'bin', applet));
     }
     await symlink('/bin/env', join(stage, 'usr/bin/env'));
+    await copyGit(inputs.git, stage);
     for (const lib of inputs.libs) {
       await mkdir(join(stage, dirname(lib)), { recursive: true });
       await copyFile(lib, join(stage, lib)); // copyFile follows symlinks: the real library lands at the ldd path
@@ -118,6 +135,16 @@ export async function testRootfsTarball(): Promise<string> {
     await rm(stage, { recursive: true, force: true });
   }
   return tarball;
+}
+
+/** git at its host path, its exec-path with the HTTPS helpers, and a `git` there for the builtins. */
+async function copyGit(git: Awaited<ReturnType<typeof gitFiles>>, stage: string): Promise<void> {
+  await mkdir(join(stage, git.execPath), { recursive: true });
+  await mkdir(join(stage, dirname(git.git)), { recursive: true });
+  await copyFile(git.git, join(stage, git.git));
+  await symlink(git.git, join(stage, git.execPath, 'git'));
+  await copyFile(join(git.execPath, 'git-remote-http'), join(stage, git.execPath, 'git-remote-http'));
+  await symlink('git-remote-http', join(stage, git.execPath, 'git-remote-https'));
 }
 
 /** Writes the test image's build context (Dockerfile + rootfs.tar) into `dir`. */

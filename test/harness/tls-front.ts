@@ -1,17 +1,25 @@
 /**
- * A TLS front for a plain local server: the mock Anthropic API behind a certificate for a name
- * (api.mock.test), as the CLI talks HTTPS to api.anthropic.com. Bytes are piped both ways.
+ * A TLS front for a plain test server: terminates TLS with a certificate for `name` from a test CA
+ * and pipes the bytes to 127.0.0.1:`targetPort`. The mock Anthropic API behind it is reached by the
+ * sandbox proxy as `https://<name>` (through `network.upstream_overrides`), as the CLI reaches
+ * api.anthropic.com.
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import type { TestTls } from './test-tls.ts';
 
-export async function startTlsFront(serverOptions: { key: string; cert: string }, targetPort: number): Promise<{ server: tls.Server; port: number }> {
-  const server = tls.createServer(serverOptions, (client) => {
+export interface TlsFront {
+  readonly port: number;
+  close(): void;
+}
+
+export async function startTlsFront(testTls: TestTls, name: string, targetPort: number): Promise<TlsFront> {
+  const server = tls.createServer(testTls.serverOptions(name), (client) => {
     const target = net.connect(targetPort, '127.0.0.1');
     client.pipe(target).pipe(client);
     client.on('error', () => target.destroy());
     target.on('error', () => client.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return { server, port: (server.address() as net.AddressInfo).port };
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }

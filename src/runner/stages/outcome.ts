@@ -11,6 +11,7 @@ import { accountSessionCost } from '../session-cost.ts';
 import type { SenderSpendFooter } from '../../reply/render.ts';
 import type { RetriedOutcome, RetrySummary } from '../api-retry.ts';
 import { openOutboxAttachments, type OutboxAttachments } from '../outbox-attachments.ts';
+import { pushedMarkdown } from '../pushed-branches.ts';
 import type { RunTaskResult } from '../../protocol/runner.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { ConversationState } from './conversation.ts';
@@ -54,9 +55,9 @@ async function replyToOutcome(ctx: TaskContext, r: Finished): Promise<RunTaskRes
   const taskId = ctx.task.id;
   const attachments = r.outbox.attachments;
   const base = { model, sessionId: outcome.sessionId };
-  // Files left out are named in every reply that would have carried them.
-  const skipped = notAttachedMarkdown(r.outbox.notAttached);
-  const withSkipped = (markdown: string): string => (skipped ? `${markdown}\n\n${skipped}` : markdown);
+  // Files left out, and the branches the task pushed (whatever became of the run), are named in every reply.
+  const notes = [notAttachedMarkdown(r.outbox.notAttached), pushedMarkdown(ctx.store.taskPushes())].filter(Boolean);
+  const withSkipped = (markdown: string): string => [markdown, ...notes].join('\n\n');
   if (outcome.kind === 'cancelled') {
     if (ctx.cancelReason() === 'shutdown') return ctx.interrupt('stopped by a shutdown; it runs again after the restart');
     await ctx.reply(

@@ -169,6 +169,10 @@ export class FakeStore implements TaskStore {
   storeNetworkRows(rows: readonly unknown[]): number {
     return rows.length;
   }
+  pushes: Array<{ host: string; repoPath: string; refs: string[] }> = [];
+  taskPushes(): Array<{ host: string; repoPath: string; refs: string[] }> {
+    return this.pushes;
+  }
   recordStage(stage: string, at: number): void {
     this.stages.push({ stage, at });
   }

@@ -136,3 +136,11 @@ test('transient failures that outlasted the retries pause the task: the reply sa
   const off = await finish({ ...failed, retries: { count: 0, waitedSeconds: 0 } });
   assert.match((off.reply!.body as { markdown: string }).markdown, /automatic retries are turned off/);
 });
+
+test('the branches the task pushed are named in the reply, before the usage footer, whatever the outcome', async () => {
+  const pushes = [{ host: 'github.com', repoPath: '/acme/app.git', refs: ['refs/heads/fix'] }];
+  const ok = await finish(success('Done.'), {}, (ctx) => (ctx.store.pushes = pushes));
+  assert.equal((ok.reply!.body as { markdown: string }).markdown, 'Done.\n\nPushed branch `fix` to `github.com/acme/app.git`.');
+  const timedOut = await finish({ kind: 'timeout', sessionId: 'sess-1' }, {}, (ctx) => (ctx.store.pushes = pushes));
+  assert.match((timedOut.reply!.body as { markdown: string }).markdown, /\n\nPushed branch `fix` to `github.com\/acme\/app.git`\.$/);
+});
