@@ -26,7 +26,7 @@ fi
 
 # --- packages ---------------------------------------------------------------------------------------------------------
 # busybox-static: the tests build their container images FROM scratch around a static busybox (no registry needed).
-packages=(dovecot-imapd podman runc chromium git ca-certificates busybox-static)
+packages=(dovecot-imapd podman runc chromium git curl ca-certificates busybox-static)
 [ "${SKIP_DOCKER:-0}" = 1 ] || packages+=(docker.io)
 missing=()
 for pkg in "${packages[@]}"; do
