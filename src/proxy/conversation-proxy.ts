@@ -27,7 +27,8 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { ALLOWLIST_PATH, decide, type Allowlist } from './allowlist.ts';
 import type { CertificateAuthority } from './certificate-authority.ts';
-import { applyMasks, type MaskRule } from './masked-secrets.ts';
+import { applyCredentials, strippedNote, type CredentialOutcome } from './credential-headers.ts';
+import type { MaskRule } from './masked-secrets.ts';
 import { guardRequest, parseHostHeader, type RequestTarget } from './request-guard.ts';
 import { headerPairs, responseHeadProblem, writeRawResponse } from './response-head.ts';
 import { relayUpgrade } from './upgrade-relay.ts';
@@ -52,6 +53,8 @@ export interface NetworkLogEntry {
   readonly rule: string;
   /** Headers in which a masked secret was swapped in. */
   readonly masked: number;
+  /** Headers removed as foreign credentials (see credential-headers.ts); absent means none. */
+  readonly stripped?: number;
   readonly durationMs: number;
   readonly error?: string;
 }
@@ -97,6 +100,19 @@ function headerMap(from: http.IncomingHttpHeaders, skip: ReadonlySet<string>): H
   const out: HeaderMap = Object.create(null) as HeaderMap;
   for (const [k, v] of Object.entries(from)) if (!skip.has(k)) out[k] = v;
   return out;
+}
+
+/** An admitted request with its credentials swapped in, ready to go upstream. */
+interface Forwarding {
+  readonly target: RequestTarget;
+  readonly tunnel: TunnelInfo;
+  readonly method: string;
+  readonly startedAt: number;
+  readonly headers: HeaderMap;
+  readonly masked: number;
+  readonly stripped?: number;
+  /** The allowlist rule, with the STRIPPED note appended when headers were stripped. */
+  readonly rule: string;
 }
 
 export class ConversationProxy {
@@ -255,8 +271,32 @@ export class ConversationProxy {
    * opened and verified (`https.request` with certificate checks on). A request on a plain
    * connection carries the surrogate, which is worth nothing to anyone who reads it on the way.
    */
-  private maskedHeaders(tunnel: TunnelInfo, target: RequestTarget, headers: HeaderMap): number {
-    return tunnel.scheme === 'https' ? applyMasks(this.opts.masks, target.host, headers) : 0;
+  private async maskedHeaders(tunnel: TunnelInfo, target: RequestTarget, headers: HeaderMap): Promise<CredentialOutcome> {
+    return tunnel.scheme === 'https' ? applyCredentials(this.opts.masks, target.host, headers) : { masked: 0, stripped: [] };
+  }
+
+  /**
+   * Swaps credentials in (minting a GitHub App token may take a round trip), then goes on with
+   * `next`; a credential that cannot be had (a failed mint) is the proxy's own 502, logged.
+   */
+  private withCredentials(
+    tunnel: TunnelInfo,
+    target: RequestTarget,
+    headers: HeaderMap,
+    log: { at: number; method: string; rule: string },
+    refuse: (body: string) => void,
+    next: (cred: { masked: number; stripped?: number; rule: string }) => void,
+  ): void {
+    this.maskedHeaders(tunnel, target, headers).then(
+      (cred) => {
+        const stripped = cred.stripped.length ? { stripped: cred.stripped.length } : {};
+        next({ masked: cred.masked, ...stripped, rule: cred.stripped.length ? `${log.rule}; ${strippedNote(cred.stripped)}` : log.rule });
+      },
+      (err: Error) => {
+        this.log({ at: log.at, method: log.method, host: target.host, port: target.port, path: target.path, status: 502, allowed: true, rule: log.rule, masked: 0, durationMs: Date.now() - log.at, error: err.message });
+        refuse(`airut network sandbox: ${err.message}\n`);
+      },
+    );
   }
 
   /** The upstream request for an admitted one; every socket comes from the checking connector. */
@@ -287,15 +327,30 @@ export class ConversationProxy {
       req.resume();
     });
     if (!admitted) return;
-    const { target, tunnel, rule } = admitted;
+    const { target, tunnel } = admitted;
     const headers = headerMap(req.headers, HOP_BY_HOP);
-    const masked = this.maskedHeaders(tunnel, target, headers);
+    const refuse = (body: string) => {
+      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+      res.end(body);
+      req.resume();
+    };
+    this.withCredentials(tunnel, target, headers, { at: startedAt, method, rule: admitted.rule }, refuse, (cred) =>
+      this.forward(req, res, { target, tunnel, method, startedAt, headers, ...cred }),
+    );
+  }
 
+  private forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    a: Forwarding,
+  ): void {
+    const { target, tunnel, method, startedAt, headers, masked, rule } = a;
+    const stripped = a.stripped === undefined ? {} : { stripped: a.stripped };
     let settled = false;
     const finish = (status: number, error?: string) => {
       if (settled) return;
       settled = true;
-      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
+      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, ...stripped, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
     };
     const fail = (message: string) => {
       if (!res.headersSent) {
@@ -356,11 +411,22 @@ export class ConversationProxy {
     const blocked: Array<[string, string]> = [['X-Airut-Blocked', '1']];
     const admitted = this.admit(req, startedAt, (status, body) => writeRawResponse(socket, status, body, blocked));
     if (!admitted) return;
-    const { target, tunnel, rule } = admitted;
+    const { target, tunnel } = admitted;
     const headers = headerMap(req.headers, new Set(['proxy-connection', 'proxy-authorization']));
-    const masked = this.maskedHeaders(tunnel, target, headers);
+    this.withCredentials(tunnel, target, headers, { at: startedAt, method, rule: admitted.rule }, (body) => writeRawResponse(socket, 502, body), (cred) =>
+      this.forwardUpgrade(socket, head, { target, tunnel, method, startedAt, headers, ...cred }),
+    );
+  }
+
+  private forwardUpgrade(
+    socket: Duplex,
+    head: Buffer,
+    a: Forwarding,
+  ): void {
+    const { target, tunnel, method, startedAt, headers, masked, rule } = a;
+    const stripped = a.stripped === undefined ? {} : { stripped: a.stripped };
     const log = (status: number, error?: string) =>
-      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
+      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, ...stripped, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
     if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) {
       // Its body would be indistinguishable from the bytes held back until the switch.
       log(400, 'upgrade request with a body');

@@ -349,6 +349,11 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 13,
+    description: 'network log: headers the proxy stripped as foreign credentials, per request',
+    sql: `ALTER TABLE network_requests ADD COLUMN stripped INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

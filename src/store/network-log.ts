@@ -27,8 +27,8 @@ export function insertNetworkRequests(
   writeTransaction(db, () => {
     const stmt = db.prepare(
       `INSERT INTO network_requests
-         (repo_id, conversation_id, task_id, at, method, host, port, path, status, allowed, rule, masked, duration_ms, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         (repo_id, conversation_id, task_id, at, method, host, port, path, status, allowed, rule, masked, stripped, duration_ms, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     for (const e of entries) {
       last = Number(
@@ -45,6 +45,7 @@ export function insertNetworkRequests(
           e.allowed ? 1 : 0,
           e.rule.slice(0, MAX_TEXT),
           e.masked,
+          e.stripped ?? 0,
           e.durationMs,
           e.error?.slice(0, MAX_TEXT) ?? null,
         ).lastInsertRowid,
@@ -69,6 +70,7 @@ function toRow(r: Record<string, unknown>): NetworkRequestRow {
     allowed: r.allowed === 1,
     rule: r.rule as string,
     masked: r.masked as number,
+    ...((r.stripped as number) > 0 ? { stripped: r.stripped as number } : {}),
     durationMs: r.duration_ms as number,
     ...(r.error ? { error: r.error as string } : {}),
   };

@@ -3,7 +3,6 @@
  * a non-empty request, the updated mirror, the repository's config (with masked secrets as
  * surrogates) and, with the network sandbox on, its allowlist.
  */
-import fs from 'node:fs/promises';
 import { AirutError } from '../../errors.ts';
 import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../../proxy/allowlist.ts';
 import { buildMaskRules, surrogatePool, type MaskRule } from '../../proxy/masked-secrets.ts';
@@ -32,10 +31,9 @@ export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
   }
   // Masked secrets reach the repository's config (and so the container) only as surrogates, with
   // the sandbox on or off: the repository's own file cannot undo what the operator promised.
-  const sandbox = ctx.settings.execution.sandbox;
-  if (!sandbox) throw new AirutError('SANDBOX_SPEC_INVALID', 'the runner was started without the sandbox prepared at start-up (prepareSandbox)');
-  const surrogateKey = await fs.readFile(sandbox.surrogateKeyPath);
-  const masks = buildMaskRules(repo.maskedSecrets, surrogateKey, ctx.conversationId);
+  if (!ctx.settings.execution.sandbox) throw new AirutError('SANDBOX_SPEC_INVALID', 'the runner was started without the sandbox prepared at start-up (prepareSandbox)');
+  // New surrogates for every task (see masked-secrets.ts).
+  const masks = buildMaskRules(repo.maskedSecrets);
   let repoConfig: RepoConfig;
   try {
     repoConfig = await loadRepoConfigFromMirror(ctx.mirror, { ...repo.secrets, ...surrogatePool(masks) });
