@@ -11,10 +11,16 @@ export function secretValuesOf(config: ServerConfig): string[] {
   for (const repo of Object.values(config.repos)) {
     values.push(...loginSecretValues(repo.email.login), ...Object.values(repo.secrets));
     for (const m of Object.values(repo.maskedSecrets)) values.push(m.value);
+    // The whole PEM, and each base64 line of it, should one turn up alone in an error.
+    for (const g of Object.values(repo.githubAppCredentials)) values.push(g.privateKey, ...pemLines(g.privateKey));
     for (const c of Object.values(repo.signingCredentials)) {
       values.push(c.accessKeyId.value, c.secretAccessKey.value);
       if (c.sessionToken) values.push(c.sessionToken.value);
     }
   }
   return values;
+}
+
+function pemLines(pem: string): string[] {
+  return pem.split(/\r?\n/).filter((l) => l.length >= 16 && !l.startsWith('-----'));
 }
