@@ -22,7 +22,7 @@ import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
 import { runtimeCases, type RuntimeCase } from '../harness/runtimes.ts';
 import { createSourceRepo } from '../harness/source-repo.ts';
 import { scriptedAgent } from '../harness/scripted-agent.ts';
-import { createTestTls, type TestTls } from '../harness/test-tls.ts';
+import { createTestTls, tlsFrontFor, type TestTls } from '../harness/test-tls.ts';
 import { openTestDb, startDaemon, writeTestConfig } from '../harness/daemon-process.ts';
 
 const AUTHSERV = 'mx.repos.test';
@@ -49,13 +49,7 @@ before(async () => {
   smtp = await startSmtpCapture();
   mock = await startMockAnthropic(scriptedAgent);
   testTls = createTestTls();
-  const mockPort = Number(new URL(mock.url).port);
-  mockTlsFront = tls.createServer(testTls.serverOptions('api.mock.test'), (client) => {
-    const upstream = net.connect(mockPort, '127.0.0.1');
-    client.pipe(upstream).pipe(client);
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-  });
+  mockTlsFront = tlsFrontFor(testTls, 'api.mock.test', Number(new URL(mock.url).port));
   github = https.createServer(testTls.serverOptions('127.0.0.1'), (req, res) => {
     req.resume();
     req.on('end', () => {
