@@ -17,7 +17,7 @@ import https from 'node:https';
 import { importPKCS8, SignJWT } from 'jose';
 import type { GithubAppCredential } from '../config/types.ts';
 import { AirutError } from '../errors.ts';
-import { registerSecretValues } from '../log/logger.ts';
+import { registerSecretValues, type Logger } from '../log/logger.ts';
 import { randomToken, type MaskRule } from './masked-secrets.ts';
 
 /** Reuse a token until this long before its expiry. */
@@ -37,6 +37,8 @@ export interface GithubAppTokenOptions {
   readonly now?: () => number;
   /** Per-request timeout. Default 30 s. */
   readonly timeoutMs?: number;
+  /** The task's log: one line per mint and per failed mint (never a token or the key). */
+  readonly log?: Pick<Logger, 'info' | 'warn'>;
 }
 
 interface CachedToken {
@@ -61,9 +63,20 @@ export class GithubAppTokens {
   /** A current installation token, minted when there is none or it expires within 5 minutes. */
   token(): Promise<string> {
     if (this.cached && this.now() < this.cached.expiresAt - REFRESH_MARGIN_MS) return Promise.resolve(this.cached.token);
-    this.inFlight ??= this.mint().finally(() => {
-      this.inFlight = null;
-    });
+    this.inFlight ??= this.mint()
+      .then(
+        (token) => {
+          this.opts.log?.info({ credential: this.configPath, expiresAt: new Date(this.cached!.expiresAt).toISOString() }, 'minted a GitHub App installation token');
+          return token;
+        },
+        (err: Error) => {
+          this.opts.log?.warn({ credential: this.configPath, err: err.message }, 'could not mint a GitHub App installation token; the request got a 502');
+          throw err;
+        },
+      )
+      .finally(() => {
+        this.inFlight = null;
+      });
     return this.inFlight;
   }
 

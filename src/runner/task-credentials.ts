@@ -13,6 +13,7 @@
  * result by the caller (it wins), and `!secret NAME` there reads this same map.
  */
 import type { RepoServerConfig } from '../config/types.ts';
+import type { Logger } from '../log/logger.ts';
 import { buildGithubAppRules } from '../proxy/github-app-tokens.ts';
 import { buildMaskRules, surrogatePool, type MaskRule } from '../proxy/masked-secrets.ts';
 
@@ -38,8 +39,8 @@ export function mergePools(pools: readonly Readonly<Record<string, string>>[]): 
  * `signingEnv` is the signing pool's surrogate env (variable name -> surrogate), made by the
  * signing_credentials module, which also owns its re-signing.
  */
-export function taskCredentials(repo: RepoServerConfig, signingEnv: Readonly<Record<string, string>>): TaskCredentials {
-  const github = buildGithubAppRules(repo.repoId, repo.githubAppCredentials);
+export function taskCredentials(repo: RepoServerConfig, signingEnv: Readonly<Record<string, string>>, log?: Logger): TaskCredentials {
+  const github = buildGithubAppRules(repo.repoId, repo.githubAppCredentials, log ? { log } : {});
   const masked = buildMaskRules(repo.maskedSecrets);
   // A name a higher pool already claimed is not swapped by the lower pool's rule either: the
   // container never sees that surrogate.

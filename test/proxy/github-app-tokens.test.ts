@@ -17,7 +17,7 @@ import type { GithubAppCredential } from '../../src/config/types.ts';
 import { parseAllowlist } from '../../src/proxy/allowlist.ts';
 import { CertificateAuthority, ensureCaFiles } from '../../src/proxy/certificate-authority.ts';
 import { ConversationProxy, PROXY_SOCKETS, type NetworkLogEntry } from '../../src/proxy/conversation-proxy.ts';
-import { buildGithubAppRules, GithubAppTokenError, GithubAppTokens } from '../../src/proxy/github-app-tokens.ts';
+import { buildGithubAppRules, GithubAppTokenError, GithubAppTokens, type GithubAppTokenOptions } from '../../src/proxy/github-app-tokens.ts';
 import { createTestTls, type TestTls } from '../harness/test-tls.ts';
 
 interface Mint {
@@ -162,6 +162,26 @@ test('401 and 500 from GitHub are clear errors naming the credential and the sta
     answer = { status: 201 };
     assert.match(await tokens.token(), /^ghs_minted/, 'the next request tries again');
   }
+});
+
+test('each mint and each failed mint is one log line naming the credential, never the token', async () => {
+  const lines: { level: string; fields: Record<string, unknown>; msg: string }[] = [];
+  const log = {
+    info: (fields: Record<string, unknown>, msg: string) => lines.push({ level: 'info', fields, msg }),
+    warn: (fields: Record<string, unknown>, msg: string) => lines.push({ level: 'warn', fields, msg }),
+  } as unknown as NonNullable<GithubAppTokenOptions['log']>;
+  reset({ status: 401 });
+  const tokens = new GithubAppTokens('repos.app.github_app_credentials.GH_TOKEN', credential(), { ca: [upstreamTls.caPem], log });
+  await assert.rejects(tokens.token());
+  answer = { status: 201 };
+  const token = await tokens.token();
+  assert.equal(lines.length, 2);
+  assert.equal(lines[0]!.level, 'warn');
+  assert.equal(lines[0]!.fields.credential, 'repos.app.github_app_credentials.GH_TOKEN');
+  assert.match(String(lines[0]!.fields.err), /GitHub answered 401/);
+  assert.equal(lines[1]!.level, 'info');
+  assert.match(lines[1]!.msg, /minted a GitHub App installation token/);
+  assert.ok(!JSON.stringify(lines).includes(token));
 });
 
 test('a private key that is not an RSA PEM is a clear error naming its config key', async () => {

@@ -40,7 +40,7 @@ export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
   // operator promised.
   if (!ctx.settings.execution.sandbox) throw new AirutError('SANDBOX_SPEC_INVALID', 'the runner was started without the sandbox prepared at start-up (prepareSandbox)');
   // signing_credentials: wired by the lead when the SigV4 part lands
-  const credentials = taskCredentials(repo, {});
+  const credentials = taskCredentials(repo, {}, log);
   const masks = credentials.rules;
   let repoConfig: RepoConfig;
   try {
