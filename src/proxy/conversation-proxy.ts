@@ -285,7 +285,7 @@ export class ConversationProxy {
     headers: HeaderMap,
     log: { at: number; method: string; rule: string },
     refuse: (body: string) => void,
-    next: (cred: { masked: number; stripped?: number; rule: string }) => void,
+    next: (cred: Pick<Forwarding, 'masked' | 'stripped' | 'rule'>) => void,
   ): void {
     this.maskedHeaders(tunnel, target, headers).then(
       (cred) => {
@@ -339,11 +339,7 @@ export class ConversationProxy {
     );
   }
 
-  private forward(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    a: Forwarding,
-  ): void {
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, a: Forwarding): void {
     const { target, tunnel, method, startedAt, headers, masked, rule } = a;
     const stripped = a.stripped === undefined ? {} : { stripped: a.stripped };
     let settled = false;
@@ -418,11 +414,7 @@ export class ConversationProxy {
     );
   }
 
-  private forwardUpgrade(
-    socket: Duplex,
-    head: Buffer,
-    a: Forwarding,
-  ): void {
+  private forwardUpgrade(socket: Duplex, head: Buffer, a: Forwarding): void {
     const { target, tunnel, method, startedAt, headers, masked, rule } = a;
     const stripped = a.stripped === undefined ? {} : { stripped: a.stripped };
     const log = (status: number, error?: string) =>
