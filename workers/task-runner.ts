@@ -6,7 +6,7 @@
 import { workerData } from 'node:worker_threads';
 import { openDatabase } from '../src/store/database.ts';
 import { logger, registerSecretValues } from '../src/log/logger.ts';
-import { loginSecretValues } from '../src/mail-account/credentials.ts';
+import { repoSecretValues } from '../src/config/secret-values.ts';
 import { runTask, type RunnerEnvironment } from '../src/runner/run-task.ts';
 import { createExecutionBackend } from '../src/sandbox/backend-factory.ts';
 import type { RunnerSettings, RunTaskInput, RunTaskResult } from '../src/protocol/runner.ts';
@@ -24,11 +24,7 @@ function runnerEnvironment(): RunnerEnvironment {
 export default async function runTaskInThread(input: RunTaskInput): Promise<RunTaskResult> {
   const environment = runnerEnvironment();
   const repo = input.repo;
-  registerSecretValues([
-    ...loginSecretValues(repo.email.login),
-    ...Object.values(repo.secrets),
-    ...Object.values(repo.maskedSecrets).map((m) => m.value),
-  ]);
+  registerSecretValues(repoSecretValues(repo));
   const log = logger().child({ repo: repo.repoId, task: input.taskId, conversation: input.conversationId, thread: 'runner' });
   log.info({ newConversation: input.isNewConversation, resume: input.isResume }, 'task started');
   const result = await runTask(input, environment, log);

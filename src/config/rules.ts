@@ -166,22 +166,12 @@ function checkSecurity(
 }
 
 /**
- * Every name that becomes an environment variable in the container must look like one, and must
- * be defined once per repo: two entries with one name would silently shadow each other.
+ * Every name that becomes an environment variable in the container must look like one. A name in
+ * two entries is not an error: Airut's pool precedence picks the winner, and `--check` warns
+ * (credential-pools.ts).
  */
 function checkSecretNames(repo: Record<string, unknown>, path: string, problems: ConfigProblem[]): void {
-  const seen = new Map<string, string>();
   const rule = 'must be an environment variable name: capital letters, digits and _, not starting with a digit';
-  const claim = (name: string, where: string): void => {
-    if (!SECRET_NAME_PATTERN.test(name)) {
-      problems.push({ path: where, message: `${JSON.stringify(name)} ${rule}` });
-      return;
-    }
-    const first = seen.get(name);
-    if (first !== undefined) {
-      problems.push({ path: where, message: `${name} is already defined at ${first}; each name may be used once per repository` });
-    } else seen.set(name, where);
-  };
   const nameProblem = (name: string, where: string): void => {
     if (!SECRET_NAME_PATTERN.test(name)) problems.push({ path: where, message: `${JSON.stringify(name)} ${rule}` });
   };
@@ -189,7 +179,7 @@ function checkSecretNames(repo: Record<string, unknown>, path: string, problems:
   for (const section of ['secrets', 'masked_secrets', 'github_app_credentials'] as const) {
     const map = repo[section];
     if (!isRecord(map)) continue;
-    for (const name of Object.keys(map)) claim(name, childPath(childPath(path, section), name));
+    for (const name of Object.keys(map)) nameProblem(name, childPath(childPath(path, section), name));
   }
   const signing = repo.signing_credentials;
   if (!isRecord(signing)) return;
@@ -201,7 +191,7 @@ function checkSecretNames(repo: Record<string, unknown>, path: string, problems:
     for (const part of ['access_key_id', 'secret_access_key', 'session_token'] as const) {
       const entry = credential[part];
       const name = isRecord(entry) ? str(entry.name) : undefined;
-      if (name !== undefined && name !== '') claim(name, childPath(childPath(credPath, part), 'name'));
+      if (name !== undefined && name !== '') nameProblem(name, childPath(childPath(credPath, part), 'name'));
     }
   }
 }

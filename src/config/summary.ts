@@ -4,6 +4,7 @@
  * the output may well be pasted into a bug report.
  */
 import { formatBytes } from '../limits/bytes.ts';
+import { poolShadowWarnings } from './credential-pools.ts';
 import type { MailLimits, MailLogin, MailTlsConfig, RepoServerConfig, ServerConfig } from './types.ts';
 
 /** Hides credentials written into a clone URL (`https://user:token@host/…`). */
@@ -43,6 +44,7 @@ export function configWarnings(cfg: ServerConfig): string[] {
   const out: string[] = [];
   for (const repo of Object.values(cfg.repos)) {
     const at = `repos.${repo.repoId}`;
+    out.push(...poolShadowWarnings(repo));
     if (repo.email.tls.insecureSkipVerify) {
       out.push(`${at}.email.tls.insecure_skip_verify: any certificate is accepted, so anyone on the network path can read the mailbox's password and mail; use ca_file for a private CA`);
     }
@@ -75,6 +77,7 @@ function repoLines(repo: RepoServerConfig): string[] {
     `    secrets:  ${names(repo.secrets)}`,
     `    masked:   ${names(repo.maskedSecrets)}`,
     `    signing:  ${names(repo.signingCredentials)}`,
+    `    github app: ${names(repo.githubAppCredentials)}`,
   ];
 }
 

@@ -34,7 +34,7 @@ export function networkRow(r: NetworkRequestRow): SafeHtml {
 <td title="${r.durationMs} ms">${r.status === 0 ? '—' : r.status}</td>
 <td><span class="net-verdict ${verdict}" data-role="verdict">${verdict}</span></td>
 <td class="net-rule">${shorten(r.rule, 400)}${r.error ? h`<div class="error-text">${shorten(r.error, 400)}</div>` : ''}${pushedNote(r)}</td>
-<td>${r.masked > 0 ? h`<span class="net-masked" title="masked secrets swapped in (headers)">${r.masked}</span>` : ''}</td>
+<td>${r.masked > 0 ? h`<span class="net-masked" title="masked secrets swapped in (headers)">${r.masked}</span>` : ''}${(r.stripped ?? 0) > 0 ? h` <span class="net-stripped" data-role="stripped" title="headers stripped: a credential that was not this task's surrogate, sent to a host a credential is scoped to">stripped ${r.stripped}</span>` : ''}</td>
 </tr>`;
 }
 

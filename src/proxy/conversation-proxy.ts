@@ -30,7 +30,8 @@ import { GitPushWatch } from './git-push-watch.ts';
 import type { CertificateAuthority } from './certificate-authority.ts';
 import { graphqlBlockedBody, screenGraphqlRequest } from './graphql-body.ts';
 import type { GraphqlRule } from './graphql-rule.ts';
-import { applyMasks, type MaskRule } from './masked-secrets.ts';
+import { applyCredentials, strippedNote, type CredentialOutcome } from './credential-headers.ts';
+import type { MaskRule } from './masked-secrets.ts';
 import { guardRequest, parseHostHeader, type RequestTarget } from './request-guard.ts';
 import { headerPairs, responseHeadProblem, writeRawResponse } from './response-head.ts';
 import { relayUpgrade } from './upgrade-relay.ts';
@@ -57,6 +58,8 @@ export interface NetworkLogEntry {
   readonly rule: string;
   /** Headers in which a masked secret was swapped in. */
   readonly masked: number;
+  /** Headers removed as foreign credentials (see credential-headers.ts); absent means none. */
+  readonly stripped?: number;
   /** 1 when the request was signed again with the real keys of a signing credential (also counted in `masked`). */
   readonly signed?: number;
   readonly durationMs: number;
@@ -282,8 +285,32 @@ export class ConversationProxy {
    * opened and verified (`https.request` with certificate checks on). A request on a plain
    * connection carries the surrogate, which is worth nothing to anyone who reads it on the way.
    */
-  private maskedHeaders(tunnel: TunnelInfo, target: RequestTarget, headers: HeaderMap): number {
-    return tunnel.scheme === 'https' ? applyMasks(this.opts.masks, target.host, headers) : 0;
+  private async maskedHeaders(tunnel: TunnelInfo, target: RequestTarget, headers: HeaderMap): Promise<CredentialOutcome> {
+    return tunnel.scheme === 'https' ? applyCredentials(this.opts.masks, target.host, headers) : { masked: 0, stripped: [] };
+  }
+
+  /**
+   * Swaps credentials in (minting a GitHub App token may take a round trip) and strips foreign ones;
+   * the rule gains the STRIPPED note. A credential that cannot be had (a failed mint) is the proxy's
+   * own 502, logged, and null.
+   */
+  private async credentials(
+    tunnel: TunnelInfo,
+    target: RequestTarget,
+    headers: HeaderMap,
+    at: { startedAt: number; method: string; rule: string },
+    refuse: (body: string) => void,
+  ): Promise<{ masked: number; stripped?: number; rule: string } | null> {
+    try {
+      const cred = await this.maskedHeaders(tunnel, target, headers);
+      const n = cred.stripped.length;
+      return { masked: cred.masked, ...(n ? { stripped: n } : {}), rule: n ? `${at.rule}; ${strippedNote(cred.stripped)}` : at.rule };
+    } catch (err) {
+      const message = (err as Error).message;
+      this.log({ at: at.startedAt, method: at.method, host: target.host, port: target.port, path: target.path, status: 502, allowed: true, rule: at.rule, masked: 0, durationMs: Date.now() - at.startedAt, error: message });
+      refuse(`airut network sandbox: ${message}\n`);
+      return null;
+    }
   }
 
   /** The upstream request for an admitted one; every socket comes from the checking connector. */
@@ -327,16 +354,25 @@ export class ConversationProxy {
       return;
     }
     const { target, tunnel } = admitted;
-    const rule = screened ? `${admitted.rule} [graphql-op: ${screened.tag}]` : admitted.rule;
+    const screenedRule = screened ? `${admitted.rule} [graphql-op: ${screened.tag}]` : admitted.rule;
     const headers = headerMap(req.headers, HOP_BY_HOP);
     if (screened && (screened.body.length > 0 || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
       headers['content-length'] = String(screened.body.length);
     }
     // The body as it arrived: read already when a GraphQL rule screened it.
     const source: Readable = screened ? Readable.from([screened.body]) : req;
-    // SigV4 re-signing, like masks only inside TLS this proxy verifies (src/proxy/sigv4-resign.ts).
+    const cred = await this.credentials(tunnel, target, headers, { startedAt, method, rule: screenedRule }, (body) => {
+      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+      res.end(body);
+      req.resume();
+    });
+    if (!cred) return;
+    const { rule } = cred;
+    // SigV4 re-signing after the credentials, over the headers as they go out; like masks only
+    // inside TLS this proxy verifies (src/proxy/sigv4-resign.ts).
     const signing = await resignSigV4(tunnel.scheme === 'https' ? (this.opts.signing ?? []) : [], { host: target.host, method, pathAndQuery: target.pathAndQuery, headers, body: source });
-    const masked = this.maskedHeaders(tunnel, target, headers) + (signing.signed ? 1 : 0);
+    const masked = cred.masked + (signing.signed ? 1 : 0);
+    const stripped = cred.stripped === undefined ? {} : { stripped: cred.stripped };
     // After the await: its 'data' listener starts the body flowing, which is piped on in this same tick.
     const push = GitPushWatch.forRequest(method, target.path, source);
 
@@ -345,7 +381,7 @@ export class ConversationProxy {
       if (settled) return;
       settled = true;
       const err = error ?? signing.error;
-      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, signed: signing.signed ? 1 : 0, durationMs: Date.now() - startedAt, ...(err ? { error: err } : {}), ...push?.logFields() });
+      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, ...stripped, signed: signing.signed ? 1 : 0, durationMs: Date.now() - startedAt, ...(err ? { error: err } : {}), ...push?.logFields() });
     };
     const fail = (message: string) => {
       if (!res.headersSent) {
@@ -434,22 +470,29 @@ export class ConversationProxy {
   private handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     // First: Node's server no longer handles this socket's errors (see handleConnect).
     socket.on('error', () => socket.destroy());
+    this.upgrade(req, socket, head).catch(() => socket.destroy());
+  }
+
+  private async upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const startedAt = Date.now();
     const method = req.method ?? 'GET';
     const blocked: Array<[string, string]> = [['X-Airut-Blocked', '1']];
     const admitted = this.admit(req, startedAt, (status, body) => writeRawResponse(socket, status, body, blocked));
     if (!admitted) return;
-    const { target, tunnel, rule } = admitted;
+    const { target, tunnel } = admitted;
     if (admitted.graphql) {
       // What a WebSocket carries after the switch (graphql-ws subscriptions) cannot be checked.
-      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status: 403, allowed: false, rule: `${rule} refused: an upgrade under a graphql rule cannot be checked`, masked: 0, durationMs: Date.now() - startedAt });
-      writeRawResponse(socket, 403, `Blocked by the airut network sandbox: ${rule} checks GraphQL operations, and what a WebSocket or other upgraded connection carries cannot be checked. Send each operation as an HTTP request.\n`, blocked);
+      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status: 403, allowed: false, rule: `${admitted.rule} refused: an upgrade under a graphql rule cannot be checked`, masked: 0, durationMs: Date.now() - startedAt });
+      writeRawResponse(socket, 403, `Blocked by the airut network sandbox: ${admitted.rule} checks GraphQL operations, and what a WebSocket or other upgraded connection carries cannot be checked. Send each operation as an HTTP request.\n`, blocked);
       return;
     }
     const headers = headerMap(req.headers, new Set(['proxy-connection', 'proxy-authorization']));
-    const masked = this.maskedHeaders(tunnel, target, headers);
+    const cred = await this.credentials(tunnel, target, headers, { startedAt, method, rule: admitted.rule }, (body) => writeRawResponse(socket, 502, body));
+    if (!cred) return;
+    const { rule, masked } = cred;
+    const stripped = cred.stripped === undefined ? {} : { stripped: cred.stripped };
     const log = (status: number, error?: string) =>
-      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
+      this.log({ at: startedAt, method, host: target.host, port: target.port, path: target.path, status, allowed: true, rule, masked, ...stripped, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
     if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) {
       // Its body would be indistinguishable from the bytes held back until the switch.
       log(400, 'upgrade request with a body');

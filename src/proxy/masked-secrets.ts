@@ -2,17 +2,15 @@
  * Masked secrets: the container gets a surrogate of the same shape as the real value (same
  * length, same kind of character at every position, the same known prefix such as `ghp_`), so
  * tools that check a token's format accept it. The proxy swaps the real value in only in the named
- * headers of requests to in-scope hosts; anywhere else the surrogate goes out unchanged and is
- * worth nothing.
+ * headers of requests to in-scope hosts (src/proxy/credential-headers.ts); anywhere else the
+ * surrogate goes out unchanged and is worth nothing.
  *
- * Surrogates are derived with HMAC from a key the daemon keeps, the conversation id and the
- * secret's name: stable for the life of a conversation (a token the agent wrote into a config
- * file in its workspace keeps working in the next task), different between conversations, and
- * impossible to turn back into the real value.
+ * Surrogates are random and new for every task, as in Airut: a surrogate the agent wrote into a
+ * file, a commit or a reply is worthless once its task has ended, and nothing links the
+ * surrogates of two tasks. (The agent reads the current one from its environment.)
  */
-import { createHmac } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { MaskedSecret } from '../config/types.ts';
-import { hostMatches } from './allowlist.ts';
 
 /** Prefixes kept as they are, so format checks in tools still pass. Longest first. */
 const KNOWN_PREFIXES = [
@@ -35,28 +33,19 @@ const KNOWN_PREFIXES = [
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const DIGITS = '0123456789';
+const ALPHANUMERIC = LOWER + UPPER + DIGITS;
 
 /**
- * A surrogate for `value`: deterministic for (key, conversation, name), the same length and
- * character classes, never equal to the value itself.
+ * A fresh random surrogate for `value`: the same length, prefix and character class at every
+ * position, never equal to the value itself.
  */
-export function surrogateFor(value: string, key: Buffer, conversationId: string, name: string): string {
+export function surrogateFor(value: string): string {
   const prefix = KNOWN_PREFIXES.find((p) => value.startsWith(p) && value.length > p.length) ?? '';
   for (let attempt = 0; ; attempt++) {
-    let stream = Buffer.alloc(0);
-    let counter = 0;
-    const next = (): number => {
-      if (stream.length === 0) {
-        stream = createHmac('sha256', key).update(`${conversationId}\0${name}\0${attempt}\0${counter++}`).digest();
-      }
-      const b = stream[0]!;
-      stream = stream.subarray(1);
-      return b;
-    };
     let out = prefix;
     for (const ch of value.slice(prefix.length)) {
       const alphabet = LOWER.includes(ch) ? LOWER : UPPER.includes(ch) ? UPPER : DIGITS.includes(ch) ? DIGITS : null;
-      out += alphabet ? alphabet[next() % alphabet.length] : ch;
+      out += alphabet ? alphabet[randomInt(alphabet.length)] : ch;
     }
     // A value with no letters or digits past its prefix cannot be disguised; the proxy still
     // never sends it anywhere it should not go, because such a value is also never replaced.
@@ -64,76 +53,42 @@ export function surrogateFor(value: string, key: Buffer, conversationId: string,
   }
 }
 
+/** `prefix` followed by `length` random letters and digits (a GitHub App surrogate: `ghs_` + 36). */
+export function randomToken(prefix: string, length: number): string {
+  let out = prefix;
+  for (let i = 0; i < length; i++) out += ALPHANUMERIC[randomInt(ALPHANUMERIC.length)];
+  return out;
+}
+
+/** One credential the proxy swaps in behind a surrogate: a masked secret or a GitHub App credential. */
 export interface MaskRule {
   readonly name: string;
   readonly surrogate: string;
-  readonly value: string;
+  /** Lower-case host patterns. */
   readonly scopes: readonly string[];
-  /** Lower-case header names. */
+  /** Lower-case header names or glob patterns (`*`, `x-*`). */
   readonly headers: readonly string[];
+  /** Let values that are not the surrogate through in these headers (else they are stripped). */
+  readonly allowForeign: boolean;
+  /** The real value: fixed for a masked secret, minted on demand for a GitHub App credential. */
+  readonly realValue: () => string | Promise<string>;
 }
 
-export function buildMaskRules(
-  secrets: Readonly<Record<string, MaskedSecret>>,
-  key: Buffer,
-  conversationId: string,
-): MaskRule[] {
-  return Object.entries(secrets).map(([name, s]) => ({
-    name,
-    surrogate: surrogateFor(s.value, key, conversationId, name),
-    value: s.value,
-    scopes: s.scopes.map((x) => x.toLowerCase()),
-    headers: s.headers.map((h) => h.toLowerCase()),
-  }));
+export function buildMaskRules(secrets: Readonly<Record<string, MaskedSecret>>): MaskRule[] {
+  // An empty value is not injected (Airut): there is nothing to mask.
+  return Object.entries(secrets)
+    .filter(([, s]) => s.value !== '')
+    .map(([name, s]) => ({
+      name,
+      surrogate: surrogateFor(s.value),
+      scopes: s.scopes.map((x) => x.toLowerCase()),
+      headers: s.headers.map((h) => h.toLowerCase()),
+      allowForeign: s.allowForeignCredentials,
+      realValue: () => s.value,
+    }));
 }
 
 /** The surrogates by name, for the container's environment. */
 export function surrogatePool(rules: readonly MaskRule[]): Record<string, string> {
   return Object.fromEntries(rules.map((r) => [r.name, r.surrogate]));
-}
-
-/**
- * Replaces surrogates with real values in the named headers when `host` is in the secret's scope.
- * Handles the value appearing as is (`Bearer <token>`, `X-Api-Key: <token>`) and inside HTTP Basic
- * credentials (`Basic base64(user:<token>)`, what git sends). Returns how many headers changed;
- * `headers` is modified in place.
- */
-export function applyMasks(
-  rules: readonly MaskRule[],
-  host: string,
-  headers: Record<string, string | string[] | undefined>,
-): number {
-  let replaced = 0;
-  for (const rule of rules) {
-    if (!rule.scopes.some((s) => hostMatches(s, host))) continue;
-    for (const name of rule.headers) {
-      const current = headers[name];
-      if (current === undefined) continue;
-      const values = Array.isArray(current) ? current : [current];
-      let changed = false;
-      const next = values.map((v) => {
-        const swapped = swapIn(v, rule);
-        if (swapped !== v) changed = true;
-        return swapped;
-      });
-      if (changed) {
-        headers[name] = Array.isArray(current) ? next : next[0];
-        replaced++;
-      }
-    }
-  }
-  return replaced;
-}
-
-function swapIn(headerValue: string, rule: MaskRule): string {
-  if (rule.surrogate === rule.value) return headerValue;
-  if (headerValue.includes(rule.surrogate)) return headerValue.split(rule.surrogate).join(rule.value);
-  const basic = /^(\s*basic\s+)([A-Za-z0-9+/=]+)\s*$/i.exec(headerValue);
-  if (basic) {
-    const decoded = Buffer.from(basic[2]!, 'base64').toString('utf8');
-    if (decoded.includes(rule.surrogate)) {
-      return basic[1] + Buffer.from(decoded.split(rule.surrogate).join(rule.value), 'utf8').toString('base64');
-    }
-  }
-  return headerValue;
 }

@@ -5,11 +5,10 @@
  * recognises this task's surrogate key id in a request to a scoped host and signs the request
  * again with the real keys (src/proxy/sigv4-resign.ts).
  *
- * Like masked secrets, surrogates come from HMAC of the daemon's surrogate key, the conversation id
- * and the credential's label: stable for a conversation (a profile the agent wrote keeps working),
- * different between conversations, and no way back to the real values.
+ * Like masked secrets, surrogates are random and new for every task (Airut regenerates them per
+ * task): one a task leaked is worth nothing to the next, and there is no way back to the real values.
  */
-import { createHmac } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { SigningCredential } from '../config/types.ts';
 
 export interface SigningPart {
@@ -34,42 +33,26 @@ const BASE64_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 /** Fixed, whatever the real token's length, so the surrogate says nothing about it (Airut's choice). */
 export const SESSION_TOKEN_SURROGATE_LENGTH = 512;
 
-/** `length` characters of `alphabet`, derived from (key, conversation, label, part). */
-function derived(key: Buffer, conversationId: string, label: string, part: string, length: number, alphabet: string): string {
+/** `length` random characters of `alphabet`. */
+function random(length: number, alphabet: string): string {
   let out = '';
-  for (let counter = 0; out.length < length; counter++) {
-    const block = createHmac('sha256', key).update(`sigv4\0${conversationId}\0${label}\0${part}\0${counter}`).digest();
-    for (const b of block) {
-      if (out.length === length) break;
-      out += alphabet[b % alphabet.length];
-    }
-  }
+  while (out.length < length) out += alphabet[randomInt(alphabet.length)];
   return out;
 }
 
 /** AKIA (long-term) or ASIA (STS) stays, so tools that read the prefix see the same kind of key. */
-function keyIdSurrogate(real: string, key: Buffer, conversationId: string, label: string): string {
+function keyIdSurrogate(real: string): string {
   const prefix = /^(AKIA|ASIA)/.exec(real)?.[1] ?? 'AKIA';
-  const length = Math.max(real.length, 20);
-  return prefix + derived(key, conversationId, label, 'access_key_id', length - prefix.length, KEY_ID_CHARS);
+  return prefix + random(Math.max(real.length, 20) - prefix.length, KEY_ID_CHARS);
 }
 
-export function buildSigningRules(
-  credentials: Readonly<Record<string, SigningCredential>>,
-  key: Buffer,
-  conversationId: string,
-): SigningRule[] {
+/** This task's surrogates for every signing credential. */
+export function buildSigningRules(credentials: Readonly<Record<string, SigningCredential>>): SigningRule[] {
   return Object.entries(credentials).map(([label, c]) => ({
     label,
-    accessKeyId: { ...c.accessKeyId, surrogate: keyIdSurrogate(c.accessKeyId.value, key, conversationId, label) },
-    secretAccessKey: {
-      ...c.secretAccessKey,
-      surrogate: derived(key, conversationId, label, 'secret_access_key', Math.max(c.secretAccessKey.value.length, 40), BASE64_CHARS),
-    },
-    sessionToken: c.sessionToken && {
-      ...c.sessionToken,
-      surrogate: derived(key, conversationId, label, 'session_token', SESSION_TOKEN_SURROGATE_LENGTH, BASE64_CHARS),
-    },
+    accessKeyId: { ...c.accessKeyId, surrogate: keyIdSurrogate(c.accessKeyId.value) },
+    secretAccessKey: { ...c.secretAccessKey, surrogate: random(Math.max(c.secretAccessKey.value.length, 40), BASE64_CHARS) },
+    sessionToken: c.sessionToken && { ...c.sessionToken, surrogate: random(SESSION_TOKEN_SURROGATE_LENGTH, BASE64_CHARS) },
     scopes: c.scopes.map((s) => s.toLowerCase()),
   }));
 }

@@ -29,8 +29,6 @@ const LOG_FLUSH_ROWS = 200;
 export interface SandboxGlobals {
   readonly stateDir: string;
   readonly caFiles: CaFiles;
-  /** HMAC key for masked-secret surrogates. */
-  readonly surrogateKeyPath: string;
   readonly sidecar: SidecarRuntime;
   readonly upstreamOverrides: Readonly<Record<string, UpstreamOverride>>;
 }

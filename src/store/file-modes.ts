@@ -7,8 +7,8 @@
  * `-shm` and `-journal` with the main file's mode, so a private main file is enough to make all of
  * them private. A global umask would also change every file the daemon writes for the container
  * (workspaces, inbox files the agent must read), which is not ours to decide here. The other files
- * under the database directory are written with their own modes (`sandbox/` 0700, the CA key and
- * the surrogate key 0600), and the directory itself is 0700.
+ * under the database directory are written with their own modes (`sandbox/` 0700, the CA key
+ * 0600), and the directory itself is 0700.
  *
  * An existing directory is tightened only when it is airut's own (every entry in it is the
  * database, its companions, the sandbox state, or holds a repository's storage_dir, as in the

@@ -358,6 +358,11 @@ const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE network_requests ADD COLUMN pushed TEXT;
     `,
   },
+  {
+    version: 14,
+    description: 'network log: headers the proxy stripped as foreign credentials, per request',
+    sql: `ALTER TABLE network_requests ADD COLUMN stripped INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -28,8 +28,8 @@ export function insertNetworkRequests(
   writeTransaction(db, () => {
     const stmt = db.prepare(
       `INSERT INTO network_requests
-         (repo_id, conversation_id, task_id, at, method, host, port, path, status, allowed, rule, masked, duration_ms, error, pushed)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         (repo_id, conversation_id, task_id, at, method, host, port, path, status, allowed, rule, masked, stripped, duration_ms, error, pushed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     for (const e of entries) {
       last = Number(
@@ -46,6 +46,7 @@ export function insertNetworkRequests(
           e.allowed ? 1 : 0,
           e.rule.slice(0, MAX_TEXT),
           e.masked,
+          e.stripped ?? 0,
           e.durationMs,
           e.error?.slice(0, MAX_TEXT) ?? null,
           e.pushed?.length ? JSON.stringify(e.pushed.map((r) => r.slice(0, MAX_TEXT))) : null,
@@ -71,6 +72,7 @@ function toRow(r: Record<string, unknown>): NetworkRequestRow {
     allowed: r.allowed === 1,
     rule: r.rule as string,
     masked: r.masked as number,
+    ...((r.stripped as number) > 0 ? { stripped: r.stripped as number } : {}),
     durationMs: r.duration_ms as number,
     ...(r.error ? { error: r.error as string } : {}),
     ...(r.pushed ? { pushed: parsePushed(r.pushed as string) } : {}),

@@ -133,6 +133,16 @@ describe('conversation network log: page and JSON API', () => {
     const smallHtml = await page(app, '/conversations/alpha/bbbb0002');
     assert.equal(netIds(smallHtml).length, 1);
     assert.match(smallHtml, /id="network-capped" hidden/);
+
+    const stripping = insertTask(db, { repoId: 'alpha', conversationId: 'bbbb0009' });
+    insertNetworkRequests(db, { repoId: 'alpha', conversationId: 'bbbb0009', taskId: stripping }, [
+      netEntry({ host: 'api.github.com', stripped: 1, rule: "domains[0]: api.github.com; STRIPPED header 'authorization' (foreign credential blocked)" }),
+    ]);
+    const strippedHtml = await page(app, '/conversations/alpha/bbbb0009');
+    assert.match(strippedHtml, /data-role="stripped"[^>]*>stripped 1</, 'the stripped count is a warning tag');
+    assert.match(strippedHtml, /STRIPPED header &#39;authorization&#39; \(foreign credential blocked\)|STRIPPED header 'authorization' \(foreign credential blocked\)/);
+    const api = await getJson(app, '/api/conversations/alpha/bbbb0009/network');
+    assert.equal(api.body.requests[0].stripped, 1);
     insertTask(db, { repoId: 'alpha', conversationId: 'bbbb0003' });
     const none = await page(app, '/conversations/alpha/bbbb0003');
 

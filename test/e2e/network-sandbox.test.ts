@@ -196,7 +196,7 @@ function sandboxLeftovers(cfg: TestConfig): { containers: string; taskDirs: stri
 }
 
 async function sandboxProbe(): Promise<void> {
-  // What the upstreams saw belongs to this runtime's run (each daemon has its own surrogate key).
+  // What the upstreams saw belongs to this runtime's run (each task has its own surrogates).
   seen.length = 0;
   rawHits = 0;
   const { cfg, daemon } = await startSandboxDaemon();

@@ -160,7 +160,7 @@ function probeLines(reply: CapturedMessage): Map<string, string> {
 }
 
 async function proxyAttacks(): Promise<void> {
-  // What the upstreams saw belongs to this runtime's run (each daemon has its own surrogate key).
+  // What the upstreams saw belongs to this runtime's run (each task has its own surrogates).
   seen.length = 0;
   upstreamBytes = '';
   canaryHits = 0;

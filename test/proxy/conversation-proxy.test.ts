@@ -93,7 +93,7 @@ before(async () => {
   canaryPort = (loopbackCanary.address() as net.AddressInfo).port;
   const plainPort = (plainUpstream.address() as net.AddressInfo).port;
   const tlsPort = (tlsUpstream.address() as net.AddressInfo).port;
-  const masks = buildMaskRules({ GH_TOKEN: { value: REAL_TOKEN, scopes: ['secure.test', 'plain.test'], headers: ['Authorization'], allowForeignCredentials: false } }, randomBytes(32), 'conv');
+  const masks = buildMaskRules({ GH_TOKEN: { value: REAL_TOKEN, scopes: ['secure.test', 'plain.test'], headers: ['Authorization'], allowForeignCredentials: false } });
   surrogate = masks[0]!.surrogate;
   proxy = await ConversationProxy.start({
     socketDir: path.join(dir, 'sock'),

@@ -53,8 +53,6 @@ before(async () => {
         scopes: ['*.s3.test'],
       },
     },
-    randomBytes(32),
-    'conv-sigv4',
   );
   rule = rules[0]!;
   proxy = await ConversationProxy.start({

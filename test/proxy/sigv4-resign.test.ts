@@ -12,7 +12,6 @@ import { buildSigningRules, signingSurrogateEnv, SESSION_TOKEN_SURROGATE_LENGTH,
 
 const REAL_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
 const REAL_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
-const KEY = Buffer.alloc(32, 7);
 
 function rules(sessionToken: string | null = null, scopes = ['*.amazonaws.com', 's3.amazonaws.com']): SigningRule[] {
   return buildSigningRules(
@@ -25,8 +24,6 @@ function rules(sessionToken: string | null = null, scopes = ['*.amazonaws.com', 
         scopes,
       },
     },
-    KEY,
-    'conv-1',
   );
 }
 
@@ -36,14 +33,14 @@ function auth(keyId: string, scope: string, signed: string): string {
 }
 const signatureOf = (authorization: unknown): string => /Signature=([0-9a-f]{64})$/.exec(String(authorization))![1]!;
 
-test('surrogates keep the shape of the real values, are stable per conversation and differ between conversations', () => {
+test('surrogates keep the shape of the real values and are new for every task', () => {
   const [r] = rules('FwoGZXIvYXdzEJr//////////wEaDOL');
   assert.match(r!.accessKeyId.surrogate, /^AKIA[A-Z2-7]{16}$/);
   assert.notEqual(r!.accessKeyId.surrogate, REAL_KEY_ID);
   assert.match(r!.secretAccessKey.surrogate, /^[A-Za-z0-9+/]{40}$/);
   assert.equal(r!.sessionToken!.surrogate.length, SESSION_TOKEN_SURROGATE_LENGTH);
-  assert.deepEqual(rules('FwoGZXIvYXdzEJr//////////wEaDOL')[0], r);
-  const other = buildSigningRules({ AWS: { type: 'aws-sigv4', accessKeyId: { name: 'A', value: 'ASIAIOSFODNN7EXAMPLE' }, secretAccessKey: { name: 'S', value: REAL_SECRET }, sessionToken: null, scopes: [] } }, KEY, 'conv-2')[0]!;
+  assert.notEqual(rules('FwoGZXIvYXdzEJr//////////wEaDOL')[0]!.secretAccessKey.surrogate, r!.secretAccessKey.surrogate, 'another task gets other surrogates');
+  const other = buildSigningRules({ AWS: { type: 'aws-sigv4', accessKeyId: { name: 'A', value: 'ASIAIOSFODNN7EXAMPLE' }, secretAccessKey: { name: 'S', value: REAL_SECRET }, sessionToken: null, scopes: [] } })[0]!;
   assert.match(other.accessKeyId.surrogate, /^ASIA/);
   assert.notEqual(other.secretAccessKey.surrogate, r!.secretAccessKey.surrogate);
   assert.deepEqual(Object.keys(signingSurrogateEnv([r!])).sort(), ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);

@@ -121,7 +121,7 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       effort: parts.conversation.effort,
       resumeSessionId: resume,
       prompt,
-      env: { ...parts.inputs.repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
+      env: { ...parts.inputs.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
       network: parts.net,
       timeoutMs: parts.inputs.repoConfig.timeoutSeconds * 1000,
       maxLineBytes: ctx.settings.taskOutput.maxLineBytes,

@@ -3,21 +3,26 @@
  * a non-empty request, the updated mirror, the repository's config (with masked secrets as
  * surrogates) and, with the network sandbox on, its allowlist.
  */
-import fs from 'node:fs/promises';
 import { AirutError } from '../../errors.ts';
 import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../../proxy/allowlist.ts';
-import { buildMaskRules, surrogatePool, type MaskRule } from '../../proxy/masked-secrets.ts';
+import type { MaskRule } from '../../proxy/masked-secrets.ts';
 import { buildSigningRules, signingSurrogateEnv, type SigningRule } from '../../proxy/sigv4-surrogates.ts';
 import { loadRepoConfigFromMirror, type RepoConfig } from '../../repo-config/index.ts';
 import { effectiveTaskBudget } from '../../limits/task-budget.ts';
 import type { RepoMirror, TaskContext } from '../task-context.ts';
+import { taskCredentials } from '../task-credentials.ts';
 import { UserFacingError } from '../user-facing-error.ts';
 
 export interface RepoInputs {
   readonly repoConfig: RepoConfig;
   readonly masks: readonly MaskRule[];
-  /** signing_credentials with this conversation's surrogates; the proxy re-signs with the real keys. */
+  /** signing_credentials with this task's surrogates; the proxy re-signs with the real keys. */
   readonly signing: readonly SigningRule[];
+  /**
+   * The container's environment: every credential pool's entries (surrogates for all but plain
+   * secrets; see task-credentials.ts), with the repository's container_env over them.
+   */
+  readonly containerEnv: Readonly<Record<string, string>>;
   /** The allowlist when the network sandbox is on; null when it is off. */
   readonly allowlist: Allowlist | null;
   /** The task's budget in USD (`--max-budget-usd`), null for none; recorded in `tasks.budget_usd`. */
@@ -33,18 +38,17 @@ export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
   } catch (err) {
     throw new UserFacingError('GIT_FETCH_FAILED', `I could not fetch the repository: ${(err as Error).message}`, { cause: err });
   }
-  // Masked secrets reach the repository's config (and so the container) only as surrogates, with
-  // the sandbox on or off: the repository's own file cannot undo what the operator promised.
-  const sandbox = ctx.settings.execution.sandbox;
-  if (!sandbox) throw new AirutError('SANDBOX_SPEC_INVALID', 'the runner was started without the sandbox prepared at start-up (prepareSandbox)');
-  const surrogateKey = await fs.readFile(sandbox.surrogateKeyPath);
-  const masks = buildMaskRules(repo.maskedSecrets, surrogateKey, ctx.conversationId);
-  const signing = buildSigningRules(repo.signingCredentials, surrogateKey, ctx.conversationId);
+  // Masked secrets, signing and GitHub App credentials reach the repository's config (and so the
+  // container) only as surrogates, with the sandbox on or off: the repository's own file cannot undo
+  // what the operator promised.
+  if (!ctx.settings.execution.sandbox) throw new AirutError('SANDBOX_SPEC_INVALID', 'the runner was started without the sandbox prepared at start-up (prepareSandbox)');
+  const signing = buildSigningRules(repo.signingCredentials);
+  const credentials = taskCredentials(repo, signingSurrogateEnv(signing), log);
+  const masks = credentials.rules;
   let repoConfig: RepoConfig;
   try {
-    // signing_credentials join the pool here (their variable names → surrogates) until the credential-pool
-    // module composes every pool in Airut's precedence order.
-    repoConfig = await loadRepoConfigFromMirror(ctx.mirror, { ...repo.secrets, ...surrogatePool(masks), ...signingSurrogateEnv(signing) });
+    // `!secret` reads the injected map; a plain secret with an empty value stays readable as before.
+    repoConfig = await loadRepoConfigFromMirror(ctx.mirror, { ...repo.secrets, ...credentials.env });
   } catch (err) {
     throw new UserFacingError('REPO_CONFIG_INVALID', `The repository's configuration is invalid: ${(err as Error).message}`, { cause: err });
   }
@@ -58,7 +62,8 @@ export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
     );
   }
   const allowlist = sandboxOn ? await readAllowlist(ctx.mirror) : null;
-  return { repoConfig, masks, signing, allowlist, budgetUsd: taskBudget(ctx, repoConfig) };
+  const containerEnv = { ...credentials.env, ...repoConfig.containerEnv };
+  return { repoConfig, masks, signing, containerEnv, allowlist, budgetUsd: taskBudget(ctx, repoConfig) };
 }
 
 /** The server's task budget, lowered (never raised) by the repository's `max_budget_usd`; recorded on the task. */

@@ -59,7 +59,7 @@ async function runTrigger(
       image,
       workspace: conversation.paths.workspace,
       command,
-      env: { ...inputs.repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
+      env: { ...inputs.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
       extraMounts: [{ source: conversation.paths.gitconfig, target: CONTAINER_GITCONFIG }],
       network: net,
       timeoutMs: schedule.triggerTimeoutSeconds * 1000,

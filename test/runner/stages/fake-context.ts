@@ -1,7 +1,7 @@
 /**
  * A TaskContext for stage unit tests: fakes of the execution backend, the mirror, the store and the
  * event recorder that record what a stage asked of them, a real ConversationStore in a temporary
- * directory, and a surrogate key file. Tests override the parts they exercise.
+ * directory. Tests override the parts they exercise.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -229,8 +229,6 @@ export function taskRow(overrides: Partial<TaskRow> = {}): TaskRow {
 
 export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskContext {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-stage-'));
-  const keyPath = path.join(dir, 'surrogate.key');
-  fs.writeFileSync(keyPath, Buffer.alloc(32, 7));
   // The mirror makes the repo's storage directory in a real run; the image build lock lives there.
   const repo = testRepoServerConfig('api', { storageDir: path.join(dir, 'storage') });
   fs.mkdirSync(repo.storageDir);
@@ -263,7 +261,7 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
         instance: 'test',
         claudeBinaryPath: '/opt/claude',
         maxConcurrent: 1,
-        sandbox: { stateDir: dir, caFiles: { certPath: '/ca.crt', keyPath: '/ca.key' }, surrogateKeyPath: keyPath, sidecar: { imageTag: 'x' } as never, upstreamOverrides: {} },
+        sandbox: { stateDir: dir, caFiles: { certPath: '/ca.crt', keyPath: '/ca.key' }, sidecar: { imageTag: 'x' } as never, upstreamOverrides: {} },
       },
     },
     log: pino({ level: 'silent' }),

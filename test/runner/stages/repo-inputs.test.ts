@@ -71,6 +71,28 @@ test('signing credentials reach the repo config only as surrogates, and the rule
   assert.equal(inputs.repoConfig.containerEnv.AWS_SECRET_ACCESS_KEY, inputs.signing[0]!.secretAccessKey.surrogate);
   assert.notEqual(inputs.repoConfig.containerEnv.AWS_SECRET_ACCESS_KEY, 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY');
   assert.equal(inputs.signing[0]!.secretAccessKey.value, 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY');
+  assert.equal(inputs.containerEnv.AWS_ACCESS_KEY_ID, inputs.signing[0]!.accessKeyId.surrogate, 'injected without container_env too');
+});
+
+test('every pool is injected under its name without container_env; container_env wins over injected values', async () => {
+  const base = fakeContext();
+  const ctx = fakeContext({
+    repo: {
+      ...base.repo,
+      secrets: { PLAIN: 'plain-value', OVERRIDDEN: 'from-pool', GH_TOKEN: 'plain-shadowed' },
+      maskedSecrets: { GH_TOKEN: { value: 'ghp_realRealReal1234', scopes: ['api.github.com'], headers: ['Authorization'], allowForeignCredentials: false } },
+    },
+  });
+  ctx.mirror.files.set('.airut/airut.yaml', 'container_env:\n  OVERRIDDEN: from-repo-file\n  ALIAS: !secret GH_TOKEN\n');
+  const inputs = await repoInputsStage(ctx);
+  const surrogate = inputs.masks[0]!.surrogate;
+  assert.equal(inputs.containerEnv.PLAIN, 'plain-value', 'injected without any container_env entry');
+  assert.equal(inputs.containerEnv.GH_TOKEN, surrogate, 'masked_secrets wins over secrets');
+  assert.equal(inputs.containerEnv.ALIAS, surrogate, '!secret reads the same precedence');
+  assert.equal(inputs.containerEnv.OVERRIDDEN, 'from-repo-file', 'container_env wins');
+  assert.ok(!Object.values(inputs.containerEnv).includes('ghp_realRealReal1234'));
+  const again = await repoInputsStage(ctx);
+  assert.notEqual(again.containerEnv.GH_TOKEN, surrogate, 'the next task gets a new surrogate');
 });
 
 test('an empty follow-up is refused before the mirror is touched; an empty first mail with a subject is not', async () => {
