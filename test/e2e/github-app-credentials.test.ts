@@ -13,7 +13,6 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import net from 'node:net';
-import tls from 'node:tls';
 import { generateKeyPairSync } from 'node:crypto';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { startSmtpCapture, type SmtpCapture } from '../harness/smtp-capture.ts';
@@ -22,7 +21,8 @@ import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
 import { runtimeCases, type RuntimeCase } from '../harness/runtimes.ts';
 import { createSourceRepo } from '../harness/source-repo.ts';
 import { scriptedAgent } from '../harness/scripted-agent.ts';
-import { createTestTls, tlsFrontFor, type TestTls } from '../harness/test-tls.ts';
+import { createTestTls, type TestTls } from '../harness/test-tls.ts';
+import { startTlsFront, type TlsFront } from '../harness/tls-front.ts';
 import { openTestDb, startDaemon, writeTestConfig } from '../harness/daemon-process.ts';
 
 const AUTHSERV = 'mx.repos.test';
@@ -33,7 +33,7 @@ let dovecot: DovecotServer;
 let smtp: SmtpCapture;
 let mock: MockAnthropic;
 let testTls: TestTls;
-let mockTlsFront: tls.Server;
+let mockTlsFront: TlsFront;
 let github: https.Server;
 let githubPort: number;
 let mockTlsPort: number;
@@ -49,7 +49,7 @@ before(async () => {
   smtp = await startSmtpCapture();
   mock = await startMockAnthropic(scriptedAgent);
   testTls = createTestTls();
-  mockTlsFront = tlsFrontFor(testTls, 'api.mock.test', Number(new URL(mock.url).port));
+  mockTlsFront = await startTlsFront(testTls, 'api.mock.test', Number(new URL(mock.url).port));
   github = https.createServer(testTls.serverOptions('127.0.0.1'), (req, res) => {
     req.resume();
     req.on('end', () => {
@@ -59,12 +59,13 @@ before(async () => {
       res.end(JSON.stringify({ token, expires_at: new Date(Date.now() + 3600_000).toISOString() }));
     });
   });
-  mockTlsPort = await listen(mockTlsFront);
+  mockTlsPort = mockTlsFront.port;
   githubPort = await listen(github);
 });
 
 after(async () => {
-  for (const s of [mockTlsFront, github]) s?.close();
+  mockTlsFront?.close();
+  github?.close();
   await Promise.allSettled([dovecot?.stop(), smtp?.stop(), mock?.close()]);
 });
 

@@ -5,10 +5,8 @@
  * operator's client would trust a company CA. Create a second one for the "unknown CA" case: nothing trusts it.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
 import { createCaCertificate, createLeafCertificate, generateKey } from '../../src/proxy/x509.ts';
 
 /** A server's key and certificate, as PEM and as files (Dovecot reads `ssl_cert = </path`). */
@@ -74,17 +72,4 @@ export function createTestTls(commonName = DEFAULT_NAME): TestTls {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * A TLS server for `host` (certificate from `ca`) that forwards each connection to a plain TCP port on
- * 127.0.0.1: puts an HTTP test server such as the mock Anthropic API behind HTTPS. Not yet listening.
- */
-export function tlsFrontFor(ca: TestTls, host: string, targetPort: number): tls.Server {
-  return tls.createServer(ca.serverOptions(host), (client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    client.pipe(upstream).pipe(client);
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-  });
 }

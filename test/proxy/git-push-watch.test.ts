@@ -15,7 +15,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { randomBytes } from 'node:crypto';
 import { parseAllowlist } from '../../src/proxy/allowlist.ts';
 import { CertificateAuthority, ensureCaFiles, type CaFiles } from '../../src/proxy/certificate-authority.ts';
 import { ConversationProxy, PROXY_SOCKETS, type NetworkLogEntry } from '../../src/proxy/conversation-proxy.ts';
@@ -85,7 +84,7 @@ before(async () => {
   // The server refuses one branch by name, so one push can have an `ok` and an `ng` ref.
   fs.writeFileSync(path.join(bare, 'hooks', 'update'), '#!/bin/sh\n[ "$1" = refs/heads/blocked ] && { echo "blocked by policy" >&2; exit 1; }\nexit 0\n', { mode: 0o755 });
   server = await startGitHttpServer(root, { user: 'x-access-token', token: REAL_TOKEN }, { tls: upstreamTls.serverOptions('git.test'), push: true });
-  const masks = buildMaskRules({ GH_TOKEN: { value: REAL_TOKEN, scopes: ['git.test'], headers: ['Authorization'], allowForeignCredentials: false } }, randomBytes(32), 'conv');
+  const masks = buildMaskRules({ GH_TOKEN: { value: REAL_TOKEN, scopes: ['git.test'], headers: ['Authorization'], allowForeignCredentials: false } });
   surrogate = masks[0]!.surrogate;
   proxy = await ConversationProxy.start({
     socketDir: path.join(dir, 'sock'),

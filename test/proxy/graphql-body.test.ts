@@ -12,7 +12,6 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { parseAllowlist } from '../../src/proxy/allowlist.ts';
 import { CertificateAuthority, ensureCaFiles } from '../../src/proxy/certificate-authority.ts';
 import { ConversationProxy, PROXY_SOCKETS, type NetworkLogEntry } from '../../src/proxy/conversation-proxy.ts';
@@ -63,7 +62,7 @@ before(async () => {
   tlsUpstream = https.createServer(upstreamTls.serverOptions('secure-gql.test'), record);
   await new Promise<void>((r) => plainUpstream.listen(0, '127.0.0.1', () => r()));
   await new Promise<void>((r) => tlsUpstream.listen(0, '127.0.0.1', () => r()));
-  const masks = buildMaskRules({ GH_TOKEN: { value: REAL_TOKEN, scopes: ['secure-gql.test'], headers: ['Authorization'], allowForeignCredentials: false } }, randomBytes(32), 'conv');
+  const masks = buildMaskRules({ GH_TOKEN: { value: REAL_TOKEN, scopes: ['secure-gql.test'], headers: ['Authorization'], allowForeignCredentials: false } });
   surrogate = masks[0]!.surrogate;
   proxy = await ConversationProxy.start({
     socketDir: path.join(dir, 'sock'),
