@@ -15,7 +15,7 @@ import type { Logger } from '../log/logger.ts';
 import type { EnsuredImage } from './image.ts';
 import type { ManagedImage, PruneReport } from './image-prune.ts';
 import type { ReapReport } from './reaper.ts';
-import type { AgentEventHandler, AgentMounts, AgentOutcome } from './run-agent.ts';
+import type { AgentEventHandler, AgentMounts, AgentOutcome, ResourceLimits } from './run-agent.ts';
 import type { CommandOutcome } from './run-command.ts';
 import type { TaskNetwork } from './task-network.ts';
 import type { AgentInputHandle } from './agent-input.ts';
@@ -82,6 +82,10 @@ export interface AgentRunRequest {
   /** From `openNetwork()`. */
   readonly network: TaskNetwork;
   readonly timeoutMs: number;
+  /** `resource_limits` of the repository; default DEFAULT_LIMITS (2g, 1 CPU, 512 pids). */
+  readonly limits?: ResourceLimits;
+  /** Capabilities added back after dropping all (`capabilities` of the repository); default none. */
+  readonly capabilities?: readonly string[];
   readonly maxLineBytes?: number;
   /** Aborting stops the run; the outcome is `cancelled`. */
   readonly signal?: AbortSignal;
@@ -108,6 +112,9 @@ export interface CommandRunRequest {
   readonly timeoutMs: number;
   /** Bytes of standard output kept; the rest is counted and dropped. */
   readonly outputLimitBytes: number;
+  /** The agent's limits and capabilities, so the command gets the same sandbox. */
+  readonly limits?: ResourceLimits;
+  readonly capabilities?: readonly string[];
   readonly extraMounts?: readonly ExtraMount[];
   readonly signal?: AbortSignal;
 }

@@ -73,6 +73,8 @@ export interface AgentRunSpec {
   readonly envFileDir?: string;
   readonly timeoutMs: number;
   readonly limits: ResourceLimits;
+  /** Capabilities added back after `--cap-drop=ALL` (container-args.ts ALLOWED_CAPABILITIES). */
+  readonly capabilities?: readonly string[];
   /** `default`: the runtime's default network; `none`; or a network name (`host` in tests). */
   readonly network: 'none' | 'default' | (string & {});
   /**

@@ -6,6 +6,7 @@
  * it, so a re-run after a crash resumes it.
  */
 import type { AgentEvent, AgentOutcome, TaskNetwork } from '../../sandbox/execution-backend.ts';
+import { limitsFromConfig, type ResourceLimits } from '../../sandbox/container-args.ts';
 import { RETRY_PROMPT, runWithRetries, type RetriedOutcome } from '../api-retry.ts';
 import { buildPrompt, type PromptInput } from '../prompt.ts';
 import { RunBudget } from '../run-budget.ts';
@@ -66,6 +67,11 @@ function promptMails(ctx: TaskContext): Pick<PromptInput, 'mails' | 'resumedAfte
   return { mails: ctx.resumedFromPause ? others : [own, ...others], resumedAfterPause: ctx.resumedFromPause };
 }
 
+/** The repository's `resource_limits` and `capabilities`, for the agent's and the trigger command's containers. */
+export function containerSettings(ctx: TaskContext): { limits: ResourceLimits; capabilities: readonly string[] } {
+  return { limits: limitsFromConfig(ctx.repo.resourceLimits), capabilities: ctx.repo.capabilities };
+}
+
 /** The task's network, sandboxed or not; also the trigger stage's (src/runner/stages/trigger.ts). */
 export async function openTaskNetwork(ctx: TaskContext, inputs: RepoInputs): Promise<TaskNetwork> {
   const { allowlist } = inputs;
@@ -122,7 +128,8 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       prompt,
       env: { ...parts.inputs.repoConfig.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
       network: parts.net,
-      timeoutMs: parts.inputs.repoConfig.timeoutSeconds * 1000,
+      timeoutMs: parts.inputs.timeoutSeconds * 1000,
+      ...containerSettings(ctx),
       maxLineBytes: ctx.settings.taskOutput.maxLineBytes,
       signal: ctx.signal,
       onInput: (input) => ctx.live?.attach(input),
