@@ -108,10 +108,14 @@ export type AgentEventHandler = (event: AgentEvent) => void;
  * retries an overloaded API up to 10 times inside the run, invisible to the dashboard and eating the
  * task's timeout; with it a transient failure ends the run at once with the API's status in the
  * result line, and the daemon waits outside the container and resumes the session.
+ *
+ * CLAUDE_CODE_DISABLE_BACKGROUND_TASKS=1 (always, as Airut does, its #617): with background tasks a
+ * `-p` run can end before the results of backgrounded Bash commands arrive, and the reply would be
+ * written without them.
  */
 const SANDBOX_OWNED_ENV = new Set(['IS_SANDBOX', 'CLAUDE_CONFIG_DIR']);
 /** Ignored when a task sets it (repositories set it before the daemon did): the `-e` flag wins. */
-const SANDBOX_FORCED_ENV = new Set(['CLAUDE_CODE_MAX_RETRIES']);
+const SANDBOX_FORCED_ENV = new Set(['CLAUDE_CODE_MAX_RETRIES', 'CLAUDE_CODE_DISABLE_BACKGROUND_TASKS']);
 const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 /** How often a Docker run checks whether its container exists yet (to drop the env file). */
 const ENV_FILE_POLL_MS = 50;
@@ -141,6 +145,7 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
   args.push(...env.args);
   const envFileText = env.envFileText;
   args.push('-e', 'IS_SANDBOX=1', '-e', `CLAUDE_CONFIG_DIR=${CONTAINER_PATHS.claudeState}`, '-e', 'CLAUDE_CODE_MAX_RETRIES=0');
+  args.push('-e', 'CLAUDE_CODE_DISABLE_BACKGROUND_TASKS=1');
 
   args.push('-w', CONTAINER_PATHS.workspace);
   const m = spec.mounts;
