@@ -32,6 +32,8 @@ export const CONTAINER_PATHS = {
   claudeState: '/root/.claude',
   inbox: '/inbox',
   outbox: '/outbox',
+  // Kept between the tasks of a conversation (Airut's /storage); the prompt names it.
+  storage: '/storage',
   // Not /usr/local/bin/claude: an image may already have a `claude` there (often a symlink), and
   // bind-mounting over a symlink mounts onto its target.
   claudeBinary: '/opt/claude/claude',
@@ -43,6 +45,7 @@ export interface AgentMounts {
   readonly claudeState: string;
   readonly inbox: string;
   readonly outbox: string;
+  readonly storage: string;
 }
 
 export { DEFAULT_LIMITS, type ResourceLimits } from './container-args.ts';
@@ -153,6 +156,7 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
   args.push('-v', `${hostPath('claudeState', m.claudeState)}:${CONTAINER_PATHS.claudeState}${own}`);
   args.push('-v', `${hostPath('inbox', m.inbox)}:${CONTAINER_PATHS.inbox}${own}`);
   args.push('-v', `${hostPath('outbox', m.outbox)}:${CONTAINER_PATHS.outbox}${own}`);
+  args.push('-v', `${hostPath('storage', m.storage)}:${CONTAINER_PATHS.storage}${own}`);
   args.push(
     '-v',
     `${hostPath('claudeBinary', spec.claudeBinary)}:${CONTAINER_PATHS.claudeBinary}:ro${spec.relabelMounts ? ',z' : ''}`,
@@ -192,7 +196,7 @@ export async function runAgent(spec: AgentRunSpec, onEvent: AgentEventHandler): 
   if (spec.signal?.aborted) return { kind: 'cancelled', sessionId: null };
 
   const m = spec.mounts;
-  await Promise.all([m.workspace, m.claudeState, m.inbox, m.outbox].map((d) => mkdir(d, { recursive: true })));
+  await Promise.all([m.workspace, m.claudeState, m.inbox, m.outbox, m.storage].map((d) => mkdir(d, { recursive: true })));
   // A container left by a crash with the same name would make `run` fail.
   await spec.runtime.removeContainer(spec.name);
   const envFile = await writeEnvFile(spec.envFileDir ?? defaultEnvFileDir(), envFileText);

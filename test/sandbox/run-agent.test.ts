@@ -66,6 +66,7 @@ async function conversationDirs(): Promise<AgentRunSpec['mounts']> {
     claudeState: join(base, 'claude'),
     inbox: join(base, 'inbox'),
     outbox: join(base, 'outbox'),
+    storage: join(base, 'storage'),
   };
 }
 

@@ -119,7 +119,7 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       taskId: ctx.task.id,
       labels: { repo: ctx.repo.repoId, conversation: ctx.conversationId },
       image: parts.image,
-      mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox },
+      mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox, storage: paths.storage },
       extraMounts: [{ source: paths.gitconfig, target: CONTAINER_GITCONFIG }],
       model: parts.conversation.model,
       maxBudgetUsd: budgetUsd,
