@@ -24,7 +24,6 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
   const prompt: PromptInput = {
     isNewConversation: ctx.isFirstTask,
     subject: ctx.subject,
-    body: ctx.bodyText,
     attachments: conversation.attachments,
     resumedAfterRestart: ctx.isResume,
     ...promptMails(ctx),
@@ -56,12 +55,10 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
 }
 
 /**
- * With follow-ups coalesced into the run, or when it resumes a paused run, the prompt has one
- * block per mail (sender and time) instead of the bare body; a paused run's own mail was in its
- * first prompt already.
+ * One block per mail (sender and time, as Airut): the task's own, then any follow-ups coalesced into
+ * the run; a resumed paused run's own mail was in its first prompt already.
  */
 function promptMails(ctx: TaskContext): Pick<PromptInput, 'mails' | 'resumedAfterPause'> {
-  if (!ctx.coalesced.length && !ctx.resumedFromPause) return {};
   const own = { from: ctx.task.sender ?? '', receivedAt: ctx.task.createdAt, body: ctx.bodyText };
   const others = ctx.coalesced.map((m) => ({ from: m.sender, receivedAt: m.receivedAt, body: m.bodyText }));
   return { mails: ctx.resumedFromPause ? others : [own, ...others], resumedAfterPause: ctx.resumedFromPause };
