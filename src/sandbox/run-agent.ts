@@ -20,6 +20,7 @@ import { writeEnvFile } from './env-file.ts';
 import { envArgs, invalidSpec as invalid, isolationArgs, SAFE_ARG, type ResourceLimits } from './container-args.ts';
 import { classifyOutcome, type AgentOutcome } from './outcome.ts';
 import { followAgentOutput } from './agent-output.ts';
+import { selectReplyText } from './reply-text.ts';
 import { AgentInput, type AgentInputHandle } from './agent-input.ts';
 import type { AgentEvent } from './stream-json.ts';
 
@@ -257,6 +258,7 @@ async function runContainer(
     sessionId: output.sessionId,
     stderrTail: tailLines(output.stderrTail, 40),
     lastAssistantText: output.lastAssistantText,
+    replyText: selectReplyText(output),
     timedOut: stopper.timedOut,
     cancelled: stopper.cancelled,
   });
