@@ -62,6 +62,7 @@ export class ContainerBackend implements ExecutionBackend {
       labels: { instance: this.#o.instance },
       onTag: spec.onTag,
       buildTimeoutMs: spec.buildTimeoutMs,
+      maxAgeHours: spec.maxAgeHours,
     });
   }
 

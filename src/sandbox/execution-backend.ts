@@ -36,6 +36,8 @@ export interface ImageSpec {
   /** Called with the tag before it is looked up or built, so the caller can record it as in use. */
   readonly onTag?: (tag: string) => void;
   readonly buildTimeoutMs?: number;
+  /** `execution.image_max_age_hours`: an older image is rebuilt without cache; 0 or unset never. */
+  readonly maxAgeHours?: number;
 }
 
 /** The sandboxed network of one run: the proxy enforces the allowlist; its log leaves through callbacks. */
