@@ -1,14 +1,16 @@
 /**
  * A shell probe run inside a task container that prints the limits the kernel enforces on it and
- * its effective capabilities, for cgroup v2 and v1 hosts alike:
+ * its effective capabilities, for cgroup v2 and v1 hosts alike. One line, without square brackets,
+ * so the scripted agent's `[[bash:...]]` marker can carry it (`command grep`: Claude Code's Bash
+ * tool would run ripgrep for `grep`):
  *   memory=<bytes> cpu=<quota>/<period> pids=<max> capeff=<hex>
  */
 export const CGROUP_PROBE = [
   'c=/sys/fs/cgroup',
-  'if [ -f $c/memory.max ]; then mem=$(cat $c/memory.max); cpu=$(cat $c/cpu.max | tr " " /); pids=$(cat $c/pids.max);',
-  'else mem=$(cat $c/memory/memory.limit_in_bytes); cpu=$(cat $c/cpu/cpu.cfs_quota_us)/$(cat $c/cpu/cpu.cfs_period_us); pids=$(cat $c/pids/pids.max); fi',
-  'echo "memory=$mem cpu=$cpu pids=$pids capeff=$(grep CapEff /proc/self/status | tr -d " \\t" | cut -d: -f2)"',
-].join('\n');
+  'if test -f $c/memory.max; then mem=$(cat $c/memory.max); cpu=$(cat $c/cpu.max | tr " " /); pids=$(cat $c/pids.max); ' +
+    'else mem=$(cat $c/memory/memory.limit_in_bytes); cpu=$(cat $c/cpu/cpu.cfs_quota_us)/$(cat $c/cpu/cpu.cfs_period_us); pids=$(cat $c/pids/pids.max); fi',
+  'echo "memory=$mem cpu=$cpu pids=$pids capeff=$(command grep CapEff /proc/self/status | cut -f2)"',
+].join('; ');
 
 /** Parses the probe's line; null when absent. */
 export function parseProbe(text: string): { memory: number; cpu: number; pids: number; capEff: bigint } | null {
