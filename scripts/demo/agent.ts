@@ -58,7 +58,7 @@ export function stepOf(body: MessagesRequestBody): number {
     if (m.role !== 'user') continue;
     const blocks = blocksOf(m);
     if (blocks.some((b) => b.type === 'tool_result')) continue;
-    if (blocks.some((b) => b.type === 'text' && typeof b['text'] === 'string' && (b['text'] as string).includes('/outbox/'))) {
+    if (blocks.some((b) => b.type === 'text' && typeof b['text'] === 'string' && (b['text'] as string).includes('/outbox'))) {
       promptIndex = i;
       break;
     }
