@@ -83,6 +83,5 @@ function remember(output: AgentOutput, event: AgentEvent, keepTail: (text: strin
     output.lastAssistantText = event.text;
     output.assistantTexts.push(event.text);
     if (output.assistantTexts.length > REPLY_WINDOW) output.assistantTexts.shift();
-  }
-  else if (event.type === 'raw') keepTail(`${event.text}\n`);
+  } else if (event.type === 'raw') keepTail(`${event.text}\n`);
 }
