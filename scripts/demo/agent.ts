@@ -58,7 +58,7 @@ export function stepOf(body: MessagesRequestBody): number {
     if (m.role !== 'user') continue;
     const blocks = blocksOf(m);
     if (blocks.some((b) => b.type === 'tool_result')) continue;
-    if (blocks.some((b) => b.type === 'text' && typeof b['text'] === 'string' && (b['text'] as string).includes('/outbox/'))) {
+    if (blocks.some((b) => b.type === 'text' && typeof b['text'] === 'string' && (b['text'] as string).includes('/outbox'))) {
       promptIndex = i;
       break;
     }
@@ -174,7 +174,9 @@ export function demoAgent(delayMs: number): MockScript {
     if (/--help/.test(prompt)) return helpTask(step, body);
     if (/--shout/.test(prompt)) return shoutTask(step, body);
     if (/TODO/.test(prompt)) return todoTask(step, body, body.messages);
-    const firstLine = prompt.split('\n').find((l) => l.trim()) ?? '';
+    // The first line of the mail itself: after its `[sender YYYY-MM-DD HH:MM:SS UTC]` header, past the channel context.
+    const mailLine = /^\[[^\n]* \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\]\n([^\n]*)/m.exec(prompt)?.[1];
+    const firstLine = mailLine?.trim() || (prompt.split('\n').find((l) => l.trim()) ?? '');
     return text(
       `Thanks for your mail. I am the demo's scripted agent, so I only know the demo tasks; a real Claude would now work on:\n\n> ${firstLine.slice(0, 200)}`,
     );

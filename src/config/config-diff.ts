@@ -26,6 +26,7 @@ const RESTART_ONLY_GLOBAL: ReadonlyArray<readonly [keyof GlobalConfig, string]> 
   ['network', 'network'],
   ['claude', 'claude'],
   ['imageBuildTimeoutSeconds', 'execution.image_build_timeout'],
+  ['imageMaxAgeHours', 'execution.image_max_age_hours'],
   ['conversationMaxAgeDays', 'execution.conversation_max_age_days'],
   ['taskOutput', 'task_output'],
 ];

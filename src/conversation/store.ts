@@ -8,8 +8,9 @@
  *     gitconfig      user.name/email for the agent's commits
  *     inbox/         attachments of incoming mail
  *     outbox/        files the agent wants sent back
+ *     storage/       the agent's own files kept between the tasks  → /storage
  *
- * Directories the container can write to (inbox/, outbox/, workspace/) are treated as hostile:
+ * Directories the container can write to (inbox/, outbox/, workspace/, storage/) are treated as hostile:
  * nothing here follows a symlink found in them.
  */
 import { randomBytes } from 'node:crypto';
@@ -72,6 +73,8 @@ export interface ConversationPaths {
   readonly gitconfig: string;
   readonly inbox: string;
   readonly outbox: string;
+  /** Mounted read-write at /storage; removed with the conversation. */
+  readonly storage: string;
 }
 
 /** What kind of thing an lstat result is, for the outbox rules. */
@@ -172,6 +175,7 @@ export class ConversationStore {
       gitconfig: path.join(root, 'gitconfig'),
       inbox: path.join(root, 'inbox'),
       outbox: path.join(root, 'outbox'),
+      storage: path.join(root, 'storage'),
     };
   }
 
@@ -189,7 +193,7 @@ export class ConversationStore {
       if (isErrno(e, 'EEXIST')) throw new AirutError('CONVERSATION_EXISTS', `conversation ${id} already exists`);
       throw e;
     }
-    for (const d of [p.workspace, p.claude, p.inbox, p.outbox]) await fs.mkdir(d);
+    for (const d of [p.workspace, p.claude, p.inbox, p.outbox, p.storage]) await fs.mkdir(d);
     const now = new Date().toISOString();
     const context: ConversationContext = {
       conversationId: id,

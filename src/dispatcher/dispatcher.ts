@@ -80,6 +80,7 @@ export class Dispatcher {
       allowedModels: g.claude.allowedModels,
       dashboardBaseUrl: g.dashboard.baseUrl,
       imageBuildTimeoutSeconds: g.imageBuildTimeoutSeconds,
+      imageMaxAgeHours: g.imageMaxAgeHours,
       taskOutput: g.taskOutput,
       execution: executionSettings(g, o.sandbox),
     };

@@ -19,6 +19,8 @@ export interface RunnerSettings {
   readonly dashboardBaseUrl: string | null;
   /** `execution.image_build_timeout`. */
   readonly imageBuildTimeoutSeconds: number;
+  /** `execution.image_max_age_hours`: an older image is rebuilt without cache at the next task; 0 never. */
+  readonly imageMaxAgeHours: number;
   /** `task_output`: caps on outbox files, output lines, stored events and network rows. */
   readonly taskOutput: TaskOutputLimits;
   /** What the runner's ExecutionBackend is built from (container runtime, instance, sandbox prepared at start-up). */

@@ -29,6 +29,8 @@ export const REPO_CONFIG_PATH = '.airut/airut.yaml';
 export interface RepoConfig {
   readonly defaultModel: string;
   readonly timeoutSeconds: number;
+  /** Whether the file set `timeout` (false: timeoutSeconds is the default), for the server's ceiling (task-timeout.ts). */
+  readonly timeoutSetInFile: boolean;
   readonly sandboxEnabled: boolean;
   /** Resolved values, ready for the container. Every value may be a secret: never log them. */
   readonly containerEnv: Readonly<Record<string, string>>;
@@ -279,6 +281,7 @@ export function loadRepoConfig(yamlText: string | null, secrets: Readonly<Record
   return Object.freeze({
     defaultModel: (plain.default_model as string | undefined) ?? REPO_CONFIG_DEFAULTS.defaultModel,
     timeoutSeconds: (plain.timeout as number | undefined) ?? REPO_CONFIG_DEFAULTS.timeoutSeconds,
+    timeoutSetInFile: typeof plain.timeout === 'number',
     sandboxEnabled: network?.sandbox_enabled ?? REPO_CONFIG_DEFAULTS.sandboxEnabled,
     // fromEntries defines own properties, so a variable named __proto__ stays a variable.
     containerEnv: Object.freeze(Object.fromEntries(env)),

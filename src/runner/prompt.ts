@@ -1,9 +1,15 @@
-/** The text Claude receives on stdin. Pure. */
+/**
+ * The text Claude receives on stdin, composed as Airut composes it: the email channel's context
+ * (Airut's text, verbatim: how the reply reaches the user, what is kept, /outbox and /storage, the
+ * tools that do not work over email), the subject of a new conversation, the saved attachments,
+ * then one `[{sender} YYYY-MM-DD HH:MM:SS UTC]` block per mail. Our own notes (a resumed, paused or
+ * restarted run, the summary of an earlier session) go between the context and the mails, where
+ * Airut puts its recovery notice. Pure.
+ */
 
 export interface PromptInput {
   readonly isNewConversation: boolean;
   readonly subject: string;
-  readonly body: string;
   /** Names as saved in /inbox. */
   readonly attachments: readonly string[];
   /** This run repeats one that a restart interrupted. */
@@ -11,10 +17,10 @@ export interface PromptInput {
   /** Set when a fresh session replaces one that no longer fits the context. */
   readonly summaryOfEarlierSession?: string | null;
   /**
-   * Set when the run answers more than one mail (follow-ups coalesced into it) or resumes a paused
-   * run: one block per mail, oldest first, instead of `body`.
+   * The mails this run answers, oldest first, one block each: the task's own and any follow-ups
+   * coalesced into it (a resumed paused run: only the new ones; its own was in its first prompt).
    */
-  readonly mails?: readonly PromptMail[];
+  readonly mails: readonly PromptMail[];
   /** This run resumes one paused by repeated temporary API failures. */
   readonly resumedAfterPause?: boolean;
 }
@@ -26,6 +32,16 @@ export interface PromptMail {
   readonly receivedAt: number;
   readonly body: string;
 }
+
+/** Airut's email channel context (`EmailChannelAdapter.channel_context`), word for word. */
+export const CHANNEL_CONTEXT =
+  'User is interacting with this session via email interface and will receive your last reply as email. ' +
+  'After the reply, everything not in /workspace, /inbox, and /storage is reset. ' +
+  'Markdown formatting is supported in your responses. ' +
+  'To send files back to the user, place them in the /outbox directory root (no subdirectories). ' +
+  'Use /storage to persist files across messages.\n\n' +
+  'IMPORTANT: AskUserQuestion and plan mode tools (EnterPlanMode/ExitPlanMode) do not work over email interface. ' +
+  'If you need clarification, include questions in your response text and the user will reply via email.';
 
 /** Airut's block for one mail: `[{From} YYYY-MM-DD HH:MM:SS UTC]` then the body. */
 export function mailBlock(m: PromptMail): string {
@@ -44,8 +60,16 @@ export function followUpMessage(m: PromptMail, attachments: readonly string[]): 
   return parts.join('\n\n') + '\n';
 }
 
+/** The channel context with the subject (new conversation, or a fresh session) and the attachments, as Airut appends them. */
+function contextPart(p: PromptInput): string {
+  let text = CHANNEL_CONTEXT;
+  if ((p.isNewConversation || p.summaryOfEarlierSession) && p.subject.trim()) text += `\n\nSubject: ${p.subject.trim()}`;
+  if (p.attachments.length) text += ` The user has attached files to their message, which I have saved to /inbox/: ${p.attachments.join(', ')}.`;
+  return text;
+}
+
 export function buildPrompt(p: PromptInput): string {
-  const parts: string[] = [];
+  const parts: string[] = [contextPart(p)];
   if (p.summaryOfEarlierSession) {
     parts.push(
       'This conversation continues in a fresh session because the earlier one no longer fits the context.',
@@ -65,14 +89,6 @@ export function buildPrompt(p: PromptInput): string {
         'Continue where you left off, and take the new messages below into account.',
     );
   }
-  if (p.isNewConversation || p.summaryOfEarlierSession) {
-    if (p.subject.trim()) parts.push(`Subject: ${p.subject.trim()}`);
-  }
-  if (p.mails) parts.push(...p.mails.map(mailBlock));
-  else if (p.body.trim()) parts.push(p.body.trim());
-  if (p.attachments.length) {
-    parts.push(`${p.mails ? 'The senders' : 'The sender'} attached these files; they are in /inbox/: ${p.attachments.join(', ')}`);
-  }
-  parts.push(OUTBOX_NOTE);
+  parts.push(...p.mails.map(mailBlock));
   return parts.join('\n\n') + '\n';
 }

@@ -1,11 +1,12 @@
 /**
  * Follows an agent container's output: stdout lines become events (bounded, so a hostile line cannot
  * exhaust memory), stderr and unparseable lines keep a tail for the failure message, and the session
- * id, the result and the last assistant text are remembered for the outcome.
+ * id, the result and the texts the reply is chosen from (reply-text.ts) are remembered for the outcome.
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log/logger.ts';
 import { BoundedLineReader } from './line-reader.ts';
+import { REPLY_WINDOW } from './reply-text.ts';
 import type { AgentInput } from './agent-input.ts';
 import { parseStreamLine, truncatedLineEvent, type AgentEvent, type ResultEvent } from './stream-json.ts';
 
@@ -16,6 +17,10 @@ export interface AgentOutput {
   sessionId: string | null;
   result: ResultEvent | null;
   lastAssistantText: string;
+  /** The last REPLY_WINDOW assistant texts, oldest first. */
+  assistantTexts: string[];
+  /** The text of every result event (one per turn). */
+  resultTexts: string[];
   stderrTail: string;
 }
 
@@ -33,7 +38,7 @@ export function followAgentOutput(
   log: Logger,
   input?: Pick<AgentInput, 'echoed' | 'resultSeen'>,
 ): FollowedOutput {
-  const output: AgentOutput = { sessionId: null, result: null, lastAssistantText: '', stderrTail: '' };
+  const output: AgentOutput = { sessionId: null, result: null, lastAssistantText: '', assistantTexts: [], resultTexts: [], stderrTail: '' };
   const keepTail = (text: string): void => {
     output.stderrTail = (output.stderrTail + text).slice(-STDERR_TAIL_BYTES);
   };
@@ -72,7 +77,11 @@ function remember(output: AgentOutput, event: AgentEvent, keepTail: (text: strin
   if (event.type === 'system_init' && event.sessionId) output.sessionId = event.sessionId;
   else if (event.type === 'result') {
     output.result = event;
+    output.resultTexts.push(event.result);
     if (event.sessionId) output.sessionId = event.sessionId;
-  } else if (event.type === 'assistant_text') output.lastAssistantText = event.text;
-  else if (event.type === 'raw') keepTail(`${event.text}\n`);
+  } else if (event.type === 'assistant_text') {
+    output.lastAssistantText = event.text;
+    output.assistantTexts.push(event.text);
+    if (output.assistantTexts.length > REPLY_WINDOW) output.assistantTexts.shift();
+  } else if (event.type === 'raw') keepTail(`${event.text}\n`);
 }

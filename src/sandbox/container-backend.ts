@@ -62,6 +62,7 @@ export class ContainerBackend implements ExecutionBackend {
       labels: { instance: this.#o.instance },
       onTag: spec.onTag,
       buildTimeoutMs: spec.buildTimeoutMs,
+      maxAgeHours: spec.maxAgeHours,
     });
   }
 
@@ -108,7 +109,8 @@ export class ContainerBackend implements ExecutionBackend {
           envFileDir: this.#o.sandbox ? envFileDir(this.#o.sandbox.stateDir) : undefined,
           sandboxEnv: request.network.env,
           timeoutMs: request.timeoutMs,
-          limits: DEFAULT_LIMITS,
+          limits: request.limits ?? DEFAULT_LIMITS,
+          capabilities: request.capabilities ?? [],
           maxLineBytes: request.maxLineBytes,
           network: request.network.network,
           extraArgs: [...(request.extraMounts ?? []).map((m) => `--volume=${m.source}:${m.target}:ro`), ...request.network.extraArgs],
@@ -137,7 +139,8 @@ export class ContainerBackend implements ExecutionBackend {
       envFileDir: this.#o.sandbox ? envFileDir(this.#o.sandbox.stateDir) : undefined,
       network: request.network.network,
       extraArgs: [...(request.extraMounts ?? []).map((m) => `--volume=${m.source}:${m.target}:ro`), ...request.network.extraArgs],
-      limits: DEFAULT_LIMITS,
+      limits: request.limits ?? DEFAULT_LIMITS,
+      capabilities: request.capabilities ?? [],
       timeoutMs: request.timeoutMs,
       outputLimitBytes: request.outputLimitBytes,
       ...(request.signal ? { signal: request.signal } : {}),

@@ -135,10 +135,32 @@ export interface BuildImageOptions {
   readonly dockerfile?: string;
   /** Longest the build may take; then it is stopped and fails with IMAGE_BUILD_TIMEOUT. None when unset. */
   readonly timeoutMs?: number;
+  /**
+   * A stale image's rebuild: `--no-cache` (every step runs again, so package updates arrive, as in
+   * Airut) and a fresh look at the base image, which `--no-cache` alone does not take: podman
+   * `--pull=newer` (pulls a changed base, keeps the local one when the registry cannot be reached),
+   * Docker `--pull` (always asks the registry).
+   */
+  readonly noCache?: boolean;
 }
 
 /** After a build's RUN processes were killed, how long podman gets to fail the step and clean up. */
 const BUILD_CLEANUP_GRACE_MS = 15_000;
+
+/** An RFC 3339 time as JSON (`"2026-12-02T20:27:11.845136588Z"`), nanoseconds cut to milliseconds; null if unreadable. */
+export function parseCreated(json: string): number | null {
+  let text: unknown;
+  try {
+    text = JSON.parse(json.trim());
+  } catch {
+    return null;
+  }
+  if (typeof text !== 'string') return null;
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.exec(text);
+  if (!m) return null;
+  const ms = Date.parse(`${m[1]}${(m[2] ?? '').slice(0, 4)}${m[3]}`);
+  return Number.isNaN(ms) ? null : ms;
+}
 
 /** The last `count` non-empty lines of a log, for error messages. */
 export function tailLines(text: string, count: number): string {
@@ -228,11 +250,27 @@ export class ContainerRuntime {
   }
 
   /**
+   * When the image with this tag was created (ms since the epoch, from `image inspect`), or null when
+   * there is none. `{{json .Created}}` is RFC 3339 in podman and Docker alike.
+   */
+  async imageCreatedAt(tag: string): Promise<number | null> {
+    const r = await this.exec(['image', 'inspect', '--format', '{{json .Created}}', tag]);
+    if (r.exitCode !== 0) {
+      if (isNoSuchObject(r.stderr)) return null;
+      throw new AirutError('CONTAINER_FAILED', `cannot inspect image ${tag}: ${tailLines(r.stderr, 10)}`);
+    }
+    const created = parseCreated(r.stdout);
+    if (created === null) throw new AirutError('CONTAINER_FAILED', `cannot read the creation time of image ${tag} from ${this.command}: ${r.stdout.trim().slice(0, 200)}`);
+    return created;
+  }
+
+  /**
    * Builds an image and resolves with the build log. On failure the error message ends with the last
    * lines of the log, which is where Dockerfile mistakes show.
    */
   async buildImage(options: BuildImageOptions): Promise<string> {
     const args = ['build', '-t', options.tag];
+    if (options.noCache) args.push('--no-cache', this.kind === 'docker' ? '--pull' : '--pull=newer');
     for (const [k, v] of Object.entries(options.labels ?? {})) args.push('--label', `${k}=${v}`);
     if (options.dockerfile) args.push('-f', `${options.contextDir}/${options.dockerfile}`);
     args.push(options.contextDir);

@@ -16,7 +16,7 @@ import type { Logger } from '../log/logger.ts';
 import type { EnsuredImage } from './image.ts';
 import type { ManagedImage, PruneReport } from './image-prune.ts';
 import type { ReapReport } from './reaper.ts';
-import type { AgentEventHandler, AgentMounts, AgentOutcome } from './run-agent.ts';
+import type { AgentEventHandler, AgentMounts, AgentOutcome, ResourceLimits } from './run-agent.ts';
 import type { CommandOutcome } from './run-command.ts';
 import type { TaskNetwork } from './task-network.ts';
 import type { AgentInputHandle } from './agent-input.ts';
@@ -37,6 +37,8 @@ export interface ImageSpec {
   /** Called with the tag before it is looked up or built, so the caller can record it as in use. */
   readonly onTag?: (tag: string) => void;
   readonly buildTimeoutMs?: number;
+  /** `execution.image_max_age_hours`: an older image is rebuilt without cache; 0 or unset never. */
+  readonly maxAgeHours?: number;
 }
 
 /** The sandboxed network of one run: the proxy enforces the allowlist; its log leaves through callbacks. */
@@ -85,6 +87,10 @@ export interface AgentRunRequest {
   /** From `openNetwork()`. */
   readonly network: TaskNetwork;
   readonly timeoutMs: number;
+  /** `resource_limits` of the repository; default DEFAULT_LIMITS (2g, 1 CPU, 512 pids). */
+  readonly limits?: ResourceLimits;
+  /** Capabilities added back after dropping all (`capabilities` of the repository); default none. */
+  readonly capabilities?: readonly string[];
   readonly maxLineBytes?: number;
   /** Aborting stops the run; the outcome is `cancelled`. */
   readonly signal?: AbortSignal;
@@ -111,6 +117,9 @@ export interface CommandRunRequest {
   readonly timeoutMs: number;
   /** Bytes of standard output kept; the rest is counted and dropped. */
   readonly outputLimitBytes: number;
+  /** The agent's limits and capabilities, so the command gets the same sandbox. */
+  readonly limits?: ResourceLimits;
+  readonly capabilities?: readonly string[];
   readonly extraMounts?: readonly ExtraMount[];
   readonly signal?: AbortSignal;
 }

@@ -1,6 +1,11 @@
 /**
  * Container images for a repository, tagged by the content of their build context so that an image
- * is built once and reused while `.airut/container/` is unchanged.
+ * is built once and reused while `.airut/container/` is unchanged, and rebuilt without the build
+ * cache once it is older than the configured age (`execution.image_max_age_hours`, as Airut): an
+ * unchanged Dockerfile would otherwise keep the packages of its first build for ever. The age is
+ * the runtime's own creation time (`image inspect`), so it survives restarts. There is one image per
+ * repository, nothing is layered on it (the Claude binary is mounted, the proxy is its own image),
+ * so a rebuild has nothing after it to rebuild.
  */
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
@@ -27,12 +32,18 @@ export interface EnsureImageOptions {
   readonly onTag?: (tag: string) => void;
   /** Longest a build may take (see ContainerRuntime.buildImage); none when unset. */
   readonly buildTimeoutMs?: number;
+  /** An image older than this is rebuilt with `--no-cache`; 0 or unset: never by age. */
+  readonly maxAgeHours?: number;
+  /** The clock the age is judged by (ms since the epoch); tests move it. Default Date.now. */
+  readonly now?: () => number;
 }
 
 export interface EnsuredImage {
   readonly tag: string;
   /** True when this call (or a concurrent one it joined) built the image. */
   readonly built: boolean;
+  /** Set when it was built because the image with this tag was older than `maxAgeHours`: its creation time (ms). */
+  readonly staleCreatedAt?: number;
   /** The build log when built, else empty. */
   readonly log: string;
 }
@@ -78,6 +89,11 @@ export async function hashContextDir(contextDir: string): Promise<string> {
   return hash.digest('hex').slice(0, HASH_HEX_LENGTH);
 }
 
+/** Whether an image created at `createdMs` is older than `maxAgeHours` at `nowMs`; 0 hours: never stale. */
+export function imageIsStale(createdMs: number, maxAgeHours: number, nowMs: number): boolean {
+  return maxAgeHours > 0 && nowMs - createdMs > maxAgeHours * 3_600_000;
+}
+
 /** The tag for a repository's image built from a context with this hash. */
 export function imageTag(repoId: string, contextHash: string): string {
   const name = `airut-${repoId.toLowerCase()}`;
@@ -100,14 +116,17 @@ export async function ensureImage(options: EnsureImageOptions): Promise<EnsuredI
   const running = inFlight.get(tag);
   if (running) return running;
   const job = (async (): Promise<EnsuredImage> => {
-    if (await options.runtime.imageExists(tag)) return { tag, built: false, log: '' };
+    const createdAt = await options.runtime.imageCreatedAt(tag);
+    const stale = createdAt !== null && imageIsStale(createdAt, options.maxAgeHours ?? 0, (options.now ?? Date.now)());
+    if (createdAt !== null && !stale) return { tag, built: false, log: '' };
     const log = await options.runtime.buildImage({
       contextDir: options.contextDir,
       tag,
       labels: { ...managedLabels(options.labels ?? {}), [MANAGED_LABEL_KEY]: '1', [`${LABEL_PREFIX}repo`]: options.repoId },
       ...(options.buildTimeoutMs !== undefined ? { timeoutMs: options.buildTimeoutMs } : {}),
+      noCache: stale,
     });
-    return { tag, built: true, log };
+    return { tag, built: true, log, ...(stale ? { staleCreatedAt: createdAt } : {}) };
   })();
   inFlight.set(tag, job);
   try {

@@ -70,6 +70,8 @@ export interface RunObservation {
   readonly stderrTail: string;
   /** Assistant texts seen (API errors are reported as assistant text before the result). */
   readonly lastAssistantText: string;
+  /** The reply chosen from the run's texts as Airut chooses it (reply-text.ts); default the result's text. */
+  readonly replyText?: string;
   readonly timedOut: boolean;
   readonly cancelled: boolean;
 }
@@ -80,7 +82,7 @@ export function classifyOutcome(o: RunObservation): AgentOutcome {
   if (o.timedOut) return { kind: 'timeout', sessionId };
   const r = o.result;
   if (r && !r.isError && o.exitCode === 0 && sessionId) {
-    return { kind: 'success', result: r.result, sessionId, costUsd: r.costUsd, turns: r.turns, durationMs: r.durationMs };
+    return { kind: 'success', result: o.replyText ?? r.result, sessionId, costUsd: r.costUsd, turns: r.turns, durationMs: r.durationMs };
   }
   if (r?.subtype === 'error_max_budget_usd' || r?.terminalReason === 'budget_exhausted') {
     return { kind: 'budget_exceeded', sessionId, costUsd: r.costUsd, turns: r.turns, durationMs: r.durationMs };

@@ -20,6 +20,7 @@ import { writeEnvFile } from './env-file.ts';
 import { envArgs, invalidSpec as invalid, isolationArgs, SAFE_ARG, type ResourceLimits } from './container-args.ts';
 import { classifyOutcome, type AgentOutcome } from './outcome.ts';
 import { followAgentOutput } from './agent-output.ts';
+import { selectReplyText } from './reply-text.ts';
 import { AgentInput, type AgentInputHandle } from './agent-input.ts';
 import type { AgentEvent } from './stream-json.ts';
 
@@ -32,6 +33,8 @@ export const CONTAINER_PATHS = {
   claudeState: '/root/.claude',
   inbox: '/inbox',
   outbox: '/outbox',
+  // Kept between the tasks of a conversation (Airut's /storage); the prompt names it.
+  storage: '/storage',
   // Not /usr/local/bin/claude: an image may already have a `claude` there (often a symlink), and
   // bind-mounting over a symlink mounts onto its target.
   claudeBinary: '/opt/claude/claude',
@@ -43,6 +46,7 @@ export interface AgentMounts {
   readonly claudeState: string;
   readonly inbox: string;
   readonly outbox: string;
+  readonly storage: string;
 }
 
 export { DEFAULT_LIMITS, type ResourceLimits } from './container-args.ts';
@@ -73,6 +77,8 @@ export interface AgentRunSpec {
   readonly envFileDir?: string;
   readonly timeoutMs: number;
   readonly limits: ResourceLimits;
+  /** Capabilities added back after `--cap-drop=ALL` (container-args.ts ALLOWED_CAPABILITIES). */
+  readonly capabilities?: readonly string[];
   /** `default`: the runtime's default network; `none`; or a network name (`host` in tests). */
   readonly network: 'none' | 'default' | (string & {});
   /**
@@ -106,10 +112,14 @@ export type AgentEventHandler = (event: AgentEvent) => void;
  * retries an overloaded API up to 10 times inside the run, invisible to the dashboard and eating the
  * task's timeout; with it a transient failure ends the run at once with the API's status in the
  * result line, and the daemon waits outside the container and resumes the session.
+ *
+ * CLAUDE_CODE_DISABLE_BACKGROUND_TASKS=1 (always, as Airut does, its #617): with background tasks a
+ * `-p` run can end before the results of backgrounded Bash commands arrive, and the reply would be
+ * written without them.
  */
 const SANDBOX_OWNED_ENV = new Set(['IS_SANDBOX', 'CLAUDE_CONFIG_DIR']);
 /** Ignored when a task sets it (repositories set it before the daemon did): the `-e` flag wins. */
-const SANDBOX_FORCED_ENV = new Set(['CLAUDE_CODE_MAX_RETRIES']);
+const SANDBOX_FORCED_ENV = new Set(['CLAUDE_CODE_MAX_RETRIES', 'CLAUDE_CODE_DISABLE_BACKGROUND_TASKS']);
 const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 /** How often a Docker run checks whether its container exists yet (to drop the env file). */
 const ENV_FILE_POLL_MS = 50;
@@ -139,6 +149,7 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
   args.push(...env.args);
   const envFileText = env.envFileText;
   args.push('-e', 'IS_SANDBOX=1', '-e', `CLAUDE_CONFIG_DIR=${CONTAINER_PATHS.claudeState}`, '-e', 'CLAUDE_CODE_MAX_RETRIES=0');
+  args.push('-e', 'CLAUDE_CODE_DISABLE_BACKGROUND_TASKS=1');
 
   args.push('-w', CONTAINER_PATHS.workspace);
   const m = spec.mounts;
@@ -146,6 +157,7 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
   args.push('-v', `${hostPath('claudeState', m.claudeState)}:${CONTAINER_PATHS.claudeState}${own}`);
   args.push('-v', `${hostPath('inbox', m.inbox)}:${CONTAINER_PATHS.inbox}${own}`);
   args.push('-v', `${hostPath('outbox', m.outbox)}:${CONTAINER_PATHS.outbox}${own}`);
+  args.push('-v', `${hostPath('storage', m.storage)}:${CONTAINER_PATHS.storage}${own}`);
   args.push(
     '-v',
     `${hostPath('claudeBinary', spec.claudeBinary)}:${CONTAINER_PATHS.claudeBinary}:ro${spec.relabelMounts ? ',z' : ''}`,
@@ -185,7 +197,7 @@ export async function runAgent(spec: AgentRunSpec, onEvent: AgentEventHandler): 
   if (spec.signal?.aborted) return { kind: 'cancelled', sessionId: null };
 
   const m = spec.mounts;
-  await Promise.all([m.workspace, m.claudeState, m.inbox, m.outbox].map((d) => mkdir(d, { recursive: true })));
+  await Promise.all([m.workspace, m.claudeState, m.inbox, m.outbox, m.storage].map((d) => mkdir(d, { recursive: true })));
   // A container left by a crash with the same name would make `run` fail.
   await spec.runtime.removeContainer(spec.name);
   const envFile = await writeEnvFile(spec.envFileDir ?? defaultEnvFileDir(), envFileText);
@@ -246,6 +258,7 @@ async function runContainer(
     sessionId: output.sessionId,
     stderrTail: tailLines(output.stderrTail, 40),
     lastAssistantText: output.lastAssistantText,
+    replyText: selectReplyText(output),
     timedOut: stopper.timedOut,
     cancelled: stopper.cancelled,
   });

@@ -35,6 +35,8 @@ export interface CommandRunSpec {
   readonly network: string;
   readonly extraArgs?: readonly string[];
   readonly limits: ResourceLimits;
+  /** Capabilities added back after `--cap-drop=ALL`, as for the agent. */
+  readonly capabilities?: readonly string[];
   readonly timeoutMs: number;
   readonly outputLimitBytes: number;
   readonly signal?: AbortSignal;

@@ -86,7 +86,7 @@ describe('ConversationStore', () => {
   it('creates the storage layout of the specification', async () => {
     const p = store.paths(id);
     assert.equal(p.root, path.join(root, 'conversations', id));
-    for (const d of [p.workspace, p.claude, p.inbox, p.outbox]) assert.ok((await fs.stat(d)).isDirectory(), d);
+    for (const d of [p.workspace, p.claude, p.inbox, p.outbox, p.storage]) assert.ok((await fs.stat(d)).isDirectory(), d);
     assert.ok(await store.exists(id));
     assert.equal(await store.exists('00000000'), false);
     assert.equal(await store.exists('../../etc'), false);

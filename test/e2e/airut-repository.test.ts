@@ -175,9 +175,10 @@ test('an Airut repository runs a task unchanged: every pool, the graphql rule, /
     assert.match(line('background'), /CLAUDE_CODE_DISABLE_BACKGROUND_TASKS=1/);
 
     // No real value reached the reply, the logs or the network log.
+    const daemonOutput = JSON.stringify(daemon.logs) + daemon.otherOutput.join('\n');
     for (const secret of [REAL_GH_TOKEN, REAL_API_KEY, REAL_AWS.secretAccessKey, REAL_AWS.sessionToken]) {
       assert.ok(!text.includes(secret), 'a real value in the reply');
-      assert.ok(!daemon.output().includes(secret), 'a real value in the daemon log');
+      assert.ok(!daemonOutput.includes(secret), 'a real value in the daemon log');
     }
     const db = openTestDb(cfg);
     try {

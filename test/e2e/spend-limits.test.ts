@@ -17,7 +17,7 @@ import { ALICE, readDb, repoYaml, startE2eEnv, taskFor, type E2eEnv } from '../h
 let env: E2eEnv;
 
 /**
- * The prompt of the run being answered: the daemon's newest prompt (it always mentions /outbox/).
+ * The prompt of the run being answered: the daemon's newest prompt (it always mentions /outbox).
  * Unlike latestPrompt, text in a message that also carries tool results counts: on --resume after
  * a run stopped mid-tool-call, the CLI sends the new prompt in the same message as the last result.
  */
@@ -26,7 +26,7 @@ function runPrompt(body: Parameters<MockScript>[0]): string {
     .filter((m) => m.role === 'user')
     .flatMap((m) => blocksOf(m))
     .map((b) => (b.type === 'text' && typeof b['text'] === 'string' ? b['text'] : ''));
-  return texts.filter((t) => t.includes('/outbox/')).at(-1) ?? '';
+  return texts.filter((t) => t.includes('/outbox')).at(-1) ?? '';
 }
 
 /** `[[loop]]`: the agent calls a tool on every turn and never finishes by itself (only a budget stops it). */

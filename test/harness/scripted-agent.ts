@@ -15,7 +15,7 @@ import {
   type MockScript,
 } from './mock-anthropic.ts';
 
-/** The newest prompt our daemon wrote (it always mentions /outbox/), skipping tool results. */
+/** The newest prompt our daemon wrote (it always mentions /outbox: the channel context, a follow-up's note), skipping tool results. */
 export function latestPrompt(body: MessagesRequestBody): string {
   const msgs = body.messages ?? [];
   for (let i = msgs.length - 1; i >= 0; i--) {
@@ -27,7 +27,7 @@ export function latestPrompt(body: MessagesRequestBody): string {
       .filter((b) => b.type === 'text' && typeof b['text'] === 'string')
       .map((b) => b['text'] as string)
       .join('\n');
-    if (text.includes('/outbox/')) return text;
+    if (text.includes('/outbox')) return text;
   }
   return '';
 }

@@ -38,6 +38,7 @@ describe('loadRepoConfig', () => {
       assert.deepEqual({ ...c }, {
         defaultModel: 'sonnet',
         timeoutSeconds: 300,
+        timeoutSetInFile: false,
         sandboxEnabled: true,
         containerEnv: {},
         secretEnvNames: [],
@@ -51,6 +52,7 @@ describe('loadRepoConfig', () => {
     const c = loadRepoConfig(AIRUT_OWN, { GH_TOKEN: 'ghp_token', ANTHROPIC_API_KEY: 'sk-ant' });
     assert.equal(c.defaultModel, 'opus');
     assert.equal(c.timeoutSeconds, 6000);
+    assert.equal(c.timeoutSetInFile, true);
     assert.equal(c.sandboxEnabled, true);
     assert.deepEqual({ ...c.containerEnv }, { ANTHROPIC_API_KEY: 'sk-ant', GH_TOKEN: 'ghp_token' });
     assert.deepEqual([...c.secretEnvNames].sort(), ['ANTHROPIC_API_KEY', 'GH_TOKEN']);

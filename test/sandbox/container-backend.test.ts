@@ -43,7 +43,7 @@ after(async () => {
 
 async function request(taskId: number): Promise<AgentRunRequest> {
   const base = await mkdtemp(join(root, 'conv-'));
-  const mounts = { workspace: join(base, 'workspace'), claudeState: join(base, 'claude'), inbox: join(base, 'inbox'), outbox: join(base, 'outbox') };
+  const mounts = { workspace: join(base, 'workspace'), claudeState: join(base, 'claude'), inbox: join(base, 'inbox'), outbox: join(base, 'outbox'), storage: join(base, 'storage') };
   for (const d of Object.values(mounts)) await mkdir(d, { recursive: true });
   return {
     taskId,

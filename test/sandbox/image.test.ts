@@ -11,7 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { AirutError } from '../../src/errors.ts';
 import type { ContainerRuntime } from '../../src/sandbox/container-runtime.ts';
-import { ensureImage, hashContextDir, imageTag } from '../../src/sandbox/image.ts';
+import { ensureImage, hashContextDir, imageIsStale, imageTag } from '../../src/sandbox/image.ts';
+import { parseCreated } from '../../src/sandbox/container-runtime.ts';
 import { pruneImages } from '../../src/sandbox/image-prune.ts';
 import { MANAGED_LABEL } from '../../src/sandbox/labels.ts';
 import { runtimeCases, type RuntimeCase } from '../harness/runtimes.ts';
@@ -51,6 +52,23 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+describe('image age', () => {
+  test('stale only when older than the age; 0 hours is never stale', () => {
+    const h = 3_600_000;
+    assert.equal(imageIsStale(0, 24, 24 * h), false);
+    assert.equal(imageIsStale(0, 24, 24 * h + 1), true);
+    assert.equal(imageIsStale(0, 0, 1_000_000 * h), false);
+    assert.equal(imageIsStale(0, 1, 2 * h), true);
+  });
+
+  test('creation times as podman and Docker print them are read; anything else is null', () => {
+    assert.equal(parseCreated('"2026-12-02T20:27:11.845136588Z"\n'), Date.UTC(2026, 11, 2, 20, 27, 11, 845));
+    assert.equal(parseCreated('"2026-12-02T20:27:11Z"'), Date.UTC(2026, 11, 2, 20, 27, 11));
+    assert.equal(parseCreated('"2026-12-02T21:27:11.5+01:00"'), Date.UTC(2026, 11, 2, 20, 27, 11, 500));
+    for (const bad of ['', 'null', '"yesterday"', '2026-12-02T20:27:11Z', '"2026-12-02 20:27:11 +0000 UTC"']) assert.equal(parseCreated(bad), null, bad);
+  });
+});
 
 describe('context hash', () => {
   test('depends on paths and contents, not on where the context lives', async () => {
@@ -96,6 +114,37 @@ function ensureImageTests(): void {
     const changed = await ensureImage({ runtime, contextDir: dir, repoId });
     assert.notEqual(changed.tag, first.tag);
     assert.equal(changed.built, true);
+  });
+
+  test('an image older than maxAgeHours is rebuilt without the cache at the next call (the clock moved, no waiting); 0 never rebuilds by age', async () => {
+    // The RUN step writes a fresh random id: a cached rebuild would keep it, a --no-cache one changes it.
+    const dir = await context('stale', { Dockerfile: 'FROM scratch\nADD rootfs.tar /\nRUN cat /proc/sys/kernel/random/uuid > /built-id\n' });
+    await copyFile(await testRootfsTarball(), join(dir, 'rootfs.tar'));
+    const builtId = async (tag: string) => (await runtime.exec(['run', '--rm', '--network', 'none', tag, 'cat', '/built-id'])).stdout.trim();
+    const first = await ensureImage({ runtime, contextDir: dir, repoId, maxAgeHours: 24 });
+    assert.equal(first.built, true);
+    assert.equal(first.staleCreatedAt, undefined);
+    const createdAt = await runtime.imageCreatedAt(first.tag);
+    assert.ok(createdAt !== null && Math.abs(createdAt - Date.now()) < 3_600_000, `creation time read from the runtime: ${createdAt}`);
+    const id1 = await builtId(first.tag);
+    assert.match(id1, /^[0-9a-f-]{36}$/);
+
+    const young = await ensureImage({ runtime, contextDir: dir, repoId, maxAgeHours: 24, now: () => createdAt + 23 * 3_600_000 });
+    assert.deepEqual(young, { tag: first.tag, built: false, log: '' }, 'younger than the age: reused');
+    const never = await ensureImage({ runtime, contextDir: dir, repoId, maxAgeHours: 0, now: () => createdAt + 1000 * 3_600_000 });
+    assert.equal(never.built, false, '0: never rebuilt by age');
+
+    const old = await ensureImage({ runtime, contextDir: dir, repoId, maxAgeHours: 24, now: () => createdAt + 25 * 3_600_000 });
+    assert.equal(old.built, true);
+    assert.equal(old.tag, first.tag, 'same content, same tag');
+    assert.equal(old.staleCreatedAt, createdAt);
+    assert.notEqual(await builtId(old.tag), id1, 'every step ran again: --no-cache');
+    const recreated = await runtime.imageCreatedAt(old.tag);
+    assert.ok(recreated !== null && recreated >= createdAt, 'the tag names the new image');
+  });
+
+  test('the creation time of a missing image is null', async () => {
+    assert.equal(await runtime.imageCreatedAt(`airut-${repoId}:ffffffffffffffff`), null);
   });
 
   test('a broken Dockerfile fails with IMAGE_BUILD_FAILED and the end of the build log', async () => {

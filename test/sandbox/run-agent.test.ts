@@ -66,6 +66,7 @@ async function conversationDirs(): Promise<AgentRunSpec['mounts']> {
     claudeState: join(base, 'claude'),
     inbox: join(base, 'inbox'),
     outbox: join(base, 'outbox'),
+    storage: join(base, 'storage'),
   };
 }
 
@@ -295,6 +296,11 @@ function runAgentTests(): void {
     const overridden = buildRunArgs(spec({ mounts: s.mounts, env: { CLAUDE_CODE_MAX_RETRIES: '10' } }), '/run/env-file');
     assert.ok(!overridden.envFileText.includes('CLAUDE_CODE_MAX_RETRIES'), "a repository's value is dropped");
     assert.ok(overridden.args.join(' ').includes('-e CLAUDE_CODE_MAX_RETRIES=0'));
+    // Background tasks off, always (Airut's #617): a repository's value is dropped, the sandbox's wins.
+    assert.ok(args.join(' ').includes('-e CLAUDE_CODE_DISABLE_BACKGROUND_TASKS=1'));
+    const background = buildRunArgs(spec({ mounts: s.mounts, env: { CLAUDE_CODE_DISABLE_BACKGROUND_TASKS: '0' } }), '/run/env-file');
+    assert.ok(!background.envFileText.includes('CLAUDE_CODE_DISABLE_BACKGROUND_TASKS'));
+    assert.ok(background.args.join(' ').includes('-e CLAUDE_CODE_DISABLE_BACKGROUND_TASKS=1'));
 
     const { outcome } = await run(s);
     assert.equal(outcome.kind, 'success', JSON.stringify(outcome));

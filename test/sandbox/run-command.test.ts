@@ -16,6 +16,7 @@ import { DEFAULT_LIMITS } from '../../src/sandbox/run-agent.ts';
 import { buildCommandArgs, runCommand, type CommandRunSpec } from '../../src/sandbox/run-command.ts';
 import { testRuntime } from '../harness/podman-env.ts';
 import { ensureTestImage } from '../harness/test-image.ts';
+import { capMask, CGROUP_PROBE, parseProbe } from '../harness/cgroup-probe.ts';
 
 process.env.AIRUT_LOG_LEVEL ??= 'warn';
 const execFileP = promisify(execFile);
@@ -96,4 +97,17 @@ test('bad specs are refused with a clear error before anything runs', async () =
   await assert.rejects(runCommand(spec('true', { workspace: 'relative/path' })), { code: 'SANDBOX_SPEC_INVALID', message: /workspace mount "relative\/path" must be an absolute path/ });
   await assert.rejects(runCommand(spec('true', { image: '-bad' })), { code: 'SANDBOX_SPEC_INVALID', message: /image "-bad" is not valid/ });
   await assert.rejects(runCommand(spec('true', { env: { 'BAD NAME': 'x' } })), { code: 'SANDBOX_SPEC_INVALID' });
+});
+
+test("the repository's memory, cpu and pids limits are the container's cgroup limits; CapEff holds exactly the configured capabilities", async () => {
+  const out = await runCommand(spec(CGROUP_PROBE, { limits: { memory: '300m', cpus: '0.5', pids: 77 }, capabilities: ['CHOWN', 'SETUID'], outputLimitBytes: 4000 }));
+  assert.equal(out.kind, 'exited');
+  const probe = out.kind === 'exited' ? parseProbe(out.output) : null;
+  assert.ok(probe, `probe output: ${JSON.stringify(out)}`);
+  assert.equal(probe.memory, 300 * 1024 * 1024);
+  assert.equal(probe.cpu, 0.5);
+  assert.equal(probe.pids, 77);
+  assert.equal(probe.capEff, capMask(['CHOWN', 'SETUID']));
+  const none = await runCommand(spec(CGROUP_PROBE, { outputLimitBytes: 4000 }));
+  assert.equal(none.kind === 'exited' ? parseProbe(none.output)?.capEff : null, 0n, 'no capability without configuration');
 });

@@ -6,6 +6,7 @@
  * it, so a re-run after a crash resumes it.
  */
 import type { AgentEvent, AgentOutcome, TaskNetwork } from '../../sandbox/execution-backend.ts';
+import { limitsFromConfig, type ResourceLimits } from '../../sandbox/container-args.ts';
 import { RETRY_PROMPT, runWithRetries, type RetriedOutcome } from '../api-retry.ts';
 import { buildPrompt, type PromptInput } from '../prompt.ts';
 import { RunBudget } from '../run-budget.ts';
@@ -23,7 +24,6 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
   const prompt: PromptInput = {
     isNewConversation: ctx.isFirstTask,
     subject: ctx.subject,
-    body: ctx.bodyText,
     attachments: conversation.attachments,
     resumedAfterRestart: ctx.isResume,
     ...promptMails(ctx),
@@ -55,15 +55,18 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
 }
 
 /**
- * With follow-ups coalesced into the run, or when it resumes a paused run, the prompt has one
- * block per mail (sender and time) instead of the bare body; a paused run's own mail was in its
- * first prompt already.
+ * One block per mail (sender and time, as Airut): the task's own, then any follow-ups coalesced into
+ * the run; a resumed paused run's own mail was in its first prompt already.
  */
 function promptMails(ctx: TaskContext): Pick<PromptInput, 'mails' | 'resumedAfterPause'> {
-  if (!ctx.coalesced.length && !ctx.resumedFromPause) return {};
   const own = { from: ctx.task.sender ?? '', receivedAt: ctx.task.createdAt, body: ctx.bodyText };
   const others = ctx.coalesced.map((m) => ({ from: m.sender, receivedAt: m.receivedAt, body: m.bodyText }));
   return { mails: ctx.resumedFromPause ? others : [own, ...others], resumedAfterPause: ctx.resumedFromPause };
+}
+
+/** The repository's `resource_limits` and `capabilities`, for the agent's and the trigger command's containers. */
+export function containerSettings(ctx: TaskContext): { limits: ResourceLimits; capabilities: readonly string[] } {
+  return { limits: limitsFromConfig(ctx.repo.resourceLimits), capabilities: ctx.repo.capabilities };
 }
 
 /** The task's network, sandboxed or not; also the trigger stage's (src/runner/stages/trigger.ts). */
@@ -114,7 +117,7 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       taskId: ctx.task.id,
       labels: { repo: ctx.repo.repoId, conversation: ctx.conversationId },
       image: parts.image,
-      mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox },
+      mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox, storage: paths.storage },
       extraMounts: [{ source: paths.gitconfig, target: CONTAINER_GITCONFIG }],
       model: parts.conversation.model,
       maxBudgetUsd: budgetUsd,
@@ -123,7 +126,8 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       prompt,
       env: { ...parts.inputs.containerEnv, GIT_CONFIG_GLOBAL: CONTAINER_GITCONFIG },
       network: parts.net,
-      timeoutMs: parts.inputs.repoConfig.timeoutSeconds * 1000,
+      timeoutMs: parts.inputs.timeoutSeconds * 1000,
+      ...containerSettings(ctx),
       maxLineBytes: ctx.settings.taskOutput.maxLineBytes,
       signal: ctx.signal,
       onInput: (input) => ctx.live?.attach(input),

@@ -1,7 +1,8 @@
 /**
  * Stage 3, image: the container image from the repository's `container_path` (default
- * `.airut/container/`) on the default branch, built by the
- * execution backend (or reused while its content hash is unchanged), one build at a time per repo.
+ * `.airut/container/`) on the default branch, built by the execution backend (or reused while its
+ * content hash is unchanged and it is younger than `execution.image_max_age_hours`), one build at a
+ * time per repo.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -32,9 +33,12 @@ export async function imageStage(ctx: TaskContext): Promise<string> {
         // The record makes it the current image of the repo, so the image GC keeps it.
         onTag: (tag) => ctx.store.recordImage(tag),
         buildTimeoutMs: ctx.settings.imageBuildTimeoutSeconds * 1000,
+        maxAgeHours: ctx.settings.imageMaxAgeHours,
       }),
     );
-    if (built.built) ctx.log.info({ image: built.tag }, 'image built');
+    if (built.staleCreatedAt !== undefined) {
+      ctx.log.info({ image: built.tag, createdAt: new Date(built.staleCreatedAt).toISOString(), maxAgeHours: ctx.settings.imageMaxAgeHours }, 'image rebuilt without cache: older than execution.image_max_age_hours');
+    } else if (built.built) ctx.log.info({ image: built.tag }, 'image built');
     return built.tag;
   } catch (err) {
     throw imageFailure(err, ctx.settings.imageBuildTimeoutSeconds, repo.containerPath);

@@ -32,7 +32,7 @@ export async function outcomeStage(
       outcome,
       model: conversation.model,
       outbox,
-      timeoutSeconds: inputs.repoConfig.timeoutSeconds,
+      timeoutSeconds: inputs.timeoutSeconds,
       budgetUsd: inputs.budgetUsd,
     });
   } finally {

@@ -9,6 +9,7 @@ import type { MaskRule } from '../../proxy/masked-secrets.ts';
 import { buildSigningRules, signingSurrogateEnv, type SigningRule } from '../../proxy/sigv4-surrogates.ts';
 import { loadRepoConfigFromMirror, type RepoConfig } from '../../repo-config/index.ts';
 import { effectiveTaskBudget } from '../../limits/task-budget.ts';
+import { effectiveTaskTimeout } from '../../limits/task-timeout.ts';
 import type { RepoMirror, TaskContext } from '../task-context.ts';
 import { taskCredentials } from '../task-credentials.ts';
 import { UserFacingError } from '../user-facing-error.ts';
@@ -27,6 +28,8 @@ export interface RepoInputs {
   readonly allowlist: Allowlist | null;
   /** The task's budget in USD (`--max-budget-usd`), null for none; recorded in `tasks.budget_usd`. */
   readonly budgetUsd: number | null;
+  /** The agent's time limit: the file's `timeout` within the server's `resource_limits.timeout` (task-timeout.ts). */
+  readonly timeoutSeconds: number;
 }
 
 export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
@@ -63,7 +66,19 @@ export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
   }
   const allowlist = sandboxOn ? await readAllowlist(ctx.mirror) : null;
   const containerEnv = { ...credentials.env, ...repoConfig.containerEnv };
-  return { repoConfig, masks, signing, containerEnv, allowlist, budgetUsd: taskBudget(ctx, repoConfig) };
+  return { repoConfig, masks, signing, containerEnv, allowlist, budgetUsd: taskBudget(ctx, repoConfig), timeoutSeconds: taskTimeout(ctx, repoConfig) };
+}
+
+/** The file's `timeout`, lowered (never raised) to the server's `resource_limits.timeout` when that is set. */
+function taskTimeout(ctx: TaskContext, repoConfig: RepoConfig): number {
+  const t = effectiveTaskTimeout(ctx.repo.resourceLimits.timeoutSeconds, repoConfig.timeoutSetInFile ? repoConfig.timeoutSeconds : null, repoConfig.timeoutSeconds);
+  if (t.loweredRepoSeconds !== null) {
+    ctx.log.warn(
+      { repoSetting: t.loweredRepoSeconds, serverSetting: t.timeoutSeconds },
+      `timeout in .airut/airut.yaml is above the server's resource_limits.timeout for repository ${ctx.repo.repoId}; the server's limit is used (a repository may lower it, never raise it)`,
+    );
+  }
+  return t.timeoutSeconds;
 }
 
 /** The server's task budget, lowered (never raised) by the repository's `max_budget_usd`; recorded on the task. */

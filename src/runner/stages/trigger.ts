@@ -10,7 +10,7 @@
 import type { ScheduleConfig } from '../../config/types.ts';
 import type { CommandOutcome } from '../../sandbox/execution-backend.ts';
 import type { TaskContext } from '../task-context.ts';
-import { CONTAINER_GITCONFIG, openTaskNetwork } from './agent.ts';
+import { CONTAINER_GITCONFIG, containerSettings, openTaskNetwork } from './agent.ts';
 import type { ConversationState } from './conversation.ts';
 import type { RepoInputs } from './repo-inputs.ts';
 
@@ -63,6 +63,7 @@ async function runTrigger(
       extraMounts: [{ source: conversation.paths.gitconfig, target: CONTAINER_GITCONFIG }],
       network: net,
       timeoutMs: schedule.triggerTimeoutSeconds * 1000,
+      ...containerSettings(ctx),
       outputLimitBytes: schedule.outputLimitBytes,
       signal: ctx.signal,
     });

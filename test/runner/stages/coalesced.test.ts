@@ -30,7 +30,6 @@ test('prompt: one Airut block per mail, with sender and UTC time; the paused not
   const p = buildPrompt({
     isNewConversation: false,
     subject: 's',
-    body: 'ignored when mails are given',
     attachments: ['a.txt'],
     resumedAfterRestart: false,
     resumedAfterPause: true,
@@ -39,10 +38,9 @@ test('prompt: one Airut block per mail, with sender and UTC time; the paused not
       { from: 'b@example.com', receivedAt: 1000, body: 'two' },
     ],
   });
-  assert.match(p, /^Your previous run of this conversation was paused because the Claude API failed repeatedly/);
+  assert.match(p, /^User is interacting with this session via email interface[^]*\n\nYour previous run of this conversation was paused because the Claude API failed repeatedly/);
   assert.match(p, /\[a@example.com 1970-01-01 00:00:00 UTC\]\none\n\n\[b@example.com 1970-01-01 00:00:01 UTC\]\ntwo/);
-  assert.doesNotMatch(p, /ignored when mails are given/);
-  assert.match(p, /The senders attached these files; they are in \/inbox\/: a.txt/);
+  assert.match(p, /The user has attached files to their message, which I have saved to \/inbox\/: a.txt\./);
 });
 
 test('coalesced follow-ups: every mail is a block of the prompt and every attachment is in inbox/', async () => {

@@ -254,6 +254,7 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
       allowedModels: ['sonnet', 'opus', 'haiku'],
       dashboardBaseUrl: 'https://airut.example',
       imageBuildTimeoutSeconds: 600,
+      imageMaxAgeHours: 24,
       taskOutput: DEFAULT_TASK_OUTPUT_LIMITS,
       execution: {
         containerCommand: 'podman',

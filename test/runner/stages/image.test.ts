@@ -21,6 +21,7 @@ test('the backend builds from the exported context; the tag is recorded before i
   const spec = ctx.backend.images[0]!;
   assert.equal(spec.repoId, 'api');
   assert.equal(spec.buildTimeoutMs, 600_000);
+  assert.equal(spec.maxAgeHours, 24, 'execution.image_max_age_hours reaches the build');
   assert.deepEqual(ctx.store.imagesRecorded, ['airut-api:1234']);
   assert.equal(fs.existsSync(spec.contextDir), false, 'the build context is removed');
   assert.equal(fs.existsSync(path.join(ctx.repo.storageDir, 'image-build.lock')), false, 'the build lock is released');

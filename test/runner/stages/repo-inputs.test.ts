@@ -149,6 +149,28 @@ test("the task's budget is the server's, lowered (never raised) by max_budget_us
   }
 });
 
+test("the task's timeout is the file's, within the server's resource_limits.timeout (default and ceiling); a lowered value is logged", async () => {
+  const cases: Array<[server: number | null, yaml: string, timeout: number, warned: boolean]> = [
+    [null, '', 300, false],
+    [null, 'timeout: 6000\n', 6000, false],
+    [600, '', 600, false],
+    [600, 'timeout: 120\n', 120, false],
+    [600, 'timeout: 6000\n', 600, true],
+  ];
+  for (const [server, yaml, timeout, warned] of cases) {
+    const base = fakeContext();
+    const { log, lines } = captureLog();
+    const resourceLimits = { ...base.repo.resourceLimits, timeoutSeconds: server };
+    const ctx = fakeContext({ repo: { ...base.repo, resourceLimits }, mirror: base.mirror, store: base.store, log });
+    ctx.mirror.files.set('.airut/airut.yaml', yaml);
+    const inputs = await repoInputsStage(ctx);
+    assert.equal(inputs.timeoutSeconds, timeout, `server ${server}, ${JSON.stringify(yaml)}`);
+    const warning = lines.find((l) => l.includes('resource_limits.timeout'));
+    assert.equal(warning !== undefined, warned, `warning for server ${server}, ${JSON.stringify(yaml)}`);
+    if (warning) assert.match(warning, /timeout in \.airut\/airut\.yaml is above the server's resource_limits\.timeout for repository api; the server's limit is used/);
+  }
+});
+
 test('a bad max_budget_usd is explained to the sender as an invalid repository configuration', async () => {
   const ctx = fakeContext();
   ctx.mirror.files.set('.airut/airut.yaml', 'max_budget_usd: -3\n');
