@@ -172,7 +172,7 @@ test('an Airut repository runs a task unchanged: every pool, the graphql rule, /
     assert.ok(s3.verdicts.length > 0 && s3.verdicts.every((v) => v.ok), JSON.stringify(s3.verdicts));
     // The container settings Airut repositories expect.
     assert.equal(line('caps').replace(/^rc=0 CapEff:\s*/, '').trim(), '00000000000000cb', line('caps'));
-    assert.match(line('background'), /CLAUDE_CODE_DISABLE_BACKGROUND_TASKS=1/);
+    assert.match(line('sandbox-env'), /CLAUDE_CODE_DISABLE_BACKGROUND_TASKS=1 IS_SANDBOX=1/);
 
     // No real value reached the reply, the logs or the network log.
     const daemonOutput = JSON.stringify(daemon.logs) + daemon.otherOutput.join('\n');
