@@ -42,6 +42,16 @@ export function normalizeAddress(addrSpec: string): string | null {
   return `${local}@${domain}`.toLowerCase();
 }
 
+/**
+ * The sender as the prompt shows it — Airut puts the From header there as written: `Name <address>`
+ * with the decoded display name, or the bare address; `fallback` when the header could not be read.
+ */
+export function senderLine(from: FromVerdict, fallback: string): string {
+  if (!from.ok) return fallback;
+  const name = from.displayName.replace(/\s+/g, ' ').trim();
+  return name ? `${name} <${from.address}>` : from.address;
+}
+
 export function extractFromAddress(headerLines: readonly HeaderLine[]): FromVerdict {
   const values = headerValues(headerLines, 'From');
   if (values.length === 0) return { ok: false, reason: 'the message has no From header', raw: null };

@@ -3,6 +3,7 @@
  * read back and parsed like the task's own mail. Their text goes into the prompt as one block per
  * mail, their attachments into /inbox, and the reply threads to the newest of them.
  */
+import { senderLine } from '../email/from-address.ts';
 import type { Db } from '../store/database.ts';
 import { mergedInto } from '../store/task-merges.ts';
 import { getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
@@ -12,6 +13,8 @@ export interface HandledMail {
   readonly taskId: number;
   /** The sender's address ('' when the row has none). */
   readonly sender: string;
+  /** The sender as the prompt names them: the From header's name and address (senderLine). */
+  readonly senderLine: string;
   /** When the mail was accepted (ms since the epoch). */
   readonly receivedAt: number;
   /** The text with the quoted history removed. */
@@ -32,7 +35,7 @@ export async function readCoalescedMails(db: Db, task: TaskRow, resumedFromPause
     const raw = getTaskRawMessage(db, m.id);
     // Retention may have emptied an old mail; what is left of the others still runs.
     if (!mail || !raw) continue;
-    mails.push({ taskId: m.id, sender: mail.inbound.sender, receivedAt: m.createdAt, bodyText: mail.parsed.bodyText, raw, inbound: mail.inbound });
+    mails.push({ taskId: m.id, sender: mail.inbound.sender, senderLine: senderLine(mail.parsed.from, mail.inbound.sender), receivedAt: m.createdAt, bodyText: mail.parsed.bodyText, raw, inbound: mail.inbound });
   }
   return mails;
 }

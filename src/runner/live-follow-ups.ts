@@ -10,6 +10,7 @@
  * result. The reply covers every turn: the first answer, then for each later turn a line naming
  * the follow-ups it took, then its answer (`replyText`).
  */
+import { senderLine } from '../email/from-address.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ConversationStore } from '../conversation/index.ts';
 import type { Db } from '../store/database.ts';
@@ -97,7 +98,7 @@ export class LiveFollowUps {
     // No await from here on: the merge and the write happen in one tick, so the input cannot close in between.
     if (!mergeLive(this.d.db, followUpId, mail.task.attempts, this.d.taskId, this.d.conversationId)) return false;
     const taken: Taken = { taskId: followUpId, sender: mail.inbound.sender, receivedAt: mail.task.createdAt };
-    const text = followUpMessage({ from: taken.sender, receivedAt: taken.receivedAt, body: mail.parsed.bodyText }, saved.map((s) => s.savedName));
+    const text = followUpMessage({ from: senderLine(mail.parsed.from, taken.sender), receivedAt: taken.receivedAt, body: mail.parsed.bodyText }, saved.map((s) => s.savedName));
     if (!input.send(text)) {
       this.d.log.error({ followUp: followUpId }, 'the agent input closed between the merge and the write; the follow-up is merged but unanswered');
     }

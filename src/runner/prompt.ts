@@ -26,7 +26,7 @@ export interface PromptInput {
 }
 
 export interface PromptMail {
-  /** The sender's address. */
+  /** The sender as the From header names them (`Name <address>`, or the address). */
   readonly from: string;
   /** When it was received (ms since the epoch). */
   readonly receivedAt: number;

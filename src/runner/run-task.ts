@@ -7,6 +7,7 @@
  * sender can act on ends in an error reply; nothing is left `running`; nothing the agent left in
  * outbox/ survives the task.
  */
+import { senderLine } from '../email/from-address.ts';
 import type { Logger } from '../log/logger.ts';
 import { AirutError } from '../errors.ts';
 import { writeTransaction } from '../store/database.ts';
@@ -114,6 +115,7 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     repo,
     conversationId,
     bodyText: parsed.bodyText,
+    senderLine: senderLine(parsed.from, task.sender ?? ''),
     subject: stripReplyPrefixes(task.subject),
     isFirstTask: !hasEarlierTaskInConversation(db, repo.repoId, conversationId, task.id),
     isResume: input.isResume,

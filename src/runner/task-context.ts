@@ -59,6 +59,8 @@ export interface TaskContext {
   readonly conversationId: string;
   /** The mail's text with the quoted history removed. */
   readonly bodyText: string;
+  /** The sender as the prompt names them: the From header's name and address (Airut's mail block). */
+  readonly senderLine: string;
   /** The subject without `Re:` prefixes. */
   readonly subject: string;
   /**

@@ -59,8 +59,8 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
  * the run; a resumed paused run's own mail was in its first prompt already.
  */
 function promptMails(ctx: TaskContext): Pick<PromptInput, 'mails' | 'resumedAfterPause'> {
-  const own = { from: ctx.task.sender ?? '', receivedAt: ctx.task.createdAt, body: ctx.bodyText };
-  const others = ctx.coalesced.map((m) => ({ from: m.sender, receivedAt: m.receivedAt, body: m.bodyText }));
+  const own = { from: ctx.senderLine, receivedAt: ctx.task.createdAt, body: ctx.bodyText };
+  const others = ctx.coalesced.map((m) => ({ from: m.senderLine, receivedAt: m.receivedAt, body: m.bodyText }));
   return { mails: ctx.resumedFromPause ? others : [own, ...others], resumedAfterPause: ctx.resumedFromPause };
 }
 

@@ -22,7 +22,7 @@ function followUp(taskId: number, sender: string, receivedAt: number, bodyText: 
       attachments: attachment ? [{ filename: attachment, content: `content of ${attachment}` }] : [],
     }),
   );
-  return { taskId, sender, receivedAt, bodyText, raw, inbound: { sender, subject: 'Re: Fix the build', messageId: `<f${taskId}@example.com>`, references: [] } };
+  return { taskId, sender, senderLine: sender, receivedAt, bodyText, raw, inbound: { sender, subject: 'Re: Fix the build', messageId: `<f${taskId}@example.com>`, references: [] } };
 }
 
 test('prompt: one Airut block per mail, with sender and UTC time; the paused note comes first', () => {
@@ -45,7 +45,7 @@ test('prompt: one Airut block per mail, with sender and UTC time; the paused not
 
 test('coalesced follow-ups: every mail is a block of the prompt and every attachment is in inbox/', async () => {
   const coalesced = [followUp(8, 'bob@example.com', 2000, 'also the docs', 'notes.txt'), followUp(9, 'carol@example.com', 3000, 'and the tests', 'notes.txt')];
-  const ctx = fakeContext({ task: taskRow({ sender: 'alice@example.com', createdAt: 1000 }), isFirstTask: false, coalesced });
+  const ctx = fakeContext({ task: taskRow({ sender: 'alice@example.com', createdAt: 1000 }), senderLine: 'alice@example.com', isFirstTask: false, coalesced });
   const inputs = await repoInputsStage(ctx);
   const conversation = await conversationStage(ctx, inputs);
   assert.deepEqual(conversation.attachments, ['notes.txt', 'notes-1.txt']);

@@ -242,6 +242,7 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
     repo,
     conversationId: 'c0ffee00',
     bodyText: 'Please fix the build.',
+    senderLine: 'Alice <alice@example.com>',
     subject: 'Fix the build',
     isFirstTask: true,
     isResume: false,
