@@ -35,7 +35,7 @@ import type { MaskRule } from './masked-secrets.ts';
 import { guardRequest, parseHostHeader, type RequestTarget } from './request-guard.ts';
 import { headerPairs, responseHeadProblem, writeRawResponse } from './response-head.ts';
 import { relayUpgrade } from './upgrade-relay.ts';
-import { resignSigV4 } from './sigv4-resign.ts';
+import { resignSigV4, type ResignResult } from './sigv4-resign.ts';
 import type { SigningRule } from './sigv4-surrogates.ts';
 import { UpstreamConnector, type UpstreamOverride } from './upstream-connector.ts';
 
@@ -401,6 +401,20 @@ export class ConversationProxy {
       req.resume();
       return;
     }
+    this.relayResponse(upstream, res, push, fail, finish);
+    upstream.on('timeout', () => upstream.destroy(new Error('the upstream server did not answer in time')));
+    upstream.on('error', (err) => fail(upstreamErrorMessage(err, target.host)));
+    sendBody(upstream, req, source, signing, screened);
+  }
+
+  /** The upstream's answer to the client; a head the proxy cannot forward faithfully is its own 502. */
+  private relayResponse(
+    upstream: http.ClientRequest,
+    res: http.ServerResponse,
+    push: GitPushWatch | null,
+    fail: (message: string) => void,
+    finish: (status: number, error?: string) => void,
+  ): void {
     upstream.on('response', (up) => {
       const out = headerPairs(up.rawHeaders).filter(([k]) => !HOP_BY_HOP.has(k.toLowerCase()));
       const problem = responseHeadProblem(up.statusCode, up.statusMessage, out);
@@ -425,15 +439,6 @@ export class ConversationProxy {
         finish(up.statusCode!, res.writableFinished ? undefined : 'the connection closed before the response ended');
       });
     });
-    upstream.on('timeout', () => upstream.destroy(new Error('the upstream server did not answer in time')));
-    upstream.on('error', (err) => fail(upstreamErrorMessage(err, target.host)));
-    if (signing.bytes) upstream.end(signing.bytes);
-    else if (signing.body) {
-      signing.body.on('error', (err) => upstream.destroy(new Error(`${err.message}; the request was cut`)));
-      source.pipe(signing.body).pipe(upstream);
-    } else if (screened) upstream.end(screened.body);
-    else req.pipe(upstream);
-    req.on('error', () => upstream.destroy());
   }
 
   /** Reads and checks the body of a request under a `graphql` rule, then refuses it or sends it on. */
@@ -530,6 +535,17 @@ function sendBlocked(req: http.IncomingMessage, res: http.ServerResponse, status
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-airut-blocked': '1', connection: 'close' });
   res.end(body);
   req.resume();
+}
+
+/** The request body upstream: re-signed chunks as they stream, re-signed or screened bytes, or the client's own stream. */
+function sendBody(upstream: http.ClientRequest, req: http.IncomingMessage, source: Readable, signing: ResignResult, screened?: Screened): void {
+  if (signing.bytes) upstream.end(signing.bytes);
+  else if (signing.body) {
+    signing.body.on('error', (err) => upstream.destroy(new Error(`${err.message}; the request was cut`)));
+    source.pipe(signing.body).pipe(upstream);
+  } else if (screened) upstream.end(screened.body);
+  else req.pipe(upstream);
+  req.on('error', () => upstream.destroy());
 }
 
 function pathOnly(url: string | undefined): string {
