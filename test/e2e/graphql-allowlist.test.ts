@@ -11,7 +11,6 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import tls from 'node:tls';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { startSmtpCapture, type SmtpCapture } from '../harness/smtp-capture.ts';
 import { startMockAnthropic, type MockAnthropic } from '../harness/mock-anthropic.ts';
@@ -20,6 +19,7 @@ import { runtimeCases, type RuntimeCase } from '../harness/runtimes.ts';
 import { createSourceRepo, CLI_CONTAINER_ENV } from '../harness/source-repo.ts';
 import { scriptedAgent } from '../harness/scripted-agent.ts';
 import { createTestTls, type TestTls } from '../harness/test-tls.ts';
+import { startTlsFront, type TlsFront } from '../harness/tls-front.ts';
 import { openTestDb, startDaemon, writeTestConfig } from '../harness/daemon-process.ts';
 
 const AUTHSERV = 'mx.repos.test';
@@ -29,7 +29,7 @@ let dovecot: DovecotServer;
 let smtp: SmtpCapture;
 let mock: MockAnthropic;
 let testTls: TestTls;
-let mockTlsFront: tls.Server;
+let mockTlsFront: TlsFront;
 /** The GraphQL server stand-in: records every body it receives. */
 let upstream: http.Server;
 const bodies: string[] = [];
@@ -44,13 +44,7 @@ before(async () => {
   smtp = await startSmtpCapture();
   mock = await startMockAnthropic(scriptedAgent);
   testTls = createTestTls();
-  const mockPort = Number(new URL(mock.url).port);
-  mockTlsFront = tls.createServer(testTls.serverOptions('api.mock.test'), (client) => {
-    const toMock = net.connect(mockPort, '127.0.0.1');
-    client.pipe(toMock).pipe(client);
-    client.on('error', () => toMock.destroy());
-    toMock.on('error', () => client.destroy());
-  });
+  mockTlsFront = await startTlsFront(testTls, 'api.mock.test', Number(new URL(mock.url).port));
   upstream = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -60,11 +54,12 @@ before(async () => {
       res.end('{"data":{"viewer":{"login":"UPSTREAM-SAW-IT"}}}');
     });
   });
-  ports = { mockTls: await listen(mockTlsFront), upstream: await listen(upstream) };
+  ports = { mockTls: mockTlsFront.port, upstream: await listen(upstream) };
 });
 
 after(async () => {
-  for (const s of [mockTlsFront, upstream]) s?.close();
+  mockTlsFront?.close();
+  for (const s of [upstream]) s?.close();
   await Promise.allSettled([dovecot?.stop(), smtp?.stop(), mock?.close()]);
 });
 

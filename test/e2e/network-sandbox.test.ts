@@ -17,7 +17,6 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { startSmtpCapture, type CapturedMessage, type SmtpCapture } from '../harness/smtp-capture.ts';
 import { startMockAnthropic, type MockAnthropic } from '../harness/mock-anthropic.ts';
@@ -26,6 +25,7 @@ import { runtimeCases, type RuntimeCase } from '../harness/runtimes.ts';
 import { createSourceRepo, CLI_CONTAINER_ENV } from '../harness/source-repo.ts';
 import { scriptedAgent } from '../harness/scripted-agent.ts';
 import { createTestTls, type TestTls } from '../harness/test-tls.ts';
+import { startTlsFront, type TlsFront } from '../harness/tls-front.ts';
 import { openTestDb, startDaemon, waitUntil, writeTestConfig, type DaemonProcess, type TestConfig } from '../harness/daemon-process.ts';
 
 const AUTHSERV = 'mx.repos.test';
@@ -38,7 +38,7 @@ let dovecot: DovecotServer;
 let smtp: SmtpCapture;
 let mock: MockAnthropic;
 let testTls: TestTls;
-let mockTlsFront: tls.Server;
+let mockTlsFront: TlsFront;
 let plainUpstream: http.Server;
 let rawServer: net.Server;
 let hostIp: string;
@@ -73,13 +73,7 @@ before(async () => {
   mock = await startMockAnthropic(scriptedAgent);
   testTls = createTestTls();
   // The mock API behind TLS: the CLI talks HTTPS, as it does to api.anthropic.com.
-  const mockPort = Number(new URL(mock.url).port);
-  mockTlsFront = tls.createServer(testTls.serverOptions('api.mock.test'), (client) => {
-    const upstream = net.connect(mockPort, '127.0.0.1');
-    client.pipe(upstream).pipe(client);
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-  });
+  mockTlsFront = await startTlsFront(testTls, 'api.mock.test', Number(new URL(mock.url).port));
   plainUpstream = http.createServer(record);
   // Listens on every address: if the container had any route to the host, this would answer.
   rawServer = net.createServer((s) => {
@@ -88,14 +82,15 @@ before(async () => {
   });
   hostIp = nonLoopbackAddress();
   ports = {
-    mockTls: await listen(mockTlsFront, '127.0.0.1'),
+    mockTls: mockTlsFront.port,
     plain: await listen(plainUpstream, '127.0.0.1'),
     raw: await listen(rawServer, '0.0.0.0'),
   };
 });
 
 after(async () => {
-  for (const s of [mockTlsFront, plainUpstream, rawServer]) s?.close();
+  mockTlsFront?.close();
+  for (const s of [plainUpstream, rawServer]) s?.close();
   await Promise.allSettled([dovecot?.stop(), smtp?.stop(), mock?.close()]);
 });
 

@@ -21,7 +21,6 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import tls from 'node:tls';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { startSmtpCapture, type CapturedMessage, type SmtpCapture } from '../harness/smtp-capture.ts';
 import { startMockAnthropic, type MockAnthropic } from '../harness/mock-anthropic.ts';
@@ -31,6 +30,7 @@ import { freePort } from '../harness/ports.ts';
 import { createSourceRepo, CLI_CONTAINER_ENV } from '../harness/source-repo.ts';
 import { scriptedAgent } from '../harness/scripted-agent.ts';
 import { createTestTls, type TestTls } from '../harness/test-tls.ts';
+import { startTlsFront, type TlsFront } from '../harness/tls-front.ts';
 import { openTestDb, startDaemon, writeTestConfig } from '../harness/daemon-process.ts';
 
 const AUTHSERV = 'mx.repos.test';
@@ -43,7 +43,7 @@ let dovecot: DovecotServer;
 let smtp: SmtpCapture;
 let mock: MockAnthropic;
 let testTls: TestTls;
-let mockTlsFront: tls.Server;
+let mockTlsFront: TlsFront;
 /** A plain HTTP server that ignores upgrades and keeps connections alive: what smuggling needs. */
 let upstream: http.Server;
 /** Answers every request with `HTTP/1.1 200 O\x01K`. */
@@ -64,13 +64,7 @@ before(async () => {
   smtp = await startSmtpCapture();
   mock = await startMockAnthropic(scriptedAgent);
   testTls = createTestTls();
-  const mockPort = Number(new URL(mock.url).port);
-  mockTlsFront = tls.createServer(testTls.serverOptions('api.mock.test'), (client) => {
-    const toMock = net.connect(mockPort, '127.0.0.1');
-    client.pipe(toMock).pipe(client);
-    client.on('error', () => toMock.destroy());
-    toMock.on('error', () => client.destroy());
-  });
+  mockTlsFront = await startTlsFront(testTls, 'api.mock.test', Number(new URL(mock.url).port));
   upstream = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -89,7 +83,7 @@ before(async () => {
     c.end('HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\nLOOPBACK-HIT');
   });
   ports = {
-    mockTls: await listen(mockTlsFront, '127.0.0.1'),
+    mockTls: mockTlsFront.port,
     upstream: await listen(upstream, '127.0.0.1'),
     bad: await listen(badUpstream, '127.0.0.1'),
     canary: await listen(loopbackCanary, '::'),
@@ -98,7 +92,8 @@ before(async () => {
 });
 
 after(async () => {
-  for (const s of [mockTlsFront, upstream, badUpstream, loopbackCanary]) s?.close();
+  mockTlsFront?.close();
+  for (const s of [upstream, badUpstream, loopbackCanary]) s?.close();
   await Promise.allSettled([dovecot?.stop(), smtp?.stop(), mock?.close()]);
 });
 

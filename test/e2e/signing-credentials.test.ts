@@ -9,7 +9,6 @@
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import type tls from 'node:tls';
 import { startDovecot, type DovecotServer } from '../harness/dovecot.ts';
 import { startSmtpCapture, type SmtpCapture } from '../harness/smtp-capture.ts';
 import { startMockAnthropic, type MockAnthropic } from '../harness/mock-anthropic.ts';
