@@ -46,6 +46,11 @@ export interface EnsuredImage {
   readonly staleCreatedAt?: number;
   /** The build log when built, else empty. */
   readonly log: string;
+  /**
+   * Set when a stale image could not be rebuilt (a registry or package mirror down, the build timed
+   * out): why. The image with this tag is the one that worked until now, and the task runs on it.
+   */
+  readonly staleRebuildError?: string;
 }
 
 const HASH_HEX_LENGTH = 16;
@@ -119,13 +124,21 @@ export async function ensureImage(options: EnsureImageOptions): Promise<EnsuredI
     const createdAt = await options.runtime.imageCreatedAt(tag);
     const stale = createdAt !== null && imageIsStale(createdAt, options.maxAgeHours ?? 0, (options.now ?? Date.now)());
     if (createdAt !== null && !stale) return { tag, built: false, log: '' };
-    const log = await options.runtime.buildImage({
-      contextDir: options.contextDir,
-      tag,
-      labels: { ...managedLabels(options.labels ?? {}), [MANAGED_LABEL_KEY]: '1', [`${LABEL_PREFIX}repo`]: options.repoId },
-      ...(options.buildTimeoutMs !== undefined ? { timeoutMs: options.buildTimeoutMs } : {}),
-      noCache: stale,
-    });
+    let log: string;
+    try {
+      log = await options.runtime.buildImage({
+        contextDir: options.contextDir,
+        tag,
+        labels: { ...managedLabels(options.labels ?? {}), [MANAGED_LABEL_KEY]: '1', [`${LABEL_PREFIX}repo`]: options.repoId },
+        ...(options.buildTimeoutMs !== undefined ? { timeoutMs: options.buildTimeoutMs } : {}),
+        noCache: stale,
+      });
+    } catch (err) {
+      // Only a refresh failed: a failed build leaves the tag on the image that worked, so the task
+      // runs on that one instead of failing for the sake of freshness. The next task tries again.
+      if (!stale) throw err;
+      return { tag, built: false, log: '', staleRebuildError: (err as Error).message.slice(-2000) };
+    }
     return { tag, built: true, log, ...(stale ? { staleCreatedAt: createdAt } : {}) };
   })();
   inFlight.set(tag, job);

@@ -141,6 +141,16 @@ function ensureImageTests(): void {
     assert.notEqual(await builtId(old.tag), id1, 'every step ran again: --no-cache');
     const recreated = await runtime.imageCreatedAt(old.tag);
     assert.ok(recreated !== null && recreated >= createdAt, 'the tag names the new image');
+
+    // A refresh that fails (here: a build that cannot finish in 1 ms, as a registry that does not
+    // answer would) keeps the image that worked: the task runs on it, nothing is lost.
+    const id2 = await builtId(old.tag);
+    const failed = await ensureImage({ runtime, contextDir: dir, repoId, maxAgeHours: 24, buildTimeoutMs: 1, now: () => recreated! + 25 * 3_600_000 });
+    assert.equal(failed.tag, old.tag);
+    assert.equal(failed.built, false);
+    assert.match(failed.staleRebuildError ?? '', /\S/, 'why the refresh failed');
+    assert.equal(await runtime.imageExists(old.tag), true, 'the working image is still there');
+    assert.equal(await builtId(old.tag), id2, 'and is the same image, unchanged');
   });
 
   test('the creation time of a missing image is null', async () => {

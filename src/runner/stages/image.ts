@@ -36,7 +36,12 @@ export async function imageStage(ctx: TaskContext): Promise<string> {
         maxAgeHours: ctx.settings.imageMaxAgeHours,
       }),
     );
-    if (built.staleCreatedAt !== undefined) {
+    if (built.staleRebuildError !== undefined) {
+      ctx.log.warn(
+        { image: built.tag, maxAgeHours: ctx.settings.imageMaxAgeHours, err: built.staleRebuildError },
+        'the image is older than execution.image_max_age_hours but could not be rebuilt; the task runs on the existing image and the next task tries again',
+      );
+    } else if (built.staleCreatedAt !== undefined) {
       ctx.log.info({ image: built.tag, createdAt: new Date(built.staleCreatedAt).toISOString(), maxAgeHours: ctx.settings.imageMaxAgeHours }, 'image rebuilt without cache: older than execution.image_max_age_hours');
     } else if (built.built) ctx.log.info({ image: built.tag }, 'image built');
     return built.tag;
