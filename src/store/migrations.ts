@@ -363,6 +363,60 @@ const MIGRATIONS: readonly Migration[] = [
     description: 'network log: headers the proxy stripped as foreign credentials, per request',
     sql: `ALTER TABLE network_requests ADD COLUMN stripped INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 15,
+    description: 'dashboard: what each task was asked and answered, the files kept per task, a search index',
+    sql: `
+      -- The request as the agent received it (quoted history stripped) and the whole text body, per
+      -- task. Written by the runner when it reads the mail, or by the dashboard on first view of a
+      -- task that never ran, from the stored raw message.
+      CREATE TABLE task_requests (
+        task_id   INTEGER PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+        text      TEXT    NOT NULL,
+        original  TEXT    NOT NULL
+      );
+
+      -- The reply's markdown as the agent wrote it (ack, reply, error, notice), shown rendered by the dashboard.
+      ALTER TABLE outgoing_mail ADD COLUMN body_markdown TEXT;
+
+      -- Attachments of a task's mail ('in') and the outbox files sent with its reply ('out'), kept
+      -- for download up to a size cap. path is relative to the repository's storage directory; NULL
+      -- when the file was not kept (note says why). Deleted with the conversation by GC.
+      CREATE TABLE task_files (
+        id            INTEGER PRIMARY KEY,
+        task_id       INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        direction     TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
+        name          TEXT    NOT NULL,
+        size          INTEGER NOT NULL,
+        content_type  TEXT    NOT NULL,
+        path          TEXT,
+        sha256        TEXT,
+        note          TEXT,
+        created_at    INTEGER NOT NULL
+      );
+      CREATE INDEX task_files_by_task ON task_files (task_id, id);
+
+      -- Full-text search over subjects and request texts; rowid = tasks.id. Kept current by triggers,
+      -- so no writer has to remember it.
+      CREATE VIRTUAL TABLE task_search USING fts5(subject, body, tokenize = 'unicode61 remove_diacritics 2');
+      INSERT INTO task_search (rowid, subject, body) SELECT id, subject, '' FROM tasks;
+      CREATE TRIGGER task_search_insert AFTER INSERT ON tasks BEGIN
+        INSERT INTO task_search (rowid, subject, body) VALUES (new.id, new.subject, '');
+      END;
+      CREATE TRIGGER task_search_subject AFTER UPDATE OF subject ON tasks BEGIN
+        UPDATE task_search SET subject = new.subject WHERE rowid = new.id;
+      END;
+      CREATE TRIGGER task_search_delete AFTER DELETE ON tasks BEGIN
+        DELETE FROM task_search WHERE rowid = old.id;
+      END;
+      CREATE TRIGGER task_search_request AFTER INSERT ON task_requests BEGIN
+        UPDATE task_search SET body = new.text WHERE rowid = new.task_id;
+      END;
+      CREATE TRIGGER task_search_request_update AFTER UPDATE OF text ON task_requests BEGIN
+        UPDATE task_search SET body = new.text WHERE rowid = new.task_id;
+      END;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -26,6 +26,8 @@ export interface NewOutgoingMail {
    * (and synced) before this row is committed, for messages with attachments.
    */
   readonly raw: Buffer | { readonly path: string; readonly size: number };
+  /** The body's markdown as written (the agent's reply, our notice), for the dashboard; null when there is none. */
+  readonly bodyMarkdown?: string | null;
 }
 
 /** A row without the message bytes, for lists. */
@@ -47,6 +49,8 @@ export interface OutgoingMailSummary {
   readonly sentAt: number | null;
   /** Set while a send is in progress; still set on a pending mail after a crash in the middle of sending. */
   readonly sendingSince: number | null;
+  /** The body's markdown as written; null for mail written before it was kept, or without one. */
+  readonly bodyMarkdown: string | null;
 }
 
 export interface OutgoingMail extends OutgoingMailSummary {
@@ -75,10 +79,11 @@ interface Row {
   created_at: number;
   sent_at: number | null;
   sending_since: number | null;
+  body_markdown: string | null;
 }
 
 const SUMMARY_COLUMNS = `id, repo_id, task_id, conversation_id, kind, message_id, recipient, subject,
-  CASE WHEN raw_path IS NULL THEN length(raw) ELSE raw_size END AS size, status, attempts, last_error, next_attempt_at, created_at, sent_at, sending_since`;
+  CASE WHEN raw_path IS NULL THEN length(raw) ELSE raw_size END AS size, status, attempts, last_error, next_attempt_at, created_at, sent_at, sending_since, body_markdown`;
 
 function toSummary(r: Row): OutgoingMailSummary {
   return {
@@ -97,6 +102,7 @@ function toSummary(r: Row): OutgoingMailSummary {
     nextAttemptAt: r.next_attempt_at,
     createdAt: r.created_at,
     sentAt: r.sent_at,
+    bodyMarkdown: r.body_markdown,
     sendingSince: r.sending_since,
   };
 }
@@ -120,8 +126,8 @@ export function enqueueMail(db: Db, mail: NewOutgoingMail, now: number = Date.no
   const info = db
     .prepare(
       `INSERT INTO outgoing_mail (repo_id, task_id, conversation_id, kind, message_id, recipient, subject, raw,
-                                  raw_path, raw_size, status, attempts, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
+                                  raw_path, raw_size, status, attempts, next_attempt_at, created_at, body_markdown)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
     )
     .run(
       mail.repoId,
@@ -136,6 +142,7 @@ export function enqueueMail(db: Db, mail: NewOutgoingMail, now: number = Date.no
       spooled?.size ?? null,
       now,
       now,
+      mail.bodyMarkdown ?? null,
     );
   return Number(info.lastInsertRowid);
 }
