@@ -62,12 +62,12 @@ ${
     : ''
 }
 <p class="muted" id="network-capped"${n.more ? '' : h` hidden`}>Only the newest requests are shown (${NETWORK_PAGE_ROWS} when the page loaded, up to ${NETWORK_LIVE_ROWS} while it stays open). All of them: <a href="${href(apiUrl, { limit: 1000 })}">JSON API</a> (page with <code>?after=</code>).</p>
-<table class="network-log">
+<div class="table-scroll"><table class="network-log">
 <thead><tr><th>Time</th><th>Task</th><th>Method</th><th>Host</th><th>Path</th><th>Status</th><th>Verdict</th><th>Rule / reason</th><th>Masked</th></tr></thead>
 <tbody id="network-rows" data-stream="${streamUrl}" data-after="${newest}" data-max="${NETWORK_LIVE_ROWS}">
 ${n.rows.map(networkRow)}
 </tbody>
-</table>
+</table></div>
 <p class="muted" id="network-empty"${n.rows.length ? h` hidden` : ''}>No network requests logged yet.</p>
 </section>`;
 }

@@ -16,10 +16,10 @@ export function spendSection(spend: RepoSpend | undefined, budget: SpendingLimit
   const total = spend?.total ?? { dayUsd: 0, monthUsd: 0 };
   const senders = spend?.bySender ?? [];
   const perSender = senders.length
-    ? h`<table class="counts" data-role="spend-by-sender"><thead><tr><th>sender</th><th>last 24 h</th><th>this month</th></tr></thead>
+    ? h`<div class="table-scroll"><table class="counts" data-role="spend-by-sender"><thead><tr><th>sender</th><th>last 24 h</th><th>this month</th></tr></thead>
 <tbody>${senders.map(
         (s) => h`<tr><td>${s.sender}</td><td>${against(s.dayUsd, budget?.senderPerDayUsd ?? null)}</td><td>${against(s.monthUsd, budget?.senderPerMonthUsd ?? null)}</td></tr>`,
-      )}</tbody></table>`
+      )}</tbody></table></div>`
     : '';
   return h`<dl class="fields" data-role="spend">
 <dt>Spend, last 24 h</dt><dd data-role="spend-day">${against(total.dayUsd, budget?.repoPerDayUsd ?? null)}</dd>

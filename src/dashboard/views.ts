@@ -141,11 +141,11 @@ export function stopForm(t: TaskRow, csrfToken: string): SafeHtml {
 
 function repliesTable(replies: readonly OutgoingMailSummary[]): SafeHtml {
   if (replies.length === 0) return h`<p class="muted">No mail sent for this task yet.</p>`;
-  return h`<table class="replies"><thead><tr><th>Kind</th><th>Subject</th><th>To</th><th>Status</th><th>Attempts</th><th>Last error</th><th>Written</th><th>Sent</th></tr></thead><tbody>
+  return h`<div class="table-scroll"><table class="replies"><thead><tr><th>Kind</th><th>Subject</th><th>To</th><th>Status</th><th>Attempts</th><th>Last error</th><th>Written</th><th>Sent</th></tr></thead><tbody>
 ${replies.map(
-  (m) => h`<tr data-mail-status="${m.status}"><td>${m.kind}</td><td>${m.subject}</td><td>${m.recipient}</td><td>${statusBadge(m.status)}</td><td>${m.attempts}</td><td class="error-text">${m.lastError ?? ''}</td><td>${timeTag(m.createdAt)}</td><td>${timeTag(m.sentAt)}</td></tr>`,
+  (m) => h`<tr data-mail-status="${m.status}"><td>${m.kind}</td><td class="mail-subject">${m.subject}</td><td class="sender">${m.recipient}</td><td>${statusBadge(m.status)}</td><td>${m.attempts}</td><td class="error-text">${m.lastError ?? ''}</td><td>${timeTag(m.createdAt)}</td><td>${timeTag(m.sentAt)}</td></tr>`,
 )}
-</tbody></table>`;
+</tbody></table></div>`;
 }
 
 function networkField(t: TaskRow): SafeHtml | null {

@@ -137,8 +137,8 @@ ${s?.nextRetryAt ? h`<dt>Next retry</dt><dd>${timeTag(s.nextRetryAt)}</dd>` : ''
 ${s ? h`<dt>State since</dt><dd>${timeTag(s.updatedAt)}</dd>` : ''}
 <dt>Replies pending</dt><dd>${o.pending.get(repoId) ?? 0}</dd>
 </dl>
-<table class="counts"><thead><tr>${TASK_STATUSES.map((st) => h`<th>${statusLabel(st)}</th>`)}</tr></thead>
-<tbody><tr>${TASK_STATUSES.map((st) => h`<td>${n(st) ? h`<a href="${href('/', { repo: repoId, status: st })}">${n(st)}</a>` : '0'}</td>`)}</tr></tbody></table>
+<div class="table-scroll"><table class="counts"><thead><tr>${TASK_STATUSES.map((st) => h`<th>${statusLabel(st)}</th>`)}</tr></thead>
+<tbody><tr>${TASK_STATUSES.map((st) => h`<td>${n(st) ? h`<a href="${href('/', { repo: repoId, status: st })}">${n(st)}</a>` : '0'}</td>`)}</tr></tbody></table></div>
 ${spendSection(o.spend.get(repoId), d.o.config.repos[repoId]?.budget ?? null)}
 </article>`;
 }
