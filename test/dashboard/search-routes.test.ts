@@ -111,6 +111,7 @@ describe('task list search and filters', () => {
 
   it('keeps the unfiltered and the repo/status lists live, and says when nothing matches', async () => {
     assert.match((await page(app, '/')).html, /data-stream="\/api\/stream\/tasks"/);
+    assert.match((await page(app, '/?q=++&sender=')).html, /data-stream="\/api\/stream\/tasks"/, 'blank fields are no search');
     assert.match((await page(app, '/?repo=beta&status=completed')).html, /data-stream="\/api\/stream\/tasks\?repo=beta&amp;status=completed"/);
     const hostile = await page(app, '/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E%22%3E&sender=%22%3E%3Cimg+src%3Dx%3E');
     assert.equal(hostile.status, 200);

@@ -88,6 +88,9 @@ describe('task search', () => {
     assert.deepEqual(ids(db, { text: 'pars* "flaky parser"' }), [parser]);
     assert.deepEqual(ids(db, { text: '{}: ^fix + (parser)' }), [parser]);
     assert.deepEqual(ids(db, { text: 'AND' }), [], 'a lone operator keyword is a word');
+    // Odd Unicode: a lone combining mark, private use, CJK, an emoji between words; each runs, none throws.
+    for (const odd of ['\u0301', '\uE000', '日本語', 'ß', 'parser 🐛 fix']) assert.doesNotThrow(() => ids(db, { text: odd }), JSON.stringify(odd));
+    assert.deepEqual(ids(db, { text: 'parser 🐛 fix' }), [parser]);
     for (const only of ['"', '*', '-', ':', '"" * ( ) : ^ + -', '\u0000\u0001']) {
       assert.equal(searchCode(() => searchWords(only)), 'SEARCH_NO_WORDS', JSON.stringify(only));
     }
