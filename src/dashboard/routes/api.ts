@@ -1,12 +1,7 @@
 /** The JSON API's reads: tasks, one task with its events and replies, conversations and their network log, repos. */
 import { Hono, type Context } from 'hono';
-import {
-  conversationCost,
-  isTaskStatus,
-  listConversationTasks,
-  listTaskPage,
-  TASK_STATUSES,
-} from '../../store/dashboard-queries.ts';
+import { conversationCost, listConversationTasks, TASK_STATUSES, type TaskPage } from '../../store/dashboard-queries.ts';
+import { searchTaskPage, TaskSearchError } from '../../store/task-search.ts';
 import { conversationExists, getConversation } from '../../store/conversations.ts';
 import { listMailForTask } from '../../store/outgoing-mail.ts';
 import { listNetworkRequests } from '../../store/network-log.ts';
@@ -17,6 +12,7 @@ import type { DashboardDeps } from '../context.ts';
 import { DashboardError } from '../http-error.ts';
 import { redactDeep, sendJson } from '../json.ts';
 import { parseCursor, parseId } from '../params.ts';
+import { readTaskFilters } from '../task-filters.ts';
 import { loadRepoOverview } from '../repo-overview.ts';
 
 /** Network log rows per API call at most (and the default). */
@@ -27,23 +23,25 @@ function taskJson(t: TaskRow): Record<string, unknown> {
   return { ...t, url: `/tasks/${t.id}` };
 }
 
+/** `GET /api/tasks`: the list, searched and filtered as the page is (task-filters.ts); a malformed filter is a 400. */
 function listTasks(d: DashboardDeps, c: Context): Response {
-  const repo = c.req.query('repo') || undefined;
-  const statusParam = c.req.query('status') || undefined;
-  if (statusParam !== undefined && !isTaskStatus(statusParam)) {
-    throw new DashboardError(400, `unknown status; use one of ${TASK_STATUSES.join(', ')}`);
-  }
-  const beforeParam = c.req.query('before');
-  const before = parseId(beforeParam);
-  if (beforeParam && before === undefined) throw new DashboardError(400, 'before must be a task id (a positive integer)');
+  const f = readTaskFilters((name) => c.req.query(name));
   const limitParam = c.req.query('limit');
   const limit = limitParam ? Number(limitParam) : 50;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new DashboardError(400, 'limit must be an integer from 1 to 200');
-  const key = `api ${repo ?? ''} ${statusParam ?? ''} ${before ?? ''} ${limit}`;
+  const problems = [...f.problems];
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200) problems.push('limit must be an integer from 1 to 200');
+  if (f.query === null || problems.length) throw new DashboardError(400, problems.join('; '));
+  const key = `api ${JSON.stringify(f.params)} ${f.beforeId ?? ''} ${limit}`;
   const now = d.now();
   let body = d.listCache.get(key, now);
   if (body === null) {
-    const page = listTaskPage(d.o.db, { repoId: repo, status: statusParam, beforeId: before, limit });
+    let page: TaskPage;
+    try {
+      page = searchTaskPage(d.o.db, { ...f.query, limit });
+    } catch (err) {
+      if (err instanceof TaskSearchError) throw new DashboardError(400, err.message, { cause: err });
+      throw err;
+    }
     body = JSON.stringify(redactDeep({ tasks: page.tasks.map(taskJson), nextBefore: page.nextBefore }));
     d.listCache.set(key, body, now);
   }

@@ -1,19 +1,14 @@
 /** The server-rendered pages: tasks, task, conversation (with its network log), repos (the login form is in login.ts). */
 import { Hono, type Context } from 'hono';
 import { h, href, formatCost, timeTag, type SafeHtml } from '../html.ts';
-import { configuredRepoIds, type DashboardDeps } from '../context.ts';
+import type { DashboardDeps } from '../context.ts';
 import { DashboardError } from '../http-error.ts';
 import { parseId } from '../params.ts';
+import { taskListPage } from '../task-list-page.ts';
 import { pageContext, sendHtml } from '../render.ts';
 import { loadRepoOverview, type RepoOverview } from '../repo-overview.ts';
 import { layout, listenerStateBadge, repoBadge, statusLabel, subjectText, taskCard, taskSummary, timelineEvent } from '../views.ts';
-import {
-  conversationCost,
-  isTaskStatus,
-  listConversationTasks,
-  listTaskPage,
-  TASK_STATUSES,
-} from '../../store/dashboard-queries.ts';
+import { conversationCost, listConversationTasks, TASK_STATUSES } from '../../store/dashboard-queries.ts';
 import { getConversation } from '../../store/conversations.ts';
 import { getTask, getTaskMailStorage, type TaskRow } from '../../store/task-queries.ts';
 import { storedMailNote } from '../stored-mail.ts';
@@ -27,43 +22,8 @@ import { listLatestNetworkRequests } from '../../store/network-log.ts';
 import { NETWORK_PAGE_ROWS, networkSection } from '../network-view.ts';
 import { spendSection } from '../spend-view.ts';
 
-export const PAGE_SIZE = 50;
 /** Events rendered into the task page; the rest (a very long run) arrive through the stream. */
 const PAGE_EVENTS = 2000;
-
-function taskListPage(d: DashboardDeps, c: Context): Response {
-  const repo = c.req.query('repo') || undefined;
-  const statusParam = c.req.query('status') || undefined;
-  const status = statusParam && isTaskStatus(statusParam) ? statusParam : undefined;
-  const before = parseId(c.req.query('before'));
-  const ctx = pageContext(d, c);
-  const key = `page ${repo ?? ''} ${status ?? ''} ${before ?? ''} ${ctx.canLogOut}`;
-  const cached = d.listCache.get(key, d.now());
-  if (cached !== null) return c.html(cached);
-  const page = listTaskPage(d.o.db, { repoId: repo, status, beforeId: before, limit: PAGE_SIZE });
-  const now = d.now();
-  const repos = configuredRepoIds(d);
-  if (repo && !repos.includes(repo)) repos.push(repo);
-  const streamUrl = href('/api/stream/tasks', { repo, status });
-  const body = h`<h1>Tasks</h1>
-<form class="filters" method="get" action="/">
-<label>Repository <select name="repo"><option value="">all</option>${repos.map(
-    (r) => h`<option value="${r}"${r === repo ? h` selected` : ''}>${r}</option>`,
-  )}</select></label>
-<label>Status <select name="status"><option value="">all</option>${TASK_STATUSES.map(
-    (s) => h`<option value="${s}"${s === status ? h` selected` : ''}>${statusLabel(s)}</option>`,
-  )}</select></label>
-<button type="submit">Filter</button>${repo || status ? h` <a href="/">clear</a>` : ''}
-</form>
-${before ? h`<p class="paging"><a href="${href('/', { repo, status })}">← newest</a></p>` : ''}
-<section id="task-list" class="task-list" data-stream="${before ? '' : streamUrl}">
-${page.tasks.length ? page.tasks.map((t) => taskCard(t, now)) : h`<p class="muted empty">No tasks${repo || status ? ' match this filter' : ' yet'}.</p>`}
-</section>
-<p class="paging">${page.nextBefore !== null ? h`<a href="${href('/', { repo, status, before: page.nextBefore })}" rel="next">older →</a>` : ''}</p>`;
-  const html = layout(ctx, 'Tasks', 'tasks', body).value;
-  d.listCache.set(key, html, now);
-  return c.html(html);
-}
 
 function taskPage(d: DashboardDeps, c: Context): Response {
   const { db } = d.o;
