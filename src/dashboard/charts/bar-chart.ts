@@ -55,5 +55,5 @@ export function stackedBarChart(s: BarChartSpec): SafeHtml {
     const scale = niceScale(max, s.integer ?? false);
     plot = h`${yAxis(scale, s.format, s.yLabel)}${bars(s, scale.top)}${xAxis(s.categories, s.xLabel, s.categoryLabel ?? ((c) => c))}`;
   }
-  return chartFigure({ id: s.id, title: s.title, desc: s.desc, legend: s.series.length > 1 ? legendItems : [], plot, table });
+  return chartFigure({ id: s.id, title: s.title, desc: s.desc, legend: legendItems, plot, table });
 }
