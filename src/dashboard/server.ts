@@ -23,6 +23,7 @@ import { actionRoutes } from './routes/actions.ts';
 import { apiRoutes } from './routes/api.ts';
 import { loginRoutes } from './routes/login.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { overviewRoutes } from './routes/overview.ts';
 import { pageRoutes } from './routes/pages.ts';
 import { staticRoutes } from './routes/static.ts';
 import { streamRoutes } from './routes/streams.ts';
@@ -83,6 +84,7 @@ export function createDashboardApp(o: DashboardOptions): Hono {
     .route('/api', actionRoutes(deps))
     .route('/', opsRoutes(deps))
     .route('/', pageRoutes(deps))
+    .route('/', overviewRoutes(deps))
     .route('/', loginRoutes(deps));
   app.notFound(notFoundHandler(deps));
   app.onError(errorHandler(deps));

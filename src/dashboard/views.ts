@@ -31,7 +31,7 @@ export function layout(ctx: PageContext | null, title: string, page: string, bod
 <body data-page="${page}" data-csrf="${ctx?.csrfToken ?? ''}"${attrs}>
 <header class="top">
 <a class="brand" href="/">airut</a>
-<nav>${ctx ? h`<a href="/">Tasks</a><a href="/repos">Repos</a>` : ''}</nav>
+<nav>${ctx ? h`<a href="/">Tasks</a><a href="/repos">Repos</a><a href="/overview">Overview</a>` : ''}</nav>
 ${
   ctx?.canLogOut
     ? h`<form class="logout" method="post" action="/logout"><input type="hidden" name="csrf" value="${ctx.csrfToken}"><button type="submit">Log out</button></form>`
