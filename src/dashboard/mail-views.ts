@@ -8,7 +8,7 @@ import { formatBytes } from '../limits/bytes.ts';
 import type { OutgoingMailSummary } from '../store/outgoing-mail.ts';
 import type { TaskFile, TaskRequest } from '../store/task-content.ts';
 import type { TaskRow } from '../store/task-queries.ts';
-import { h, timeTag, type SafeHtml } from './html.ts';
+import { h, shorten, timeTag, type SafeHtml } from './html.ts';
 import { markdownBlock } from './markdown-view.ts';
 import { statusBadge } from './views.ts';
 
@@ -41,7 +41,7 @@ function requestText(request: TaskRequest | null): SafeHtml {
   const shown = request.text.trim() === '' ? h`<p class="muted">(empty body)</p>` : markdownBlock(request.text, MAX_TEXT, 'request-text');
   const original =
     request.original.trim() !== '' && request.original.trim() !== request.text.trim()
-      ? h`<details class="original" data-role="request-original"><summary>original text</summary><pre>${request.original}</pre></details>`
+      ? h`<details class="original" data-role="request-original"><summary>original text</summary><pre>${shorten(request.original, MAX_TEXT)}</pre></details>`
       : h``;
   return h`${shown}${original}`;
 }
