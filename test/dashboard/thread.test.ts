@@ -158,6 +158,7 @@ describe('the conversation thread in a real browser', () => {
   function assertNothingRan(seen: { requests: string[]; dialogs: string[]; csp: string[] }, pwned: unknown): void {
     assert.equal(pwned, undefined, 'no injected script ran');
     assert.deepEqual(seen.dialogs, [], 'no dialog');
+    assert.ok(seen.requests.some((u) => u.startsWith(dash.url + '/static/')), 'the watcher saw the page load its own files');
     const foreign = seen.requests.filter((u) => !u.startsWith(dash.url + '/'));
     assert.deepEqual(foreign, [], 'no request left for another host');
     assert.deepEqual(seen.csp, [], 'nothing the CSP had to block');
