@@ -73,11 +73,17 @@ export function repliesWithFiles(answers: readonly OutgoingMailSummary[], files:
   return answers.map((m, i) => outgoingMail(m, i === answers.length - 1 ? files : []));
 }
 
+/** No reply of its own: a merged mail was answered by the task it was merged into. */
+function noReply(t: TaskRow): SafeHtml {
+  if (t.status === 'merged' && t.mergedInto !== null) {
+    return h`<p class="muted" data-role="reply-elsewhere">Answered in the reply of <a href="/tasks/${t.mergedInto}#reply">#${t.mergedInto}</a>.</p>`;
+  }
+  return h`<p class="muted" data-role="reply-missing">No reply yet.</p>`;
+}
+
 /** The task page's "Request" and "Reply" sections. */
 export function requestAndReply(t: TaskRow, request: TaskRequest | null, files: readonly TaskFile[], mails: readonly OutgoingMailSummary[]): SafeHtml {
   const answers = answerMails(mails);
   return h`<section class="request" id="request"><h2>Request</h2>${incomingMail(t, request, files)}</section>
-<section class="reply" id="reply"><h2>Reply</h2>${
-    answers.length ? repliesWithFiles(answers, files) : h`<p class="muted" data-role="reply-missing">No reply yet.</p>`
-  }</section>`;
+<section class="reply" id="reply"><h2>Reply</h2>${answers.length ? repliesWithFiles(answers, files) : noReply(t)}</section>`;
 }

@@ -101,6 +101,12 @@ describe('the conversation thread and the request and reply (routes)', () => {
     assert.doesNotMatch(html, /data-role="conversation-label"/, 'no conversation, no label');
   });
 
+  it('a merged mail’s page points to the reply that answered it', async () => {
+    const { html } = await get(`/tasks/${seeded.coalesced}`);
+    assert.match(html, /COALESCED-REQUEST/);
+    assert.match(html, new RegExp(`data-role="reply-elsewhere">Answered in the reply of <a href="/tasks/${seeded.second}#reply">#${seeded.second}</a>`));
+  });
+
   it('task cards carry the clean title and the conversation label', async () => {
     const { html } = await get('/?repo=alpha');
     assert.match(html, new RegExp(`<a class="subject" href="/tasks/${seeded.second}">Fix the login</a><span class="conv-label" data-role="conversation-label"`));
