@@ -9,6 +9,8 @@ import type { TaskRow } from '../store/task-queries.ts';
 import type { OutgoingMailSummary } from '../store/outgoing-mail.ts';
 import type { TaskStageRow } from '../store/task-stages.ts';
 import { formatCost, formatDuration, h, href, seg, shorten, timeTag, type SafeHtml } from './html.ts';
+import { markdownBlock } from './markdown-view.ts';
+import { cleanSubject } from './title.ts';
 
 export interface PageContext {
   readonly csrfToken: string;
@@ -91,13 +93,19 @@ export function sandboxBadge(t: TaskRow): SafeHtml {
   return h``;
 }
 
+/** The subject without reply prefixes and the `[ID:…]` tag (title.ts); the id is shown apart by conversationLabel. */
 export function subjectText(t: TaskRow): string {
-  return t.subject.trim() === '' ? '(no subject)' : t.subject;
+  return cleanSubject(t.subject);
+}
+
+/** The conversation id as a small label beside a cleaned title; nothing for a task without one. */
+export function conversationLabel(conversationId: string | null): SafeHtml {
+  return conversationId ? h`<span class="conv-label" data-role="conversation-label" title="conversation id">${conversationId}</span>` : h``;
 }
 
 export function taskCard(t: TaskRow, now: number): SafeHtml {
   return h`<article class="card" data-task-id="${t.id}" data-status="${t.status}">
-<div class="card-head">${repoBadge(t.repoId)}<a class="subject" href="/tasks/${t.id}">${subjectText(t)}</a>${sandboxBadge(t)}${statusBadge(t.status)}</div>
+<div class="card-head">${repoBadge(t.repoId)}<a class="subject" href="/tasks/${t.id}">${subjectText(t)}</a>${conversationLabel(t.conversationId)}${sandboxBadge(t)}${statusBadge(t.status)}</div>
 <div class="meta"><span class="sender">${t.sender ?? '(unknown sender)'}</span><span class="id">#${t.id}</span>${timeTag(t.createdAt)}${
     t.model ? h`<span class="model">${t.model}</span>` : t.modelHint ? h`<span class="model">${t.modelHint}?</span>` : ''
   }${t.costUsd !== null ? h`<span class="cost">${formatCost(t.costUsd)}</span>` : ''}</div>
@@ -251,7 +259,7 @@ export function timelineEvent(e: TaskEventRow): SafeHtml {
     case 'system_init':
       return wrap('system', 'session started', h`<div class="muted">model ${str(d.model)} · session ${str(d.sessionId)}</div>`);
     case 'assistant_text':
-      return wrap('text', 'assistant', h`<div class="text">${shorten(str(d.text), 20000)}</div>`);
+      return wrap('text', 'assistant', markdownBlock(str(d.text), 20000));
     case 'tool_use': {
       const headline = toolInputHeadline(d.input);
       return wrap(
@@ -293,7 +301,7 @@ export function timelineEvent(e: TaskEventRow): SafeHtml {
       return wrap(
         isError ? 'result-error' : 'result',
         isError ? `result · error (${str(d.subtype)})` : 'result',
-        h`<div class="muted">${facts.join(' · ')}</div><div class="text">${shorten(str(d.result), 20000)}</div>`,
+        h`<div class="muted">${facts.join(' · ')}</div>${markdownBlock(str(d.result), 20000)}`,
       );
     }
     case 'raw':

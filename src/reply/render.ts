@@ -1,10 +1,12 @@
 /**
  * Turns the agent's markdown into the two bodies of a reply. The markdown is untrusted (the agent
- * may echo anything it read), so raw HTML in it is shown as text, never passed through, and links
- * may only use schemes that do not run code.
+ * may echo anything it read); the sanitizing rules live in src/markdown/safe-markdown.ts, shared
+ * with the dashboard so both show the same thing.
  */
-import { Marked, type Tokens } from 'marked';
+import { escapeHtml, isSafeHref, renderSafeMarkdown } from '../markdown/safe-markdown.ts';
 import { formatUsd } from '../limits/spend-caps.ts';
+
+export { escapeHtml, isSafeHref };
 
 export interface RenderedBody {
   readonly text: string;
@@ -32,89 +34,13 @@ function spendAgainstCap(usd: number, cap: number | null): string {
   return cap === null ? formatUsd(usd) : `${formatUsd(usd)} of ${formatUsd(cap)}`;
 }
 
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
-}
-
-const SAFE_SCHEMES = new Set(['http', 'https', 'mailto']);
-
-/**
- * True when a link target cannot run code: no scheme (a relative link or an anchor), or
- * http/https/mailto. Browsers ignore tabs, newlines and leading control characters inside a
- * scheme (`java\tscript:`), and a target may hide its colon as an entity, so the check runs on
- * what a browser would see.
- */
-export function isSafeHref(href: string): boolean {
-  const normalised = href
-    .replace(/[\u0000-\u0020\u007f-\u009f]/g, '')
-    .replace(/&(?:colon|#0*58|#x0*3a);?/gi, ':');
-  if (/&#|&[a-z]+;/i.test(normalised)) return false;
-  const scheme = /^([^:/?#]*):/.exec(normalised)?.[1];
-  if (scheme === undefined) return true;
-  return SAFE_SCHEMES.has(scheme.toLowerCase());
-}
-
-const CODE_BLOCK_STYLE =
-  'background:#f6f8fa;border:1px solid #e1e4e8;border-radius:6px;padding:12px;overflow-x:auto;' +
-  'font-family:SFMono-Regular,Consolas,Menlo,monospace;font-size:13px;line-height:1.45;white-space:pre';
-const CODE_SPAN_STYLE =
-  'background:#f6f8fa;border-radius:3px;padding:1px 4px;font-family:SFMono-Regular,Consolas,Menlo,monospace;font-size:90%';
 const BODY_STYLE =
   'font-family:-apple-system,BlinkMacSystemFont,Segoe UI,Helvetica,Arial,sans-serif;font-size:14px;line-height:1.5;color:#24292e';
 const FOOTER_STYLE = 'color:#6a737d;font-size:12px';
 
-const markdown = new Marked({
-  gfm: true,
-  breaks: false,
-  async: false,
-  walkTokens(token) {
-    if (token.type === 'link' || token.type === 'image') {
-      const t = token as Tokens.Link | Tokens.Image;
-      if (!isSafeHref(t.href)) t.href = '#';
-    }
-  },
-  renderer: {
-    // Raw HTML (block or inline) in the agent's output is shown, not interpreted.
-    html(token: Tokens.HTML | Tokens.Tag): string {
-      const shown = escapeHtml(token.text);
-      return token.block ? `<p style="white-space:pre-wrap">${shown.replace(/\n+$/, '')}</p>\n` : shown;
-    },
-    code(token: Tokens.Code): string {
-      const body = token.text.replace(/\n$/, '');
-      const lang = (token.lang ?? '').match(/^\S*/)?.[0] ?? '';
-      const cls = lang ? ` class="language-${escapeHtml(lang)}"` : '';
-      return `<pre style="${CODE_BLOCK_STYLE}"><code${cls}>${token.escaped ? body : escapeHtml(body)}</code></pre>\n`;
-    },
-    codespan(token: Tokens.Codespan): string {
-      return `<code style="${CODE_SPAN_STYLE}">${escapeHtml(token.text)}</code>`;
-    },
-    // Remote images in a reply would be fetched by the reader's client (a tracking pixel at best);
-    // show them as links instead.
-    image(token: Tokens.Image): string {
-      const label = escapeHtml(token.text || token.href);
-      if (token.href === '#') return label;
-      let href: string;
-      try {
-        href = encodeURI(token.href);
-      } catch {
-        return label;
-      }
-      return `<a href="${escapeHtml(href)}">${label}</a>`;
-    },
-  },
-});
-
-/** Markdown → HTML fragment, with raw HTML escaped and unsafe link targets neutralised. */
+/** Markdown → HTML fragment, sanitized by the core the dashboard shares (src/markdown/safe-markdown.ts). */
 export function markdownToHtml(source: string): string {
-  return markdown.parse(source, { async: false });
+  return renderSafeMarkdown(source, 'mail');
 }
 
 function htmlDocument(inner: string): string {

@@ -60,7 +60,7 @@ test('raw HTML and script links in the markdown are shown as text, not live', ()
   assert.doesNotMatch(html, /<b>/);
   assert.doesNotMatch(html, /href="(?:javascript|data|vbscript):/i);
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
-  assert.match(html, /<a href="https:\/\/example\.com\/a\?b=1&amp;c=2">ok<\/a>/);
+  assert.match(html, /<a href="https:\/\/example\.com\/a\?b=1&amp;c=2" rel="noopener noreferrer nofollow">ok<\/a>/);
   assert.match(html, /<h1>Result<\/h1>/);
   assert.match(html, /<pre style="[^"]+"><code class="language-html">&lt;b&gt;code&lt;\/b&gt;<\/code><\/pre>/);
   assert.match(html, /^<!DOCTYPE html>/);

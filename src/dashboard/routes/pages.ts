@@ -7,7 +7,12 @@ import { parseId } from '../params.ts';
 import { taskListPage } from '../task-list-page.ts';
 import { pageContext, sendHtml } from '../render.ts';
 import { loadRepoOverview, type RepoOverview } from '../repo-overview.ts';
-import { layout, listenerStateBadge, repoBadge, statusLabel, subjectText, taskCard, taskSummary, timelineEvent } from '../views.ts';
+import { conversationLabel, layout, listenerStateBadge, repoBadge, statusLabel, subjectText, taskCard, taskSummary, timelineEvent } from '../views.ts';
+import { loadThread, threadView } from '../conversation-thread.ts';
+import { requestAndReply } from '../mail-views.ts';
+import { taskRequests } from '../task-requests.ts';
+import { cleanSubject } from '../title.ts';
+import { listTaskFiles } from '../../store/task-content.ts';
 import { conversationCost, listConversationTasks, TASK_STATUSES } from '../../store/dashboard-queries.ts';
 import { getConversation } from '../../store/conversations.ts';
 import { getTask, getTaskMailStorage, type TaskRow } from '../../store/task-queries.ts';
@@ -25,7 +30,7 @@ import { spendSection } from '../spend-view.ts';
 /** Events rendered into the task page; the rest (a very long run) arrive through the stream. */
 const PAGE_EVENTS = 2000;
 
-function taskPage(d: DashboardDeps, c: Context): Response {
+async function taskPage(d: DashboardDeps, c: Context): Promise<Response> {
   const { db } = d.o;
   const id = parseId(c.req.param('id'));
   const task = id === undefined ? null : getTask(db, id);
@@ -33,10 +38,12 @@ function taskPage(d: DashboardDeps, c: Context): Response {
   const events = listTaskEvents(db, task.id, 0, PAGE_EVENTS);
   const lastId = events.length ? events[events.length - 1]!.id : 0;
   const replies = listMailForTask(db, task.id);
+  const request = (await taskRequests(db, [task])).get(task.id) ?? null;
   const now = d.now();
-  const body = h`<h1 class="task-title">${subjectText(task)} <span class="muted">#${task.id}</span></h1>
+  const body = h`<h1 class="task-title">${subjectText(task)} <span class="muted">#${task.id}</span>${conversationLabel(task.conversationId)}</h1>
 <section id="task-summary" class="task-summary">${taskSummary(task, replies, d.security.csrfToken, now, currentTaskStage(db, task.id))}</section>
 ${storedMailNote(getTaskMailStorage(db, task.id))}
+${requestAndReply(task, request, listTaskFiles(db, task.id), replies)}
 ${handledMails(mergedInto(db, task.id))}
 <h2>Timeline</h2>
 <ol id="timeline" class="timeline" data-task-id="${task.id}" data-after="${lastId}" data-stream="/api/stream/tasks/${task.id}">
@@ -56,15 +63,16 @@ ${mails.map((m) => h`<li data-task-id="${m.id}"><a href="/tasks/${m.id}">#${m.id
 </ul>`;
 }
 
-function conversationPage(d: DashboardDeps, c: Context, repoId: string, convId: string): Response {
+async function conversationPage(d: DashboardDeps, c: Context, repoId: string, convId: string): Promise<Response> {
   const { db } = d.o;
   const conv = getConversation(db, repoId, convId);
   const tasks = listConversationTasks(db, repoId, convId);
   if (!conv && tasks.length === 0) throw new DashboardError(404, 'There is no conversation with this id in this repository.');
   const now = d.now();
   const first = tasks[0];
-  const subject = conv?.subject || (first ? subjectText(first) : '');
-  const body = h`<h1>${subject || '(no subject)'}</h1>
+  const subject = conv?.subject ? cleanSubject(conv.subject) : first ? subjectText(first) : cleanSubject('');
+  const thread = await loadThread(db, repoId, convId, tasks);
+  const body = h`<h1 class="conversation-title">${subject}${conversationLabel(convId)}</h1>
 <dl class="fields">
 <dt>Repository</dt><dd>${repoBadge(repoId)}</dd>
 <dt>Conversation</dt><dd><code>${convId}</code></dd>
@@ -75,9 +83,10 @@ ${conv?.archivedAt ? h`<dt>Archived</dt><dd data-role="archived">${timeTag(conv.
 <dt>Tasks</dt><dd>${tasks.length}</dd>
 <dt>Total cost</dt><dd data-role="total-cost">${formatCost(conversationCost(tasks)) || '$0.0000'}</dd>
 </dl>
-<section id="conversation-tasks" class="task-list">${tasks.map((t) => taskCard(t, now))}</section>
+<h2>Thread</h2>
+${threadView(thread, now)}
 ${networkSection({ repoId, conversationId: convId, tasks, ...listLatestNetworkRequests(db, repoId, convId, NETWORK_PAGE_ROWS) })}`;
-  return sendHtml(c, layout(pageContext(d, c), `Conversation ${convId}`, 'conversation', body));
+  return sendHtml(c, layout(pageContext(d, c), `${subject} · ${convId}`, 'conversation', body));
 }
 
 function repoCard(d: DashboardDeps, o: RepoOverview, repoId: string): SafeHtml {
