@@ -38,7 +38,7 @@ export function fileList(files: readonly TaskFile[], direction: 'in' | 'out'): S
 /** The request's text, rendered; the original behind a toggle when quote stripping changed it. */
 function requestText(request: TaskRequest | null): SafeHtml {
   if (request === null) return h`<p class="muted" data-role="request-missing">The text of this mail was not recorded.</p>`;
-  const shown = request.text.trim() === '' ? h`<p class="muted">(empty body)</p>` : markdownBlock(request.text, MAX_TEXT, 'request-text');
+  const shown = request.text.trim() === '' ? h`<p class="muted">(empty body)</p>` : markdownBlock(request.text, MAX_TEXT, 'request-text', 'request');
   const original =
     request.original.trim() !== '' && request.original.trim() !== request.text.trim()
       ? h`<details class="original" data-role="request-original"><summary>original text</summary><pre>${shorten(request.original, MAX_TEXT)}</pre></details>`

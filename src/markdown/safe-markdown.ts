@@ -14,7 +14,12 @@
  */
 import { Marked, type Tokens } from 'marked';
 
-export type MarkdownTarget = 'mail' | 'dashboard';
+/**
+ * Where the HTML goes. `request` is the dashboard's look for what a person typed in a mail client:
+ * there a single newline is a line break the writer meant (a signature, a list without markers), so
+ * it is kept instead of being joined into the paragraph as markdown would.
+ */
+export type MarkdownTarget = 'mail' | 'dashboard' | 'request';
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -73,7 +78,7 @@ function buildRenderer(target: MarkdownTarget): Marked {
   const attrs = target === 'mail' ? MAIL_ATTRS : DASHBOARD_ATTRS;
   return new Marked({
     gfm: true,
-    breaks: false,
+    breaks: target === 'request',
     async: false,
     renderer: {
       html(token: Tokens.HTML | Tokens.Tag): string {
@@ -105,7 +110,11 @@ function buildRenderer(target: MarkdownTarget): Marked {
   });
 }
 
-const renderers: Record<MarkdownTarget, Marked> = { mail: buildRenderer('mail'), dashboard: buildRenderer('dashboard') };
+const renderers: Record<MarkdownTarget, Marked> = {
+  mail: buildRenderer('mail'),
+  dashboard: buildRenderer('dashboard'),
+  request: buildRenderer('request'),
+};
 
 /** Markdown → HTML fragment for the given target; safe to insert as is. */
 export function renderSafeMarkdown(source: string, target: MarkdownTarget): string {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isAllowedLink, renderSafeMarkdown, type MarkdownTarget } from '../../src/markdown/safe-markdown.ts';
 
-const TARGETS: MarkdownTarget[] = ['mail', 'dashboard'];
+const TARGETS: MarkdownTarget[] = ['mail', 'dashboard', 'request'];
 
 /** Nothing in the output may run code or load anything. */
 function assertInert(html: string, input: string, target: MarkdownTarget): void {
@@ -13,7 +13,7 @@ function assertInert(html: string, input: string, target: MarkdownTarget): void 
     const names = tag.replace(/"[^"]*"/g, '""'); // attribute names only: values are escaped text
     assert.doesNotMatch(names, /\s(?:on[a-z]+|src|srcdoc|formaction)\s*=/i, where);
     // Mail gets fixed inline styles of ours; the dashboard none at all.
-    if (target === 'dashboard') assert.doesNotMatch(names, /\sstyle\s*=/i, where);
+    if (target !== 'mail') assert.doesNotMatch(names, /\sstyle\s*=/i, where);
     const linkTo = /\shref="([^"]*)"/.exec(tag)?.[1];
     if (linkTo !== undefined) assert.match(linkTo, /^(?:https?|mailto):/i, where);
   }
@@ -104,4 +104,10 @@ test('ordinary markdown renders: headings, emphasis, lists, tables, entities kep
   assert.match(html, /<li>one<\/li>/);
   assert.match(html, /<table>/);
   assert.match(html, /AT&amp;T ©|AT&amp;T &copy;/);
+});
+
+test("a request keeps the writer's single line breaks; the agent's markdown joins them as markdown does", () => {
+  const text = 'Hi,\nplease fix the parser.\nThanks, Carol';
+  assert.equal(renderSafeMarkdown(text, 'request').match(/<br>/g)?.length, 2);
+  assert.doesNotMatch(renderSafeMarkdown(text, 'dashboard'), /<br>/);
 });
