@@ -19,6 +19,7 @@ import { getTaskRawMessage } from '../store/task-queries.ts';
 import { readTaskMail } from '../reply/inbound-mail.ts';
 import type { AgentEvent, AgentInputHandle } from '../sandbox/execution-backend.ts';
 import { saveAttachments } from './attachments.ts';
+import type { TaskFiles } from './kept-files.ts';
 import { followUpMessage } from './prompt.ts';
 
 export interface LiveFollowUpDeps {
@@ -26,6 +27,8 @@ export interface LiveFollowUpDeps {
   readonly taskId: number;
   readonly conversationId: string;
   readonly conversations: ConversationStore;
+  /** Keeps the follow-up's attachments (under its own id) for the dashboard. */
+  readonly files: TaskFiles;
   readonly log: Logger;
   /** A mail's row changed (merged): the dashboard shows it. */
   readonly onTaskChanged: (taskId: number) => void;
@@ -103,6 +106,7 @@ export class LiveFollowUps {
       this.d.log.error({ followUp: followUpId }, 'the agent input closed between the merge and the write; the follow-up is merged but unanswered');
     }
     this.#written.push(taken);
+    await this.d.files.keepMailFiles(followUpId, saved);
     this.d.log.info({ followUp: followUpId }, 'follow-up delivered live into the running session');
     this.d.onTaskChanged(followUpId);
     return true;
