@@ -21,6 +21,7 @@ import { DashboardSecurity, hostName, isLoopbackHost, securityHeaders } from './
 import { DashboardSessions } from './sessions.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { apiRoutes } from './routes/api.ts';
+import { fileRoutes } from './routes/files.ts';
 import { loginRoutes } from './routes/login.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { pageRoutes } from './routes/pages.ts';
@@ -82,6 +83,7 @@ export function createDashboardApp(o: DashboardOptions): Hono {
     .route('/api', apiRoutes(deps))
     .route('/api', actionRoutes(deps))
     .route('/', opsRoutes(deps))
+    .route('/', fileRoutes(deps))
     .route('/', pageRoutes(deps))
     .route('/', loginRoutes(deps));
   app.notFound(notFoundHandler(deps));
