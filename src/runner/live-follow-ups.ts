@@ -3,7 +3,8 @@
  * of this run's conversation once; it is taken only while the agent's input is open: its
  * attachments are saved to /inbox first, then the mail moves `queued → merged` (live) in one
  * transaction, then its text (sender, time, attachment names) is written to the session, in the
- * same tick as the transaction so the input cannot close in between. A mail declined (input
+ * same tick as the transaction so the input cannot close in between; its attachments are then
+ * kept for the dashboard under its own id (kept-files.ts). A mail declined (input
  * closed, not queued any more) stays queued and is coalesced into the conversation's next run.
  *
  * The turns: Claude Code echoes each batch of messages it takes into a turn, then that turn's
