@@ -52,7 +52,8 @@ export interface FileToKeep {
 export async function keepTaskFile(t: KeepTarget, f: FileToKeep): Promise<number> {
   const size = f.content.kind === 'bytes' ? f.content.data.length : f.content.size;
   const row = { taskId: f.taskId, direction: f.direction, name: f.name, contentType: f.contentType };
-  if (keptFileBytes(t.db, f.taskId) + size > t.capBytes) {
+  // A cap of 0 keeps nothing, not even an empty file.
+  if (t.capBytes === 0 || keptFileBytes(t.db, f.taskId) + size > t.capBytes) {
     return addTaskFile(t.db, { ...row, size, path: null, sha256: null, note: OVER_CAP_NOTE });
   }
   const rel = newKeptPath(t.conversationId, f.taskId);

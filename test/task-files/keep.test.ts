@@ -58,7 +58,8 @@ test('the cap: a file that would go over is recorded as not kept, with why; the 
   const none = await setup(0);
   t.after(none.cleanup);
   await keepTaskFile(none.target, { taskId: none.taskId, direction: 'in', name: 'x', contentType: 'text/plain', content: bytes('x') });
-  assert.deepEqual(listTaskFiles(none.db, none.taskId).map((f) => [f.path, f.note]), [[null, OVER_CAP_NOTE]]);
+  await keepTaskFile(none.target, { taskId: none.taskId, direction: 'in', name: 'empty', contentType: 'text/plain', content: bytes('') });
+  assert.deepEqual(listTaskFiles(none.db, none.taskId).map((f) => [f.path, f.note]), [[null, OVER_CAP_NOTE], [null, OVER_CAP_NOTE]]);
   assert.equal(fs.existsSync(path.join(none.storageDir, 'conversations', CID, 'task-files')), false, 'nothing written');
 });
 
