@@ -89,6 +89,7 @@ function buildTaskOutput(raw: NonNullable<RawServerConfig['task_output']>): Task
     maxLineBytes: raw.max_line_bytes ?? DEFAULTS.maxLineBytes,
     maxEvents: raw.max_events ?? DEFAULTS.maxEvents,
     maxNetworkRows: raw.max_network_rows ?? DEFAULTS.maxNetworkRows,
+    maxKeptFileBytesPerTask: raw.max_kept_file_bytes_per_task ?? DEFAULTS.maxKeptFileBytesPerTask,
   };
 }
 

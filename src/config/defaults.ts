@@ -67,6 +67,9 @@ export const DEFAULTS = {
   // the events of a busy task and the requests of a large install still fit.
   maxEvents: 10_000,
   maxNetworkRows: 20_000,
+  // The files of a task kept for the dashboard: a mail's attachments (20 MiB at most each) and a
+  // reply's outbox files (16 MiB) fit, a few hundred tasks of them a disk of tens of GiB.
+  maxKeptFileBytesPerTask: 52_428_800,
   // Retries after transient API failures (`retries:`): 10 s, 20 s, 40 s covers an overloaded
   // minute; 15 minutes of waiting in all keeps a task's slot from being held for long.
   maxRetries: 3,
@@ -113,6 +116,7 @@ export const DEFAULT_TASK_OUTPUT_LIMITS: TaskOutputLimits = Object.freeze({
   maxLineBytes: DEFAULTS.maxLineBytes,
   maxEvents: DEFAULTS.maxEvents,
   maxNetworkRows: DEFAULTS.maxNetworkRows,
+  maxKeptFileBytesPerTask: DEFAULTS.maxKeptFileBytesPerTask,
 });
 
 /** The npm package whose `claude` file is mounted into containers when `claude.binary` is not set. */

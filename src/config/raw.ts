@@ -129,6 +129,7 @@ export interface RawServerConfig {
     max_line_bytes?: number;
     max_events?: number;
     max_network_rows?: number;
+    max_kept_file_bytes_per_task?: number;
   } | null;
   dashboard?: {
     enabled?: boolean;

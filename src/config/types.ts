@@ -73,6 +73,8 @@ export interface TaskOutputLimits {
   readonly maxEvents: number;
   /** Network-log rows stored per task. */
   readonly maxNetworkRows: number;
+  /** Bytes of mail attachments and sent outbox files kept per task for the dashboard (0: none). */
+  readonly maxKeptFileBytesPerTask: number;
 }
 
 /** Where the sandbox proxy connects for a name instead of resolving it. */

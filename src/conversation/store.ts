@@ -9,6 +9,7 @@
  *     inbox/         attachments of incoming mail
  *     outbox/        files the agent wants sent back
  *     storage/       the agent's own files kept between the tasks  → /storage
+ *     task-files/    copies of the tasks' files for the dashboard (src/task-files/; never mounted)
  *
  * Directories the container can write to (inbox/, outbox/, workspace/, storage/) are treated as hostile:
  * nothing here follows a symlink found in them.

@@ -17,6 +17,7 @@ import { isIP } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { DashboardSessions } from './sessions.ts';
+import { DOWNLOAD_CSP } from './file-download.ts';
 
 export const SESSION_COOKIE = 'airut_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -27,7 +28,8 @@ export const CONTENT_SECURITY_POLICY =
 export function securityHeaders(): MiddlewareHandler {
   return async (c, next) => {
     await next();
-    c.res.headers.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    // A file download keeps its own, stricter policy (file-download.ts); everything else gets the pages'.
+    if (c.res.headers.get('Content-Security-Policy') !== DOWNLOAD_CSP) c.res.headers.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     c.res.headers.set('X-Frame-Options', 'DENY');
     c.res.headers.set('X-Content-Type-Options', 'nosniff');
     c.res.headers.set('Referrer-Policy', 'no-referrer');

@@ -21,6 +21,7 @@ import { DashboardSecurity, hostName, isLoopbackHost, securityHeaders } from './
 import { DashboardSessions } from './sessions.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { apiRoutes } from './routes/api.ts';
+import { fileRoutes } from './routes/files.ts';
 import { loginRoutes } from './routes/login.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { overviewRoutes } from './routes/overview.ts';
@@ -83,6 +84,7 @@ export function createDashboardApp(o: DashboardOptions): Hono {
     .route('/api', apiRoutes(deps))
     .route('/api', actionRoutes(deps))
     .route('/', opsRoutes(deps))
+    .route('/', fileRoutes(deps))
     .route('/', pageRoutes(deps))
     .route('/', overviewRoutes(deps))
     .route('/', loginRoutes(deps));

@@ -3,7 +3,8 @@
  *
  *  1. archives each conversation idle for longer than `execution.conversation_max_age_days` (one
  *     transaction that refuses when a task of it is queued, running or waiting to resume; see
- *     src/store/conversation-gc.ts), then deletes its directory under `storage_dir/conversations/`;
+ *     src/store/conversation-gc.ts), then deletes its directory under `storage_dir/conversations/`
+ *     (with the files kept for the dashboard, src/task-files/kept-path.ts);
  *  2. deletes directories the database says are archived (a delete that failed last time) or does
  *     not know at all, once they are older than the limit too;
  *  3. empties the raw bytes of old mail that belongs to no conversation (rejected mail), and

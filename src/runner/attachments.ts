@@ -12,6 +12,10 @@ export interface SavedAttachment {
   readonly sentName: string;
   readonly savedName: string;
   readonly size: number;
+  /** As the mail declared it (a kept copy is served by it, within a safe list). */
+  readonly contentType: string;
+  /** The decoded bytes, as saved (the dashboard keeps a copy of them). */
+  readonly content: Buffer;
 }
 
 export async function saveAttachments(raw: Buffer, store: ConversationStore, conversationId: string): Promise<SavedAttachment[]> {
@@ -28,7 +32,7 @@ export async function saveAttachments(raw: Buffer, store: ConversationStore, con
     if (!isSentAttachment({ filename: a.filename ?? null, inline: isInlinePart(a) })) continue;
     const sentName = a.filename ?? '';
     const savedName = await store.saveAttachment(conversationId, sentName, a.content);
-    saved.push({ sentName, savedName, size: a.size ?? a.content.length });
+    saved.push({ sentName, savedName, size: a.size ?? a.content.length, contentType: a.contentType || 'application/octet-stream', content: a.content });
   }
   return saved;
 }

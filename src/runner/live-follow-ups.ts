@@ -3,7 +3,8 @@
  * of this run's conversation once; it is taken only while the agent's input is open: its
  * attachments are saved to /inbox first, then the mail moves `queued → merged` (live) in one
  * transaction, then its text (sender, time, attachment names) is written to the session, in the
- * same tick as the transaction so the input cannot close in between. A mail declined (input
+ * same tick as the transaction so the input cannot close in between; its attachments are then
+ * kept for the dashboard under its own id (kept-files.ts). A mail declined (input
  * closed, not queued any more) stays queued and is coalesced into the conversation's next run.
  *
  * The turns: Claude Code echoes each batch of messages it takes into a turn, then that turn's
@@ -19,6 +20,7 @@ import { getTaskRawMessage } from '../store/task-queries.ts';
 import { readTaskMail } from '../reply/inbound-mail.ts';
 import type { AgentEvent, AgentInputHandle } from '../sandbox/execution-backend.ts';
 import { saveAttachments } from './attachments.ts';
+import type { TaskFiles } from './kept-files.ts';
 import { followUpMessage } from './prompt.ts';
 
 export interface LiveFollowUpDeps {
@@ -26,6 +28,8 @@ export interface LiveFollowUpDeps {
   readonly taskId: number;
   readonly conversationId: string;
   readonly conversations: ConversationStore;
+  /** Keeps the follow-up's attachments (under its own id) for the dashboard. */
+  readonly files: TaskFiles;
   readonly log: Logger;
   /** A mail's row changed (merged): the dashboard shows it. */
   readonly onTaskChanged: (taskId: number) => void;
@@ -103,6 +107,7 @@ export class LiveFollowUps {
       this.d.log.error({ followUp: followUpId }, 'the agent input closed between the merge and the write; the follow-up is merged but unanswered');
     }
     this.#written.push(taken);
+    await this.d.files.keepMailFiles(followUpId, saved);
     this.d.log.info({ followUp: followUpId }, 'follow-up delivered live into the running session');
     this.d.onTaskChanged(followUpId);
     return true;

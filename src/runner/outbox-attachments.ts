@@ -14,8 +14,17 @@ import type { ReplyAttachment } from '../reply/compose.ts';
 /** Entries of `outbox/` looked at one by one; an agent can create millions, we never list them all. */
 const MAX_SCANNED_ENTRIES = 1000;
 
+/** An attached file's open handle and checked size, for the copy kept for the dashboard (src/runner/kept-files.ts). */
+export interface SentOutboxFile {
+  readonly name: string;
+  readonly handle: FileHandle;
+  readonly size: number;
+}
+
 export interface OutboxAttachments {
   readonly attachments: readonly ReplyAttachment[];
+  /** The attached files, open until close(). */
+  readonly files: readonly SentOutboxFile[];
   readonly notAttached: readonly NotAttachedFile[];
   /** Closes the files (after the reply is written, or when it could not be). Safe to call twice. */
   close(): Promise<void>;
@@ -30,6 +39,7 @@ export async function openOutboxAttachments(store: ConversationStore, conversati
   );
   const handles: FileHandle[] = [];
   const attachments: ReplyAttachment[] = [];
+  const files: SentOutboxFile[] = [];
   const notAttached: NotAttachedFile[] = [...selection.notAttached];
   for (const chosen of selection.attach) {
     let opened;
@@ -46,6 +56,7 @@ export async function openOutboxAttachments(store: ConversationStore, conversati
       continue;
     }
     handles.push(opened.handle);
+    files.push({ name: chosen.name, handle: opened.handle, size: opened.size });
     attachments.push({
       filename: chosen.name,
       content: opened.size === 0 ? Buffer.alloc(0) : opened.handle.createReadStream({ start: 0, end: opened.size - 1, autoClose: false }),
@@ -54,6 +65,7 @@ export async function openOutboxAttachments(store: ConversationStore, conversati
   let closed = false;
   return {
     attachments,
+    files,
     notAttached,
     async close() {
       if (closed) return;

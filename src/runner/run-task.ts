@@ -33,6 +33,7 @@ import { outcomeStage } from './stages/outcome.ts';
 import { RunControl } from './run-control.ts';
 import { readCoalescedMails, type HandledMail } from './handled-mails.ts';
 import { LiveFollowUps } from './live-follow-ups.ts';
+import { taskFiles } from './kept-files.ts';
 import type { RunTaskInput, RunTaskResult, TaskStage } from '../protocol/runner.ts';
 
 export type { RunnerEnvironment } from './task-context.ts';
@@ -89,6 +90,7 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
   const { db, settings } = env;
   const { task, parsed } = taskMail;
   const conversations = new ConversationStore(repo.storageDir);
+  const files = taskFiles({ db, storageDir: repo.storageDir, conversationId, capBytes: settings.taskOutput.maxKeptFileBytesPerTask, log });
   // One reply answers every mail the run handled; it threads to (and goes to the sender of) the newest.
   const inbound = coalesced.at(-1)?.inbound ?? taskMail.inbound;
   // The run this thread owns: the outcome is recorded only while the row is still this run.
@@ -122,7 +124,7 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     schedule: taskSchedule(db, task.id),
     resumedFromPause: input.resumedFromPause,
     coalesced,
-    live: new LiveFollowUps({ db, taskId: task.id, conversationId, conversations, log, onTaskChanged: (id) => control.post({ type: 'task-changed', taskId: id }) }),
+    live: new LiveFollowUps({ db, taskId: task.id, conversationId, conversations, files, log, onTaskChanged: (id) => control.post({ type: 'task-changed', taskId: id }) }),
     settings,
     log,
     signal: control.signal,
@@ -130,6 +132,7 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     backend: env.backend,
     mirror: new GitMirror(repo.storageDir, repo.gitRepoUrl),
     conversations,
+    files,
     store: taskStore(db, { taskId: task.id, attempt: task.attempts, repoId: repo.repoId, conversationId }),
     events: new TaskEventRecorder(db, task.id, settings.taskOutput.maxEvents, (eventId, kind) => control.post({ type: 'event', taskId: task.id, eventId, kind })),
     now: Date.now,

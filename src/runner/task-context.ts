@@ -17,6 +17,7 @@ import type { CancelReason, RunnerSettings, RunTaskResult } from '../protocol/ru
 import type { TaskStore } from './task-store.ts';
 import type { HandledMail } from './handled-mails.ts';
 import type { LiveFollowUps } from './live-follow-ups.ts';
+import type { TaskFiles } from './kept-files.ts';
 
 /** Runner-wide parts a task-runner thread builds once (workers/task-runner.ts). */
 export interface RunnerEnvironment {
@@ -89,6 +90,8 @@ export interface TaskContext {
   readonly mirror: RepoMirror;
   readonly conversations: ConversationStore;
   readonly store: TaskStore;
+  /** Keeps the mails' attachments and the sent outbox files for the dashboard. */
+  readonly files: TaskFiles;
   readonly events: TaskEvents;
   readonly now: () => number;
 

@@ -8,11 +8,15 @@
  * deleted and the raw bytes of its incoming and sent mail are emptied. What stays is small: the
  * summary row, the task rows (subject, sender, status, cost, times — what the dashboard lists and what
  * /metrics counts, which must never go down), and the messages' dedupe keys (`raw_sha256`,
- * `message_id`), so a mail the server delivers again is still recognised. Only after the commit does
+ * `message_id`), so a mail the server delivers again is still recognised. The files kept for the
+ * dashboard live in the conversation's directory (src/task-files/kept-path.ts) and go with it; their
+ * task_files rows stay, marked not kept ("deleted with the conversation"), because the thread still
+ * shows what was sent and received, as it still shows the tasks. Only after the commit does
  * the caller delete the directory; from then on the id is never resumed (a reply to that thread starts
  * a new conversation) and never handed out again (see conversations.ts, which the queue asks when it claims).
  */
 import { writeTransaction, type Db } from './database.ts';
+import { forgetConversationFiles } from './kept-files.ts';
 
 export interface IdleConversation {
   readonly repoId: string;
@@ -107,6 +111,7 @@ export function archiveConversation(db: Db, repoId: string, id: string, cutoff: 
 
     const taskIds = `SELECT id FROM tasks WHERE repo_id = :repo AND conversation_id = :id`;
     const eventsDeleted = db.prepare(`DELETE FROM task_events WHERE task_id IN (${taskIds})`).run({ repo: repoId, id }).changes;
+    forgetConversationFiles(db, repoId, id);
     const bytesFreed = emptyRaw(db, `messages`, `id IN (SELECT message_row FROM tasks WHERE repo_id = :repo AND conversation_id = :id)`, {
       repo: repoId,
       id,

@@ -82,6 +82,7 @@ test('a minimal repository gets the documented defaults', () => {
       maxLineBytes: 4_194_304,
       maxEvents: 10_000,
       maxNetworkRows: 20_000,
+      maxKeptFileBytesPerTask: 52_428_800,
     },
   });
   assert.match(cfg.global.claude.binaryPath, /node_modules\/@anthropic-ai\/claude-code-linux-x64\/claude$/);
@@ -184,6 +185,7 @@ test('the JSON schema states the same defaults as the loader', () => {
   assert.equal(out.max_line_bytes!.default, DEFAULTS.maxLineBytes);
   assert.equal(out.max_events!.default, DEFAULTS.maxEvents);
   assert.equal(out.max_network_rows!.default, DEFAULTS.maxNetworkRows);
+  assert.equal(out.max_kept_file_bytes_per_task!.default, DEFAULTS.maxKeptFileBytesPerTask);
   const repo = schema.definitions.repo.properties;
   assert.equal(repo.email!.properties!.imap_port!.default, DEFAULTS.imapPort);
   assert.equal(repo.email!.properties!.smtp_port!.default, DEFAULTS.smtpPort);

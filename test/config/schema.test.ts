@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { messageAt, problemsOf, setIn, toYaml, validConfig, type Tree } from './fixtures/configs.ts';
+import { messageAt, parse, problemsOf, setIn, toYaml, validConfig, type Tree } from './fixtures/configs.ts';
 
 function withChange(path: string[], value: unknown): string {
   return toYaml(setIn(validConfig(), path, value));
@@ -115,4 +115,12 @@ test('several problems are reported together, across all stages', () => {
     problems.map((p) => p.path),
     ['execution.max_concurrent', 'repos.api.email.smtp_port', 'repos.web.email.password', 'repos.web.storage_dir'],
   );
+});
+
+test('task_output.max_kept_file_bytes_per_task: an integer from 0 (keep none) to 1 TiB', () => {
+  for (const bad of [-1, 1.5, '50M', 1099511627777]) {
+    const problems = problemsOf(withChange(['task_output', 'max_kept_file_bytes_per_task'], bad));
+    assert.equal(messageAt(problems, 'task_output.max_kept_file_bytes_per_task'), 'must be an integer from 0 to 1099511627776');
+  }
+  assert.equal(parse(withChange(['task_output', 'max_kept_file_bytes_per_task'], 0)).global.taskOutput.maxKeptFileBytesPerTask, 0);
 });

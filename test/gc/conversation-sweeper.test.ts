@@ -21,6 +21,9 @@ import { getConversation } from '../../src/store/conversations.ts';
 import { recordRepoImage } from '../../src/store/repo-images.ts';
 import { getRejectedMailDay } from '../../src/store/rejected-mail.ts';
 import { testRuntime } from '../harness/podman-env.ts';
+import { keepTaskFile } from '../../src/task-files/keep.ts';
+import { listTaskFiles } from '../../src/store/task-content.ts';
+import { DELETED_WITH_CONVERSATION } from '../../src/store/kept-files.ts';
 
 const DAY = 86_400_000;
 const silent = pino({ level: 'silent' });
@@ -104,6 +107,35 @@ test('a sweep deletes idle conversations and stray directories, keeps busy and r
     assert.ok(second.directoriesRemoved.includes(api.paths(idle.id).root));
     assert.deepEqual(await api.listConversations(), [recent.id]);
     await sweeper.stop();
+  } finally {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an archived conversation's kept files are deleted with its directory; their rows stay, marked not kept", async () => {
+  const dir = tempDir('airut-sweeper-files-');
+  const db = openDatabase(path.join(dir, 'airut.db'), { migrate: true });
+  const repos = { api: { repoId: 'api', storageDir: path.join(dir, 'storage', 'api') } };
+  const api = new ConversationStore(repos.api.storageDir);
+  try {
+    const idle = await conversation(db, api, 'api');
+    const recent = await conversation(db, api, 'api');
+    const target = (id: string) => ({ db, storageDir: repos.api.storageDir, conversationId: id, capBytes: 1000, log: silent });
+    const content = { kind: 'bytes', data: Buffer.from('kept') } as const;
+    await keepTaskFile(target(idle.id), { taskId: idle.taskId, direction: 'in', name: 'a.txt', contentType: 'text/plain', content });
+    await keepTaskFile(target(recent.id), { taskId: recent.taskId, direction: 'out', name: 'b.txt', contentType: 'text/plain', content });
+    const idleCopy = path.join(repos.api.storageDir, listTaskFiles(db, idle.taskId)[0]!.path!);
+    const recentCopy = path.join(repos.api.storageDir, listTaskFiles(db, recent.taskId)[0]!.path!);
+    const later = Date.now() + 8 * DAY;
+    db.prepare(`UPDATE tasks SET finished_at = ? WHERE id = ?`).run(later - DAY, recent.taskId);
+
+    const report = await new ConversationSweeper({ db, repos, maxAgeDays: 7, images: null, log: silent, now: () => later }).sweep();
+    assert.deepEqual(report.archived.map((c) => c.id), [idle.id]);
+    assert.equal(fs.existsSync(idleCopy), false);
+    assert.deepEqual(listTaskFiles(db, idle.taskId).map((f) => [f.name, f.path, f.note]), [['a.txt', null, DELETED_WITH_CONVERSATION]]);
+    assert.equal(fs.readFileSync(recentCopy, 'utf8'), 'kept', 'a live conversation keeps its files');
+    assert.equal(listTaskFiles(db, recent.taskId)[0]!.note, null);
   } finally {
     db.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,8 @@ import { claimNextTask } from '../../src/store/task-queue.ts';
 import { getTask } from '../../src/store/task-queries.ts';
 import { ConversationStore } from '../../src/conversation/index.ts';
 import { LiveFollowUps } from '../../src/runner/live-follow-ups.ts';
+import { taskFiles } from '../../src/runner/kept-files.ts';
+import { listTaskFiles } from '../../src/store/task-content.ts';
 import { buildMail } from '../harness/mail-builder.ts';
 
 let n = 0;
@@ -27,7 +29,9 @@ async function setup() {
   const conversations = new ConversationStore(fs.mkdtempSync(path.join(os.tmpdir(), 'airut-live-')));
   await conversations.create(claim.conversationId, { repoId: 'api', model: 'sonnet', subject: 'x' });
   const changed: number[] = [];
-  const live = new LiveFollowUps({ db, taskId: claim.task.id, conversationId: claim.conversationId, conversations, log: pino({ level: 'silent' }), onTaskChanged: (id) => changed.push(id) });
+  const log = pino({ level: 'silent' });
+  const files = taskFiles({ db, storageDir: conversations.storageDir, conversationId: claim.conversationId, capBytes: 1 << 20, log });
+  const live = new LiveFollowUps({ db, taskId: claim.task.id, conversationId: claim.conversationId, conversations, files, log, onTaskChanged: (id) => changed.push(id) });
   const sent: string[] = [];
   let open = true;
   const input = { send: (t: string) => (open ? (sent.push(t), true) : false), isOpen: () => open, close: () => (open = false) };
@@ -46,6 +50,9 @@ test('a follow-up offered while the input is open: attachments saved, merged liv
   assert.match(s.sent[0]!, /in \/inbox\/: egret.txt/);
   assert.equal(fs.readFileSync(path.join(s.conversations.paths(s.claim.conversationId).inbox, 'egret.txt'), 'utf8'), 'white');
   assert.deepEqual(s.changed, [f]);
+  const kept = listTaskFiles(s.db, f);
+  assert.deepEqual(kept.map((k) => [k.direction, k.name, k.size]), [['in', 'egret.txt', 5]], 'kept for the dashboard under the follow-up');
+  assert.equal(fs.readFileSync(path.join(s.conversations.storageDir, kept[0]!.path!), 'utf8'), 'white');
   assert.equal(await s.live.offer(f), false, 'a mail is taken once');
 });
 

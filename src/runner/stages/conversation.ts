@@ -46,13 +46,19 @@ export async function conversationStage(ctx: TaskContext, inputs: RepoInputs): P
 
 /**
  * Every handled mail's attachments, in order: the task's own (not again when resuming a paused
- * run: its first run saved them), then each coalesced follow-up's.
+ * run: its first run saved them), then each coalesced follow-up's; each mail's kept for the
+ * dashboard under the id of its own task.
  */
 async function saveAllAttachments(ctx: TaskContext): Promise<string[]> {
-  const raws = [...(ctx.resumedFromPause ? [] : [ctx.store.rawMessage()]), ...ctx.coalesced.map((m) => m.raw)];
+  const mails = [
+    ...(ctx.resumedFromPause ? [] : [{ taskId: ctx.task.id, raw: ctx.store.rawMessage() }]),
+    ...ctx.coalesced.map((m) => ({ taskId: m.taskId, raw: m.raw })),
+  ];
   const names: string[] = [];
-  for (const raw of raws) {
-    for (const s of await saveAttachments(raw, ctx.conversations, ctx.conversationId)) names.push(s.savedName);
+  for (const mail of mails) {
+    const saved = await saveAttachments(mail.raw, ctx.conversations, ctx.conversationId);
+    for (const s of saved) names.push(s.savedName);
+    await ctx.files.keepMailFiles(mail.taskId, saved);
   }
   return names;
 }

@@ -28,13 +28,16 @@ export async function outcomeStage(
   // Capped and opened for streaming; cleared once the task ends, whatever the outcome (see runTask).
   const outbox = await openOutboxAttachments(ctx.conversations, ctx.conversationId, ctx.settings.taskOutput);
   try {
-    return await replyToOutcome(ctx, {
+    const result = await replyToOutcome(ctx, {
       outcome,
       model: conversation.model,
       outbox,
       timeoutSeconds: inputs.timeoutSeconds,
       budgetUsd: inputs.budgetUsd,
     });
+    // An interrupted run sent no reply: its outbox goes with the reply of the run after the restart.
+    if (result.status !== 'interrupted') await ctx.files.keepSentFiles(ctx.task.id, outbox.files);
+    return result;
   } finally {
     await outbox.close();
   }

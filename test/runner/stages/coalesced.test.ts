@@ -50,6 +50,8 @@ test('coalesced follow-ups: every mail is a block of the prompt and every attach
   const conversation = await conversationStage(ctx, inputs);
   assert.deepEqual(conversation.attachments, ['notes.txt', 'notes-1.txt']);
   assert.equal(fs.readFileSync(path.join(conversation.paths.inbox, 'notes-1.txt'), 'utf8'), 'content of notes.txt');
+  // Each mail's files are kept for the dashboard under the task whose mail carried them.
+  assert.deepEqual(ctx.files.mail, [{ taskId: 7, names: [] }, { taskId: 8, names: ['notes.txt'] }, { taskId: 9, names: ['notes-1.txt'] }]);
   await agentStage(ctx, inputs, conversation, 'airut-api:1');
   const prompt = ctx.backend.runs[0]!.prompt;
   assert.match(prompt, /\[alice@example.com 1970-01-01 00:00:01 UTC\]\nPlease fix the build\.\n\n\[bob@example.com 1970-01-01 00:00:02 UTC\]\nalso the docs\n\n\[carol@example.com 1970-01-01 00:00:03 UTC\]\nand the tests/);

@@ -27,6 +27,7 @@ import type { TaskOutcomeUpdate } from '../../../src/store/task-queue.ts';
 import type { RunTaskResult } from '../../../src/protocol/runner.ts';
 import type { ApiRetryEvent, RepoMirror, TaskContext, TaskEvents } from '../../../src/runner/task-context.ts';
 import type { TaskStore } from '../../../src/runner/task-store.ts';
+import type { TaskFiles } from '../../../src/runner/kept-files.ts';
 import { testRepoServerConfig } from '../../harness/repo-server-config.ts';
 
 export const ALLOWLIST = 'domains:\n  - api.anthropic.com\n';
@@ -184,6 +185,18 @@ export class FakeStore implements TaskStore {
   }
 }
 
+/** Records what the stages ask to keep: the mails' files by task id, and the sent outbox files' names. */
+export class FakeFiles implements TaskFiles {
+  mail: Array<{ taskId: number; names: string[] }> = [];
+  sent: Array<{ taskId: number; names: string[] }> = [];
+  async keepMailFiles(taskId: number, saved: ReadonlyArray<{ savedName: string }>): Promise<void> {
+    this.mail.push({ taskId, names: saved.map((s) => s.savedName) });
+  }
+  async keepSentFiles(taskId: number, sent: ReadonlyArray<{ name: string }>): Promise<void> {
+    this.sent.push({ taskId, names: sent.map((f) => f.name) });
+  }
+}
+
 export class FakeEvents implements TaskEvents {
   recorded: AgentEvent[] = [];
   finished = 0;
@@ -210,6 +223,7 @@ export interface FakeTaskContext extends TaskContext {
   readonly backend: FakeBackend;
   readonly mirror: FakeMirror;
   readonly store: FakeStore;
+  readonly files: FakeFiles;
   readonly events: FakeEvents;
   readonly replies: Reply[];
   readonly interrupted: string[];
@@ -273,6 +287,7 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
     mirror: new FakeMirror(),
     conversations: new ConversationStore(repo.storageDir),
     store: new FakeStore(),
+    files: new FakeFiles(),
     events: new FakeEvents(),
     now: () => (clock += 10),
     reply: async (body, attachments = [], finish) => {

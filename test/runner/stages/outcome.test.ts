@@ -22,8 +22,9 @@ async function finish(outcome: AgentOutcome | RetriedOutcome, overrides: Partial
 }
 
 test('success: the answer with its usage footer, the outbox files attached, the task completed', async () => {
-  const { result, reply } = await finish(success('All green.'), {}, (_ctx, outbox) => fs.writeFileSync(path.join(outbox, 'report.txt'), 'ok'));
+  const { ctx, result, reply } = await finish(success('All green.'), {}, (_ctx, outbox) => fs.writeFileSync(path.join(outbox, 'report.txt'), 'ok'));
   assert.deepEqual(result, { taskId: 7, status: 'completed' });
+  assert.deepEqual(ctx.files.sent, [{ taskId: 7, names: ['report.txt'] }], 'the sent files are kept under the task that replied');
   assert.deepEqual(reply!.body, { kind: 'reply', markdown: 'All green.', usage: { costUsd: 0.5, turns: 3, durationMs: 1200, model: 'sonnet', senderSpend: { dayUsd: 0.5, monthUsd: 0.5, dayCapUsd: null, monthCapUsd: null } } });
   assert.deepEqual(reply!.attachments.map((a) => a.filename), ['report.txt']);
   assert.deepEqual(reply!.finish, { model: 'sonnet', sessionId: 'sess-1', status: 'completed', costUsd: 0.5, turns: 3, error: null });
@@ -57,6 +58,7 @@ test('stopped by an operator: a notice, the task cancelled; stopped by a shutdow
   const shutdown = await finish({ kind: 'cancelled', sessionId: null }, { cancelReason: () => 'shutdown' });
   assert.equal(shutdown.result.status, 'interrupted');
   assert.equal(shutdown.reply, undefined);
+  assert.deepEqual(shutdown.ctx.files.sent, [], 'no reply, nothing kept as sent');
   assert.deepEqual(shutdown.ctx.interrupted, ['stopped by a shutdown; it runs again after the restart']);
 });
 
