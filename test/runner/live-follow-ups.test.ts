@@ -9,6 +9,7 @@ import { openDatabase, type Db } from '../../src/store/database.ts';
 import { acceptMail } from '../../src/store/accept.ts';
 import { claimNextTask } from '../../src/store/task-queue.ts';
 import { getTask } from '../../src/store/task-queries.ts';
+import { getTaskRequest } from '../../src/store/task-content.ts';
 import { ConversationStore } from '../../src/conversation/index.ts';
 import { LiveFollowUps } from '../../src/runner/live-follow-ups.ts';
 import { buildMail } from '../harness/mail-builder.ts';
@@ -46,6 +47,7 @@ test('a follow-up offered while the input is open: attachments saved, merged liv
   assert.match(s.sent[0]!, /in \/inbox\/: egret.txt/);
   assert.equal(fs.readFileSync(path.join(s.conversations.paths(s.claim.conversationId).inbox, 'egret.txt'), 'utf8'), 'white');
   assert.deepEqual(s.changed, [f]);
+  assert.deepEqual(getTaskRequest(s.db, f), { text: 'also check egrets', original: 'also check egrets' }, 'its request, under its own task id');
   assert.equal(await s.live.offer(f), false, 'a mail is taken once');
 });
 
@@ -59,6 +61,7 @@ test('declined, and left queued, when no run is attached or its input has closed
   s.input.close();
   assert.equal(await s.live.offer(f), false, 'input closed');
   for (const id of [f, empty]) assert.equal(getTask(s.db, id)!.status, 'queued');
+  for (const id of [f, empty]) assert.equal(getTaskRequest(s.db, id), null, 'a declined mail is recorded by the run that takes it');
   assert.deepEqual(s.sent, []);
 });
 
