@@ -120,7 +120,7 @@ export function extractBodyText(body: { readonly html: string | null; readonly t
  * to text without quote stripping. The same bounds as extractBodyText, a cut marked the same way.
  */
 export function originalBodyText(body: { readonly html: string | null; readonly text: string | null }): string {
-  if (body.text) {
+  if (body.text?.trim()) {
     // As written: line ends normalised, nothing else (blank lines and signatures stay).
     const bounded = boundText(body.text);
     return withCutNote(bounded.text.replace(/\r\n?/g, '\n').trimEnd(), bounded.cut);

@@ -184,6 +184,7 @@ describe('the original body (quotes kept)', () => {
     const original = originalBodyText({ html, text: null });
     assert.match(original, /^Thanks!\nOn Mon, May 6, 2024 Airut wrote:\n+> I fixed the build\.\n+From: old$/);
     assert.equal(extractBodyText({ html, text: null }), 'Thanks!');
+    assert.equal(originalBodyText({ html, text: ' \n' }), original, 'an empty text part beside the HTML counts as none');
   });
 
   it('is bounded like the stripped text, the cut marked', () => {
