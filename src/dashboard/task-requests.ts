@@ -11,8 +11,7 @@
  */
 import { parseMessage, requestTexts } from '../email/parse.ts';
 import type { Db } from '../store/database.ts';
-import { getTaskRequests, type TaskRequest } from '../store/task-content.ts';
-import { fillTaskRequest, tasksMissingRequest } from '../store/request-sources.ts';
+import { fillTaskRequest, getTaskRequests, tasksMissingRequest, type TaskRequest } from '../store/task-content.ts';
 import { getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
 
 /** Mails parsed per call at most; the rest stay missing until the next call. */
