@@ -15,9 +15,13 @@ import { fillTaskRequest, getTaskRequests, tasksMissingRequest, type TaskRequest
 import { getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
 
 /** Mails parsed per call at most; the rest stay missing until the next call. */
-export const REQUEST_PARSES_PER_CALL = 20;
-/** Bytes of stored mail parsed per call at most (beyond the first mail). */
-export const REQUEST_PARSE_BYTES_PER_CALL = 8 * 1024 * 1024;
+export const REQUEST_PARSES_PER_CALL = 10;
+/**
+ * Bytes of stored mail parsed per call at most (beyond the first mail). The parse runs on the
+ * dashboard's thread, the daemon's main one: a 1.4 MB HTML-only mail takes about a second there.
+ * Ordinary mail is a few kB, so this still fills a page of them in one view.
+ */
+export const REQUEST_PARSE_BYTES_PER_CALL = 1024 * 1024;
 
 /** The request texts of these tasks, by task id; a task without one (yet) is not in the map. */
 export async function taskRequests(db: Db, tasks: readonly TaskRow[]): Promise<Map<number, TaskRequest>> {
