@@ -93,3 +93,16 @@ test('a call stops at its byte budget, but always parses its first mail, however
     cleanup();
   }
 });
+
+test('a stored mail that is not MIME at all gives what text it has, not a failed page', async () => {
+  const { db, cleanup } = tempDb();
+  try {
+    n += 1;
+    const raw = Buffer.from([0, 255, 13, 10, 13, 10, 0xc3, 0x28, 0x3c, 0x3e]);
+    const { taskId } = acceptMail(db, { repoId: 'api', raw, imapUid: n, messageId: `<junk${n}@x>`, subject: '', sender: 'a@example.com', conversationCandidates: [], verdict: { action: 'accept', modelHint: null } });
+    const got = await taskRequests(db, [getTask(db, taskId)!]);
+    assert.deepEqual(got.get(taskId), { text: '\ufffd(<>', original: '\ufffd(<>' }, 'the invalid UTF-8 replaced, the rest as it came');
+  } finally {
+    cleanup();
+  }
+});
