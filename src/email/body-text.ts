@@ -63,22 +63,29 @@ const QUOTE_SELECTORS = [
  */
 const CUT_HERE = /<[a-z][a-z0-9]*\b[^<>]*\bid\s*=\s*["']?(?:appendonsend|divRplyFwdMsg|mail-editor-reference-message-container)\b/i;
 
-const convertHtml = compile({
-  wordwrap: false,
-  // Beyond the bound the text is cut anyway; one more character makes that visible.
-  formatters: { boundedTable: boundedTableFormatter(MAX_BODY_CHARS + 1) },
-  // Hostile HTML nests tens of thousands of elements; without a bound the converter recurses
-  // until the stack overflows. Real mail is nowhere near; deeper content becomes "...".
-  limits: { maxDepth: 1000 },
-  selectors: [
-    ...QUOTE_SELECTORS.map((selector) => ({ selector, format: 'skip' })),
-    { selector: 'img', format: 'skip' },
-    // Cells side by side as a text grid (the default format runs them together: "ab"), laid out
-    // by html-table.ts because html-to-text's own grid is quadratic.
-    { selector: 'table', format: 'boundedTable', options: { maxColumnWidth: 80 } },
-    { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
-  ],
-});
+/** The HTML converter; `skipQuotes` leaves out the quoted history the clients mark. */
+function htmlConverter(skipQuotes: boolean): (html: string) => string {
+  return compile({
+    wordwrap: false,
+    // Beyond the bound the text is cut anyway; one more character makes that visible.
+    formatters: { boundedTable: boundedTableFormatter(MAX_BODY_CHARS + 1) },
+    // Hostile HTML nests tens of thousands of elements; without a bound the converter recurses
+    // until the stack overflows. Real mail is nowhere near; deeper content becomes "...".
+    limits: { maxDepth: 1000 },
+    selectors: [
+      ...(skipQuotes ? QUOTE_SELECTORS.map((selector) => ({ selector, format: 'skip' })) : []),
+      { selector: 'img', format: 'skip' },
+      // Cells side by side as a text grid (the default format runs them together: "ab"), laid out
+      // by html-table.ts because html-to-text's own grid is quadratic.
+      { selector: 'table', format: 'boundedTable', options: { maxColumnWidth: 80 } },
+      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
+    ],
+  });
+}
+
+const convertHtml = htmlConverter(true);
+/** For the whole body: quotes kept (a `<blockquote>` becomes `>` lines). */
+const convertHtmlWhole = htmlConverter(false);
 
 /** The reply text of an HTML body: its first MAX_BODY_CHARS characters and MAX_HTML_ELEMENTS tags. */
 export function htmlBodyToText(html: string): string {
@@ -107,15 +114,41 @@ export function extractBodyText(body: { readonly html: string | null; readonly t
   return body.text ? plainBodyToText(body.text) : '';
 }
 
+/**
+ * The whole text body as it arrived, quoted history included, for a person reading the request
+ * (the dashboard's "original"): the plain-text part when there is one, else the HTML converted
+ * to text without quote stripping. The same bounds as extractBodyText, a cut marked the same way.
+ */
+export function originalBodyText(body: { readonly html: string | null; readonly text: string | null }): string {
+  if (body.text?.trim()) {
+    // As written: line ends normalised, nothing else (blank lines and signatures stay).
+    const bounded = boundText(body.text);
+    return withCutNote(bounded.text.replace(/\r\n?/g, '\n').trimEnd(), bounded.cut);
+  }
+  if (!body.html) return '';
+  const converted = boundedHtmlToText(body.html, convertHtmlWhole, false);
+  return withCutNote(tidy(lines(converted.text)), converted.cut);
+}
+
 function convertHtmlBody(html: string): { text: string; cut: boolean } {
+  const converted = boundedHtmlToText(html, convertHtml, true);
+  const stripped = tidy(removeAttributions(cutOutlookHistory(lines(converted.text)), false));
+  return { text: stripped, cut: converted.cut };
+}
+
+/**
+ * HTML → text within MAX_BODY_CHARS and MAX_HTML_ELEMENTS; `cutOutlook` drops everything from
+ * Outlook's reply marker on (quoted history, not a cut: `cut` stays false for it).
+ */
+function boundedHtmlToText(html: string, convert: (html: string) => string, cutOutlook: boolean): { text: string; cut: boolean } {
   const bounded = boundText(html);
-  const outlook = CUT_HERE.exec(bounded.text);
+  const outlook = cutOutlook ? CUT_HERE.exec(bounded.text) : null;
   let kept = outlook ? bounded.text.slice(0, outlook.index) : bounded.text;
   const tooManyTags = startOfTagBeyondBound(kept);
   if (tooManyTags !== null) kept = kept.slice(0, tooManyTags);
   let text: string;
   try {
-    text = convertHtml(kept);
+    text = convert(kept);
   } catch {
     // html-to-text copes with any markup; this is for a limit or a bug, and tags are better than
     // nothing. `[^<>]`, not `[^>]`: a run of `<` without `>` must not be rescanned from each `<`.
@@ -123,8 +156,7 @@ function convertHtmlBody(html: string): { text: string; cut: boolean } {
   }
   // Conversion can lengthen the text (tables are padded into a grid), so the bound applies again.
   const converted = boundText(text);
-  const stripped = tidy(removeAttributions(cutOutlookHistory(lines(converted.text)), false));
-  return { text: stripped, cut: (bounded.cut && !outlook) || tooManyTags !== null || converted.cut };
+  return { text: converted.text, cut: (bounded.cut && !outlook) || tooManyTags !== null || converted.cut };
 }
 
 const START_TAG = /<[a-z]/gi;

@@ -8,7 +8,7 @@
  * the screen then rejects (no From → malformed).
  */
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { extractBodyText } from './body-text.ts';
+import { extractBodyText, originalBodyText } from './body-text.ts';
 import { headerFacts, readHeaderSection, subjectLine } from './header-facts.ts';
 import { MIME_LIMITS } from './mime-limits.ts';
 import { isInlinePart, structureLimitOf } from './mime-structure.ts';
@@ -18,7 +18,14 @@ import { problemText } from './text.ts';
 export interface ParsedMessage extends MessageOutline {
   /** The author's text without quoted history (see body-text.ts); '' when there is none. */
   readonly bodyText: string;
+  /** The whole text body as it arrived, quotes included (see originalBodyText); '' when there is none. */
+  readonly originalText: string;
   readonly hasHtml: boolean;
+}
+
+/** What a task was asked, as task_requests keeps it (src/store/task-content.ts). */
+export function requestTexts(parsed: Pick<ParsedMessage, 'bodyText' | 'originalText'>): { text: string; original: string } {
+  return { text: parsed.bodyText, original: parsed.originalText };
 }
 
 export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
@@ -41,8 +48,11 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
   }
 
   let bodyText = '';
+  let originalText = '';
+  const body = { html: mail?.html || null, text: mail?.text ?? null };
   try {
-    bodyText = mail ? extractBodyText({ html: mail.html || null, text: mail.text ?? null }) : '';
+    bodyText = mail ? extractBodyText(body) : '';
+    originalText = mail ? originalBodyText(body) : '';
   } catch (err) {
     problems.push(`the body text could not be extracted: ${problemText(err)}`);
   }
@@ -51,6 +61,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
     ...headerFacts(headerLines),
     subject: subjectLine(typeof mail?.subject === 'string' ? mail.subject : null, headerLines),
     bodyText,
+    originalText,
     hasHtml: Boolean(mail?.html),
     attachments: (mail?.attachments ?? []).map((a) => ({
       filename: typeof a.filename === 'string' ? a.filename : null,

@@ -60,6 +60,13 @@ export interface ComposedMail {
   readonly messageId: string;
   readonly subject: string;
   readonly kind: MailKind;
+  /**
+   * The body as written, before it became MIME: its text/plain part. For a reply that is the
+   * agent's markdown with everything we added as it went into the mail (the resumed note, files
+   * not attached, pushed branches, the usage footer); for a notice our markdown. An ack or an
+   * error is plain text (`kind` says so): shown as text, its line breaks kept, it reads as sent.
+   */
+  readonly bodyMarkdown: string;
 }
 
 /** At most this many ids in References: the thread's root and the newest ones. */
@@ -130,9 +137,9 @@ function safeFilename(name: string): string {
 
 /** Builds the message in memory. Attachments given by `path` are read now; a missing file rejects. */
 export async function composeMail(input: ComposeInput): Promise<ComposedMail> {
-  const { composer, messageId, subject } = prepare(input);
+  const { composer, messageId, subject, bodyMarkdown } = prepare(input);
   const raw = await composer.compile().build();
-  return { raw, messageId, subject, kind: input.body.kind };
+  return { raw, messageId, subject, kind: input.body.kind, bodyMarkdown };
 }
 
 export interface SpooledMail extends Omit<ComposedMail, 'raw'> {
@@ -145,12 +152,12 @@ export interface SpooledMail extends Omit<ComposedMail, 'raw'> {
  * are read and encoded piece by piece, so memory stays flat whatever their size.
  */
 export async function composeMailToFile(input: ComposeInput, dir: string, stem: string): Promise<SpooledMail> {
-  const { composer, messageId, subject } = prepare(input);
+  const { composer, messageId, subject, bodyMarkdown } = prepare(input);
   const raw = await writeSpoolFile(dir, stem, composer.compile().createReadStream());
-  return { raw, messageId, subject, kind: input.body.kind };
+  return { raw, messageId, subject, kind: input.body.kind, bodyMarkdown };
 }
 
-function prepare(input: ComposeInput): { composer: MailComposer; messageId: string; subject: string } {
+function prepare(input: ComposeInput): { composer: MailComposer; messageId: string; subject: string; bodyMarkdown: string } {
   const now = input.now ?? Date.now();
   const messageId = newMessageId(input.conversationId, input.repoEmail.fromAddress, now);
   const subject = replySubject(input.conversationId, input.originalSubject);
@@ -186,5 +193,5 @@ function prepare(input: ComposeInput): { composer: MailComposer; messageId: stri
     disableUrlAccess: true,
     newline: '\r\n',
   });
-  return { composer, messageId, subject };
+  return { composer, messageId, subject, bodyMarkdown: text.trimEnd() };
 }

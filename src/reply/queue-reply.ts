@@ -81,6 +81,7 @@ export async function queueReply<T>(db: Db, repo: ReplyRepo, reply: ReplyRequest
           recipient: reply.inReplyTo.sender,
           subject: composed.subject,
           raw: composed.raw,
+          bodyMarkdown: composed.bodyMarkdown,
         });
       }
       return d;

@@ -1,12 +1,15 @@
 /**
  * The other mails a run answers: follow-ups coalesced into it at its claim (store/task-merges.ts),
  * read back and parsed like the task's own mail. Their text goes into the prompt as one block per
- * mail, their attachments into /inbox, and the reply threads to the newest of them.
+ * mail, their attachments into /inbox, and the reply threads to the newest of them. Each one's
+ * request text is recorded under its own task id (task_requests) as it is read.
  */
 import { senderLine } from '../email/from-address.ts';
 import type { Db } from '../store/database.ts';
 import { mergedInto } from '../store/task-merges.ts';
 import { getTaskRawMessage, type TaskRow } from '../store/task-queries.ts';
+import { saveTaskRequest } from '../store/task-content.ts';
+import { requestTexts } from '../email/parse.ts';
 import { readTaskMail, type InboundMail } from '../reply/inbound-mail.ts';
 
 export interface HandledMail {
@@ -35,6 +38,8 @@ export async function readCoalescedMails(db: Db, task: TaskRow, resumedFromPause
     const raw = getTaskRawMessage(db, m.id);
     // Retention may have emptied an old mail; what is left of the others still runs.
     if (!mail || !raw) continue;
+    // Each coalesced mail's request under its own task id, where the dashboard's thread shows it.
+    saveTaskRequest(db, m.id, requestTexts(mail.parsed));
     mails.push({ taskId: m.id, sender: mail.inbound.sender, senderLine: senderLine(mail.parsed.from, mail.inbound.sender), receivedAt: m.createdAt, bodyText: mail.parsed.bodyText, raw, inbound: mail.inbound });
   }
   return mails;

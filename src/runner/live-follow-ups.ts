@@ -17,6 +17,8 @@ import type { ConversationStore } from '../conversation/index.ts';
 import type { Db } from '../store/database.ts';
 import { mergeLive } from '../store/task-merges.ts';
 import { getTaskRawMessage } from '../store/task-queries.ts';
+import { saveTaskRequest } from '../store/task-content.ts';
+import { requestTexts } from '../email/parse.ts';
 import { readTaskMail } from '../reply/inbound-mail.ts';
 import type { AgentEvent, AgentInputHandle } from '../sandbox/execution-backend.ts';
 import { saveAttachments } from './attachments.ts';
@@ -107,10 +109,20 @@ export class LiveFollowUps {
       this.d.log.error({ followUp: followUpId }, 'the agent input closed between the merge and the write; the follow-up is merged but unanswered');
     }
     this.#written.push(taken);
+    this.#recordRequest(followUpId, requestTexts(mail.parsed));
     await this.d.files.keepMailFiles(followUpId, saved);
     this.d.log.info({ followUp: followUpId }, 'follow-up delivered live into the running session');
     this.d.onTaskChanged(followUpId);
     return true;
+  }
+
+  /** The follow-up's request, for the dashboard; the mail is delivered already, so a failure here is only logged. */
+  #recordRequest(followUpId: number, request: { text: string; original: string }): void {
+    try {
+      saveTaskRequest(this.d.db, followUpId, request);
+    } catch (err) {
+      this.d.log.warn({ followUp: followUpId, err: (err as Error).message }, 'could not record the text of a live follow-up; the dashboard fills it in from the stored mail');
+    }
   }
 
   /** How many follow-ups were taken live. */

@@ -20,6 +20,8 @@ import { GitMirror } from '../git/index.ts';
 import { stripReplyPrefixes } from '../email/threading.ts';
 import type { ComposeBody, ReplyAttachment } from '../reply/compose.ts';
 import { readTaskMail, type TaskMail } from '../reply/inbound-mail.ts';
+import { requestTexts } from '../email/parse.ts';
+import { saveTaskRequest } from '../store/task-content.ts';
 import { queueReply } from '../reply/queue-reply.ts';
 import { TaskEventRecorder } from './event-recorder.ts';
 import { taskStore } from './task-store.ts';
@@ -51,7 +53,11 @@ export async function runStages(ctx: TaskContext, enter: (stage: TaskStage) => v
     enter('trigger');
     const trigger = await triggerStage(ctx, inputs, conversation, image);
     if (!trigger.run) return { taskId: ctx.task.id, status: trigger.status };
-    if (trigger.bodyText !== null) run = { ...ctx, bodyText: trigger.bodyText };
+    if (trigger.bodyText !== null) {
+      run = { ...ctx, bodyText: trigger.bodyText };
+      // The agent reads the command's output, not the schedule's prompt: the request shows what it read.
+      ctx.store.saveRequestText(trigger.bodyText);
+    }
   }
   enter('agent');
   const outcome = await agentStage(run, inputs, conversation, image);
@@ -65,6 +71,8 @@ export async function runTask(input: RunTaskInput, env: RunnerEnvironment, log: 
   try {
     const taskMail = await readTaskMail(env.db, taskId);
     if (!taskMail) throw new AirutError('TASK_NOT_FOUND', `task ${taskId} or its message is missing from the database`);
+    // What the agent is asked, for the dashboard; a re-run writes the same row again.
+    saveTaskRequest(env.db, taskId, requestTexts(taskMail.parsed));
     const coalesced = await readCoalescedMails(env.db, taskMail.task, input.resumedFromPause);
     const ctx = taskContext(input, env, log, control, taskMail, coalesced);
     if (ctx.live instanceof LiveFollowUps) {

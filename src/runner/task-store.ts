@@ -12,6 +12,7 @@ import { lastConversationResult } from '../store/task-events.ts';
 import { recordRepoImage } from '../store/repo-images.ts';
 import { insertNetworkRequests, listTaskPushes, type TaskPush } from '../store/network-log.ts';
 import { recordTaskStage } from '../store/task-stages.ts';
+import { getTaskRequest, saveTaskRequest } from '../store/task-content.ts';
 import { finishedSpend, recordTaskBudget, type SpendSummary } from '../store/spend.ts';
 import type { NetworkLogEntry } from '../proxy/conversation-proxy.ts';
 import { AirutError } from '../errors.ts';
@@ -35,6 +36,8 @@ export interface TaskStore {
   /** The git pushes the upstreams accepted during this task (from its network log), for the reply. */
   taskPushes(): TaskPush[];
   recordStage(stage: string, at: number): void;
+  /** Replaces the request text the task recorded (a scheduled run's prompt is its trigger_command's output); the original stays. */
+  saveRequestText(text: string): void;
   /** Records the budget the run is given (`tasks.budget_usd`), null for none. */
   setBudget(budgetUsd: number | null): void;
   /** What `sender` has spent in this repository on finished tasks (24 h and this month), for the reply footer. */
@@ -70,6 +73,7 @@ export function taskStore(db: Db, ids: TaskIds): TaskStore {
     storeNetworkRows: (rows) => insertNetworkRequests(db, { repoId, conversationId, taskId }, rows),
     taskPushes: () => listTaskPushes(db, taskId),
     recordStage: (stage, at) => recordTaskStage(db, taskId, ids.attempt, stage, at),
+    saveRequestText: (text) => saveTaskRequest(db, taskId, { text, original: getTaskRequest(db, taskId)?.original ?? '' }),
     setBudget: (budgetUsd) => recordTaskBudget(db, taskId, budgetUsd),
     senderSpend: (sender, now) => finishedSpend(db, repoId, sender, now),
   };

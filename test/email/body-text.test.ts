@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BODY_CUT_NOTE, MAX_BODY_CHARS, MAX_HTML_ELEMENTS, extractBodyText, htmlBodyToText, plainBodyToText } from '../../src/email/body-text.ts';
+import { BODY_CUT_NOTE, MAX_BODY_CHARS, MAX_HTML_ELEMENTS, extractBodyText, htmlBodyToText, originalBodyText, plainBodyToText } from '../../src/email/body-text.ts';
 import { tableToText } from '../../src/email/html-table.ts';
 
 describe('HTML bodies', () => {
@@ -167,5 +167,35 @@ describe('bounds on the body that is read (issue 13, item 14)', () => {
     const tall = { text: Array.from({ length: 2000 }, () => 'y').join('\n') };
     const out = tableToText([[...wide, tall]], 100_000);
     assert.ok(out.length <= 100_000 + 10_000, String(out.length));
+  });
+});
+
+describe('the original body (quotes kept)', () => {
+  it('is the plain-text part as written: quotes, attribution and signature kept, line ends normalised', () => {
+    const text = 'Yes, ship it.\r\n\r\nOn Mon, May 6, 2024 at 10:00 AM Airut wrote:\r\n> I fixed the build.\r\n\r\n-- \r\nAlice\r\n';
+    assert.equal(originalBodyText({ html: '<p>Yes</p>', text }), 'Yes, ship it.\n\nOn Mon, May 6, 2024 at 10:00 AM Airut wrote:\n> I fixed the build.\n\n-- \nAlice');
+    assert.doesNotMatch(extractBodyText({ html: null, text }), /I fixed the build/);
+  });
+
+  it('is the HTML converted to text, quoted history included, for an HTML-only mail', () => {
+    const html =
+      '<div dir="ltr">Thanks!</div><div class="gmail_quote"><div class="gmail_attr">On Mon, May 6, 2024 Airut wrote:<br></div>' +
+      '<blockquote class="gmail_quote">I fixed the build.</blockquote></div><div id="appendonsend"></div><div>From: old</div>';
+    const original = originalBodyText({ html, text: null });
+    assert.match(original, /^Thanks!\nOn Mon, May 6, 2024 Airut wrote:\n+> I fixed the build\.\n+From: old$/);
+    assert.equal(extractBodyText({ html, text: null }), 'Thanks!');
+    assert.equal(originalBodyText({ html, text: ' \n' }), original, 'an empty text part beside the HTML counts as none');
+  });
+
+  it('is bounded like the stripped text, the cut marked', () => {
+    const out = originalBodyText({ html: null, text: `> ${'x'.repeat(MAX_BODY_CHARS)}` });
+    assert.ok(out.endsWith(`\n\n${BODY_CUT_NOTE}`));
+    assert.ok(out.length <= MAX_BODY_CHARS + BODY_CUT_NOTE.length + 2);
+    const tags = originalBodyText({ html: '<b>a</b>'.repeat(MAX_HTML_ELEMENTS + 10), text: null });
+    assert.ok(tags.endsWith(BODY_CUT_NOTE));
+  });
+
+  it('is empty for a mail without a body', () => {
+    assert.equal(originalBodyText({ html: null, text: null }), '');
   });
 });

@@ -66,7 +66,7 @@ describe('the listener outline agrees with the runner parse', () => {
   for (const [name, raw] of allMessages()) {
     it(name, async () => {
       const outline = await outlineMessage(raw);
-      const { bodyText: _body, hasHtml: _html, problems, ...full } = await parseMessage(raw);
+      const { bodyText: _body, originalText: _original, hasHtml: _html, problems, ...full } = await parseMessage(raw);
       const { problems: outlineProblems, ...rest } = outline;
       assert.deepEqual(rest, full);
       assert.equal(mimeProblem(outlineProblems), mimeProblem(problems), `outline problems ${JSON.stringify(outlineProblems)} vs ${JSON.stringify(problems)}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseHeaderSection, readHeaderLines } from '../../src/email/headers.ts';
-import { parseMessage } from '../../src/email/parse.ts';
+import { parseMessage, requestTexts } from '../../src/email/parse.ts';
 import { screenMessage } from '../../src/email/screen.ts';
 import { garbageMessages, rawMessage } from './fixtures/messages.ts';
 
@@ -142,5 +142,23 @@ describe('raw header section', () => {
       { name: 'Y', value: '2' },
       { name: 'X', value: '3' },
     ]);
+  });
+});
+
+describe('parseMessage: the request texts', () => {
+  it('gives the stripped text the agent reads and the whole text body, from one parse', async () => {
+    const raw = Buffer.from(
+      'From: alice@example.com\r\nSubject: Re: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' +
+        'Please add tests.\r\n\r\nOn Mon, May 6, 2024 Airut wrote:\r\n> I fixed the build.\r\n',
+    );
+    const parsed = await parseMessage(raw);
+    assert.equal(parsed.bodyText, 'Please add tests.');
+    assert.equal(parsed.originalText, 'Please add tests.\n\nOn Mon, May 6, 2024 Airut wrote:\n> I fixed the build.');
+    assert.deepEqual(requestTexts(parsed), { text: parsed.bodyText, original: parsed.originalText });
+  });
+
+  it('gives both empty for a mail that cannot be parsed into a body', async () => {
+    const parsed = await parseMessage(Buffer.alloc(0));
+    assert.deepEqual(requestTexts(parsed), { text: '', original: '' });
   });
 });

@@ -194,3 +194,24 @@ test('queueReply is the only code in src/ that inserts mail into the outbox', ()
     .filter((f) => /\benqueueMail\b|INSERT\s+INTO\s+outgoing_mail/i.test(fs.readFileSync(path.join(root, f), 'utf8')));
   assert.deepEqual(offenders, []);
 });
+
+test('every queued mail keeps its body as written: a reply its markdown with the footer, an error its text, an ack and a notice theirs', async () => {
+  const { db, repo } = setup();
+  const taskId = recordTask(db);
+  const queued = () => ({ queue: true as const, taskId, value: undefined });
+  const to = { inReplyTo: inbound, conversationId: 'deadbeef' };
+  const markdown = '**Done.**\n\n```sh\nnpm test\n```\n\n<script>alert(1)</script>';
+  await queueReply(db, repo, { ...to, body: { kind: 'ack', dashboardUrl: 'https://airut.example/c' } }, queued);
+  await queueReply(db, repo, { ...to, body: { kind: 'reply', markdown, usage: { costUsd: 0.5, turns: 3 } } }, queued);
+  await queueReply(db, repo, { ...to, body: { kind: 'error', message: 'Claude Code did not finish the task: boom\nsecond line' } }, queued);
+  await queueReply(db, repo, { ...to, body: { kind: 'notice', markdown: 'This task was **stopped**.' }, attachments: [{ filename: 'a.txt', content: 'a' }] }, queued);
+  const rows = listMailForTask(db, taskId);
+  assert.deepEqual(rows.map((r) => r.kind), ['ack', 'reply', 'error', 'notice']);
+  assert.match(rows[0]!.bodyMarkdown!, /^Working on it — conversation deadbeef[^]*Progress: https:\/\/airut\.example\/c$/);
+  assert.equal(rows[1]!.bodyMarkdown, `${markdown}\n\n— Cost $0.5000 · 3 turns`);
+  assert.equal(rows[2]!.bodyMarkdown, 'Claude Code did not finish the task: boom\nsecond line');
+  assert.equal(rows[3]!.bodyMarkdown, 'This task was **stopped**.', 'also for a mail spooled with attachments');
+  // It is the text/plain part as sent, not a second rendering of it.
+  const sent = await simpleParser(getMail(db, rows[1]!.id)!.raw);
+  assert.equal(sent.text?.trimEnd(), rows[1]!.bodyMarkdown);
+});

@@ -9,6 +9,7 @@ import { openDatabase, type Db } from '../../src/store/database.ts';
 import { acceptMail } from '../../src/store/accept.ts';
 import { claimNextTask } from '../../src/store/task-queue.ts';
 import { getTask } from '../../src/store/task-queries.ts';
+import { getTaskRequest } from '../../src/store/task-content.ts';
 import { ConversationStore } from '../../src/conversation/index.ts';
 import { LiveFollowUps } from '../../src/runner/live-follow-ups.ts';
 import { taskFiles } from '../../src/runner/kept-files.ts';
@@ -53,6 +54,7 @@ test('a follow-up offered while the input is open: attachments saved, merged liv
   const kept = listTaskFiles(s.db, f);
   assert.deepEqual(kept.map((k) => [k.direction, k.name, k.size]), [['in', 'egret.txt', 5]], 'kept for the dashboard under the follow-up');
   assert.equal(fs.readFileSync(path.join(s.conversations.storageDir, kept[0]!.path!), 'utf8'), 'white');
+  assert.deepEqual(getTaskRequest(s.db, f), { text: 'also check egrets', original: 'also check egrets' }, 'its request, under its own task id');
   assert.equal(await s.live.offer(f), false, 'a mail is taken once');
 });
 
@@ -66,6 +68,7 @@ test('declined, and left queued, when no run is attached or its input has closed
   s.input.close();
   assert.equal(await s.live.offer(f), false, 'input closed');
   for (const id of [f, empty]) assert.equal(getTask(s.db, id)!.status, 'queued');
+  for (const id of [f, empty]) assert.equal(getTaskRequest(s.db, id), null, 'a declined mail is recorded by the run that takes it');
   assert.deepEqual(s.sent, []);
 });
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tempDatabase } from '../harness/queued-task.ts';
-import { addTaskFile, getTaskFile, getTaskRequest, getTaskRequests, listConversationFiles, listTaskFiles, saveTaskRequest } from '../../src/store/task-content.ts';
+import { addTaskFile, fillTaskRequest, getTaskFile, getTaskRequest, getTaskRequests, listConversationFiles, listTaskFiles, saveTaskRequest, tasksMissingRequest } from '../../src/store/task-content.ts';
 import { enqueue } from './enqueue.ts';
 
 function db() {
@@ -43,4 +43,25 @@ test('task files are listed per task and per conversation, and looked up only un
   const byTask = listConversationFiles(d, 'r1', 'abcd1234');
   assert.deepEqual([...byTask.keys()], [a, b]);
   assert.equal(byTask.get(b)![0]!.note, 'over the cap');
+});
+
+test('a request filled in from the stored mail never replaces the one the runner recorded', () => {
+  const d = db();
+  const a = enqueue(d, 'r1');
+  const b = enqueue(d, 'r1');
+  saveTaskRequest(d, a, { text: 'what the agent read', original: 'o' });
+  assert.deepEqual(fillTaskRequest(d, a, { text: 'parsed later', original: 'p' }), { text: 'what the agent read', original: 'o' });
+  assert.deepEqual(fillTaskRequest(d, b, { text: 'parsed', original: 'p' }), { text: 'parsed', original: 'p' });
+  assert.deepEqual(getTaskRequest(d, b), { text: 'parsed', original: 'p' });
+});
+
+test('the tasks whose request can be filled in: no row yet, mail stored whole and not emptied, in the order asked', () => {
+  const d = db();
+  const [a, b, c, e] = [enqueue(d, 'r1'), enqueue(d, 'r1'), enqueue(d, 'r1'), enqueue(d, 'r1')];
+  saveTaskRequest(d, b, { text: 't', original: 't' });
+  d.prepare(`UPDATE messages SET raw = x'' WHERE id = (SELECT message_row FROM tasks WHERE id = ?)`).run(c);
+  d.prepare(`UPDATE messages SET stored = 'headers' WHERE id = (SELECT message_row FROM tasks WHERE id = ?)`).run(e);
+  assert.deepEqual(tasksMissingRequest(d, [e, c, b, a]).map((s) => s.taskId), [a]);
+  assert.ok(tasksMissingRequest(d, [a])[0]!.size > 0);
+  assert.deepEqual(tasksMissingRequest(d, []), []);
 });

@@ -177,6 +177,10 @@ export class FakeStore implements TaskStore {
   recordStage(stage: string, at: number): void {
     this.stages.push({ stage, at });
   }
+  requestTexts: string[] = [];
+  saveRequestText(text: string): void {
+    this.requestTexts.push(text);
+  }
   setBudget(budgetUsd: number | null): void {
     this.budgets.push(budgetUsd);
   }

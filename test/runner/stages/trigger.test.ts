@@ -68,6 +68,8 @@ test('trigger_command exits 0: the agent runs with its output as the prompt, the
   assert.match(prompt, /FAIL test\/a\.test\.ts/);
   assert.match(prompt, /\[output cut: 1234 more bytes beyond output_limit \(20 bytes\) were dropped\]/);
   assert.deepEqual(ctx.replies.map((r) => r.body.kind), ['reply']);
+  assert.equal(ctx.store.requestTexts.length, 1, 'the request shows what the agent read');
+  assert.match(ctx.store.requestTexts[0]!, /FAIL test\/a\.test\.ts/);
 });
 
 test('trigger_command over its timeout: no agent run, no mail, the task ends timeout with the error output', async () => {
