@@ -60,7 +60,8 @@ export function outgoingMail(m: OutgoingMailSummary, files: readonly TaskFile[])
   const body =
     m.bodyMarkdown === null
       ? h`<p class="muted">The body of this mail was not kept (written before the dashboard kept replies).</p>`
-      : markdownBlock(m.bodyMarkdown, MAX_TEXT, 'reply-text');
+      : // A reply's and a notice's body is markdown; an ack's and an error's is our plain text (compose.ts), whose line breaks are meant.
+        markdownBlock(m.bodyMarkdown, MAX_TEXT, 'reply-text', m.kind === 'reply' || m.kind === 'notice' ? 'dashboard' : 'request');
   return h`<article class="mail mail-out mail-${m.kind}" data-role="mail-out" data-mail-id="${m.id}">
 <div class="mail-head"><span class="mail-kind">${m.kind === 'error' ? 'error reply' : 'reply'}</span> to <span class="recipient">${m.recipient}</span> ${timeTag(m.sentAt ?? m.createdAt)} ${statusBadge(m.status)}</div>
 ${body}
