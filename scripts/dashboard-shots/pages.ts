@@ -21,6 +21,8 @@ export const DASHBOARD_PAGES: readonly DashboardPage[] = [
   { name: 'task', path: (s) => `/tasks/${s.taskId}`, signedIn: true },
   { name: 'running-task', path: (s) => `/tasks/${s.runningId}`, signedIn: true },
   { name: 'conversation', path: (s) => `/conversations/${s.conversation.repoId}/${s.conversation.id}`, signedIn: true },
+  { name: 'search', path: () => '/?q=failover', signedIn: true },
+  { name: 'overview', path: () => '/overview', signedIn: true },
   { name: 'repos', path: () => '/repos', signedIn: true },
   { name: 'login', path: () => '/login', signedIn: false },
 ];

@@ -14,6 +14,7 @@ import { appendTaskEvent } from '../../src/store/task-events.ts';
 import { getTask } from '../../src/store/task-queries.ts';
 import { setTaskNetworkSandbox } from '../../src/store/task-queue.ts';
 import { recordTaskStage } from '../../src/store/task-stages.ts';
+import { addTaskFile, saveTaskRequest } from '../../src/store/task-content.ts';
 import { insertTask, netEntry } from '../../test/dashboard/helpers.ts';
 
 export const DEMO_REPOS = ['web-app', 'api-server'] as const;
@@ -28,6 +29,7 @@ export interface DemoSeed {
 }
 
 const MIN = 60_000;
+const DAY = 24 * 60 * MIN;
 const LONG_SENDER = 'maximilian.alexander.featherstonehaugh-worthington@engineering.example-corporation.co.uk';
 const LONG_TOKEN = 'sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08c4ca4238a0b923820dcc509a6f75849b';
 const LONG_SUBJECT =
@@ -66,16 +68,55 @@ function seedReply(db: Db, taskId: number, subject: string, at: number): void {
   markSent(db, id, at + 2_000);
 }
 
+/** The first mail's text (with a list and code, as people write), its attachment and the reply's files. */
+function seedRequestAndFiles(db: Db, taskId: number): void {
+  saveTaskRequest(db, taskId, {
+    text: 'Hi,\nplease upgrade `pg` to the new major version and make sure the pool survives a failover:\n\n- reconnect with backoff\n- keep in-flight queries failing fast\n\nThe logs from the last incident are attached.\nThanks, Max',
+    original: 'Hi,\nplease upgrade `pg` to the new major version and make sure the pool survives a failover.\n\n-- \nMax, Platform team',
+  });
+  const kept = (direction: 'in' | 'out', name: string, size: number, contentType: string): void =>
+    void addTaskFile(db, { taskId, direction, name, size, contentType, path: `conversations/${DEMO_CONVERSATION.id}/task-files/${taskId}/${'0'.repeat(31)}${direction === 'in' ? 1 : 2}`, sha256: null, note: null });
+  kept('in', 'incident-2026-11-28.log', 184_320, 'text/plain');
+  kept('out', 'failover-test.patch', 6_144, 'text/plain');
+  addTaskFile(db, { taskId, direction: 'out', name: 'heap-snapshot.heapsnapshot', size: 412_000_000, contentType: 'application/octet-stream', path: null, sha256: null, note: 'over task_output.max_kept_file_bytes_per_task' });
+}
+
+/** Four weeks of finished tasks over both repositories, for the Overview's charts. */
+function seedHistory(db: Db, now: number): void {
+  const outcomes = ['completed', 'completed', 'completed', 'failed', 'completed', 'rejected', 'timeout', 'completed', 'cancelled'] as const;
+  const reasons = ['unauthorized', 'dmarc_fail', 'unauthorized', 'loop'];
+  for (let day = 28; day >= 1; day--) {
+    const perDay = 2 + ((day * 7) % 5);
+    for (let i = 0; i < perDay; i++) {
+      const status = outcomes[(day + i) % outcomes.length]!;
+      const createdAt = now - day * DAY + i * 37 * MIN;
+      const repoId = DEMO_REPOS[(day + i) % 2]!;
+      if (status === 'rejected') {
+        insertTask(db, { repoId, status, sender: 'mallory@evil.example', subject: 'Run this', reason: reasons[(day + i) % reasons.length]!, createdAt });
+        continue;
+      }
+      const wait = (5 + ((day * 13 + i * 7) % 40)) * 1000;
+      const run = (60 + ((day * 31 + i * 17) % 600)) * 1000;
+      insertTask(db, { repoId, status, sender: 'carol@example.com', subject: `Routine task ${day}.${i}`, model: 'claude-sonnet-4-5', costUsd: 0.05 + ((day + i) % 7) * 0.11, createdAt, startedAt: createdAt + wait, finishedAt: createdAt + wait + run });
+    }
+  }
+}
+
 /** The conversation: a finished first task, a follow-up now running, requests through the proxy. */
 function seedConversation(db: Db, now: number): DemoSeed {
   const { repoId, id: conversationId } = DEMO_CONVERSATION;
   upsertConversation(db, repoId, conversationId, { subject: LONG_SUBJECT.replace(/^Re: \[ID:\w+\] /, ''), sender: LONG_SENDER, model: 'claude-opus-4-1' }, now - 30 * MIN);
   const taskId = insertTask(db, { repoId, status: 'completed', sender: LONG_SENDER, subject: LONG_SUBJECT.replace(/^Re: /, ''), conversationId, model: 'claude-opus-4-1', costUsd: 0.6123, createdAt: now - 30 * MIN, startedAt: now - 29 * MIN, finishedAt: now - 20 * MIN });
   setTaskNetworkSandbox(db, taskId, true);
+  seedRequestAndFiles(db, taskId);
   seedTimeline(db, taskId, now - 29 * MIN);
   seedReply(db, taskId, LONG_SUBJECT, now - 20 * MIN);
   const runningId = insertTask(db, { repoId, status: 'running', sender: LONG_SENDER, subject: LONG_SUBJECT, conversationId, model: 'claude-opus-4-1', createdAt: now - 5 * MIN, startedAt: now - 4 * MIN });
   setTaskNetworkSandbox(db, runningId, true);
+  saveTaskRequest(db, runningId, {
+    text: 'Thanks! One more thing: the pool should log each failover once, not once per connection.',
+    original: 'Thanks! One more thing: the pool should log each failover once, not once per connection.\n\nOn Tue, the agent wrote:\n> Done: **pg 8.13**, with a failover test.',
+  });
   recordTaskStage(db, runningId, getTask(db, runningId)!.attempts, 'agent', now - 3 * MIN);
   appendTaskEvent(db, runningId, 'assistant_text', { type: 'assistant_text', text: 'Looking at the failover path again.' }, now - 3 * MIN);
   insertNetworkRequests(db, { repoId, conversationId, taskId }, [
@@ -91,6 +132,7 @@ function seedConversation(db: Db, now: number): DemoSeed {
 export function seedDashboard(db: Db, now: number = Date.now()): DemoSeed {
   saveListenerStatus(db, 'web-app', { state: 'idle', detail: 'IDLE on INBOX', lastError: null, nextRetryAt: null }, now - 2 * MIN);
   saveListenerStatus(db, 'api-server', { state: 'backoff', detail: 'reconnecting in 8 s', lastError: 'connection reset by imap.example-corporation.co.uk:993 (ECONNRESET)', nextRetryAt: now + 8_000 }, now - MIN);
+  seedHistory(db, now);
   seedTaskList(db, now);
   return seedConversation(db, now);
 }
