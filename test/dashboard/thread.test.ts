@@ -94,6 +94,8 @@ describe('the conversation thread and the request and reply (routes)', () => {
 
   it('says so when a request or a reply is missing, or a reply body was not kept', async () => {
     const bare = insertTask(db, { repoId: 'alpha', status: 'running', subject: 'RE: AW: ', startedAt: Date.now() });
+    // Only the header section stored (as for a rejected mail): no text to fill in from the raw message.
+    db.prepare(`UPDATE messages SET stored = 'headers' WHERE id = (SELECT message_row FROM tasks WHERE id = ?)`).run(bare);
     const { html } = await get(`/tasks/${bare}`);
     assert.match(html, /data-role="request-missing">The text of this mail was not recorded\./);
     assert.match(html, /data-role="reply-missing">No reply yet\./);
