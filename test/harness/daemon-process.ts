@@ -4,11 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import Database from 'better-sqlite3';
+import { exitTempDir } from './temp-dirs.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -46,7 +46,7 @@ export interface TestConfig {
 
 /** Writes a config file whose passwords come from `!env` variables, as an operator's would. */
 export function writeTestConfig(o: TestConfigOptions): TestConfig {
-  const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'airut-daemon-'));
+  const dir = o.dir ?? exitTempDir('airut-daemon-');
   const env: Record<string, string> = {};
   const repos: Record<string, unknown> = {};
   for (const r of o.repos) {

@@ -4,7 +4,6 @@
  * directory. Tests override the parts they exercise.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { ConversationStore } from '../../../src/conversation/index.ts';
@@ -29,6 +28,7 @@ import type { ApiRetryEvent, RepoMirror, TaskContext, TaskEvents } from '../../.
 import type { TaskStore } from '../../../src/runner/task-store.ts';
 import type { TaskFiles } from '../../../src/runner/kept-files.ts';
 import { testRepoServerConfig } from '../../harness/repo-server-config.ts';
+import { exitTempDir } from '../../harness/temp-dirs.ts';
 
 export const ALLOWLIST = 'domains:\n  - api.anthropic.com\n';
 export const REPO_YAML = 'default_model: sonnet\ntimeout: 90\n';
@@ -246,7 +246,7 @@ export function taskRow(overrides: Partial<TaskRow> = {}): TaskRow {
 }
 
 export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskContext {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-stage-'));
+  const dir = exitTempDir('airut-stage-');
   // The mirror makes the repo's storage directory in a real run; the image build lock lives there.
   const repo = testRepoServerConfig('api', { storageDir: path.join(dir, 'storage') });
   fs.mkdirSync(repo.storageDir);
