@@ -1,15 +1,14 @@
 /** A queued task of repository `api` from one accepted mail, for store tests on a real database. */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { openDatabase, type Db } from '../../src/store/database.ts';
 import { acceptMail } from '../../src/store/accept.ts';
+import { exitTempDir } from './temp-dirs.ts';
 
 let n = 0;
 
 /** A migrated database in a new temporary directory (a real file: WAL, as the daemon runs it). */
 export function tempDatabase(prefix: string): Db {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `airut-${prefix}-`));
+  const dir = exitTempDir(`airut-${prefix}-`);
   return openDatabase(path.join(dir, 'airut.db'), { migrate: true });
 }
 

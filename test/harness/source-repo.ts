@@ -5,10 +5,10 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildTestImageContext } from './test-image.ts';
+import { exitTempDir } from './temp-dirs.ts';
 
 const run = promisify(execFile);
 
@@ -36,7 +36,7 @@ export const CLI_CONTAINER_ENV = `container_env:
 `;
 
 export async function createSourceRepo(airutYaml: string, extraFiles: Record<string, string> = {}): Promise<SourceRepo> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'airut-source-'));
+  const dir = exitTempDir('airut-source-');
   await git(dir, 'init', '-q', '-b', 'main');
   await buildTestImageContext(path.join(dir, '.airut', 'container'));
   const repo: SourceRepo = {
