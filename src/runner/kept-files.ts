@@ -3,7 +3,7 @@
  * handles, under the id of the task whose mail carried them (a coalesced or live follow-up's under
  * its own), and the outbox files its reply actually attached, under the task that replied.
  */
-import { hasTaskFiles } from '../store/kept-files.ts';
+import { hasTaskFiles } from '../store/task-content.ts';
 import { typeForName } from '../task-files/content-type.ts';
 import { keepTaskFile, type KeepTarget } from '../task-files/keep.ts';
 import type { SavedAttachment } from './attachments.ts';

@@ -16,7 +16,7 @@
  * a new conversation) and never handed out again (see conversations.ts, which the queue asks when it claims).
  */
 import { writeTransaction, type Db } from './database.ts';
-import { forgetConversationFiles } from './kept-files.ts';
+import { forgetConversationFiles } from './task-content.ts';
 
 export interface IdleConversation {
   readonly repoId: string;

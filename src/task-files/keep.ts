@@ -13,8 +13,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
-import { keptFileBytes } from '../store/kept-files.ts';
-import { addTaskFile, type TaskFileDirection } from '../store/task-content.ts';
+import { addTaskFile, keptFileBytes, type TaskFileDirection } from '../store/task-content.ts';
 import { newKeptPath } from './kept-path.ts';
 
 /** The note of a file the task's cap left out; the dashboard shows it as "not kept: …". */

@@ -23,7 +23,7 @@ import { getRejectedMailDay } from '../../src/store/rejected-mail.ts';
 import { testRuntime } from '../harness/podman-env.ts';
 import { keepTaskFile } from '../../src/task-files/keep.ts';
 import { listTaskFiles } from '../../src/store/task-content.ts';
-import { DELETED_WITH_CONVERSATION } from '../../src/store/kept-files.ts';
+import { DELETED_WITH_CONVERSATION } from '../../src/store/task-content.ts';
 
 const DAY = 86_400_000;
 const silent = pino({ level: 'silent' });
