@@ -20,6 +20,7 @@ import { OutgoingMailSender } from '../reply/outbox-sender.ts';
 import { prepareSandbox } from '../sandbox/prepare-sandbox.ts';
 import type { SandboxGlobals } from '../sandbox/task-network.ts';
 import { createExecutionBackend, executionSettings } from '../sandbox/backend-factory.ts';
+import { PodGateway } from '../sandbox/kubernetes/pod-gateway.ts';
 import { startDashboard, type RunningDashboard } from '../dashboard/server.ts';
 import { getTask } from '../store/task-queries.ts';
 import { ConversationSweeper } from '../gc/conversation-sweeper.ts';
@@ -53,6 +54,8 @@ export class Daemon {
   private supervisor: Supervisor | null = null;
   private dispatcher: Dispatcher | null = null;
   private sender: OutgoingMailSender | null = null;
+  /** The Kubernetes backend's way in for pods (state bundles, the proxy); null with the container backend. */
+  private gateway: PodGateway | null = null;
   private dashboard: RunningDashboard | null = null;
   private sweeper: ConversationSweeper | null = null;
   private scheduler: Scheduler | null = null;
@@ -103,6 +106,8 @@ export class Daemon {
       if (this.stopRequested()) return;
       const sandbox = await this.prepareNetworkSandbox();
       if (this.stopRequested()) return;
+      await this.startPodGateway(sandbox);
+      if (this.stopRequested()) return;
       this.startStorageProbe();
       const sender = this.startSender(db);
       const dispatcher = this.startDispatcher(db, sender, sandbox);
@@ -140,6 +145,24 @@ export class Daemon {
     const sandbox = await prepareSandbox(this.config);
     if (sandbox.leftovers) this.log.warn({ count: sandbox.leftovers }, 'removed network sandbox directories left by a previous process');
     return sandbox.globals;
+  }
+
+  /**
+   * Pods reach the daemon only through this port: their state bundle, and their task's proxy.
+   * It runs in the main thread because the port is one for all runner threads; it finds each
+   * task's proxy by the unix socket that task's runner opened in the sandbox state dir.
+   */
+  private async startPodGateway(sandbox: SandboxGlobals): Promise<void> {
+    const kube = executionSettings(this.config.global).kubernetes;
+    if (!kube) return;
+    this.gateway = await PodGateway.start({
+      host: kube.gateway.listenHost,
+      port: kube.gateway.listenPort,
+      stateDir: sandbox.stateDir,
+      maxStateBytes: kube.maxStateBytes,
+      log: logger().child({ component: 'pod-gateway' }),
+    });
+    this.log.info({ host: kube.gateway.listenHost, port: this.gateway.port, advertised: kube.gateway.advertiseAddress }, 'pod gateway listening');
   }
 
   /** Disk and database health, checked now and then every STORAGE_PROBE_MS (never overlapping). */
@@ -391,6 +414,7 @@ export class Daemon {
       ['stop listeners', () => this.supervisor?.stop()],
       ['stop storage probe', () => this.probe?.stop()],
       ['stop running tasks', () => this.dispatcher?.stop(this.config.global.shutdownTimeoutSeconds * 1000)],
+      ['stop the pod gateway', () => this.gateway?.close()],
       ['flush replies', () => this.sender?.flush(FLUSH_ON_STOP_MS)],
       ['stop mail sender', () => this.sender?.stop()],
       ['stop dashboard', () => this.dashboard?.close()],

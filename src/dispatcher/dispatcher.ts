@@ -30,6 +30,15 @@ const SWEEP_MS = 30_000;
  * nothing: at most `max_concurrent` tasks are ever handed to the pool.
  */
 const POOL_CEILING = 64;
+/**
+ * With the Kubernetes backend a running task costs its runner thread little: it waits on the API
+ * server and the pod's log, and the agent's CPU and memory are the cluster's. One thread per task
+ * would make 200 remote tasks 200 isolates (~10 MiB each before any work), so remote tasks share
+ * threads, this many each; `max_concurrent` (up to 1000) is then reached with at most 63 threads.
+ * The capacity bench (scripts/bench/kube-capacity.ts) measures what a remote task costs.
+ */
+export const REMOTE_TASKS_PER_THREAD = 16;
+const REMOTE_POOL_CEILING = 1000;
 
 interface RunningTask {
   readonly claim: ClaimedTask;
@@ -89,9 +98,8 @@ export class Dispatcher {
       filename: (o.runnerEntry ?? RUNNER_ENTRY).href,
       // Runner-wide settings reach each thread once; a task carries only what is about it.
       workerData: settings,
-      maxThreads: Math.max(POOL_CEILING, this.backend.capacity),
+      ...poolShape(settings.execution.backend, this.backend.capacity),
       minThreads: 1,
-      concurrentTasksPerWorker: 1,
       // Tasks are long and asynchronous (a container run); idle threads need not spin.
       atomics: 'disabled',
       idleTimeout: 60_000,
@@ -328,4 +336,12 @@ export class Dispatcher {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** Threads and tasks per thread of the runner pool, by where the agents run. */
+export function poolShape(backend: 'container' | 'kubernetes', capacity: number): { maxThreads: number; concurrentTasksPerWorker: number } {
+  if (backend === 'kubernetes') {
+    return { maxThreads: Math.ceil(Math.max(REMOTE_POOL_CEILING, capacity) / REMOTE_TASKS_PER_THREAD), concurrentTasksPerWorker: REMOTE_TASKS_PER_THREAD };
+  }
+  return { maxThreads: Math.max(POOL_CEILING, capacity), concurrentTasksPerWorker: 1 };
 }
