@@ -8,7 +8,8 @@ import { isIP } from 'node:net';
 import type { ConfigProblem } from '../errors.ts';
 import { isHost } from './network.ts';
 import { childPath, isRecord } from './object-path.ts';
-import { parseCpuQuantity, parseMemoryQuantity, type QuantityResult } from './quantity.ts';
+import { DEFAULT_CONTAINER_LIMITS } from './defaults.ts';
+import { parseCpuQuantity, parseMemoryQuantity, podmanMemoryToQuantity, type QuantityResult } from './quantity.ts';
 
 /** What one host runs at once; a larger `max_concurrent` is for a cluster. */
 export const CONTAINER_MAX_CONCURRENT = 64;
@@ -73,11 +74,29 @@ export function checkKubernetesRules(data: Record<string, unknown>, problems: Co
   if (!isRecord(repos)) return;
   const top = isRecord(kube) ? kube.resources : undefined;
   for (const [id, repo] of Object.entries(repos)) {
-    if (!isRecord(repo) || !isRecord(repo.kubernetes)) continue;
+    if (!isRecord(repo) || (!isRecord(repo.kubernetes) && !isRecord(top))) continue;
     const where = childPath(childPath(childPath('repos', id), 'kubernetes'), 'resources');
-    checkResources(repo.kubernetes.resources, where, problems, top);
+    const own = isRecord(repo.kubernetes) ? repo.kubernetes.resources : undefined;
+    checkResources(own, where, problems, top, fallbackLimits(repo, data));
   }
 }
+
+/** Limits without a Kubernetes value are the repository's `resource_limits` (build-kubernetes.ts). */
+function fallbackLimits(repo: Record<string, unknown>, data: Record<string, unknown>): Fallback {
+  const pick = (key: string): unknown => {
+    const own = isRecord(repo.resource_limits) ? repo.resource_limits[key] : undefined;
+    return own !== undefined ? own : isRecord(data.resource_limits) ? data.resource_limits[key] : undefined;
+  };
+  const memory = str(pick('memory')) ?? DEFAULT_CONTAINER_LIMITS.memory;
+  const cpus = pick('cpus');
+  const memoryBytes = /^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$/.test(memory) ? parseMemoryQuantity(podmanMemoryToQuantity(memory)) : undefined;
+  return {
+    cpu: typeof cpus === 'number' ? cpus : cpus === undefined ? DEFAULT_CONTAINER_LIMITS.cpus : undefined,
+    memory: memoryBytes?.ok ? memoryBytes.value : undefined,
+  };
+}
+
+type Fallback = { readonly cpu: number | undefined; readonly memory: number | undefined };
 
 function checkSection(kube: Record<string, unknown>, problems: ConfigProblem[]): void {
   const namespace = str(kube.namespace);
@@ -152,7 +171,7 @@ function quantity(result: QuantityResult, where: string, problems: ConfigProblem
  * Each quantity valid, and each request at most its limit, once the repository's keys are laid
  * over the top level's (`top`): the API server would refuse the pod at the first task otherwise.
  */
-function checkResources(resources: unknown, where: string, problems: ConfigProblem[], top: unknown): void {
+function checkResources(resources: unknown, where: string, problems: ConfigProblem[], top: unknown, fallback?: Fallback): void {
   if (!isRecord(resources) && !isRecord(top)) return;
   const own = isRecord(resources) ? resources : {};
   const inherited = isRecord(top) ? top : {};
@@ -168,10 +187,25 @@ function checkResources(resources: unknown, where: string, problems: ConfigProbl
     };
     const request = read('requests');
     const limit = read('limits');
-    if (request.value !== undefined && limit.value !== undefined && request.value > limit.value && (request.mine || limit.mine)) {
+    if (request.value === undefined) continue;
+    if (limit.value !== undefined) {
+      if (request.value > limit.value && (request.mine || limit.mine)) {
+        problems.push({
+          path: childPath(childPath(where, 'requests'), kind),
+          message: `is more than limits.${kind}${limit.mine ? '' : ' (from kubernetes.resources)'}; a request may not exceed its limit`,
+        });
+      }
+      continue;
+    }
+    // No Kubernetes limit anywhere: the pod's limit will be the repository's resource_limits.
+    const inheritedLimit = fallback?.[kind];
+    if (inheritedLimit !== undefined && request.value > inheritedLimit) {
+      const podman = kind === 'cpu' ? 'cpus' : 'memory';
       problems.push({
         path: childPath(childPath(where, 'requests'), kind),
-        message: `is more than limits.${kind}${limit.mine ? '' : ' (from kubernetes.resources)'}; a request may not exceed its limit`,
+        message:
+          `${request.mine ? 'is' : '(from kubernetes.resources) is'} more than the limit this repository's pods get from resource_limits.${podman}; ` +
+          `set kubernetes.resources.limits.${kind} or raise resource_limits.${podman}`,
       });
     }
   }

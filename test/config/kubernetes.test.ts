@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { formatConfigSummary } from '../../src/config/summary.ts';
 import { AirutError } from '../../src/errors.ts';
 import { createExecutionBackend, executionSettings } from '../../src/sandbox/backend-factory.ts';
 import { messageAt, parse, problemsOf, setIn, toYaml, validConfig, type Tree } from './fixtures/configs.ts';
@@ -212,10 +213,41 @@ test('a request above its limit is refused, also when the limit comes from the t
   assert.equal(parse(toYaml(ok)).repos.api!.kubernetes.resources.requests!.cpu, '2');
 });
 
+test("a request above the limit a repository gets from resource_limits is refused, naming both ways out", () => {
+  const tree = kubeConfig({ resources: { requests: { memory: '3Gi' } } });
+  setIn(tree, ['repos', 'web', 'resource_limits'], { memory: '4g' });
+  const problems = problemsOf(toYaml(tree));
+  assert.equal(
+    messageAt(problems, 'repos.api.kubernetes.resources.requests.memory'),
+    "(from kubernetes.resources) is more than the limit this repository's pods get from resource_limits.memory; set kubernetes.resources.limits.memory or raise resource_limits.memory",
+  );
+  assert.equal(problems.length, 1, 'web has 4g, enough for 3Gi');
+
+  const cpu = kubeConfig();
+  setIn(cpu, ['repos', 'api', 'kubernetes'], { resources: { requests: { cpu: '1500m' } } });
+  assert.match(messageAt(problemsOf(toYaml(cpu)), 'repos.api.kubernetes.resources.requests.cpu'), /^is more than the limit this repository's pods get from resource_limits\.cpus/);
+  setIn(cpu, ['resource_limits'], { cpus: 2 });
+  assert.equal(parse(toYaml(cpu)).repos.api!.kubernetes.resources.limits!.cpu, '2');
+});
+
 test('run_as_user is a uid of 1 or more', () => {
   for (const bad of [0, -1, 1.5, 'root']) {
     const tree = kubeConfig();
     setIn(tree, ['repos', 'api', 'kubernetes'], { run_as_user: bad });
     assert.match(messageAt(problemsOf(toYaml(tree)), 'repos.api.kubernetes.run_as_user'), /must be an integer from 1/, String(bad));
   }
+});
+
+test('--check says where tasks run, and warns of a section that does nothing or a registry not checked', () => {
+  const quiet = formatConfigSummary(parse(toYaml(kubeConfig({ kubeconfig: '/etc/kube/config', context: 'prod' }))));
+  assert.match(quiet, /^kubernetes: namespace airut via \/etc\/kube\/config \(context prod\); images registry\.example\.com\/airut; gateway 0\.0\.0\.0:3129, pods reach 10\.0\.0\.5; builds with podman$/m);
+  assert.doesNotMatch(quiet, /warnings/);
+
+  const unused = kubeConfig();
+  unused.execution = { backend: 'container' };
+  const summary = formatConfigSummary(parse(toYaml(unused)));
+  assert.match(summary, /^containers: podman$/m);
+  assert.match(summary, /kubernetes: is set but unused, as execution\.backend is container/);
+
+  assert.match(formatConfigSummary(parse(toYaml(kubeConfig({ registry_tls_verify: false })))), /kubernetes\.registry_tls_verify: false: images are pushed to registry\.example\.com\/airut without checking its certificate/);
 });
