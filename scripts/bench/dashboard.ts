@@ -44,12 +44,13 @@ function config(dbPath: string): ServerConfig {
         },
         authorizedSenders: [], trustedAuthservId: 'mx', microsoftInternalFallback: false, imap: { pollIntervalSeconds: 60, useIdle: true, idleRefreshIntervalSeconds: 600, idleReconnectIntervalSeconds: 1740 },
         limits: DEFAULT_MAIL_LIMITS, model: null, effort: null, budget: DEFAULT_BUDGET, retries: DEFAULT_RETRIES, schedules: {},
-        network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {}, githubAppCredentials: {}, resourceLimits: DEFAULT_CONTAINER_LIMITS, capabilities: [], containerPath: '.airut/container',
+        network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {}, githubAppCredentials: {}, resourceLimits: DEFAULT_CONTAINER_LIMITS, capabilities: [], containerPath: '.airut/container', kubernetes: { resources: {}, runAsUser: null },
       },
     ]),
   );
   return {
     global: {
+      backend: 'container', kubernetes: null,
       maxConcurrent: 4, shutdownTimeoutSeconds: 10, conversationMaxAgeDays: 30, imageBuildTimeoutSeconds: 900, resilientStart: false, imageMaxAgeHours: 24,
       dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800 },
       containerCommand: 'podman', containerNetwork: 'default', network: { upstreamOverrides: {} }, databasePath: dbPath,

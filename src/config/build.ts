@@ -13,6 +13,7 @@ import { CLAUDE_BINARY_PACKAGE, DEFAULT_BUDGET, DEFAULT_RETRIES, DEFAULTS } from
 import { deepFreeze } from './freeze.ts';
 import { expandPath } from './fs-path.ts';
 import { buildCapabilities, buildContainerLimits, buildGithubAppCredentials, buildMaskedSecrets, buildSigningCredentials } from './build-repo-sandbox.ts';
+import { buildKubernetes, buildRepoKubernetes } from './build-kubernetes.ts';
 import { buildMailLogin, buildMailTls } from './mail-login.ts';
 import { defaultSecurityForPort } from './network.ts';
 import type { RawBudget, RawLimits, RawRepo, RawRetries, RawSchedule, RawServerConfig } from './raw.ts';
@@ -51,6 +52,8 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
     binaryPath = bundled;
   }
   return {
+    backend: execution.backend ?? DEFAULTS.executionBackend,
+    kubernetes: buildKubernetes(raw.kubernetes, configDir),
     maxConcurrent: execution.max_concurrent ?? DEFAULTS.maxConcurrent,
     shutdownTimeoutSeconds: execution.shutdown_timeout ?? DEFAULTS.shutdownTimeoutSeconds,
     conversationMaxAgeDays: execution.conversation_max_age_days ?? DEFAULTS.conversationMaxAgeDays,
@@ -196,6 +199,7 @@ function buildSchedules(raw: Record<string, RawSchedule> | null | undefined): Re
 }
 
 function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: string, top: RawServerConfig): RepoServerConfig {
+  const resourceLimits = buildContainerLimits(raw.resource_limits, top.resource_limits);
   return {
     repoId,
     gitRepoUrl: raw.git.repo_url.trim(),
@@ -220,8 +224,9 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: 
     secrets: { ...(raw.secrets ?? {}) },
     maskedSecrets: buildMaskedSecrets(raw),
     githubAppCredentials: buildGithubAppCredentials(raw),
-    resourceLimits: buildContainerLimits(raw.resource_limits, top.resource_limits),
+    resourceLimits,
     capabilities: buildCapabilities(raw, top),
+    kubernetes: buildRepoKubernetes(raw, top, resourceLimits),
     containerPath: (raw.container_path ?? DEFAULTS.containerPath).replace(/\/+$/, ''),
     signingCredentials: buildSigningCredentials(raw),
   };

@@ -3,7 +3,7 @@
  * daemon applies the plan (src/daemon/reload.ts). Scopes, from the lightest to the heaviest:
  *
  * - per task: everything the dispatcher hands a runner with each task (a repository's senders
- *   for later tasks, secrets, limits, network switch, SMTP account) and the global settings read
+ *   for later tasks, secrets, limits, pod resources and user, network switch, SMTP account) and the global settings read
  *   when used (`max_concurrent`, `shutdown_timeout`, `rejected_mail`); nothing restarts.
  * - listener update: the rules a listener screens mail with (`authorized_senders`,
  *   `trusted_authserv_id`, the attachment limits) are handed to the running thread; no logout.
@@ -21,6 +21,9 @@ import type { GlobalConfig, RepoServerConfig, ServerConfig } from './types.ts';
 /** Global settings that need a restart, with their YAML keys (the runner threads and the store get them once). */
 const RESTART_ONLY_GLOBAL: ReadonlyArray<readonly [keyof GlobalConfig, string]> = [
   ['databasePath', 'database'],
+  // The backend is built once per runner thread, and the pod gateway listens from start-up.
+  ['backend', 'execution.backend'],
+  ['kubernetes', 'kubernetes'],
   ['containerCommand', 'container_command'],
   ['containerNetwork', 'container_network'],
   ['network', 'network'],

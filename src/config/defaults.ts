@@ -25,6 +25,15 @@ export const DEFAULTS = {
   dashboardSessionIdleSeconds: 43_200,
   dashboardSessionLifetimeSeconds: 604_800,
   containerCommand: 'podman',
+  executionBackend: 'container',
+  // Kubernetes (`kubernetes:`): a conversation's workspace, Claude state and caches fit in 10 GiB
+  // of emptyDir; a state bundle the daemon takes back is capped well below what a disk holds.
+  kubeStateSizeLimit: '10Gi',
+  kubeMaxStateBytes: 2_147_483_648,
+  kubeRegistryTlsVerify: true,
+  kubeGatewayListenHost: '0.0.0.0',
+  // Next to the usual 3128 of an HTTP proxy, as the gateway is one to the pods.
+  kubeGatewayListenPort: 3129,
   containerNetwork: 'default',
   sandboxEnabled: true,
   databasePath: '~/.local/share/airut/airut.db',

@@ -82,6 +82,7 @@ export interface RawRepo {
   github_app_credentials?: Record<string, RawGithubAppCredential> | null;
   resource_limits?: RawResourceLimits | null;
   capabilities?: string[] | null;
+  kubernetes?: RawRepoKubernetes | null;
   container_path?: string;
   signing_credentials?: Record<
     string,
@@ -113,8 +114,43 @@ export interface RawResourceLimits {
   pids_limit?: number;
 }
 
+export interface RawKubeResources {
+  requests?: { cpu?: string; memory?: string } | null;
+  limits?: { cpu?: string; memory?: string } | null;
+}
+
+export interface RawRepoKubernetes {
+  resources?: RawKubeResources | null;
+  run_as_user?: number | null;
+}
+
+export interface RawToleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  toleration_seconds?: number;
+}
+
+export interface RawKubernetes {
+  kubeconfig?: string | null;
+  context?: string | null;
+  namespace: string;
+  registry: string;
+  registry_tls_verify?: boolean;
+  image_pull_secrets?: string[] | null;
+  runtime_class?: string | null;
+  node_selector?: Record<string, string> | null;
+  tolerations?: RawToleration[] | null;
+  state_size_limit?: string;
+  max_state_bytes?: number;
+  gateway: { listen_host?: string; listen_port?: number; advertise_address: string };
+  resources?: RawKubeResources | null;
+}
+
 export interface RawServerConfig {
   execution?: {
+    backend?: 'container' | 'kubernetes';
     max_concurrent?: number;
     shutdown_timeout?: number;
     conversation_max_age_days?: number;
@@ -150,6 +186,7 @@ export interface RawServerConfig {
   retries?: RawRetries | null;
   resource_limits?: RawResourceLimits | null;
   capabilities?: string[] | null;
+  kubernetes?: RawKubernetes | null;
   rejected_mail?: { max_stored_bytes_per_day?: number; per_source_per_hour?: number | null } | null;
   repos?: Record<string, RawRepo> | null;
 }

@@ -14,6 +14,7 @@ import { DEFAULTS } from './defaults.ts';
 import { expandPath, isSameOrInside } from './fs-path.ts';
 import { defaultSecurityForPort, isHost, isLoopbackHost } from './network.ts';
 import { childPath, isRecord } from './object-path.ts';
+import { checkKubernetesRules } from './rules-kubernetes.ts';
 import { checkMailLogin } from './rules-mail-login.ts';
 import { checkSchedules } from './rules-schedule.ts';
 
@@ -37,6 +38,7 @@ export function checkRules(data: unknown, configDir: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   checkDashboard(data.dashboard, problems);
   checkClaude(data.claude, problems);
+  checkKubernetesRules(data, problems);
 
   const repos = data.repos;
   if (repos === undefined || repos === null || (isRecord(repos) && Object.keys(repos).length === 0)) {

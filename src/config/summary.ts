@@ -5,7 +5,7 @@
  */
 import { formatBytes } from '../limits/bytes.ts';
 import { poolShadowWarnings } from './credential-pools.ts';
-import type { MailLimits, MailLogin, MailTlsConfig, RepoServerConfig, ServerConfig } from './types.ts';
+import type { GlobalConfig, MailLimits, MailLogin, MailTlsConfig, RepoServerConfig, ServerConfig } from './types.ts';
 
 /** Hides credentials written into a clone URL (`https://user:token@host/…`). */
 function withoutUserInfo(url: string): string {
@@ -41,7 +41,7 @@ function tlsLine(tls: MailTlsConfig): string {
 
 /** What an operator should know they have turned on: each of these trusts something less checked. */
 export function configWarnings(cfg: ServerConfig): string[] {
-  const out: string[] = [];
+  const out: string[] = [...kubernetesWarnings(cfg.global)];
   for (const repo of Object.values(cfg.repos)) {
     const at = `repos.${repo.repoId}`;
     out.push(...poolShadowWarnings(repo));
@@ -56,6 +56,24 @@ export function configWarnings(cfg: ServerConfig): string[] {
     }
   }
   return out;
+}
+
+/** The kubernetes section where it does nothing, or pushes that trust less. */
+function kubernetesWarnings(g: GlobalConfig): string[] {
+  if (g.kubernetes === null) return [];
+  if (g.backend !== 'kubernetes') return ['kubernetes: is set but unused, as execution.backend is container; set execution.backend: kubernetes to run tasks as pods'];
+  if (!g.kubernetes.registryTlsVerify) {
+    return [`kubernetes.registry_tls_verify: false: images are pushed to ${g.kubernetes.registry} without checking its certificate, so anyone on the network path can replace what the pods run`];
+  }
+  return [];
+}
+
+/** Where tasks run: the runtime on this host, or the cluster. */
+function backendLine(g: GlobalConfig): string {
+  const k = g.kubernetes;
+  if (g.backend !== 'kubernetes' || k === null) return `containers: ${g.containerCommand}`;
+  const from = k.kubeconfigPath === null ? 'in-cluster service account' : `${k.kubeconfigPath}${k.context ? ` (context ${k.context})` : ''}`;
+  return `kubernetes: namespace ${k.namespace} via ${from}; images ${k.registry}; gateway ${k.gateway.listenHost}:${k.gateway.listenPort}, pods reach ${k.gateway.advertiseAddress}; builds with ${g.containerCommand}`;
 }
 
 function repoLines(repo: RepoServerConfig): string[] {
@@ -93,7 +111,7 @@ export function formatConfigSummary(cfg: ServerConfig): string {
     `config:     ${cfg.sourcePath}`,
     `execution:  ${g.maxConcurrent} concurrent tasks, shutdown timeout ${g.shutdownTimeoutSeconds} s, conversations kept ${g.conversationMaxAgeDays} days`,
     `dashboard:  ${dashboard}`,
-    `containers: ${g.containerCommand}`,
+    backendLine(g),
     `database:   ${g.databasePath}`,
     `claude:     ${g.claude.binaryPath}${g.claude.allowedModels.length ? `; extra models: ${g.claude.allowedModels.join(', ')}` : ''}`,
     `repos (${repos.length}):`,

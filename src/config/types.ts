@@ -28,7 +28,61 @@ export interface ClaudeConfig {
   readonly allowedModels: readonly string[];
 }
 
+/** `execution.backend`: where tasks run. */
+export type ExecutionBackendKind = 'container' | 'kubernetes';
+
+/** CPU and memory quantities of a pod's container (`kubernetes.resources`); a key left out is not set. */
+export interface KubernetesResources {
+  readonly requests?: { readonly cpu?: string; readonly memory?: string };
+  readonly limits?: { readonly cpu?: string; readonly memory?: string };
+}
+
+/** One entry of `kubernetes.tolerations`, as the pod spec takes it. */
+export interface KubernetesToleration {
+  /** null: every taint (only with operator Exists). */
+  readonly key: string | null;
+  readonly operator: 'Exists' | 'Equal';
+  readonly value: string | null;
+  /** null: every effect. */
+  readonly effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' | null;
+  /** NoExecute only: how long the pod stays bound after the taint appears. */
+  readonly tolerationSeconds: number | null;
+}
+
+/** The `kubernetes:` section: where and how task pods run (docs/configuration.md, "Kubernetes backend"). */
+export interface KubernetesConfig {
+  /** Absolute path of the kubeconfig file; null: the in-cluster service account. */
+  readonly kubeconfigPath: string | null;
+  readonly context: string | null;
+  readonly namespace: string;
+  /** Where repository and tools images are pushed: `host[:port]/path`, no scheme, no tag. */
+  readonly registry: string;
+  readonly registryTlsVerify: boolean;
+  readonly imagePullSecrets: readonly string[];
+  readonly runtimeClassName: string | null;
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly tolerations: readonly KubernetesToleration[];
+  /** sizeLimit of the pod's state emptyDir (a quantity). */
+  readonly stateSizeLimit: string;
+  /** Most bytes of a state bundle a pod may send back. */
+  readonly maxStateBytes: number;
+  readonly gateway: { readonly listenHost: string; readonly listenPort: number; readonly advertiseAddress: string };
+  /** Default requests and limits of every repository (a repository's own keys override these). */
+  readonly resources: KubernetesResources;
+}
+
+/** A repository's resolved pod settings (`repos.<id>.kubernetes` over `kubernetes.resources` over `resource_limits`). */
+export interface RepoKubernetesConfig {
+  readonly resources: KubernetesResources;
+  /** null: the image's user. */
+  readonly runAsUser: number | null;
+}
+
 export interface GlobalConfig {
+  /** `execution.backend`. */
+  readonly backend: ExecutionBackendKind;
+  /** The `kubernetes:` section; null when absent (always set when backend is kubernetes). */
+  readonly kubernetes: KubernetesConfig | null;
   readonly maxConcurrent: number;
   readonly shutdownTimeoutSeconds: number;
   readonly conversationMaxAgeDays: number;
@@ -294,6 +348,8 @@ export interface RepoServerConfig {
   readonly containerPath: string;
   /** Capabilities added back after `--cap-drop=ALL` (validated against the allowed list). */
   readonly capabilities: readonly string[];
+  /** Pod resources and user, used with `execution.backend: kubernetes`. */
+  readonly kubernetes: RepoKubernetesConfig;
   readonly signingCredentials: Readonly<Record<string, SigningCredential>>;
 }
 

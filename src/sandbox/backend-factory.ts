@@ -3,15 +3,21 @@
  * of runtime (`container_command`: podman or Docker) and the instance id that names and labels
  * this daemon's containers, so no caller outside src/sandbox/ names either.
  */
-import type { GlobalConfig } from '../config/types.ts';
+import type { ExecutionBackendKind, GlobalConfig } from '../config/types.ts';
+import { AirutError } from '../errors.ts';
 import { instanceId } from '../instance-id.ts';
 import { ContainerBackend } from './container-backend.ts';
 import { ContainerRuntime } from './container-runtime.ts';
 import type { ExecutionBackend } from './execution-backend.ts';
+import { kubernetesSettings, type KubernetesSettings } from './kubernetes/settings.ts';
 import type { SandboxGlobals } from './task-network.ts';
 
 /** What a backend is built from; structured-cloneable, so runner threads get it once in their workerData. */
 export interface ExecutionSettings {
+  /** `execution.backend`. */
+  readonly backend: ExecutionBackendKind;
+  /** Set exactly when `backend` is kubernetes (the configuration rules require the section then). */
+  readonly kubernetes: KubernetesSettings | null;
   readonly containerCommand: string;
   readonly containerNetwork: 'default' | 'host';
   /** Derived from the database file: what owns the tasks the containers belong to. */
@@ -23,7 +29,10 @@ export interface ExecutionSettings {
 }
 
 export function executionSettings(global: GlobalConfig, sandbox: SandboxGlobals | null = null): ExecutionSettings {
+  const kube = global.backend === 'kubernetes' ? global.kubernetes : null;
   return {
+    backend: global.backend,
+    kubernetes: kube && kubernetesSettings(kube),
     containerCommand: global.containerCommand,
     containerNetwork: global.containerNetwork,
     instance: instanceId(global.databasePath),
@@ -34,6 +43,7 @@ export function executionSettings(global: GlobalConfig, sandbox: SandboxGlobals 
 }
 
 export function createExecutionBackend(settings: ExecutionSettings): ExecutionBackend {
+  if (settings.backend === 'kubernetes') throw new AirutError('CONFIG_INVALID', 'execution.backend: kubernetes is not available in this build yet');
   return new ContainerBackend({
     runtime: new ContainerRuntime({ command: settings.containerCommand }),
     instance: settings.instance,

@@ -16,6 +16,7 @@ import type { Logger } from '../log/logger.ts';
 import type { EnsuredImage } from './image.ts';
 import type { ManagedImage, PruneReport } from './image-prune.ts';
 import type { ReapReport } from './reaper.ts';
+import type { KubeRunSettings } from './kubernetes/settings.ts';
 import type { AgentEventHandler, AgentMounts, AgentOutcome, ResourceLimits } from './run-agent.ts';
 import type { CommandOutcome } from './run-command.ts';
 import type { TaskNetwork } from './task-network.ts';
@@ -91,6 +92,8 @@ export interface AgentRunRequest {
   readonly limits?: ResourceLimits;
   /** Capabilities added back after dropping all (`capabilities` of the repository); default none. */
   readonly capabilities?: readonly string[];
+  /** The repository's pod resources and user; read only by the Kubernetes backend. */
+  readonly kube?: KubeRunSettings;
   readonly maxLineBytes?: number;
   /** Aborting stops the run; the outcome is `cancelled`. */
   readonly signal?: AbortSignal;
@@ -120,6 +123,8 @@ export interface CommandRunRequest {
   /** The agent's limits and capabilities, so the command gets the same sandbox. */
   readonly limits?: ResourceLimits;
   readonly capabilities?: readonly string[];
+  /** As the agent's: read only by the Kubernetes backend. */
+  readonly kube?: KubeRunSettings;
   readonly extraMounts?: readonly ExtraMount[];
   readonly signal?: AbortSignal;
 }

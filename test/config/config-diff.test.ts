@@ -44,6 +44,7 @@ const cases: Array<{ name: string; change: (t: Tree & { repos: Record<string, Tr
   { name: 'attachment limit', change: (t) => (t.repos.api!.limits = { max_attachments: 2 }), scope: 'update' },
   { name: 'secrets', change: (t) => (t.repos.api!.secrets = { TOKEN: 'value-of-token' }), scope: 'task' },
   { name: 'tasks per hour', change: (t) => (t.repos.api!.limits = { tasks_per_hour: 3 }), scope: 'task' },
+  { name: 'pod resources', change: (t) => (t.repos.api!.kubernetes = { resources: { limits: { memory: '8Gi' } }, run_as_user: 1000 }), scope: 'task' },
   { name: 'git URL', change: (t) => ((t.repos.api!.git as Tree).repo_url = 'https://github.com/example/other.git'), scope: 'task' },
 ];
 
@@ -104,4 +105,23 @@ test('a second reload of a file whose restart-only change still waits reports it
   const again = planReload(first.plan.effective, parse(toYaml({ ...validConfig(), database: '/var/lib/elsewhere/airut.db' })));
   assert.ok(isEmptyDiff(again.diff));
   assert.deepEqual(again.diff.needsRestart, ['database']);
+});
+
+test('execution.backend and the kubernetes section wait for a restart, the running values kept', () => {
+  const kube = { namespace: 'airut', registry: 'registry.example.com/airut', gateway: { advertise_address: '10.0.0.5' } };
+  const { before, plan } = edit((t) => {
+    t.execution = { backend: 'kubernetes' };
+    t.kubernetes = kube;
+  });
+  assert.deepEqual([...plan.diff.needsRestart].sort(), ['execution.backend', 'kubernetes']);
+  assert.equal(plan.effective.global.backend, 'container');
+  assert.equal(plan.effective.global.kubernetes, before.global.kubernetes);
+  assert.ok(isEmptyDiff(plan.diff));
+
+  // Between two kubernetes files: a changed namespace waits too.
+  const running = parse(toYaml({ ...validConfig(), execution: { backend: 'kubernetes' }, kubernetes: kube }));
+  const next = parse(toYaml({ ...validConfig(), execution: { backend: 'kubernetes' }, kubernetes: { ...kube, namespace: 'other' } }));
+  const again = planReload(running, next);
+  assert.deepEqual(again.diff.needsRestart, ['kubernetes']);
+  assert.equal(again.effective.global.kubernetes!.namespace, 'airut');
 });

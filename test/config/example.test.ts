@@ -62,6 +62,8 @@ test('the example writes out every key with the value the loader defaults to', (
 test('a minimal repository gets the documented defaults', () => {
   const cfg = parse(toYaml({ repos: { api: validRepo('api') } }));
   assert.deepEqual(cfg.global, {
+    backend: 'container',
+    kubernetes: null,
     maxConcurrent: 3,
     shutdownTimeoutSeconds: 60,
     conversationMaxAgeDays: 7,
@@ -186,6 +188,13 @@ test('the JSON schema states the same defaults as the loader', () => {
   assert.equal(out.max_events!.default, DEFAULTS.maxEvents);
   assert.equal(out.max_network_rows!.default, DEFAULTS.maxNetworkRows);
   assert.equal(out.max_kept_file_bytes_per_task!.default, DEFAULTS.maxKeptFileBytesPerTask);
+  assert.equal(top.execution!.properties!.backend!.default, DEFAULTS.executionBackend);
+  const kube = top.kubernetes!.properties! as Record<string, { default?: unknown; properties?: Record<string, { default?: unknown }> }>;
+  assert.equal(kube.state_size_limit!.default, DEFAULTS.kubeStateSizeLimit);
+  assert.equal(kube.max_state_bytes!.default, DEFAULTS.kubeMaxStateBytes);
+  assert.equal(kube.registry_tls_verify!.default, DEFAULTS.kubeRegistryTlsVerify);
+  assert.equal(kube.gateway!.properties!.listen_host!.default, DEFAULTS.kubeGatewayListenHost);
+  assert.equal(kube.gateway!.properties!.listen_port!.default, DEFAULTS.kubeGatewayListenPort);
   const repo = schema.definitions.repo.properties;
   assert.equal(repo.email!.properties!.imap_port!.default, DEFAULTS.imapPort);
   assert.equal(repo.email!.properties!.smtp_port!.default, DEFAULTS.smtpPort);

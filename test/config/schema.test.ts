@@ -21,7 +21,7 @@ test('an unknown key far from any known one lists the keys that are allowed', ()
   const problems = problemsOf(withChange(['execution', 'parallelism'], 2));
   assert.equal(
     messageAt(problems, 'execution.parallelism'),
-    'unknown key (expected one of: max_concurrent, shutdown_timeout, conversation_max_age_days, image_build_timeout, image_max_age_hours, resilient_start)',
+    'unknown key (expected one of: backend, max_concurrent, shutdown_timeout, conversation_max_age_days, image_build_timeout, image_max_age_hours, resilient_start)',
   );
 });
 
@@ -44,8 +44,8 @@ test('ports must be integers from 1 to 65535', () => {
 
 test('wrong types are named in plain words', () => {
   const cases: [string[], unknown, string][] = [
-    [['execution', 'max_concurrent'], 'three', 'must be an integer from 1 to 64'],
-    [['execution', 'max_concurrent'], 100, 'must be an integer from 1 to 64'],
+    [['execution', 'max_concurrent'], 'three', 'must be an integer from 1 to 1000'],
+    [['execution', 'max_concurrent'], 1001, 'must be an integer from 1 to 1000'],
     [['execution', 'shutdown_timeout'], -5, 'must be an integer from 0 to 86400'],
     [['dashboard', 'enabled'], 'yes', 'must be true or false'],
     [['repos', 'api', 'imap', 'use_idle'], 1, 'must be true or false'],

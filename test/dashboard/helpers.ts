@@ -52,6 +52,7 @@ function repo(repoId: string): RepoServerConfig {
 export function makeConfig(repoIds: readonly string[], dashboard: Partial<DashboardConfig> = {}): ServerConfig {
   return {
     global: {
+      backend: 'container', kubernetes: null,
       maxConcurrent: 2,
       shutdownTimeoutSeconds: 10,
       conversationMaxAgeDays: 30,

@@ -38,6 +38,7 @@ export function testRepoServerConfig(repoId: string, overrides: Overrides = {}):
     retries: DEFAULT_RETRIES,
     schedules: {},
     network: { sandboxEnabled: true },
+    kubernetes: { resources: { limits: { cpu: '1', memory: '2Gi' } }, runAsUser: null },
     secrets: {},
     maskedSecrets: {},
     signingCredentials: {},

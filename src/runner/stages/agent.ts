@@ -7,6 +7,7 @@
  */
 import type { AgentEvent, AgentOutcome, TaskNetwork } from '../../sandbox/execution-backend.ts';
 import { limitsFromConfig, type ResourceLimits } from '../../sandbox/container-args.ts';
+import type { KubeRunSettings } from '../../sandbox/kubernetes/settings.ts';
 import { RETRY_PROMPT, runWithRetries, type RetriedOutcome } from '../api-retry.ts';
 import { buildPrompt, type PromptInput } from '../prompt.ts';
 import { RunBudget } from '../run-budget.ts';
@@ -64,9 +65,12 @@ function promptMails(ctx: TaskContext): Pick<PromptInput, 'mails' | 'resumedAfte
   return { mails: ctx.resumedFromPause ? others : [own, ...others], resumedAfterPause: ctx.resumedFromPause };
 }
 
-/** The repository's `resource_limits` and `capabilities`, for the agent's and the trigger command's containers. */
-export function containerSettings(ctx: TaskContext): { limits: ResourceLimits; capabilities: readonly string[] } {
-  return { limits: limitsFromConfig(ctx.repo.resourceLimits), capabilities: ctx.repo.capabilities };
+/**
+ * The repository's `resource_limits`, `capabilities` and pod settings (`kubernetes`), for the
+ * agent's and the trigger command's containers; each backend reads the part it uses.
+ */
+export function containerSettings(ctx: TaskContext): { limits: ResourceLimits; capabilities: readonly string[]; kube: KubeRunSettings } {
+  return { limits: limitsFromConfig(ctx.repo.resourceLimits), capabilities: ctx.repo.capabilities, kube: ctx.repo.kubernetes };
 }
 
 /** The task's network, sandboxed or not; also the trigger stage's (src/runner/stages/trigger.ts). */

@@ -51,13 +51,15 @@ test('the agent runs in the sandboxed network with the conversation mounted; eve
 
 test("the repository's resource_limits and capabilities reach the run; the server's timeout caps the file's; /storage is mounted", async () => {
   const base = fakeContext();
-  const repo = { ...base.repo, resourceLimits: { timeoutSeconds: 30, memory: '1g', cpus: 2, pidsLimit: 100 }, capabilities: ['CHOWN', 'SETUID'] };
+  const kubernetes = { resources: { requests: { cpu: '500m' }, limits: { cpu: '2', memory: '1Gi' } }, runAsUser: 1000 };
+  const repo = { ...base.repo, resourceLimits: { timeoutSeconds: 30, memory: '1g', cpus: 2, pidsLimit: 100 }, capabilities: ['CHOWN', 'SETUID'], kubernetes };
   const ctx = fakeContext({ repo, backend: base.backend, mirror: base.mirror, store: base.store, events: base.events });
   const { inputs, conversation } = await ready(ctx);
   await agentStage(ctx, inputs, conversation, 'airut-api:1');
   const run = ctx.backend.runs[0]!;
   assert.deepEqual(run.limits, { memory: '1g', cpus: '2', pids: 100 });
   assert.deepEqual(run.capabilities, ['CHOWN', 'SETUID']);
+  assert.deepEqual(run.kube, kubernetes, 'the pod settings travel with the run, for the kubernetes backend');
   assert.equal(run.timeoutMs, 30_000, "the file's 90 s is above the server's 30 s");
   assert.equal(run.mounts.storage, conversation.paths.storage);
 });

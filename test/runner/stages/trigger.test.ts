@@ -48,13 +48,14 @@ test('trigger_command exits 1: no agent run, no mail of any kind, the task ends 
 
 test("trigger_command's container gets the repository's resource_limits and capabilities, as the agent's does", async () => {
   const base = scheduledContext(schedule());
-  const repo = { ...base.repo, resourceLimits: { timeoutSeconds: null, memory: '768m', cpus: 0.5, pidsLimit: 64 }, capabilities: ['KILL'] };
+  const repo = { ...base.repo, resourceLimits: { timeoutSeconds: null, memory: '768m', cpus: 0.5, pidsLimit: 64 }, capabilities: ['KILL'], kubernetes: { resources: {}, runAsUser: 42 } };
   const ctx = fakeContext({ ...base, repo, schedule: 'nightly', task: base.task });
   ctx.backend.commandOutcome = { kind: 'exited', exitCode: 1, output: '', truncatedBytes: 0, stderrTail: '' };
   await run(ctx);
   const cmd = ctx.backend.commands[0]!;
   assert.deepEqual(cmd.limits, { memory: '768m', cpus: '0.5', pids: 64 });
   assert.deepEqual(cmd.capabilities, ['KILL']);
+  assert.deepEqual(cmd.kube, { resources: {}, runAsUser: 42 });
 });
 
 test('trigger_command exits 0: the agent runs with its output as the prompt, the cut marked; no acknowledgement', async () => {
