@@ -5,7 +5,7 @@
  * `allowPrivilegeEscalaton` would pass it and be silently dropped by the API server).
  */
 import * as k8s from '@kubernetes/client-node';
-import { Namespace, Pod, ResourceQuota, Secret, ServiceAccount } from 'kubernetes-models/v1';
+import { LimitRange, Namespace, Pod, ResourceQuota, Secret, ServiceAccount } from 'kubernetes-models/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 
@@ -16,6 +16,7 @@ const MODELS: Record<string, { model: Validator; clientType: string }> = {
   NetworkPolicy: { model: (o) => new NetworkPolicy(o), clientType: 'V1NetworkPolicy' },
   Namespace: { model: (o) => new Namespace(o), clientType: 'V1Namespace' },
   ResourceQuota: { model: (o) => new ResourceQuota(o), clientType: 'V1ResourceQuota' },
+  LimitRange: { model: (o) => new LimitRange(o), clientType: 'V1LimitRange' },
   ServiceAccount: { model: (o) => new ServiceAccount(o), clientType: 'V1ServiceAccount' },
   Role: { model: (o) => new Role(o), clientType: 'V1Role' },
   RoleBinding: { model: (o) => new RoleBinding(o), clientType: 'V1RoleBinding' },
