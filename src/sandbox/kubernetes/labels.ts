@@ -36,7 +36,9 @@ const MAX_TASK_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
 const INSTANCE_NAME_BUDGET = MAX_LABEL - 'airut-'.length - 1 - MAX_TASK_DIGITS - '-env'.length;
 
 function shortHash(raw: string): string {
-  return createHash('sha256').update(raw, 'utf8').digest('hex').slice(0, HASH_HEX);
+  // JSON.stringify escapes lone surrogates, which UTF-8 encoding would all turn into U+FFFD: two
+  // ids that differ only there must still hash differently.
+  return createHash('sha256').update(JSON.stringify(raw), 'utf8').digest('hex').slice(0, HASH_HEX);
 }
 
 /**

@@ -15,6 +15,7 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const anyId = fc.oneof(
   fc.string({ maxLength: 80 }),
   fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 20 }),
   fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,70}$/),
   fc.tuple(fc.stringMatching(/^[a-z0-9]{1,60}$/), fc.stringMatching(/^[0-9a-f]{8}$/)).map(([a, h]) => `${a}-${h}`),
   fc.string({ minLength: 60, maxLength: 300 }),
@@ -39,6 +40,11 @@ test('a valid value shaped like a sanitized one is hashed too, so it cannot pose
   const sanitized = labelValue('a/b');
   assert.notEqual(labelValue(sanitized), sanitized);
   assert.notEqual(labelValue(sanitized), labelValue('a/b'));
+});
+
+test('ids that differ only in unpaired surrogates (invalid UTF-16) still get different values', () => {
+  assert.notEqual(labelValue('a\uD800'), labelValue('a\uDC00'));
+  assert.notEqual(taskObjectNames('\uD800', 1).pod, taskObjectNames('\uDFFF', 1).pod);
 });
 
 test('property: every id maps to a valid label value and a valid name fragment', () => {
