@@ -85,6 +85,8 @@ export const ERROR_CODES = {
   SANDBOX_CA_FAILED: "the sandbox proxy's certificate authority could not be created or read",
   SANDBOX_SIDECAR_FAILED: "a task's network sidecar did not become ready; its output is in the message",
   SANDBOX_START_FAILED: "a task's network sandbox could not be started, so the task did not run",
+  KUBE_API_REFUSED: "the Kubernetes API server refused a request (forbidden, quota exceeded, conflict, invalid object); the message names the verb, the object and the server's own reason",
+  KUBE_API_UNREACHABLE: "the Kubernetes API server could not be reached (address, TLS or network); check `kubernetes.kubeconfig` and the cluster",
   GITHUB_APP_TOKEN_FAILED: "the sandbox proxy could not mint a GitHub App installation token (the message names the credential, its base_url and GitHub's status); check app_id, private_key and installation_id in the repository's github_app_credentials",
   EAIRUTFORBIDDEN: 'the proxy refused an upstream host that resolves only to local or link-local addresses (errno-style, as the proxy reports socket errors)',
 } as const satisfies Record<string, string>;
