@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian 12 machine for airut-ts's integration tests and `npm run demo`, which run real parts (see
 # "Testing with real parts" in DESIGN.md): a private Dovecot per test, podman with runc, Docker (Debian's docker.io;
-# the sandbox and task tests run against both runtimes), headless Chromium. Safe to run again: it only installs what is
+# the sandbox and task tests run against both runtimes), headless Chromium, and the docker-registry program (the
+# Kubernetes tests start private registries; the packaged service is turned off). Safe to run again: it only installs what is
 # missing, only writes configuration that is not already there, and starts dockerd only when it does not answer.
 #
 # Node: when the machine's Node is older than 24, Node 24 LTS from the npm registry into the project's .node/
@@ -26,7 +27,8 @@ fi
 
 # --- packages ---------------------------------------------------------------------------------------------------------
 # busybox-static: the tests build their container images FROM scratch around a static busybox (no registry needed).
-packages=(dovecot-imapd podman runc chromium git curl ca-certificates busybox-static)
+# docker-registry: a real OCI registry; the Kubernetes tests push images to private ones (test/harness/registry.ts).
+packages=(dovecot-imapd podman runc chromium git curl ca-certificates busybox-static docker-registry)
 [ "${SKIP_DOCKER:-0}" = 1 ] || packages+=(docker.io)
 missing=()
 for pkg in "${packages[@]}"; do
@@ -62,6 +64,23 @@ elif [ -x /etc/init.d/dovecot ]; then
   fi
   if command -v update-rc.d >/dev/null 2>&1 && ls /etc/rc[2-5].d/S*dovecot >/dev/null 2>&1; then
     "${SUDO[@]}" update-rc.d dovecot disable >/dev/null 2>&1 || true
+  fi
+fi
+
+# --- system docker-registry --------------------------------------------------------------------------------------------
+# Tests start private registries on free ports from generated configs; the packaged service would only hold port 5000.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  if systemctl is-enabled --quiet docker-registry.service 2>/dev/null || systemctl is-active --quiet docker-registry.service 2>/dev/null; then
+    log "disabling docker-registry.service"
+    "${SUDO[@]}" systemctl disable --now docker-registry.service || true
+  fi
+elif [ -x /etc/init.d/docker-registry ]; then
+  if "${SUDO[@]}" /etc/init.d/docker-registry status >/dev/null 2>&1; then
+    log "stopping the system docker-registry"
+    "${SUDO[@]}" /etc/init.d/docker-registry stop || true
+  fi
+  if command -v update-rc.d >/dev/null 2>&1 && ls /etc/rc[2-5].d/S*docker-registry >/dev/null 2>&1; then
+    "${SUDO[@]}" update-rc.d docker-registry disable >/dev/null 2>&1 || true
   fi
 fi
 
@@ -108,6 +127,7 @@ fi
 # --- verify -----------------------------------------------------------------------------------------------------------
 [ -x /usr/sbin/dovecot ] || { log "/usr/sbin/dovecot is missing"; exit 1; }
 log "dovecot $(/usr/sbin/dovecot --version)"
+[ -x /usr/bin/docker-registry ] || { log "/usr/bin/docker-registry is missing"; exit 1; }
 
 runtime_info=$("${SUDO[@]}" podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}}')
 log "podman $(podman --version | awk '{print $3}'): runtime/cgroup manager = $runtime_info"

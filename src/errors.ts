@@ -77,6 +77,7 @@ export const ERROR_CODES = {
   CONTAINER_FAILED: 'a container CLI command failed or did not finish in time; its stderr is in the message',
   IMAGE_BUILD_FAILED: "building the repository's container image failed; the build log's last lines are in the message",
   IMAGE_BUILD_TIMEOUT: 'building the image took longer than `execution.image_build_timeout` and was stopped',
+  IMAGE_PUSH_FAILED: "pushing an image to `kubernetes.registry` failed or gave no usable digest; the runtime's last stderr lines are in the message (check the registry address, its TLS setting and the runtime's login)",
   CLAUDE_BINARY_MISSING: 'the Claude Code binary is missing, not executable, or its configured path is not absolute',
   SANDBOX_SPEC_INVALID: 'a container was described with an invalid label, env variable or mount (a bug, or an unsafe value refused)',
   SANDBOX_ENV_DIR_UNSAFE: 'the directory for env files with secrets is not owned by the daemon or is writable by others',
