@@ -9,6 +9,7 @@ import { instanceId } from '../instance-id.ts';
 import { ContainerBackend } from './container-backend.ts';
 import { ContainerRuntime } from './container-runtime.ts';
 import type { ExecutionBackend } from './execution-backend.ts';
+import { KubernetesBackend } from './kubernetes/kubernetes-backend.ts';
 import { kubernetesSettings, type KubernetesSettings } from './kubernetes/settings.ts';
 import type { SandboxGlobals } from './task-network.ts';
 
@@ -43,9 +44,21 @@ export function executionSettings(global: GlobalConfig, sandbox: SandboxGlobals 
 }
 
 export function createExecutionBackend(settings: ExecutionSettings): ExecutionBackend {
-  if (settings.backend === 'kubernetes') throw new AirutError('CONFIG_INVALID', 'execution.backend: kubernetes is not available in this build yet');
+  const runtime = new ContainerRuntime({ command: settings.containerCommand });
+  if (settings.backend === 'kubernetes') {
+    if (!settings.kubernetes) throw new AirutError('CONFIG_INVALID', 'execution.backend is kubernetes but the configuration has no kubernetes: section');
+    // Images are still built (and pushed) with the local runtime; the tasks run on the cluster.
+    return new KubernetesBackend({
+      runtime,
+      instance: settings.instance,
+      claudeBinaryPath: settings.claudeBinaryPath,
+      capacity: settings.maxConcurrent,
+      settings: settings.kubernetes,
+      sandbox: settings.sandbox,
+    });
+  }
   return new ContainerBackend({
-    runtime: new ContainerRuntime({ command: settings.containerCommand }),
+    runtime,
     instance: settings.instance,
     containerNetwork: settings.containerNetwork,
     claudeBinaryPath: settings.claudeBinaryPath,

@@ -96,7 +96,7 @@ export async function runAgentPod(
     const run = await runPod({
       api: deps.api,
       pod: objects.pod,
-      secrets: objects.secrets,
+      secrets: [objects.secret, ...(objects.filesSecret ? [objects.filesSecret] : [])],
       networkPolicy: request.network.sandboxed ? objects.networkPolicy : null,
       timeoutMs: request.timeoutMs,
       signal,

@@ -39,7 +39,7 @@ export async function runCommandPod(deps: PodDeps, request: CommandRunRequest, n
     const run = await runPod({
       api: deps.api,
       pod: objects.pod,
-      secrets: objects.secrets,
+      secrets: [objects.secret, ...(objects.filesSecret ? [objects.filesSecret] : [])],
       networkPolicy: request.network.sandboxed ? objects.networkPolicy : null,
       timeoutMs: request.timeoutMs,
       signal,

@@ -126,7 +126,19 @@ export class KubernetesBackend implements ExecutionBackend {
         }),
       );
     }
+    // A pod being deleted keeps its name until its containers have stopped; a task re-run at once
+    // would create a pod of the same name and be refused (409), so the reaper waits for them.
+    await this.#podsGone(selector, ((request.graceSeconds ?? 2) + 30) * 1000);
     return { reaped, failed };
+  }
+
+  async #podsGone(selector: string, withinMs: number): Promise<void> {
+    const until = Date.now() + withinMs;
+    while (Date.now() < until) {
+      if ((await this.#api.list('pod', selector)).length === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    logger().warn({ selector }, 'pods deleted by the reaper are still terminating; a task re-run now may be refused until they are gone');
   }
 
   /** Local images only: what was pushed stays in the registry, whose own retention rules govern it. */

@@ -71,10 +71,10 @@ export function checkTaskId(taskId: number): void {
 }
 
 /** Names of a task's objects: `airut-<instance>-<task>` (pod), `…-env` (Secret), `…-net` (NetworkPolicy). */
-export function taskObjectNames(instance: string, taskId: number): { pod: string; secret: string; networkPolicy: string } {
+export function taskObjectNames(instance: string, taskId: number): { pod: string; secret: string; filesSecret: string; networkPolicy: string } {
   checkTaskId(taskId);
   const pod = `airut-${instanceNamePart(instance)}-${taskId}`;
-  return { pod, secret: `${pod}-env`, networkPolicy: `${pod}-net` };
+  return { pod, secret: `${pod}-env`, filesSecret: `${pod}-files`, networkPolicy: `${pod}-net` };
 }
 
 /** The labels that select one task's pod (the NetworkPolicy's podSelector). */

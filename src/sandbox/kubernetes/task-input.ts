@@ -32,6 +32,11 @@ export interface TaskObjectsInput {
   readonly imagePullSecrets: readonly string[];
   /** emptyDir sizeLimit of the state volume, a quantity. */
   readonly stateSizeLimit: string | null;
+  /**
+   * Files the agent container gets read-only under /etc/airut (the proxy's CA, the git config), by
+   * file name; they travel in a second Secret mounted as a volume. Default none.
+   */
+  readonly files?: Readonly<Record<string, string>>;
   /** IPv4/IPv6 literal and TCP port of the daemon's pod gateway. */
   readonly gateway: { readonly address: string; readonly port: number };
 }

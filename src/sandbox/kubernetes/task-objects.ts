@@ -10,7 +10,7 @@ import { taskLabels, taskObjectNames, taskSelectorLabels } from './labels.ts';
 import type { TaskObjectsInput } from './task-input.ts';
 import { buildTaskNetworkPolicy } from './task-network-policy.ts';
 import { buildTaskPod } from './task-pod.ts';
-import { buildTaskSecret } from './task-secret.ts';
+import { buildTaskFilesSecret, buildTaskSecret } from './task-secret.ts';
 
 export type { KubeResources, TaskObjectsInput } from './task-input.ts';
 export { AGENT_CONTAINER, INIT_CONTAINER } from './task-pod.ts';
@@ -19,6 +19,8 @@ export { instanceSelector, taskIdOf, taskObjectNames, taskSelector } from './lab
 export interface TaskObjects {
   readonly pod: V1Pod;
   readonly secret: V1Secret;
+  /** The files Secret mounted at /etc/airut; null when the task has no files. */
+  readonly filesSecret: V1Secret | null;
   readonly networkPolicy: V1NetworkPolicy;
 }
 
@@ -36,6 +38,8 @@ export function buildTaskObjects(input: TaskObjectsInput): TaskObjects {
     podSelector: taskSelectorLabels(input.instance, input.taskId),
     gateway: input.gateway,
   });
-  const pod = buildTaskPod(input, { name: names.pod, secretName: names.secret, labels });
-  return { pod, secret, networkPolicy };
+  const files = input.files ?? {};
+  const filesSecret = Object.keys(files).length > 0 ? buildTaskFilesSecret({ name: names.filesSecret, namespace: input.namespace, labels, files }) : null;
+  const pod = buildTaskPod(input, { name: names.pod, secretName: names.secret, filesSecretName: filesSecret ? names.filesSecret : null, labels });
+  return { pod, secret, filesSecret, networkPolicy };
 }

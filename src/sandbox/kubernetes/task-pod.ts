@@ -96,12 +96,16 @@ function initContainer(input: TaskObjectsInput, env: V1EnvVar[], security: V1Sec
   };
 }
 
-function agentContainer(input: TaskObjectsInput, env: V1EnvVar[], secretName: string, security: V1SecurityContext): V1Container {
+/** Where the files Secret is mounted in the agent container. */
+export const FILES_DIR = '/etc/airut';
+
+function agentContainer(input: TaskObjectsInput, env: V1EnvVar[], secretName: string, withFiles: boolean, security: V1SecurityContext): V1Container {
   checkImageByDigest(input.image, 'repository image');
   const mounts: V1VolumeMount[] = [
     { name: 'tools', mountPath: '/airut', readOnly: true },
     ...STATE_MOUNTS.map(([subPath, mountPath]) => ({ name: 'state', mountPath, subPath })),
     { name: 'state', mountPath: '/airut-state' },
+    ...(withFiles ? [{ name: 'files', mountPath: FILES_DIR, readOnly: true }] : []),
   ];
   return {
     name: AGENT_CONTAINER,
@@ -141,7 +145,7 @@ function placement(input: TaskObjectsInput): Partial<NonNullable<V1Pod['spec']>>
   return out;
 }
 
-export function buildTaskPod(input: TaskObjectsInput, o: { readonly name: string; readonly secretName: string; readonly labels: Readonly<Record<string, string>> }): V1Pod {
+export function buildTaskPod(input: TaskObjectsInput, o: { readonly name: string; readonly secretName: string; readonly filesSecretName?: string | null; readonly labels: Readonly<Record<string, string>> }): V1Pod {
   const security = containerSecurity(checkCapabilities(input.capabilities));
   const env = gatewayEnv(input, o.secretName);
   if (input.stateSizeLimit !== null) checkQuantity(input.stateSizeLimit, 'kubernetes.state_size_limit');
@@ -158,10 +162,11 @@ export function buildTaskPod(input: TaskObjectsInput, o: { readonly name: string
       securityContext: podSecurity(input.runAsUser),
       ...placement(input),
       initContainers: [initContainer(input, env, security)],
-      containers: [agentContainer(input, env, o.secretName, security)],
+      containers: [agentContainer(input, env, o.secretName, !!o.filesSecretName, security)],
       volumes: [
         { name: 'tools', emptyDir: {} },
         { name: 'state', emptyDir: input.stateSizeLimit === null ? {} : { sizeLimit: input.stateSizeLimit } },
+        ...(o.filesSecretName ? [{ name: 'files', secret: { secretName: o.filesSecretName, defaultMode: 0o444 } }] : []),
       ],
     },
   };

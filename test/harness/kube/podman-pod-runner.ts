@@ -14,7 +14,7 @@
  * than podman's default, `activeDeadlineSeconds` (the stand-in aborts the signal for it).
  */
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
@@ -49,7 +49,7 @@ export class PodmanPodRunner implements PodRunner {
     if (!spec || !main) throw new Error(`pod ${podName(ctx.pod)} has no containers`);
     const sequence = [...(spec.initContainers ?? []).map((c) => ({ c, init: true })), { c: main, init: false }];
     const root = await mkdtemp(join(tmpdir(), 'airut-standin-pod-'));
-    const run: PodRun = { ctx, root, volumeDirs: await makeVolumes(ctx.pod, root), containers: [] };
+    const run: PodRun = { ctx, root, volumeDirs: await makeVolumes(ctx.pod, root, ctx.secret), containers: [] };
     try {
       for (const image of new Set(sequence.map(({ c }) => c.image ?? ''))) await this.#ensureImage(image);
       for (const { c, init } of sequence) {
@@ -159,13 +159,21 @@ async function makeDir(dir: string): Promise<void> {
 }
 
 /** A host dir per emptyDir volume; any other volume kind is refused (Airut's pods have none). */
-async function makeVolumes(pod: V1Pod, root: string): Promise<Map<string, string>> {
+async function makeVolumes(pod: V1Pod, root: string, secret: PodRunContext['secret']): Promise<Map<string, string>> {
   const dirs = new Map<string, string>();
   for (const v of pod.spec?.volumes ?? []) {
-    if (!v.emptyDir) throw new Error(`volume "${v.name}" is not an emptyDir; the stand-in runs emptyDir volumes only`);
     const dir = join(root, 'volumes', v.name);
     await makeDir(dir);
     dirs.set(v.name, dir);
+    if (v.emptyDir) continue;
+    if (!v.secret?.secretName) throw new Error(`volume "${v.name}" is neither an emptyDir nor a Secret; the stand-in runs those only`);
+    // A Secret volume as the kubelet projects it: one file per key, read-only for everyone.
+    const data = secret(v.secret.secretName);
+    if (!data) throw new Error(`volume "${v.name}": secret "${v.secret.secretName}" does not exist`);
+    for (const [key, value] of Object.entries(data)) {
+      if (!/^[-._a-zA-Z0-9]+$/.test(key) || key === '.' || key === '..') throw new Error(`secret key "${key}" is not a file name`);
+      await writeFile(join(dir, key), value, { mode: v.secret.defaultMode ?? 0o644 });
+    }
   }
   return dirs;
 }

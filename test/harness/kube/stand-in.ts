@@ -32,6 +32,8 @@ export class KubeStandIn {
   readonly #store = new ObjectStore();
   readonly #pods: PodSimulation;
   readonly #requests = new Map<string, number>();
+  /** Every object body a client asked to create, as sent (tests validate them against the schema). */
+  readonly created: Array<{ readonly kind: StandInKind; readonly body: unknown }> = [];
   readonly #failures: Array<{ verb: string; kind: string; failure: Failure; times: number }> = [];
   #runner: PodRunner | null;
   #url = '';
@@ -116,7 +118,11 @@ export class KubeStandIn {
     if (failure) return status(res, failure.status, failure.reason, failure.message);
     if (route.namespace !== NAMESPACE) return status(res, 404, 'NotFound', `namespaces "${route.namespace}" not found`);
     switch (verb) {
-      case 'create': return this.#create(route.kind, await readJson(req), res);
+      case 'create': {
+        const body = await readJson(req);
+        this.created.push({ kind: route.kind, body: structuredClone(body) });
+        return this.#create(route.kind, body, res);
+      }
       case 'get': return this.#get(route.kind, route.name!, res);
       case 'list': return this.#list(route.kind, url, res);
       case 'watch': return this.#watch(route.kind, url, res);
