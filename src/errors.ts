@@ -86,6 +86,9 @@ export const ERROR_CODES = {
   SANDBOX_SIDECAR_FAILED: "a task's network sidecar did not become ready; its output is in the message",
   SANDBOX_START_FAILED: "a task's network sandbox could not be started, so the task did not run",
   GITHUB_APP_TOKEN_FAILED: "the sandbox proxy could not mint a GitHub App installation token (the message names the credential, its base_url and GitHub's status); check app_id, private_key and installation_id in the repository's github_app_credentials",
+  // --- kubernetes: conversation state and the pod gateway -------------------------------------
+  KUBE_STATE_REJECTED: "the conversation state a Kubernetes pod returned was refused (an unsafe, oversized or malformed tar); the host's conversation directories were left as they were, and the message names the entry",
+  KUBE_TOOLS_MISSING: 'a file for the Kubernetes tools image (the static busybox, the Claude Code binary or pod-entry.sh) is missing or not a regular file',
   EAIRUTFORBIDDEN: 'the proxy refused an upstream host that resolves only to local or link-local addresses (errno-style, as the proxy reports socket errors)',
 } as const satisfies Record<string, string>;
 
