@@ -89,6 +89,9 @@ export const ERROR_CODES = {
   KUBE_API_REFUSED: "the Kubernetes API server refused a request (forbidden, quota exceeded, conflict, invalid object); the message names the verb, the object and the server's own reason",
   KUBE_API_UNREACHABLE: "the Kubernetes API server could not be reached (address, TLS or network); check `kubernetes.kubeconfig` and the cluster",
   GITHUB_APP_TOKEN_FAILED: "the sandbox proxy could not mint a GitHub App installation token (the message names the credential, its base_url and GitHub's status); check app_id, private_key and installation_id in the repository's github_app_credentials",
+  // --- kubernetes: conversation state and the pod gateway -------------------------------------
+  KUBE_STATE_REJECTED: "the conversation state a Kubernetes pod returned was refused (an unsafe, oversized or malformed tar); the host's conversation directories were left as they were, and the message names the entry",
+  KUBE_TOOLS_MISSING: 'a file for the Kubernetes tools image (the static busybox, the Claude Code binary or pod-entry.sh) is missing or not a regular file',
   EAIRUTFORBIDDEN: 'the proxy refused an upstream host that resolves only to local or link-local addresses (errno-style, as the proxy reports socket errors)',
 } as const satisfies Record<string, string>;
 
