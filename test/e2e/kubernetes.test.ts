@@ -13,7 +13,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Pod, Secret } from 'kubernetes-models/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
@@ -38,8 +37,7 @@ before(async () => {
   env = await startE2eEnv({ repoIds: ['kube', 'sbx'] });
   registry = await LocalRegistry.start();
   standIn = await KubeStandIn.start({ runner: new PodmanPodRunner({ tlsVerify: false }) });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airut-kube-e2e-'));
-  exitTempDir(dir);
+  const dir = exitTempDir('airut-kube-e2e-');
   kubeconfig = await standIn.writeKubeconfig(dir);
   testTls = createTestTls();
   mockTls = await startTlsFront(testTls, 'api.mock.test', Number(new URL(env.mock.url).port));
@@ -111,7 +109,7 @@ container_env:
     const task = taskFor(cfg, m)!;
     assert.equal(task.status, 'completed', task.error ?? '');
     // The pod's requests to the API went through the task's proxy and were logged.
-    const rows = readDb(cfg, (db) => db.prepare(`SELECT host, allowed FROM network_log WHERE task_id = ?`).all(task.id) as Array<{ host: string; allowed: number }>) ?? [];
+    const rows = readDb(cfg, (db) => db.prepare(`SELECT host, allowed FROM network_requests WHERE task_id = ?`).all(task.id) as Array<{ host: string; allowed: number }>) ?? [];
     assert.ok(rows.some((r) => r.host === 'api.mock.test' && r.allowed === 1), `the API calls are in the network log: ${JSON.stringify(rows.slice(0, 5))}`);
     // What the backend created: a Secret per task (env + files), a NetworkPolicy, the pod; all valid, all deleted.
     const kinds = new Set(standIn.created.map((c) => c.kind));

@@ -76,6 +76,9 @@ case "${1:-}" in
   fetch) fetch ;;
   run)
     run_agent
+    # A failed run explains itself on stderr, which is a file here: its tail goes to the log, where
+    # the backend keeps non-JSON lines for the task's error.
+    if [ "$code" -ne 0 ]; then $BB tail -n 40 "$STATE/airut/stderr.log" 2>/dev/null || true; fi
     upload
     exit "$code"
     ;;
