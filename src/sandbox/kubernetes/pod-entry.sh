@@ -13,7 +13,8 @@
 #
 # Environment: AIRUT_GATEWAY (host:port), AIRUT_TASK (task id), AIRUT_GATEWAY_TOKEN (from the
 # task's Secret). wget runs with `-Y off`: the pod's HTTP(S)_PROXY points at the same gateway, but
-# state requests go to it directly.
+# state requests go to it directly. (set -o pipefail is not used: busybox ash has it, but `head`
+# closing the pipe early must not fail the upload.)
 # Exit 97: the state could not be returned (the backend reports that, not claude's code).
 set -eu
 BB=/airut/busybox
@@ -47,13 +48,32 @@ wait_child() {
   trap - TERM INT
 }
 
+# busybox wget's --post-file sends the file as a C string (Content-Length = strlen), which cuts a tar
+# at its first NUL byte; so the returned state is POSTed by hand over busybox nc.
 upload() {
-  if ! { $BB tar -c -f "$STATE/.out.tar" -C "$STATE" workspace claude outbox storage &&
-    $BB wget -q -Y off -O /dev/null --post-file "$STATE/.out.tar" "$(state_url out)"; }; then
-    echo "airut: the pod could not return the conversation state to the daemon" >&2
-    exit 97
+  if ! $BB tar -c -f "$STATE/.out.tar" -C "$STATE" workspace claude outbox storage; then
+    upload_failed
   fi
+  size=$($BB wc -c <"$STATE/.out.tar")
+  host=${AIRUT_GATEWAY%:*}
+  host=${host#[}
+  host=${host%]}
+  port=${AIRUT_GATEWAY##*:}
+  status=$({
+    printf 'POST /airut-state/%s/%s/out HTTP/1.1\r\nHost: %s\r\nContent-Length: %s\r\nConnection: close\r\n\r\n' \
+      "$AIRUT_TASK" "$AIRUT_GATEWAY_TOKEN" "$AIRUT_GATEWAY" "$size"
+    $BB cat "$STATE/.out.tar"
+  } | $BB nc "$host" "$port" | $BB head -n 1) || true
+  case "$status" in
+    "HTTP/1.1 200"*) ;;
+    *) upload_failed ;;
+  esac
   $BB rm -f "$STATE/.out.tar"
+}
+
+upload_failed() {
+  echo "airut: the pod could not return the conversation state to the daemon" >&2
+  exit 97
 }
 
 run_agent() {

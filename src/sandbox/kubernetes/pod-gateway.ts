@@ -78,7 +78,8 @@ export class PodGateway {
   ) {}
 
   static async start(o: { host: string; port: number; stateDir: string; maxStateBytes: number; log: Logger }): Promise<PodGateway> {
-    const server = net.createServer();
+    // allowHalfOpen: a client that half-closes after its body (busybox nc at end of input) still gets its answer.
+    const server = net.createServer({ allowHalfOpen: true });
     const gw = new PodGateway(server, o);
     server.on('connection', (s) => gw.accept(s));
     await new Promise<void>((resolve, reject) => {
