@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { startE2eEnv, taskFor, type E2eEnv } from '../harness/e2e-env.ts';
 import { waitUntil } from '../harness/daemon-process.ts';
 import { freePort } from '../harness/ports.ts';
+import { sandboxedRepoOptions, sandboxedRepoYaml } from '../harness/kube/sandboxed-repo.ts';
 import { createTestTls, type TestTls } from '../harness/test-tls.ts';
 import { startTlsFront, type TlsFront } from '../harness/tls-front.ts';
 import { KubeApi } from '../../src/sandbox/kubernetes/kube-api.ts';
@@ -51,17 +52,7 @@ after(async () => {
 
 async function startDaemon(extra: Record<string, unknown> = {}) {
   const c = cluster!;
-  const repo = await env.repo('realk', `default_model: sonnet
-timeout: 600
-container_env:
-  ANTHROPIC_BASE_URL: !secret ANTHROPIC_BASE_URL
-  ANTHROPIC_API_KEY: !secret ANTHROPIC_API_KEY
-  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
-  DISABLE_AUTOUPDATER: "1"
-`, {
-    secrets: { ANTHROPIC_BASE_URL: 'https://api.mock.test', ANTHROPIC_API_KEY: 'test-key' },
-    extraFiles: { '.airut/network-allowlist.yaml': 'url_prefixes:\n  - host: api.mock.test\n    path: /v1/messages*\n    methods: [POST]\n' },
-  });
+  const repo = await env.repo('realk', sandboxedRepoYaml(600), sandboxedRepoOptions);
   const global = {
     execution: { backend: 'kubernetes', max_concurrent: 2, shutdown_timeout: 20 },
     kubernetes: {

@@ -22,6 +22,7 @@ import { freePort } from '../harness/ports.ts';
 import { LocalRegistry } from '../harness/registry.ts';
 import { KubeStandIn } from '../harness/kube/stand-in.ts';
 import { PodmanPodRunner } from '../harness/kube/podman-pod-runner.ts';
+import { sandboxedRepoOptions, sandboxedRepoYaml } from '../harness/kube/sandboxed-repo.ts';
 import { createTestTls, type TestTls } from '../harness/test-tls.ts';
 import { startTlsFront, type TlsFront } from '../harness/tls-front.ts';
 import { exitTempDir } from '../harness/temp-dirs.ts';
@@ -89,17 +90,7 @@ async function kubeRepo(id: string, yaml: string, o: Parameters<E2eEnv['repo']>[
 }
 
 test('a sandboxed task runs as a pod: the CLI reaches the API only through the gateway proxy, the reply comes back, nothing is left', { timeout: 600_000 }, async () => {
-  const sbx = await kubeRepo('sbx', `default_model: sonnet
-timeout: 300
-container_env:
-  ANTHROPIC_BASE_URL: !secret ANTHROPIC_BASE_URL
-  ANTHROPIC_API_KEY: !secret ANTHROPIC_API_KEY
-  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
-  DISABLE_AUTOUPDATER: "1"
-`, {
-    secrets: { ANTHROPIC_BASE_URL: 'https://api.mock.test', ANTHROPIC_API_KEY: 'test-key' },
-    extraFiles: { '.airut/network-allowlist.yaml': 'url_prefixes:\n  - host: api.mock.test\n    path: /v1/messages*\n    methods: [POST]\n' },
-  });
+  const sbx = await kubeRepo('sbx', sandboxedRepoYaml(300), sandboxedRepoOptions);
   const global = await kubeGlobal(2, { network: { upstream_overrides: { 'api.mock.test': `127.0.0.1:${mockTls.port}` } } });
   const { cfg, daemon } = env.daemonWith([sbx], 2, global, { NODE_EXTRA_CA_CERTS: testTls.caPath });
   try {
