@@ -116,9 +116,11 @@ test('the sandbox gets the section as KubernetesSettings, tolerations in the pod
   // Structured-cloneable: it crosses into runner threads.
   assert.deepEqual(structuredClone(s.kubernetes), s.kubernetes);
 
+  // The factory builds the Kubernetes backend; with no kubeconfig outside a pod it says what to set.
+  assert.equal(s.kubernetes?.connection.kubeconfigPath ?? null, null);
   assert.throws(
     () => createExecutionBackend(s),
-    (err: unknown) => err instanceof AirutError && err.code === 'CONFIG_INVALID' && /execution\.backend: kubernetes is not available in this build yet/.test(err.message),
+    (err: unknown) => err instanceof AirutError && err.code === 'CONFIG_INVALID' && /set kubernetes\.kubeconfig/.test(err.message),
   );
 
   // With the container backend the section is allowed, and unused.
