@@ -12,9 +12,13 @@ import path from 'node:path';
 import { EmulatedPodRunner, successLines } from '../../harness/kube/emulated-pod-runner.ts';
 import { ScriptedPodRunner } from '../../harness/kube/pod-runner.ts';
 import { validateKubeObject } from './schema-check.ts';
+import { KubeApi } from '../../../src/sandbox/kubernetes/kube-api.ts';
+import { gatewayTaskPaths } from '../../../src/sandbox/kubernetes/pod-gateway.ts';
+import { buildTaskObjects } from '../../../src/sandbox/kubernetes/task-objects.ts';
+import { taskObjectsInput } from '../../../src/sandbox/kubernetes/task-pod-input.ts';
 import {
-  aborted, agentRequest, createdForTask, eventSink, objectsOfTask, postState, rawTar, startKubeBackendEnv, storedPod, treeOf,
-  type KubeBackendEnv,
+  aborted, agentRequest, commandRequest, createdForTask, eventSink, IMAGE, INSTANCE, objectsOfTask, postState, rawTar, sandboxedRequest,
+  startKubeBackendEnv, TOOLS, treeOf, type KubeBackendEnv,
 } from './kube-backend-harness.ts';
 
 process.env.AIRUT_LOG_LEVEL ??= 'silent';
@@ -164,4 +168,130 @@ describe('KubernetesBackend.runAgent', () => {
       assert.deepEqual(objectsOfTask(env.standIn, 107), []);
     });
   }
+});
+
+describe('KubernetesBackend.openNetwork', () => {
+  it('sandboxed: the token file, the proxy URL only in the Secret, a policy allowing only the gateway; close() removes the task dir', async () => {
+    const network = await env.backend.openNetwork(sandboxedRequest(env, 701));
+    const tokenFile = gatewayTaskPaths(env.sandbox.stateDir, 701).tokenFile;
+    const token = (await fs.readFile(tokenFile, 'utf8')).trim();
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal((await fs.stat(tokenFile)).mode & 0o777, 0o600);
+    assert.equal(network.sandboxed, true);
+    assert.ok(!JSON.stringify(network.env).includes(token), 'the token is not a plain variable');
+    let proxyEnv: string | undefined;
+    env.standIn.setRunner(new EmulatedPodRunner(async (run) => {
+      return { lines: successLines('sess-net', run.podName), exitCode: 0 };
+    }));
+    const outcome = await env.backend.runAgent(await agentRequest(env, 701, { network }), () => undefined);
+    assert.equal(outcome.kind, 'success', JSON.stringify(outcome));
+    const created = createdForTask(env.standIn, 701);
+    assert.deepEqual(created.map((c) => c.kind).sort(), ['networkpolicy', 'pod', 'secret', 'secret']);
+    for (const c of created) assert.doesNotThrow(() => validateKubeObject(c.body), `${c.kind} ${c.body.metadata.name} is valid`);
+    const envSecret = created.find((c) => c.kind === 'secret' && c.body.metadata.name.endsWith('-env'))!.body as unknown as { stringData: Record<string, string> };
+    proxyEnv = envSecret.stringData.HTTPS_PROXY;
+    assert.equal(proxyEnv, `http://task-701:${token}@127.0.0.1:${env.gateway.port}`);
+    assert.equal(envSecret.stringData.AIRUT_GATEWAY_TOKEN, token);
+    const podText = JSON.stringify(created.find((c) => c.kind === 'pod')!.body);
+    assert.ok(!podText.includes(token), 'the token is not in the pod spec');
+    assert.match(podText, /"name":"NODE_EXTRA_CA_CERTS","value":"\/etc\/airut\/ca.crt"/);
+    const policy = created.find((c) => c.kind === 'networkpolicy')!.body as unknown as {
+      spec: { policyTypes: string[]; ingress?: unknown[]; egress: Array<{ to: Array<{ ipBlock: { cidr: string } }>; ports: Array<{ protocol: string; port: number }> }> };
+    };
+    assert.deepEqual(policy.spec.policyTypes.sort(), ['Egress', 'Ingress']);
+    assert.deepEqual(policy.spec.ingress ?? [], []);
+    assert.deepEqual(policy.spec.egress, [{ to: [{ ipBlock: { cidr: '127.0.0.1/32' } }], ports: [{ protocol: 'TCP', port: env.gateway.port }] }]);
+    assert.deepEqual(objectsOfTask(env.standIn, 701), []);
+    await network.close();
+    await assert.rejects(fs.stat(gatewayTaskPaths(env.sandbox.stateDir, 701).dir));
+  });
+
+  it('unsandboxed: no policy, no proxy variables', async () => {
+    env.standIn.setRunner(new EmulatedPodRunner(async () => ({ lines: successLines('sess-u', 'ok'), exitCode: 0 })));
+    const outcome = await env.backend.runAgent(await agentRequest(env, 702), () => undefined);
+    assert.equal(outcome.kind, 'success');
+    const created = createdForTask(env.standIn, 702);
+    assert.deepEqual(created.map((c) => c.kind).sort(), ['pod', 'secret']);
+    assert.doesNotMatch(JSON.stringify(created), /HTTPS?_PROXY/i);
+  });
+});
+
+describe('KubernetesBackend.reap', () => {
+  it("deletes this instance's pods, Secrets and policies (every task), leaves another instance's, and waits until the pods are gone", async () => {
+    const api = KubeApi.connect(env.settings.connection);
+    const objectsFor = (instance: string, taskId: number) => buildTaskObjects(taskObjectsInput(env.settings,
+      { instance, toolsImage: TOOLS, token: 'tok', net: null, files: {} },
+      { kind: 'agent', taskId, labels: { repo: 'api', conversation: 'c' }, image: IMAGE, env: {}, sandboxEnv: {}, timeoutMs: 60_000 }));
+    // Pods that run until deleted and take a moment to stop, as real ones do.
+    env.standIn.setRunner(new ScriptedPodRunner(async (ctx) => {
+      ctx.containerStarted('airut-tools');
+      ctx.containerStarted('agent');
+      await aborted(ctx.signal);
+      await new Promise((r) => setTimeout(r, 200));
+      return { container: 'agent', exitCode: 143 };
+    }));
+    for (const [instance, taskId] of [[INSTANCE, 801], [INSTANCE, 802], ['other', 803]] as const) {
+      const o = objectsFor(instance, taskId);
+      await api.createSecret(o.secret);
+      await api.createNetworkPolicy(o.networkPolicy);
+      await api.createPod(o.pod);
+    }
+    const report = await env.backend.reap();
+    assert.deepEqual(report.failed, []);
+    assert.deepEqual(report.reaped.map((r) => r.name.split('/')[0]).sort(), ['networkpolicy', 'networkpolicy', 'pod', 'pod', 'secret', 'secret']);
+    assert.deepEqual(new Set(report.reaped.map((r) => r.labels.task)), new Set(['801', '802']));
+    // reap() returned only once the pods were gone, not merely terminating.
+    assert.deepEqual(objectsOfTask(env.standIn, 801), []);
+    assert.deepEqual(objectsOfTask(env.standIn, 802), []);
+    assert.equal(objectsOfTask(env.standIn, 803, 'other').length, 3, "another instance's objects are untouched");
+    const other = objectsFor('other', 803);
+    for (const [kind, name] of [['pod', other.pod], ['secret', other.secret], ['networkpolicy', other.networkPolicy]] as const) await api.delete(kind, name.metadata!.name!, 0);
+  });
+
+  it('reap({ taskId }) deletes only that task', async () => {
+    const api = KubeApi.connect(env.settings.connection);
+    for (const taskId of [811, 812]) {
+      await api.createSecret(buildTaskObjects(taskObjectsInput(env.settings,
+        { instance: INSTANCE, toolsImage: TOOLS, token: 'tok', net: null, files: {} },
+        { kind: 'agent', taskId, labels: {}, image: IMAGE, env: {}, sandboxEnv: {}, timeoutMs: 60_000 })).secret);
+    }
+    const report = await env.backend.reap({ taskId: 811 });
+    assert.deepEqual(report.reaped.map((r) => r.labels.task), ['811']);
+    assert.equal(objectsOfTask(env.standIn, 812).length, 1);
+    await env.backend.reap({ taskId: 812 });
+  });
+});
+
+describe('KubernetesBackend.runCommand', () => {
+  it('captures the output, truncated at outputLimitBytes, with the exit code; the workspace comes back', async () => {
+    let command: string | null = null;
+    env.standIn.setRunner(new EmulatedPodRunner(async (run) => {
+      command = run.command;
+      return { lines: ['x'.repeat(1000), 'y'.repeat(1000)], exitCode: 3, write: { 'cmd-made.txt': 'by the command' } };
+    }));
+    const req = await commandRequest(env, 901, { command: 'make check', outputLimitBytes: 1500 });
+    const outcome = await env.backend.runCommand(req);
+    assert.equal(command, 'make check');
+    assert.equal(outcome.kind, 'exited', JSON.stringify(outcome));
+    if (outcome.kind !== 'exited') return;
+    assert.equal(outcome.exitCode, 3);
+    assert.equal(outcome.output, `${'x'.repeat(1000)}\n${'y'.repeat(499)}`);
+    assert.equal(outcome.truncatedBytes, 502);
+    assert.equal(await fs.readFile(path.join(req.workspace, 'cmd-made.txt'), 'utf8'), 'by the command');
+    assert.ok(!JSON.stringify(createdForTask(env.standIn, 901).find((c) => c.kind === 'pod')!.body).includes('make check'), 'the command is not in the pod spec');
+    assert.deepEqual(objectsOfTask(env.standIn, 901), []);
+  });
+
+  it('a command that outlives its timeout: timeout, pod deleted', async () => {
+    env.standIn.setRunner(new ScriptedPodRunner(async (ctx) => {
+      ctx.containerStarted('airut-tools');
+      ctx.containerStarted('agent');
+      ctx.log('agent', Buffer.from('working\n'));
+      await aborted(ctx.signal);
+      return { container: 'agent', exitCode: 143 };
+    }));
+    const outcome = await env.backend.runCommand(await commandRequest(env, 902, { timeoutMs: 300 }));
+    assert.equal(outcome.kind, 'timeout', JSON.stringify(outcome));
+    assert.deepEqual(objectsOfTask(env.standIn, 902), []);
+  });
 });
