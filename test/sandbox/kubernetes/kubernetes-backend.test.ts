@@ -179,7 +179,6 @@ describe('KubernetesBackend.openNetwork', () => {
     assert.equal((await fs.stat(tokenFile)).mode & 0o777, 0o600);
     assert.equal(network.sandboxed, true);
     assert.ok(!JSON.stringify(network.env).includes(token), 'the token is not a plain variable');
-    let proxyEnv: string | undefined;
     env.standIn.setRunner(new EmulatedPodRunner(async (run) => {
       return { lines: successLines('sess-net', run.podName), exitCode: 0 };
     }));
@@ -189,8 +188,7 @@ describe('KubernetesBackend.openNetwork', () => {
     assert.deepEqual(created.map((c) => c.kind).sort(), ['networkpolicy', 'pod', 'secret', 'secret']);
     for (const c of created) assert.doesNotThrow(() => validateKubeObject(c.body), `${c.kind} ${c.body.metadata.name} is valid`);
     const envSecret = created.find((c) => c.kind === 'secret' && c.body.metadata.name.endsWith('-env'))!.body as unknown as { stringData: Record<string, string> };
-    proxyEnv = envSecret.stringData.HTTPS_PROXY;
-    assert.equal(proxyEnv, `http://task-701:${token}@127.0.0.1:${env.gateway.port}`);
+    assert.equal(envSecret.stringData.HTTPS_PROXY, `http://task-701:${token}@127.0.0.1:${env.gateway.port}`);
     assert.equal(envSecret.stringData.AIRUT_GATEWAY_TOKEN, token);
     const podText = JSON.stringify(created.find((c) => c.kind === 'pod')!.body);
     assert.ok(!podText.includes(token), 'the token is not in the pod spec');
@@ -293,5 +291,22 @@ describe('KubernetesBackend.runCommand', () => {
     const outcome = await env.backend.runCommand(await commandRequest(env, 902, { timeoutMs: 300 }));
     assert.equal(outcome.kind, 'timeout', JSON.stringify(outcome));
     assert.deepEqual(objectsOfTask(env.standIn, 902), []);
+  });
+
+  it('backend.cancel stops a command: cancelled, pod deleted', async () => {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    env.standIn.setRunner(new ScriptedPodRunner(async (ctx) => {
+      ctx.containerStarted('airut-tools');
+      ctx.containerStarted('agent');
+      started();
+      await aborted(ctx.signal);
+      return { container: 'agent', exitCode: 143 };
+    }));
+    const run = env.backend.runCommand(await commandRequest(env, 903));
+    await running;
+    assert.equal(env.backend.cancel(903), true);
+    assert.equal((await run).kind, 'cancelled');
+    assert.deepEqual(objectsOfTask(env.standIn, 903), []);
   });
 });
