@@ -110,6 +110,12 @@ export async function runAgentPod(
     if (run.failure !== null) {
       return { kind: 'failed', error: run.failure, sessionId: output?.sessionId ?? null, exitCode: null, costUsd: 0, promptTooLong: false, transient: null };
     }
+    // A refused state means the run's changes (workspace, session) are lost: whatever the log says,
+    // the task did not do its work on the conversation, and a success would announce work that is gone.
+    // The session is the one the host still has (the one this run resumed), not the pod's new one.
+    if (returned !== null && !run.cancelled && !run.timedOut) {
+      return { kind: 'failed', error: returned, sessionId: request.resumeSessionId, exitCode: run.exitCode, costUsd: output?.result?.costUsd ?? 0, promptTooLong: false, transient: null };
+    }
     let stderrTail = tailLines(output?.stderrTail ?? '', 40);
     if (returned !== null) stderrTail = `${stderrTail}\n${returned}`.trim();
     else if (run.exitCode === STATE_UPLOAD_FAILED) stderrTail = `${stderrTail}\nthe pod could not return the conversation state to the daemon`.trim();

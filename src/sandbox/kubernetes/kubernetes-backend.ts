@@ -43,6 +43,8 @@ export interface KubernetesBackendOptions {
   readonly sandbox: SandboxGlobals | null;
   /** Tests: a static busybox other than /bin/busybox. */
   readonly busyboxPath?: string;
+  /** Tests: a tools image reference (by digest) used as is, instead of building and pushing one. */
+  readonly toolsImage?: string;
 }
 
 export class KubernetesBackend implements ExecutionBackend {
@@ -152,7 +154,7 @@ export class KubernetesBackend implements ExecutionBackend {
       settings: this.#o.settings,
       instance: this.#o.instance,
       stateDir: this.#sandbox().stateDir,
-      toolsImage: await this.#images.toolsImage(),
+      toolsImage: this.#o.toolsImage ?? (await this.#images.toolsImage()),
       log: logger(),
     };
   }

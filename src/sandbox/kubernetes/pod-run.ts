@@ -10,7 +10,7 @@
  * `failure`, a sentence for the task's error, because the task did not run and its sender should
  * know why.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { V1NetworkPolicy, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { AirutError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -21,6 +21,9 @@ import { AGENT_CONTAINER } from './task-objects.ts';
 export const POD_STOP_GRACE_SECONDS = 20;
 /** How long after the pod ended the rest of its log may still arrive. */
 const LOG_DRAIN_MS = 30_000;
+/** First pause before following a log again after its connection dropped; doubled up to LOG_RETRY_MAX_MS. */
+const LOG_RETRY_MS = 200;
+const LOG_RETRY_MAX_MS = 5000;
 /** Waiting reasons that will not resolve by waiting: the pod is given up on at once. */
 const HOPELESS_WAITING = new Set(['ImagePullBackOff', 'ErrImageNeverPull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError']);
 
@@ -125,17 +128,9 @@ function followPod(spec: PodRunSpec, podName: string): Promise<PodRunResult> {
     const startLog = (): void => {
       if (logStarted) return;
       logStarted = true;
-      logDone = spec.api.followLog(podName, AGENT_CONTAINER, logAbort.signal).then(
-        (stream) =>
-          new Promise<void>((done) => {
-            stream.once('close', () => done());
-            stream.once('error', () => done());
-            spec.onLog(stream);
-          }),
-        (err: Error) => {
-          spec.log.warn({ err: err.message }, "could not follow the agent container's log");
-        },
-      );
+      const out = new PassThrough();
+      spec.onLog(out);
+      logDone = followLogAcrossDrops(spec, podName, out, logAbort.signal).finally(() => out.end());
     };
 
     const onPod = (type: string, pod: V1Pod): void => {
@@ -164,5 +159,62 @@ function followPod(spec: PodRunSpec, podName: string): Promise<PodRunResult> {
         failure ??= `the task pod could not be watched: ${err.message}`;
         stop('failed');
       });
+  });
+}
+
+/**
+ * Follows the agent container's log into `out` until the container ends or `signal` aborts. A
+ * connection that drops mid-way (an API-server restart, a load balancer's idle timeout) is followed
+ * again: the server sends the log from the start, so the bytes already passed on are skipped, and
+ * the caller sees one unbroken stream. A refusal (the pod is gone, forbidden) ends it.
+ * (Byte offsets assume the kubelet still has the log's beginning; a rotated log would repeat or
+ * skip a little, which the stream-json reader survives: it is line-oriented.)
+ */
+async function followLogAcrossDrops(spec: PodRunSpec, podName: string, out: PassThrough, signal: AbortSignal): Promise<void> {
+  let passed = 0;
+  let pause = LOG_RETRY_MS;
+  while (!signal.aborted) {
+    let stream: Readable;
+    try {
+      stream = await spec.api.followLog(podName, AGENT_CONTAINER, signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      if (!(err instanceof AirutError && err.code === 'KUBE_API_UNREACHABLE')) {
+        spec.log.warn({ err: (err as Error).message }, "could not follow the agent container's log");
+        return;
+      }
+      await sleep(pause, signal);
+      pause = Math.min(pause * 2, LOG_RETRY_MAX_MS);
+      continue;
+    }
+    let at = 0;
+    const ended = await new Promise<boolean>((resolve) => {
+      stream.on('data', (chunk: Buffer) => {
+        const fresh = at + chunk.length > passed ? chunk.subarray(Math.max(0, passed - at)) : null;
+        at += chunk.length;
+        if (fresh && fresh.length > 0) {
+          passed = at;
+          out.write(fresh);
+        }
+      });
+      stream.once('end', () => resolve(true));
+      stream.once('error', () => resolve(false));
+    });
+    if (ended || signal.aborted) return;
+    spec.log.warn({ pod: podName, bytes: passed }, "the agent container's log connection dropped; following it again");
+    pause = LOG_RETRY_MS;
+    await sleep(pause, signal);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
   });
 }

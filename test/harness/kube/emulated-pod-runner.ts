@@ -75,7 +75,8 @@ export class EmulatedPodRunner implements PodRunner {
       for (const [p, content] of Object.entries(result.write ?? {})) entries.set(`workspace/${p}`, Buffer.from(content));
       const out = await writeTar(entries);
       const posted = await request(env, 'out', 'POST', out);
-      if (posted.status !== 200 && posted.status !== 204) return { container: agent.name, exitCode: 97, reason: 'Error' };
+      // As pod-entry.sh: only a 200 is a returned state; anything else is exit 97.
+      if (posted.status !== 200) return { container: agent.name, exitCode: 97, reason: 'Error' };
     }
     return { container: agent.name, exitCode: result.exitCode, reason: result.exitCode === 0 ? 'Completed' : 'Error' };
   }

@@ -13,6 +13,8 @@ export interface PodRunContext {
   readonly log: (container: string, chunk: Buffer) => void;
   /** The container is running now: status → running, a MODIFIED event. */
   readonly containerStarted: (container: string) => void;
+  /** The container is waiting for a reason (ImagePullBackOff, CreateContainerConfigError…): a MODIFIED event. */
+  readonly waiting: (container: string, reason: string, message?: string) => void;
   /** Aborted on delete or when activeDeadlineSeconds passes. */
   readonly signal: AbortSignal;
 }

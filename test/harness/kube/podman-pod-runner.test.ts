@@ -35,6 +35,7 @@ class Observed {
     return {
       pod,
       secret: (name) => SECRETS[name] ?? null,
+      waiting: () => undefined,
       log: (container, chunk) => {
         this.logs.set(container, (this.logs.get(container) ?? '') + chunk.toString('utf8'));
         for (const w of this.#waiters) if (w.container === container && this.log(container).includes(w.text)) w.resolve();

@@ -100,6 +100,12 @@ export class PodSimulation {
     return null;
   }
 
+  /** activeDeadlineSeconds passes for this pod now. */
+  exceedDeadline(name: string): void {
+    const run = this.#pods.get(name);
+    if (run) this.#deadlineExceeded(run);
+  }
+
   /** Ends every open log follow abruptly (an API-server restart). */
   dropLogs(): void {
     for (const run of this.#pods.values()) for (const log of run.logs.values()) {
@@ -125,6 +131,7 @@ export class PodSimulation {
         secret: this.#secret,
         log: (container, chunk) => this.#log(run, container, chunk),
         containerStarted: (container) => this.#started(run, container),
+        waiting: (container, reason, message) => this.#waiting(run, container, reason, message),
         signal: run.abort.signal,
       });
     } catch (err) {
@@ -160,6 +167,15 @@ export class PodSimulation {
     }
     const log = run.logs.get(container);
     if (log) log.started = true;
+    this.#store.modified('pod', run.pod);
+  }
+
+  #waiting(run: RunningPod, container: string, reason: string, message: string | undefined): void {
+    if (run.finished) return;
+    const status = run.pod.status as PodStatus;
+    const c = [...status.initContainerStatuses, ...status.containerStatuses].find((x) => x.name === container);
+    if (!c) return;
+    c.state = { waiting: { reason, ...(message ? { message } : {}) } };
     this.#store.modified('pod', run.pod);
   }
 

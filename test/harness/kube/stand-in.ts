@@ -94,6 +94,11 @@ export class KubeStandIn {
     this.#failures.push({ ...match, failure, times });
   }
 
+  /** The pod's activeDeadlineSeconds passes now (as the kubelet would mark it), whatever its value. */
+  exceedDeadline(podName: string): void {
+    this.#pods.exceedDeadline(podName);
+  }
+
   dropConnections(o: { gone?: boolean } = {}): void {
     this.#store.dropWatches(o.gone === true);
     this.#pods.dropLogs();
