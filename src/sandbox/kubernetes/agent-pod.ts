@@ -20,27 +20,15 @@ import { tailLines } from '../container-runtime.ts';
 import type { AgentEventHandler, AgentOutcome, AgentRunRequest } from '../execution-backend.ts';
 import { classifyOutcome } from '../outcome.ts';
 import { selectReplyText } from '../reply-text.ts';
-import type { KubeApi } from './kube-api.ts';
 import type { KubeNetworkParts } from './kube-network.ts';
 import { gatewayTaskPaths, writeGatewayToken } from './pod-gateway.ts';
-import { runPod } from './pod-run.ts';
-import type { KubernetesSettings } from './settings.ts';
+import { runTaskPod, type PodDeps } from './task-pod-run.ts';
 import { packStateIn, unpackStateOut, type StateDirs } from './state-bundle.ts';
-import { podFiles, taskObjectsInput } from './task-pod-input.ts';
-import { buildTaskObjects } from './task-objects.ts';
 
 const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 /** pod-entry.sh's exit code when it could not return the state. */
 const STATE_UPLOAD_FAILED = 97;
 
-export interface PodDeps {
-  readonly api: KubeApi;
-  readonly settings: KubernetesSettings;
-  readonly instance: string;
-  readonly stateDir: string;
-  readonly toolsImage: string;
-  readonly log: Logger;
-}
 
 /** Claude Code's arguments after the fixed ones pod-entry.sh adds; validated as run-agent.ts does. */
 export function claudeArgs(request: Pick<AgentRunRequest, 'model' | 'effort' | 'maxBudgetUsd' | 'resumeSessionId'>): string[] {
@@ -84,21 +72,11 @@ export async function runAgentPod(
   const startedAt = Date.now();
   try {
     await packStateIn(dirs, { inputJsonl: userMessageLine(request.prompt), args }, paths.stateIn);
-    const objects = buildTaskObjects(
-      taskObjectsInput(
-        deps.settings,
-        { instance: deps.instance, toolsImage: deps.toolsImage, token, net, files: await podFiles(request.extraMounts ?? [], net) },
-        { ...request, kind: 'agent', sandboxEnv: request.network.env },
-      ),
-    );
     log.info({ image: request.image, model: request.model, resume: request.resumeSessionId, envNames: Object.keys(request.env) }, 'agent pod starting');
     let followed: ReturnType<typeof followAgentOutput> | null = null;
-    const run = await runPod({
-      api: deps.api,
-      pod: objects.pod,
-      secrets: [objects.secret, ...(objects.filesSecret ? [objects.filesSecret] : [])],
-      networkPolicy: request.network.sandboxed ? objects.networkPolicy : null,
-      timeoutMs: request.timeoutMs,
+    const run = await runTaskPod(deps, 'agent', request, {
+      net,
+      token,
       signal,
       log,
       onLog: (stream) => {
@@ -170,3 +148,5 @@ function emptyStream(): PassThrough {
   s.end();
   return s;
 }
+
+export type { PodDeps } from './task-pod-run.ts';

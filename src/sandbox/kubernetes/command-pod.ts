@@ -10,11 +10,10 @@ import path from 'node:path';
 import type { CommandOutcome, CommandRunRequest } from '../execution-backend.ts';
 import type { KubeNetworkParts } from './kube-network.ts';
 import { gatewayTaskPaths, writeGatewayToken } from './pod-gateway.ts';
-import { runPod } from './pod-run.ts';
+import { runTaskPod } from './task-pod-run.ts';
 import { packStateIn, type StateDirs } from './state-bundle.ts';
-import { podFiles, taskObjectsInput } from './task-pod-input.ts';
-import { buildTaskObjects } from './task-objects.ts';
-import { takeReturnedState, type PodDeps } from './agent-pod.ts';
+import { takeReturnedState } from './agent-pod.ts';
+import type { PodDeps } from './task-pod-run.ts';
 
 export async function runCommandPod(deps: PodDeps, request: CommandRunRequest, net: KubeNetworkParts | null, signal: AbortSignal): Promise<CommandOutcome> {
   if (signal.aborted) return { kind: 'cancelled' };
@@ -26,22 +25,12 @@ export async function runCommandPod(deps: PodDeps, request: CommandRunRequest, n
   const dirs: StateDirs = { workspace: request.workspace, claudeState: empty, inbox: empty, outbox: empty, storage: empty };
   try {
     await packStateIn(dirs, { inputJsonl: '', args: [], command: request.command }, paths.stateIn);
-    const objects = buildTaskObjects(
-      taskObjectsInput(
-        deps.settings,
-        { instance: deps.instance, toolsImage: deps.toolsImage, token, net, files: await podFiles(request.extraMounts ?? [], net) },
-        { ...request, kind: 'command', sandboxEnv: request.network.env },
-      ),
-    );
     const chunks: Buffer[] = [];
     let kept = 0;
     let truncatedBytes = 0;
-    const run = await runPod({
-      api: deps.api,
-      pod: objects.pod,
-      secrets: [objects.secret, ...(objects.filesSecret ? [objects.filesSecret] : [])],
-      networkPolicy: request.network.sandboxed ? objects.networkPolicy : null,
-      timeoutMs: request.timeoutMs,
+    const run = await runTaskPod(deps, 'command', request, {
+      net,
+      token,
       signal,
       log,
       onLog: (stream) =>
