@@ -34,11 +34,14 @@ const POOL_CEILING = 64;
  * With the Kubernetes backend a running task costs its runner thread little: it waits on the API
  * server and the pod's log, and the agent's CPU and memory are the cluster's. One thread per task
  * would make 200 remote tasks 200 isolates (~10 MiB each before any work), so remote tasks share
- * threads, this many each; `max_concurrent` (up to 1000) is then reached with at most 63 threads.
- * The capacity bench (scripts/bench/kube-capacity.ts) measures what a remote task costs.
+ * threads, this many each. The pool is sized to `max_concurrent` (200 → 13 threads), not to the
+ * largest value a reload could set: when tasks queue in a cold pool, Piscina starts a thread per
+ * queued task up to maxThreads and its balancer hands each task to an idle thread first, so a pool
+ * sized for 1,000 ran a burst of 50 tasks on 50 threads, each building and hashing the tools image
+ * (scripts/bench/kube-capacity.ts found it). A reload above the pool's room queues the extra tasks
+ * until a thread has room; a restart resizes the pool.
  */
 export const REMOTE_TASKS_PER_THREAD = 16;
-const REMOTE_POOL_CEILING = 1000;
 
 interface RunningTask {
   readonly claim: ClaimedTask;
@@ -341,7 +344,7 @@ function sleep(ms: number): Promise<void> {
 /** Threads and tasks per thread of the runner pool, by where the agents run. */
 export function poolShape(backend: 'container' | 'kubernetes', capacity: number): { maxThreads: number; concurrentTasksPerWorker: number } {
   if (backend === 'kubernetes') {
-    return { maxThreads: Math.ceil(Math.max(REMOTE_POOL_CEILING, capacity) / REMOTE_TASKS_PER_THREAD), concurrentTasksPerWorker: REMOTE_TASKS_PER_THREAD };
+    return { maxThreads: Math.ceil(capacity / REMOTE_TASKS_PER_THREAD), concurrentTasksPerWorker: REMOTE_TASKS_PER_THREAD };
   }
   return { maxThreads: Math.max(POOL_CEILING, capacity), concurrentTasksPerWorker: 1 };
 }
