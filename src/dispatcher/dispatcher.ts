@@ -240,7 +240,7 @@ export class Dispatcher {
       })
       .catch(async (err: unknown) => {
         // The runner thread died (or threw before it could record an outcome). Only this task fails.
-        log.error({ err: err instanceof Error ? err.message : String(err) }, 'task runner failed; failing the task');
+        log.error({ err: describeRunnerError(err) }, 'task runner failed; failing the task');
         // A thread that died mid-run left its container (and network sidecar) running; stop them
         // before telling the sender, so nothing keeps changing the workspace after the reply.
         await this.removeContainersOf(claim.task.id, log);
@@ -250,7 +250,7 @@ export class Dispatcher {
             repo,
             claim.task.id,
             { kind: 'error', message: 'The worker running your task stopped unexpectedly. The operator has the details in the log; reply to this mail to try again.' },
-            { status: 'failed', error: `runner thread failed: ${err instanceof Error ? err.message : String(err)}` },
+            { status: 'failed', error: `runner thread failed: ${describeRunnerError(err)}` },
             ['running'],
             // The run this dispatcher launched: a row requeued and claimed again meanwhile is another run.
             claim.task.attempts,
@@ -335,6 +335,22 @@ export class Dispatcher {
     await this.pool.destroy();
     this.life.to('stopped');
   }
+}
+
+/**
+ * What a failed runner thread rejected with, as text. Not always an Error: a value that crossed the
+ * thread boundary arrives as a plain object, which String() would turn into "[object Object]".
+ */
+function describeRunnerError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err !== null && typeof err === 'object') {
+    try {
+      return JSON.stringify(err).slice(0, 2000);
+    } catch {
+      /* fall through */
+    }
+  }
+  return String(err);
 }
 
 function sleep(ms: number): Promise<void> {
