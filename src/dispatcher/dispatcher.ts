@@ -34,11 +34,14 @@ const POOL_CEILING = 64;
  * With the Kubernetes backend a running task costs its runner thread little: it waits on the API
  * server and the pod's log, and the agent's CPU and memory are the cluster's. One thread per task
  * would make 200 remote tasks 200 isolates (~10 MiB each before any work), so remote tasks share
- * threads, this many each; `max_concurrent` (up to 1000) is then reached with at most 63 threads.
- * The capacity bench (scripts/bench/kube-capacity.ts) measures what a remote task costs.
+ * threads, this many each. The pool is sized to `max_concurrent` (200 → 13 threads), not to the
+ * largest value a reload could set: when tasks queue in a cold pool, Piscina starts a thread per
+ * queued task up to maxThreads and its balancer hands each task to an idle thread first, so a pool
+ * sized for 1,000 ran a burst of 50 tasks on 50 threads, each building and hashing the tools image
+ * (scripts/bench/kube-capacity.ts found it). A reload above the pool's room queues the extra tasks
+ * until a thread has room; a restart resizes the pool.
  */
 export const REMOTE_TASKS_PER_THREAD = 16;
-const REMOTE_POOL_CEILING = 1000;
 
 interface RunningTask {
   readonly claim: ClaimedTask;
@@ -237,7 +240,7 @@ export class Dispatcher {
       })
       .catch(async (err: unknown) => {
         // The runner thread died (or threw before it could record an outcome). Only this task fails.
-        log.error({ err: err instanceof Error ? err.message : String(err) }, 'task runner failed; failing the task');
+        log.error({ err: describeRunnerError(err) }, 'task runner failed; failing the task');
         // A thread that died mid-run left its container (and network sidecar) running; stop them
         // before telling the sender, so nothing keeps changing the workspace after the reply.
         await this.removeContainersOf(claim.task.id, log);
@@ -247,7 +250,7 @@ export class Dispatcher {
             repo,
             claim.task.id,
             { kind: 'error', message: 'The worker running your task stopped unexpectedly. The operator has the details in the log; reply to this mail to try again.' },
-            { status: 'failed', error: `runner thread failed: ${err instanceof Error ? err.message : String(err)}` },
+            { status: 'failed', error: `runner thread failed: ${describeRunnerError(err)}` },
             ['running'],
             // The run this dispatcher launched: a row requeued and claimed again meanwhile is another run.
             claim.task.attempts,
@@ -334,6 +337,22 @@ export class Dispatcher {
   }
 }
 
+/**
+ * What a failed runner thread rejected with, as text. Not always an Error: a value that crossed the
+ * thread boundary arrives as a plain object, which String() would turn into "[object Object]".
+ */
+function describeRunnerError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err !== null && typeof err === 'object') {
+    try {
+      return JSON.stringify(err).slice(0, 2000);
+    } catch {
+      /* fall through */
+    }
+  }
+  return String(err);
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
 }
@@ -341,7 +360,7 @@ function sleep(ms: number): Promise<void> {
 /** Threads and tasks per thread of the runner pool, by where the agents run. */
 export function poolShape(backend: 'container' | 'kubernetes', capacity: number): { maxThreads: number; concurrentTasksPerWorker: number } {
   if (backend === 'kubernetes') {
-    return { maxThreads: Math.ceil(Math.max(REMOTE_POOL_CEILING, capacity) / REMOTE_TASKS_PER_THREAD), concurrentTasksPerWorker: REMOTE_TASKS_PER_THREAD };
+    return { maxThreads: Math.ceil(capacity / REMOTE_TASKS_PER_THREAD), concurrentTasksPerWorker: REMOTE_TASKS_PER_THREAD };
   }
   return { maxThreads: Math.max(POOL_CEILING, capacity), concurrentTasksPerWorker: 1 };
 }

@@ -8,7 +8,8 @@
  * so a rebuild has nothing after it to rebuild.
  */
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AirutError } from '../errors.ts';
 import type { ContainerRuntime } from './container-runtime.ts';
@@ -87,9 +88,16 @@ export async function hashContextDir(contextDir: string): Promise<string> {
   for (const rel of files) {
     const full = join(contextDir, rel);
     const st = await lstat(full);
-    const content = st.isSymbolicLink() ? Buffer.from(`symlink:${await readlink(full)}`) : await readFile(full);
-    hash.update(`${rel}\0${content.length}\0`);
-    hash.update(content);
+    if (st.isSymbolicLink()) {
+      const link = Buffer.from(`symlink:${await readlink(full)}`);
+      hash.update(`${rel}\0${link.length}\0`);
+      hash.update(link);
+      continue;
+    }
+    // Streamed: a context may hold a large binary (the Kubernetes tools image holds Claude Code,
+    // ~400 MB), and several runner threads may hash at once.
+    hash.update(`${rel}\0${st.size}\0`);
+    for await (const chunk of createReadStream(full)) hash.update(chunk as Buffer);
   }
   return hash.digest('hex').slice(0, HASH_HEX_LENGTH);
 }
