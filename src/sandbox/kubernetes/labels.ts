@@ -74,7 +74,7 @@ export function checkTaskId(taskId: number): void {
 export function taskObjectNames(instance: string, taskId: number): { pod: string; secret: string; filesSecret: string; networkPolicy: string } {
   checkTaskId(taskId);
   const pod = `airut-${instanceNamePart(instance)}-${taskId}`;
-  return { pod, secret: `${pod}-env`, filesSecret: `${pod}-files`, networkPolicy: `${pod}-net` };
+  return { pod, secret: `${pod}-env`, filesSecret: `${pod}-cfg`, networkPolicy: `${pod}-net` };
 }
 
 /** The labels that select one task's pod (the NetworkPolicy's podSelector). */

@@ -89,7 +89,7 @@ test('property: many distinct ids never collide among themselves', () => {
 });
 
 test('names: one prefix per instance, a short instance kept readable, a long one shortened deterministically', () => {
-  assert.deepEqual(taskObjectNames('0123456789ab', 42), { pod: 'airut-0123456789ab-42', secret: 'airut-0123456789ab-42-env', networkPolicy: 'airut-0123456789ab-42-net' });
+  assert.deepEqual(taskObjectNames('0123456789ab', 42), { pod: 'airut-0123456789ab-42', secret: 'airut-0123456789ab-42-env', filesSecret: 'airut-0123456789ab-42-cfg', networkPolicy: 'airut-0123456789ab-42-net' });
   const long = 'x'.repeat(100);
   const a = taskObjectNames(long, 1).pod;
   const b = taskObjectNames(long, Number.MAX_SAFE_INTEGER).pod;
