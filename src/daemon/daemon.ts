@@ -20,7 +20,8 @@ import { OutgoingMailSender } from '../reply/outbox-sender.ts';
 import { prepareSandbox } from '../sandbox/prepare-sandbox.ts';
 import type { SandboxGlobals } from '../sandbox/task-network.ts';
 import { createExecutionBackend, executionSettings } from '../sandbox/backend-factory.ts';
-import { PodGateway } from '../sandbox/kubernetes/pod-gateway.ts';
+import type { PodGateway } from '../sandbox/kubernetes/pod-gateway.ts';
+import { prepareKubernetes } from '../sandbox/kubernetes/prepare-kubernetes.ts';
 import { startDashboard, type RunningDashboard } from '../dashboard/server.ts';
 import { getTask } from '../store/task-queries.ts';
 import { ConversationSweeper } from '../gc/conversation-sweeper.ts';
@@ -104,9 +105,7 @@ export class Daemon {
       const db = this.openStore();
       await this.reapOrphanContainers();
       if (this.stopRequested()) return;
-      const sandbox = await this.prepareNetworkSandbox();
-      if (this.stopRequested()) return;
-      await this.startPodGateway(sandbox);
+      const sandbox = await this.prepareKubernetes(await this.prepareNetworkSandbox());
       if (this.stopRequested()) return;
       this.startStorageProbe();
       const sender = this.startSender(db);
@@ -147,22 +146,12 @@ export class Daemon {
     return sandbox.globals;
   }
 
-  /**
-   * Pods reach the daemon only through this port: their state bundle, and their task's proxy.
-   * It runs in the main thread because the port is one for all runner threads; it finds each
-   * task's proxy by the unix socket that task's runner opened in the sandbox state dir.
-   */
-  private async startPodGateway(sandbox: SandboxGlobals): Promise<void> {
-    const kube = executionSettings(this.config.global).kubernetes;
-    if (!kube) return;
-    this.gateway = await PodGateway.start({
-      host: kube.gateway.listenHost,
-      port: kube.gateway.listenPort,
-      stateDir: sandbox.stateDir,
-      maxStateBytes: kube.maxStateBytes,
-      log: logger().child({ component: 'pod-gateway' }),
-    });
-    this.log.info({ host: kube.gateway.listenHost, port: this.gateway.port, advertised: kube.gateway.advertiseAddress }, 'pod gateway listening');
+  /** The Kubernetes backend's start-up work (gateway, tools image); the sandbox globals it returns go to the runners. */
+  private async prepareKubernetes(sandbox: SandboxGlobals): Promise<SandboxGlobals> {
+    const prepared = await prepareKubernetes(executionSettings(this.config.global), sandbox, this.log);
+    if (!prepared) return sandbox;
+    this.gateway = prepared.gateway;
+    return prepared.sandbox;
   }
 
   /** Disk and database health, checked now and then every STORAGE_PROBE_MS (never overlapping). */

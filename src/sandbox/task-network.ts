@@ -31,6 +31,11 @@ export interface SandboxGlobals {
   readonly caFiles: CaFiles;
   readonly sidecar: SidecarRuntime;
   readonly upstreamOverrides: Readonly<Record<string, UpstreamOverride>>;
+  /**
+   * Kubernetes backend: the tools image (by digest) the daemon published at start-up, so runner
+   * threads do not each hash, build and push ~400 MB; unset when that failed (a thread then tries).
+   */
+  readonly kubeToolsImage?: string;
 }
 
 export interface TaskNetwork {

@@ -149,13 +149,22 @@ export class KubernetesBackend implements ExecutionBackend {
     return pruneImages(this.#o.runtime, { owner: { instance: this.#o.instance }, keep });
   }
 
+  /**
+   * The tools image pods start with: given (tests), published by the daemon at start-up (the
+   * sandbox globals carry it to every runner thread), or built and pushed here on first use.
+   */
+  toolsImage(): Promise<string> {
+    const given = this.#o.toolsImage ?? this.#o.sandbox?.kubeToolsImage;
+    return given ? Promise.resolve(given) : this.#images.toolsImage();
+  }
+
   async #deps(): Promise<PodDeps> {
     return {
       api: this.#api,
       settings: this.#o.settings,
       instance: this.#o.instance,
       stateDir: this.#sandbox().stateDir,
-      toolsImage: this.#o.toolsImage ?? (await this.#images.toolsImage()),
+      toolsImage: await this.toolsImage(),
       log: logger(),
     };
   }
