@@ -50,9 +50,12 @@ export class PodSimulation {
     const names = [...status.initContainerStatuses, ...status.containerStatuses].map((c) => c.name);
     const run: RunningPod = { pod, abort: new AbortController(), finished: false, runnerDone: null, deadline: null,
       logs: new Map(names.map((n) => [n, { chunks: [], started: false, ended: false, followers: new Set() }])) };
+    const previous = this.#pods.get(pod.metadata.name);
+    if (previous?.deadline) clearTimeout(previous.deadline);
     this.#pods.set(pod.metadata.name, run);
     const seconds = spec?.activeDeadlineSeconds;
-    if (typeof seconds === 'number') run.deadline = setTimeout(() => this.#deadlineExceeded(run), seconds * 1000);
+    // Unreferenced: a pod's deadline must not keep a finished test process alive.
+    if (typeof seconds === 'number') run.deadline = setTimeout(() => this.#deadlineExceeded(run), seconds * 1000).unref();
     const runner = this.#runner();
     if (runner) run.runnerDone = this.#play(run, runner);
   }
@@ -73,7 +76,7 @@ export class PodSimulation {
     pod.metadata.deletionGracePeriodSeconds = grace;
     this.#store.modified('pod', pod);
     run.abort.abort(new Error('pod deleted'));
-    const timer = setTimeout(() => this.#remove(name), grace * 1000);
+    const timer = setTimeout(() => this.#remove(name), grace * 1000).unref();
     void run.runnerDone.then(() => {
       clearTimeout(timer);
       this.#remove(name);
