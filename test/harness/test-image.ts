@@ -12,7 +12,7 @@
  * and repeated test runs neither rebuild the tarball nor the image.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -117,7 +117,8 @@ export async function testRootfsTarball(): Promise<string> {
     }
     await writeFile(join(stage, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
     await writeFile(join(stage, 'etc/group'), 'root:x:0:\n');
-    const partial = `${tarball}.${process.pid}.partial`;
+    // Unique per call: several repositories of one process may build the tarball at once.
+    const partial = `${tarball}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
     await run('tar', [
       '--sort=name',
       '--mtime=@0',
