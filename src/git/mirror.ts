@@ -14,6 +14,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { AirutError, type ErrorCode } from '../errors.ts';
 import { withFileLock, withMutex, type FileLockOptions } from './lock.ts';
+import { BoundedCache } from './object-cache.ts';
 import { credentialsOf, redact } from './redact.ts';
 import { runGit, stderrTail, type GitRunOptions, type GitRunResult } from './run.ts';
 import { publicRepoUrl } from './url.ts';
@@ -34,6 +35,23 @@ export interface GitMirrorOptions {
   /** Lock file tuning; tests shorten these. */
   readonly lock?: FileLockOptions;
 }
+
+interface TreeEntry {
+  readonly mode: string;
+  readonly type: string;
+  readonly oid: string;
+  readonly path: string;
+}
+
+// Per thread, shared by every GitMirror of that thread (a task constructs its own): see object-cache.ts.
+const treeCache = new BoundedCache<readonly TreeEntry[]>(1024, 8 * 1024 * 1024, (t) => 64 + t.reduce((n, e) => n + 96 + e.path.length * 2, 0));
+const blobCache = new BoundedCache<Buffer>(1024, 32 * 1024 * 1024, (b) => 64 + b.length);
+/**
+ * The default branch and its commit per mirror directory, valid while the mirror's fetch stamp and
+ * HEAD file read the same: every fetch or clone rewrites the stamp after moving refs, and a changed
+ * default branch rewrites HEAD, so a moved branch is always seen by the next read.
+ */
+const heads = new Map<string, { readonly key: string; readonly branch: string; readonly commit: string | null }>();
 
 const DEFAULT_NETWORK_TIMEOUT_MS = 15 * 60_000;
 const LOCAL_TIMEOUT_MS = 5 * 60_000;
@@ -202,9 +220,28 @@ export class GitMirror {
     if (exists.code === 0) await this.git(['-C', this.mirrorDir, 'symbolic-ref', 'HEAD', m[1]]);
   }
 
+  /** What must stay the same for a remembered default branch and commit to still be true. */
+  private async headKey(): Promise<string> {
+    const [stamp, head] = await Promise.all([
+      fs.readFile(this.stampPath, 'utf8').catch(() => ''),
+      fs.readFile(path.join(this.mirrorDir, 'HEAD'), 'utf8').catch(() => ''),
+    ]);
+    return `${stamp}\0${head}`;
+  }
+
   /** The default branch of the repository (e.g. `main`), from the mirror's HEAD. */
   async defaultBranch(): Promise<string> {
     await this.ensure();
+    // The key is read before git: a fetch finishing in between leaves a key that no longer matches.
+    const key = await this.headKey();
+    const known = heads.get(this.mirrorDir);
+    if (known?.key === key) return known.branch;
+    const branch = await this.readDefaultBranch();
+    heads.set(this.mirrorDir, { key, branch, commit: null });
+    return branch;
+  }
+
+  private async readDefaultBranch(): Promise<string> {
     const r = await this.git(['-C', this.mirrorDir, 'symbolic-ref', '--quiet', 'HEAD'], { timeoutMs: LOCAL_TIMEOUT_MS });
     const ref = r.stdout.toString('utf8').trim();
     if (r.code !== 0 || !ref.startsWith('refs/heads/')) {
@@ -215,39 +252,62 @@ export class GitMirror {
 
   /** The commit the default branch points at. */
   async headCommit(): Promise<string> {
-    const branch = await this.defaultBranch();
+    await this.ensure();
+    const key = await this.headKey();
+    const known = heads.get(this.mirrorDir);
+    if (known?.key === key && known.commit !== null) return known.commit;
+    const branch = known?.key === key ? known.branch : await this.readDefaultBranch();
     const r = await this.git(['-C', this.mirrorDir, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`]);
     if (r.code !== 0) throw this.fail('GIT_EMPTY_REPOSITORY', `${this.displayUrl} has no commits on ${branch}`, r);
-    return r.stdout.toString('utf8').trim();
+    const commit = r.stdout.toString('utf8').trim();
+    heads.set(this.mirrorDir, { key, branch, commit });
+    return commit;
   }
 
-  /** Entries under `repoPath` (a file or a directory, recursively) on the default branch. */
-  private async lsTree(commit: string, repoPath: string, recursive: boolean): Promise<Array<{ mode: string; type: string; oid: string; path: string }>> {
+  /** Entries under `repoPath` (a file or a directory, recursively) at `commit`; remembered, as they cannot change. */
+  private async lsTree(commit: string, repoPath: string, recursive: boolean): Promise<readonly TreeEntry[]> {
+    const cacheKey = `${this.mirrorDir}\0${commit}\0${recursive ? 'r' : ''}\0${repoPath}`;
+    const cached = treeCache.get(cacheKey);
+    if (cached) return cached;
     const args = ['-C', this.mirrorDir, 'ls-tree', '-z', '--full-tree'];
     if (recursive) args.push('-r');
     args.push(commit, '--', repoPath);
     // Paths are names, not patterns: a file called `*.yaml` must not match others.
     const r = await this.git(args, { timeoutMs: LOCAL_TIMEOUT_MS, env: { GIT_LITERAL_PATHSPECS: '1' } });
     if (r.code !== 0) throw this.fail('GIT_READ_FAILED', `cannot list ${repoPath} in ${this.displayUrl}`, r);
-    const entries: Array<{ mode: string; type: string; oid: string; path: string }> = [];
+    const entries: TreeEntry[] = [];
     for (const rec of r.stdout.toString('utf8').split('\0')) {
       if (!rec) continue;
       const m = /^(\d+) (\w+) ([0-9a-f]+)\t([\s\S]*)$/.exec(rec);
-      if (m && m[1] && m[2] && m[3] && m[4] !== undefined) entries.push({ mode: m[1], type: m[2], oid: m[3], path: m[4] });
+      if (m && m[1] && m[2] && m[3] && m[4] !== undefined) entries.push(Object.freeze({ mode: m[1], type: m[2], oid: m[3], path: m[4] }));
     }
+    Object.freeze(entries);
+    treeCache.set(cacheKey, entries);
     return entries;
   }
 
-  /** Reads many blobs with one `git cat-file --batch`. */
+  /** Blobs by object id: remembered ones from the cache (copied: callers own what they get), the rest with one `git cat-file --batch`. */
   private async readBlobs(oids: readonly string[]): Promise<Buffer[]> {
-    if (oids.length === 0) return [];
+    const found = oids.map((oid) => blobCache.get(oid));
+    const missing = [...new Set(oids.filter((_, i) => found[i] === undefined))];
+    const read = new Map<string, Buffer>();
+    if (missing.length > 0) {
+      for (const [i, blob] of (await this.catBlobs(missing)).entries()) {
+        read.set(missing[i] as string, blob);
+        blobCache.set(missing[i] as string, blob);
+      }
+    }
+    return oids.map((oid, i) => Buffer.from(found[i] ?? (read.get(oid) as Buffer)));
+  }
+
+  private async catBlobs(oids: readonly string[]): Promise<Buffer[]> {
     const r = await this.git(['-C', this.mirrorDir, 'cat-file', '--batch'], {
       input: oids.join('\n') + '\n',
       timeoutMs: LOCAL_TIMEOUT_MS,
     });
     if (r.code !== 0) throw this.fail('GIT_READ_FAILED', `cannot read objects from the mirror of ${this.displayUrl}`, r);
     const out = r.stdout;
-    const blobs: Buffer[] = [];
+    const result: Buffer[] = [];
     let pos = 0;
     for (const oid of oids) {
       const nl = out.indexOf(0x0a, pos);
@@ -257,10 +317,26 @@ export class GitMirror {
         throw new AirutError('GIT_READ_FAILED', this.clean(`cannot read object ${oid} from the mirror: ${header}`));
       }
       const size = Number(m[3]);
-      blobs.push(Buffer.from(out.subarray(nl + 1, nl + 1 + size)));
+      result.push(Buffer.from(out.subarray(nl + 1, nl + 1 + size)));
       pos = nl + 1 + size + 1; // content is followed by a newline
     }
-    return blobs;
+    return result;
+  }
+
+  /**
+   * The object id of directory `dir`'s tree on the default branch, or null when there is no such
+   * directory: the same id means the same files, so a caller can reuse what it made from them.
+   */
+  async treeOid(dir: string): Promise<string | null> {
+    const d = normaliseRepoPath(dir, 'directory');
+    const commit = await this.headCommit();
+    if (!d) {
+      const r = await this.git(['-C', this.mirrorDir, 'rev-parse', '--verify', '--quiet', `${commit}^{tree}`]);
+      if (r.code !== 0) throw this.fail('GIT_READ_FAILED', `cannot read the root tree of ${this.displayUrl}`, r);
+      return r.stdout.toString('utf8').trim();
+    }
+    const entry = (await this.lsTree(commit, d, false)).find((e) => e.path === d);
+    return entry !== undefined && entry.type === 'tree' ? entry.oid : null;
   }
 
   /**

@@ -242,6 +242,44 @@ describe('GitMirror', () => {
     assert.equal((await m.readFile('README.md'))?.toString(), '# hello\n');
   });
 
+  it('remembered reads never hide a move: an update by another instance (another thread) is seen by the next read', async () => {
+    const repo = await makeSourceRepo(path.join(root, 'cache'), 'main');
+    const reader = new GitMirror(path.join(root, 's-cache'), repo);
+    const fetcher = new GitMirror(path.join(root, 's-cache'), repo);
+    await reader.update();
+    const tree1 = await reader.treeOid('.airut/container');
+    assert.match(tree1 ?? '', /^[0-9a-f]{40}$/);
+    assert.equal(await reader.treeOid('.airut/container'), tree1, 'the same tree while the branch stands still');
+    assert.equal(await reader.treeOid('no/such/dir'), null);
+    assert.equal(await reader.treeOid('README.md'), null, 'a file is not a directory');
+    assert.equal((await reader.readFile('.airut/airut.yaml'))?.toString(), 'default_model: opus\ntimeout: 600\n');
+
+    await write(repo, '.airut/airut.yaml', 'default_model: sonnet\n');
+    await write(repo, '.airut/container/Dockerfile', 'FROM scratch\n');
+    git(repo, 'commit', '--quiet', '-am', 'move');
+    await fetcher.update();
+    assert.equal(await reader.headCommit(), git(repo, 'rev-parse', 'HEAD').trim(), 'the fetch by the other instance is seen');
+    assert.equal((await reader.readFile('.airut/airut.yaml'))?.toString(), 'default_model: sonnet\n');
+    assert.notEqual(await reader.treeOid('.airut/container'), tree1, 'a changed container directory has a new tree id');
+
+    // Callers own what they read: changing it does not change the next read.
+    const bytes = await reader.readFile('.airut/airut.yaml');
+    bytes!.fill(0x41);
+    assert.equal((await reader.readFile('.airut/airut.yaml'))?.toString(), 'default_model: sonnet\n');
+    const [dockerfile] = await reader.readTree('.airut/container');
+    assert.equal(dockerfile?.path, 'Dockerfile');
+    assert.equal(dockerfile?.content.toString(), 'FROM scratch\n');
+
+    // A default branch changed upstream is followed (HEAD rewritten) on the next read too.
+    git(repo, 'checkout', '--quiet', '-b', 'trunk');
+    await write(repo, 'TRUNK', 'x\n');
+    git(repo, 'add', 'TRUNK');
+    git(repo, 'commit', '--quiet', '-m', 'trunk');
+    await fetcher.update();
+    assert.equal(await reader.defaultBranch(), 'trunk');
+    assert.equal((await reader.readFile('TRUNK'))?.toString(), 'x\n');
+  });
+
   it('rejects a URL that git would read as an option', () => {
     assert.throws(() => new GitMirror(root, '--upload-pack=touch /tmp/x'), (e: AirutError) => e.code === 'GIT_URL_INVALID');
   });
