@@ -29,6 +29,8 @@ export interface RunnerEnvironment {
 /** The parts of the git mirror a run uses (src/git/mirror.ts). */
 export interface RepoMirror extends RepoFileSource {
   update(): Promise<void>;
+  /** The object id of a directory's tree on the default branch, null when there is none. */
+  treeOid(dir: string): Promise<string | null>;
   exportDir(dir: string, destDir: string): Promise<string[]>;
   cloneWorkspace(dest: string): Promise<void>;
   scrubWorkspace(dest: string): Promise<boolean>;

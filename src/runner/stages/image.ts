@@ -2,7 +2,8 @@
  * Stage 3, image: the container image from the repository's `container_path` (default
  * `.airut/container/`) on the default branch, built by the execution backend (or reused while its
  * content hash is unchanged and it is younger than `execution.image_max_age_hours`), one build at a
- * time per repo.
+ * time per repo. While that directory's tree is the one a task of this thread used a moment ago,
+ * its answer is taken as is (image-reuse.ts).
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -10,12 +11,20 @@ import path from 'node:path';
 import { AirutError } from '../../errors.ts';
 import { DEFAULTS } from '../../config/defaults.ts';
 import { withFileLock } from '../../git/lock.ts';
+import { imageReuseKey, rememberImage, reusableImage } from '../image-reuse.ts';
 import type { TaskContext } from '../task-context.ts';
 import { UserFacingError } from '../user-facing-error.ts';
 
 /** Returns the image tag the agent runs in. */
 export async function imageStage(ctx: TaskContext): Promise<string> {
   const { repo } = ctx;
+  const reuseKey = await treeKey(ctx);
+  const reused = reuseKey === null ? null : reusableImage(reuseKey, Date.now());
+  if (reused) {
+    ctx.store.recordImage(reused.localTag);
+    return reused.runTag;
+  }
+  let localTag: string | null = null;
   const contextDir = await fs.mkdtemp(path.join(os.tmpdir(), `airut-image-${repo.repoId}-`));
   try {
     const files = await ctx.mirror.exportDir(repo.containerPath, contextDir);
@@ -31,7 +40,10 @@ export async function imageStage(ctx: TaskContext): Promise<string> {
         contextDir,
         repoId: repo.repoId,
         // The record makes it the current image of the repo, so the image GC keeps it.
-        onTag: (tag) => ctx.store.recordImage(tag),
+        onTag: (tag) => {
+          localTag = tag;
+          ctx.store.recordImage(tag);
+        },
         buildTimeoutMs: ctx.settings.imageBuildTimeoutSeconds * 1000,
         maxAgeHours: ctx.settings.imageMaxAgeHours,
       }),
@@ -44,12 +56,23 @@ export async function imageStage(ctx: TaskContext): Promise<string> {
     } else if (built.staleCreatedAt !== undefined) {
       ctx.log.info({ image: built.tag, createdAt: new Date(built.staleCreatedAt).toISOString(), maxAgeHours: ctx.settings.imageMaxAgeHours }, 'image rebuilt without cache: older than execution.image_max_age_hours');
     } else if (built.built) ctx.log.info({ image: built.tag }, 'image built');
+    // Remembered only when the branch did not move while the context was read (else the key would
+    // name a tree this image was not built from) and nothing is left to retry.
+    if (reuseKey !== null && localTag !== null && built.staleRebuildError === undefined && (await treeKey(ctx)) === reuseKey) {
+      rememberImage(reuseKey, { localTag, runTag: built.tag }, Date.now());
+    }
     return built.tag;
   } catch (err) {
     throw imageFailure(err, ctx.settings.imageBuildTimeoutSeconds, repo.containerPath);
   } finally {
     await fs.rm(contextDir, { recursive: true, force: true });
   }
+}
+
+/** The reuse key of the container directory on the default branch; null when it is missing or unreadable (the full path explains). */
+async function treeKey(ctx: TaskContext): Promise<string | null> {
+  const tree = await ctx.mirror.treeOid(ctx.repo.containerPath).catch(() => null);
+  return tree === null ? null : imageReuseKey(ctx.repo.repoId, ctx.repo.containerPath, tree);
 }
 
 /** What the sender is told when no image could be had. */

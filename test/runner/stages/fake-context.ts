@@ -3,6 +3,7 @@
  * event recorder that record what a stage asked of them, a real ConversationStore in a temporary
  * directory. Tests override the parts they exercise.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
@@ -29,6 +30,7 @@ import type { TaskStore } from '../../../src/runner/task-store.ts';
 import type { TaskFiles } from '../../../src/runner/kept-files.ts';
 import { testRepoServerConfig } from '../../harness/repo-server-config.ts';
 import { exitTempDir } from '../../harness/temp-dirs.ts';
+import { forgetImages } from '../../../src/runner/image-reuse.ts';
 
 export const ALLOWLIST = 'domains:\n  - api.anthropic.com\n';
 export const REPO_YAML = 'default_model: sonnet\ntimeout: 90\n';
@@ -50,6 +52,11 @@ export class FakeMirror implements RepoMirror {
   async readFile(p: string): Promise<Buffer | null> {
     const text = this.files.get(p);
     return text === undefined ? null : Buffer.from(text);
+  }
+  /** A stand-in tree id: the hash of the files under `dir`, as git's would change with them. */
+  async treeOid(dir: string): Promise<string | null> {
+    const under = [...this.files].filter(([p]) => p.startsWith(`${dir}/`)).sort();
+    return under.length === 0 ? null : createHash('sha1').update(JSON.stringify(under)).digest('hex');
   }
   async exportDir(dir: string, dest: string): Promise<string[]> {
     const names: string[] = [];
@@ -246,6 +253,8 @@ export function taskRow(overrides: Partial<TaskRow> = {}): TaskRow {
 }
 
 export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskContext {
+  // Each fake task starts as in a fresh runner thread: no image remembered from an earlier test.
+  forgetImages();
   const dir = exitTempDir('airut-stage-');
   // The mirror makes the repo's storage directory in a real run; the image build lock lives there.
   const repo = testRepoServerConfig('api', { storageDir: path.join(dir, 'storage') });

@@ -69,3 +69,45 @@ test('container_path: the build context comes from the directory the operator na
   (missing as { repo: typeof missing.repo }).repo = { ...missing.repo, containerPath: 'tools/image' };
   await assert.rejects(imageStage(missing), { code: 'IMAGE_CONTEXT_MISSING', message: /no `tools\/image\/Dockerfile`.*container_path: tools\/image/s });
 });
+
+test('the next task on the same container tree reuses the image without export, hash or backend call; the tag is recorded again', async () => {
+  const first = fakeContext();
+  first.backend.ensureImage = async (spec) => {
+    first.backend.images.push(spec);
+    spec.onTag?.('airut-api:1234');
+    return { tag: 'registry.test/airut-api@sha256:aa', built: true, log: '' };
+  };
+  assert.equal(await imageStage(first), 'registry.test/airut-api@sha256:aa');
+  // A second task of the same thread (fakeContext() forgets, so reuse its mirror and backend).
+  const second = { ...first, store: { ...first.store, imagesRecorded: [] as string[], recordImage(tag: string) { this.imagesRecorded.push(tag); } } };
+  assert.equal(await imageStage(second as typeof first), 'registry.test/airut-api@sha256:aa', 'the run tag (a digest reference with Kubernetes) is reused');
+  assert.equal(first.backend.images.length, 1, 'no second backend call');
+  assert.deepEqual(second.store.imagesRecorded, ['airut-api:1234'], 'the local tag is recorded, so the image GC keeps the image');
+
+  first.mirror.files.set('.airut/container/Dockerfile', 'FROM scratch\nRUN true\n');
+  await imageStage(first);
+  assert.equal(first.backend.images.length, 2, 'a changed container directory is checked again');
+});
+
+test('nothing is remembered when a refresh failed or the branch moved while the context was read', async () => {
+  const stale = fakeContext();
+  stale.backend.ensureImage = async (spec) => {
+    stale.backend.images.push(spec);
+    spec.onTag?.('airut-api:1');
+    return { tag: 'airut-api:1', built: false, log: '', staleRebuildError: 'mirror down' };
+  };
+  await imageStage(stale);
+  await imageStage(stale);
+  assert.equal(stale.backend.images.length, 2, 'the next task tries the refresh again');
+
+  const moving = fakeContext();
+  moving.backend.ensureImage = async (spec) => {
+    moving.backend.images.push(spec);
+    moving.mirror.files.set('.airut/container/Dockerfile', `FROM scratch\n# ${moving.backend.images.length}\n`);
+    spec.onTag?.('airut-api:2');
+    return { tag: 'airut-api:2', built: true, log: '' };
+  };
+  await imageStage(moving);
+  await imageStage(moving);
+  assert.equal(moving.backend.images.length, 2, 'an image is never filed under a tree it was not built from');
+});
