@@ -41,7 +41,33 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   if (options.migrate) migrate(db);
+  reusePreparedStatements(db);
   return db;
+}
+
+/** Distinct SQL texts kept prepared per connection; queries built with a variable `IN (?, …)` list make a few more. */
+const PREPARED_KEPT = 512;
+
+/**
+ * `db.prepare(sql)` hands back the statement prepared for the same text earlier on this connection.
+ * better-sqlite3 compiles on every call, and the store's functions call it per use: the profile of a
+ * busy coordinator showed a twelfth of the main thread's time spent compiling the same few dozen
+ * statements (docs/benchmarks.md). Safe here because no code of ours changes a statement's mode
+ * (pluck, raw, expand) or keeps one iterating while another call runs it; SQLite re-prepares a
+ * statement by itself after a schema change.
+ */
+function reusePreparedStatements(db: Db): void {
+  const compile = db.prepare.bind(db);
+  const kept = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let stmt = kept.get(sql);
+    if (stmt === undefined) {
+      stmt = compile(sql);
+      if (kept.size >= PREPARED_KEPT) kept.delete(kept.keys().next().value!);
+      kept.set(sql, stmt);
+    }
+    return stmt;
+  }) as Db['prepare'];
 }
 
 function reportModes(findings: ReturnType<typeof secureDatabaseFiles>, log: Logger | undefined): void {
