@@ -81,8 +81,10 @@ export class Dispatcher {
   private readonly backend: ExecutionBackend;
   /** The configuration tasks are launched with; a reload replaces it (setConfig). */
   private config: ServerConfig;
-  /** Tasks that may run at once: `max_concurrent`, changed by a reload. */
+  /** Tasks that may run at once: `max_concurrent`, changed by a reload, never above `room`. */
   private limit: number;
+  /** Tasks the runner pool can hold at once as started (threads × tasks per thread). */
+  private readonly room: number;
 
   constructor(private readonly o: DispatcherOptions) {
     this.config = o.config;
@@ -97,11 +99,13 @@ export class Dispatcher {
       execution: executionSettings(g, o.sandbox),
     };
     this.backend = createExecutionBackend(settings.execution);
+    const shape = poolShape(settings.execution.backend, this.backend.capacity);
+    this.room = shape.maxThreads * shape.concurrentTasksPerWorker;
     this.pool = new Piscina({
       filename: (o.runnerEntry ?? RUNNER_ENTRY).href,
       // Runner-wide settings reach each thread once; a task carries only what is about it.
       workerData: settings,
-      ...poolShape(settings.execution.backend, this.backend.capacity),
+      ...shape,
       minThreads: 1,
       // Tasks are long and asynchronous (a container run); idle threads need not spin.
       atomics: 'disabled',
@@ -117,7 +121,16 @@ export class Dispatcher {
    */
   setConfig(config: ServerConfig): void {
     this.config = config;
-    this.limit = config.global.maxConcurrent;
+    const wanted = config.global.maxConcurrent;
+    this.limit = Math.min(wanted, this.room);
+    if (wanted > this.room) {
+      // The pool's thread count is fixed when it starts (sized to max_concurrent for remote tasks);
+      // a task handed to a full pool would wait inside it while its row says running.
+      this.o.log.warn(
+        { maxConcurrent: wanted, runningAtMost: this.room },
+        `execution.max_concurrent ${wanted} is above the ${this.room} tasks the runner pool was started for; up to ${this.room} run until the daemon is restarted`,
+      );
+    }
     this.kick();
   }
 
