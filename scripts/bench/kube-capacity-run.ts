@@ -7,7 +7,7 @@
  * Samples the daemon from /proc every second and counts what came back; judging is the caller's.
  */
 import fs from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { buildMail, dmarcPass } from '../../test/harness/mail-builder.ts';
 import { AUTHSERV, ALICE, isAck, readDb, startE2eEnv, type E2eEnv } from '../../test/harness/e2e-env.ts';
 import type { TestConfig } from '../../test/harness/daemon-process.ts';
@@ -21,6 +21,8 @@ export interface CapacityOptions {
   readonly tasks: number;
   readonly concurrent: number;
   readonly repos: number;
+  /** Sources in each repository's workspace, KiB (in 4 KiB files). */
+  readonly workspaceKb: number;
   /** Each agent holds its pod for a uniform random time in [holdMs, 1.5 × holdMs). */
   readonly holdMs: number;
   readonly sandbox: boolean;
@@ -144,6 +146,20 @@ async function deliver(env: E2eEnv, repoIds: string[], tasks: number, tag: strin
   return sent;
 }
 
+// ---- the repositories -----------------------------------------------------------------------------
+
+/** Emulated pods never start the image: it only has to build and push, so it holds one small file. */
+const SMALL_CONTEXT = { Dockerfile: 'FROM scratch\nCOPY marker /marker\n', marker: 'kube-capacity\n' };
+
+/** `kb` KiB of text sources in 4 KiB files, different per repository (so no two packs are alike), hardly compressible. */
+function sources(repoId: string, kb: number): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let i = 0; i * 4 < kb; i++) {
+    files[`src/${repoId}/file-${String(i).padStart(4, '0')}.txt`] = randomBytes(3 * 1024).toString('base64').replace(/(.{76})/g, '$1\n');
+  }
+  return files;
+}
+
 // ---- the run ------------------------------------------------------------------------------------------
 
 export async function runCapacity(o: CapacityOptions): Promise<CapacityResult> {
@@ -154,7 +170,12 @@ export async function runCapacity(o: CapacityOptions): Promise<CapacityResult> {
   const standIn = await KubeStandIn.start({ runner: holdingAgent(o.holdMs, counter) });
   try {
     const repos = await Promise.all(
-      repoIds.map((id) => env.repo(id, repoYaml(o.sandbox), o.sandbox ? { extraFiles: { '.airut/network-allowlist.yaml': ALLOWLIST } } : {})),
+      repoIds.map((id) =>
+        env.repo(id, repoYaml(o.sandbox), {
+          extraFiles: { ...sources(id, o.workspaceKb), ...(o.sandbox ? { '.airut/network-allowlist.yaml': ALLOWLIST } : {}) },
+          containerContext: SMALL_CONTEXT,
+        }),
+      ),
     );
     const { cfg, daemon } = env.daemonWith(repos, o.concurrent, await kubeGlobal(o, standIn, registry), { AIRUT_LOG_LEVEL: 'info' });
     try {

@@ -3,10 +3,12 @@
  * stand-in API server, each pod played in-process by EmulatedPodRunner, so what is measured is the
  * daemon — its memory, CPU and threads per running remote task, and the API calls a task costs.
  *
- *   scripts/node --import tsx scripts/bench/kube-capacity.ts [--tasks N] [--concurrent C] [--hold-ms M] [--repos R] [--sandbox] [--timeout-min T] [--no-docs]
+ *   scripts/node --import tsx scripts/bench/kube-capacity.ts [--tasks N] [--concurrent C] [--hold-ms M] [--repos R] [--workspace-kb K] [--sandbox] [--timeout-min T] [--no-docs]
  *
- * Defaults: 1,000 tasks, max_concurrent 200, each agent holding its pod 20–30 s (M = 20000, held
- * for [M, 1.5 M)), 10 repositories, the network sandbox off (the per-task proxy is its own cost;
+ * Defaults: 1,000 tasks, max_concurrent 200, each agent holding its pod 3–4.5 min (M = 180000, held
+ * for [M, 1.5 M): a short real agent run; shorter holds end pods faster than one coordinator on two
+ * CPUs prepares new ones, so 200 would never run at once), 10 repositories with 1 MiB of sources
+ * each (--workspace-kb), the network sandbox off (the per-task proxy is its own cost;
  * `--sandbox` measures with it). Fails (exit 1) unless every mail got exactly one task, one
  * acknowledgement and one final reply, every task completed, nothing is left in the API server and
  * the daemon exits 0 on SIGTERM. Rewrites the `kube-capacity` section of docs/benchmarks.md unless
@@ -20,12 +22,13 @@ interface Args extends Omit<CapacityOptions, 'timeoutMs' | 'onProgress' | 'daemo
   readonly daemonLog: string | undefined;
   readonly timeoutMin: number;
   readonly docs: boolean;
+  readonly workspaceKb: number;
 }
 
-const USAGE = 'usage: scripts/node --import tsx scripts/bench/kube-capacity.ts [--tasks N] [--concurrent C] [--hold-ms M] [--repos R] [--sandbox] [--timeout-min T] [--daemon-log FILE] [--no-docs]';
+const USAGE = 'usage: scripts/node --import tsx scripts/bench/kube-capacity.ts [--tasks N] [--concurrent C] [--hold-ms M] [--repos R] [--workspace-kb K] [--sandbox] [--timeout-min T] [--daemon-log FILE] [--no-docs]';
 
 function parseArgs(argv: string[]): Args {
-  const a = { tasks: 1000, concurrent: 200, holdMs: 20_000, repos: 10, sandbox: false, timeoutMin: 40, docs: true, daemonLog: undefined as string | undefined };
+  const a = { tasks: 1000, concurrent: 200, holdMs: 180_000, repos: 10, workspaceKb: 1024, sandbox: false, timeoutMin: 40, docs: true, daemonLog: undefined as string | undefined };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = (): number => {
@@ -37,6 +40,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--concurrent') a.concurrent = value();
     else if (flag === '--hold-ms') a.holdMs = value();
     else if (flag === '--repos') a.repos = value();
+    else if (flag === '--workspace-kb') a.workspaceKb = value();
     else if (flag === '--timeout-min') a.timeoutMin = value();
     else if (flag === '--sandbox') a.sandbox = true;
     else if (flag === '--daemon-log') a.daemonLog = inline ?? argv[++i];
@@ -76,7 +80,7 @@ function report(r: CapacityResult, a: Args, problems: string[]): string {
   const calls = [...r.apiCalls].sort((x, y) => y[1] - x[1]);
   const totalCalls = calls.reduce((n, [, c]) => n + c, 0);
   const perTask = (n: number) => (n / a.tasks).toFixed(2);
-  const cmd = `scripts/node --import tsx scripts/bench/kube-capacity.ts --tasks ${a.tasks} --concurrent ${a.concurrent} --hold-ms ${a.holdMs} --repos ${a.repos}${a.sandbox ? ' --sandbox' : ''}`;
+  const cmd = `scripts/node --import tsx scripts/bench/kube-capacity.ts --tasks ${a.tasks} --concurrent ${a.concurrent} --hold-ms ${a.holdMs} --repos ${a.repos} --workspace-kb ${a.workspaceKb}${a.sandbox ? ' --sandbox' : ''}`;
   return [
     '## Kubernetes backend capacity',
     '',
@@ -87,7 +91,9 @@ function report(r: CapacityResult, a: Args, problems: string[]): string {
     `  off, log level info) against the stand-in API server (test/harness/kube/), driven by the real @kubernetes/client-node;`,
     '  each pod is played in-process by `EmulatedPodRunner`: it fetches the state bundle from the daemon\'s pod gateway,',
     `  holds the pod ${sec(a.holdMs)}–${sec(a.holdMs * 1.5)} (uniform), logs a successful stream-json run and posts the state back. ${a.tasks.toLocaleString('en')} new`,
-    `  conversations over ${a.repos} repositories, all APPENDed up front to a real Dovecot; acknowledgements and replies to the SMTP`,
+    `  conversations over ${a.repos} repositories (each ${a.workspaceKb} KiB of sources in 4 KiB files and a one-file image context: every`,
+    '  task clones the workspace and ships it to the pod and back through the daemon, so the cost per task grows with it),',
+    '  all APPENDed up front to a real Dovecot; acknowledgements and replies to the SMTP',
     '  capture server; the repository image and the tools image (busybox, Claude Code, pod-entry.sh) built with podman and',
     `  pushed to a local registry. Network sandbox **${a.sandbox ? 'on' : 'off'}**${a.sandbox ? '' : ' (the per-task proxy is measured apart, `--sandbox`)'}. What the cluster spends is not here: only the coordinator.`,
     '',

@@ -94,7 +94,14 @@ export interface E2eEnv {
   repo(
     id: string,
     airutYaml: string,
-    opts?: { secrets?: Record<string, string>; smtpPort?: number; extraFiles?: Record<string, string>; extra?: Record<string, unknown> },
+    opts?: {
+      secrets?: Record<string, string>;
+      smtpPort?: number;
+      extraFiles?: Record<string, string>;
+      /** `.airut/container/` instead of the test image's context (benches that never run the image). */
+      containerContext?: Record<string, string>;
+      extra?: Record<string, unknown>;
+    },
   ): Promise<TestRepo & { source: SourceRepo }>;
   /**
    * Writes a config for `repos` (container network host, shutdown_timeout 5 s) and starts the daemon
@@ -144,7 +151,7 @@ export async function startE2eEnv(opts: { repoIds: string[]; runtime?: RuntimeCa
     podmanEnv,
     cliSecrets,
     async repo(id, airutYaml, o = {}) {
-      const source = await createSourceRepo(airutYaml, o.extraFiles ?? {});
+      const source = await createSourceRepo(airutYaml, o.extraFiles ?? {}, o.containerContext);
       return {
         id,
         imapPort: dovecot.port,

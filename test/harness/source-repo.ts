@@ -19,6 +19,12 @@ export interface SourceRepo {
   commit(files: Record<string, string>, message?: string): Promise<void>;
 }
 
+async function writeFileIn(dir: string, rel: string, content: string): Promise<void> {
+  const file = path.join(dir, rel);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, content);
+}
+
 async function git(dir: string, ...args: string[]): Promise<string> {
   const { stdout } = await run('git', ['-C', dir, ...args], {
     env: { ...process.env, GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 't@example.com' },
@@ -35,19 +41,20 @@ export const CLI_CONTAINER_ENV = `container_env:
   CLAUDE_CODE_MAX_RETRIES: "0"
 `;
 
-export async function createSourceRepo(airutYaml: string, extraFiles: Record<string, string> = {}): Promise<SourceRepo> {
+/**
+ * `containerContext` replaces the test image's context (a 30 MB rootfs) for runs that build an image
+ * but never start it, so the workspace every task clones and ships is the size of a real project.
+ */
+export async function createSourceRepo(airutYaml: string, extraFiles: Record<string, string> = {}, containerContext?: Record<string, string>): Promise<SourceRepo> {
   const dir = exitTempDir('airut-source-');
   await git(dir, 'init', '-q', '-b', 'main');
-  await buildTestImageContext(path.join(dir, '.airut', 'container'));
+  if (containerContext === undefined) await buildTestImageContext(path.join(dir, '.airut', 'container'));
+  else for (const [name, content] of Object.entries(containerContext)) await writeFileIn(path.join(dir, '.airut', 'container'), name, content);
   const repo: SourceRepo = {
     dir,
     url: `file://${dir}`,
     async commit(files, message = 'update') {
-      for (const [rel, content] of Object.entries(files)) {
-        const file = path.join(dir, rel);
-        await fs.mkdir(path.dirname(file), { recursive: true });
-        await fs.writeFile(file, content);
-      }
+      for (const [rel, content] of Object.entries(files)) await writeFileIn(dir, rel, content);
       await git(dir, 'add', '-A');
       await git(dir, 'commit', '-q', '-m', message);
     },
