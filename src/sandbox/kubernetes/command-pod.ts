@@ -49,7 +49,10 @@ export async function runCommandPod(deps: PodDeps, request: CommandRunRequest, n
     if (run.cancelled) return { kind: 'cancelled' };
     const stderrTail = [run.failure, returned].filter((s): s is string => !!s).join('\n');
     if (run.timedOut) return { kind: 'timeout', output, truncatedBytes, stderrTail };
-    return { kind: 'exited', exitCode: run.exitCode ?? (run.failure ? 125 : 1), output, truncatedBytes, stderrTail };
+    // A refused workspace never counts as success: the agent would run on a workspace without the
+    // command's changes. 125 is what a container runtime reports when the run itself failed.
+    const exitCode = run.exitCode ?? (run.failure ? 125 : 1);
+    return { kind: 'exited', exitCode: returned !== null && exitCode === 0 ? 125 : exitCode, output, truncatedBytes, stderrTail };
   } finally {
     await fs.rm(empty, { recursive: true, force: true });
     await Promise.all([paths.stateIn, paths.stateOut].map((f) => fs.rm(f, { force: true })));

@@ -280,6 +280,25 @@ describe('KubernetesBackend.runCommand', () => {
     assert.deepEqual(objectsOfTask(env.standIn, 901), []);
   });
 
+  it('a command whose returned workspace is refused does not count as exit 0; the reason is in its error output', async () => {
+    env.standIn.setRunner(new ScriptedPodRunner(async (ctx) => {
+      ctx.containerStarted('airut-tools');
+      ctx.containerStarted('agent');
+      ctx.log('agent', Buffer.from('all good\n'));
+      await postState(ctx, await rawTar([{ name: 'workspace/', type: 'directory' as const }, { name: 'workspace/../escaped.txt', body: 'out' }]));
+      return { container: 'agent', exitCode: 0 };
+    }));
+    const req = await commandRequest(env, 904);
+    const before = await treeOf(req.workspace);
+    const outcome = await env.backend.runCommand(req);
+    assert.equal(outcome.kind, 'exited', JSON.stringify(outcome));
+    if (outcome.kind !== 'exited') return;
+    assert.equal(outcome.exitCode, 125, 'the schedule ends without the agent instead of running it on a workspace that did not come back');
+    assert.match(outcome.stderrTail, /conversation state the pod returned was refused/);
+    assert.deepEqual(await treeOf(req.workspace), before);
+    assert.deepEqual(objectsOfTask(env.standIn, 904), []);
+  });
+
   it('a command that outlives its timeout: timeout, pod deleted', async () => {
     env.standIn.setRunner(new ScriptedPodRunner(async (ctx) => {
       ctx.containerStarted('airut-tools');
