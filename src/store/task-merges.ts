@@ -116,8 +116,13 @@ export function queuedFollowUpsOf(db: Db, running: readonly RunningConversation[
   const byConv = new Map(running.map((r) => [`${r.repoId}\u0000${r.conversationId}`, r.taskId]));
   const rows = db
     .prepare(
+      // A mail without a conversation or thread references starts a new conversation and is never
+      // a follow-up: left out in SQL, so a backlog of new mails (the dispatcher asks on every
+      // kick) costs nothing and cannot push a real follow-up past the limit.
       `SELECT id, repo_id, conversation_id, thread_refs FROM tasks
-       WHERE status = 'queued' AND repo_id IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 500`,
+       WHERE status = 'queued' AND repo_id IN (SELECT value FROM json_each(?))
+         AND (conversation_id IS NOT NULL OR thread_refs <> '[]')
+       ORDER BY id LIMIT 500`,
     )
     .all(JSON.stringify([...new Set(running.map((r) => r.repoId))])) as Array<{ id: number; repo_id: string; conversation_id: string | null; thread_refs: string }>;
   const out: Array<{ taskId: number; runningTaskId: number }> = [];

@@ -100,3 +100,13 @@ test("queued mails of a running conversation are found for live delivery (resolv
   assert.deepEqual(queuedFollowUpsOf(db, running), []);
   assert.deepEqual(mergedInto(db, run.task.id, { kind: 'coalesced' }), [], 'live merges are not read back as coalesced mails');
 });
+
+test('a follow-up queued behind a backlog of new mails is still found for live delivery', () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  enqueue(db, 'api');
+  const run = claimNextTask(db, 1000)!;
+  for (let i = 0; i < 600; i++) enqueue(db, 'api');
+  const f = enqueue(db, 'api', [run.conversationId]);
+  const running = [{ taskId: run.task.id, repoId: 'api', conversationId: run.conversationId }];
+  assert.deepEqual(queuedFollowUpsOf(db, running), [{ taskId: f, runningTaskId: run.task.id }]);
+});
