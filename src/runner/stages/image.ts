@@ -12,6 +12,7 @@ import { AirutError } from '../../errors.ts';
 import { DEFAULTS } from '../../config/defaults.ts';
 import { withFileLock } from '../../git/lock.ts';
 import { imageReuseKey, rememberImage, reusableImage } from '../image-reuse.ts';
+import type { EnsuredImage } from '../../sandbox/image.ts';
 import type { TaskContext } from '../task-context.ts';
 import { UserFacingError } from '../user-facing-error.ts';
 
@@ -35,8 +36,11 @@ export async function imageStage(ctx: TaskContext): Promise<string> {
           (repo.containerPath === DEFAULTS.containerPath ? '' : ` (The operator set \`container_path: ${repo.containerPath}\` for this repository.)`),
       );
     }
-    const built = await withFileLock(path.join(repo.storageDir, 'image-build.lock'), () =>
-      ctx.backend.ensureImage({
+    const outcome = await withFileLock(path.join(repo.storageDir, 'image-build.lock'), async () => {
+      // Tasks of this thread that waited here behind the first take its answer instead of asking again.
+      const meanwhile = reuseKey === null ? null : reusableImage(reuseKey, Date.now());
+      if (meanwhile) return { reused: meanwhile, built: undefined } as const;
+      const ensured = await ctx.backend.ensureImage({
         contextDir,
         repoId: repo.repoId,
         // The record makes it the current image of the repo, so the image GC keeps it.
@@ -46,8 +50,16 @@ export async function imageStage(ctx: TaskContext): Promise<string> {
         },
         buildTimeoutMs: ctx.settings.imageBuildTimeoutSeconds * 1000,
         maxAgeHours: ctx.settings.imageMaxAgeHours,
-      }),
-    );
+      });
+      // Remembered inside the lock, so the tasks queued behind it see it.
+      await remember(ctx, reuseKey, localTag, ensured);
+      return { reused: undefined, built: ensured } as const;
+    });
+    if (outcome.reused !== undefined) {
+      ctx.store.recordImage(outcome.reused.localTag);
+      return outcome.reused.runTag;
+    }
+    const built = outcome.built;
     if (built.staleRebuildError !== undefined) {
       ctx.log.warn(
         { image: built.tag, maxAgeHours: ctx.settings.imageMaxAgeHours, err: built.staleRebuildError },
@@ -56,17 +68,22 @@ export async function imageStage(ctx: TaskContext): Promise<string> {
     } else if (built.staleCreatedAt !== undefined) {
       ctx.log.info({ image: built.tag, createdAt: new Date(built.staleCreatedAt).toISOString(), maxAgeHours: ctx.settings.imageMaxAgeHours }, 'image rebuilt without cache: older than execution.image_max_age_hours');
     } else if (built.built) ctx.log.info({ image: built.tag }, 'image built');
-    // Remembered only when the branch did not move while the context was read (else the key would
-    // name a tree this image was not built from) and nothing is left to retry.
-    if (reuseKey !== null && localTag !== null && built.staleRebuildError === undefined && (await treeKey(ctx)) === reuseKey) {
-      rememberImage(reuseKey, { localTag, runTag: built.tag }, Date.now());
-    }
     return built.tag;
   } catch (err) {
     throw imageFailure(err, ctx.settings.imageBuildTimeoutSeconds, repo.containerPath);
   } finally {
     await fs.rm(contextDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Files the answer for the next tasks of this thread — only when the branch did not move while the
+ * context was read (else the key would name a tree this image was not built from) and nothing is
+ * left to retry.
+ */
+async function remember(ctx: TaskContext, reuseKey: string | null, localTag: string | null, built: EnsuredImage): Promise<void> {
+  if (reuseKey === null || localTag === null || built.staleRebuildError !== undefined) return;
+  if ((await treeKey(ctx)) === reuseKey) rememberImage(reuseKey, { localTag, runTag: built.tag }, Date.now());
 }
 
 /** The reuse key of the container directory on the default branch; null when it is missing or unreadable (the full path explains). */

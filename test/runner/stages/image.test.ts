@@ -111,3 +111,20 @@ test('nothing is remembered when a refresh failed or the branch moved while the 
   await imageStage(moving);
   assert.equal(moving.backend.images.length, 2, 'an image is never filed under a tree it was not built from');
 });
+
+test('tasks of one thread that wait behind the first for the build lock take its answer', async () => {
+  const ctx = fakeContext();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  ctx.backend.ensureImage = async (spec) => {
+    ctx.backend.images.push(spec);
+    spec.onTag?.('airut-api:9');
+    await gate;
+    return { tag: 'airut-api:9', built: true, log: '' };
+  };
+  const runs = [imageStage(ctx), imageStage(ctx), imageStage(ctx)];
+  await new Promise((r) => setTimeout(r, 50));
+  release();
+  assert.deepEqual(await Promise.all(runs), ['airut-api:9', 'airut-api:9', 'airut-api:9']);
+  assert.equal(ctx.backend.images.length, 1, 'one backend call for three tasks');
+});
