@@ -1,9 +1,10 @@
 /**
- * Runs the system `git` with an argument vector (never through a shell), with an environment that
- * can never stop at a prompt, and returns stdout as bytes. Failures carry the tail of git's stderr
+ * Runs the system `git` with an argument vector (never through a shell; started through the spawn
+ * helper, src/os/run-program.ts), with an environment that can never stop at a prompt, and returns
+ * stdout as bytes. Failures carry the tail of git's stderr
  * so that a person reading the error sees git's own explanation.
  */
-import { spawn } from 'node:child_process';
+import { runProgram } from '../os/run-program.ts';
 
 /** The environment every git child gets: no prompts, English messages, nothing inherited that redirects git. */
 export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -44,64 +45,16 @@ export interface GitRunResult {
 const STDERR_KEEP = 4096;
 
 /** Runs git and resolves with its outcome; never rejects for a non-zero exit (callers decide). */
-export function runGit(args: readonly string[], opts: GitRunOptions = {}): Promise<GitRunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, {
-      cwd: opts.cwd,
-      env: gitEnv(opts.env),
-      stdio: ['pipe', 'pipe', 'pipe'],
-      shell: false,
-    });
-    const out: Buffer[] = [];
-    let outBytes = 0;
-    let err = Buffer.alloc(0);
-    let timedOut = false;
-    let overflow = false;
-    const max = opts.maxStdoutBytes ?? 512 * 1024 * 1024;
-
-    const timer =
-      opts.timeoutMs !== undefined
-        ? setTimeout(() => {
-            timedOut = true;
-            child.kill('SIGKILL');
-          }, opts.timeoutMs)
-        : null;
-
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (overflow) return;
-      outBytes += chunk.length;
-      if (outBytes > max) {
-        overflow = true;
-        child.kill('SIGKILL');
-        return;
-      }
-      out.push(chunk);
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      err = Buffer.concat([err, chunk]);
-      if (err.length > STDERR_KEEP * 2) err = err.subarray(err.length - STDERR_KEEP);
-    });
-    // EPIPE when git exits before reading all input is reported by the exit code instead.
-    child.stdin.on('error', () => undefined);
-    child.on('error', (e) => {
-      if (timer) clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      const tail = err.length > STDERR_KEEP ? err.subarray(err.length - STDERR_KEEP) : err;
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out),
-        stderr: tail.toString('utf8'),
-        timedOut,
-        overflow,
-      });
-    });
-    if (opts.input !== undefined) child.stdin.end(opts.input);
-    else child.stdin.end();
+export async function runGit(args: readonly string[], opts: GitRunOptions = {}): Promise<GitRunResult> {
+  const r = await runProgram('git', args, {
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    env: gitEnv(opts.env),
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    maxStdoutBytes: opts.maxStdoutBytes ?? 512 * 1024 * 1024,
+    stderrKeepBytes: STDERR_KEEP,
   });
+  return { code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr.toString('utf8'), timedOut: r.timedOut, overflow: r.overflow };
 }
 
 /** The last few meaningful lines of git's stderr, for an error message. */

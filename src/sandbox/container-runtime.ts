@@ -9,7 +9,8 @@
  * for the runtime, taken from the daemon's own environment, and nothing else. Nothing a repository
  * chooses ever reaches it — task variables go to the container through an env file (env-file.ts).
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { runProgram, type ProgramResult } from '../os/run-program.ts';
 import { basename } from 'node:path';
 import { AirutError } from '../errors.ts';
 import { childPids, signalDescendants } from './process-tree.ts';
@@ -192,33 +193,22 @@ export class ContainerRuntime {
    * Runs the CLI with `args` and resolves with its exit code and output; a non-zero exit is not an
    * error here (callers decide). Rejects only when the CLI cannot be started at all.
    */
-  exec(args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
+  async exec(args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
     const timeout = options.timeoutMs ?? COMMAND_TIMEOUT_MS;
-    return new Promise((resolve, reject) => {
-      execFile(
-        this.command,
-        args,
-        { env: this.processEnv(), timeout, maxBuffer: MAX_OUTPUT_BYTES, encoding: 'utf8' },
-        (error, stdout, stderr) => {
-          if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
-            reject(this.missingError(error));
-            return;
-          }
-          if (error && error.killed) {
-            reject(
-              new AirutError(
-                'CONTAINER_FAILED',
-                `${this.command} ${args[0] ?? ''} did not finish within ${Math.round(timeout / 1000)} s`,
-                { cause: error },
-              ),
-            );
-            return;
-          }
-          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-          resolve({ exitCode: code, stdout, stderr });
-        },
-      );
-    });
+    let r: ProgramResult;
+    try {
+      // Through the spawn helper (src/os/run-program.ts): a daemon of gigabytes forks slowly.
+      r = await runProgram(this.command, args, { env: this.processEnv(), timeoutMs: timeout, maxStdoutBytes: MAX_OUTPUT_BYTES, stderrKeepBytes: MAX_OUTPUT_BYTES });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw this.missingError(error);
+      throw error;
+    }
+    if (r.timedOut) {
+      throw new AirutError('CONTAINER_FAILED', `${this.command} ${args[0] ?? ''} did not finish within ${Math.round(timeout / 1000)} s`);
+    }
+    // Output past the limit (the process was stopped) or a signal count as a failed run.
+    const exitCode = r.overflow ? 1 : (r.code ?? 1);
+    return { exitCode, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
   }
 
   /** The error for a CLI that is not installed; used by every caller that starts the CLI. */

@@ -1,0 +1,182 @@
+/**
+ * One spawn helper per thread that runs programs (spawn-helper-main.ts, the protocol), started on
+ * first use. fork() copies the page tables of the process that calls it, so a daemon holding
+ * gigabytes pays tens of milliseconds of CPU for every git or podman it starts; the helper is a
+ * few tens of megabytes and pays a few. A helper that cannot start (a Node without type
+ * stripping, a bundle without this file) leaves the thread spawning directly: same results,
+ * slower. A helper that dies fails what it was running, and the next run starts a new one.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface HelperRun {
+  onStdout: (chunk: Buffer) => void;
+  onStderr: (chunk: Buffer) => void;
+  onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
+  onFailed: (err: Error) => void;
+  kill(signal: NodeJS.Signals): void;
+  endInput(input: Buffer | string | undefined): void;
+}
+
+const START = 1;
+const STDIN = 2;
+const STDIN_END = 3;
+const KILL = 4;
+const READY = 10;
+const STDOUT = 11;
+const STDERR = 12;
+const EXIT = 13;
+const FAILED = 14;
+const READY_TIMEOUT_MS = 15_000;
+
+export class SpawnHelper {
+  readonly #child: ChildProcess;
+  readonly #runs = new Map<number, HelperRun>();
+  #nextId = 1;
+  #dead = false;
+  #pending: Buffer = Buffer.alloc(0);
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    child.stdout!.on('data', (chunk: Buffer) => this.#read(chunk));
+    child.stdin!.on('error', () => undefined);
+    child.on('exit', (code, signal) => this.#died(`the spawn helper exited (${signal ?? code})`));
+    child.on('error', (err) => this.#died(`the spawn helper failed: ${err.message}`));
+    this.#idle();
+  }
+
+  /** Starts a helper and waits until it is ready; null when it cannot run here. */
+  static async launch(): Promise<SpawnHelper | null> {
+    let script: string;
+    try {
+      script = fileURLToPath(new URL('./spawn-helper-main.ts', import.meta.url));
+    } catch {
+      return null;
+    }
+    const env: Record<string, string> = {};
+    // The daemon's NODE_OPTIONS (a loader, a profiler) are not the helper's.
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NODE_OPTIONS') env[k] = v;
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script], { stdio: ['pipe', 'pipe', 'inherit'], env });
+    const ready = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
+      child.stdout!.once('data', (chunk: Buffer) => {
+        clearTimeout(timer);
+        const ok = chunk.length >= 9 && chunk.readUInt32BE(4) === 0 && chunk.readUInt8(8) === READY;
+        if (ok && chunk.length > 9) child.stdout!.unshift(chunk.subarray(9));
+        resolve(ok);
+      });
+      child.once('exit', () => resolve(false));
+      child.once('error', () => resolve(false));
+    });
+    if (!ready) {
+      child.kill('SIGKILL');
+      return null;
+    }
+    return new SpawnHelper(child);
+  }
+
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  /** The helper's process id (tests check that programs are its children). */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  start(file: string, args: readonly string[], opts: { cwd?: string; env: Record<string, string> }): HelperRun {
+    const id = this.#nextId++;
+    const run: HelperRun = {
+      onStdout: () => undefined,
+      onStderr: () => undefined,
+      onExit: () => undefined,
+      onFailed: () => undefined,
+      kill: (signal) => this.#send(id, KILL, Buffer.from(signal)),
+      endInput: (input) => {
+        if (input !== undefined && input.length > 0) this.#send(id, STDIN, Buffer.from(input));
+        this.#send(id, STDIN_END);
+      },
+    };
+    if (this.#dead) {
+      queueMicrotask(() => run.onFailed(new Error('the spawn helper is gone')));
+      return run;
+    }
+    this.#runs.set(id, run);
+    this.#busy();
+    this.#send(id, START, Buffer.from(JSON.stringify({ file, args, cwd: opts.cwd, env: opts.env })));
+    return run;
+  }
+
+  #send(id: number, kind: number, payload: Buffer = Buffer.alloc(0)): void {
+    if (this.#dead) return;
+    const head = Buffer.alloc(9);
+    head.writeUInt32BE(5 + payload.length, 0);
+    head.writeUInt32BE(id, 4);
+    head.writeUInt8(kind, 8);
+    this.#child.stdin!.write(payload.length ? Buffer.concat([head, payload]) : head);
+  }
+
+  #read(chunk: Buffer): void {
+    this.#pending = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    while (this.#pending.length >= 4) {
+      const len = this.#pending.readUInt32BE(0);
+      if (this.#pending.length < 4 + len) break;
+      const frame = this.#pending.subarray(4, 4 + len);
+      this.#pending = this.#pending.subarray(4 + len);
+      this.#frame(frame.readUInt32BE(0), frame.readUInt8(4), Buffer.from(frame.subarray(5)));
+    }
+  }
+
+  #frame(id: number, kind: number, payload: Buffer): void {
+    const run = this.#runs.get(id);
+    if (!run) return;
+    if (kind === STDOUT) run.onStdout(payload);
+    else if (kind === STDERR) run.onStderr(payload);
+    else if (kind === EXIT || kind === FAILED) {
+      this.#runs.delete(id);
+      if (this.#runs.size === 0) this.#idle();
+      const body = JSON.parse(payload.toString('utf8')) as { code: number | string | null; signal?: NodeJS.Signals | null; message?: string };
+      if (kind === EXIT) run.onExit(body.code as number | null, body.signal ?? null);
+      else run.onFailed(Object.assign(new Error(body.message ?? 'the program could not be started'), { code: body.code ?? undefined }));
+    }
+  }
+
+  #died(why: string): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    for (const run of this.#runs.values()) run.onFailed(new Error(`${why} while a program ran`));
+    this.#runs.clear();
+  }
+
+  /** An idle helper does not keep the daemon (or a test) alive; a busy one does, like a direct child. */
+  #idle(): void {
+    this.#child.unref();
+    (this.#child.stdout as unknown as { unref?: () => void }).unref?.();
+    (this.#child.stdin as unknown as { unref?: () => void }).unref?.();
+  }
+
+  #busy(): void {
+    this.#child.ref();
+    (this.#child.stdout as unknown as { ref?: () => void }).ref?.();
+    (this.#child.stdin as unknown as { ref?: () => void }).ref?.();
+  }
+
+  /** Stops the helper (tests). */
+  kill(): void {
+    this.#child.kill('SIGKILL');
+  }
+}
+
+let current: Promise<SpawnHelper | null> | null = null;
+let unavailable = false;
+
+/** This thread's helper, started on first use; null when helpers cannot run here. */
+export async function helperFor(): Promise<SpawnHelper | null> {
+  if (unavailable) return null;
+  const helper = current ? await current : null;
+  if (helper && !helper.dead) return helper;
+  current = SpawnHelper.launch();
+  const started = await current;
+  if (!started) unavailable = true;
+  return started;
+}
