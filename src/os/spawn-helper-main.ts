@@ -10,27 +10,15 @@
  * Timeouts and output limits are the parent's: it sends KILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { encodeFrame, FRAME, FrameReader } from './spawn-protocol.ts';
 
-const START = 1;
-const STDIN = 2;
-const STDIN_END = 3;
-const KILL = 4;
-const READY = 10;
-const STDOUT = 11;
-const STDERR = 12;
-const EXIT = 13;
-const FAILED = 14;
+const { START, STDIN, STDIN_END, KILL, READY, STDOUT, STDERR, EXIT, FAILED } = FRAME;
 
 const children = new Map<number, ChildProcess>();
 let inputClosed = false;
 
-function send(id: number, kind: number, payload: Buffer = Buffer.alloc(0)): void {
-  const head = Buffer.alloc(9);
-  head.writeUInt32BE(5 + payload.length, 0);
-  head.writeUInt32BE(id, 4);
-  head.writeUInt8(kind, 8);
-  process.stdout.write(head);
-  if (payload.length > 0) process.stdout.write(payload);
+function send(id: number, kind: number, payload?: Buffer): void {
+  process.stdout.write(encodeFrame(id, kind, payload));
 }
 
 function start(id: number, payload: Buffer): void {
@@ -76,17 +64,8 @@ function finishIfDone(): void {
   if (inputClosed && children.size === 0) process.stdout.end(() => process.exit(0));
 }
 
-let pending: Buffer = Buffer.alloc(0);
-process.stdin.on('data', (chunk: Buffer) => {
-  pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-  while (pending.length >= 4) {
-    const len = pending.readUInt32BE(0);
-    if (pending.length < 4 + len) break;
-    const frame = pending.subarray(4, 4 + len);
-    pending = pending.subarray(4 + len);
-    handle(frame.readUInt32BE(0), frame.readUInt8(4), Buffer.from(frame.subarray(5)));
-  }
-});
+const reader = new FrameReader(handle);
+process.stdin.on('data', (chunk: Buffer) => reader.push(chunk));
 process.stdin.on('end', () => {
   inputClosed = true;
   finishIfDone();

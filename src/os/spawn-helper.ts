@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { encodeFrame, FRAME, FrameReader } from './spawn-protocol.ts';
 
 export interface HelperRun {
   onStdout: (chunk: Buffer) => void;
@@ -18,15 +19,7 @@ export interface HelperRun {
   endInput(input: Buffer | string | undefined): void;
 }
 
-const START = 1;
-const STDIN = 2;
-const STDIN_END = 3;
-const KILL = 4;
-const READY = 10;
-const STDOUT = 11;
-const STDERR = 12;
-const EXIT = 13;
-const FAILED = 14;
+const { START, STDIN, STDIN_END, KILL, READY, STDOUT, STDERR, EXIT, FAILED } = FRAME;
 const READY_TIMEOUT_MS = 15_000;
 
 export class SpawnHelper {
@@ -34,11 +27,11 @@ export class SpawnHelper {
   readonly #runs = new Map<number, HelperRun>();
   #nextId = 1;
   #dead = false;
-  #pending: Buffer = Buffer.alloc(0);
+  readonly #reader = new FrameReader((id, kind, payload) => this.#frame(id, kind, payload));
 
   private constructor(child: ChildProcess) {
     this.#child = child;
-    child.stdout!.on('data', (chunk: Buffer) => this.#read(chunk));
+    child.stdout!.on('data', (chunk: Buffer) => this.#reader.push(chunk));
     child.stdin!.on('error', () => undefined);
     child.on('exit', (code, signal) => this.#died(`the spawn helper exited (${signal ?? code})`));
     child.on('error', (err) => this.#died(`the spawn helper failed: ${err.message}`));
@@ -107,24 +100,8 @@ export class SpawnHelper {
     return run;
   }
 
-  #send(id: number, kind: number, payload: Buffer = Buffer.alloc(0)): void {
-    if (this.#dead) return;
-    const head = Buffer.alloc(9);
-    head.writeUInt32BE(5 + payload.length, 0);
-    head.writeUInt32BE(id, 4);
-    head.writeUInt8(kind, 8);
-    this.#child.stdin!.write(payload.length ? Buffer.concat([head, payload]) : head);
-  }
-
-  #read(chunk: Buffer): void {
-    this.#pending = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
-    while (this.#pending.length >= 4) {
-      const len = this.#pending.readUInt32BE(0);
-      if (this.#pending.length < 4 + len) break;
-      const frame = this.#pending.subarray(4, 4 + len);
-      this.#pending = this.#pending.subarray(4 + len);
-      this.#frame(frame.readUInt32BE(0), frame.readUInt8(4), Buffer.from(frame.subarray(5)));
-    }
+  #send(id: number, kind: number, payload?: Buffer): void {
+    if (!this.#dead) this.#child.stdin!.write(encodeFrame(id, kind, payload));
   }
 
   #frame(id: number, kind: number, payload: Buffer): void {
