@@ -147,13 +147,18 @@ export class SpawnHelper {
 let current: Promise<SpawnHelper | null> | null = null;
 let unavailable = false;
 
-/** This thread's helper, started on first use; null when helpers cannot run here. */
+/** This thread's helper, started on first use (once, however many callers wait); null when helpers cannot run here. */
 export async function helperFor(): Promise<SpawnHelper | null> {
-  if (unavailable) return null;
-  const helper = current ? await current : null;
-  if (helper && !helper.dead) return helper;
-  current = SpawnHelper.launch();
-  const started = await current;
-  if (!started) unavailable = true;
-  return started;
+  for (;;) {
+    if (unavailable) return null;
+    const pending = (current ??= SpawnHelper.launch().then((h) => {
+      if (h === null) unavailable = true;
+      return h;
+    }));
+    const helper = await pending;
+    if (helper === null) return null;
+    if (!helper.dead) return helper;
+    // Dead: the first caller to notice clears it, and the next turn starts one fresh helper.
+    if (current === pending) current = null;
+  }
 }
