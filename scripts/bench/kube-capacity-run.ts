@@ -177,7 +177,11 @@ export async function runCapacity(o: CapacityOptions): Promise<CapacityResult> {
         }),
       ),
     );
-    const { cfg, daemon } = env.daemonWith(repos, o.concurrent, await kubeGlobal(o, standIn, registry), { AIRUT_LOG_LEVEL: 'info' });
+    const { cfg, daemon } = env.daemonWith(repos, o.concurrent, await kubeGlobal(o, standIn, registry), {
+      AIRUT_LOG_LEVEL: 'info',
+      // What a coordinator of hundreds of remote tasks should run with (src/os/spawn-helper.ts).
+      AIRUT_SPAWN_HELPER: '1',
+    });
     try {
       await daemon.waitForLog((l) => l.msg === 'airut-ts is running', 120_000, 'the daemon to start');
       const pid = daemon.child.pid!;

@@ -87,7 +87,7 @@ function report(r: CapacityResult, a: Args, problems: string[]): string {
     `- Date: ${new Date().toISOString().slice(0, 10)}`,
     `- Machine: ${machineLine({ podman: true, dovecot: true })}`,
     `- Command: \`${cmd}\``,
-    `- Set-up: the real daemon (child process, \`execution.backend: kubernetes\`, \`max_concurrent: ${a.concurrent}\`, rate limits`,
+    `- Set-up: the real daemon (child process, \`execution.backend: kubernetes\`, \`max_concurrent: ${a.concurrent}\`, \`AIRUT_SPAWN_HELPER=1\`, rate limits`,
     `  off, log level info) against the stand-in API server (test/harness/kube/), driven by the real @kubernetes/client-node;`,
     '  each pod is played in-process by `EmulatedPodRunner`: it fetches the state bundle from the daemon\'s pod gateway,',
     `  holds the pod ${sec(a.holdMs)}–${sec(a.holdMs * 1.5)} (uniform), logs a successful stream-json run and posts the state back. ${a.tasks.toLocaleString('en')} new`,

@@ -11,6 +11,9 @@ import { helperFor } from '../../src/os/spawn-helper.ts';
 
 const base = { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, maxStdoutBytes: 64 * 1024 * 1024, stderrKeepBytes: 64 };
 
+// The helper is opt-in (spawn-helper.ts); these tests are about it.
+process.env.AIRUT_SPAWN_HELPER = '1';
+
 test('programs run as children of the helper, not of this process', async () => {
   const helper = await helperFor();
   assert.ok(helper, 'the helper starts under this Node');
@@ -61,4 +64,16 @@ test('a helper that dies fails what it ran; the next program starts a new helper
   const next = await runProgram('echo', ['again'], base);
   assert.equal(next.stdout.toString(), 'again\n');
   assert.notEqual((await helperFor())!.pid, helper.pid);
+});
+
+test('without AIRUT_SPAWN_HELPER=1 programs are started directly, with the same results', async () => {
+  process.env.AIRUT_SPAWN_HELPER = '0';
+  try {
+    assert.equal(await helperFor(), null);
+    const r = await runProgram('sh', ['-c', 'echo $PPID; exit 4'], base);
+    assert.equal(Number(r.stdout.toString().trim()), process.pid);
+    assert.equal(r.code, 4);
+  } finally {
+    process.env.AIRUT_SPAWN_HELPER = '1';
+  }
 });
