@@ -149,9 +149,8 @@ let unavailable = false;
 
 /**
  * This thread's helper, started on first use (once, however many callers wait); null when helpers
- * cannot run here or are not turned on. Off unless AIRUT_SPAWN_HELPER=1: with it on, one end-to-end
- * test file (test/e2e/kubernetes.test.ts) stayed alive after its last test on a 10-minute timer of
- * a `podman wait` whose end never reached it, a cause not found yet (docs/benchmarks.md).
+ * cannot run here or are not turned on. Off unless AIRUT_SPAWN_HELPER=1, until it has run through
+ * the whole end-to-end suite: the capacity bench and the Kubernetes end-to-end tests run with it.
  */
 export async function helperFor(): Promise<SpawnHelper | null> {
   if (process.env.AIRUT_SPAWN_HELPER !== '1') return null;
