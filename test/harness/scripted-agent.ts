@@ -36,7 +36,9 @@ export const scriptedAgent: MockScript = async (body) => {
   if (!isAgentRequest(body)) return { kind: 'text', text: 'ok' };
   const prompt = latestPrompt(body);
   const sleep = /\[\[sleep:(\d+)\]\]/.exec(prompt);
-  if (sleep) await new Promise((r) => setTimeout(r, Number(sleep[1])));
+  // Unref'd: a runaway task's answer (Stop and timeout tests sleep 10 min) must not keep the test
+  // process alive after its last test; the servers keep it alive while a test still waits.
+  if (sleep) await new Promise((r) => setTimeout(r, Number(sleep[1])).unref());
   if (prompt.includes('[[stall]]')) return { kind: 'stall' };
   if (prompt.includes('[[error]]')) return { kind: 'error', status: 400, type: 'invalid_request_error', message: 'mock refuses this request' };
   const bash = /\[\[bash:([^\]]+)\]\]/.exec(prompt);
