@@ -6,6 +6,7 @@
  */
 import type { LimitViolation } from '../limits/message-limits.ts';
 import type { RejectReason } from '../limits/reject-reason.ts';
+import type { RequestedRepo } from './requested-repos.ts';
 
 export type MailVerdict =
   | { readonly action: 'accept'; readonly modelHint: string | null }
@@ -48,6 +49,8 @@ export interface IncomingMail {
    * that schedule's run, with its effort preset (null: the repository's).
    */
   readonly schedule?: { readonly name: string; readonly effort: string | null };
+  /** Companion repositories the task asks for (src/protocol/requested-repos.ts); absent or empty: the primary alone. */
+  readonly requestedRepos?: readonly RequestedRepo[];
 }
 
 /** What recording a mail did (acceptMail). */
