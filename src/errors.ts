@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   CLI_FILE_EXISTS: '`airut init` or `airut install-service` would overwrite an existing file; choose another path or move the file away',
   DAEMON_NOT_RUNNING: '`airut reload` found no running daemon: no pid file beside the database, or one left by a daemon that has exited',
   DAEMON_ALREADY_RUNNING: 'a daemon is already running with this database (its pid file names a live airut-ts process); stop it first',
+  API_TOKEN_INVALID: '`airut token create` was given a repository the configuration does not have, a name already used (revoked tokens keep theirs), or rights other than read and submit',
+  API_TOKEN_NOT_FOUND: '`airut token revoke` found no token of that name; `airut token list` shows them',
 
   // --- threads -------------------------------------------------------------------------------
   THREAD_GONE: 'a call across threads could not complete because the other thread exited or closed its port',

@@ -52,7 +52,7 @@ function config(dbPath: string): ServerConfig {
     global: {
       backend: 'container', kubernetes: null,
       maxConcurrent: 4, shutdownTimeoutSeconds: 10, conversationMaxAgeDays: 30, imageBuildTimeoutSeconds: 900, resilientStart: false, imageMaxAgeHours: 24,
-      dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800 },
+      dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800, hosts: null },
       containerCommand: 'podman', containerNetwork: 'default', network: { upstreamOverrides: {} }, databasePath: dbPath,
       claude: { binaryPath: '/bin/true', allowedModels: [] },
       rejectedMail: { maxStoredBytesPerDay: 52_428_800, perSourcePerHour: 20 },

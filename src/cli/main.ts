@@ -12,6 +12,7 @@ import { installServiceCommand } from './install-service.ts';
 import { reloadCommand } from './reload.ts';
 import { startCommand } from './start.ts';
 import { statusCommand } from './status.ts';
+import { tokenCommand } from './token.ts';
 
 export const COMMANDS: readonly Command[] = [
   startCommand,
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   doctorCommand,
   reloadCommand,
   statusCommand,
+  tokenCommand,
   initCommand,
   installServiceCommand,
 ];

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { normalizeSender, parseFromHeader } from './address.ts';
 import { bundledClaudeBinary } from './claude-binary.ts';
+import { buildDashboardHosts } from './rules-dashboard-hosts.ts';
 import { normalizeBaseUrl } from './dashboard-url.ts';
 import { CLAUDE_BINARY_PACKAGE, DEFAULT_BUDGET, DEFAULT_RETRIES, DEFAULTS } from './defaults.ts';
 import { deepFreeze } from './freeze.ts';
@@ -68,6 +69,7 @@ function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string
       authToken: dashboard.auth_token ?? null,
       sessionIdleSeconds: dashboard.session_idle_timeout ?? DEFAULTS.dashboardSessionIdleSeconds,
       sessionLifetimeSeconds: dashboard.session_lifetime ?? DEFAULTS.dashboardSessionLifetimeSeconds,
+      hosts: buildDashboardHosts(dashboard.hosts),
     },
     containerCommand: raw.container_command ?? DEFAULTS.containerCommand,
     containerNetwork: raw.container_network ?? DEFAULTS.containerNetwork,

@@ -10,7 +10,7 @@
  * - listener restart: how a listener reaches its inbox (IMAP server, account, login, TLS, IDLE
  *   and poll settings, `max_message_bytes`): only that repository's listener thread restarts.
  * - repository added / removed: its listener starts / stops.
- * - dashboard: host, port, token, session lengths: the dashboard rebinds.
+ * - dashboard: host, port, token, session lengths, hosts: the dashboard rebinds.
  * - restart: what cannot change while the daemon runs; it is reported, and the running value kept.
  */
 import { isDeepStrictEqual } from 'node:util';
@@ -130,8 +130,8 @@ function diffConfig(before: ServerConfig, after: ServerConfig, needsRestart: rea
     if (smtpOf(a) !== smtpOf(b)) smtpChanged.push(id);
     perTask.push(id);
   }
-  const dashboardKeys = (['enabled', 'host', 'port', 'authToken', 'sessionIdleSeconds', 'sessionLifetimeSeconds'] as const).filter(
-    (k) => before.global.dashboard[k] !== after.global.dashboard[k],
+  const dashboardKeys = (['enabled', 'host', 'port', 'authToken', 'sessionIdleSeconds', 'sessionLifetimeSeconds', 'hosts'] as const).filter(
+    (k) => !isDeepStrictEqual(before.global.dashboard[k], after.global.dashboard[k]),
   );
   return {
     reposAdded: ids(after).filter((id) => !before.repos[id]),
@@ -155,6 +155,7 @@ const DASHBOARD_YAML = {
   authToken: 'auth_token',
   sessionIdleSeconds: 'session_idle_timeout',
   sessionLifetimeSeconds: 'session_lifetime',
+  hosts: 'hosts',
 } as const;
 
 /** Everything the SMTP transport of a repository is built from, as one comparable string. */

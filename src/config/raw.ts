@@ -175,6 +175,7 @@ export interface RawServerConfig {
     auth_token?: string | null;
     session_idle_timeout?: number;
     session_lifetime?: number;
+    hosts?: Record<string, string[]> | null;
   } | null;
   container_command?: 'podman' | 'docker';
   container_network?: 'default' | 'host';

@@ -17,6 +17,7 @@ import { childPath, isRecord } from './object-path.ts';
 import { checkKubernetesRules } from './rules-kubernetes.ts';
 import { checkMailLogin } from './rules-mail-login.ts';
 import { checkSchedules } from './rules-schedule.ts';
+import { checkDashboardHosts } from './rules-dashboard-hosts.ts';
 
 /** Safe as a directory name, a container name part and a label value, with no escaping. */
 export const REPO_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
@@ -37,6 +38,7 @@ export function checkRules(data: unknown, configDir: string): ConfigProblem[] {
   if (!isRecord(data)) return [];
   const problems: ConfigProblem[] = [];
   checkDashboard(data.dashboard, problems);
+  checkDashboardHosts(data.dashboard, data.repos, problems);
   checkClaude(data.claude, problems);
   checkKubernetesRules(data, problems);
 

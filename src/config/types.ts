@@ -19,6 +19,11 @@ export interface DashboardConfig {
   readonly sessionIdleSeconds: number;
   /** A login session ends this long after the login, however much it is used. */
   readonly sessionLifetimeSeconds: number;
+  /**
+   * `dashboard.hosts`: host name (lowercase) → the repositories a request for that Host sees; null
+   * when not set. It narrows what is shown; tokens are what protect (docs/dashboard.md).
+   */
+  readonly hosts: Readonly<Record<string, readonly string[]>> | null;
 }
 
 export interface ClaudeConfig {

@@ -417,6 +417,25 @@ const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 16,
+    description: 'dashboard: API tokens scoped to repositories (airut token create)',
+    sql: `
+      -- Only the SHA-256 of a token is kept (src/store/api-tokens.ts says why no slow hash).
+      -- repos: a JSON array of repository ids. A revoked token keeps its row, so \`airut token list\`
+      -- shows what existed and a name is never silently reused.
+      CREATE TABLE api_tokens (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT    NOT NULL UNIQUE,
+        token_sha256  TEXT    NOT NULL UNIQUE,
+        repos         TEXT    NOT NULL,
+        rights        TEXT    NOT NULL CHECK (rights IN ('read', 'submit')),
+        created_at    INTEGER NOT NULL,
+        revoked_at    INTEGER,
+        last_used_at  INTEGER
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

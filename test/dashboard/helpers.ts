@@ -58,7 +58,7 @@ export function makeConfig(repoIds: readonly string[], dashboard: Partial<Dashbo
       conversationMaxAgeDays: 30,
       imageBuildTimeoutSeconds: 900,
       resilientStart: false, imageMaxAgeHours: 24,
-      dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800, ...dashboard },
+      dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800, hosts: null, ...dashboard },
       containerCommand: 'podman',
       containerNetwork: 'default',
       network: { upstreamOverrides: {} },
