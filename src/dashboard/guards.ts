@@ -12,6 +12,7 @@ import { loginPage } from './login-page.ts';
 import { safeNextPath } from './next-path.ts';
 import { sendHtml } from './render.ts';
 import type { DashboardSecurity } from './security.ts';
+import type { HostRouting } from './host-scope.ts';
 
 /**
  * The largest request body any route takes. The only bodies are the login form (a token and a
@@ -25,7 +26,7 @@ function isPublicPath(path: string): boolean {
   return path === '/login' || path === '/health' || path.startsWith('/static/');
 }
 
-export function installGuards(app: Hono, security: DashboardSecurity, throttle: LoginThrottle): void {
+export function installGuards(app: Hono, security: DashboardSecurity, throttle: LoginThrottle, hosts: HostRouting): void {
   // Framed by Content-Length or chunked alike.
   app.use(
     '*',
@@ -50,7 +51,7 @@ export function installGuards(app: Hono, security: DashboardSecurity, throttle: 
     }
     return next();
   });
-  app.use('*', authGate(security, throttle));
+  app.use('*', authGate(security, throttle, hosts));
   app.use('*', async (c, next) => {
     const path = c.req.path;
     if (isPublicPath(path) || authOf(c) !== null) return next();

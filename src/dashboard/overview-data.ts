@@ -58,6 +58,8 @@ export interface OverviewData {
 export interface OverviewParams {
   readonly days: OverviewDays;
   readonly repo: string | null;
+  /** The request's scope (undefined: every repository); not part of the figures' JSON. */
+  readonly repoIds?: readonly string[] | undefined;
 }
 
 /** `days=7|30|90` (default 30) and `repo=` (empty: all); anything else is a 400 that says what to send. */
@@ -77,7 +79,7 @@ export function overviewRange(p: OverviewParams, now: number): OverviewRange & {
   const today = Math.floor(now / DAY_MS) * DAY_MS;
   const since = today - (p.days - 1) * DAY_MS;
   const dates = Array.from({ length: p.days }, (_, i) => new Date(since + i * DAY_MS).toISOString().slice(0, 10));
-  return { since, until: today + DAY_MS, repoId: p.repo ?? undefined, dates };
+  return { since, until: today + DAY_MS, repoId: p.repo ?? undefined, repoIds: p.repoIds, dates };
 }
 
 function statusRank(s: string): number {

@@ -5,6 +5,10 @@
  * - Optional token (`dashboard.auth_token`): `Authorization: Bearer <token>`, or the session cookie
  *   the login form sets (a random session id that expires and that log out ends; see sessions.ts).
  *   Comparisons are constant-time; guessing is slowed per client (login-throttle.ts).
+ * - API tokens (`airut token create`, api-token-auth.ts) as `Authorization: Bearer`: a scope of
+ *   repositories, with or without the right to submit. Without `dashboard.auth_token` the dashboard
+ *   is open, and an API token presented still narrows what its bearer sees: it never widens.
+ *   Only the dashboard's own token logs in (the login form and its cookie are the operator's).
  * - Changes (stop, logout) need a same-origin request (Origin / Sec-Fetch-Site) and the
  *   per-process CSRF token that pages carry in `data-csrf`. A request authenticated by a Bearer
  *   header is exempt: a browser never attaches that header cross-site on its own.
@@ -17,6 +21,8 @@ import { isIP } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { DashboardSessions } from './sessions.ts';
+import { FULL_ACCESS, type AccessScope } from './access-scope.ts';
+import type { ApiTokenAuth } from './api-token-auth.ts';
 import { DOWNLOAD_CSP } from './file-download.ts';
 
 export const SESSION_COOKIE = 'airut_session';
@@ -50,6 +56,19 @@ export function safeEqual(a: string, b: string): boolean {
 
 export type AuthVia = 'none' | 'bearer' | 'cookie';
 
+/** How a request proved itself and what that lets it see and do. */
+export interface Authenticated {
+  readonly via: AuthVia;
+  readonly scope: AccessScope;
+}
+
+/** The token of an `Authorization: Bearer` header; null when there is no such header or it is malformed. */
+function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return m ? m[1]!.trim() : null;
+}
+
 export class DashboardSecurity {
   /** Per process: a page loaded before a restart must be reloaded to stop a task. */
   readonly csrfToken = randomBytes(32).toString('base64url');
@@ -60,6 +79,8 @@ export class DashboardSecurity {
     private readonly extraOrigins: ReadonlySet<string>,
     /** Present exactly when a token is configured. */
     readonly sessions: DashboardSessions | null,
+    /** API tokens; null where the dashboard has no database to read them from (never in the daemon). */
+    private readonly apiTokens: ApiTokenAuth | null = null,
   ) {}
 
   get tokenRequired(): boolean {
@@ -71,18 +92,24 @@ export class DashboardSecurity {
   }
 
   /**
-   * How the request proved itself, or null when it did not (and a token is required). Called once
-   * per request, by the auth gate; routes read the result with authOf(c).
+   * How the request proved itself and its scope, or null when it did not (and a token is required).
+   * Called once per request, by the auth gate; routes read the result with authOf(c) and scopeOf(c).
    */
-  authenticate(c: Context): AuthVia | null {
-    if (!this.authToken) return 'none';
+  authenticate(c: Context): Authenticated | null {
     const header = c.req.header('authorization');
-    if (header) {
-      const m = /^Bearer\s+(.+)$/i.exec(header.trim());
-      // A wrong header is a failure even if a cookie is present: don't let one mask the other.
-      return m && this.checkToken(m[1]!.trim()) ? 'bearer' : null;
+    const bearer = bearerToken(header);
+    if (!this.authToken) {
+      const scoped = bearer === null ? null : this.apiTokens?.scopeFor(bearer);
+      return scoped ? { via: 'bearer', scope: scoped } : { via: 'none', scope: FULL_ACCESS };
     }
-    return this.sessions?.check(getCookie(c, SESSION_COOKIE)) ? 'cookie' : null;
+    if (header) {
+      // A wrong header is a failure even if a cookie is present: don't let one mask the other.
+      if (bearer === null) return null;
+      if (this.checkToken(bearer)) return { via: 'bearer', scope: FULL_ACCESS };
+      const scoped = this.apiTokens?.scopeFor(bearer);
+      return scoped ? { via: 'bearer', scope: scoped } : null;
+    }
+    return this.sessions?.check(getCookie(c, SESSION_COOKIE)) ? { via: 'cookie', scope: FULL_ACCESS } : null;
   }
 
   /** False for a Host that is neither this machine nor a configured name (see the module comment). */

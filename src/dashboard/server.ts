@@ -1,7 +1,8 @@
 /**
  * The web dashboard: server-rendered pages, a JSON API, live updates over server-sent events,
  * /health, /metrics and the stop action. It reads the database through the main thread's
- * connection and writes only its own login sessions there (sessions.ts); the one change it can
+ * connection and writes only its own login sessions and API tokens' last use there (sessions.ts,
+ * api-token-auth.ts); the one change it can
  * make to tasks, stopping one, goes through `actions`.
  * See docs/dashboard.md for every page, endpoint and metric.
  */
@@ -19,6 +20,8 @@ import { LoginThrottle } from './login-throttle.ts';
 import type { DashboardOptions, RunningDashboard } from './options.ts';
 import { DashboardSecurity, hostName, isLoopbackHost, securityHeaders } from './security.ts';
 import { DashboardSessions } from './sessions.ts';
+import { ApiTokenAuth } from './api-token-auth.ts';
+import { HostRouting } from './host-scope.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { apiRoutes } from './routes/api.ts';
 import { fileRoutes } from './routes/files.ts';
@@ -57,9 +60,10 @@ function buildDeps(o: DashboardOptions): DashboardDeps {
   const sessions = dash.authToken
     ? new DashboardSessions(o.db, dash.authToken, { idleMs: dash.sessionIdleSeconds * 1000, lifetimeMs: dash.sessionLifetimeSeconds * 1000 }, now)
     : null;
+  const apiTokens = new ApiTokenAuth(o.db, () => Object.keys(o.config.repos), now);
   return {
     o,
-    security: new DashboardSecurity(dash.authToken, hosts, origins, sessions),
+    security: new DashboardSecurity(dash.authToken, hosts, origins, sessions, apiTokens),
     throttle: new LoginThrottle(now),
     hub: new LiveHub(o.feed, o.db, o.log),
     since: now(),
@@ -77,7 +81,9 @@ export function createDashboardApp(o: DashboardOptions): Hono {
   const deps = buildDeps(o);
   const app = new Hono();
   app.use('*', securityHeaders());
-  installGuards(app, deps.security, deps.throttle);
+  const dash = o.config.global.dashboard;
+  const baseHost = dash.baseUrl ? new URL(dash.baseUrl).hostname.toLowerCase() : null;
+  installGuards(app, deps.security, deps.throttle, new HostRouting(dash.hosts, baseHost));
   app
     .route('/static', staticRoutes())
     .route('/api/stream', streamRoutes(deps))

@@ -15,12 +15,14 @@ import { layout, statusLabel, taskCard } from './views.ts';
 import { TASK_STATUSES } from '../store/dashboard-queries.ts';
 import { searchTaskPage, TaskSearchError } from '../store/task-search.ts';
 import type { TaskPage } from '../store/dashboard-queries.ts';
+import { scopeOf, scopeSees } from './access-scope.ts';
+import { scopeKey, scopeRepoFilter, visibleRepos } from './scope-guard.ts';
 
 export const PAGE_SIZE = 50;
 
-function filterForm(d: DashboardDeps, p: TaskFilterParams): SafeHtml {
-  const repos = configuredRepoIds(d);
-  if (p.repo && !repos.includes(p.repo)) repos.push(p.repo);
+function filterForm(d: DashboardDeps, c: Context, p: TaskFilterParams): SafeHtml {
+  const repos = visibleRepos(c, configuredRepoIds(d));
+  if (p.repo && !repos.includes(p.repo) && scopeSees(scopeOf(c), p.repo)) repos.push(p.repo);
   const any = Object.values(p).some((v) => v !== undefined);
   return h`<form class="filters search" method="get" action="/" role="search">
 <label class="search-words">Search <input type="search" name="q" value="${p.q ?? ''}" placeholder="words in subject or request" maxlength="500"></label>
@@ -61,15 +63,19 @@ function render(d: DashboardDeps, c: Context, body: SafeHtml, status: 200 | 400)
 /** `GET /`: answers 400 with the form and what is wrong when a filter is malformed. */
 export function taskListPage(d: DashboardDeps, c: Context): Response {
   const f = readTaskFilters((name) => c.req.query(name));
-  const form = filterForm(d, f.params);
+  const form = filterForm(d, c, f.params);
   if (f.query === null) return render(d, c, h`${form}\n${problemList(f.problems)}`, 400);
   const ctx = pageContext(d, c);
-  const key = `page ${JSON.stringify(f.params)} ${f.beforeId ?? ''} ${ctx.canLogOut}`;
+  const key = `page ${JSON.stringify(f.params)} ${f.beforeId ?? ''} ${ctx.canLogOut} ${scopeKey(c)}`;
   const cached = d.listCache.get(key, d.now());
   if (cached !== null) return c.html(cached);
   let page: TaskPage;
   try {
-    page = searchTaskPage(d.o.db, { ...f.query, limit: PAGE_SIZE });
+    // A repository outside the scope has no tasks, as far as this request can tell.
+    page =
+      f.query.repoId !== undefined && !scopeSees(scopeOf(c), f.query.repoId)
+        ? { tasks: [], nextBefore: null }
+        : searchTaskPage(d.o.db, { ...f.query, repoIds: scopeRepoFilter(scopeOf(c)), limit: PAGE_SIZE });
   } catch (err) {
     if (err instanceof TaskSearchError) return render(d, c, h`${form}\n${problemList([err.message])}`, 400);
     throw err;

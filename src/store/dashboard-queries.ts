@@ -56,6 +56,8 @@ export function isTaskStatus(v: string): v is TaskStatus {
 
 export interface TaskPageQuery {
   readonly repoId?: string | undefined;
+  /** Only these repositories (an API token's scope); an empty list matches nothing. */
+  readonly repoIds?: readonly string[] | undefined;
   readonly status?: TaskStatus | undefined;
   /** Only tasks with a smaller id (the cursor of the previous page). */
   readonly beforeId?: number | undefined;
@@ -73,10 +75,16 @@ export interface TaskPage {
  * never shift the pages they have not seen yet. One row more than asked tells whether there is
  * a next page without a COUNT.
  */
+/** `column IN (?, …)` for a list of repository ids; a constant false for none (SQLite refuses `IN ()`). */
+export function repoIdsClause(column: string, ids: readonly string[]): string {
+  return ids.length ? `${column} IN (${ids.map(() => '?').join(', ')})` : '0';
+}
+
 export function listTaskPage(db: Db, q: TaskPageQuery): TaskPage {
   const where: string[] = [];
   const args: unknown[] = [];
   if (q.repoId !== undefined) (where.push('repo_id = ?'), args.push(q.repoId));
+  if (q.repoIds !== undefined) (where.push(repoIdsClause('repo_id', q.repoIds)), args.push(...q.repoIds));
   if (q.status !== undefined) (where.push('status = ?'), args.push(q.status));
   if (q.beforeId !== undefined) (where.push('id < ?'), args.push(q.beforeId));
   const limit = Math.min(Math.max(Math.floor(q.limit), 1), 200);

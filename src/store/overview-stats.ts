@@ -14,6 +14,7 @@
  * repository about a third of that. No index is added (no migration 16): a range covering most rows
  * is a scan whatever the index, and the route caches its answer for a while (routes/overview.ts).
  */
+import { repoIdsClause } from './dashboard-queries.ts';
 import type { Db } from './database.ts';
 
 export const DAY_MS = 86_400_000;
@@ -23,6 +24,8 @@ export interface OverviewRange {
   readonly since: number;
   readonly until: number;
   readonly repoId?: string | undefined;
+  /** Only these repositories (an API token's scope); an empty list matches nothing. */
+  readonly repoIds?: readonly string[] | undefined;
 }
 
 /** `day` is the UTC date, `YYYY-MM-DD`. */
@@ -55,7 +58,9 @@ export interface ReasonCount {
 const DAY_SQL = (column: string): string => `strftime('%Y-%m-%d', ${column} / 1000, 'unixepoch')`;
 
 function repoClause(r: OverviewRange): { sql: string; args: string[] } {
-  return r.repoId === undefined ? { sql: '', args: [] } : { sql: ' AND repo_id = ?', args: [r.repoId] };
+  const one = r.repoId === undefined ? { sql: '', args: [] } : { sql: ' AND repo_id = ?', args: [r.repoId] };
+  if (r.repoIds === undefined) return one;
+  return { sql: `${one.sql} AND ${repoIdsClause('repo_id', r.repoIds)}`, args: [...one.args, ...r.repoIds] };
 }
 
 /** Tasks received per day, by their status now. */

@@ -9,7 +9,7 @@
  * `NEAR(`, `-`, `subject:`, `*` and stray quotes are plain text or separators, never operators.
  */
 import type { Db } from './database.ts';
-import { listTaskPage, type TaskPage } from './dashboard-queries.ts';
+import { listTaskPage, repoIdsClause, type TaskPage } from './dashboard-queries.ts';
 import { cachedStatement } from './statement-cache.ts';
 import { TASK_COLUMNS, toTaskRow, type TaskStatus } from './task-queries.ts';
 
@@ -60,6 +60,8 @@ export interface TaskSearchQuery {
   /** A substring of the sender's address, case-insensitive (a whole address matches itself). */
   readonly sender?: string | undefined;
   readonly repoId?: string | undefined;
+  /** Only these repositories (an API token's scope); an empty list matches nothing. */
+  readonly repoIds?: readonly string[] | undefined;
   readonly status?: TaskStatus | undefined;
   /** Created at or after this time (ms since the epoch). */
   readonly fromMs?: number | undefined;
@@ -79,6 +81,7 @@ function taskFilters(q: TaskSearchQuery): { where: string[]; args: unknown[] } {
   const where: string[] = [];
   const args: unknown[] = [];
   if (q.repoId !== undefined) (where.push('t.repo_id = ?'), args.push(q.repoId));
+  if (q.repoIds !== undefined) (where.push(repoIdsClause('t.repo_id', q.repoIds)), args.push(...q.repoIds));
   if (q.status !== undefined) (where.push('t.status = ?'), args.push(q.status));
   // lower() on both sides: the same (ASCII) folding whatever the case the address arrived in.
   if (q.sender !== undefined) (where.push('instr(lower(t.sender), lower(?)) > 0'), args.push(q.sender));

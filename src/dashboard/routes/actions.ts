@@ -13,6 +13,7 @@ import { sendJson } from '../json.ts';
 import { parseId } from '../params.ts';
 import { CSRF_HEADER } from '../security.ts';
 import { canStop } from '../views.ts';
+import { requireRepo, requireSubmit } from '../scope-guard.ts';
 
 function stopRefused(status: ContentfulStatusCode, message: string, taskStatus?: string): DashboardError {
   return new DashboardError(status, message, {
@@ -45,6 +46,9 @@ async function stopTask(d: DashboardDeps, c: Context): Promise<Response> {
   const id = parseId(c.req.param('id'));
   const task = id === undefined ? null : getTask(d.o.db, id);
   if (!task) throw stopRefused(404, 'no such task');
+  requireRepo(c, task.repoId, () => stopRefused(404, 'no such task'));
+  // After the scope check: only a token that may see the task learns that it exists.
+  requireSubmit(c, (message) => new DashboardError(403, message, { json: { error: message } }));
   const back = (): Response => c.redirect(`/tasks/${task.id}`, 303);
   if (!canStop(task.status)) {
     if (isForm) return back();

@@ -16,6 +16,8 @@ import { redactDeep, sendJson } from '../json.ts';
 import { parseCursor, parseId } from '../params.ts';
 import { readTaskFilters } from '../task-filters.ts';
 import { loadRepoOverview } from '../repo-overview.ts';
+import { scopeOf, scopeSees } from '../access-scope.ts';
+import { requireRepo, scopeKey, scopeRepoFilter, scopedStatus, visibleRepos } from '../scope-guard.ts';
 
 /** Network log rows per API call at most (and the default). */
 export const NETWORK_API_MAX = 1000;
@@ -33,13 +35,15 @@ function listTasks(d: DashboardDeps, c: Context): Response {
   const problems = [...f.problems];
   if (!Number.isInteger(limit) || limit < 1 || limit > 200) problems.push('limit must be an integer from 1 to 200');
   if (f.query === null || problems.length) throw new DashboardError(400, problems.join('; '));
-  const key = `api ${JSON.stringify(f.params)} ${f.beforeId ?? ''} ${limit}`;
+  // A repository outside the scope has no tasks, as far as this token can tell: an empty list, not an error.
+  if (f.query.repoId !== undefined && !scopeSees(scopeOf(c), f.query.repoId)) return sendJson(c, { tasks: [], nextBefore: null });
+  const key = `api ${JSON.stringify(f.params)} ${f.beforeId ?? ''} ${limit} ${scopeKey(c)}`;
   const now = d.now();
   let body = d.listCache.get(key, now);
   if (body === null) {
     let page: TaskPage;
     try {
-      page = searchTaskPage(d.o.db, { ...f.query, limit });
+      page = searchTaskPage(d.o.db, { ...f.query, repoIds: scopeRepoFilter(scopeOf(c)), limit });
     } catch (err) {
       if (err instanceof TaskSearchError) throw new DashboardError(400, err.message, { cause: err });
       throw err;
@@ -54,7 +58,9 @@ function showTask(d: DashboardDeps, c: Context): Response {
   const { db } = d.o;
   const id = parseId(c.req.param('id'));
   const task = id === undefined ? null : getTask(db, id);
-  if (!task) throw new DashboardError(404, 'no such task');
+  const notFound = (): DashboardError => new DashboardError(404, 'no such task');
+  if (!task) throw notFound();
+  requireRepo(c, task.repoId, notFound);
   const after = parseId(c.req.query('after')) ?? 0;
   const events = listTaskEvents(db, task.id, after, 5000);
   return sendJson(c, {
@@ -68,14 +74,18 @@ function showTask(d: DashboardDeps, c: Context): Response {
   });
 }
 
+const noSuchConversation = (): DashboardError => new DashboardError(404, 'no such conversation');
+
 function showConversation(d: DashboardDeps, c: Context, repoId: string, convId: string): Response {
+  requireRepo(c, repoId, noSuchConversation);
   const conversation = getConversation(d.o.db, repoId, convId);
   const tasks = listConversationTasks(d.o.db, repoId, convId);
-  if (!conversation && tasks.length === 0) throw new DashboardError(404, 'no such conversation');
+  if (!conversation && tasks.length === 0) throw noSuchConversation();
   return sendJson(c, { conversation, tasks: tasks.map(taskJson), totalCostUsd: conversationCost(tasks) });
 }
 
 function conversationNetwork(d: DashboardDeps, c: Context, repoId: string, convId: string): Response {
+  requireRepo(c, repoId, noSuchConversation);
   const after = parseCursor(c.req.query('after'));
   if (after === undefined) throw new DashboardError(400, 'after must be a request id (a non-negative integer)');
   const limitParam = c.req.query('limit');
@@ -83,7 +93,7 @@ function conversationNetwork(d: DashboardDeps, c: Context, repoId: string, convI
   if (!Number.isInteger(limit) || limit < 1 || limit > NETWORK_API_MAX) {
     throw new DashboardError(400, `limit must be an integer from 1 to ${NETWORK_API_MAX}`);
   }
-  if (!conversationExists(d.o.db, repoId, convId)) throw new DashboardError(404, 'no such conversation');
+  if (!conversationExists(d.o.db, repoId, convId)) throw noSuchConversation();
   const rows = listNetworkRequests(d.o.db, repoId, convId, after, limit + 1);
   const requests = rows.slice(0, limit);
   return sendJson(c, {
@@ -95,7 +105,8 @@ function conversationNetwork(d: DashboardDeps, c: Context, repoId: string, convI
 
 function listRepos(d: DashboardDeps, c: Context): Response {
   const { repoIds, shownIds, byRepo, health, counts, pending, spend } = loadRepoOverview(d);
-  const repos = shownIds.map((id) => {
+  const visible = visibleRepos(c, shownIds);
+  const repos = visible.map((id) => {
     const byStatus: Record<string, number> = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0]));
     for (const x of counts) if (x.repoId === id) byStatus[x.status] = x.count;
     const s = byRepo.get(id);
@@ -116,7 +127,7 @@ function listRepos(d: DashboardDeps, c: Context): Response {
       },
     };
   });
-  return sendJson(c, { status: health.status, repos });
+  return sendJson(c, { status: scopedStatus(c, health, visible), repos });
 }
 
 /** Mounted at `/api`. */

@@ -10,6 +10,8 @@ import { configuredRepoIds, type DashboardDeps } from '../context.ts';
 import { assessHealth, type HealthProblem } from '../health.ts';
 import { sendJson } from '../json.ts';
 import { collectMetrics, renderMetrics } from '../metrics.ts';
+import { scopeOf } from '../access-scope.ts';
+import { requireWholeView, scopedStatus, visibleRepos } from '../scope-guard.ts';
 
 function health(d: DashboardDeps, c: Context): Response {
   let extra: readonly HealthProblem[] = [];
@@ -27,6 +29,13 @@ function health(d: DashboardDeps, c: Context): Response {
   const code = report.status === 'ok' ? 200 : 503;
   // With a token configured, an anonymous probe learns only up or down.
   if (d.security.tokenRequired && authOf(c) === null) return sendJson(c, { status: report.status }, code);
+  // A scoped token sees its repositories' listeners; the daemon-wide problems and notice are the operator's.
+  if (scopeOf(c).repos !== null) {
+    const visible = visibleRepos(c, Object.keys(report.repos));
+    const status = scopedStatus(c, report, visible);
+    const repos = Object.fromEntries(visible.map((id) => [id, { state: report.repos[id]!.state, healthy: report.repos[id]!.healthy }]));
+    return sendJson(c, { status, repos }, status === 'ok' ? 200 : 503);
+  }
   const repos = Object.fromEntries(
     Object.entries(report.repos).map(([id, r]) => [id, { state: r.state, healthy: r.healthy, detail: r.detail, lastError: r.lastError, nextRetryAt: r.nextRetryAt }]),
   );
@@ -36,6 +45,7 @@ function health(d: DashboardDeps, c: Context): Response {
 }
 
 function metrics(d: DashboardDeps, c: Context): Response {
+  requireWholeView(c);
   const text = redactSecretValues(renderMetrics(collectMetrics(d.o.db, configuredRepoIds(d))));
   return c.body(text, 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
 }

@@ -10,6 +10,9 @@ import { loadOverview, parseOverviewParams, type OverviewData } from '../overvie
 import { overviewBody } from '../overview-view.ts';
 import { pageContext, sendHtml } from '../render.ts';
 import { layout } from '../views.ts';
+import { scopeOf } from '../access-scope.ts';
+import { DashboardError } from '../http-error.ts';
+import { requireRepo, scopeKey, scopeRepoFilter, visibleRepos } from '../scope-guard.ts';
 
 /**
  * Aggregates over up to 90 days take a few hundred ms at 100,000 tasks (store/overview-stats.ts);
@@ -21,9 +24,11 @@ export function overviewRoutes(d: DashboardDeps): Hono {
   const cache = new MicroCache(OVERVIEW_CACHE_MS);
   /** The figures as (redacted) JSON text: the API's body as is, parsed again for the page. */
   const json = (c: Context): string => {
-    const p = parseOverviewParams(c.req.query('days'), c.req.query('repo'));
+    const parsed = parseOverviewParams(c.req.query('days'), c.req.query('repo'));
+    if (parsed.repo !== null) requireRepo(c, parsed.repo, () => new DashboardError(404, 'There is no such repository.'));
+    const p = { ...parsed, repoIds: scopeRepoFilter(scopeOf(c)) };
     const now = d.now();
-    const key = `${p.days} ${p.repo ?? ''}`;
+    const key = `${p.days} ${p.repo ?? ''} ${scopeKey(c)}`;
     let body = cache.get(key, now);
     if (body === null) {
       body = JSON.stringify(redactDeep(loadOverview(d.o.db, p, now)));
@@ -34,7 +39,7 @@ export function overviewRoutes(d: DashboardDeps): Hono {
   return new Hono()
     .get('/overview', (c) => {
       const o = JSON.parse(json(c)) as OverviewData;
-      const repos = configuredRepoIds(d);
+      const repos = visibleRepos(c, configuredRepoIds(d));
       if (o.repo !== null && !repos.includes(o.repo)) repos.push(o.repo);
       return sendHtml(c, layout(pageContext(d, c), 'Overview', 'overview', overviewBody(o, repos)));
     })

@@ -26,6 +26,8 @@ import { listMailForTask } from '../../store/outgoing-mail.ts';
 import { listLatestNetworkRequests } from '../../store/network-log.ts';
 import { NETWORK_PAGE_ROWS, networkSection } from '../network-view.ts';
 import { spendSection } from '../spend-view.ts';
+import { scopeOf, scopeSees } from '../access-scope.ts';
+import { requireRepo, scopedStatus, visibleRepos } from '../scope-guard.ts';
 
 /** Events rendered into the task page; the rest (a very long run) arrive through the stream. */
 const PAGE_EVENTS = 2000;
@@ -34,7 +36,9 @@ async function taskPage(d: DashboardDeps, c: Context): Promise<Response> {
   const { db } = d.o;
   const id = parseId(c.req.param('id'));
   const task = id === undefined ? null : getTask(db, id);
-  if (!task) throw new DashboardError(404, 'There is no task with this number.');
+  const notFound = (): DashboardError => new DashboardError(404, 'There is no task with this number.');
+  if (!task) throw notFound();
+  requireRepo(c, task.repoId, notFound);
   const events = listTaskEvents(db, task.id, 0, PAGE_EVENTS);
   const lastId = events.length ? events[events.length - 1]!.id : 0;
   const replies = listMailForTask(db, task.id);
@@ -65,9 +69,11 @@ ${mails.map((m) => h`<li data-task-id="${m.id}"><a href="/tasks/${m.id}">#${m.id
 
 async function conversationPage(d: DashboardDeps, c: Context, repoId: string, convId: string): Promise<Response> {
   const { db } = d.o;
+  const notFound = (): DashboardError => new DashboardError(404, 'There is no conversation with this id in this repository.');
+  requireRepo(c, repoId, notFound);
   const conv = getConversation(db, repoId, convId);
   const tasks = listConversationTasks(db, repoId, convId);
-  if (!conv && tasks.length === 0) throw new DashboardError(404, 'There is no conversation with this id in this repository.');
+  if (!conv && tasks.length === 0) throw notFound();
   const now = d.now();
   const first = tasks[0];
   const subject = conv?.subject ? cleanSubject(conv.subject) : first ? subjectText(first) : cleanSubject('');
@@ -122,13 +128,17 @@ function failedRepoCard(f: FailedRepoView): SafeHtml {
 
 function reposPage(d: DashboardDeps, c: Context): Response {
   const overview = loadRepoOverview(d);
-  const { health } = overview;
-  const notice = d.o.configNotice?.() ?? null;
+  const visible = visibleRepos(c, overview.shownIds);
+  const status = scopedStatus(c, overview.health, visible);
+  const whole = scopeOf(c).repos === null;
+  // The configuration file's problems name every repository's settings: the whole view's business only.
+  const notice = whole ? (d.o.configNotice?.() ?? null) : null;
+  const failed = (d.o.failedRepos?.() ?? []).filter((f) => scopeSees(scopeOf(c), f.id));
   const body = h`<h1>Repositories</h1>
 ${notice ? h`<div class="overall unhealthy config-notice"><p>${notice.message}</p><ul>${notice.problems.map((p) => h`<li>${p}</li>`)}</ul></div>` : ''}
-<p class="overall ${health.status === 'ok' ? 'healthy' : 'unhealthy'}">Listeners: ${health.status === 'ok' ? 'all healthy' : 'degraded'}</p>
-${(d.o.failedRepos?.() ?? []).map(failedRepoCard)}
-${overview.shownIds.map((repoId) => repoCard(d, overview, repoId))}`;
+<p class="overall ${status === 'ok' ? 'healthy' : 'unhealthy'}">Listeners: ${status === 'ok' ? 'all healthy' : 'degraded'}</p>
+${failed.map(failedRepoCard)}
+${visible.map((repoId) => repoCard(d, overview, repoId))}`;
   return sendHtml(c, layout(pageContext(d, c), 'Repositories', 'repos', body));
 }
 

@@ -21,6 +21,8 @@ import { refuseWhenFull, runStream, type Enqueue } from '../live-stream.ts';
 import { parseId } from '../params.ts';
 import { NETWORK_LIVE_ROWS, networkRow } from '../network-view.ts';
 import { taskCard, taskSummary, timelineEvent } from '../views.ts';
+import { scopeOf, scopeSees } from '../access-scope.ts';
+import { requireRepo } from '../scope-guard.ts';
 
 const REPLAY_BATCH = 500;
 
@@ -34,10 +36,11 @@ function taskListStream(d: DashboardDeps, c: Context): Response {
   const repo = c.req.query('repo') || undefined;
   const statusParam = c.req.query('status') || undefined;
   const status = statusParam && isTaskStatus(statusParam) ? statusParam : undefined;
+  const scope = scopeOf(c);
   return streamSSE(c, (stream) =>
     runStream(d, stream, (enqueue) =>
       d.hub.subscribeTasks((row: TaskRow) => {
-        if (repo !== undefined && row.repoId !== repo) return;
+        if ((repo !== undefined && row.repoId !== repo) || !scopeSees(scope, row.repoId)) return;
         const data =
           status !== undefined && row.status !== status
             ? { id: row.id, remove: true }
@@ -69,7 +72,9 @@ function taskStream(d: DashboardDeps, c: Context): Response {
   refuseWhenFull(d);
   const id = parseId(c.req.param('id'));
   const task = id === undefined ? null : getTask(d.o.db, id);
-  if (!task) throw new DashboardError(404, 'no such task');
+  const notFound = (): DashboardError => new DashboardError(404, 'no such task');
+  if (!task) throw notFound();
+  requireRepo(c, task.repoId, notFound);
   const cursor = { at: resumeCursor(c) };
   return streamSSE(c, (stream) =>
     runStream(d, stream, (enqueue) => {
@@ -142,7 +147,9 @@ function followConversation(d: DashboardDeps, stream: SSEStreamingApi, cur: Conv
 
 function conversationStream(d: DashboardDeps, c: Context, repoId: string, convId: string): Response {
   refuseWhenFull(d);
-  if (!conversationExists(d.o.db, repoId, convId)) throw new DashboardError(404, 'no such conversation');
+  const notFound = (): DashboardError => new DashboardError(404, 'no such conversation');
+  requireRepo(c, repoId, notFound);
+  if (!conversationExists(d.o.db, repoId, convId)) throw notFound();
   const cur: ConversationCursor = { repoId, convId, at: resumeCursor(c) };
   return streamSSE(c, (stream) => runStream(d, stream, (enqueue) => followConversation(d, stream, cur, enqueue)));
 }
