@@ -50,6 +50,8 @@ function knownNames(dash: DashboardConfig): { hosts: Set<string>; origins: Set<s
       // normalizeBaseUrl already refused anything unparsable
     }
   }
+  // The names of dashboard.hosts are this dashboard's own too (a DNS-rebinding page cannot use them).
+  for (const name of Object.keys(dash.hosts ?? {})) hosts.add(name);
   return { hosts, origins };
 }
 

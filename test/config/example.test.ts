@@ -70,7 +70,7 @@ test('a minimal repository gets the documented defaults', () => {
     imageBuildTimeoutSeconds: 900,
     imageMaxAgeHours: 24,
     resilientStart: false,
-    dashboard: { enabled: true, host: '127.0.0.1', port: 5200, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800 },
+    dashboard: { enabled: true, host: '127.0.0.1', port: 5200, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800, hosts: null },
     containerCommand: 'podman',
     containerNetwork: 'default',
     network: { upstreamOverrides: {} },

@@ -193,3 +193,23 @@ test('container_path: a directory inside the repository, as Airut names it; noth
     assert.match(messageAt(problemsOf(toYaml(tree)), 'repos.api.container_path'), /inside the repository|must match|pattern|format/, bad);
   }
 });
+
+test('dashboard.hosts: host names to known repositories; a repository the configuration lacks is named', () => {
+  const tree = validConfig();
+  setIn(tree, ['dashboard', 'base_url'], 'https://dash.example.com');
+  setIn(tree, ['dashboard', 'hosts'], { 'Team-A.example.com': ['api'], 'team-b.example.com': ['web', 'nope'] });
+  const problems = problemsOf(toYaml(tree));
+  assert.match(messageAt(problems, 'dashboard.hosts["team-b.example.com"][1]'), /names no repository of this configuration \(it has: api, web\)/);
+  assert.equal(problems.length, 1);
+
+  setIn(tree, ['dashboard', 'hosts'], { 'Team-A.example.com': ['api'], 'team-b.example.com': ['web'] });
+  assert.deepEqual(parse(toYaml(tree)).global.dashboard.hosts, { 'team-a.example.com': ['api'], 'team-b.example.com': ['web'] });
+
+  for (const host of ['localhost', 'dash.example.com', 'team.example.com:8080', 'https://x']) {
+    const t = validConfig();
+    setIn(t, ['dashboard', 'base_url'], 'https://dash.example.com');
+    setIn(t, ['dashboard', 'hosts'], { [host]: ['api'] });
+    assert.equal(problemsOf(toYaml(t)).length, 1, host);
+  }
+  assert.equal(parse(toYaml(validConfig())).global.dashboard.hosts, null);
+});
