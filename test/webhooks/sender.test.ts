@@ -9,7 +9,7 @@ import { WebhookSender, type WebhookSenderOptions } from '../../src/webhooks/sen
 import { captureLog } from '../harness/capture-log.ts';
 import { queuedTask, tempDatabase } from '../harness/queued-task.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
-import { startReceiver, type Receiver } from './receiver.ts';
+import { startReceiver, type Receiver } from '../harness/webhook-receiver.ts';
 
 const SECRET = 'webhook-secret-0123456789abcdef';
 let receiver: Receiver;
