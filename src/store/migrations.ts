@@ -440,6 +440,9 @@ const MIGRATIONS: readonly Migration[] = [
         delivery_key     TEXT    NOT NULL UNIQUE,
         repo_id          TEXT    NOT NULL,
         task_id          INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        -- The run (tasks.attempts) that ended. One report per run and event: recovery records an
+        -- abandoned task, then the dispatcher records it again with the sender's notice.
+        task_attempt     INTEGER NOT NULL,
         event            TEXT    NOT NULL,
         payload          TEXT    NOT NULL,
         status           TEXT    NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
@@ -447,10 +450,10 @@ const MIGRATIONS: readonly Migration[] = [
         last_error       TEXT,
         next_attempt_at  INTEGER NOT NULL,
         created_at       INTEGER NOT NULL,
-        delivered_at     INTEGER
+        delivered_at     INTEGER,
+        UNIQUE (task_id, task_attempt, event)
       );
       CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at, id);
-      CREATE INDEX webhook_deliveries_by_task ON webhook_deliveries (task_id, id);
     `,
   },
 ];

@@ -116,12 +116,14 @@ export function setSubscriptions(db: Db, subscriptions: Readonly<Record<string, 
 /**
  * Queues a `task.finished` delivery for the task if its repository subscribes. Opens no
  * transaction: call it inside the one that records the outcome (task-transitions.ts does), after
- * the task row was updated, so the snapshot holds the outcome. Returns the row id, or null.
+ * the task row was updated, so the snapshot holds the outcome. A run is reported once: a second
+ * outcome recorded for the same attempt (recovery gives up on a task, then the dispatcher records it
+ * again with the sender's notice) keeps the first delivery. Returns the row id, or null.
  */
 export function queueTaskFinished(db: Db, taskId: number, now: number): number | null {
   const row = db
     .prepare(
-      `SELECT t.repo_id, t.id, t.status, t.conversation_id, t.sender, t.subject, t.cost_usd, t.turns, t.error, t.started_at, t.finished_at
+      `SELECT t.repo_id, t.id, t.attempts, t.status, t.conversation_id, t.sender, t.subject, t.cost_usd, t.turns, t.error, t.started_at, t.finished_at
          FROM tasks AS t JOIN webhook_subscriptions AS s ON s.repo_id = t.repo_id AND s.event = 'task.finished'
         WHERE t.id = ?`,
     )
@@ -129,6 +131,7 @@ export function queueTaskFinished(db: Db, taskId: number, now: number): number |
     | {
         repo_id: string;
         id: number;
+        attempts: number;
         status: TaskStatus;
         conversation_id: string | null;
         sender: string | null;
@@ -155,11 +158,11 @@ export function queueTaskFinished(db: Db, taskId: number, now: number): number |
   };
   const info = db
     .prepare(
-      `INSERT INTO webhook_deliveries (delivery_key, repo_id, task_id, event, payload, status, attempts, next_attempt_at, created_at)
-       VALUES (?, ?, ?, 'task.finished', ?, 'pending', 0, ?, ?)`,
+      `INSERT OR IGNORE INTO webhook_deliveries (delivery_key, repo_id, task_id, task_attempt, event, payload, status, attempts, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, 'task.finished', ?, 'pending', 0, ?, ?)`,
     )
-    .run(randomUUID(), row.repo_id, row.id, JSON.stringify(snapshot), now, now);
-  return Number(info.lastInsertRowid);
+    .run(randomUUID(), row.repo_id, row.id, row.attempts, JSON.stringify(snapshot), now, now);
+  return info.changes === 1 ? Number(info.lastInsertRowid) : null;
 }
 
 /** Pending deliveries due at `now`, oldest first. */

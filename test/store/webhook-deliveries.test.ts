@@ -84,7 +84,7 @@ test('only outcomes are reported: not a claim, a requeue, a merge, a rejected ma
   assert.equal(listDeliveriesForTask(db, id).length + listDeliveriesForTask(db, rejected).length, 0);
 });
 
-test('recovery giving up on a task reports it interrupted', () => {
+test('recovery giving up on a task reports it interrupted, once, though the notice to the sender records it again', () => {
   const db = subscribedDb();
   queuedTask(db);
   const claim = claimNextTask(db, 1);
@@ -93,7 +93,10 @@ test('recovery giving up on a task reports it interrupted', () => {
   assert.deepEqual(abandoned, [claim.task.id]);
   const [d] = listDeliveriesForTask(db, claim.task.id);
   assert.equal(d?.task.status, 'interrupted');
-  assert.match(d?.task.error ?? '', /interrupted twice/);
+  assert.match(d?.task.error ?? '', /interrupted twice/);  // The dispatcher's notice (runner/notify-sender.ts) moves it interrupted → interrupted in the same attempt.
+  const again = writeTransaction(db, () => finishTask(db, claim.task.id, { status: 'interrupted', attempt: 1 }, { status: 'interrupted', error: 'interrupted twice' }, 60));
+  assert.equal(again.applied, true);
+  assert.equal(listDeliveriesForTask(db, claim.task.id).length, 1);
 });
 
 test('the delivery commits or rolls back with the outcome', () => {
