@@ -29,7 +29,9 @@ import type {
   ServerConfig,
   SpendingLimits,
   TaskOutputLimits,
+  WebhookConfig,
 } from './types.ts';
+import { WEBHOOK_EVENTS } from './types.ts';
 
 function buildGlobal(raw: RawServerConfig, configDir: string, sourcePath: string): GlobalConfig {
   const execution = raw.execution ?? {};
@@ -231,7 +233,14 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: 
     kubernetes: buildRepoKubernetes(raw, top, resourceLimits),
     containerPath: (raw.container_path ?? DEFAULTS.containerPath).replace(/\/+$/, ''),
     signingCredentials: buildSigningCredentials(raw),
+    webhook: buildWebhook(raw.webhook),
   };
+}
+
+function buildWebhook(raw: RawRepo['webhook']): WebhookConfig | null {
+  if (!raw) return null;
+  const events = raw.events ?? [...WEBHOOK_EVENTS];
+  return { url: raw.url.trim(), secret: raw.secret, events: WEBHOOK_EVENTS.filter((e) => events.includes(e)) };
 }
 
 /** `sourcePath` must be absolute; relative paths in the file are resolved against its directory. */

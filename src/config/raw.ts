@@ -84,6 +84,7 @@ export interface RawRepo {
   capabilities?: string[] | null;
   kubernetes?: RawRepoKubernetes | null;
   container_path?: string;
+  webhook?: { url: string; secret: string; events?: string[] } | null;
   signing_credentials?: Record<
     string,
     {

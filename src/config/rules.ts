@@ -18,6 +18,7 @@ import { checkKubernetesRules } from './rules-kubernetes.ts';
 import { checkMailLogin } from './rules-mail-login.ts';
 import { checkSchedules } from './rules-schedule.ts';
 import { checkDashboardHosts } from './rules-dashboard-hosts.ts';
+import { checkWebhook } from './rules-webhook.ts';
 
 /** Safe as a directory name, a container name part and a label value, with no escaping. */
 export const REPO_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
@@ -146,6 +147,7 @@ function checkRepo(repo: Record<string, unknown>, path: string, problems: Config
 
   checkSecretNames(repo, path, problems);
   checkSchedules(repo, path, problems);
+  checkWebhook(repo, path, problems);
   checkContainerPath(repo.container_path, childPath(path, 'container_path'), problems);
 }
 

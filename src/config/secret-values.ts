@@ -16,6 +16,7 @@ export function secretValuesOf(config: ServerConfig): string[] {
 export function repoSecretValues(repo: RepoServerConfig): string[] {
   const values = [...loginSecretValues(repo.email.login), ...Object.values(repo.secrets)];
   for (const m of Object.values(repo.maskedSecrets)) values.push(m.value);
+  if (repo.webhook) values.push(repo.webhook.secret);
   // The whole PEM, and each base64 line of it, should one turn up alone in an error.
   for (const g of Object.values(repo.githubAppCredentials)) values.push(g.privateKey, ...pemLines(g.privateKey));
   for (const c of Object.values(repo.signingCredentials)) {

@@ -5,6 +5,7 @@
  */
 import { formatBytes } from '../limits/bytes.ts';
 import { poolShadowWarnings } from './credential-pools.ts';
+import { webhookOrigin } from './webhook-url.ts';
 import type { GlobalConfig, MailLimits, MailLogin, MailTlsConfig, RepoServerConfig, ServerConfig } from './types.ts';
 
 /** Hides credentials written into a clone URL (`https://user:token@host/…`). */
@@ -96,6 +97,7 @@ function repoLines(repo: RepoServerConfig): string[] {
     `    masked:   ${names(repo.maskedSecrets)}`,
     `    signing:  ${names(repo.signingCredentials)}`,
     `    github app: ${names(repo.githubAppCredentials)}`,
+    `    webhook:  ${repo.webhook ? `${webhookOrigin(repo.webhook.url)} (${repo.webhook.events.join(', ')}), secret ***` : 'none'}`,
   ];
 }
 

@@ -356,7 +356,22 @@ export interface RepoServerConfig {
   /** Pod resources and user, used with `execution.backend: kubernetes`. */
   readonly kubernetes: RepoKubernetesConfig;
   readonly signingCredentials: Readonly<Record<string, SigningCredential>>;
+  /** Where finished tasks are reported (docs/webhooks.md); null: nowhere. */
+  readonly webhook: WebhookConfig | null;
 }
+
+/** A repository's completion webhook: an operator's endpoint, outside the agent's network allowlist. */
+export interface WebhookConfig {
+  /** http or https, without user info. */
+  readonly url: string;
+  /** The HMAC-SHA256 key of `X-Airut-Signature`; never sent, never logged. */
+  readonly secret: string;
+  readonly events: readonly WebhookEventName[];
+}
+
+/** The events a webhook can ask for; `task.finished` is the only one so far. */
+export const WEBHOOK_EVENTS = ['task.finished'] as const;
+export type WebhookEventName = (typeof WEBHOOK_EVENTS)[number];
 
 export interface ServerConfig {
   readonly global: GlobalConfig;

@@ -5,10 +5,10 @@
  * dashboard's operator actions (src/daemon/operator-actions.ts), storage faults (src/health/).
  *
  * Start: database (migrations) → remove containers a killed process left → storage probe → mail sender →
- * dispatcher (requeues tasks a previous process left running) → dashboard → listeners → scheduler (a slot missed
+ * webhook sender → dispatcher (requeues tasks a previous process left running) → dashboard → listeners → scheduler (a slot missed
  * while stopped runs now, once) → conversation GC (sweeps now, then hourly) → configuration watcher (a change, or
  * SIGHUP, runs reload()). Stop: scheduler (no new scheduled task) → configuration watcher (a reload in progress finishes) → conversation GC → listeners (no new mail), storage probe → dispatcher (running tasks
- * get `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → dashboard → database.
+ * get `shutdown_timeout`, then are interrupted) → mail sender (flush what is due) → webhook sender → dashboard → database.
  * A stop that arrives while the daemon starts ends the start-up after the step in progress.
  */
 import type { ServerConfig } from '../config/types.ts';
@@ -17,6 +17,7 @@ import { openDatabase, type Db } from '../store/database.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
 import { Dispatcher } from '../dispatcher/dispatcher.ts';
 import { OutgoingMailSender } from '../reply/outbox-sender.ts';
+import { WebhookSender } from '../webhooks/sender.ts';
 import { prepareSandbox } from '../sandbox/prepare-sandbox.ts';
 import type { SandboxGlobals } from '../sandbox/task-network.ts';
 import { createExecutionBackend, executionSettings } from '../sandbox/backend-factory.ts';
@@ -55,6 +56,7 @@ export class Daemon {
   private supervisor: Supervisor | null = null;
   private dispatcher: Dispatcher | null = null;
   private sender: OutgoingMailSender | null = null;
+  private webhooks: WebhookSender | null = null;
   /** The Kubernetes backend's way in for pods (state bundles, the proxy); null with the container backend. */
   private gateway: PodGateway | null = null;
   private dashboard: RunningDashboard | null = null;
@@ -109,6 +111,7 @@ export class Daemon {
       if (this.stopRequested()) return;
       this.startStorageProbe();
       const sender = this.startSender(db);
+      this.startWebhooks(db);
       const dispatcher = this.startDispatcher(db, sender, sandbox);
       await this.startDashboard(db, dispatcher, sender);
       if (this.stopRequested()) return;
@@ -170,6 +173,15 @@ export class Daemon {
     return sender;
   }
 
+  /** Before the dispatcher: its recovery may finish tasks, and their webhooks are queued by then. */
+  private startWebhooks(db: Db): void {
+    const daemon = this;
+    this.webhooks = new WebhookSender(db, this.config.repos, logger().child({ component: 'webhooks' }), {
+      dashboardBaseUrl: () => daemon.config.global.dashboard.baseUrl,
+    });
+    this.webhooks.start();
+  }
+
   private startDispatcher(db: Db, sender: OutgoingMailSender, sandbox: SandboxGlobals): Dispatcher {
     const dispatcher = new Dispatcher({
       config: this.config,
@@ -180,6 +192,7 @@ export class Daemon {
       onRunnerMessage: (m) => routeRunnerMessage(m, { feed: this.feed, faults: this.runnerFaults }),
       onTaskFinished: (taskId, status) => {
         this.feed.taskChanged(taskId);
+        this.webhooks?.kick();
         this.runnerFaults.taskFinished(status, () => getTask(db, taskId)?.repoId);
       },
       storage: this.storage,
@@ -378,6 +391,7 @@ export class Daemon {
       dispatcher: this.dispatcher,
       scheduler: this.scheduler,
       sender: this.sender,
+      webhooks: this.webhooks,
       runnerFaults: this.runnerFaults,
       rebindDashboard: () => this.rebindDashboard(),
       restartStorageProbe: () => {
@@ -406,6 +420,8 @@ export class Daemon {
       ['stop the pod gateway', () => this.gateway?.close()],
       ['flush replies', () => this.sender?.flush(FLUSH_ON_STOP_MS)],
       ['stop mail sender', () => this.sender?.stop()],
+      // Pending deliveries stay in the store and go out after the restart.
+      ['stop webhook sender', () => this.webhooks?.stop()],
       ['stop dashboard', () => this.dashboard?.close()],
       [
         'close database',

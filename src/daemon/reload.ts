@@ -38,6 +38,8 @@ export interface ReloadTargets {
   /** Takes the new schedules; the next pass runs them. */
   readonly scheduler: { setRepos(repos: ServerConfig['repos']): void } | null;
   readonly sender: { setRepos(repos: ServerConfig['repos'], changed: readonly string[]): void } | null;
+  /** Takes the new webhook URLs, secrets and subscriptions; the next attempt uses them. */
+  readonly webhooks: { setRepos(repos: ServerConfig['repos']): void } | null;
   readonly runnerFaults: { setRepos(repos: ServerConfig['repos']): void };
   /** Closes the dashboard (its open live streams end) and starts it with the new settings. */
   readonly rebindDashboard: () => Promise<void>;
@@ -52,6 +54,7 @@ export async function applyReloadPlan(plan: ReloadPlan, t: ReloadTargets, log: L
   t.dispatcher?.setConfig(config);
   t.scheduler?.setRepos(config.repos);
   t.sender?.setRepos(config.repos, [...diff.smtpChanged, ...diff.reposRemoved]);
+  t.webhooks?.setRepos(config.repos);
   t.runnerFaults.setRepos(config.repos);
   await Promise.all(listenerSteps(diff, config, t, log));
   if (diff.reposAdded.length || diff.reposRemoved.length) t.restartStorageProbe();

@@ -436,6 +436,45 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 18,
+    description: 'completion webhooks: the repositories that want them, and one durable delivery per finished task',
+    sql: `
+      -- Which repositories have a webhook for which event, mirrored from the configuration by the
+      -- webhook sender at start-up and on every reload. The store reads it when a task finishes, in
+      -- the transaction that records the outcome, so a delivery is queued by whoever finishes the
+      -- task (runner, dispatcher, recovery, the dashboard's Stop) without any of them knowing config.
+      CREATE TABLE webhook_subscriptions (
+        repo_id  TEXT NOT NULL,
+        event    TEXT NOT NULL,
+        PRIMARY KEY (repo_id, event)
+      ) WITHOUT ROWID;
+
+      -- The durable webhook outbox, like outgoing_mail. payload is the task as it finished (JSON),
+      -- frozen then: a paused task that later runs again must not change what was reported.
+      CREATE TABLE webhook_deliveries (
+        id               INTEGER PRIMARY KEY,
+        -- A random UUID, sent as X-Airut-Delivery: unique across databases, so receivers can dedupe
+        -- even after the daemon was moved to a new database file.
+        delivery_key     TEXT    NOT NULL UNIQUE,
+        repo_id          TEXT    NOT NULL,
+        task_id          INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        -- The run (tasks.attempts) that ended. One report per run and event: recovery records an
+        -- abandoned task, then the dispatcher records it again with the sender's notice.
+        task_attempt     INTEGER NOT NULL,
+        event            TEXT    NOT NULL,
+        payload          TEXT    NOT NULL,
+        status           TEXT    NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        last_error       TEXT,
+        next_attempt_at  INTEGER NOT NULL,
+        created_at       INTEGER NOT NULL,
+        delivered_at     INTEGER,
+        UNIQUE (task_id, task_attempt, event)
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at, id);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

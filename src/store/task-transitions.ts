@@ -7,10 +7,12 @@
  *
  * A refused transition is not an exception: the result says why, and the caller decides what to
  * log (two owners racing for one row is an expected, harmless event). Rows enter the table through
- * store/accept.ts as `queued` or `rejected`; rejected is final from the start.
+ * store/accept.ts as `queued` or `rejected`; rejected is final from the start. A move to an outcome
+ * queues the repository's completion webhook in the same transaction (store/webhook-deliveries.ts).
  */
 import type { Db } from './database.ts';
 import type { TaskStatus } from './task-queries.ts';
+import { queueTaskFinished, reportsFinished } from './webhook-deliveries.ts';
 
 /** How a run ended; `interrupted` may be resumed after a restart. */
 export type TaskOutcomeStatus = Extract<TaskStatus, 'completed' | 'failed' | 'timeout' | 'cancelled' | 'interrupted' | 'budget_exceeded' | 'paused'>;
@@ -111,7 +113,12 @@ export function transitionTask(db: Db, taskId: number, expected: ExpectedTaskSta
   const info = db
     .prepare(`UPDATE tasks SET status = ?, ${set} WHERE id = ? AND status = ? AND attempts = ?`)
     .run(change.to, ...args, taskId, expected.status, expected.attempt);
-  if (info.changes === 1) return { applied: true };
+  if (info.changes === 1) {
+    // Here, not in each caller: every way a task ends (runner, dispatcher, recovery, Stop) passes
+    // through this UPDATE, and the delivery commits or rolls back with it.
+    if (reportsFinished(change.to, 'resumePending' in change && change.resumePending === true)) queueTaskFinished(db, taskId, now);
+    return { applied: true };
+  }
   const row = currentState(db, taskId);
   return refuse(db, taskId, !row ? 'missing' : row.status !== expected.status ? 'status-changed' : 'attempt-changed');
 }

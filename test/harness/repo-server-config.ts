@@ -46,6 +46,7 @@ export function testRepoServerConfig(repoId: string, overrides: Overrides = {}):
     resourceLimits: DEFAULT_CONTAINER_LIMITS,
     capabilities: [],
     containerPath: '.airut/container',
+    webhook: null,
     ...rest,
   };
 }

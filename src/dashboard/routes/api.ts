@@ -4,6 +4,7 @@ import { conversationCost, listConversationTasks, TASK_STATUSES, type TaskPage }
 import { searchTaskPage, TaskSearchError } from '../../store/task-search.ts';
 import { conversationExists, getConversation } from '../../store/conversations.ts';
 import { listMailForTask } from '../../store/outgoing-mail.ts';
+import { listDeliveriesForTask } from '../../store/webhook-deliveries.ts';
 import { listNetworkRequests } from '../../store/network-log.ts';
 import { listTaskEvents } from '../../store/task-events.ts';
 import { listTaskStages } from '../../store/task-stages.ts';
@@ -71,6 +72,8 @@ function showTask(d: DashboardDeps, c: Context): Response {
     replies: listMailForTask(db, task.id),
     // The mail's attachments ('in') and the reply's files ('out'): a download URL, or why not kept.
     files: listTaskFiles(db, task.id).map(taskFileJson),
+    // The completion webhook's deliveries (docs/webhooks.md); id is the X-Airut-Delivery header.
+    webhooks: listDeliveriesForTask(db, task.id).map((w) => ({ id: w.key, status: w.status, attempts: w.attempts, lastError: w.lastError, deliveredAt: w.deliveredAt })),
   });
 }
 

@@ -23,6 +23,8 @@ import type { FailedRepoView } from '../options.ts';
 import { listTaskEvents } from '../../store/task-events.ts';
 import { currentTaskStage } from '../../store/task-stages.ts';
 import { listMailForTask } from '../../store/outgoing-mail.ts';
+import { listDeliveriesForTask } from '../../store/webhook-deliveries.ts';
+import { webhookDeliveries } from '../webhook-view.ts';
 import { listLatestNetworkRequests } from '../../store/network-log.ts';
 import { NETWORK_PAGE_ROWS, networkSection } from '../network-view.ts';
 import { spendSection } from '../spend-view.ts';
@@ -49,6 +51,7 @@ async function taskPage(d: DashboardDeps, c: Context): Promise<Response> {
 ${storedMailNote(getTaskMailStorage(db, task.id))}
 ${requestAndReply(task, request, listTaskFiles(db, task.id), replies)}
 ${handledMails(mergedInto(db, task.id))}
+${webhookDeliveries(listDeliveriesForTask(db, task.id))}
 <h2>Timeline</h2>
 <ol id="timeline" class="timeline" data-task-id="${task.id}" data-after="${lastId}" data-stream="/api/stream/tasks/${task.id}">
 ${events.map(timelineEvent)}
