@@ -6,7 +6,7 @@ import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { authGate, authOf } from './auth-gate.ts';
 import { wantsJson } from './error-handler.ts';
-import { isSubmitPath } from './routes/submit.ts';
+import { isSubmitPath } from './submit-request.ts';
 import { DashboardError } from './http-error.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { loginPage } from './login-page.ts';

@@ -73,6 +73,11 @@ const MESSAGE_SCHEMA = {
   properties: { prompt, reply_to: replyTo, attachments },
 } as const;
 
+/** The paths of the task API's writes (routes/submit.ts), which take the larger body limit (guards.ts). */
+export function isSubmitPath(method: string, path: string): boolean {
+  return method === 'POST' && (path === '/api/tasks' || /^\/api\/conversations\/[^/]+\/[^/]+\/messages$/.test(path));
+}
+
 const ajv = new Ajv({ allErrors: false, strict: true });
 const validateTask = ajv.compile(TASK_SCHEMA);
 const validateMessage = ajv.compile(MESSAGE_SCHEMA);

@@ -198,6 +198,20 @@ describe('task API: submitting', () => {
     assert.equal((db.prepare(`SELECT count(*) AS n FROM outgoing_mail WHERE repo_id = 'limited'`).get() as { n: number }).n, 0);
   });
 
+  it('on an open dashboard, takes a script\'s request and refuses another site\'s page', async () => {
+    const openApp = createDashboardApp(makeOptions(db, makeConfig(['alpha'])).options);
+    const send = (headers: Record<string, string>) =>
+      openApp.request(BASE + '/api/tasks', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+        body: JSON.stringify({ repo: 'alpha', prompt: 'from a script' }),
+      });
+    assert.equal((await send({})).status, 202);
+    const r = await send({ origin: 'https://evil.test', 'sec-fetch-site': 'cross-site' });
+    assert.equal(r.status, 403);
+    assert.match(((await r.json()) as { error: string }).error, /cross-site request refused/);
+  });
+
   it('refuses a session request from another site (CSRF), as it does Stop', async () => {
     const r = await app.request(BASE + '/api/tasks', {
       method: 'POST',

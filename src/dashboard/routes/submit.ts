@@ -21,17 +21,18 @@ import { subjectFor, syntheticMail } from '../submit-mail.ts';
 import { parseMessageRequest, parseTaskRequest } from '../submit-request.ts';
 import { checkBudget, checkModel, checkReplyTo, checkSize, READ_ONLY_TOKEN, submittableRepos, visibleRepo } from '../submit-rules.ts';
 
-/** The paths these routes answer, for the larger body limit (guards.ts). */
-export function isSubmitPath(method: string, path: string): boolean {
-  return method === 'POST' && (path === '/api/tasks' || /^\/api\/conversations\/[^/]+\/[^/]+\/messages$/.test(path));
-}
-
-/** A browser's session may submit too, but only from the dashboard's own pages (like Stop); a Bearer token is not sent by browsers by itself. */
+/**
+ * A browser's session may submit too, but only from the dashboard's own pages with the CSRF token
+ * (like Stop); a Bearer token is never sent by a browser on its own. An open dashboard (no token
+ * configured) takes a script's request, which carries neither Origin nor Sec-Fetch-Site, and a
+ * page of its own; another site's page is refused (and could not send JSON without a preflight).
+ */
 function refuseCrossSite(d: DashboardDeps, c: Context): void {
-  if (authOf(c) === 'bearer') return;
-  if (!d.security.sameOrigin(c) || !d.security.csrfValid(c.req.header(CSRF_HEADER))) {
-    throw new DashboardError(403, 'cross-site request refused: send the dashboard token as Authorization: Bearer');
-  }
+  const via = authOf(c);
+  if (via === 'bearer') return;
+  const fromScript = c.req.header('origin') === undefined && c.req.header('sec-fetch-site') === undefined;
+  const ok = via === 'none' ? fromScript || d.security.sameOrigin(c) : d.security.sameOrigin(c) && d.security.csrfValid(c.req.header(CSRF_HEADER));
+  if (!ok) throw new DashboardError(403, 'cross-site request refused: send the dashboard token as Authorization: Bearer');
 }
 
 async function readJson(c: Context): Promise<unknown> {
