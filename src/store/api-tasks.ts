@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ApiSubmission } from '../protocol/incoming-mail.ts';
-import { conversationIdTaken } from './conversations.ts';
+import { conversationIdTaken, conversationRecord } from './conversations.ts';
 import type { Db } from './database.ts';
 
 export interface ApiTaskRow {
@@ -52,6 +52,22 @@ export function getApiTask(db: Db, taskId: number): ApiTaskRow | null {
     | undefined;
   if (!r) return null;
   return { taskId: r.task_id, token: r.token, replyTo: r.reply_to, newConversation: r.new_conversation === 1, budgetUsd: r.budget_usd };
+}
+
+/**
+ * A conversation a new message may join: live (conversations.ts), and begun — it has its row, or a
+ * task that started or still will. One whose only task left the queue before it ran has no
+ * workspace, and a follow-up would run as a continuation of nothing.
+ */
+export function conversationContinuable(db: Db, repoId: string, conversationId: string): boolean {
+  if (conversationRecord(db, repoId, conversationId) !== 'live') return false;
+  return !!db
+    .prepare(
+      `SELECT 1 FROM conversations WHERE repo_id = ? AND id = ?
+       UNION ALL SELECT 1 FROM tasks WHERE repo_id = ? AND conversation_id = ?
+         AND (started_at IS NOT NULL OR status IN ('queued', 'running', 'paused')) LIMIT 1`,
+    )
+    .get(repoId, conversationId, repoId, conversationId);
 }
 
 /** True when the task starts the conversation assigned to it at acceptance (the claim must not resume it). */

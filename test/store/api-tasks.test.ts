@@ -13,7 +13,7 @@ import { apiSenderAddress, isApiSender } from '../../src/reply/api-sender.ts';
 import { inboundMailOf } from '../../src/reply/inbound-mail.ts';
 import { queueReply } from '../../src/reply/queue-reply.ts';
 import { acceptMail } from '../../src/store/accept.ts';
-import { getApiTask } from '../../src/store/api-tasks.ts';
+import { conversationContinuable, getApiTask } from '../../src/store/api-tasks.ts';
 import { conversationThread } from '../../src/store/conversation-thread.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
 import { listMailForTask } from '../../src/store/outgoing-mail.ts';
@@ -73,6 +73,18 @@ describe('api tasks in the store', () => {
     assert.equal(next.task.id, follow.taskId);
     assert.equal(next.conversationId, row.conversationId);
     assert.equal(next.isNewConversation, false);
+  });
+
+  it('lets a message join a conversation that began, not one whose only task left the queue unrun', () => {
+    const { db } = setup();
+    const first = acceptMail(db, apiMail(apiSenderAddress(null)));
+    const conv = getTask(db, first.taskId)!.conversationId!;
+    assert.equal(conversationContinuable(db, 'r', conv), true, 'queued: it will begin');
+    db.prepare(`UPDATE tasks SET status = 'cancelled' WHERE id = ?`).run(first.taskId);
+    assert.equal(conversationContinuable(db, 'r', conv), false);
+    db.prepare(`UPDATE tasks SET started_at = 1 WHERE id = ?`).run(first.taskId);
+    assert.equal(conversationContinuable(db, 'r', conv), true, 'it ran before it was stopped');
+    assert.equal(conversationContinuable(db, 'r', 'ffffffff'), false);
   });
 
   it('assigns no conversation to a refused task', () => {

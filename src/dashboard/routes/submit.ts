@@ -8,7 +8,8 @@ import { Hono, type Context } from 'hono';
 import { apiSenderAddress } from '../../reply/api-sender.ts';
 import { baseSubject } from '../../reply/subject.ts';
 import { conversationThread } from '../../store/conversation-thread.ts';
-import { conversationRecord, getConversation } from '../../store/conversations.ts';
+import { getConversation } from '../../store/conversations.ts';
+import { conversationContinuable } from '../../store/api-tasks.ts';
 import { getTask } from '../../store/task-queries.ts';
 import type { ApiSubmission, IncomingMail } from '../../protocol/incoming-mail.ts';
 import { scopeOf, type AccessScope } from '../access-scope.ts';
@@ -99,8 +100,9 @@ async function continueConversation(d: DashboardDeps, c: Context, repoId: string
   refuseCrossSite(d, c);
   const scope = scopeOf(c);
   const repo = visibleRepo(d.o.config, scope, repoId);
-  // An archived conversation's files are gone: a message to it would start a new one, so it is not there to continue.
-  if (!CONVERSATION_ID.test(convId) || conversationRecord(d.o.db, repoId, convId) !== 'live') throw new DashboardError(404, 'no such conversation');
+  // An archived conversation's files are gone (a message to it would start a new one), and one whose
+  // only task left the queue unrun never began: neither is there to continue.
+  if (!CONVERSATION_ID.test(convId) || !conversationContinuable(d.o.db, repoId, convId)) throw new DashboardError(404, 'no such conversation');
   if (!scope.submit) throw new DashboardError(403, READ_ONLY_TOKEN);
   const req = parseMessageRequest(await readJson(c));
   const replyTo = checkReplyTo(repo, req.replyTo);
