@@ -109,7 +109,10 @@ async function serveMode(dbPath: string): Promise<void> {
   const dash = await startDashboard({
     config: config(dbPath),
     db,
-    actions: { stopTask: async () => ({ ok: false, status: 'unknown', message: 'benchmark' }) },
+    actions: {
+      stopTask: async () => ({ ok: false, status: 'unknown', message: 'benchmark' }),
+      submitTask: async () => Promise.reject(new Error('the benchmark submits no tasks')),
+    },
     feed: new LiveFeed(),
     log: pino({ level: 'silent' }),
   });

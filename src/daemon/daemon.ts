@@ -220,6 +220,10 @@ export class Daemon {
         cancelRunning: (taskId, reason) => dispatcher.cancelRunning(taskId, reason),
         feed: this.feed,
         mailQueued: () => sender.kick(),
+        taskQueued: () => dispatcher.kick(),
+        get rejectedMail() {
+          return daemon.config.global.rejectedMail;
+        },
       }),
       feed: this.feed,
       log: logger().child({ component: 'dashboard' }),

@@ -1,10 +1,13 @@
 /**
- * What an operator may do to a task from the dashboard: Stop. A running task's container is
+ * What an operator may do to a task from the dashboard: Stop; and what the task API submits. A running task's container is
  * stopped (the runner records `cancelled` and tells the sender); a queued task leaves the queue
  * and its sender is told by mail. Anything else is refused with a sentence the operator can read.
  */
 import type { RepoServerConfig } from '../config/types.ts';
-import type { DashboardActions } from '../dashboard/options.ts';
+import type { DashboardActions, SubmitOutcome } from '../dashboard/options.ts';
+import type { RejectedMailPolicy } from '../limits/rejected-mail.ts';
+import type { IncomingMail } from '../protocol/incoming-mail.ts';
+import { recordMail } from '../supervisor/record-mail.ts';
 import type { FeedProducer } from '../feed/live-feed.ts';
 import type { CancelReason } from '../protocol/runner.ts';
 import { finishTaskWithMail } from '../runner/notify-sender.ts';
@@ -19,6 +22,10 @@ export interface OperatorActionsDeps {
   readonly feed: FeedProducer;
   /** Mail was queued: the sender should look now. */
   readonly mailQueued: () => void;
+  /** A task was queued: the dispatcher should look now. */
+  readonly taskQueued: () => void;
+  /** `rejected_mail:` of the configuration that runs. */
+  readonly rejectedMail: RejectedMailPolicy;
 }
 
 type StopResult = Awaited<ReturnType<DashboardActions['stopTask']>>;
@@ -39,7 +46,21 @@ export function operatorActions(deps: OperatorActionsDeps): DashboardActions {
       if (task.status === 'paused') return cancelWaiting(deps, taskId, task.repoId, CANCEL_PAUSED);
       return { ok: false, status: task.status, message: `the task is ${task.status}; only queued, running or paused tasks can be stopped` };
     },
+    submitTask: (mail) => submitTask(deps, mail),
   };
+}
+
+/** Recorded like a scheduled run (src/schedule/record-run.ts): the mail path's limits, no limit notice by mail. */
+async function submitTask(deps: OperatorActionsDeps, mail: IncomingMail): Promise<SubmitOutcome> {
+  const repo = deps.repos[mail.repoId];
+  if (!repo) throw new Error(`internal: no configuration for repo ${mail.repoId}`);
+  const outcome = await recordMail(deps.db, repo, mail, Date.now(), deps.rejectedMail);
+  // An accepted verdict is never dropped (only mail the screen refused is).
+  if (outcome.kind === 'dropped') throw new Error('internal: an API task was dropped');
+  deps.feed.taskChanged(outcome.taskId);
+  if (outcome.kind === 'queued') deps.taskQueued();
+  const v = outcome.verdict;
+  return { taskId: outcome.taskId, refusal: outcome.kind === 'rejected' && v.action === 'reject' ? v.detail : null };
 }
 
 function stopRunning(deps: OperatorActionsDeps, taskId: number): StopResult {

@@ -7,10 +7,21 @@ import type { ServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
 import type { FeedSource } from '../feed/live-feed.ts';
+import type { IncomingMail } from '../protocol/incoming-mail.ts';
 
 export interface DashboardActions {
   /** Stops a running task (container stopped, status → cancelled, user gets a reply) or removes a queued one. */
   stopTask(taskId: number): Promise<{ readonly ok: boolean; readonly status: string; readonly message: string }>;
+  /**
+   * Records a task submitted over the API (its synthetic mail, src/dashboard/submit-mail.ts) the way
+   * mail is recorded: rate limits and spending caps apply; a queued task is handed to the dispatcher.
+   */
+  submitTask(mail: IncomingMail): Promise<SubmitOutcome>;
+}
+export interface SubmitOutcome {
+  readonly taskId: number;
+  /** null: queued; else why a rate limit or spending cap refused it (the task is recorded as rejected). */
+  readonly refusal: string | null;
 }
 export interface DashboardOptions {
   readonly config: ServerConfig;       // repos (ids, fromAddress), dashboard settings

@@ -31,6 +31,7 @@ import { overviewRoutes } from './routes/overview.ts';
 import { pageRoutes } from './routes/pages.ts';
 import { staticRoutes } from './routes/static.ts';
 import { streamRoutes } from './routes/streams.ts';
+import { submitRoutes } from './routes/submit.ts';
 
 export type { DashboardActions, DashboardOptions, RunningDashboard } from './options.ts';
 export { MAX_BODY_BYTES } from './guards.ts';
@@ -91,6 +92,7 @@ export function createDashboardApp(o: DashboardOptions): Hono {
     .route('/api/stream', streamRoutes(deps))
     .route('/api', apiRoutes(deps))
     .route('/api', actionRoutes(deps))
+    .route('/api', submitRoutes(deps))
     .route('/', opsRoutes(deps))
     .route('/', fileRoutes(deps))
     .route('/', pageRoutes(deps))

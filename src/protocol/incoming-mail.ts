@@ -49,8 +49,27 @@ export interface IncomingMail {
    * that schedule's run, with its effort preset (null: the repository's).
    */
   readonly schedule?: { readonly name: string; readonly effort: string | null };
+  /**
+   * Set only for a task submitted over the task API (src/dashboard/submit-mail.ts), never from mail:
+   * who submitted it, where its replies go (null: nowhere), and what acceptance presets.
+   */
+  readonly api?: ApiSubmission;
   /** Companion repositories the task asks for (src/protocol/requested-repos.ts); absent or empty: the primary alone. */
   readonly requestedRepos?: readonly RequestedRepo[];
+}
+
+/** What a task submitted over the API carries beyond its synthetic mail (stored in api_tasks). */
+export interface ApiSubmission {
+  /** The API token's name; null for admin access. */
+  readonly token: string | null;
+  /** The address replies are mailed to; null: nothing is mailed, the result is read over the API. */
+  readonly replyTo: string | null;
+  /** Starts a new conversation, whose id is assigned at acceptance (the answer names it). */
+  readonly newConversation: boolean;
+  /** The effort of a new conversation; null: the repository's. */
+  readonly effort: string | null;
+  /** The task's budget, already checked against the repository's budget.task_usd; null: the repository's. */
+  readonly budgetUsd: number | null;
 }
 
 /** What recording a mail did (acceptMail). */

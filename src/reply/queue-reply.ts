@@ -9,10 +9,16 @@
  * the transaction, which better-sqlite3 runs synchronously. What the transaction finds can still
  * decide that no mail is due (another thread already finished the task, the mail was a duplicate):
  * the composed mail is then dropped, and its spool file removed.
+ *
+ * Every reply of a task (not the acknowledgement) also records the task's result text
+ * (task_results), and a reply to a task submitted over the API without a reply address
+ * (api-sender.ts) records only that: no mail is queued to that address, ever.
  */
 import type { RepoServerConfig } from '../config/types.ts';
 import { writeTransaction, type Db } from '../store/database.ts';
 import { enqueueMail } from '../store/outgoing-mail.ts';
+import { saveTaskResult, type TaskResult } from '../store/task-results.ts';
+import { isApiSender } from './api-sender.ts';
 import { composeMail, composeMailToFile, type ComposeBody, type ComposedMail, type ReplyAttachment, type SpooledMail } from './compose.ts';
 import type { InboundMail } from './inbound-mail.ts';
 import { removeSpoolFile, spoolDir } from './spool.ts';
@@ -71,7 +77,10 @@ export async function queueReply<T>(db: Db, repo: ReplyRepo, reply: ReplyRequest
   try {
     decision = writeTransaction(db, () => {
       const d = alongside();
-      if (d.queue) {
+      if (d.queue && d.taskId !== null && reply.body.kind !== 'ack') {
+        saveTaskResult(db, d.taskId, resultOf(reply.body), reply.now);
+      }
+      if (d.queue && !isApiSender(reply.inReplyTo.sender)) {
         enqueueMail(db, {
           repoId: repo.repoId,
           taskId: d.taskId,
@@ -92,6 +101,20 @@ export async function queueReply<T>(db: Db, repo: ReplyRepo, reply: ReplyRequest
   }
   if (!decision.queue) await discard(composed);
   return { mail: decision.queue ? composed : null, value: decision.value };
+}
+
+/** What the task answered, without the mail's framing (usage line, links): the agent's text, or the error or notice. */
+function resultOf(body: ComposeBody): TaskResult {
+  switch (body.kind) {
+    case 'reply':
+      return { text: body.markdown, isError: false };
+    case 'error':
+      return { text: body.message, isError: true };
+    case 'notice':
+      return { text: body.markdown, isError: true };
+    case 'ack':
+      return { text: '', isError: false };
+  }
 }
 
 function compose(repo: ReplyRepo, reply: ReplyRequest): Promise<ComposedMail | SpooledMail> {

@@ -16,6 +16,7 @@ import { getTaskRequest, saveTaskRequest } from '../store/task-content.ts';
 import { finishedSpend, recordTaskBudget, type SpendSummary } from '../store/spend.ts';
 import type { NetworkLogEntry } from '../proxy/conversation-proxy.ts';
 import { AirutError } from '../errors.ts';
+import { getApiTask } from '../store/api-tasks.ts';
 
 export interface TaskStore {
   /** The acknowledgement of this task is queued already (a re-run after a crash). */
@@ -40,6 +41,8 @@ export interface TaskStore {
   saveRequestText(text: string): void;
   /** Records the budget the run is given (`tasks.budget_usd`), null for none. */
   setBudget(budgetUsd: number | null): void;
+  /** The budget the task was submitted with over the API (api_tasks), null for none: it lowers the server's. */
+  requestedBudget(): number | null;
   /** What `sender` has spent in this repository on finished tasks (24 h and this month), for the reply footer. */
   senderSpend(sender: string, now: number): SpendSummary;
 }
@@ -75,6 +78,7 @@ export function taskStore(db: Db, ids: TaskIds): TaskStore {
     recordStage: (stage, at) => recordTaskStage(db, taskId, ids.attempt, stage, at),
     saveRequestText: (text) => saveTaskRequest(db, taskId, { text, original: getTaskRequest(db, taskId)?.original ?? '' }),
     setBudget: (budgetUsd) => recordTaskBudget(db, taskId, budgetUsd),
+    requestedBudget: () => getApiTask(db, taskId)?.budgetUsd ?? null,
     senderSpend: (sender, now) => finishedSpend(db, repoId, sender, now),
   };
 }

@@ -9,6 +9,7 @@ import { DEFAULTS } from '../config/defaults.ts';
 import { rejectedStorage, type RejectedMailPolicy } from '../limits/rejected-mail.ts';
 import type { IncomingMail, RecordedOutcome } from '../protocol/incoming-mail.ts';
 import { writeTransaction, type Db } from './database.ts';
+import { markApiTask } from './api-tasks.ts';
 import { markScheduledTask } from './schedule-slots.ts';
 import { noteRejectedHeadersStored, noteRejectedMetadataOnly, rejectedBytesStoredOn } from './rejected-mail.ts';
 
@@ -130,6 +131,7 @@ export function acceptMail(
         v.action === 'reject' ? now : null,
       ).lastInsertRowid;
     if (mail.schedule) markScheduledTask(db, Number(taskId), mail.schedule.name, mail.schedule.effort);
+    if (mail.api) markApiTask(db, Number(taskId), mail.repoId, v.action === 'accept', mail.api);
 
     if (kept.stored === 'whole') return { kind: 'queued', taskId: Number(taskId) };
     return { kind: 'rejected', taskId: Number(taskId), stored: kept.stored, budgetSpent: kept.budgetSpent };

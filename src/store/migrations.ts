@@ -437,6 +437,33 @@ const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 17,
+    description: 'task API: tasks submitted over HTTP, and the text each task answered',
+    sql: `
+      -- A task that came in by POST /api/tasks or …/messages (src/dashboard/routes/submit.ts). token:
+      -- the API token's name, NULL for admin access. reply_to: where its replies are mailed; NULL: never
+      -- mailed, read over the API. new_conversation: 1 when tasks.conversation_id was assigned at
+      -- acceptance for a new conversation (the claim starts it rather than resuming it). budget_usd:
+      -- what the caller asked for, at most the repository's budget.task_usd.
+      CREATE TABLE api_tasks (
+        task_id          INTEGER PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+        token            TEXT,
+        reply_to         TEXT,
+        new_conversation INTEGER NOT NULL DEFAULT 0,
+        budget_usd       REAL
+      );
+
+      -- The text of a task's last reply (reply, error or notice) as composed, whether or not it was
+      -- mailed: GET /api/tasks/:id gives it as the task's result.
+      CREATE TABLE task_results (
+        task_id   INTEGER PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+        text      TEXT    NOT NULL,
+        is_error  INTEGER NOT NULL,
+        at        INTEGER NOT NULL
+      );
+    `,
+  },
+  {
     version: 18,
     description: 'completion webhooks: the repositories that want them, and one durable delivery per finished task',
     sql: `

@@ -6,12 +6,13 @@
  * queued mails into the run, and resumes the conversation's paused run (task-merges.ts). Claiming
  * assigns the conversation:
  * the first of the mail's thread references that this repo already knows (and has not archived),
- * else a new id.
+ * else a new id (a task submitted over the API has its new conversation's id from acceptance).
  * A running task holds a lease that its runner renews; a lapsed lease means the runner is gone.
  */
 import { randomBytes } from 'node:crypto';
 import { writeTransaction, type Db } from './database.ts';
 import { getTask, type TaskRow, type TaskStatus } from './task-queries.ts';
+import { startsPreassignedConversation } from './api-tasks.ts';
 import { conversationIdTaken } from './conversations.ts';
 import { coalesceQueued, knownConversation, reopenPausedTask } from './task-merges.ts';
 import { transitionTask, type ExpectedTaskState, type TaskOutcomeFields, type TaskOutcomeStatus, type TransitionResult } from './task-transitions.ts';
@@ -80,6 +81,11 @@ interface Candidate {
  * are coalesced into the run claimed (task-merges.ts).
  */
 function claimCandidate(db: Db, c: Candidate, now: number): ClaimedTask | null {
+  // A task submitted over the API for a new conversation was given its id at acceptance
+  // (api-tasks.ts): its first run starts that conversation; a re-run resumes it like any other.
+  if (c.conversation_id !== null && c.attempts === 0 && startsPreassignedConversation(db, c.id)) {
+    return claimRun(db, { id: c.id, attempts: c.attempts }, c.conversation_id, { isNew: true, resumedFromPause: false }, now);
+  }
   const conversationId = c.conversation_id ?? knownConversation(db, c.repo_id, c.thread_refs);
   if (!conversationId) return claimRun(db, { id: c.id, attempts: c.attempts }, newConversationId(db, c.repo_id), { isNew: true, resumedFromPause: false }, now);
   if (conversationBusy(db, c.repo_id, conversationId)) {

@@ -4,6 +4,8 @@
  * sender — queue the one reply that explains the limit, in the same transaction as the record.
  * Mail the screen refused, from a source over `rejected_mail.per_source_per_hour`, is only
  * counted (src/store/rejected-mail.ts): nothing of it is stored and it is never answered.
+ * A task submitted over the API (src/dashboard/routes/submit.ts) is recorded the same way, but a
+ * limit refusal is answered in the HTTP response, never by mail.
  *
  * Rate checks and the record are not one transaction when a reply is composed (composing is
  * asynchronous), which is safe because each repo has exactly one listener, whose calls come one
@@ -114,7 +116,9 @@ export async function recordMail(
   const plan = planRecord(db, repo, mail, now, policy);
   if (plan.kind === 'duplicate') return { kind: 'duplicate', taskId: plan.taskId, replyQueued: false, verdict: mail.verdict };
   if (plan.kind === 'dropped') return writeTransaction(db, () => recordDropped(db, mail, now));
-  const { verdict, reply } = plan;
+  const { verdict } = plan;
+  // A task submitted over the API is refused in the HTTP answer (429); no limit notice is mailed.
+  const reply = mail.api ? null : plan.reply;
   const sender = mail.sender;
 
   if (!reply || !sender) return writeTransaction(db, () => ({ ...acceptMail(db, { ...mail, verdict }, now, policy), replyQueued: false, verdict }));

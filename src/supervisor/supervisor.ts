@@ -154,8 +154,8 @@ export class Supervisor {
         if (!repo) throw new Error(`internal: no configuration for repo ${repoId}`);
         let recorded: Awaited<ReturnType<typeof recordMails>>;
         try {
-          // Only the scheduler marks a task as a schedule's run; nothing a listener hands over can.
-          const fromListener = mails.map(({ schedule: _ignored, ...mail }) => mail);
+          // Only the scheduler marks a task as a schedule's run, and only the task API as its own; nothing a listener hands over can.
+          const fromListener = mails.map(({ schedule: _schedule, api: _api, ...mail }) => mail);
           recorded = await recordMails(this.db, repo, fromListener, Date.now(), this.config.global.rejectedMail);
           noteMailSeen(this.db, repoId);
         } catch (err) {

@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { operatorActions } from '../../src/daemon/operator-actions.ts';
+import { DEFAULT_REJECTED_MAIL_POLICY } from '../../src/store/accept.ts';
 import { LiveFeed } from '../../src/feed/live-feed.ts';
 import type { CancelReason } from '../../src/protocol/runner.ts';
 import type { Db } from '../../src/store/database.ts';
@@ -26,6 +27,8 @@ function setup(o: { runsHere?: boolean; repos?: Record<string, ReturnType<typeof
     cancelRunning: (taskId, reason) => (cancels.push([taskId, reason]), o.runsHere ?? true),
     feed,
     mailQueued: () => kicks++,
+    taskQueued: () => undefined,
+    rejectedMail: DEFAULT_REJECTED_MAIL_POLICY,
   });
   return { db, actions, changed, cancels, kicks: () => kicks };
 }

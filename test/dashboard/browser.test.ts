@@ -42,6 +42,7 @@ describe('dashboard in a real browser', () => {
         feedHolder.h!.feed.emit('task', taskId);
         return { ok: true, status: 'cancelled', message: 'Task stopped.' };
       },
+      submitTask: async () => Promise.reject(new Error('this test submits no tasks')),
     };
     h = makeOptions(db, makeConfig(['web-app', 'api-server']), { actions });
     feedHolder.h = h;

@@ -85,6 +85,7 @@ describe('dashboard errors', () => {
         async stopTask() {
           throw new Error('runtime unreachable');
         },
+        submitTask: async () => Promise.reject(new Error('this test submits no tasks')),
       },
     });
     const app = createDashboardApp(failing.options);

@@ -11,6 +11,7 @@ import type { Logger } from '../../src/log/logger.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
 import type { TaskStatus } from '../../src/store/task-queries.ts';
 import type { DashboardActions, DashboardOptions } from '../../src/dashboard/server.ts';
+import { recordMail } from '../../src/supervisor/record-mail.ts';
 import { LiveFeed, type FeedEvents, type FeedKind } from '../../src/feed/live-feed.ts';
 import type { NetworkLogEntry } from '../../src/proxy/conversation-proxy.ts';
 
@@ -155,6 +156,13 @@ export function makeOptions(
     async stopTask(taskId) {
       stopCalls.push(taskId);
       return { ok: true, status: 'cancelled', message: 'Stopped.' };
+    },
+    // Recorded as the daemon records it (rate limits and caps included), without a dispatcher to kick.
+    async submitTask(mail) {
+      const outcome = await recordMail(db, config.repos[mail.repoId]!, mail);
+      if (outcome.kind === 'dropped') throw new Error('dropped');
+      const v = outcome.verdict;
+      return { taskId: outcome.taskId, refusal: v.action === 'reject' ? v.detail : null };
     },
   };
   const options: DashboardOptions = {

@@ -9,6 +9,7 @@ import { listNetworkRequests } from '../../store/network-log.ts';
 import { listTaskEvents } from '../../store/task-events.ts';
 import { listTaskStages } from '../../store/task-stages.ts';
 import { listTaskFiles } from '../../store/task-content.ts';
+import { getTaskResult } from '../../store/task-results.ts';
 import { taskFileJson } from '../file-download.ts';
 import { getTask, type TaskRow } from '../../store/task-queries.ts';
 import type { DashboardDeps } from '../context.ts';
@@ -70,6 +71,8 @@ function showTask(d: DashboardDeps, c: Context): Response {
     // When each stage of each attempt began (src/runner/stages/).
     stages: listTaskStages(db, task.id).map((s) => ({ attempt: s.attempt, stage: s.stage, at: s.at })),
     replies: listMailForTask(db, task.id),
+    // What the task answered (its last reply, error or notice), mailed or not; null until it has.
+    result: getTaskResult(db, task.id),
     // The mail's attachments ('in') and the reply's files ('out'): a download URL, or why not kept.
     files: listTaskFiles(db, task.id).map(taskFileJson),
     // The completion webhook's deliveries (docs/webhooks.md); id is the X-Airut-Delivery header.

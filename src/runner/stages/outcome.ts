@@ -28,16 +28,18 @@ export async function outcomeStage(
   // Capped and opened for streaming; cleared once the task ends, whatever the outcome (see runTask).
   const outbox = await openOutboxAttachments(ctx.conversations, ctx.conversationId, ctx.settings.taskOutput);
   try {
-    const result = await replyToOutcome(ctx, {
+    // Kept before the reply is queued, which records the task's end: whoever sees the task finished
+    // (a script polling the task API) finds its files listed. An interrupted run sends no reply: its
+    // outbox goes with the reply of the run after the restart.
+    const interrupted = outcome.kind === 'cancelled' && ctx.cancelReason() === 'shutdown';
+    if (!interrupted) await ctx.files.keepSentFiles(ctx.task.id, outbox.files);
+    return await replyToOutcome(ctx, {
       outcome,
       model: conversation.model,
       outbox,
       timeoutSeconds: inputs.timeoutSeconds,
       budgetUsd: inputs.budgetUsd,
     });
-    // An interrupted run sent no reply: its outbox goes with the reply of the run after the restart.
-    if (result.status !== 'interrupted') await ctx.files.keepSentFiles(ctx.task.id, outbox.files);
-    return result;
   } finally {
     await outbox.close();
   }

@@ -81,9 +81,16 @@ function taskTimeout(ctx: TaskContext, repoConfig: RepoConfig): number {
   return t.timeoutSeconds;
 }
 
-/** The server's task budget, lowered (never raised) by the repository's `max_budget_usd`; recorded on the task. */
+/**
+ * The server's task budget, lowered (never raised) by the repository's `max_budget_usd` and by the
+ * budget the task was submitted with over the API (checked against the server's at submission);
+ * recorded on the task.
+ */
 function taskBudget(ctx: TaskContext, repoConfig: RepoConfig): number | null {
-  const budget = effectiveTaskBudget(ctx.repo.budget.taskUsd, repoConfig.maxBudgetUsd);
+  const requested = ctx.store.requestedBudget();
+  const server = ctx.repo.budget.taskUsd;
+  const serverOrRequested = requested === null ? server : server === null ? requested : Math.min(server, requested);
+  const budget = effectiveTaskBudget(serverOrRequested, repoConfig.maxBudgetUsd);
   if (budget.ignoredRepoUsd !== null) {
     ctx.log.warn(
       { repoSetting: budget.ignoredRepoUsd, serverSetting: budget.budgetUsd },

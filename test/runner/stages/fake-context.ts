@@ -188,6 +188,9 @@ export class FakeStore implements TaskStore {
   saveRequestText(text: string): void {
     this.requestTexts.push(text);
   }
+  requestedBudget(): number | null {
+    return null;
+  }
   setBudget(budgetUsd: number | null): void {
     this.budgets.push(budgetUsd);
   }
