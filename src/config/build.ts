@@ -229,6 +229,7 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: 
     kubernetes: buildRepoKubernetes(raw, top, resourceLimits),
     containerPath: (raw.container_path ?? DEFAULTS.containerPath).replace(/\/+$/, ''),
     signingCredentials: buildSigningCredentials(raw),
+    companions: { ...(raw.companions ?? {}) },
   };
 }
 

@@ -351,6 +351,11 @@ export interface RepoServerConfig {
   /** Pod resources and user, used with `execution.backend: kubernetes`. */
   readonly kubernetes: RepoKubernetesConfig;
   readonly signingCredentials: Readonly<Record<string, SigningCredential>>;
+  /**
+   * Other repositories (ids) a task of this one may name, and the most access each may have:
+   * mounted at /repos/<id>, read-only for `read` (docs/multi-repo.md). Empty: single-repository only.
+   */
+  readonly companions: Readonly<Record<string, 'read' | 'write'>>;
 }
 
 export interface ServerConfig {

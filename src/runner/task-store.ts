@@ -16,6 +16,8 @@ import { getTaskRequest, saveTaskRequest } from '../store/task-content.ts';
 import { finishedSpend, recordTaskBudget, type SpendSummary } from '../store/spend.ts';
 import type { NetworkLogEntry } from '../proxy/conversation-proxy.ts';
 import { AirutError } from '../errors.ts';
+import type { RequestedRepo } from '../protocol/requested-repos.ts';
+import { listConversationRepos, saveConversationRepos, taskRequestedRepos, type ConversationRepo } from '../store/conversation-repos.ts';
 
 export interface TaskStore {
   /** The acknowledgement of this task is queued already (a re-run after a crash). */
@@ -40,6 +42,11 @@ export interface TaskStore {
   saveRequestText(text: string): void;
   /** Records the budget the run is given (`tasks.budget_usd`), null for none. */
   setBudget(budgetUsd: number | null): void;
+  /** The companions the task asked for (tasks.requested_repos). */
+  requestedRepos(): RequestedRepo[];
+  /** The conversation's repositories, primary first; [] for a single-repository conversation. */
+  conversationRepos(): ConversationRepo[];
+  saveConversationRepos(repos: readonly ConversationRepo[]): void;
   /** What `sender` has spent in this repository on finished tasks (24 h and this month), for the reply footer. */
   senderSpend(sender: string, now: number): SpendSummary;
 }
@@ -76,5 +83,8 @@ export function taskStore(db: Db, ids: TaskIds): TaskStore {
     saveRequestText: (text) => saveTaskRequest(db, taskId, { text, original: getTaskRequest(db, taskId)?.original ?? '' }),
     setBudget: (budgetUsd) => recordTaskBudget(db, taskId, budgetUsd),
     senderSpend: (sender, now) => finishedSpend(db, repoId, sender, now),
+    requestedRepos: () => taskRequestedRepos(db, taskId),
+    conversationRepos: () => listConversationRepos(db, repoId, conversationId),
+    saveConversationRepos: (repos) => saveConversationRepos(db, repoId, conversationId, repos),
   };
 }
