@@ -16,6 +16,7 @@ import { redactDeep, sendJson } from '../json.ts';
 import { parseCursor, parseId } from '../params.ts';
 import { readTaskFilters } from '../task-filters.ts';
 import { loadRepoOverview } from '../repo-overview.ts';
+import { taskRepositories } from '../task-repositories.ts';
 
 /** Network log rows per API call at most (and the default). */
 export const NETWORK_API_MAX = 1000;
@@ -65,6 +66,8 @@ function showTask(d: DashboardDeps, c: Context): Response {
     replies: listMailForTask(db, task.id),
     // The mail's attachments ('in') and the reply's files ('out'): a download URL, or why not kept.
     files: listTaskFiles(db, task.id).map(taskFileJson),
+    // The primary and any companion repositories (docs/multi-repo.md).
+    repositories: taskRepositories(db, task.repoId, task.conversationId),
   });
 }
 
@@ -72,7 +75,7 @@ function showConversation(d: DashboardDeps, c: Context, repoId: string, convId: 
   const conversation = getConversation(d.o.db, repoId, convId);
   const tasks = listConversationTasks(d.o.db, repoId, convId);
   if (!conversation && tasks.length === 0) throw new DashboardError(404, 'no such conversation');
-  return sendJson(c, { conversation, tasks: tasks.map(taskJson), totalCostUsd: conversationCost(tasks) });
+  return sendJson(c, { conversation, tasks: tasks.map(taskJson), totalCostUsd: conversationCost(tasks), repositories: taskRepositories(d.o.db, repoId, convId) });
 }
 
 function conversationNetwork(d: DashboardDeps, c: Context, repoId: string, convId: string): Response {
