@@ -73,8 +73,11 @@ function companionSet(ctx: TaskContext): readonly ConversationRepo[] {
   if (ctx.reposLineProblem !== null && ctx.isFirstTask) refuse(`${ctx.reposLineProblem}. Write it as, for example, "Repos: backend, docs:read" on the first line of the message.`);
   if (!ctx.isFirstTask) {
     const kept = ctx.store.conversationRepos();
+    const asked = ctx.store.requestedRepos().length > 0;
+    // Silently running a single-repository conversation on one repository would look like the request was honoured.
+    if (kept.length === 0 && asked) refuse('a reply keeps the repositories its conversation started with, and this one started with its own repository alone. To use other repositories, send the Repos: line in a new message (not a reply)');
     if (kept.length === 0) return [];
-    if (ctx.store.requestedRepos().length > 0) ctx.log.info('a follow-up named repositories; the conversation keeps the set it started with');
+    if (asked) ctx.log.info('a follow-up named repositories; the conversation keeps the set it started with');
     const verdict = recheckCompanions(ctx.repo, ctx.companionRepos, kept);
     if (!verdict.ok) refuse(verdict.problem);
     return kept;

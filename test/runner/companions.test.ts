@@ -135,3 +135,11 @@ test('cloneCompanions clones each from its own mirror (a branch when asked) and 
   const missing: Companion[] = [{ ...companions[1]!, repo: { ...companions[1]!.repo, name: 'gone', branch: 'nope' } }];
   await assert.rejects(cloneCompanions(missing, root), /could not clone the companion repository gone \(branch nope\)/);
 });
+
+test('a follow-up of a single-repository conversation that names repositories is refused, not run on its own repository', async () => {
+  const ctx = context({ isFirstTask: false });
+  ctx.store.requested = [{ name: 'docs' }];
+  assert.match(await refusal(ctx), /send the Repos: line in a new message \(not a reply\)/);
+  const plain = context({ isFirstTask: false });
+  assert.deepEqual((await repoInputsStage(plain)).companions.repos, [], 'a follow-up naming nothing runs as before');
+});
