@@ -96,6 +96,7 @@ function repoLines(repo: RepoServerConfig): string[] {
     `    masked:   ${names(repo.maskedSecrets)}`,
     `    signing:  ${names(repo.signingCredentials)}`,
     `    github app: ${names(repo.githubAppCredentials)}`,
+    ...(Object.keys(repo.companions).length ? [`    companions: ${Object.entries(repo.companions).map(([id, access]) => `${id} (${access})`).join(', ')}`] : []),
   ];
 }
 

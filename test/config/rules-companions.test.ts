@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { formatConfigSummary } from '../../src/config/summary.ts';
 import { messageAt, parse, problemsOf, setIn, toYaml, validConfig } from './fixtures/configs.ts';
 
 const withCompanions = (companions: unknown) => toYaml(setIn(validConfig(), ['repos', 'api', 'companions'], companions));
@@ -28,4 +29,10 @@ test('an access other than read or write is refused by the schema', () => {
 test('path tricks as a companion name are not repositories', () => {
   const problems = problemsOf(withCompanions({ '../web': 'read' }));
   assert.ok(problems.some((p) => /is not a repository of this configuration/.test(p.message)), JSON.stringify(problems));
+});
+
+test("--check lists a repository's companions in its summary, and nothing for one without", () => {
+  const summary = formatConfigSummary(parse(withCompanions({ web: 'read' })));
+  assert.match(summary, /^ {4}companions: web \(read\)$/m);
+  assert.equal(summary.match(/companions:/g)?.length, 1);
 });
