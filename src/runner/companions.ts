@@ -41,13 +41,15 @@ export interface CompanionInputs {
 
 export async function companionInputs(ctx: TaskContext, sandboxOn: boolean): Promise<CompanionInputs> {
   const repos = companionSet(ctx);
+  if (repos.length > 1 && ctx.settings.execution.backend === 'kubernetes') {
+    refuse('this daemon runs tasks on Kubernetes, where companion repositories cannot be mounted yet; send the task without the Repos: line');
+  }
+  // Recorded only once allowed here, so a refused first task leaves its conversation single-repository.
+  if (ctx.isFirstTask && repos.length > 0) ctx.store.saveConversationRepos(repos);
   const companions: Companion[] = [];
   const allowlists: Allowlist[] = [];
   const masks: MaskRule[] = [];
   const env: Record<string, string> = {};
-  if (repos.length > 1 && ctx.settings.execution.backend === 'kubernetes') {
-    refuse('this daemon runs tasks on Kubernetes, where companion repositories cannot be mounted yet; send the task without the Repos: line');
-  }
   for (const repo of repos) {
     if (repo.primary) continue;
     const config = ctx.companionRepos[repo.name]!;
@@ -68,7 +70,7 @@ export async function companionInputs(ctx: TaskContext, sandboxOn: boolean): Pro
   return { repos, companions, allowlists, masks, env };
 }
 
-/** The first task's checked request (recorded for its follow-ups), or the set its conversation keeps. */
+/** The first task's checked request, or the set its conversation keeps. */
 function companionSet(ctx: TaskContext): readonly ConversationRepo[] {
   if (ctx.reposLineProblem !== null && ctx.isFirstTask) refuse(`${ctx.reposLineProblem}. Write it as, for example, "Repos: backend, docs:read" on the first line of the message.`);
   if (!ctx.isFirstTask) {
@@ -86,7 +88,6 @@ function companionSet(ctx: TaskContext): readonly ConversationRepo[] {
   if (requested.length === 0) return [];
   const verdict = resolveCompanions(ctx.repo, ctx.companionRepos, requested, ctx.task.sender);
   if (!verdict.ok) refuse(verdict.problem);
-  ctx.store.saveConversationRepos(verdict.repos);
   return verdict.repos;
 }
 

@@ -98,6 +98,7 @@ test('on the Kubernetes backend a task with companions is refused clearly', asyn
   const ctx = context({ settings: { ...base.settings, execution: { ...base.settings.execution, backend: 'kubernetes' } } });
   ctx.store.requested = [{ name: 'docs' }];
   assert.match(await refusal(ctx), /Kubernetes, where companion repositories cannot be mounted/);
+  assert.deepEqual(ctx.store.keptRepos, [], 'no set recorded for a refused task');
 });
 
 test('cloneCompanions clones each from its own mirror (a branch when asked) and mounts read companions read-only', async () => {
