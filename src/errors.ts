@@ -73,6 +73,7 @@ export const ERROR_CODES = {
   // --- the task, as the sender is told --------------------------------------------------------
   MAIL_EMPTY: 'the mail had neither subject nor body text (after removing the quoted history)',
   IMAGE_CONTEXT_MISSING: 'the repository has no .airut/container/Dockerfile on its default branch',
+  REPOS_REFUSED: "a task's companion repositories (Repos: line or API `repositories`) were refused: malformed, not in the primary's `companions`, more access than it grants, the sender not authorized for one, or a backend that cannot mount them; the reason is in the message",
 
   // --- sandbox and container runtime -----------------------------------------------------------
   CONTAINER_RUNTIME_MISSING: 'the container CLI (`container_command`) was not found on PATH',

@@ -44,7 +44,7 @@ function config(dbPath: string): ServerConfig {
         },
         authorizedSenders: [], trustedAuthservId: 'mx', microsoftInternalFallback: false, imap: { pollIntervalSeconds: 60, useIdle: true, idleRefreshIntervalSeconds: 600, idleReconnectIntervalSeconds: 1740 },
         limits: DEFAULT_MAIL_LIMITS, model: null, effort: null, budget: DEFAULT_BUDGET, retries: DEFAULT_RETRIES, schedules: {},
-        network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {}, githubAppCredentials: {}, resourceLimits: DEFAULT_CONTAINER_LIMITS, capabilities: [], containerPath: '.airut/container', kubernetes: { resources: {}, runAsUser: null }, webhook: null,
+        network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {}, companions: {}, githubAppCredentials: {}, resourceLimits: DEFAULT_CONTAINER_LIMITS, capabilities: [], containerPath: '.airut/container', kubernetes: { resources: {}, runAsUser: null }, webhook: null,
       },
     ]),
   );

@@ -234,6 +234,7 @@ function buildRepo(repoId: string, raw: RawRepo, configDir: string, sourcePath: 
     containerPath: (raw.container_path ?? DEFAULTS.containerPath).replace(/\/+$/, ''),
     signingCredentials: buildSigningCredentials(raw),
     webhook: buildWebhook(raw.webhook),
+    companions: { ...(raw.companions ?? {}) },
   };
 }
 

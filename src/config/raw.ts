@@ -72,6 +72,7 @@ export interface RawRepo {
   imap?: { poll_interval?: number; use_idle?: boolean; idle_refresh_interval?: number; idle_reconnect_interval?: number } | null;
   network?: { sandbox_enabled?: boolean } | null;
   limits?: RawLimits | null;
+  companions?: Record<string, 'read' | 'write'> | null;
   model?: string | null;
   effort?: Effort | null;
   budget?: RawBudget | null;

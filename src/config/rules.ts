@@ -15,6 +15,7 @@ import { expandPath, isSameOrInside } from './fs-path.ts';
 import { defaultSecurityForPort, isHost, isLoopbackHost } from './network.ts';
 import { childPath, isRecord } from './object-path.ts';
 import { checkKubernetesRules } from './rules-kubernetes.ts';
+import { checkCompanions } from './rules-companions.ts';
 import { checkMailLogin } from './rules-mail-login.ts';
 import { checkSchedules } from './rules-schedule.ts';
 import { checkDashboardHosts } from './rules-dashboard-hosts.ts';
@@ -62,6 +63,7 @@ export function checkRules(data: unknown, configDir: string): ConfigProblem[] {
     }
     if (isRecord(repo)) checkRepo(repo, path, problems);
   }
+  checkCompanions(repos, problems);
   checkInboxesAreUnique(repos, problems);
   checkStorageDirsAreSeparate(repos, configDir, problems);
   return problems;

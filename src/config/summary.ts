@@ -98,6 +98,7 @@ function repoLines(repo: RepoServerConfig): string[] {
     `    signing:  ${names(repo.signingCredentials)}`,
     `    github app: ${names(repo.githubAppCredentials)}`,
     `    webhook:  ${repo.webhook ? `${webhookOrigin(repo.webhook.url)} (${repo.webhook.events.join(', ')}), secret ***` : 'none'}`,
+    ...(Object.keys(repo.companions).length ? [`    companions: ${Object.entries(repo.companions).map(([id, access]) => `${id} (${access})`).join(', ')}`] : []),
   ];
 }
 

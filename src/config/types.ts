@@ -358,6 +358,11 @@ export interface RepoServerConfig {
   readonly signingCredentials: Readonly<Record<string, SigningCredential>>;
   /** Where finished tasks are reported (docs/webhooks.md); null: nowhere. */
   readonly webhook: WebhookConfig | null;
+  /**
+   * Other repositories (ids) a task of this one may name, and the most access each may have:
+   * mounted at /repos/<id>, read-only for `read` (docs/multi-repo.md). Empty: single-repository only.
+   */
+  readonly companions: Readonly<Record<string, 'read' | 'write'>>;
 }
 
 /** A repository's completion webhook: an operator's endpoint, outside the agent's network allowlist. */

@@ -243,6 +243,7 @@ export class Dispatcher {
       isResume: claim.isResume,
       resumedFromPause: claim.resumedFromPause,
       repo,
+      companionRepos: Object.fromEntries(Object.keys(repo.companions).flatMap((id) => (this.config.repos[id] ? [[id, this.config.repos[id]]] : []))),
       port: channel.port2,
     };
     log.info({ newConversation: claim.isNewConversation, resume: claim.isResume, resumedFromPause: claim.resumedFromPause, coalesced: claim.coalesced }, 'dispatching task');

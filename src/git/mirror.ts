@@ -408,9 +408,11 @@ export class GitMirror {
    * must neither reach outside itself (alternates) nor be able to alter the mirror's files (hard
    * links).
    */
-  async cloneWorkspace(dest: string): Promise<void> {
+  /** `branch`: another branch of the mirror than the default (a companion repository's `name@branch`); the caller validates its name. */
+  async cloneWorkspace(dest: string, branch?: string): Promise<void> {
     await this.ensure();
-    const branch = await this.defaultBranch();
+    if (branch !== undefined && (branch.startsWith('-') || branch.includes('..'))) throw new AirutError('GIT_CLONE_FAILED', `branch ${JSON.stringify(branch)} is not a valid branch name`);
+    branch ??= await this.defaultBranch();
     const target = path.resolve(dest);
     const r = await this.git(
       ['clone', '--no-local', '--no-hardlinks', '--quiet', '--branch', branch, '--', this.mirrorDir, target],

@@ -37,6 +37,8 @@ export interface RunTaskInput {
   /** The claim resumed the conversation's paused task (store/task-merges.ts). */
   readonly resumedFromPause: boolean;
   readonly repo: RepoServerConfig;
+  /** The configurations of the repositories `repo.companions` names that are configured (docs/multi-repo.md). */
+  readonly companionRepos?: Readonly<Record<string, RepoServerConfig>>;
   readonly port: MessagePort;
 }
 

@@ -23,6 +23,8 @@ export interface PromptInput {
   readonly mails: readonly PromptMail[];
   /** This run resumes one paused by repeated temporary API failures. */
   readonly resumedAfterPause?: boolean;
+  /** The companion repositories mounted beside /workspace (docs/multi-repo.md); none for a single-repository task. */
+  readonly companions?: readonly { readonly name: string; readonly path: string; readonly readOnly: boolean }[];
 }
 
 export interface PromptMail {
@@ -63,6 +65,11 @@ export function followUpMessage(m: PromptMail, attachments: readonly string[]): 
 /** The channel context with the subject (new conversation, or a fresh session) and the attachments, as Airut appends them. */
 function contextPart(p: PromptInput): string {
   let text = CHANNEL_CONTEXT;
+  if (p.companions?.length) {
+    // Every run says it: a resumed session may not know, and the mounts are the run's, not the session's.
+    const list = p.companions.map((c) => `${c.path} (${c.name}, ${c.readOnly ? 'read-only' : 'writable'})`).join(', ');
+    text += `\n\nThis task works on several repositories: the primary one is in /workspace; the others are cloned at ${list}.`;
+  }
   if ((p.isNewConversation || p.summaryOfEarlierSession) && p.subject.trim()) text += `\n\nSubject: ${p.subject.trim()}`;
   if (p.attachments.length) text += ` The user has attached files to their message, which I have saved to /inbox/: ${p.attachments.join(', ')}.`;
   return text;

@@ -21,6 +21,7 @@ import { stripReplyPrefixes } from '../email/threading.ts';
 import type { ComposeBody, ReplyAttachment } from '../reply/compose.ts';
 import { readTaskMail, type TaskMail } from '../reply/inbound-mail.ts';
 import { requestTexts } from '../email/parse.ts';
+import { parseReposLine } from '../email/repos-line.ts';
 import { saveTaskRequest } from '../store/task-content.ts';
 import { queueReply } from '../reply/queue-reply.ts';
 import { TaskEventRecorder } from './event-recorder.ts';
@@ -120,11 +121,15 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     const result = writeTransaction(db, () => finishTask(db, task.id, run, u));
     if (!result.applied) log.warn({ refused: result.reason }, describeRefusal(task.id, run, u.status, result));
   };
+  const reposLine = parseReposLine(parsed.bodyText);
   return {
     task,
     repo,
     conversationId,
-    bodyText: parsed.bodyText,
+    bodyText: reposLine.body,
+    reposLineProblem: reposLine.kind === 'invalid' ? reposLine.problem : null,
+    companionRepos: input.companionRepos ?? {},
+    companionMirror: (r) => new GitMirror(r.storageDir, r.gitRepoUrl),
     senderLine: senderLine(parsed.from, task.sender ?? ''),
     subject: stripReplyPrefixes(task.subject),
     isFirstTask: !hasEarlierTaskInConversation(db, repo.repoId, conversationId, task.id),

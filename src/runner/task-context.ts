@@ -32,7 +32,7 @@ export interface RepoMirror extends RepoFileSource {
   /** The object id of a directory's tree on the default branch, null when there is none. */
   treeOid(dir: string): Promise<string | null>;
   exportDir(dir: string, destDir: string): Promise<string[]>;
-  cloneWorkspace(dest: string): Promise<void>;
+  cloneWorkspace(dest: string, branch?: string): Promise<void>;
   scrubWorkspace(dest: string): Promise<boolean>;
 }
 
@@ -60,8 +60,14 @@ export interface TaskContext {
   readonly task: TaskRow;
   readonly repo: RepoServerConfig;
   readonly conversationId: string;
-  /** The mail's text with the quoted history removed. */
+  /** The mail's text with the quoted history removed, and without its `Repos:` line (src/email/repos-line.ts). */
   readonly bodyText: string;
+  /** Why the mail's `Repos:` line could not be read, for the sender; null when it had none or a good one. */
+  readonly reposLineProblem: string | null;
+  /** The configured repositories the primary's `companions` names (RunTaskInput.companionRepos). */
+  readonly companionRepos: Readonly<Record<string, RepoServerConfig>>;
+  /** A companion's mirror (its own storage_dir and URL). */
+  readonly companionMirror: (repo: RepoServerConfig) => RepoMirror;
   /** The sender as the prompt names them: the From header's name and address (Airut's mail block). */
   readonly senderLine: string;
   /** The subject without `Re:` prefixes. */

@@ -17,6 +17,8 @@ import { finishedSpend, recordTaskBudget, type SpendSummary } from '../store/spe
 import type { NetworkLogEntry } from '../proxy/conversation-proxy.ts';
 import { AirutError } from '../errors.ts';
 import { getApiTask } from '../store/api-tasks.ts';
+import type { RequestedRepo } from '../protocol/requested-repos.ts';
+import { listConversationRepos, saveConversationRepos, taskRequestedRepos, type ConversationRepo } from '../store/conversation-repos.ts';
 
 export interface TaskStore {
   /** The acknowledgement of this task is queued already (a re-run after a crash). */
@@ -43,6 +45,11 @@ export interface TaskStore {
   setBudget(budgetUsd: number | null): void;
   /** The budget the task was submitted with over the API (api_tasks), null for none: it lowers the server's. */
   requestedBudget(): number | null;
+  /** The companions the task asked for (tasks.requested_repos). */
+  requestedRepos(): RequestedRepo[];
+  /** The conversation's repositories, primary first; [] for a single-repository conversation. */
+  conversationRepos(): ConversationRepo[];
+  saveConversationRepos(repos: readonly ConversationRepo[]): void;
   /** What `sender` has spent in this repository on finished tasks (24 h and this month), for the reply footer. */
   senderSpend(sender: string, now: number): SpendSummary;
 }
@@ -80,5 +87,8 @@ export function taskStore(db: Db, ids: TaskIds): TaskStore {
     setBudget: (budgetUsd) => recordTaskBudget(db, taskId, budgetUsd),
     requestedBudget: () => getApiTask(db, taskId)?.budgetUsd ?? null,
     senderSpend: (sender, now) => finishedSpend(db, repoId, sender, now),
+    requestedRepos: () => taskRequestedRepos(db, taskId),
+    conversationRepos: () => listConversationRepos(db, repoId, conversationId),
+    saveConversationRepos: (repos) => saveConversationRepos(db, repoId, conversationId, repos),
   };
 }

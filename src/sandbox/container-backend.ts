@@ -99,6 +99,7 @@ export class ContainerBackend implements ExecutionBackend {
           name: `airut-task-${this.#o.instance}-${request.taskId}`,
           labels: this.#labels(request.taskId, request.labels),
           mounts: request.mounts,
+          ...(request.repoMounts ? { repoMounts: request.repoMounts } : {}),
           claudeBinary: this.#o.claudeBinaryPath,
           model: request.model,
           effort: request.effort ?? null,

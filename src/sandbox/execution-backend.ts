@@ -17,14 +17,14 @@ import type { EnsuredImage } from './image.ts';
 import type { ManagedImage, PruneReport } from './image-prune.ts';
 import type { ReapReport } from './reaper.ts';
 import type { KubeRunSettings } from './kubernetes/settings.ts';
-import type { AgentEventHandler, AgentMounts, AgentOutcome, ResourceLimits } from './run-agent.ts';
+import type { AgentEventHandler, AgentMounts, AgentOutcome, RepoMount, ResourceLimits } from './run-agent.ts';
 import type { CommandOutcome } from './run-command.ts';
 import type { TaskNetwork } from './task-network.ts';
 import type { AgentInputHandle } from './agent-input.ts';
 
 export type { AgentInputHandle } from './agent-input.ts';
 
-export type { AgentEvent, AgentEventHandler, AgentMounts, AgentOutcome } from './run-agent.ts';
+export type { AgentEvent, AgentEventHandler, AgentMounts, AgentOutcome, RepoMount } from './run-agent.ts';
 export type { TaskNetwork } from './task-network.ts';
 export type { CommandOutcome } from './run-command.ts';
 export type { ManagedContainer, ReapReport } from './reaper.ts';
@@ -76,6 +76,8 @@ export interface AgentRunRequest {
   readonly image: string;
   readonly mounts: AgentMounts;
   readonly extraMounts?: readonly ExtraMount[];
+  /** Directories beside /workspace; the Kubernetes backend refuses a run that has any. */
+  readonly repoMounts?: readonly RepoMount[];
   readonly model: string;
   /** `--effort`; null leaves Claude Code's default. */
   readonly effort?: 'low' | 'medium' | 'high' | 'max' | null;

@@ -49,6 +49,13 @@ export interface AgentMounts {
   readonly storage: string;
 }
 
+/** A host directory mounted beside /workspace (a companion repository at /repos/<name>). */
+export interface RepoMount {
+  readonly source: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+}
+
 export { DEFAULT_LIMITS, type ResourceLimits } from './container-args.ts';
 
 export interface AgentRunSpec {
@@ -59,6 +66,8 @@ export interface AgentRunSpec {
   /** Opaque identifiers (task, repo, conversation); each becomes an `airut.<key>` label. */
   readonly labels: Readonly<Record<string, string>>;
   readonly mounts: AgentMounts;
+  /** More directories (companion repositories), each read-only or not; targets must be absolute. */
+  readonly repoMounts?: readonly RepoMount[];
   /** Host path of the Claude Code binary, mounted read-only. */
   readonly claudeBinary: string;
   readonly model: string;
@@ -162,6 +171,11 @@ export function buildRunArgs(spec: AgentRunSpec, envFilePath: string): { args: s
     '-v',
     `${hostPath('claudeBinary', spec.claudeBinary)}:${CONTAINER_PATHS.claudeBinary}:ro${spec.relabelMounts ? ',z' : ''}`,
   );
+  for (const r of spec.repoMounts ?? []) {
+    if (!/^\/[A-Za-z0-9/_.-]+$/.test(r.target) || r.target.includes('..')) throw invalid(`mount target "${r.target}" is not a plain absolute path`);
+    const options = [r.readOnly ? 'ro' : '', spec.relabelMounts ? 'Z' : ''].filter(Boolean).join(',');
+    args.push('-v', `${hostPath('repo', r.source)}:${r.target}${options ? `:${options}` : ''}`);
+  }
   args.push(...(spec.extraArgs ?? []));
 
   args.push(spec.image, CONTAINER_PATHS.claudeBinary, '-p', '--output-format', 'stream-json', '--verbose');

@@ -10,6 +10,7 @@ import { rejectedStorage, type RejectedMailPolicy } from '../limits/rejected-mai
 import type { IncomingMail, RecordedOutcome } from '../protocol/incoming-mail.ts';
 import { writeTransaction, type Db } from './database.ts';
 import { markApiTask } from './api-tasks.ts';
+import { requestedReposColumn } from './conversation-repos.ts';
 import { markScheduledTask } from './schedule-slots.ts';
 import { noteRejectedHeadersStored, noteRejectedMetadataOnly, rejectedBytesStoredOn } from './rejected-mail.ts';
 
@@ -112,8 +113,8 @@ export function acceptMail(
     const taskId = db
       .prepare(
         `INSERT INTO tasks (repo_id, message_row, sender, source_ip, subject, message_id, status, reason, detail,
-                            model_hint, thread_refs, created_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                            model_hint, thread_refs, created_at, finished_at, requested_repos)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         mail.repoId,
@@ -129,6 +130,7 @@ export function acceptMail(
         JSON.stringify(mail.conversationCandidates),
         now,
         v.action === 'reject' ? now : null,
+        requestedReposColumn(mail.requestedRepos),
       ).lastInsertRowid;
     if (mail.schedule) markScheduledTask(db, Number(taskId), mail.schedule.name, mail.schedule.effort);
     if (mail.api) markApiTask(db, Number(taskId), mail.repoId, v.action === 'accept', mail.api);

@@ -502,6 +502,28 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at, id);
     `,
   },
+  {
+    version: 19,
+    description: 'tasks across several repositories: the companions a task asks for, the set a conversation keeps',
+    sql: `
+      -- What the task's mail (Repos: line) or API call asked for, as JSON [{name, branch?, access?}];
+      -- NULL: the primary alone. Checked by the runner at the conversation's first task.
+      ALTER TABLE tasks ADD COLUMN requested_repos TEXT;
+
+      -- One row per repository of a conversation, the primary flagged; written at its first task,
+      -- read by every follow-up (which keeps the set whatever its mail says). name is the mount
+      -- name (/repos/<name>), unique within the conversation.
+      CREATE TABLE conversation_repos (
+        repo_id          TEXT    NOT NULL,
+        conversation_id  TEXT    NOT NULL,
+        name             TEXT    NOT NULL,
+        access           TEXT    NOT NULL CHECK (access IN ('read', 'write')),
+        branch           TEXT,
+        is_primary       INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (repo_id, conversation_id, name)
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

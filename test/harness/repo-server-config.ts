@@ -37,6 +37,7 @@ export function testRepoServerConfig(repoId: string, overrides: Overrides = {}):
     budget: DEFAULT_BUDGET,
     retries: DEFAULT_RETRIES,
     schedules: {},
+    companions: {},
     network: { sandboxEnabled: true },
     kubernetes: { resources: { limits: { cpu: '1', memory: '2Gi' } }, runAsUser: null },
     secrets: {},

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { AcceptOutcome, IncomingMail } from '../../src/protocol/incoming-mail.ts';
-import { MAX_ACCEPT_BATCH, intakeMessages, type FetchedMail } from '../../src/listener/intake.ts';
+import { MAX_ACCEPT_BATCH, intakeMessages, prepareMail, type FetchedMail } from '../../src/listener/intake.ts';
 import { buildMail, dmarcPass } from '../harness/mail-builder.ts';
 import { listenerConfig } from '../../src/protocol/listener.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
@@ -77,4 +77,15 @@ test('once the listener stops, no more mail is handed over', async () => {
   }, () => stop);
   assert.ok(recorded.length >= 1 && recorded.length < mails.length, `recorded ${recorded.length} of ${mails.length}`);
   assert.deepEqual(sup.batches.flat().map((m) => m.imapUid), recorded);
+});
+
+test('a Repos: first line becomes requestedRepos; a malformed one, a later one, or none asks for nothing', async () => {
+  const prepared = async (text: string) => {
+    const raw = Buffer.from(buildMail({ from: 'alice@example.com', to: 'api-bot@repo.example', subject: 's', text, messageId: '<r@example.com>', authResults: [dmarcPass('mx.repo.example')] }));
+    return prepareMail(raw, 1, repo);
+  };
+  assert.deepEqual((await prepared('Repos: docs:read, lib@v2\n\nFix it.')).requestedRepos, [{ name: 'docs', access: 'read' }, { name: 'lib', branch: 'v2' }]);
+  assert.equal((await prepared('Repos: ../etc\nFix it.')).requestedRepos, undefined);
+  assert.equal((await prepared('Fix it.\nRepos: docs')).requestedRepos, undefined);
+  assert.equal((await prepared('Fix it.')).requestedRepos, undefined);
 });

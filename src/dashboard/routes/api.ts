@@ -20,6 +20,7 @@ import { readTaskFilters } from '../task-filters.ts';
 import { loadRepoOverview } from '../repo-overview.ts';
 import { scopeOf, scopeSees } from '../access-scope.ts';
 import { requireRepo, scopeKey, scopeRepoFilter, scopedStatus, visibleRepos } from '../scope-guard.ts';
+import { taskRepositories } from '../task-repositories.ts';
 
 /** Network log rows per API call at most (and the default). */
 export const NETWORK_API_MAX = 1000;
@@ -77,6 +78,8 @@ function showTask(d: DashboardDeps, c: Context): Response {
     files: listTaskFiles(db, task.id).map(taskFileJson),
     // The completion webhook's deliveries (docs/webhooks.md); id is the X-Airut-Delivery header.
     webhooks: listDeliveriesForTask(db, task.id).map((w) => ({ id: w.key, status: w.status, attempts: w.attempts, lastError: w.lastError, deliveredAt: w.deliveredAt })),
+    // The primary and any companion repositories (docs/multi-repo.md).
+    repositories: taskRepositories(db, task.repoId, task.conversationId),
   });
 }
 
@@ -87,7 +90,7 @@ function showConversation(d: DashboardDeps, c: Context, repoId: string, convId: 
   const conversation = getConversation(d.o.db, repoId, convId);
   const tasks = listConversationTasks(d.o.db, repoId, convId);
   if (!conversation && tasks.length === 0) throw noSuchConversation();
-  return sendJson(c, { conversation, tasks: tasks.map(taskJson), totalCostUsd: conversationCost(tasks) });
+  return sendJson(c, { conversation, tasks: tasks.map(taskJson), totalCostUsd: conversationCost(tasks), repositories: taskRepositories(d.o.db, repoId, convId) });
 }
 
 function conversationNetwork(d: DashboardDeps, c: Context, repoId: string, convId: string): Response {

@@ -9,6 +9,7 @@ import { pageContext, sendHtml } from '../render.ts';
 import { loadRepoOverview, type RepoOverview } from '../repo-overview.ts';
 import { conversationLabel, layout, listenerStateBadge, repoBadge, statusLabel, subjectText, taskCard, taskSummary, timelineEvent } from '../views.ts';
 import { loadThread, threadView } from '../conversation-thread.ts';
+import { repositoriesLine, taskRepositories } from '../task-repositories.ts';
 import { requestAndReply } from '../mail-views.ts';
 import { taskRequests } from '../task-requests.ts';
 import { cleanSubject } from '../title.ts';
@@ -48,6 +49,7 @@ async function taskPage(d: DashboardDeps, c: Context): Promise<Response> {
   const now = d.now();
   const body = h`<h1 class="task-title">${subjectText(task)} <span class="muted">#${task.id}</span>${conversationLabel(task.conversationId)}</h1>
 <section id="task-summary" class="task-summary">${taskSummary(task, replies, d.security.csrfToken, now, currentTaskStage(db, task.id))}</section>
+${repositoriesLine(taskRepositories(db, task.repoId, task.conversationId))}
 ${storedMailNote(getTaskMailStorage(db, task.id))}
 ${requestAndReply(task, request, listTaskFiles(db, task.id), replies)}
 ${handledMails(mergedInto(db, task.id))}

@@ -5,7 +5,9 @@
  * resuming the session (api-retry.ts). The session id is saved as soon as Claude reports
  * it, so a re-run after a crash resumes it.
  */
-import type { AgentEvent, AgentOutcome, TaskNetwork } from '../../sandbox/execution-backend.ts';
+import path from 'node:path';
+import type { AgentEvent, AgentOutcome, RepoMount, TaskNetwork } from '../../sandbox/execution-backend.ts';
+import { cloneCompanions } from '../companions.ts';
 import { limitsFromConfig, type ResourceLimits } from '../../sandbox/container-args.ts';
 import type { KubeRunSettings } from '../../sandbox/kubernetes/settings.ts';
 import { RETRY_PROMPT, runWithRetries, type RetriedOutcome } from '../api-retry.ts';
@@ -19,6 +21,7 @@ import type { RepoInputs } from './repo-inputs.ts';
 export const CONTAINER_GITCONFIG = '/etc/airut/gitconfig';
 
 export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversation: ConversationState, image: string): Promise<RetriedOutcome> {
+  const repoMounts = await cloneCompanions(inputs.companions.companions, conversation.paths.root);
   const net = await openTaskNetwork(ctx, inputs);
   ctx.store.setNetworkSandbox(net.sandboxed);
   ctx.onTaskChanged();
@@ -27,9 +30,10 @@ export async function agentStage(ctx: TaskContext, inputs: RepoInputs, conversat
     subject: ctx.subject,
     attachments: conversation.attachments,
     resumedAfterRestart: ctx.isResume,
+    companions: repoMounts.map((m) => ({ name: path.basename(m.target), path: m.target, readOnly: m.readOnly })),
     ...promptMails(ctx),
   };
-  const parts = { inputs, conversation, image, net };
+  const parts = { inputs, conversation, image, net, repoMounts };
   // Every run of the task gets what is left of its one budget (run-budget.ts).
   const budget = new RunBudget(inputs.budgetUsd, conversation.resumeSessionId, conversation.carriedCostUsd);
   const run = async (text: string, resume: string | null): Promise<AgentOutcome> =>
@@ -101,6 +105,7 @@ interface RunParts {
   readonly conversation: ConversationState;
   readonly image: string;
   readonly net: TaskNetwork;
+  readonly repoMounts: readonly RepoMount[];
 }
 
 function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume: string | null, budgetUsd: number | null): Promise<AgentOutcome> {
@@ -123,6 +128,7 @@ function runAgentOnce(ctx: TaskContext, parts: RunParts, prompt: string, resume:
       image: parts.image,
       mounts: { workspace: paths.workspace, claudeState: paths.claude, inbox: paths.inbox, outbox: paths.outbox, storage: paths.storage },
       extraMounts: [{ source: paths.gitconfig, target: CONTAINER_GITCONFIG }],
+      ...(parts.repoMounts.length ? { repoMounts: parts.repoMounts } : {}),
       model: parts.conversation.model,
       maxBudgetUsd: budgetUsd,
       effort: parts.conversation.effort,

@@ -4,13 +4,15 @@
  * surrogates) and, with the network sandbox on, its allowlist.
  */
 import { AirutError } from '../../errors.ts';
-import { ALLOWLIST_PATH, parseAllowlist, type Allowlist } from '../../proxy/allowlist.ts';
+import type { Allowlist } from '../../proxy/allowlist.ts';
 import type { MaskRule } from '../../proxy/masked-secrets.ts';
 import { buildSigningRules, signingSurrogateEnv, type SigningRule } from '../../proxy/sigv4-surrogates.ts';
 import { loadRepoConfigFromMirror, type RepoConfig } from '../../repo-config/index.ts';
 import { effectiveTaskBudget } from '../../limits/task-budget.ts';
 import { effectiveTaskTimeout } from '../../limits/task-timeout.ts';
-import type { RepoMirror, TaskContext } from '../task-context.ts';
+import type { TaskContext } from '../task-context.ts';
+import { companionInputs, unionAllowlists, type CompanionInputs } from '../companions.ts';
+import { readAllowlist } from '../read-allowlist.ts';
 import { taskCredentials } from '../task-credentials.ts';
 import { UserFacingError } from '../user-facing-error.ts';
 
@@ -30,6 +32,8 @@ export interface RepoInputs {
   readonly budgetUsd: number | null;
   /** The agent's time limit: the file's `timeout` within the server's `resource_limits.timeout` (task-timeout.ts). */
   readonly timeoutSeconds: number;
+  /** The task's repositories (primary first) and its companions, checked and their mirrors updated (companions.ts). */
+  readonly companions: CompanionInputs;
 }
 
 export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
@@ -64,9 +68,14 @@ export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
         : 'network sandbox is off: the container gets unrestricted network',
     );
   }
-  const allowlist = sandboxOn ? await readAllowlist(ctx.mirror) : null;
-  const containerEnv = { ...credentials.env, ...repoConfig.containerEnv };
-  return { repoConfig, masks, signing, containerEnv, allowlist, budgetUsd: taskBudget(ctx, repoConfig), timeoutSeconds: taskTimeout(ctx, repoConfig) };
+  const own = sandboxOn ? await readAllowlist(ctx.mirror) : null;
+  const companions = await companionInputs(ctx, sandboxOn);
+  const allowlist = own && unionAllowlists([own, ...companions.allowlists]);
+  // The primary's credentials win a name a companion also uses; that companion's rule is dropped with its surrogate.
+  const env = { ...companions.env, ...credentials.env };
+  const allMasks = [...masks, ...companions.masks.filter((r) => env[r.name] === r.surrogate)];
+  const containerEnv = { ...env, ...repoConfig.containerEnv };
+  return { repoConfig, masks: allMasks, signing, containerEnv, allowlist, budgetUsd: taskBudget(ctx, repoConfig), timeoutSeconds: taskTimeout(ctx, repoConfig), companions };
 }
 
 /** The file's `timeout`, lowered (never raised) to the server's `resource_limits.timeout` when that is set. */
@@ -112,20 +121,4 @@ function requireSomethingToDo(ctx: TaskContext): void {
       ? 'Your message had neither a subject nor a body, so there was nothing to do. Write the task in the body and send it again.'
       : 'Your reply had no text (after removing the quoted history), so there was nothing to do. Write what you want in the reply and send it again.',
   );
-}
-
-/** The allowlist from the default branch; a missing or broken file stops the task with an explanation. */
-async function readAllowlist(mirror: RepoMirror): Promise<Allowlist> {
-  const bytes = await mirror.readFile(ALLOWLIST_PATH);
-  if (bytes === null) {
-    throw new UserFacingError(
-      'ALLOWLIST_MISSING',
-      `The repository has no \`${ALLOWLIST_PATH}\` on its default branch. With the network sandbox on, that would leave the task unable to reach anything, not even the Claude API, so it did not run. Add the file (see docs/repository-setup.md), or turn the sandbox off with \`network: {sandbox_enabled: false}\` in \`.airut/airut.yaml\`.`,
-    );
-  }
-  try {
-    return parseAllowlist(bytes.toString('utf8'));
-  } catch (err) {
-    throw new UserFacingError('ALLOWLIST_INVALID', `The network allowlist on the default branch is invalid, so the task did not run: ${(err as Error).message}`, { cause: err });
-  }
 }

@@ -91,6 +91,8 @@ export class KubernetesBackend implements ExecutionBackend {
   }
 
   runAgent(request: AgentRunRequest, onEvent: AgentEventHandler): Promise<AgentOutcome> {
+    // The pod's state bundle packs fixed directories; the runner refuses such a task earlier with a reply.
+    if (request.repoMounts?.length) return Promise.reject(new AirutError('REPOS_REFUSED', 'companion repositories cannot be mounted on the Kubernetes backend'));
     return this.#track(request.taskId, request.signal, async (signal) =>
       runAgentPod(await this.#deps(), request, this.#networks.get(request.network) ?? null, signal, onEvent),
     );

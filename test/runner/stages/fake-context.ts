@@ -27,6 +27,8 @@ import type { TaskOutcomeUpdate } from '../../../src/store/task-queue.ts';
 import type { RunTaskResult } from '../../../src/protocol/runner.ts';
 import type { ApiRetryEvent, RepoMirror, TaskContext, TaskEvents } from '../../../src/runner/task-context.ts';
 import type { TaskStore } from '../../../src/runner/task-store.ts';
+import type { RequestedRepo } from '../../../src/protocol/requested-repos.ts';
+import type { ConversationRepo } from '../../../src/store/conversation-repos.ts';
 import type { TaskFiles } from '../../../src/runner/kept-files.ts';
 import { testRepoServerConfig } from '../../harness/repo-server-config.ts';
 import { exitTempDir } from '../../harness/temp-dirs.ts';
@@ -197,6 +199,17 @@ export class FakeStore implements TaskStore {
   senderSpend(): { dayUsd: number; monthUsd: number } {
     return this.spend;
   }
+  requested: RequestedRepo[] = [];
+  requestedRepos(): RequestedRepo[] {
+    return this.requested;
+  }
+  keptRepos: ConversationRepo[] = [];
+  conversationRepos(): ConversationRepo[] {
+    return this.keptRepos;
+  }
+  saveConversationRepos(repos: readonly ConversationRepo[]): void {
+    this.keptRepos = [...repos];
+  }
 }
 
 /** Records what the stages ask to keep: the mails' files by task id, and the sent outbox files' names. */
@@ -272,6 +285,9 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
     repo,
     conversationId: 'c0ffee00',
     bodyText: 'Please fix the build.',
+    reposLineProblem: null,
+    companionRepos: {},
+    companionMirror: () => new FakeMirror(),
     senderLine: 'Alice <alice@example.com>',
     subject: 'Fix the build',
     isFirstTask: true,

@@ -109,6 +109,17 @@ describe('KubernetesBackend.runAgent', () => {
     });
   }
 
+  it('refuses companion repository mounts (the state bundle packs fixed directories) before anything is created', async () => {
+    const before = env.standIn.created.length;
+    const req = { ...(await agentRequest(env, 105)), repoMounts: [{ source: '/tmp/x', target: '/repos/docs', readOnly: true }] };
+    await assert.rejects(env.backend.runAgent(req, () => undefined), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'REPOS_REFUSED');
+      assert.match(err.message, /cannot be mounted on the Kubernetes backend/);
+      return true;
+    });
+    assert.equal(env.standIn.created.length, before, 'no object was created');
+  });
+
   it('a failed run (exit 1, result is_error) is failed with its message', async () => {
     env.standIn.setRunner(new EmulatedPodRunner(async () => ({ lines: failedLines('sess-f', 'API Error: something broke'), exitCode: 1 })));
     const outcome = await env.backend.runAgent(await agentRequest(env, 104), () => undefined);
