@@ -33,6 +33,15 @@ export function submittableRepos(
   const repo = visibleRepo(config, scope, primary.repo);
   for (const c of companions) visibleRepo(config, scope, c.repo);
   if (!scope.submit) throw new DashboardError(403, READ_ONLY_TOKEN);
+  // Refused here, not only by the runner, so a script hears it at once instead of from a failed task.
+  for (const c of companions) {
+    const granted = Object.hasOwn(repo.companions, c.repo) ? repo.companions[c.repo] : undefined;
+    if (granted === undefined) {
+      const allowed = Object.entries(repo.companions).map(([n, a]) => `${n} (${a})`).join(', ');
+      throw new DashboardError(400, `repositories: ${c.repo} is not a companion of ${primary.repo}; ${allowed ? `it allows: ${allowed}` : 'it allows no companion repositories'}`);
+    }
+    if (c.access === 'write' && granted === 'read') throw new DashboardError(400, `repositories: ${primary.repo} grants ${c.repo} read access only`);
+  }
   if (primary.branch !== null) throw new DashboardError(400, `repositories: the primary repository (${primary.repo}) works on its own branch; give a branch only for the others`);
   const requestedRepos = companions.map((c) => ({
     name: c.repo,

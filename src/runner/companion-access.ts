@@ -46,18 +46,25 @@ export function resolveCompanions(
 
 /**
  * A follow-up keeps its conversation's set; it is checked again against today's configuration
- * (a companion removed, or lowered to read, since the conversation began).
+ * (a companion removed, or lowered to read, since the conversation began) and against its own
+ * sender: anyone authorized for the primary may reply to a conversation, so a reply must not lend
+ * a companion to a sender its own authorized_senders does not admit.
  */
 export function recheckCompanions(
   primary: Pick<RepoServerConfig, 'repoId' | 'companions'>,
-  configured: Readonly<Record<string, unknown>>,
+  configured: Readonly<Record<string, Pick<RepoServerConfig, 'authorizedSenders'>>>,
   repos: readonly ConversationRepo[],
+  sender: string | null = null,
 ): CompanionVerdict {
   for (const r of repos) {
     if (r.primary) continue;
     const granted = Object.hasOwn(primary.companions, r.name) ? primary.companions[r.name] : undefined;
-    if (granted === undefined || !Object.hasOwn(configured, r.name)) {
+    const companion = Object.hasOwn(configured, r.name) ? configured[r.name] : undefined;
+    if (granted === undefined || companion === undefined) {
       return refuse(`this conversation uses repository ${r.name}, which is no longer a companion of ${primary.repoId}; start a new conversation`);
+    }
+    if (sender !== null && !isAuthorizedSender(sender, companion.authorizedSenders)) {
+      return refuse(`this conversation uses repository ${r.name}, and you are not authorized for it; ask its operator to add you to its authorized_senders`);
     }
     if (r.access === 'write' && granted === 'read') {
       return refuse(`this conversation has write access to repository ${r.name}, which ${primary.repoId} now grants read only; start a new conversation`);

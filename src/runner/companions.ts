@@ -80,15 +80,23 @@ function companionSet(ctx: TaskContext): readonly ConversationRepo[] {
     if (kept.length === 0 && asked) refuse('a reply keeps the repositories its conversation started with, and this one started with its own repository alone. To use other repositories, send the Repos: line in a new message (not a reply)');
     if (kept.length === 0) return [];
     if (asked) ctx.log.info('a follow-up named repositories; the conversation keeps the set it started with');
-    const verdict = recheckCompanions(ctx.repo, ctx.companionRepos, kept);
+    const verdict = recheckCompanions(ctx.repo, ctx.companionRepos, kept, companionSender(ctx));
     if (!verdict.ok) refuse(verdict.problem);
     return kept;
   }
   const requested = ctx.store.requestedRepos();
   if (requested.length === 0) return [];
-  const verdict = resolveCompanions(ctx.repo, ctx.companionRepos, requested, ctx.task.sender);
+  const verdict = resolveCompanions(ctx.repo, ctx.companionRepos, requested, companionSender(ctx));
   if (!verdict.ok) refuse(verdict.problem);
   return verdict.repos;
+}
+
+/**
+ * The sender each companion's authorized_senders must admit; null for a task submitted over the
+ * API, whose token scope covered every repository it named when it was submitted.
+ */
+function companionSender(ctx: TaskContext): string | null {
+  return ctx.store.submittedByApi() ? null : ctx.task.sender;
 }
 
 function refuse(problem: string): never {

@@ -45,6 +45,8 @@ export interface TaskStore {
   setBudget(budgetUsd: number | null): void;
   /** The budget the task was submitted with over the API (api_tasks), null for none: it lowers the server's. */
   requestedBudget(): number | null;
+  /** The task came in over the task API (api_tasks), not by mail or a schedule. */
+  submittedByApi(): boolean;
   /** The companions the task asked for (tasks.requested_repos). */
   requestedRepos(): RequestedRepo[];
   /** The conversation's repositories, primary first; [] for a single-repository conversation. */
@@ -87,6 +89,7 @@ export function taskStore(db: Db, ids: TaskIds): TaskStore {
     setBudget: (budgetUsd) => recordTaskBudget(db, taskId, budgetUsd),
     requestedBudget: () => getApiTask(db, taskId)?.budgetUsd ?? null,
     senderSpend: (sender, now) => finishedSpend(db, repoId, sender, now),
+    submittedByApi: () => getApiTask(db, taskId) !== null,
     requestedRepos: () => taskRequestedRepos(db, taskId),
     conversationRepos: () => listConversationRepos(db, repoId, conversationId),
     saveConversationRepos: (repos) => saveConversationRepos(db, repoId, conversationId, repos),

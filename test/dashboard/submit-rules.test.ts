@@ -6,7 +6,8 @@ import { DashboardError } from '../../src/dashboard/http-error.ts';
 import { checkBudget, checkReplyTo, submittableRepos, visibleRepo } from '../../src/dashboard/submit-rules.ts';
 import { makeConfig } from './helpers.ts';
 
-const config = makeConfig(['alpha', 'beta']);
+const base = makeConfig(['alpha', 'beta', 'gamma']);
+const config = { ...base, repos: { ...base.repos, alpha: { ...base.repos.alpha!, companions: { beta: 'write' as const, gamma: 'read' as const } } } };
 const scoped = (repos: string[], submit: boolean): AccessScope => ({ admin: false, repos: new Set(repos), submit, tokenName: 'team-a' });
 const choice = (repo: string) => ({ repo, branch: null, access: null });
 
@@ -34,6 +35,21 @@ describe('task API rules', () => {
     assert.equal(refusal(() => submittableRepos(config, scoped(['alpha'], false), choice('beta'), [])).status, 404);
     const ok = submittableRepos(config, scoped(['alpha', 'beta'], true), choice('alpha'), [{ repo: 'beta', branch: 'dev', access: 'read' }]);
     assert.deepEqual(ok.requestedRepos, [{ name: 'beta', branch: 'dev', access: 'read' }]);
+  });
+
+  it('refuses a companion the primary does not list, or more access than it grants, at once with 400', () => {
+    const plain = { ...config, repos: { ...config.repos, alpha: { ...config.repos.alpha!, companions: {} } } };
+    assert.deepEqual(refusal(() => submittableRepos(plain, FULL_ACCESS, choice('alpha'), [choice('beta')])), {
+      status: 400,
+      message: 'repositories: beta is not a companion of alpha; it allows no companion repositories',
+    });
+    const onlyGamma = { ...config, repos: { ...config.repos, alpha: { ...config.repos.alpha!, companions: { gamma: 'read' as const } } } };
+    assert.match(refusal(() => submittableRepos(onlyGamma, FULL_ACCESS, choice('alpha'), [choice('beta')])).message, /it allows: gamma \(read\)/);
+    assert.deepEqual(refusal(() => submittableRepos(config, FULL_ACCESS, choice('alpha'), [{ repo: 'gamma', branch: null, access: 'write' }])), {
+      status: 400,
+      message: 'repositories: alpha grants gamma read access only',
+    });
+    assert.deepEqual(submittableRepos(config, FULL_ACCESS, choice('alpha'), [choice('gamma')]).requestedRepos, [{ name: 'gamma' }]);
   });
 
   it('checks the budget against budget.task_usd and reply_to against authorized_senders', () => {

@@ -59,3 +59,14 @@ test('a follow-up keeps its set unless the configuration took a companion away o
   assert.match(JSON.stringify(recheckCompanions({ repoId: 'app', companions: {} }, configured, kept)), /no longer a companion of app/);
   assert.match(JSON.stringify(recheckCompanions({ repoId: 'app', companions: { backend: 'read' } }, configured, kept)), /now grants read only/);
 });
+
+test('a reply by mail from a sender the companion does not admit is refused, even though the conversation has it', () => {
+  const kept = [
+    { name: 'app', access: 'write' as const, branch: null, primary: true },
+    { name: 'docs', access: 'read' as const, branch: null, primary: false },
+  ];
+  assert.equal(recheckCompanions(primary, configured, kept, 'alice@example.com').ok, true);
+  assert.match(JSON.stringify(recheckCompanions(primary, configured, kept, 'bob@example.com')), /uses repository docs, and you are not authorized for it/);
+  // An API task (no sender to check) was authorized by its token's scope when it was submitted.
+  assert.equal(recheckCompanions(primary, configured, kept, null).ok, true);
+});

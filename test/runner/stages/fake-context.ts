@@ -199,6 +199,10 @@ export class FakeStore implements TaskStore {
   senderSpend(): { dayUsd: number; monthUsd: number } {
     return this.spend;
   }
+  viaApi = false;
+  submittedByApi(): boolean {
+    return this.viaApi;
+  }
   requested: RequestedRepo[] = [];
   requestedRepos(): RequestedRepo[] {
     return this.requested;
