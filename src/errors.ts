@@ -27,6 +27,9 @@ export const ERROR_CODES = {
   CLI_USAGE: 'the `airut` command was given an unknown subcommand or option, or an option without its value; the message shows the usage',
   CLI_FILE_EXISTS: '`airut init` or `airut install-service` would overwrite an existing file; choose another path or move the file away',
   DAEMON_NOT_RUNNING: '`airut reload` found no running daemon: no pid file beside the database, or one left by a daemon that has exited',
+  API_UNREACHABLE: '`airut submit` or `airut logs` could not reach the dashboard (daemon not running, dashboard off, or a wrong --url / AIRUT_URL)',
+  API_REFUSED: "the dashboard's API answered `airut submit` or `airut logs` with an error (bad input, bad token, unknown task); the message carries the server's",
+  API_STREAM_FAILED: "`--follow` lost the task's live stream and could not get it back",
   DAEMON_ALREADY_RUNNING: 'a daemon is already running with this database (its pid file names a live airut-ts process); stop it first',
 
   // --- threads -------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ import { installServiceCommand } from './install-service.ts';
 import { reloadCommand } from './reload.ts';
 import { startCommand } from './start.ts';
 import { statusCommand } from './status.ts';
+import { logsCommand } from './logs.ts';
+import { submitCommand } from './submit.ts';
 
 export const COMMANDS: readonly Command[] = [
   startCommand,
@@ -19,6 +21,8 @@ export const COMMANDS: readonly Command[] = [
   doctorCommand,
   reloadCommand,
   statusCommand,
+  submitCommand,
+  logsCommand,
   initCommand,
   installServiceCommand,
 ];
@@ -60,7 +64,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<{ code
   }
 }
 
-const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
 runCli(process.argv.slice(2), io).then(
   ({ code, command }) => {
     if (code < 0) return; // the daemon runs until a signal ends it
