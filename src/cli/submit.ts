@@ -22,7 +22,7 @@ The prompt comes from --prompt, --file, or standard input (piped).
   --prompt TEXT        the prompt
   --file F             read the prompt from F ("-": standard input)
   --attach F           attach a file (repeatable)
-  --subject S          the task's subject (default: the prompt's first line)
+  --subject S          the task's subject
   --model M            opus, sonnet, haiku, or a model id the repository allows
   --effort E           the reasoning effort (as the mail sub-address sets it)
   --budget USD         the task's budget, within the repository's limits
