@@ -64,9 +64,13 @@ async function errorText(res: Response): Promise<string> {
 export class ApiClient {
   constructor(readonly target: ApiTarget) {}
 
-  /** An absolute URL for a path the API returned (`/tasks/12`) or one of its routes. */
+  /**
+   * An absolute URL for a path the API returned (`/tasks/12`) or one of its routes. Appended to the
+   * base rather than resolved against it, so that a dashboard behind a proxy under a path prefix
+   * (`https://host/airut`) is reached there.
+   */
   url(path: string): string {
-    return new URL(path, this.target.baseUrl + '/').toString();
+    return /^https?:\/\//.test(path) ? path : this.target.baseUrl + (path.startsWith('/') ? path : `/${path}`);
   }
 
   getJson<T>(path: string, what: string): Promise<T> {
