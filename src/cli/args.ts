@@ -7,11 +7,12 @@ import { parseArgs } from 'node:util';
 import { AirutError } from '../errors.ts';
 
 export interface OptionSpec {
-  readonly [name: string]: { readonly type: 'string' | 'boolean' };
+  /** `multiple`: the option may be repeated; its value is then the list of every occurrence. */
+  readonly [name: string]: { readonly type: 'string' | 'boolean'; readonly multiple?: boolean };
 }
 
 export interface ParsedArgs {
-  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
   readonly positionals: readonly string[];
 }
 
@@ -44,7 +45,7 @@ export function parseCommandArgs(argv: readonly string[], options: OptionSpec, u
     throw new CliUsageError(`unexpected argument: ${parsed.positionals[maxPositionals]}`, usage);
   }
   for (const [name, value] of Object.entries(parsed.values)) {
-    if (value === '') throw new CliUsageError(`--${name} needs a value`, usage);
+    if (value === '' || (Array.isArray(value) && value.includes(''))) throw new CliUsageError(`--${name} needs a value`, usage);
   }
   return { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
 }

@@ -4,6 +4,8 @@ import type { ParsedArgs, OptionSpec } from './args.ts';
 export interface CliIo {
   readonly stdout: { write(text: string): unknown };
   readonly stderr: { write(text: string): unknown };
+  /** Where `airut submit` reads a prompt piped to it; absent in tests that pipe nothing. */
+  readonly stdin?: AsyncIterable<Buffer | string> & { readonly isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
 }

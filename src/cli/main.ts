@@ -13,6 +13,8 @@ import { reloadCommand } from './reload.ts';
 import { startCommand } from './start.ts';
 import { statusCommand } from './status.ts';
 import { tokenCommand } from './token.ts';
+import { logsCommand } from './logs.ts';
+import { submitCommand } from './submit.ts';
 
 export const COMMANDS: readonly Command[] = [
   startCommand,
@@ -21,6 +23,8 @@ export const COMMANDS: readonly Command[] = [
   reloadCommand,
   statusCommand,
   tokenCommand,
+  submitCommand,
+  logsCommand,
   initCommand,
   installServiceCommand,
 ];
@@ -62,7 +66,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<{ code
   }
 }
 
-const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
 runCli(process.argv.slice(2), io).then(
   ({ code, command }) => {
     if (code < 0) return; // the daemon runs until a signal ends it

@@ -26,6 +26,7 @@ import { actionRoutes } from './routes/actions.ts';
 import { apiRoutes } from './routes/api.ts';
 import { fileRoutes } from './routes/files.ts';
 import { loginRoutes } from './routes/login.ts';
+import { openApiRoutes } from './routes/openapi.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { overviewRoutes } from './routes/overview.ts';
 import { pageRoutes } from './routes/pages.ts';
@@ -93,6 +94,7 @@ export function createDashboardApp(o: DashboardOptions): Hono {
     .route('/api', apiRoutes(deps))
     .route('/api', actionRoutes(deps))
     .route('/api', submitRoutes(deps))
+    .route('/api', openApiRoutes())
     .route('/', opsRoutes(deps))
     .route('/', fileRoutes(deps))
     .route('/', pageRoutes(deps))

@@ -18,7 +18,7 @@ import { openDatabase } from '../../src/store/database.ts';
 import { processStartTime } from '../../src/cli/pid-file.ts';
 
 const AIRUT = path.join(PROJECT_ROOT, 'bin', 'airut');
-const SUBCOMMANDS = ['start', 'check', 'doctor', 'reload', 'status', 'token', 'init', 'install-service'];
+const SUBCOMMANDS = ['start', 'check', 'doctor', 'reload', 'status', 'token', 'submit', 'logs', 'init', 'install-service'];
 
 interface Run {
   code: number | null;
