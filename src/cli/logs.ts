@@ -20,7 +20,7 @@ result) and, once it has ended, its status, cost, result text and reply files.
 ${TARGET_HELP}
 Exit codes: 0 done, 1 the dashboard refused (the message says why: bad token, no such task),
 2 bad command line, 3 (--follow) the task did not complete, 4 the dashboard could not be reached.
-Token: $AIRUT_TOKEN or --token-file (see docs/cli-submit.md).
+Token: $AIRUT_TOKEN or --token-file (see docs/api.md, "Command line").
 `;
 
 export function parseTaskId(raw: string | undefined, usage: string): number {

@@ -1,6 +1,6 @@
 /**
  * What `airut submit` and `airut logs` print while they watch a task, as text or as JSON lines,
- * and the exit codes they share (docs/cli-submit.md lists them).
+ * and the exit codes they share (docs/api.md, "Command line" lists them).
  */
 import type { ApiClient } from './api-client.ts';
 import { ApiUnreachableError } from './api-client.ts';

@@ -93,10 +93,35 @@ const SCHEMAS: Record<string, Schema> = {
       stages: { type: 'array', items: { type: 'object', properties: { attempt: { type: 'integer' }, stage: { type: 'string' }, at: { type: 'integer' } } } },
       replies: { type: 'array', items: { type: 'object', additionalProperties: true } },
       files: { type: 'array', items: ref('TaskFile') },
+      repositories: { type: 'array', description: 'The primary (first) and any companion repositories (docs/multi-repo.md).', items: ref('TaskRepository') },
+      webhooks: {
+        type: 'array',
+        description: "The repository's completion webhook deliveries for this task (docs/webhooks.md); id is X-Airut-Delivery.",
+        items: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            status: { type: 'string', enum: ['pending', 'delivered', 'failed'] },
+            attempts: { type: 'integer' },
+            lastError: { type: ['string', 'null'] },
+            deliveredAt: { type: ['integer', 'null'] },
+          },
+        },
+      },
       result: {
-        description: "The agent's final text once the task has one.",
+        description: "What the task answered (its last reply, error or notice, kept whether or not it was mailed); null until it has.",
         oneOf: [{ type: 'null' }, { type: 'object', required: ['text', 'isError'], properties: { text: { type: 'string' }, isError: { type: 'boolean' } } }],
       },
+    },
+  },
+  TaskRepository: {
+    type: 'object',
+    required: ['name', 'access', 'branch', 'primary'],
+    properties: {
+      name: { type: 'string' },
+      access: { type: 'string', enum: ['read', 'write'] },
+      branch: { type: ['string', 'null'] },
+      primary: { type: 'boolean' },
     },
   },
   Attachment: {
@@ -175,7 +200,9 @@ const TASK_PATHS: Record<string, Schema> = {
       responses: {
         '202': json(ref('Submitted'), 'Queued.'),
         ...pick('400', '401', '404', '421', '429'),
-        '413': errorResponse('The body is over the limit.'),
+        '403': errorResponse('A token that may only read, on a repository it sees; or a cookie-authenticated request without the CSRF token.'),
+        '413': errorResponse('The body is over the limit, or over the repository\'s message or attachment limits.'),
+        '415': errorResponse('The body is not application/json.'),
       },
     },
   },
@@ -195,7 +222,7 @@ const TASK_PATHS: Record<string, Schema> = {
       responses: {
         '200': json({ type: 'object', properties: { ok: { type: 'boolean' }, status: { type: 'string' }, message: { type: 'string' } } }, 'Stopped.'),
         '409': json({ type: 'object', properties: { ok: { type: 'boolean' }, status: { type: 'string' }, message: { type: 'string' } } }, 'The task is not queued or running.'),
-        '403': errorResponse('A cookie-authenticated request without the CSRF token.'),
+        '403': errorResponse('A token that may only read (on a task it sees), or a cookie-authenticated request without the CSRF token.'),
         ...pick('401', '404', '421', '429'),
       },
     },
@@ -209,7 +236,7 @@ const CONVERSATION_PATHS: Record<string, Schema> = {
       summary: 'A conversation with its tasks and their total cost.',
       parameters: [REPO, CONV_ID],
       responses: {
-        '200': json({ type: 'object', properties: { conversation: { type: ['object', 'null'] }, tasks: { type: 'array', items: ref('Task') }, totalCostUsd: { type: 'number' } } }, 'The conversation.'),
+        '200': json({ type: 'object', properties: { conversation: { type: ['object', 'null'] }, tasks: { type: 'array', items: ref('Task') }, totalCostUsd: { type: 'number' }, repositories: { type: 'array', items: ref('TaskRepository') } } }, 'The conversation.'),
         ...pick('401', '404', '421', '429'),
       },
     },
@@ -223,7 +250,9 @@ const CONVERSATION_PATHS: Record<string, Schema> = {
       responses: {
         '202': json(ref('Submitted'), 'Queued.'),
         ...pick('400', '401', '404', '421', '429'),
-        '413': errorResponse('The body is over the limit.'),
+        '403': errorResponse('A token that may only read, on a repository it sees; or a cookie-authenticated request without the CSRF token.'),
+        '413': errorResponse('The body is over the limit, or over the repository\'s message or attachment limits.'),
+        '415': errorResponse('The body is not application/json.'),
       },
     },
   },
