@@ -125,6 +125,32 @@ describe('API tokens scope the dashboard', () => {
     assert.deepEqual(h.stopCalls, [taskA]);
   });
 
+  it('submit: 404 for beta (also as a companion) exactly as an unknown repository, 403 for a read token, 202 with the submit right', async () => {
+    const post = (path: string, token: string, body: unknown): Promise<Response> =>
+      Promise.resolve(app.request(BASE + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+    const count = (): number => (db.prepare('SELECT count(*) AS n FROM tasks').get() as { n: number }).n;
+    const before = count();
+    const unknown = await (await post('/api/tasks', submitA, { repo: 'nope', prompt: 'x' })).json();
+    for (const body of [{ repo: 'beta', prompt: 'x' }, { repositories: [{ repo: 'alpha' }, { repo: 'beta' }], prompt: 'x' }]) {
+      const r = await post('/api/tasks', submitA, body);
+      assert.equal(r.status, 404, JSON.stringify(body));
+      assert.deepEqual(await r.json(), unknown);
+    }
+    const conv = await post('/api/conversations/beta/bbbb0001/messages', submitA, { prompt: 'x' });
+    assert.equal(conv.status, 404);
+    const readOnly = await post('/api/tasks', readA, { repo: 'alpha', prompt: 'x' });
+    assert.equal(readOnly.status, 403);
+    assert.deepEqual(await readOnly.json(), { error: 'this token may only read' });
+    assert.equal((await post('/api/tasks', readA, { repo: 'beta', prompt: 'x' })).status, 404, 'a read token learns nothing of beta either');
+    assert.equal(count(), before, 'nothing refused was recorded');
+    const ok = await post('/api/tasks', submitA, { repo: 'alpha', prompt: 'do it' });
+    assert.equal(ok.status, 202);
+    const { task } = (await ok.json()) as { task: { id: number } };
+    const row = db.prepare('SELECT repo_id AS repoId, sender FROM tasks WHERE id = ?').get(task.id) as { repoId: string; sender: string };
+    assert.equal(row.repoId, 'alpha');
+    assert.match(row.sender, /^api\+team-a@/);
+  });
+
   it('a revoked token, an unknown one and a scoped token on the login form are refused like a wrong one', async () => {
     for (const token of [revoked, 'airut_' + 'x'.repeat(43)]) {
       const r = await get('/api/tasks', token);
