@@ -1,9 +1,9 @@
 /**
  * The `Repos:` line of a task's mail: the companion repositories it asks for (docs/multi-repo.md).
  * Only the body's FIRST non-empty line counts, so a line quoted or pasted further down never
- * widens what a task sees. Pure: the listener parses it into `IncomingMail.requestedRepos`, the
- * runner parses the same body again to take the line out of the prompt and to refuse a malformed
- * one with the reason; both get the same answer.
+ * widens what a task sees. Pure. Read by the runner, which parses the body anyway: it takes the
+ * line out of the prompt, asks for the companions it names, or refuses a malformed one with the
+ * reason. Listeners never parse bodies (their bundle is paid once per repository).
  *
  *   Repos: backend, docs:read, tools@release-2:write
  *

@@ -7,8 +7,6 @@ import type { Logger } from '../log/logger.ts';
 import type { AcceptOutcome, IncomingMail, MailVerdict } from '../protocol/incoming-mail.ts';
 import { connectingIp } from '../email/connecting-ip.ts';
 import { outlineMessage } from '../email/outline.ts';
-import { parseMessage } from '../email/parse.ts';
-import { parseReposLine } from '../email/repos-line.ts';
 import { screenMessage } from '../email/screen.ts';
 import { conversationIdCandidates } from '../email/threading.ts';
 import { checkMessageLimits } from '../limits/message-limits.ts';
@@ -77,19 +75,7 @@ export async function prepareMail(raw: Buffer, uid: number, rules: IntakeRules, 
     references: parsed.references,
     conversationCandidates: conversationIdCandidates(parsed).map((c) => c.conversationId),
     verdict,
-    ...(verdict.action === 'accept' && !fetched.headersOnly ? await requestedRepos(raw) : {}),
   };
-}
-
-/**
- * The companions a `Repos:` line asks for (src/email/repos-line.ts). The body is parsed only when
- * the bytes could hold such a line. A malformed line asks for nothing here: the runner parses the
- * same body and refuses it with the reason.
- */
-async function requestedRepos(raw: Buffer): Promise<Pick<IncomingMail, 'requestedRepos'>> {
-  if (!/repos[ \t]*:|content-transfer-encoding:[ \t]*base64/i.test(raw.toString('latin1'))) return {};
-  const line = parseReposLine((await parseMessage(raw)).bodyText);
-  return line.kind === 'repos' ? { requestedRepos: line.repos } : {};
 }
 
 function logOutcome(log: Logger, uid: number, mail: IncomingMail, outcome: AcceptOutcome): void {

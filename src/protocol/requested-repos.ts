@@ -1,6 +1,7 @@
 /**
  * The companion repositories a task asks for, beside its primary one (the repository whose inbox
- * or API call it came in by): named in mail by a `Repos:` line, by the API in `repositories`.
+ * or API call it came in by): named in mail by a `Repos:` line (read by the runner from the body),
+ * by the API in `repositories` (recorded with the task).
  * Whether each may be used (listed in the primary's `companions`, sender or token authorized for
  * it) is decided where the task is recorded, not here. Structured-cloneable (crosses threads).
  */

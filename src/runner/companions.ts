@@ -13,6 +13,7 @@ import type { RepoServerConfig } from '../config/types.ts';
 import type { Allowlist } from '../proxy/allowlist.ts';
 import type { MaskRule } from '../proxy/masked-secrets.ts';
 import type { RepoMount } from '../sandbox/execution-backend.ts';
+import type { RequestedRepo } from '../protocol/requested-repos.ts';
 import type { ConversationRepo } from '../store/conversation-repos.ts';
 import { recheckCompanions, resolveCompanions } from './companion-access.ts';
 import { readAllowlist } from './read-allowlist.ts';
@@ -75,7 +76,7 @@ function companionSet(ctx: TaskContext): readonly ConversationRepo[] {
   if (ctx.reposLineProblem !== null && ctx.isFirstTask) refuse(`${ctx.reposLineProblem}. Write it as, for example, "Repos: backend, docs:read" on the first line of the message.`);
   if (!ctx.isFirstTask) {
     const kept = ctx.store.conversationRepos();
-    const asked = ctx.store.requestedRepos().length > 0;
+    const asked = requestedOf(ctx).length > 0;
     // Silently running a single-repository conversation on one repository would look like the request was honoured.
     if (kept.length === 0 && asked) refuse('a reply keeps the repositories its conversation started with, and this one started with its own repository alone. To use other repositories, send the Repos: line in a new message (not a reply)');
     if (kept.length === 0) return [];
@@ -84,11 +85,17 @@ function companionSet(ctx: TaskContext): readonly ConversationRepo[] {
     if (!verdict.ok) refuse(verdict.problem);
     return kept;
   }
-  const requested = ctx.store.requestedRepos();
+  const requested = requestedOf(ctx);
   if (requested.length === 0) return [];
   const verdict = resolveCompanions(ctx.repo, ctx.companionRepos, requested, companionSender(ctx));
   if (!verdict.ok) refuse(verdict.problem);
   return verdict.repos;
+}
+
+/** What the task asked for: recorded with it (the task API), else its mail's `Repos:` line. */
+function requestedOf(ctx: TaskContext): readonly RequestedRepo[] {
+  const stored = ctx.store.requestedRepos();
+  return stored.length > 0 ? stored : ctx.mailRepos;
 }
 
 /**

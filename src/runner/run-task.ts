@@ -128,6 +128,7 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     conversationId,
     bodyText: reposLine.body,
     reposLineProblem: reposLine.kind === 'invalid' ? reposLine.problem : null,
+    mailRepos: reposLine.kind === 'repos' ? reposLine.repos : [],
     companionRepos: input.companionRepos ?? {},
     companionMirror: (r) => new GitMirror(r.storageDir, r.gitRepoUrl),
     senderLine: senderLine(parsed.from, task.sender ?? ''),

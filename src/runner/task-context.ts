@@ -3,6 +3,7 @@
  * stage, and its collaborators passed in (the execution backend, the repository mirror, the
  * conversation files, the store, the clock), so each stage can be tested with fakes of them.
  */
+import type { RequestedRepo } from '../protocol/requested-repos.ts';
 import type { RepoServerConfig } from '../config/types.ts';
 import type { ConversationStore } from '../conversation/index.ts';
 import type { RepoFileSource } from '../repo-config/index.ts';
@@ -64,6 +65,11 @@ export interface TaskContext {
   readonly bodyText: string;
   /** Why the mail's `Repos:` line could not be read, for the sender; null when it had none or a good one. */
   readonly reposLineProblem: string | null;
+  /**
+   * The companions the mail's good `Repos:` line names ([] for none). Read here, from the body the
+   * runner parses anyway, not by the listener: listeners never parse bodies (their bundle stays small).
+   */
+  readonly mailRepos: readonly RequestedRepo[];
   /** The configured repositories the primary's `companions` names (RunTaskInput.companionRepos). */
   readonly companionRepos: Readonly<Record<string, RepoServerConfig>>;
   /** A companion's mirror (its own storage_dir and URL). */

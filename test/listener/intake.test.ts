@@ -79,13 +79,9 @@ test('once the listener stops, no more mail is handed over', async () => {
   assert.deepEqual(sup.batches.flat().map((m) => m.imapUid), recorded);
 });
 
-test('a Repos: first line becomes requestedRepos; a malformed one, a later one, or none asks for nothing', async () => {
-  const prepared = async (text: string) => {
-    const raw = Buffer.from(buildMail({ from: 'alice@example.com', to: 'api-bot@repo.example', subject: 's', text, messageId: '<r@example.com>', authResults: [dmarcPass('mx.repo.example')] }));
-    return prepareMail(raw, 1, repo);
-  };
-  assert.deepEqual((await prepared('Repos: docs:read, lib@v2\n\nFix it.')).requestedRepos, [{ name: 'docs', access: 'read' }, { name: 'lib', branch: 'v2' }]);
-  assert.equal((await prepared('Repos: ../etc\nFix it.')).requestedRepos, undefined);
-  assert.equal((await prepared('Fix it.\nRepos: docs')).requestedRepos, undefined);
-  assert.equal((await prepared('Fix it.')).requestedRepos, undefined);
+test('the listener leaves a Repos: line to the runner: it never parses a body', async () => {
+  const raw = Buffer.from(buildMail({ from: 'alice@example.com', to: 'api-bot@repo.example', subject: 's', text: 'Repos: docs:read\n\nFix it.', messageId: '<r@example.com>', authResults: [dmarcPass('mx.repo.example')] }));
+  const mail = await prepareMail(raw, 1, repo);
+  assert.equal(mail.verdict.action, 'accept');
+  assert.equal(mail.requestedRepos, undefined);
 });

@@ -68,6 +68,19 @@ test("the primary's credential wins a name a write companion also uses", async (
   assert.deepEqual(inputs.masks.map((m) => [m.name, m.scopes]), [['DOCS_TOKEN', ['api.example']]]);
 });
 
+test("a mail's Repos: line is the request when none was recorded with the task; an API task is not held to the sender's authorization", async () => {
+  const mail = context({ mailRepos: [{ name: 'docs' }] });
+  await repoInputsStage(mail);
+  assert.deepEqual(mail.store.keptRepos.map((r) => r.name), ['api', 'docs']);
+  const stranger = { ...fakeContext().task, sender: 'bob@example.com' };
+  assert.match(await refusal(context({ task: stranger, mailRepos: [{ name: 'wiki' }] })), /you are not authorized for repository wiki/);
+  const viaApi = context({ task: { ...stranger, sender: 'api+team@airut.invalid' } });
+  viaApi.store.viaApi = true;
+  viaApi.store.requested = [{ name: 'wiki' }];
+  await repoInputsStage(viaApi);
+  assert.deepEqual(viaApi.store.keptRepos.map((r) => r.name), ['api', 'wiki']);
+});
+
 test('a refused request stops the task before any companion mirror is touched, and records no set', async () => {
   const other = context({ task: { ...fakeContext().task, sender: 'bob@example.com' } });
   other.store.requested = [{ name: 'wiki' }];

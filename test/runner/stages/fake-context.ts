@@ -290,6 +290,7 @@ export function fakeContext(overrides: Partial<TaskContext> = {}): FakeTaskConte
     conversationId: 'c0ffee00',
     bodyText: 'Please fix the build.',
     reposLineProblem: null,
+    mailRepos: [],
     companionRepos: {},
     companionMirror: () => new FakeMirror(),
     senderLine: 'Alice <alice@example.com>',
