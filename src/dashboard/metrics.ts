@@ -1,19 +1,15 @@
 /**
- * /metrics in the Prometheus text exposition format 0.0.4. Every number is derived from the
- * database at scrape time, so counters survive restarts and never disagree with the pages.
- * `collectMetrics` reads; `renderMetrics` is pure.
+ * /metrics in the Prometheus text exposition format 0.0.4. The numbers come from totals the
+ * database keeps with triggers in the same transaction as every write they count (migration 20,
+ * src/store/metric-totals.ts), so a scrape reads a few rows whatever the number of tasks, counters
+ * survive restarts and never disagree with the pages. A deleted task leaves the gauges but not the
+ * counters, which never go down. `collectMetrics` reads; `snapshotFromFigures` and `renderMetrics` are pure.
  */
 import type { Db } from '../store/database.ts';
-import {
-  countByRepoAndStatus,
-  countPendingRepliesByRepo,
-  countRejectedByReason,
-  FINISHED_STATUSES,
-  taskDurationHistograms,
-  type DurationHistogram,
-} from '../store/dashboard-queries.ts';
+import { FINISHED_STATUSES, type DurationHistogram } from '../store/dashboard-queries.ts';
+import { DURATION_BOUNDS, readMetricTotals, type MetricFigures } from '../store/metric-totals.ts';
 import { loadRepoStatuses } from '../store/repo-status.ts';
-import { spendTotals, type SpendTotal } from '../store/spend.ts';
+import type { SpendTotal } from '../store/spend.ts';
 import type { ListenerState } from '../protocol/listener-status.ts';
 import type { TaskStatus } from '../store/task-queries.ts';
 
@@ -29,7 +25,7 @@ export const LISTENER_STATES: readonly ListenerState[] = [
 ];
 
 /** Seconds. Tasks run from seconds to an hour or more (the per-repo timeout). */
-export const DURATION_BUCKETS: readonly number[] = [5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
+export const DURATION_BUCKETS: readonly number[] = DURATION_BOUNDS;
 
 export interface RepoMetrics {
   readonly received: number;
@@ -51,14 +47,17 @@ export interface MetricsSnapshot {
 }
 
 export function collectMetrics(db: Db, configuredRepoIds: readonly string[]): MetricsSnapshot {
-  const counts = countByRepoAndStatus(db);
-  const rejected = countRejectedByReason(db);
-  const histograms = taskDurationHistograms(db, DURATION_BUCKETS);
-  const pending = countPendingRepliesByRepo(db);
-  const statuses = new Map(loadRepoStatuses(db).map((s) => [s.repoId, s.state]));
+  return snapshotFromFigures(readMetricTotals(db), new Map(loadRepoStatuses(db).map((s) => [s.repoId, s.state])), configuredRepoIds);
+}
 
+/** Every configured repository, and every repository that ever had a task, sorted by id. */
+export function snapshotFromFigures(
+  f: MetricFigures,
+  listenerStates: ReadonlyMap<string, ListenerState>,
+  configuredRepoIds: readonly string[],
+): MetricsSnapshot {
   const ids = new Set<string>(configuredRepoIds);
-  for (const c of counts) ids.add(c.repoId);
+  for (const c of f.tasksByRepoStatus) ids.add(c.repoId);
 
   const emptyHistogram: DurationHistogram = {
     bounds: DURATION_BUCKETS,
@@ -69,9 +68,9 @@ export function collectMetrics(db: Db, configuredRepoIds: readonly string[]): Me
   const repos = new Map<string, RepoMetrics>();
   for (const id of [...ids].sort()) {
     const byStatus = new Map<TaskStatus, number>();
-    for (const c of counts) if (c.repoId === id) byStatus.set(c.status, c.count);
+    for (const c of f.tasksByRepoStatus) if (c.repoId === id) byStatus.set(c.status, c.count);
     const byReason = new Map<string, number>();
-    for (const r of rejected) if (r.repoId === id) byReason.set(r.reason, r.count);
+    for (const r of f.rejectedByReason) if (r.repoId === id) byReason.set(r.reason, r.count);
     let received = 0;
     for (const n of byStatus.values()) received += n;
     repos.set(id, {
@@ -79,14 +78,14 @@ export function collectMetrics(db: Db, configuredRepoIds: readonly string[]): Me
       accepted: received - (byStatus.get('rejected') ?? 0),
       rejectedByReason: byReason,
       tasksByStatus: byStatus,
-      duration: histograms.get(id) ?? emptyHistogram,
-      queueDepth: byStatus.get('queued') ?? 0,
-      running: byStatus.get('running') ?? 0,
-      listenerState: configuredRepoIds.includes(id) ? (statuses.get(id) ?? null) : null,
-      repliesPending: pending.get(id) ?? 0,
+      duration: f.durations.get(id) ?? emptyHistogram,
+      queueDepth: f.queued.get(id) ?? 0,
+      running: f.running.get(id) ?? 0,
+      listenerState: configuredRepoIds.includes(id) ? (listenerStates.get(id) ?? null) : null,
+      repliesPending: f.repliesPending.get(id) ?? 0,
     });
   }
-  return { repos, spend: spendTotals(db) };
+  return { repos, spend: f.spend };
 }
 
 /** Label values escape backslash, double quote and line feed (exposition format 0.0.4). */

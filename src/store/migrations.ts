@@ -524,6 +524,115 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 20,
+    description: '/metrics in constant time: per-repository totals kept by triggers',
+    // /metrics used to count the whole tasks table on every scrape (~300 ms at 100,000 tasks). These
+    // small tables hold the same figures, kept by triggers, so every writer (dispatcher, runner
+    // threads, the CLI, the dashboard) updates them in its own transaction and nothing can drift.
+    // Deleting a task takes it out of the gauges (live) but not out of the counters (removed keeps
+    // it): Prometheus counters never go down. The duration buckets are fixed here; they must equal
+    // DURATION_BOUNDS in src/store/metric-totals.ts.
+    sql: `
+      -- Tasks per repository, status and (for rejected mail only, else '') reason. live: rows in the
+      -- tasks table now; removed: rows deleted while in that status.
+      CREATE TABLE metric_task_counts (
+        repo_id  TEXT    NOT NULL,
+        status   TEXT    NOT NULL,
+        reason   TEXT    NOT NULL,
+        live     INTEGER NOT NULL DEFAULT 0,
+        removed  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (repo_id, status, reason)
+      ) WITHOUT ROWID;
+      -- Run time of finished tasks per repository, per bucket (not cumulative; bucket 11 is above
+      -- the last bound). sum_ms is exact, being a sum of integers.
+      CREATE TABLE metric_task_durations (
+        repo_id  TEXT    NOT NULL,
+        bucket   INTEGER NOT NULL,
+        n        INTEGER NOT NULL DEFAULT 0,
+        sum_ms   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (repo_id, bucket)
+      ) WITHOUT ROWID;
+      -- Cost of tasks with a recorded cost, per repository and sender ('' for none); tasks: how many.
+      CREATE TABLE metric_spend (
+        repo_id  TEXT    NOT NULL,
+        sender   TEXT    NOT NULL,
+        tasks    INTEGER NOT NULL DEFAULT 0,
+        usd      REAL    NOT NULL DEFAULT 0,
+        PRIMARY KEY (repo_id, sender)
+      ) WITHOUT ROWID;
+      -- Outgoing mail with status 'pending', per repository.
+      CREATE TABLE metric_replies_pending (
+        repo_id  TEXT    PRIMARY KEY,
+        n        INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+
+      INSERT INTO metric_task_counts (repo_id, status, reason, live)
+        SELECT repo_id, status, CASE WHEN tasks.status = 'rejected' THEN COALESCE(tasks.reason, 'unknown') ELSE '' END, count(*) FROM tasks GROUP BY 1, 2, 3;
+      INSERT INTO metric_task_durations (repo_id, bucket, n, sum_ms)
+        SELECT repo_id, CASE WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 5 THEN 0 WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 15 THEN 1 WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 30 THEN 2 WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 60 THEN 3 WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 120 THEN 4 WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 300 THEN 5 WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 600 THEN 6 WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 1200 THEN 7 WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 1800 THEN 8 WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 3600 THEN 9 WHEN max(tasks.finished_at - tasks.started_at, 0) / 1000.0 <= 7200 THEN 10 ELSE 11 END, count(*), sum(max(finished_at - started_at, 0))
+          FROM tasks WHERE tasks.status IN ('completed','failed','timeout','cancelled','interrupted','budget_exceeded','paused') AND tasks.started_at IS NOT NULL AND tasks.finished_at IS NOT NULL GROUP BY 1, 2;
+      INSERT INTO metric_spend (repo_id, sender, tasks, usd)
+        SELECT repo_id, COALESCE(sender, ''), count(*), total(cost_usd) FROM tasks WHERE cost_usd IS NOT NULL GROUP BY 1, 2;
+      INSERT INTO metric_replies_pending (repo_id, n)
+        SELECT repo_id, count(*) FROM outgoing_mail WHERE status = 'pending' GROUP BY 1;
+
+      CREATE TRIGGER metric_tasks_insert AFTER INSERT ON tasks BEGIN
+        INSERT INTO metric_task_counts (repo_id, status, reason, live) VALUES (new.repo_id, new.status, CASE WHEN new.status = 'rejected' THEN COALESCE(new.reason, 'unknown') ELSE '' END, 1)
+          ON CONFLICT (repo_id, status, reason) DO UPDATE SET live = live + 1;
+        INSERT INTO metric_task_durations (repo_id, bucket, n, sum_ms)
+          SELECT new.repo_id, CASE WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 5 THEN 0 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 15 THEN 1 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 30 THEN 2 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 60 THEN 3 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 120 THEN 4 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 300 THEN 5 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 600 THEN 6 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 1200 THEN 7 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 1800 THEN 8 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 3600 THEN 9 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 7200 THEN 10 ELSE 11 END, 1, max(new.finished_at - new.started_at, 0) WHERE new.status IN ('completed','failed','timeout','cancelled','interrupted','budget_exceeded','paused') AND new.started_at IS NOT NULL AND new.finished_at IS NOT NULL
+          ON CONFLICT (repo_id, bucket) DO UPDATE SET n = n + 1, sum_ms = sum_ms + excluded.sum_ms;
+        INSERT INTO metric_spend (repo_id, sender, tasks, usd)
+          SELECT new.repo_id, COALESCE(new.sender, ''), 1, new.cost_usd WHERE new.cost_usd IS NOT NULL
+          ON CONFLICT (repo_id, sender) DO UPDATE SET tasks = tasks + 1, usd = usd + excluded.usd;
+      END;
+      CREATE TRIGGER metric_tasks_count_update AFTER UPDATE OF repo_id, status, reason ON tasks
+        WHEN old.repo_id IS NOT new.repo_id OR old.status IS NOT new.status OR CASE WHEN old.status = 'rejected' THEN COALESCE(old.reason, 'unknown') ELSE '' END IS NOT CASE WHEN new.status = 'rejected' THEN COALESCE(new.reason, 'unknown') ELSE '' END
+      BEGIN
+        UPDATE metric_task_counts SET live = live - 1 WHERE repo_id = old.repo_id AND status = old.status AND reason = CASE WHEN old.status = 'rejected' THEN COALESCE(old.reason, 'unknown') ELSE '' END;
+        INSERT INTO metric_task_counts (repo_id, status, reason, live) VALUES (new.repo_id, new.status, CASE WHEN new.status = 'rejected' THEN COALESCE(new.reason, 'unknown') ELSE '' END, 1)
+          ON CONFLICT (repo_id, status, reason) DO UPDATE SET live = live + 1;
+      END;
+      CREATE TRIGGER metric_tasks_duration_update AFTER UPDATE OF repo_id, status, started_at, finished_at ON tasks
+        WHEN old.repo_id IS NOT new.repo_id OR old.status IS NOT new.status OR old.started_at IS NOT new.started_at OR old.finished_at IS NOT new.finished_at
+      BEGIN
+        UPDATE metric_task_durations SET n = n - 1, sum_ms = sum_ms - max(old.finished_at - old.started_at, 0)
+          WHERE old.status IN ('completed','failed','timeout','cancelled','interrupted','budget_exceeded','paused') AND old.started_at IS NOT NULL AND old.finished_at IS NOT NULL AND repo_id = old.repo_id AND bucket = CASE WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 5 THEN 0 WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 15 THEN 1 WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 30 THEN 2 WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 60 THEN 3 WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 120 THEN 4 WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 300 THEN 5 WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 600 THEN 6 WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 1200 THEN 7 WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 1800 THEN 8 WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 3600 THEN 9 WHEN max(old.finished_at - old.started_at, 0) / 1000.0 <= 7200 THEN 10 ELSE 11 END;
+        INSERT INTO metric_task_durations (repo_id, bucket, n, sum_ms)
+          SELECT new.repo_id, CASE WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 5 THEN 0 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 15 THEN 1 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 30 THEN 2 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 60 THEN 3 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 120 THEN 4 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 300 THEN 5 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 600 THEN 6 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 1200 THEN 7 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 1800 THEN 8 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 3600 THEN 9 WHEN max(new.finished_at - new.started_at, 0) / 1000.0 <= 7200 THEN 10 ELSE 11 END, 1, max(new.finished_at - new.started_at, 0) WHERE new.status IN ('completed','failed','timeout','cancelled','interrupted','budget_exceeded','paused') AND new.started_at IS NOT NULL AND new.finished_at IS NOT NULL
+          ON CONFLICT (repo_id, bucket) DO UPDATE SET n = n + 1, sum_ms = sum_ms + excluded.sum_ms;
+      END;
+      CREATE TRIGGER metric_tasks_spend_update AFTER UPDATE OF repo_id, sender, cost_usd ON tasks
+        WHEN old.repo_id IS NOT new.repo_id OR old.sender IS NOT new.sender OR old.cost_usd IS NOT new.cost_usd
+      BEGIN
+        UPDATE metric_spend SET tasks = tasks - 1, usd = usd - old.cost_usd
+          WHERE old.cost_usd IS NOT NULL AND repo_id = old.repo_id AND sender = COALESCE(old.sender, '');
+        INSERT INTO metric_spend (repo_id, sender, tasks, usd)
+          SELECT new.repo_id, COALESCE(new.sender, ''), 1, new.cost_usd WHERE new.cost_usd IS NOT NULL
+          ON CONFLICT (repo_id, sender) DO UPDATE SET tasks = tasks + 1, usd = usd + excluded.usd;
+      END;
+      -- Only the gauges let go of a deleted task; its duration and cost stay counted.
+      CREATE TRIGGER metric_tasks_delete AFTER DELETE ON tasks BEGIN
+        UPDATE metric_task_counts SET live = live - 1, removed = removed + 1
+          WHERE repo_id = old.repo_id AND status = old.status AND reason = CASE WHEN old.status = 'rejected' THEN COALESCE(old.reason, 'unknown') ELSE '' END;
+      END;
+
+      CREATE TRIGGER metric_replies_insert AFTER INSERT ON outgoing_mail WHEN new.status = 'pending' BEGIN
+        INSERT INTO metric_replies_pending (repo_id, n) VALUES (new.repo_id, 1) ON CONFLICT (repo_id) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER metric_replies_update AFTER UPDATE OF repo_id, status ON outgoing_mail
+        WHEN (old.status = 'pending' OR new.status = 'pending') AND (old.status IS NOT new.status OR old.repo_id IS NOT new.repo_id)
+      BEGIN
+        UPDATE metric_replies_pending SET n = n - 1 WHERE old.status = 'pending' AND repo_id = old.repo_id;
+        INSERT INTO metric_replies_pending (repo_id, n) SELECT new.repo_id, 1 WHERE new.status = 'pending'
+          ON CONFLICT (repo_id) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER metric_replies_delete AFTER DELETE ON outgoing_mail WHEN old.status = 'pending' BEGIN
+        UPDATE metric_replies_pending SET n = n - 1 WHERE repo_id = old.repo_id;
+      END;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
