@@ -83,12 +83,15 @@ export interface SpendTotal {
   readonly usd: number;
 }
 
-/** All-time cost of finished tasks per repository and sender (the `airut_spend_usd_total` counter). */
+/**
+ * All-time cost of finished tasks per repository and sender, computed from the rows (/metrics reads
+ * the same figure from metric_spend). No sender and an empty one are one label value, so one group.
+ */
 export function spendTotals(db: Db): SpendTotal[] {
   return db
     .prepare(
       `SELECT repo_id AS repoId, COALESCE(sender, '') AS sender, total(cost_usd) AS usd
-       FROM tasks WHERE cost_usd IS NOT NULL GROUP BY repo_id, sender ORDER BY repo_id, sender`,
+       FROM tasks WHERE cost_usd IS NOT NULL GROUP BY repo_id, COALESCE(sender, '') ORDER BY repo_id, COALESCE(sender, '')`,
     )
     .all() as SpendTotal[];
 }
