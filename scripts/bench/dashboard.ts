@@ -15,93 +15,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pino from 'pino';
-import { DEFAULT_BUDGET, DEFAULT_CONTAINER_LIMITS, DEFAULT_MAIL_LIMITS, DEFAULT_RETRIES, DEFAULT_TASK_OUTPUT_LIMITS } from '../../src/config/defaults.ts';
-import type { ServerConfig } from '../../src/config/types.ts';
 import { startDashboard } from '../../src/dashboard/server.ts';
 import { LiveFeed } from '../../src/feed/live-feed.ts';
 import { openDatabase } from '../../src/store/database.ts';
+import { config, fill, REPOS, TASKS } from './dashboard-fixture.ts';
 
-const TASKS = 100_000;
-const REPOS = 10;
 const CONNECTIONS = 50;
 const TARGET_P99_MS = 50;
 const SECTION_START = '<!-- bench:dashboard:start -->';
 const SECTION_END = '<!-- bench:dashboard:end -->';
-
-const repoIds = Array.from({ length: REPOS }, (_, i) => `repo-${String(i).padStart(2, '0')}`);
-
-function config(dbPath: string): ServerConfig {
-  const repos = Object.fromEntries(
-    repoIds.map((id) => [
-      id,
-      {
-        repoId: id,
-        gitRepoUrl: `https://example.com/${id}.git`,
-        storageDir: `/tmp/${id}`,
-        email: {
-          imapServer: 'localhost', imapPort: 993, imapSecurity: 'tls', smtpServer: 'localhost', smtpPort: 465, smtpSecurity: 'tls',
-          username: id, login: { kind: 'password', password: 'x' }, tls: { caFile: null, caPem: null, insecureSkipVerify: false }, from: `${id}@example.com`, fromAddress: `${id}@example.com`,
-        },
-        authorizedSenders: [], trustedAuthservId: 'mx', microsoftInternalFallback: false, imap: { pollIntervalSeconds: 60, useIdle: true, idleRefreshIntervalSeconds: 600, idleReconnectIntervalSeconds: 1740 },
-        limits: DEFAULT_MAIL_LIMITS, model: null, effort: null, budget: DEFAULT_BUDGET, retries: DEFAULT_RETRIES, schedules: {},
-        network: { sandboxEnabled: true }, secrets: {}, maskedSecrets: {}, signingCredentials: {}, companions: {}, githubAppCredentials: {}, resourceLimits: DEFAULT_CONTAINER_LIMITS, capabilities: [], containerPath: '.airut/container', kubernetes: { resources: {}, runAsUser: null }, webhook: null,
-      },
-    ]),
-  );
-  return {
-    global: {
-      backend: 'container', kubernetes: null,
-      maxConcurrent: 4, shutdownTimeoutSeconds: 10, conversationMaxAgeDays: 30, imageBuildTimeoutSeconds: 900, resilientStart: false, imageMaxAgeHours: 24,
-      dashboard: { enabled: true, host: '127.0.0.1', port: 0, baseUrl: null, authToken: null, sessionIdleSeconds: 43_200, sessionLifetimeSeconds: 604_800, hosts: null },
-      containerCommand: 'podman', containerNetwork: 'default', network: { upstreamOverrides: {} }, databasePath: dbPath,
-      claude: { binaryPath: '/bin/true', allowedModels: [] },
-      rejectedMail: { maxStoredBytesPerDay: 52_428_800, perSourcePerHour: 20 },
-      taskOutput: DEFAULT_TASK_OUTPUT_LIMITS,
-    },
-    repos,
-    sourcePath: 'bench',
-  } as ServerConfig;
-}
-
-function fill(dbPath: string): void {
-  const db = openDatabase(dbPath, { migrate: true });
-  db.pragma('synchronous = OFF');
-  const statuses = ['completed', 'completed', 'completed', 'failed', 'timeout', 'cancelled', 'rejected', 'completed', 'interrupted', 'completed'];
-  const insMsg = db.prepare(`INSERT INTO messages (repo_id, raw_sha256, message_id, imap_uid, size, raw, received_at) VALUES (?, ?, ?, ?, 1, x'00', ?)`);
-  const insTask = db.prepare(
-    `INSERT INTO tasks (repo_id, message_row, conversation_id, sender, subject, message_id, status, reason, detail, model, session_id,
-                        cost_usd, turns, error, created_at, started_at, finished_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const insEvent = db.prepare(`INSERT INTO task_events (task_id, at, kind, data) VALUES (?, ?, ?, ?)`);
-  const start = Date.now() - TASKS * 60_000;
-  db.transaction(() => {
-    for (let i = 0; i < TASKS; i++) {
-      const repo = repoIds[i % REPOS]!;
-      const created = start + i * 60_000;
-      const status = i >= TASKS - 5 ? (i % 2 ? 'running' : 'queued') : statuses[i % statuses.length]!;
-      const msg = insMsg.run(repo, `sha-${i}`, `<m${i}@example.com>`, i, created).lastInsertRowid;
-      const rejected = status === 'rejected';
-      const startedAt = rejected || status === 'queued' ? null : created + 5_000;
-      const finishedAt = rejected ? created : startedAt !== null && status !== 'running' ? startedAt + ((i * 7919) % 1_800_000) : null;
-      const taskId = insTask.run(
-        repo, msg, rejected ? null : (i % 0xffffffff).toString(16).padStart(8, '0'), `user${i % 97}@example.com`,
-        `Task number ${i}: please refactor module ${i % 13} and add tests`, `<m${i}@example.com>`, status,
-        rejected ? 'unauthorized' : null, rejected ? 'sender not authorized' : null, rejected ? null : 'claude-sonnet-4-5', rejected ? null : `s${i}`,
-        rejected ? null : (i % 100) / 37, rejected ? null : 5 + (i % 20), status === 'failed' ? 'Claude Code exited with code 1' : null,
-        created, startedAt, finishedAt,
-      ).lastInsertRowid;
-      if (i % 100 === 0) {
-        for (let k = 0; k < 20; k++) {
-          insEvent.run(taskId, created + k * 1000, k % 2 ? 'assistant_text' : 'tool_use',
-            JSON.stringify(k % 2 ? { type: 'assistant_text', text: `step ${k} of the work` } : { type: 'tool_use', id: `t${k}`, name: 'Bash', input: { command: `npm test -- ${k}` } }));
-        }
-      }
-    }
-  })();
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
-}
 
 /** Child mode: serve the dashboard over an existing database, print the URL, run until killed. */
 async function serveMode(dbPath: string): Promise<void> {
@@ -228,7 +150,7 @@ function updateDocs(results: readonly Measured[], metricsMs: number, duration: n
     '|---|---|---|---|',
     ...results.map((r) => `| ${r.name} \`GET ${r.path}\` | ${r.p50} ms | ${r.p99} ms | ${Math.round(r.rps)} |`),
     '',
-    `A single \`GET /metrics\` (full counts and the duration histogram over all 100,000 tasks): ${metricsMs} ms.`,
+    `A single \`GET /metrics\` (the totals kept by triggers; concurrent scrapes: see the /metrics section): ${metricsMs} ms.`,
     '',
     verdict,
     'Uncached, a request costs about 1 ms of CPU (query ≈ 0.3–0.5 ms, rendering 50 cards ≈ 0.5 ms), so 50 connections on one',

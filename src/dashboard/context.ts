@@ -1,4 +1,5 @@
 /** What every route module of the dashboard shares. */
+import type { MetricsBodyCache } from './metrics-cache.ts';
 import type { DashboardOptions } from './options.ts';
 import type { LiveHub } from './live.ts';
 import type { DashboardSecurity } from './security.ts';
@@ -18,6 +19,8 @@ export interface DashboardDeps {
   readonly now: () => number;
   /** Bodies of the task list (page and JSON), reused for a fraction of a second. */
   readonly listCache: MicroCache;
+  /** The last /metrics text, reused until the database changes. */
+  readonly metricsCache: MetricsBodyCache;
 }
 
 /** Repos in the order the configuration lists them. */

@@ -16,6 +16,7 @@ import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { installGuards } from './guards.ts';
 import { LiveHub } from './live.ts';
 import { MicroCache } from './cache.ts';
+import { MetricsBodyCache } from './metrics-cache.ts';
 import { LoginThrottle } from './login-throttle.ts';
 import type { DashboardOptions, RunningDashboard } from './options.ts';
 import { DashboardSecurity, hostName, isLoopbackHost, securityHeaders } from './security.ts';
@@ -74,6 +75,7 @@ function buildDeps(o: DashboardOptions): DashboardDeps {
     streams: new Set(),
     now,
     listCache: new MicroCache(),
+    metricsCache: new MetricsBodyCache(o.db),
   };
 }
 

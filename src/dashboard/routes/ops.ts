@@ -46,7 +46,9 @@ function health(d: DashboardDeps, c: Context): Response {
 
 function metrics(d: DashboardDeps, c: Context): Response {
   requireWholeView(c);
-  const text = redactSecretValues(renderMetrics(collectMetrics(d.o.db, configuredRepoIds(d))));
+  const repoIds = configuredRepoIds(d);
+  // Redacted per request rather than in the cache: a reload may register new secret values.
+  const text = redactSecretValues(d.metricsCache.get(repoIds, () => renderMetrics(collectMetrics(d.o.db, repoIds))));
   return c.body(text, 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
 }
 
