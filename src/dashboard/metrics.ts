@@ -90,6 +90,8 @@ export function snapshotFromFigures(
 
 /** Label values escape backslash, double quote and line feed (exposition format 0.0.4). */
 export function escapeLabelValue(v: string): string {
+  // Most values need nothing; the test is cheaper than three replaces over ~1,500 series per scrape.
+  if (!/[\\"\n]/.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
