@@ -160,7 +160,7 @@ export class OutgoingMailSender {
       now: options.now ?? Date.now,
       random: options.random ?? Math.random,
       timeouts,
-      createTransport: options.createTransport ?? ((repo) => createSmtpTransport(repo, timeouts, this.#credentialsFor(repo), true)),
+      createTransport: options.createTransport ?? ((repo) => createSmtpTransport(repo, timeouts, this.#credentialsFor(repo), true, () => this.#connecting(repo))),
     };
     // Whoever loaded the configuration registers these too; doing it here keeps an SMTP error that
     // echoes a credential out of our log lines even when this class is used on its own.
@@ -333,12 +333,15 @@ export class OutgoingMailSender {
   #transportFor(repo: RepoServerConfig): SmtpTransport {
     let t = this.#transports.get(repo.repoId);
     if (!t) {
-      // Said once per pool (the listener says it at each connection it makes).
-      if (repo.email.tls.insecureSkipVerify && repo.email.smtpSecurity !== 'none') this.#log.warn({ repo: repo.repoId, host: repo.email.smtpServer }, INSECURE_TLS_WARNING);
       t = this.#opts.createTransport(repo);
       this.#transports.set(repo.repoId, t);
     }
     return t;
+  }
+
+  /** Each new SMTP connection of a repository's pool, as the listener does for IMAP. */
+  #connecting(repo: RepoServerConfig): void {
+    if (repo.email.tls.insecureSkipVerify && repo.email.smtpSecurity !== 'none') this.#log.warn({ repo: repo.repoId, host: repo.email.smtpServer }, INSECURE_TLS_WARNING);
   }
 
   /** Closes a repository's pool (its connections QUIT); the next send opens a new one. */

@@ -83,8 +83,18 @@ export function createSmtpTransport(
   timeouts: SmtpTimeouts = {},
   credentials: MailCredentials = createMailCredentials(repo.email.username, repo.email.login),
   pooled = false,
+  onConnection?: () => void,
 ): SmtpTransport {
-  const transport: SmtpTransport = nodemailer.createTransport(smtpTransportOptions(repo, timeouts, pooled));
+  const options = smtpTransportOptions(repo, timeouts, pooled);
+  // nodemailer asks getSocket for every connection it opens (pooled or not); `false` = connect
+  // as configured. The only hook that sees each new connection.
+  if (onConnection) {
+    options.getSocket = (_opts, callback) => {
+      onConnection();
+      setImmediate(() => callback(null, false));
+    };
+  }
+  const transport: SmtpTransport = nodemailer.createTransport(options);
   transport.use('stream', watchBody);
   if (repo.email.login.kind === 'oauth2') {
     // nodemailer keeps the token until `expires` and asks again with renew=true when the server
