@@ -35,7 +35,7 @@ import { registerSecretValues, type Logger } from '../log/logger.ts';
 import { loginSecretValues } from '../mail-account/credentials.ts';
 import { INSECURE_TLS_WARNING } from '../mail-account/tls.ts';
 import { describeTlsFailure, tlsFailureMessage, type MailEndpoint } from '../mail-account/tls-errors.ts';
-import { createSmtpTransport, sendRaw, type SmtpTimeouts, type SmtpTransport } from './smtp-transport.ts';
+import { createSmtpTransport, sendRaw, type SendOutcome, type SmtpTimeouts, type SmtpTransport } from './smtp-transport.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 
 export interface OutgoingMailSenderOptions {
@@ -160,7 +160,7 @@ export class OutgoingMailSender {
       now: options.now ?? Date.now,
       random: options.random ?? Math.random,
       timeouts,
-      createTransport: options.createTransport ?? ((repo) => createSmtpTransport(repo, timeouts, this.#credentialsFor(repo))),
+      createTransport: options.createTransport ?? ((repo) => createSmtpTransport(repo, timeouts, this.#credentialsFor(repo), true, () => this.#connecting(repo))),
     };
     // Whoever loaded the configuration registers these too; doing it here keeps an SMTP error that
     // echoes a credential out of our log lines even when this class is used on its own.
@@ -206,8 +206,7 @@ export class OutgoingMailSender {
     this.#repos = repos;
     registerSecretValues(Object.values(repos).flatMap((r) => loginSecretValues(r.email.login)));
     for (const id of changed) {
-      this.#transports.get(id)?.close();
-      this.#transports.delete(id);
+      this.#dropTransport(id);
       this.#credentials.delete(id);
     }
   }
@@ -340,6 +339,26 @@ export class OutgoingMailSender {
     return t;
   }
 
+  /** Each new SMTP connection of a repository's pool, as the listener does for IMAP. */
+  #connecting(repo: RepoServerConfig): void {
+    if (repo.email.tls.insecureSkipVerify && repo.email.smtpSecurity !== 'none') this.#log.warn({ repo: repo.repoId, host: repo.email.smtpServer }, INSECURE_TLS_WARNING);
+  }
+
+  /** Closes a repository's pool (its connections QUIT); the next send opens a new one. */
+  #dropTransport(repoId: string): void {
+    this.#transports.get(repoId)?.close();
+    this.#transports.delete(repoId);
+  }
+
+  async #sendOver(repo: RepoServerConfig, mail: OutgoingMail, message: Buffer | Readable): Promise<SendOutcome> {
+    try {
+      return await sendRaw(this.#transportFor(repo), { from: repo.email.fromAddress, to: mail.recipient }, message);
+    } finally {
+      // A send that failed before reading the whole file must not leave its descriptor open.
+      if (!Buffer.isBuffer(message)) message.destroy();
+    }
+  }
+
   async #sendOne(repoId: string, mail: OutgoingMail): Promise<'sent' | 'retry' | 'failed'> {
     const log = this.#log.child({
       repo: repoId,
@@ -364,27 +383,24 @@ export class OutgoingMailSender {
       );
     }
     const started = Date.now();
-    let response: string;
-    let message: Buffer | Readable = mail.raw;
-    if (mail.rawPath !== null) {
-      // Streamed from its spool file: a reply with attachments is never held in memory whole.
-      const opened = await openSpool(mail.rawPath);
-      if (typeof opened === 'string') return this.#giveUp(log, mail, opened);
-      message = opened;
-    }
+    const message = await openMessage(mail);
+    if (typeof message === 'string') return this.#giveUp(log, mail, message);
     // Its own commit before the send: a crash during the SMTP dialogue must leave a trace.
     markSending(this.#db, mail.id, this.#opts.now());
-    // One connection per mail (no pool), so this is said at every connection, as the listener does.
-    if (repo.email.tls.insecureSkipVerify && repo.email.smtpSecurity !== 'none') log.warn({ host: repo.email.smtpServer }, INSECURE_TLS_WARNING);
-    try {
-      const info = await sendRaw(this.#transportFor(repo), { from: repo.email.fromAddress, to: mail.recipient }, message);
-      response = info.response;
-    } catch (err) {
-      return this.#recordFailure(log, mail, classifySendError(err, smtpEndpoint(repo)));
-    } finally {
-      // A send that failed before reading the whole file must not leave its descriptor open.
-      if (!Buffer.isBuffer(message)) message.destroy();
+    let outcome = await this.#sendOver(repo, mail, message);
+    if (!outcome.ok && retryAtOnce(outcome)) {
+      log.info(
+        { recipient: mail.recipient, messageId: mail.messageId, error: classifySendError(outcome.error).message },
+        'the SMTP connection broke before the message was sent; sending it again at once on a new connection',
+      );
+      // A new pool: another connection the old one held may be just as stale.
+      this.#dropTransport(repoId);
+      const again = await openMessage(mail);
+      if (typeof again === 'string') return this.#giveUp(log, mail, again);
+      outcome = await this.#sendOver(repo, mail, again);
     }
+    if (!outcome.ok) return this.#recordFailure(log, mail, classifySendError(outcome.error, smtpEndpoint(repo)));
+    const response = outcome.info.response;
     // Outside the try: a store error here must not be mistaken for a failed send. The mail then
     // stays pending and goes out again (at least once, never zero times).
     markSent(this.#db, mail.id, this.#opts.now());
@@ -438,6 +454,31 @@ export class OutgoingMailSender {
 function smtpEndpoint(repo: RepoServerConfig): MailEndpoint {
   const e = repo.email;
   return { protocol: 'SMTP', configPath: `repos.${repo.repoId}.email`, host: e.smtpServer, port: e.smtpPort, security: e.smtpSecurity };
+}
+
+/**
+ * Whether a failed send goes out again at once, on a new connection, instead of waiting for the
+ * outbox's backoff. Both must hold:
+ *  - the connection failed, not the message: the socket closed or broke (ECONNECTION, ESOCKET) or
+ *    the server said 421 (it is closing the channel). A reply about this message (4xx, 5xx to
+ *    MAIL FROM, RCPT TO or DATA) is the server's answer and would be the same again. A timeout is
+ *    left to the backoff too: a dead network path would only make the send wait twice as long.
+ *  - the message body had not started (sendRaw's bodyStarted). A server can only accept a message
+ *    after the "." that ends it, which follows the body; so it cannot have this one, and sending
+ *    it again cannot deliver it twice. Once the body started, even a broken connection may have
+ *    hidden a "250 OK" (the at-least-once window described at the top), and the backoff decides.
+ * The usual case: a pooled connection the server closed while idle, noticed at MAIL FROM.
+ */
+export function retryAtOnce(outcome: SendOutcome): boolean {
+  if (outcome.ok || outcome.bodyStarted) return false;
+  const e = (outcome.error ?? {}) as { code?: unknown; responseCode?: unknown };
+  return e.responseCode === 421 || e.code === 'ECONNECTION' || e.code === 'ESOCKET';
+}
+
+/** The stored message, from memory or its spool file, or why it cannot be sent. */
+async function openMessage(mail: OutgoingMail): Promise<Buffer | Readable | string> {
+  // Streamed from its spool file: a reply with attachments is never held in memory whole.
+  return mail.rawPath === null ? mail.raw : openSpool(mail.rawPath);
 }
 
 /** The spool file as a stream, or why it cannot be sent (a file that is gone will not come back). */

@@ -83,6 +83,16 @@ export interface SmtpCapture {
    *     that dies cannot know the mail arrived).
    */
   holdNext(match: (raw: string) => boolean, mode: HoldMode): HeldSend;
+  /** Client connections accepted so far, and those still open (a pooled client keeps one open). */
+  readonly connectionCount: number;
+  readonly openConnections: number;
+  /**
+   * The next MAIL FROM gets no answer: the server drops that connection instead, as one that ends
+   * an idle session just as the client starts its next message.
+   */
+  dropAtNextMailFrom(): void;
+  /** Destroys every client connection now, without a word (a crash or a cut network). */
+  dropAll(): void;
   /** Forget captured messages. */
   clear(): void;
   stop(): Promise<void>;
@@ -199,6 +209,9 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
   const authUsers = opts.authUsers;
   // The SASL method each session logged in with, for CapturedMessage.authMethod.
   const authMethods = new Map<string, string>();
+  let connectionCount = 0;
+  let openConnections = 0;
+  let dropAtMailFrom = false;
 
   const server = new SMTPServer({
     ...transportOptions(opts),
@@ -224,7 +237,17 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
       authMethods.set(session.id, auth.method);
       callback(null, { user: username });
     },
-    onMailFrom(_address, _session, callback) {
+    onConnect(_session, callback) {
+      connectionCount++;
+      openConnections++;
+      callback();
+    },
+    onMailFrom(_address, session, callback) {
+      if (dropAtMailFrom) {
+        dropAtMailFrom = false;
+        socketsOf((c) => c.id === session.id).forEach((s) => s.destroy());
+        return;
+      }
       if (refusing) {
         refusedCount++;
         callback(temporaryError('4.3.0 Mail server temporarily refusing mail, try again later'));
@@ -268,6 +291,7 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
       });
     },
     onClose(session) {
+      openConnections--;
       closedSessions.add(session.id);
       authMethods.delete(session.id);
       events.emit('closed', session.id);
@@ -281,6 +305,11 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
       resolve();
     });
   });
+  // smtp-server keeps its live connections in a set it does not type; each holds its socket.
+  function socketsOf(which: (c: { id: string }) => boolean): Array<{ destroy(): void }> {
+    const live = (server as unknown as { connections: Set<{ id: string; _socket: { destroy(): void } }> }).connections;
+    return [...live].filter(which).map((c) => c._socket);
+  }
   // A client dropping the connection mid-session must not crash the test process.
   server.on('error', () => undefined);
   const port = (server.server.address() as AddressInfo).port;
@@ -335,6 +364,18 @@ export async function startSmtpCapture(opts: SmtpCaptureOptions = {}): Promise<S
     },
     waitFor,
     waitForCount,
+    get connectionCount() {
+      return connectionCount;
+    },
+    get openConnections() {
+      return openConnections;
+    },
+    dropAtNextMailFrom() {
+      dropAtMailFrom = true;
+    },
+    dropAll() {
+      socketsOf(() => true).forEach((s) => s.destroy());
+    },
     setRefusing(value: boolean) {
       refusing = value;
     },

@@ -2,7 +2,9 @@
  * The outbox sender logging in to SMTP with XOAUTH2 over STARTTLS (test CA), against the SMTP
  * capture checking each token with the local token server: one token for many sends, a refused
  * token renewed once (nodemailer's renew) with the send going through, and a provider that
- * refuses the grant leaving the reply pending with the provider's message, not lost.
+ * refuses the grant leaving the reply pending with the provider's message, not lost. The pool
+ * closes its connection after POOL_IDLE_MS here, so that every send logs in again (a new pooled
+ * connection takes a cached or renewed token just as a first one does).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +22,16 @@ import { createTestTls, type TestTls } from '../harness/test-tls.ts';
 const TENANT = 'fabrikam.onmicrosoft.com';
 const MAILBOX = 'bot@fabrikam.example';
 let serial = 0;
+const POOL_IDLE_MS = 20;
+
+/** Waits until the pooled connection was closed for being idle, so the next send logs in anew. */
+async function poolClosed(): Promise<void> {
+  const end = Date.now() + 5000;
+  while (smtp.openConnections > 0) {
+    if (Date.now() > end) throw new Error('the pooled SMTP connection was not closed after its idle time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 let oauth: OAuthServer;
 let ca: TestTls;
@@ -94,12 +106,15 @@ describe('outbox sender with XOAUTH2 over STARTTLS', () => {
     const { config, clientId, secret } = repo();
     const db = openDatabase(':memory:', { migrate: true });
     const { log, lines } = captureLog();
-    const sender = new OutgoingMailSender(db, { api: config }, log, { pollIntervalMs: 50 });
+    const sender = new OutgoingMailSender(db, { api: config }, log, { pollIntervalMs: 50, timeouts: { poolIdleMs: POOL_IDLE_MS } });
+    const connectionsBefore = smtp.connectionCount;
     try {
       for (const s of ['one', 'two', 'three']) {
         await queue(db, `cached ${s}`);
         assert.equal((await sender.flush(20_000)).sent, 1);
+        await poolClosed();
       }
+      assert.equal(smtp.connectionCount - connectionsBefore, 3, 'each send logged in on a new connection');
       const got = smtp.messages.filter((m) => m.subject?.includes('cached'));
       assert.deepEqual(got.map((m) => [m.authMethod, m.authUser, m.secure]), Array(3).fill(['XOAUTH2', MAILBOX, true]));
       assert.equal(oauth.tokenRequestCount(clientId), 1, 'one token served the three sends');
@@ -112,10 +127,11 @@ describe('outbox sender with XOAUTH2 over STARTTLS', () => {
   it('a token the server refuses is renewed once and the send goes through', async () => {
     const { config, clientId } = repo();
     const db = openDatabase(':memory:', { migrate: true });
-    const sender = new OutgoingMailSender(db, { api: config }, captureLog().log, { pollIntervalMs: 50 });
+    const sender = new OutgoingMailSender(db, { api: config }, captureLog().log, { pollIntervalMs: 50, timeouts: { poolIdleMs: POOL_IDLE_MS } });
     try {
       await queue(db, 'before expiry');
       assert.equal((await sender.flush(20_000)).sent, 1);
+      await poolClosed();
       oauth.expireAll(); // the provider ended the token early; our cache still thinks it is good
       const id = await queue(db, 'after expiry');
       assert.equal((await sender.flush(20_000)).sent, 1);

@@ -131,16 +131,18 @@ describe('a connection that cannot be verified keeps the reply pending, retried,
   });
 });
 
-it('insecure_skip_verify: delivered to a server no CA here vouches for, with the warning at every send', async () => {
+it('insecure_skip_verify: delivered to a server no CA here vouches for, with the warning at every connection', async () => {
   const smtp = await s.capture({ tls: s.unknownCa.serverOptions('127.0.0.1'), secure: true });
   const config = repo(smtp.port, 'tls', { caFile: null, caPem: null, insecureSkipVerify: true });
   const db = openDatabase(':memory:', { migrate: true });
   const { log, lines } = captureLog();
   await queueReply(db, 'first unverified');
-  const sender = new OutgoingMailSender(db, { api: config }, log, { pollIntervalMs: 20 });
+  // The pool closes its connection after 50 ms idle, so the second send opens another.
+  const sender = new OutgoingMailSender(db, { api: config }, log, { pollIntervalMs: 20, timeouts: { poolIdleMs: 50 } });
   sender.start();
   try {
     await smtp.waitFor((m) => /first unverified/.test(m.subject ?? ''));
+    for (const end = Date.now() + 5000; smtp.openConnections > 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
     await queueReply(db, 'second unverified');
     sender.kick();
     await smtp.waitFor((m) => /second unverified/.test(m.subject ?? ''));
@@ -148,5 +150,6 @@ it('insecure_skip_verify: delivered to a server no CA here vouches for, with the
     await sender.stop();
   }
   const warnings = lines.filter((l) => l.includes(INSECURE_TLS_WARNING));
+  assert.equal(smtp.connectionCount, 2);
   assert.equal(warnings.length, 2, lines.join(''));
 });
