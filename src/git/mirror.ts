@@ -29,6 +29,11 @@ export interface TreeFile {
   readonly mode: '100644' | '100755';
 }
 
+export interface UpdateOptions {
+  /** A fetch that started at most this many milliseconds before the request is taken as this one; default 0. */
+  readonly freshForMs?: number;
+}
+
 export interface GitMirrorOptions {
   /** Limit for network operations (clone --mirror, fetch). Default 15 minutes. */
   readonly networkTimeoutMs?: number;
@@ -171,16 +176,21 @@ export class GitMirror {
    * Brings the mirror up to date with the repository (creating it on first use). Concurrent callers
    * — in this thread, other threads or other processes — run one at a time; a caller that waited
    * while another fetch started after its own request returns without fetching again.
+   *
+   * `freshForMs`: a fetch that started less than this long before the request counts as this one
+   * (the caller accepts the view of the repository it gave); 0, the default, always fetches unless
+   * a fetch started after the request.
    */
-  async update(): Promise<void> {
+  async update(options: UpdateOptions = {}): Promise<void> {
     const requestedAt = Date.now();
+    const acceptFrom = requestedAt - Math.max(0, options.freshForMs ?? 0);
     await this.exclusive(async () => {
       if (!(await this.mirrorExists())) {
         await this.cloneMirror();
         return;
       }
       const last = Number(await fs.readFile(this.stampPath, 'utf8').catch(() => '0'));
-      if (Number.isFinite(last) && last > requestedAt) return;
+      if (Number.isFinite(last) && (last > requestedAt || (acceptFrom < requestedAt && last >= acceptFrom))) return;
 
       const startedAt = Date.now();
       // The URL is passed on every fetch so that a changed repo_url (or rotated token in it) takes

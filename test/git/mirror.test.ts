@@ -92,6 +92,27 @@ describe('GitMirror', () => {
     assert.equal((await m.readFile('NEW.txt'))?.toString(), 'new file\n');
   });
 
+  it('update({ freshForMs }) takes a fetch that recent as its own; an older one, or none given, fetches again', async () => {
+    const repo = await makeSourceRepo(path.join(root, 'fresh'), 'main');
+    const m = new GitMirror(path.join(root, 's-fresh'), repo);
+    await m.update();
+    const first = await m.headCommit();
+    await write(repo, 'PUSHED.txt', 'pushed\n');
+    git(repo, 'add', 'PUSHED.txt');
+    git(repo, 'commit', '--quiet', '-m', 'pushed');
+    await m.update({ freshForMs: 60_000 });
+    assert.equal(await m.headCommit(), first, 'the fetch a moment ago counts: no new fetch');
+    // The stamp says when the last fetch started; set it back past the window.
+    await fs.writeFile(path.join(root, 's-fresh', 'git-mirror.fetched'), String(Date.now() - 61_000));
+    await m.update({ freshForMs: 60_000 });
+    assert.equal(await m.headCommit(), git(repo, 'rev-parse', 'HEAD').trim(), 'older than the window: fetched');
+    await write(repo, 'AGAIN.txt', 'again\n');
+    git(repo, 'add', 'AGAIN.txt');
+    git(repo, 'commit', '--quiet', '-m', 'again');
+    await m.update();
+    assert.equal(await m.headCommit(), git(repo, 'rev-parse', 'HEAD').trim(), 'no window: always fetched');
+  });
+
   it('update() prunes deleted branches and follows a changed default branch', async () => {
     const repo = await makeSourceRepo(path.join(root, 'prune'), 'main');
     git(repo, 'branch', 'feature');
