@@ -61,6 +61,14 @@ const heads = new Map<string, { readonly key: string; readonly branch: string; r
 const DEFAULT_NETWORK_TIMEOUT_MS = 15 * 60_000;
 const LOCAL_TIMEOUT_MS = 5 * 60_000;
 
+/** Like Promise.all, but waits for every promise to settle before rejecting with the first failure. */
+async function allOrFirstError<T extends readonly unknown[]>(promises: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** The repository-relative path as git wants it: `/`-separated, no leading `./` or `/`, no `..`. */
 function normaliseRepoPath(p: string, what: string): string {
   const parts = p.split(/[\\/]+/).filter((s) => s.length > 0 && s !== '.');
@@ -195,13 +203,16 @@ export class GitMirror {
       const startedAt = Date.now();
       // The URL is passed on every fetch so that a changed repo_url (or rotated token in it) takes
       // effect without rebuilding the mirror, and it never has to be written to the mirror's config.
-      const r = await this.git(
-        ['-C', this.mirrorDir, 'fetch', '--prune', '--quiet', '--', this.repoUrl, '+refs/*:refs/*'],
-        { timeoutMs: this.networkTimeoutMs },
-      );
+      // The remote's default branch and the config check go alongside: none of the three writes what
+      // another reads, and each is a process (the first two a round trip to the remote) on every task.
+      // All settled before going on: nothing may still run on the mirror once the lock is let go.
+      const [r, remoteHead] = await allOrFirstError([
+        this.git(['-C', this.mirrorDir, 'fetch', '--prune', '--quiet', '--', this.repoUrl, '+refs/*:refs/*'], { timeoutMs: this.networkTimeoutMs }),
+        this.remoteHead(),
+        this.forgetCredentials(this.mirrorDir),
+      ] as const);
       if (r.code !== 0) throw this.fail('GIT_FETCH_FAILED', `git fetch of ${this.displayUrl} failed`, r);
-      await this.forgetCredentials(this.mirrorDir);
-      await this.followRemoteHead();
+      await this.followRemoteHead(remoteHead);
       await fs.writeFile(this.stampPath, String(startedAt));
     });
   }
@@ -218,16 +229,25 @@ export class GitMirror {
     if (r.code !== 0) throw this.fail('GIT_CONFIG_FAILED', `cannot store the public URL of ${this.displayUrl} in the mirror`, r);
   }
 
-  /** A fetch doesn't move the mirror's HEAD; follow the remote if its default branch changed. */
-  private async followRemoteHead(): Promise<void> {
+  /** The remote's default branch (`refs/heads/…`), or null when it cannot be told. Rejects only when git is missing. */
+  private async remoteHead(): Promise<string | null> {
     const r = await this.git(['-C', this.mirrorDir, 'ls-remote', '--symref', '--', this.repoUrl, 'HEAD'], {
       timeoutMs: this.networkTimeoutMs,
     });
-    if (r.code !== 0) return; // the fetch worked; keep the known default branch
-    const m = /^ref: (refs\/heads\/\S+)\tHEAD$/m.exec(r.stdout.toString('utf8'));
-    if (!m || !m[1]) return;
-    const exists = await this.git(['-C', this.mirrorDir, 'show-ref', '--verify', '--quiet', m[1]]);
-    if (exists.code === 0) await this.git(['-C', this.mirrorDir, 'symbolic-ref', 'HEAD', m[1]]);
+    if (r.code !== 0) return null;
+    return /^ref: (refs\/heads\/\S+)\tHEAD$/m.exec(r.stdout.toString('utf8'))?.[1] ?? null;
+  }
+
+  /**
+   * A fetch doesn't move the mirror's HEAD; follow the remote if its default branch changed (and the
+   * fetch brought that branch). Unknown (null): the fetch worked, keep the known default branch.
+   */
+  private async followRemoteHead(ref: string | null): Promise<void> {
+    if (ref === null) return;
+    const current = await fs.readFile(path.join(this.mirrorDir, 'HEAD'), 'utf8').catch(() => '');
+    if (current.trim() === `ref: ${ref}`) return;
+    const exists = await this.git(['-C', this.mirrorDir, 'show-ref', '--verify', '--quiet', ref]);
+    if (exists.code === 0) await this.git(['-C', this.mirrorDir, 'symbolic-ref', 'HEAD', ref]);
   }
 
   /** What must stay the same for a remembered default branch and commit to still be true. */
