@@ -174,8 +174,18 @@ describe('GitMirror', () => {
     assert.equal(git(ws, 'remote', 'get-url', 'origin').trim(), srcMaster);
     assert.equal(git(ws, 'rev-parse', '--abbrev-ref', 'HEAD').trim(), 'master');
     assert.equal(git(ws, 'status', '--porcelain').trim(), '');
-    // self-contained: no alternates pointing into the mirror
+    // self-contained: no alternates pointing into the mirror, and no object file shared with it (hard link)
     await assert.rejects(fs.access(path.join(ws, '.git/objects/info/alternates')));
+    const objectFiles = (await fs.readdir(path.join(ws, '.git/objects'), { recursive: true })).map((f) => path.join(ws, '.git/objects', f));
+    const shared = [];
+    for (const f of objectFiles) if ((await fs.lstat(f)).isFile() && (await fs.lstat(f)).nlink > 1) shared.push(f);
+    assert.deepEqual(shared, []);
+    assert.ok(objectFiles.length > 0);
+    // only the branches, as a clone over the network gives them: nothing of the mirror's other refs
+    git(m.mirrorDir, 'update-ref', 'refs/pull/1/head', git(m.mirrorDir, 'rev-parse', 'HEAD').trim());
+    const ws2 = path.join(root, 'conv2', 'workspace');
+    await m.cloneWorkspace(ws2);
+    assert.deepEqual(git(ws2, 'for-each-ref', '--format=%(refname)').trim().split('\n'), ['refs/heads/master', 'refs/remotes/origin/HEAD', 'refs/remotes/origin/master']);
     // the agent can push back to the real repository
     await write(ws, 'agent.txt', 'from the agent\n');
     git(ws, 'add', 'agent.txt');
