@@ -458,7 +458,7 @@ ${CLI_CONTAINER_ENV}`);
 
     const podmanLine =
       `For scale: one podman CLI call costs ${fmt(podmanCost.inspect)} ms (\`image inspect\`) / ${fmt(podmanCost.rm)} ms (\`rm -f\` of a missing container) ` +
-      `on this machine (median of 5, daemon idle); a2 makes an \`image inspect\` only when no task of the repository checked the image in the last minute, ` +
+      `on this machine (median of 5, daemon idle); a2 makes an \`image inspect\` only when the runner thread has not checked that image in the last minute (image-reuse.ts), ` +
       `and no \`rm -f\` (podman's \`run --replace\` takes over a crashed run's name); b1 makes one \`rm -f\`. ` +
       `Sending one stored reply to the same SMTP capture server over a new connection, as the sender does, takes ${fmt(smtpCost)} ms (median of 5) — compare b2.`;
     const elapsed = Math.round((Date.now() - began) / 1000);
