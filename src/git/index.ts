@@ -1,2 +1,2 @@
-export { GitMirror, type GitMirrorOptions, type TreeFile } from './mirror.ts';
+export { GitMirror, type GitMirrorOptions, type UpdateOptions, type TreeFile } from './mirror.ts';
 export { redact, redactUrlCredentials, credentialsOf } from './redact.ts';

@@ -7,6 +7,7 @@ import type { RequestedRepo } from '../protocol/requested-repos.ts';
 import type { RepoServerConfig } from '../config/types.ts';
 import type { ConversationStore } from '../conversation/index.ts';
 import type { RepoFileSource } from '../repo-config/index.ts';
+import type { UpdateOptions } from '../git/index.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ComposeBody, ReplyAttachment } from '../reply/compose.ts';
 import type { ExecutionBackend } from '../sandbox/execution-backend.ts';
@@ -29,7 +30,8 @@ export interface RunnerEnvironment {
 
 /** The parts of the git mirror a run uses (src/git/mirror.ts). */
 export interface RepoMirror extends RepoFileSource {
-  update(): Promise<void>;
+  /** `freshForMs`: a fetch started that recently counts as this one (GitMirror.update). */
+  update(options?: UpdateOptions): Promise<void>;
   /** The object id of a directory's tree on the default branch, null when there is none. */
   treeOid(dir: string): Promise<string | null>;
   exportDir(dir: string, destDir: string): Promise<string[]>;

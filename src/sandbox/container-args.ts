@@ -64,7 +64,7 @@ export function isolationArgs(spec: ContainerBase): string[] {
   if (!/^[0-9]+(\.[0-9]+)?[bkmg]?$/i.test(spec.limits.memory)) throw invalidSpec(`memory limit "${spec.limits.memory}"`);
   if (!/^[0-9]+(\.[0-9]+)?$/.test(spec.limits.cpus)) throw invalidSpec(`cpu limit "${spec.limits.cpus}"`);
   if (!Number.isInteger(spec.limits.pids) || spec.limits.pids <= 0) throw invalidSpec(`pids limit ${spec.limits.pids}`);
-  const args = ['--name', spec.name, ...spec.runtime.labelArgs(managedLabels(spec.labels))];
+  const args = ['--name', spec.name, ...(spec.runtime.replacesOnRun ? ['--replace'] : []), ...spec.runtime.labelArgs(managedLabels(spec.labels))];
   args.push('--cap-drop=ALL', ...capabilityArgs(spec.capabilities ?? []), '--security-opt', 'no-new-privileges');
   args.push('--memory', spec.limits.memory, '--cpus', spec.limits.cpus, '--pids-limit', String(spec.limits.pids));
   if (spec.network !== 'default') {

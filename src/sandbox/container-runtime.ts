@@ -184,6 +184,15 @@ export class ContainerRuntime {
     this.kind = options.kind ?? runtimeKind(this.command);
   }
 
+  /**
+   * podman's `run --replace` removes a container of the same name (a leftover of a crashed run of
+   * the same task) as part of the run; Docker has no such flag, so its callers remove it first with
+   * `rm -f` — one more CLI call (about 40 ms) before every run, which podman runs skip.
+   */
+  get replacesOnRun(): boolean {
+    return this.kind === 'podman';
+  }
+
   /** The environment every CLI process runs with: runtimeEnv() plus this runtime's own settings. */
   processEnv(): NodeJS.ProcessEnv {
     return { ...runtimeEnv(), ...this.env };

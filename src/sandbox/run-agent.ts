@@ -212,8 +212,8 @@ export async function runAgent(spec: AgentRunSpec, onEvent: AgentEventHandler): 
 
   const m = spec.mounts;
   await Promise.all([m.workspace, m.claudeState, m.inbox, m.outbox, m.storage].map((d) => mkdir(d, { recursive: true })));
-  // A container left by a crash with the same name would make `run` fail.
-  await spec.runtime.removeContainer(spec.name);
+  // A container left by a crash with the same name would make `run` fail; podman's `run --replace` removes it itself.
+  if (!spec.runtime.replacesOnRun) await spec.runtime.removeContainer(spec.name);
   const envFile = await writeEnvFile(spec.envFileDir ?? defaultEnvFileDir(), envFileText);
   try {
     return await runContainer(spec, buildRunArgs(spec, envFile.path).args, onEvent, envFile.remove, log);

@@ -63,7 +63,8 @@ export async function runCommand(spec: CommandRunSpec): Promise<CommandOutcome> 
   const { envFileText } = buildCommandArgs(spec, '/placeholder');
   if (spec.signal?.aborted) return { kind: 'cancelled' };
   await mkdir(spec.workspace, { recursive: true });
-  await spec.runtime.removeContainer(spec.name);
+  // A leftover of the same name would make `run` fail; podman's `run --replace` removes it itself.
+  if (!spec.runtime.replacesOnRun) await spec.runtime.removeContainer(spec.name);
   const envFile = await writeEnvFile(spec.envFileDir ?? join(tmpdir(), `airut-env-${process.getuid?.() ?? 'user'}`), envFileText);
   try {
     return await follow(spec, buildCommandArgs(spec, envFile.path).args);

@@ -92,6 +92,27 @@ describe('GitMirror', () => {
     assert.equal((await m.readFile('NEW.txt'))?.toString(), 'new file\n');
   });
 
+  it('update({ freshForMs }) takes a fetch that recent as its own; an older one, or none given, fetches again', async () => {
+    const repo = await makeSourceRepo(path.join(root, 'fresh'), 'main');
+    const m = new GitMirror(path.join(root, 's-fresh'), repo);
+    await m.update();
+    const first = await m.headCommit();
+    await write(repo, 'PUSHED.txt', 'pushed\n');
+    git(repo, 'add', 'PUSHED.txt');
+    git(repo, 'commit', '--quiet', '-m', 'pushed');
+    await m.update({ freshForMs: 60_000 });
+    assert.equal(await m.headCommit(), first, 'the fetch a moment ago counts: no new fetch');
+    // The stamp says when the last fetch started; set it back past the window.
+    await fs.writeFile(path.join(root, 's-fresh', 'git-mirror.fetched'), String(Date.now() - 61_000));
+    await m.update({ freshForMs: 60_000 });
+    assert.equal(await m.headCommit(), git(repo, 'rev-parse', 'HEAD').trim(), 'older than the window: fetched');
+    await write(repo, 'AGAIN.txt', 'again\n');
+    git(repo, 'add', 'AGAIN.txt');
+    git(repo, 'commit', '--quiet', '-m', 'again');
+    await m.update();
+    assert.equal(await m.headCommit(), git(repo, 'rev-parse', 'HEAD').trim(), 'no window: always fetched');
+  });
+
   it('update() prunes deleted branches and follows a changed default branch', async () => {
     const repo = await makeSourceRepo(path.join(root, 'prune'), 'main');
     git(repo, 'branch', 'feature');
@@ -153,8 +174,18 @@ describe('GitMirror', () => {
     assert.equal(git(ws, 'remote', 'get-url', 'origin').trim(), srcMaster);
     assert.equal(git(ws, 'rev-parse', '--abbrev-ref', 'HEAD').trim(), 'master');
     assert.equal(git(ws, 'status', '--porcelain').trim(), '');
-    // self-contained: no alternates pointing into the mirror
+    // self-contained: no alternates pointing into the mirror, and no object file shared with it (hard link)
     await assert.rejects(fs.access(path.join(ws, '.git/objects/info/alternates')));
+    const objectFiles = (await fs.readdir(path.join(ws, '.git/objects'), { recursive: true })).map((f) => path.join(ws, '.git/objects', f));
+    const shared = [];
+    for (const f of objectFiles) if ((await fs.lstat(f)).isFile() && (await fs.lstat(f)).nlink > 1) shared.push(f);
+    assert.deepEqual(shared, []);
+    assert.ok(objectFiles.length > 0);
+    // only the branches, as a clone over the network gives them: nothing of the mirror's other refs
+    git(m.mirrorDir, 'update-ref', 'refs/pull/1/head', git(m.mirrorDir, 'rev-parse', 'HEAD').trim());
+    const ws2 = path.join(root, 'conv2', 'workspace');
+    await m.cloneWorkspace(ws2);
+    assert.deepEqual(git(ws2, 'for-each-ref', '--format=%(refname)').trim().split('\n'), ['refs/heads/master', 'refs/remotes/origin/HEAD', 'refs/remotes/origin/master']);
     // the agent can push back to the real repository
     await write(ws, 'agent.txt', 'from the agent\n');
     git(ws, 'add', 'agent.txt');

@@ -23,6 +23,14 @@ test('resource_limits reach the container: memory, cpus and pids from the config
   assert.equal(flagValue(args, '--pids-limit'), '64');
 });
 
+test('podman takes the name over from a leftover itself (--replace); Docker has no such flag, so its callers remove one first', () => {
+  assert.ok(isolationArgs(base()).includes('--replace'));
+  assert.equal(new ContainerRuntime({ command: 'podman' }).replacesOnRun, true);
+  const docker = new ContainerRuntime({ command: 'docker' });
+  assert.equal(docker.replacesOnRun, false);
+  assert.ok(!isolationArgs(base({ runtime: docker })).includes('--replace'));
+});
+
 test('without capabilities every one is dropped and none added back', () => {
   const args = isolationArgs(base());
   assert.ok(args.includes('--cap-drop=ALL'));

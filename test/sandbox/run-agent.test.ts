@@ -150,6 +150,17 @@ function runAgentTests(): void {
     assert.deepEqual(await containersLabelled(`airut.task=${s.labels['task']}`), [], 'container removed');
   });
 
+  test('a leftover container with the same name (a crashed run of the task) does not stop the run, and is gone after it', async () => {
+    mock.setScript(toolThenText(null, () => 'after a crash'));
+    const s = spec({ mounts: await conversationDirs() });
+    // What a crash leaves: a stopped container of that name with the task's labels.
+    const labels = Object.entries(s.labels).flatMap(([k, v]) => ['--label', `airut.${k}=${v}`]);
+    await execFileP(runtime.command, ['create', '--name', s.name, ...labels, image, 'true'], { env: runtime.processEnv() });
+    const { outcome } = await run(s);
+    assert.equal(outcome.kind, 'success', JSON.stringify(outcome));
+    assert.deepEqual(await containersLabelled(`airut.task=${s.labels['task']}`), [], 'neither the leftover nor the run is left');
+  });
+
   test('a Write tool call lands in the host outbox; a Bash tool call reads the host inbox', async () => {
     const mounts = await conversationDirs();
     await makeDirs(mounts);

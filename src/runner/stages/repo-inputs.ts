@@ -36,12 +36,24 @@ export interface RepoInputs {
   readonly companions: CompanionInputs;
 }
 
+/**
+ * How old a fetch of the repository's mirror a follow-up accepts instead of fetching again (the
+ * previous task of a busy repository fetched seconds ago). A follow-up runs in its conversation's
+ * own workspace, which the mirror does not touch (the agent pulls from origin itself); from the
+ * mirror it takes only the repository's config, allowlist and container image, and a view of them
+ * at most this old is the one it would have had arriving that much earlier. Short, because a user
+ * who pushes a fix (say to the allowlist) and replies "try again" expects it to apply: a human
+ * reply to a finished task comes later than this. A new conversation always fetches: its workspace
+ * is cloned from the mirror, and a branch pushed a moment ago must be in it.
+ */
+export const FOLLOW_UP_MIRROR_FRESH_MS = 10_000;
+
 export async function repoInputsStage(ctx: TaskContext): Promise<RepoInputs> {
   const { repo, log } = ctx;
   requireSomethingToDo(ctx);
   // Mirror first: the repo config and the container image come from its default branch.
   try {
-    await ctx.mirror.update();
+    await ctx.mirror.update(ctx.isFirstTask ? {} : { freshForMs: FOLLOW_UP_MIRROR_FRESH_MS });
   } catch (err) {
     throw new UserFacingError('GIT_FETCH_FAILED', `I could not fetch the repository: ${(err as Error).message}`, { cause: err });
   }

@@ -30,6 +30,7 @@ import type { TaskStore } from '../../../src/runner/task-store.ts';
 import type { RequestedRepo } from '../../../src/protocol/requested-repos.ts';
 import type { ConversationRepo } from '../../../src/store/conversation-repos.ts';
 import type { TaskFiles } from '../../../src/runner/kept-files.ts';
+import type { UpdateOptions } from '../../../src/git/index.ts';
 import { testRepoServerConfig } from '../../harness/repo-server-config.ts';
 import { exitTempDir } from '../../harness/temp-dirs.ts';
 import { forgetImages } from '../../../src/runner/image-reuse.ts';
@@ -44,11 +45,14 @@ export class FakeMirror implements RepoMirror {
     ['.airut/container/Dockerfile', 'FROM scratch\n'],
   ]);
   updates = 0;
+  /** What each update() was given. */
+  readonly updateOptions: UpdateOptions[] = [];
   clones: string[] = [];
   updateError: Error | null = null;
 
-  async update(): Promise<void> {
+  async update(options: UpdateOptions = {}): Promise<void> {
     this.updates++;
+    this.updateOptions.push(options);
     if (this.updateError) throw this.updateError;
   }
   async readFile(p: string): Promise<Buffer | null> {

@@ -1,7 +1,7 @@
 /** Stage 1: what the task runs on, from the mail and the default branch (fakes of mirror and store). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { repoInputsStage } from '../../../src/runner/stages/repo-inputs.ts';
+import { FOLLOW_UP_MIRROR_FRESH_MS, repoInputsStage } from '../../../src/runner/stages/repo-inputs.ts';
 import { UserFacingError } from '../../../src/runner/user-facing-error.ts';
 import { fakeContext } from './fake-context.ts';
 import { captureLog } from '../../harness/capture-log.ts';
@@ -25,6 +25,16 @@ test('the mirror is updated and the repo config, masks and allowlist come from t
   assert.equal(inputs.repoConfig.defaultModel, 'sonnet');
   assert.ok(inputs.allowlist, 'the sandbox is on: the allowlist is read');
   assert.deepEqual(inputs.masks, []);
+});
+
+test('a follow-up accepts a mirror fetched in the last few seconds; a new conversation always fetches (its workspace is cloned from the mirror)', async () => {
+  const follow = fakeContext({ isFirstTask: false });
+  await repoInputsStage(follow);
+  assert.deepEqual(follow.mirror.updateOptions, [{ freshForMs: FOLLOW_UP_MIRROR_FRESH_MS }]);
+  assert.ok(FOLLOW_UP_MIRROR_FRESH_MS > 0 && FOLLOW_UP_MIRROR_FRESH_MS <= 30_000, 'short: a user who pushes and replies expects the push to count');
+  const first = fakeContext({ isFirstTask: true });
+  await repoInputsStage(first);
+  assert.deepEqual(first.mirror.updateOptions, [{}]);
 });
 
 test('with the sandbox off in the repository, no allowlist is needed', async () => {
