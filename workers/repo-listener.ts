@@ -5,7 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImapListener } from '../src/listener/imap-listener.ts';
 import { intakeMessages } from '../src/listener/intake.ts';
-import { repoLogger, registerSecretValues } from '../src/log/logger.ts';
+import { createLineLogger } from '../src/log/line-logger.ts';
+import { registerSecretValues } from '../src/log/secret-values.ts';
 import { loginSecretValues } from '../src/mail-account/credentials.ts';
 import { Lifeline, connectApi, serveApi } from '../src/threads/rpc.ts';
 import {
@@ -23,7 +24,8 @@ const config = data.listener;
 let screening: ListenerConfig = config;
 // The IMAP login (password or OAuth2 grant) is the only secret this thread holds (see listenerConfig()).
 registerSecretValues(loginSecretValues(config.imap.login));
-const log = repoLogger(config.repoId, { thread: 'listener' });
+// Not pino: see src/log/line-logger.ts for why a listener isolate logs without it.
+const log = createLineLogger({ repo: config.repoId, thread: 'listener' });
 
 const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
   peer: 'supervisor',

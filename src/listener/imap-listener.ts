@@ -15,7 +15,7 @@
  * section only (and recorded so), and the rest in groups of bounded size (see fetch-plan.ts).
  */
 import { ImapFlow } from 'imapflow';
-import type { Logger } from '../log/logger.ts';
+import type { LineLog } from '../log/line-logger.ts';
 import type { ConnectionSecurity, MailLogin, MailTlsConfig } from '../config/types.ts';
 import { createMailCredentials, type MailAuth, type MailCredentials } from '../mail-account/credentials.ts';
 import { INSECURE_TLS_WARNING } from '../mail-account/tls.ts';
@@ -100,7 +100,7 @@ export interface ImapListenerOptions {
    */
   readonly onMessages: (messages: readonly FetchedMessage[], recorded: (uid: number) => void, stopped: () => boolean) => Promise<void>;
   readonly onStatus: (status: ListenerStatus) => void;
-  readonly log: Logger;
+  readonly log: LineLog;
 }
 
 export class ImapListener {

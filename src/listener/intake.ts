@@ -3,7 +3,7 @@
  * (loop protection, DMARC, allowlist), check its size and attachments against the repo's limits,
  * and hand it to the supervisor for durable acceptance, a backlog in batches.
  */
-import type { Logger } from '../log/logger.ts';
+import type { LineLog } from '../log/line-logger.ts';
 import type { AcceptOutcome, IncomingMail, MailVerdict } from '../protocol/incoming-mail.ts';
 import { connectingIp } from '../email/connecting-ip.ts';
 import { outlineMessage } from '../email/outline.ts';
@@ -78,7 +78,7 @@ export async function prepareMail(raw: Buffer, uid: number, rules: IntakeRules, 
   };
 }
 
-function logOutcome(log: Logger, uid: number, mail: IncomingMail, outcome: AcceptOutcome): void {
+function logOutcome(log: LineLog, uid: number, mail: IncomingMail, outcome: AcceptOutcome): void {
   const { verdict } = mail;
   if (outcome.kind === 'dropped') {
     const reason = verdict.action === 'reject' ? verdict.reason : null;
@@ -115,7 +115,7 @@ export async function intakeMessages(
   messages: Iterable<FetchedMail>,
   rules: IntakeRules,
   acceptBatch: AcceptBatchFn,
-  log: Logger,
+  log: LineLog,
   recorded: (uid: number) => void,
   stopped: () => boolean = () => false,
 ): Promise<void> {
@@ -158,7 +158,7 @@ export async function intakeMessage(
   uid: number,
   rules: IntakeRules,
   acceptBatch: AcceptBatchFn,
-  log: Logger,
+  log: LineLog,
   fetched: FetchedAs = { size: raw.byteLength, headersOnly: false },
 ): Promise<boolean> {
   let done = false;

@@ -10,7 +10,7 @@
  */
 import * as oauth from 'oauth4webapi';
 import { AirutError } from '../errors.ts';
-import { forgetSecretValues, registerSecretValues } from '../log/logger.ts';
+import { forgetSecretValues, registerSecretValues } from '../log/secret-values.ts';
 import type { OAuth2Login } from '../config/types.ts';
 import { isLoopbackHost } from '../config/network.ts';
 

@@ -3,6 +3,8 @@
  * restarts it with backoff when it dies, pings it, and stops it within a deadline.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
+import type { Readable } from 'node:stream';
+import type { HeapInfo } from 'node:v8';
 import type { RepoServerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { DEFAULT_BACKOFF, backoffDelay } from '../threads/backoff.ts';
@@ -70,6 +72,18 @@ export class RepoWorker {
 
   get state(): LifecycleState {
     return this.life.state;
+  }
+
+  /** The thread's V8 heap figures (diagnosis and scripts/bench/listener-isolate.ts); null while no thread runs. */
+  async heapStatistics(): Promise<HeapInfo | null> {
+    // Worker#getHeapStatistics is Node 24's (and 22.16's); older type definitions do not list it.
+    const w = this.worker as (Worker & { getHeapStatistics?: () => Promise<HeapInfo> }) | null;
+    return w?.getHeapStatistics ? await w.getHeapStatistics() : null;
+  }
+
+  /** A V8 heap snapshot of the thread (JSON, streamed); null while no thread runs. */
+  async heapSnapshot(): Promise<Readable | null> {
+    return this.worker ? await this.worker.getHeapSnapshot() : null;
   }
 
   start(): void {

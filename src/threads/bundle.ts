@@ -13,6 +13,10 @@
  * `require()` of Node's built-in modules. It lives in a private temporary directory (mode 0700,
  * random name) that `dispose()` removes.
  *
+ * What a thread never or rarely needs stays out of the bundle (`keepOutOfIsolates`): every thread
+ * holds the whole source text of its bundle, so with one thread per repository each KiB is paid a
+ * hundred times (scripts/bench/listener-isolate.ts measures it).
+ *
  * Each thread also starts from V8's code cache of the bundle (src/threads/code-cache.ts): a thread
  * then skips parsing its 1.3 MB of source.
  *
@@ -43,6 +47,11 @@ export class ThreadBundles {
     return (await this.buildOnce(entry)).inputs;
   }
 
+  /** Bytes each source file contributes to the bundle of `entry` (what every thread holds; scripts/bench/listener-isolate.ts). */
+  async inputBytes(entry: URL): Promise<ReadonlyMap<string, number>> {
+    return (await this.buildOnce(entry)).inputBytes;
+  }
+
   private buildOnce(entry: URL): Promise<Built> {
     let pending = this.built.get(entry.href);
     if (!pending) {
@@ -67,6 +76,7 @@ export class ThreadBundles {
     const outfile = path.join(this.dir, `${path.basename(source).replace(/\.[cm]?[jt]s$/, '')}-${this.built.size}.cjs`);
     let warnings: string[];
     let inputs: string[];
+    let inputBytes: Map<string, number>;
     try {
       const result = await build({
         entryPoints: [source],
@@ -81,9 +91,10 @@ export class ThreadBundles {
         legalComments: 'none',
         logLevel: 'silent',
         metafile: true,
-        plugins: [resolveAsRequire],
+        plugins: [resolveAsRequire, keepOutOfIsolates],
       });
       inputs = Object.keys(result.metafile.inputs);
+      inputBytes = new Map(Object.values(result.metafile.outputs).flatMap((o) => Object.entries(o.inputs).map(([file, v]) => [file, v.bytesInOutput] as const)));
       warnings = result.warnings.map((w) => `${w.location?.file ?? '?'}:${w.location?.line ?? '?'}: ${w.text}`);
     } catch (err) {
       const errors = (err as { errors?: Array<{ text: string; location?: { file: string; line: number } | null }> }).errors;
@@ -97,13 +108,14 @@ export class ThreadBundles {
     if (warnings.length) {
       throw new AirutError('THREAD_BUNDLE_FAILED', `bundling the thread entry ${source} gave warnings: ${warnings.join('; ')}`);
     }
-    return { url: pathToFileURL(writeCodeCacheLoader(outfile)), inputs };
+    return { url: pathToFileURL(writeCodeCacheLoader(outfile)), inputs, inputBytes };
   }
 }
 
 interface Built {
   readonly url: URL;
   readonly inputs: readonly string[];
+  readonly inputBytes: ReadonlyMap<string, number>;
 }
 
 /** Resolves package imports as `require()` would, so that a dual ESM/CommonJS package is bundled once (see above). */
@@ -120,5 +132,69 @@ const resolveAsRequire: Plugin = {
       if (r.errors.length > 0) return undefined;
       return { path: r.path, external: r.external, namespace: r.namespace, sideEffects: r.sideEffects };
     });
+  },
+};
+
+/**
+ * A package loaded only when first used, from the installed tree, instead of from the bundle.
+ * encoding-japanese (~100 KiB) decodes ISO-2022-JP and its kin, which libmime needs for a mail
+ * in one of those charsets only, yet requires when it loads. pino (with its helpers, ~70 KiB) is
+ * imapflow's default logger, which it creates only when given no logger (airut gives `false`);
+ * listener threads log with src/log/line-logger.ts.
+ */
+const LOAD_ON_FIRST_USE = new Set(['encoding-japanese', 'pino']);
+
+/**
+ * Packages replaced by a module that refuses to work. `socks` (with ip-address and smart-buffer,
+ * ~90 KiB) is imapflow's SOCKS proxy support; airut never passes imapflow a proxy.
+ */
+const NEVER_USED: ReadonlyMap<string, string> = new Map([
+  ['socks', `exports.SocksClient = { createConnection() { return Promise.reject(new Error('SOCKS proxies are not supported in airut threads')); } };`],
+]);
+
+const EXTERNAL = 'airut-external:';
+
+/**
+ * Keeps out of the bundle what costs every thread memory for nothing (see the header):
+ * - JSON files (iconv-lite's code page tables, ~250 KiB) are required from disk when needed: parsed
+ *   JSON leaves no source text behind, while inlined it stays in the bundle's text for good;
+ * - LOAD_ON_FIRST_USE packages become a stand-in that requires the real one on first use;
+ * - NEVER_USED packages become a stand-in that refuses.
+ * Paths stay absolute: the bundle lives in a temporary directory where `require()` finds no node_modules.
+ */
+const keepOutOfIsolates: Plugin = {
+  name: 'keep-out-of-isolates',
+  setup(b) {
+    b.onResolve({ filter: /^airut-external:/ }, (args) => ({ path: args.path.slice(EXTERNAL.length), external: true }));
+    b.onResolve({ filter: /\.json$/ }, async (args) => {
+      if ((args.pluginData as { jsonAsIs?: boolean } | undefined)?.jsonAsIs) return undefined;
+      const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { jsonAsIs: true } });
+      if (r.errors.length > 0 || !r.path) return undefined;
+      return { path: r.path, external: true };
+    });
+    b.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (NEVER_USED.has(args.path)) return { path: args.path, namespace: 'airut-never-used' };
+      if (!LOAD_ON_FIRST_USE.has(args.path) || (args.pluginData as { real?: boolean } | undefined)?.real) return undefined;
+      const r = await b.resolve(args.path, { kind: 'require-call', resolveDir: args.resolveDir, importer: args.importer, pluginData: { real: true, asRequire: true } });
+      if (r.errors.length > 0) return undefined;
+      return { path: r.path, namespace: 'airut-on-first-use' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'airut-never-used' }, (args) => ({ contents: NEVER_USED.get(args.path)!, loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'airut-on-first-use' }, (args) => ({
+      // `__esModule` is asked by the importer's interop helper when it loads: answered without
+      // loading. A function target, so that a package that is a function (pino) can be called.
+      contents: `let real;
+const load = () => (real ??= require(${JSON.stringify(EXTERNAL + args.path)}));
+module.exports = new Proxy(function () {}, {
+  get(_target, key) {
+    if (key === '__esModule') return undefined;
+    return load()[key];
+  },
+  has: (_target, key) => key in load(),
+  apply: (_target, self, args) => Reflect.apply(load(), self, args),
+  construct: (_target, args) => Reflect.construct(load(), args),
+});`,
+      loader: 'js',
+    }));
   },
 };

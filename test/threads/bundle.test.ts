@@ -59,6 +59,43 @@ test('the listener bundle carries no body parser and no package twice (its size 
   }
 });
 
+test('what a listener never or rarely needs stays out of its bundle (every repository pays for its text)', async () => {
+  const bundles = new ThreadBundles();
+  try {
+    const all = await bundles.inputs(LISTENER_ENTRY);
+    // A stand-in that requires the real package on first use is named after it, in its own namespace.
+    const standIns = all.filter((f) => f.startsWith('airut-on-first-use:'));
+    assert.deepEqual(standIns.map((f) => /.*node_modules\/([^/]+)\//.exec(f)?.[1]).sort(), ['encoding-japanese', 'pino']);
+    const inputs = all.filter((f) => !standIns.includes(f));
+    for (const pkg of ['socks', 'ip-address', 'smart-buffer', 'pino', 'thread-stream', 'sonic-boom', 'encoding-japanese']) {
+      assert.equal(inputs.find((f) => f.includes(`node_modules/${pkg}/`)), undefined, `${pkg} must not be in the listener bundle`);
+    }
+    assert.deepEqual(inputs.filter((f) => f.endsWith('.json')), [], 'JSON (code page tables) is read from disk when needed');
+  } finally {
+    bundles.dispose();
+  }
+});
+
+test('a bundled thread decodes Japanese, Chinese and Korean headers from the tables left on disk, and refuses SOCKS', async () => {
+  const bundles = new ThreadBundles();
+  try {
+    const probe = new URL('../fixtures/workers/charset-probe.ts', import.meta.url);
+    assert.deepEqual((await bundles.inputs(probe)).filter((f) => f.includes('encoding-japanese/')).map((f) => f.split(':')[0]), ['airut-on-first-use'], 'only its stand-in is inside');
+    const worker = startWorker(await bundles.bundle(probe), { execArgv: bundleExecArgv() });
+    const msg = await new Promise<{ japanese: string; chinese: string; korean: string; socks: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    assert.equal(msg.japanese, 'テスト', 'ISO-2022-JP: encoding-japanese, required on first use');
+    assert.equal(msg.chinese, '中文', 'GBK: the cp936 table, read from disk');
+    assert.equal(msg.korean, '한국', 'EUC-KR: the cp949 table, read from disk');
+    assert.match(msg.socks, /SOCKS proxies are not supported/);
+  } finally {
+    bundles.dispose();
+  }
+});
+
 test('a bundled TypeScript entry runs in a thread without tsx', async () => {
   const bundles = new ThreadBundles();
   const entry = tempEntry(
