@@ -1,13 +1,15 @@
 /**
  * Benchmark: where one repository listener's memory goes.
  *
- *   scripts/node --import tsx scripts/bench/listener-isolate.ts [--repos 20] [--settle-seconds 20] [--no-docs]
+ *   scripts/node --import tsx scripts/bench/listener-isolate.ts [--repos 20] [--settle-seconds 20] [--poll-interval 30] [--no-docs]
  *
  * Starts `--repos` real listener threads (the daemon's bundle, RepoWorker) against one Dovecot, in
  * this process, with no dashboard, runner or database, and waits until every one is in IDLE. Then:
  *
  * - what the bundle every thread loads is made of, by package (bytes of source; every isolate
  *   holds the whole text, and V8 compiles from it);
+ * - CPU used per listener from its start until IDLE (this process's; Dovecot's own is not counted);
+ * - idle CPU of the process over a minute after they settled (this bench's main thread does nothing then);
  * - resident memory added per listener (process RSS before the threads and after they settled);
  * - each isolate's V8 heap (used, total, external), the mean over the threads;
  * - one isolate's heap snapshot, summed by kind of object and by the largest constructors.
@@ -28,25 +30,30 @@ import { waitUntil, writeTestConfig } from '../../test/harness/daemon-process.ts
 import { writeDocsSection } from './docs-section.ts';
 import { machineLine } from './report.ts';
 
-function parseArgs(argv: string[]): { repos: number; settleSeconds: number; docs: boolean } {
+function parseArgs(argv: string[]): { repos: number; settleSeconds: number; pollInterval: number; docs: boolean } {
   let repos = 20;
+  let pollInterval = 30;
   let settleSeconds = 20;
   let docs = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--repos') repos = Number(argv[++i]);
     else if (a === '--settle-seconds') settleSeconds = Number(argv[++i]);
+    else if (a === '--poll-interval') pollInterval = Number(argv[++i]);
     else if (a === '--no-docs') docs = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: scripts/node --import tsx scripts/bench/listener-isolate.ts [--repos 20] [--settle-seconds 20] [--no-docs]');
+      console.log('usage: scripts/node --import tsx scripts/bench/listener-isolate.ts [--repos 20] [--settle-seconds 20] [--poll-interval 30] [--no-docs]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(repos) || repos < 1) throw new Error('--repos takes a positive integer');
   if (!(settleSeconds >= 0)) throw new Error('--settle-seconds takes a number of seconds');
-  return { repos, settleSeconds, docs };
+  if (!(pollInterval >= 1)) throw new Error('--poll-interval takes seconds');
+  return { repos, settleSeconds, pollInterval, docs };
 }
 
+/** The window over which idle CPU is measured, after the settle time. */
+const IDLE_WINDOW_S = 60;
 const KIB = 1024;
 const MIB = 1024 * 1024;
 const mib = (n: number) => `${(n / MIB).toFixed(2)} MiB`;
@@ -122,7 +129,7 @@ async function main(): Promise<void> {
   const users = Array.from({ length: args.repos }, (_, i) => ({ user: `iso${i}-bot`, password: `pw-${i}` }));
   const dovecot = await startDovecot({ users });
   const cfg = writeTestConfig({
-    repos: users.map((u, i) => ({ id: `iso${i}`, imapPort: dovecot.port, user: u.user, password: u.password, useIdle: true })),
+    repos: users.map((u, i) => ({ id: `iso${i}`, imapPort: dovecot.port, user: u.user, password: u.password, useIdle: true, pollInterval: args.pollInterval })),
   });
   const config = loadServerConfig(cfg.configPath, { ...process.env, ...cfg.env });
   const bundles = new ThreadBundles();
@@ -137,6 +144,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000));
     const rssBefore = rssBytes();
     const spawnedAt = Date.now();
+    const cpuBefore = process.cpuUsage();
     for (const repo of Object.values(config.repos)) {
       const api: SupervisorApi = {
         acceptBatch: () => Promise.reject(new Error('this bench appends no mail')),
@@ -148,8 +156,14 @@ async function main(): Promise<void> {
     }
     await waitUntil(() => [...states.values()].filter((s) => s === 'idle').length === args.repos, 120_000, 'every listener in IDLE');
     const allIdleMs = Date.now() - spawnedAt;
+    const cpu = process.cpuUsage(cpuBefore);
+    const startCpuMs = (cpu.user + cpu.system) / 1000 / args.repos;
     await new Promise((r) => setTimeout(r, args.settleSeconds * 1000));
     const rssAfter = rssBytes();
+    const idleFrom = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, IDLE_WINDOW_S * 1000));
+    const idle = process.cpuUsage(idleFrom);
+    const idlePercent = ((idle.user + idle.system) / 1e6 / IDLE_WINDOW_S) * 100;
     const heaps = (await Promise.all(workers.map((w) => w.heapStatistics()))).filter((h) => h !== null);
     const mean = (f: (h: (typeof heaps)[number]) => number) => heaps.reduce((a, h) => a + f(h), 0) / Math.max(1, heaps.length);
     const snapshotStream = await workers[0]!.heapSnapshot();
@@ -157,7 +171,8 @@ async function main(): Promise<void> {
 
     const perListener = (rssAfter - rssBefore) / args.repos;
     const lines: string[] = [];
-    lines.push(`${args.repos} listeners in IDLE after ${allIdleMs} ms; resident memory added per listener: ${mib(perListener)}`);
+    lines.push(`${args.repos} listeners in IDLE after ${allIdleMs} ms, ${Math.round(startCpuMs)} ms of CPU each (process, spawn → IDLE); resident memory added per listener: ${mib(perListener)}`);
+    lines.push(`idle CPU over ${IDLE_WINDOW_S} s after that: ${idlePercent.toFixed(2)} % of one core for ${args.repos} listeners (${(idlePercent / args.repos).toFixed(4)} % each)`);
     lines.push(
       `V8 heap per isolate (mean of ${heaps.length}): used ${mib(mean((h) => h.used_heap_size))}, total ${mib(mean((h) => h.total_heap_size))}, ` +
         `external ${mib(mean((h) => h.external_memory ?? 0))}, malloced ${mib(mean((h) => h.malloced_memory))}`,
