@@ -6,6 +6,8 @@
 import { DEFAULT_BUDGET, DEFAULT_CONTAINER_LIMITS, DEFAULT_MAIL_LIMITS, DEFAULT_RETRIES, DEFAULT_TASK_OUTPUT_LIMITS } from '../../src/config/defaults.ts';
 import type { ServerConfig } from '../../src/config/types.ts';
 import { openDatabase } from '../../src/store/database.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export const TASKS = 100_000;
 export const REPOS = 10;
@@ -83,4 +85,23 @@ export function fill(dbPath: string): void {
   })();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
+}
+
+/**
+ * Starts `dashboard.ts --serve dbPath` in a child process (the dashboard apart from the bench's
+ * own load) and resolves with its URL once it listens.
+ */
+export async function serveDashboard(dbPath: string): Promise<{ child: ChildProcess; url: string }> {
+  const script = fileURLToPath(new URL('./dashboard.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, '--serve', dbPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /URL (\S+)/.exec(buf);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`dashboard exited with ${code}`)));
+  });
+  return { child, url };
 }

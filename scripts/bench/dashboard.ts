@@ -8,7 +8,6 @@
  *
  * The server runs in its own process so the load generator does not share its event loop.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +17,7 @@ import pino from 'pino';
 import { startDashboard } from '../../src/dashboard/server.ts';
 import { LiveFeed } from '../../src/feed/live-feed.ts';
 import { openDatabase } from '../../src/store/database.ts';
-import { config, fill, REPOS, TASKS } from './dashboard-fixture.ts';
+import { config, fill, REPOS, serveDashboard, TASKS } from './dashboard-fixture.ts';
 
 const CONNECTIONS = 50;
 const TARGET_P99_MS = 50;
@@ -81,18 +80,8 @@ async function main(): Promise<void> {
   fill(dbPath);
   console.log(`filled ${TASKS} tasks across ${REPOS} repos in ${Date.now() - t0} ms`);
 
-  const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--serve', dbPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { child, url } = await serveDashboard(dbPath);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let buf = '';
-      child.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const m = /URL (\S+)/.exec(buf);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`dashboard exited with ${code}`)));
-    });
     // Warm up caches (prepared statements, page cache) so the first second does not count.
     await autocannon({ url: url + '/api/tasks', connections: 5, amount: 200 });
     await autocannon({ url: url + '/', connections: 5, amount: 200 });

@@ -10,16 +10,14 @@
  *
  *   scripts/node --import tsx scripts/bench/metrics.ts [--duration 10] [--no-docs]
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { collectMetrics, renderMetrics, snapshotFromFigures } from '../../src/dashboard/metrics.ts';
 import { recountMetricFigures } from '../../src/dashboard/metrics-recount.ts';
 import { openDatabase } from '../../src/store/database.ts';
-import { fill, repoIds, REPOS, TASKS } from './dashboard-fixture.ts';
+import { fill, repoIds, REPOS, serveDashboard, TASKS } from './dashboard-fixture.ts';
 import { fmt, machineLine, percentile } from './report.ts';
 import { writeDocsSection } from './docs-section.ts';
 
@@ -121,18 +119,8 @@ async function main(): Promise<void> {
   const dbPath = path.join(dir, 'bench.db');
   fill(dbPath);
   console.log(`filled ${TASKS} tasks across ${REPOS} repos`);
-  const dashboardScript = fileURLToPath(new URL('./dashboard.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', dashboardScript, '--serve', dbPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { child, url } = await serveDashboard(dbPath);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let buf = '';
-      child.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const m = /URL (\S+)/.exec(buf);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`dashboard exited with ${code}`)));
-    });
     await scrape(url, 1); // warm-up: prepared statements, page cache
     const served = await scrape(url, duration);
     const t = served.timings;
