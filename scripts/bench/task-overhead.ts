@@ -335,7 +335,7 @@ function podmanCallCost(env: Record<string, string>, image: string): { inspect: 
   return { inspect: time(['image', 'inspect', '--format', '{{.Id}}', image]), rm: time(['rm', '-f', 'airut-bench-no-such-container']) };
 }
 
-/** One SMTP delivery of a stored reply the way the daemon makes it (new connection, AUTH), to the same capture server. */
+/** One SMTP delivery of a stored reply over a new connection (AUTH each time; what the outbox did before its pooled connection), to the same capture server. */
 async function smtpSendCost(port: number, raw: Buffer): Promise<number> {
   const samples: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -460,7 +460,7 @@ ${CLI_CONTAINER_ENV}`);
       `For scale: one podman CLI call costs ${fmt(podmanCost.inspect)} ms (\`image inspect\`) / ${fmt(podmanCost.rm)} ms (\`rm -f\` of a missing container) ` +
       `on this machine (median of 5, daemon idle); a2 makes an \`image inspect\` only when the runner thread has not checked that image in the last minute (image-reuse.ts), ` +
       `and no \`rm -f\` (podman's \`run --replace\` takes over a crashed run's name); b1 makes one \`rm -f\`. ` +
-      `Sending one stored reply to the same SMTP capture server over a new connection, as the sender does, takes ${fmt(smtpCost)} ms (median of 5) — compare b2.`;
+      `Sending one stored reply to the same SMTP capture server over a new connection takes ${fmt(smtpCost)} ms (median of 5); the outbox keeps one pooled connection per repository (scripts/bench/smtp-send.ts), so b2 pays that only when the connection was idle for 30 s or more.`;
     const elapsed = Math.round((Date.now() - began) / 1000);
     const mach = { line: machineLine({ podman: true }) };
     console.log(`\nTask overhead, ${runs} new conversations + ${runs} follow-ups (ms), ${elapsed} s in all\n`);
