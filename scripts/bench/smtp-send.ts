@@ -123,7 +123,7 @@ async function main(): Promise<void> {
 
 ${table}
 
-A follow-up reply within 30 s of the previous one (the pool's idle time) pays the pooled figure; a later one pays the new-connection figure once. Run while other jobs shared the machine (see the load average). The task-overhead section's b2 and its "over a new connection" line were measured before the pool; its next run shows b2 with it.`;
+A follow-up reply within 30 s of the previous one (the pool's idle time) pays the pooled figure; a later one pays the new-connection figure once. The task-overhead section's b2 (reply queued → sent) is the pooled figure plus the sender's pickup: the acknowledgement opened the connection seconds before.`;
     console.log(body);
     if (docs) console.log(`\nwrote ${writeDocsSection('smtp-send', body)}`);
   } finally {
