@@ -15,22 +15,14 @@ import { REDACTED, REDACTED_KEYS, redactSecretValues } from './secret-values.ts'
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
-/** What listener code logs with; pino's Logger has the same shape, so shared modules take either. */
-export interface LineLog {
-  trace(obj: object, msg?: string): void;
-  trace(msg: string): void;
-  debug(obj: object, msg?: string): void;
-  debug(msg: string): void;
-  info(obj: object, msg?: string): void;
-  info(msg: string): void;
-  warn(obj: object, msg?: string): void;
-  warn(msg: string): void;
-  error(obj: object, msg?: string): void;
-  error(msg: string): void;
-  fatal(obj: object, msg?: string): void;
-  fatal(msg: string): void;
-  child(bindings: Record<string, unknown>): LineLog;
+/** One level's method: fields then message, or a message alone (pino's two common forms). */
+export interface LogFn {
+  (obj: object, msg?: string): void;
+  (msg: string): void;
 }
+
+/** What listener code logs with; pino's Logger has the same shape, so shared modules take either. */
+export type LineLog = { readonly [L in LogLevel]: LogFn } & { child(bindings: Record<string, unknown>): LineLog };
 
 const LEVELS: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 const REDACTED_KEY_SET = new Set(REDACTED_KEYS);

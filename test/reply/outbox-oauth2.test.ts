@@ -9,10 +9,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { OAuth2Login, RepoServerConfig } from '../../src/config/types.ts';
-import { composeMail } from '../../src/reply/compose.ts';
 import { OutgoingMailSender } from '../../src/reply/outbox-sender.ts';
-import { openDatabase, writeTransaction, type Db } from '../../src/store/database.ts';
-import { enqueueMail, getMail } from '../../src/store/outgoing-mail.ts';
+import { openDatabase, type Db } from '../../src/store/database.ts';
+import { getMail } from '../../src/store/outgoing-mail.ts';
+import { queueReply } from './queued-reply.ts';
 import { captureLog } from '../harness/capture-log.ts';
 import { startOAuthServer, type OAuthServer } from '../harness/oauth-server.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
@@ -80,25 +80,7 @@ function repo(): { config: RepoServerConfig; clientId: string; secret: string } 
 
 /** Queues a reply as the task runner would (the task row and the mail in one transaction). */
 async function queue(db: Db, subject: string): Promise<number> {
-  const msg = db.prepare(`INSERT INTO messages (repo_id, raw_sha256, size, raw, received_at) VALUES ('api', ?, 1, x'00', 0)`).run(`sha-${Math.random()}`);
-  const taskId = Number(
-    db
-      .prepare(`INSERT INTO tasks (repo_id, message_row, conversation_id, sender, subject, status, created_at) VALUES ('api', ?, 'deadbeef', 'alice@example.org', ?, 'running', 0)`)
-      .run(msg.lastInsertRowid, subject).lastInsertRowid,
-  );
-  const mail = await composeMail({
-    repoEmail: { from: `Airut Bot <${MAILBOX}>`, fromAddress: MAILBOX },
-    to: 'alice@example.org',
-    conversationId: 'deadbeef',
-    originalSubject: subject,
-    inReplyTo: '<q@mail.example.org>',
-    references: [],
-    body: { kind: 'reply', markdown: `answer to ${subject}` },
-  });
-  return writeTransaction(db, () => {
-    db.prepare(`UPDATE tasks SET status = 'completed' WHERE id = ?`).run(taskId);
-    return enqueueMail(db, { repoId: 'api', taskId, conversationId: 'deadbeef', kind: mail.kind, messageId: mail.messageId, recipient: 'alice@example.org', subject: mail.subject, raw: mail.raw }, Date.now());
-  });
+  return queueReply(db, { subject, conversationId: 'deadbeef', from: `Airut Bot <${MAILBOX}>`, fromAddress: MAILBOX });
 }
 
 describe('outbox sender with XOAUTH2 over STARTTLS', () => {

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { RepoServerConfig } from '../../src/config/types.ts';
-import { composeMail } from '../../src/reply/compose.ts';
 import { OutgoingMailSender, type OutgoingMailSenderOptions } from '../../src/reply/outbox-sender.ts';
-import { openDatabase, writeTransaction, type Db } from '../../src/store/database.ts';
-import { enqueueMail, getMail } from '../../src/store/outgoing-mail.ts';
+import { openDatabase, type Db } from '../../src/store/database.ts';
+import { getMail } from '../../src/store/outgoing-mail.ts';
+import { queueReply } from './queued-reply.ts';
 import { captureLog } from '../harness/capture-log.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 import { startSmtpCapture, type SmtpCapture } from '../harness/smtp-capture.ts';
@@ -27,26 +27,7 @@ let conversation = 0;
 
 /** Queues a reply as the task runner does (task row and mail in one transaction); returns the mail id. */
 async function queue(db: Db, subject: string): Promise<number> {
-  const conversationId = `c${++conversation}`;
-  const msg = db.prepare(`INSERT INTO messages (repo_id, raw_sha256, size, raw, received_at) VALUES ('api', ?, 1, x'00', 0)`).run(`sha-${Math.random()}`);
-  const taskId = Number(
-    db
-      .prepare(`INSERT INTO tasks (repo_id, message_row, conversation_id, sender, subject, status, created_at) VALUES ('api', ?, ?, 'alice@example.org', ?, 'running', 0)`)
-      .run(msg.lastInsertRowid, conversationId, subject).lastInsertRowid,
-  );
-  const mail = await composeMail({
-    repoEmail: { from: 'Airut Bot <bot@example.com>', fromAddress: 'bot@example.com' },
-    to: 'alice@example.org',
-    conversationId,
-    originalSubject: subject,
-    inReplyTo: '<q@mail.example.org>',
-    references: [],
-    body: { kind: 'reply', markdown: `answer to ${subject}` },
-  });
-  return writeTransaction(db, () => {
-    db.prepare(`UPDATE tasks SET status = 'completed' WHERE id = ?`).run(taskId);
-    return enqueueMail(db, { repoId: 'api', taskId, conversationId, kind: mail.kind, messageId: mail.messageId, recipient: 'alice@example.org', subject: mail.subject, raw: mail.raw }, Date.now());
-  });
+  return queueReply(db, { subject, conversationId: `c${++conversation}`, from: 'Airut Bot <bot@example.com>', fromAddress: 'bot@example.com' });
 }
 
 async function until(cond: () => boolean, what: string): Promise<void> {
