@@ -269,7 +269,7 @@ const STAGE_WORK: Record<TaskStage, string> = {
   conversation: 'files, clone if new, ack, attachments',
   image: 'context export, image check or build',
   trigger: 'scheduled runs only: trigger_command in the sandbox',
-  agent: 'network, container, Claude run, container removal',
+  agent: 'network, container, Claude run',
   outcome: 'outbox, compose, reply queued',
 };
 
@@ -288,7 +288,7 @@ const METRICS: Metric[] = [
   { label: '  a2 dispatched → `podman run` (mirror fetch unless fresh, clone if new, ack, image check)', of: (s) => (s.containerStartingAt === null ? null : s.containerStartingAt - s.startedAt) },
   { label: '  a3 `podman run` → system_init (container + Claude CLI start-up)', of: (s) => (s.containerStartingAt === null ? null : s.systemInitAt - s.containerStartingAt) },
   { label: '**(b) agent finished → reply sent** (sent_at − result)', of: (s) => s.replySentAt - s.resultAt, headline: true },
-  { label: '  b1 result → reply queued (CLI exit, container removal, compose)', of: (s) => s.replyQueuedAt - s.resultAt },
+  { label: '  b1 result → reply queued (CLI exit, sandbox network closed, compose; the container is removed after)', of: (s) => s.replyQueuedAt - s.resultAt },
   { label: '  b2 reply queued → sent (mail sender pickup + SMTP)', of: (s) => s.replySentAt - s.replyQueuedAt },
   { label: 'per stage: dispatched → first stage (runner thread picks the task up)', of: (s) => since(s.startedAt, s.stageAt['repo-inputs']) },
   ...TASK_STAGES.map((stage, i): Metric => ({
@@ -459,7 +459,7 @@ ${CLI_CONTAINER_ENV}`);
     const podmanLine =
       `For scale: one podman CLI call costs ${fmt(podmanCost.inspect)} ms (\`image inspect\`) / ${fmt(podmanCost.rm)} ms (\`rm -f\` of a missing container) ` +
       `on this machine (median of 5, daemon idle); a2 makes an \`image inspect\` only when the runner thread has not checked that image in the last minute (image-reuse.ts), ` +
-      `and no \`rm -f\` (podman's \`run --replace\` takes over a crashed run's name); b1 makes one \`rm -f\`. ` +
+      `and no \`rm -f\` (podman's \`run --replace\` takes over a crashed run's name); b1 makes none: the finished run's \`rm -f\` runs after the reply is queued, before the task ends (run-agent.ts). ` +
       `Sending one stored reply to the same SMTP capture server over a new connection takes ${fmt(smtpCost)} ms (median of 5); the outbox keeps one pooled connection per repository (scripts/bench/smtp-send.ts), so b2 pays that only when the connection was idle for 30 s or more.`;
     const elapsed = Math.round((Date.now() - began) / 1000);
     const mach = { line: machineLine({ podman: true }) };

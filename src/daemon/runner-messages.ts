@@ -25,6 +25,9 @@ export function routeRunnerMessage(m: RunnerToDispatcher, to: RunnerMessageTarge
       // A stage's start is in task_stages already; the task's page re-reads it.
       to.feed.taskChanged(m.taskId);
       return;
+    case 'mail-queued':
+      // The dispatcher wakes the mail sender itself; nothing for the feed.
+      return;
     case 'storage-fault':
       to.faults.record(m.repoId, m.fault);
       return;

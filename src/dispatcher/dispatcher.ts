@@ -233,7 +233,7 @@ export class Dispatcher {
     }
     const channel = new MessageChannel();
     channel.port1.on('message', (m: RunnerToDispatcher) => {
-      if (m.type === 'event' && (m.kind === 'result' || m.kind === 'system_init')) this.o.onMailQueued?.();
+      if (m.type === 'mail-queued' || (m.type === 'event' && (m.kind === 'result' || m.kind === 'system_init'))) this.o.onMailQueued?.();
       this.o.onRunnerMessage?.(m);
     });
     const input: RunTaskInput = {

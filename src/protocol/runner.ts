@@ -68,6 +68,8 @@ export type RunnerToDispatcher =
   | { readonly type: 'stage'; readonly taskId: number; readonly stage: TaskStage; readonly at: number }
   /** Network log rows up to `lastId` were stored for this task's conversation. */
   | { readonly type: 'network'; readonly taskId: number; readonly repoId: string; readonly conversationId: string; readonly lastId: number }
+  /** A mail (an acknowledgement, the reply) was queued in the outbox: the sender should send it now, not at its next poll. */
+  | { readonly type: 'mail-queued'; readonly taskId: number }
   /** The task row changed in a way the dashboard shows (e.g. its network sandbox flag). */
   | { readonly type: 'task-changed'; readonly taskId: number }
   /** The task hit a disk or database error (for /health; the task itself ends as usual). */

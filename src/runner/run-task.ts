@@ -88,6 +88,8 @@ export async function runTask(input: RunTaskInput, env: RunnerEnvironment, log: 
       // Whatever the outcome (sent, failed, timed out, stopped, interrupted, thrown), nothing the
       // agent left in outbox/ survives the task: what was attached is in the queued reply already.
       await clearOutboxQuietly(ctx);
+      // The container's removal ran behind the reply; the task ends (and frees its slot) when it is done.
+      await settleBackendQuietly(ctx);
     }
   } finally {
     control.close();
@@ -104,14 +106,21 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
   const inbound = coalesced.at(-1)?.inbound ?? taskMail.inbound;
   // The run this thread owns: the outcome is recorded only while the row is still this run.
   const run: ExpectedTaskState = { status: 'running', attempt: task.attempts };
-  const reply = (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate) =>
-    queueReply(db, repo, { inReplyTo: inbound, conversationId, body, attachments, spoolStem: `task-${task.id}` }, () => {
+  const reply = async (body: ComposeBody, attachments: readonly ReplyAttachment[] = [], finish?: TaskOutcomeUpdate): Promise<void> => {
+    let queued = false;
+    await queueReply(db, repo, { inReplyTo: inbound, conversationId, body, attachments, spoolStem: `task-${task.id}` }, () => {
       const finished = finish ? finishTask(db, task.id, run, finish) : null;
-      if (!finished || finished.applied) return { queue: true, taskId: task.id, value: undefined };
+      if (!finished || finished.applied) {
+        queued = true;
+        return { queue: true, taskId: task.id, value: undefined };
+      }
       // A run that lost its task to a newer one (requeued after its lease lapsed) neither overwrites that run's state nor replies.
       log.warn({ refused: finished.reason }, `${describeRefusal(task.id, run, finish!.status, finished)}; no reply sent`);
       return { queue: false, value: undefined };
     });
+    // Committed: the sender may send it now, while the task still tidies up (container removal, outbox).
+    if (queued) control.post({ type: 'mail-queued', taskId: task.id });
+  };
   const interrupt = (error: string): RunTaskResult => {
     const result = writeTransaction(db, () => finishTask(db, task.id, run, { status: 'interrupted', error, resumePending: true }));
     if (!result.applied) log.warn({ refused: result.reason }, describeRefusal(task.id, run, 'interrupted', result));
@@ -156,6 +165,11 @@ function taskContext(input: RunTaskInput, env: RunnerEnvironment, log: Logger, c
     onNetworkLogged: (lastId) => control.post({ type: 'network', taskId: task.id, repoId: repo.repoId, conversationId, lastId }),
     onTaskChanged: () => control.post({ type: 'task-changed', taskId: task.id }),
   };
+}
+
+/** Waits for the backend to finish tidying up after the task's runs; a failure there was logged where it happened. */
+async function settleBackendQuietly(ctx: TaskContext): Promise<void> {
+  await ctx.backend.settle(ctx.task.id).catch((err: Error) => ctx.log.warn({ err: err.message }, 'the sandbox did not finish tidying up after the task; the start-up reaper removes what is left'));
 }
 
 /** Empties the conversation's outbox/; a conversation that was never created has none. */

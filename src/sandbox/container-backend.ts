@@ -21,7 +21,7 @@ import { ensureImage, type EnsuredImage } from './image.ts';
 import { pruneImages, type ManagedImage, type PruneReport } from './image-prune.ts';
 import { envFileDir } from './network-sidecar.ts';
 import { reapContainers, type ReapReport } from './reaper.ts';
-import { DEFAULT_LIMITS, runAgent } from './run-agent.ts';
+import { DEFAULT_LIMITS, containerRemoved, runAgent } from './run-agent.ts';
 import { runCommand } from './run-command.ts';
 import { openSandboxedNetwork, unsandboxedNetwork, type SandboxGlobals, type TaskNetwork } from './task-network.ts';
 import { AirutError } from '../errors.ts';
@@ -96,7 +96,7 @@ export class ContainerBackend implements ExecutionBackend {
         {
           runtime: this.#o.runtime,
           image: request.image,
-          name: `airut-task-${this.#o.instance}-${request.taskId}`,
+          name: this.#agentName(request.taskId),
           labels: this.#labels(request.taskId, request.labels),
           mounts: request.mounts,
           ...(request.repoMounts ? { repoMounts: request.repoMounts } : {}),
@@ -124,6 +124,10 @@ export class ContainerBackend implements ExecutionBackend {
       request.signal?.removeEventListener('abort', stop);
       if (this.#running.get(request.taskId) === controller) this.#running.delete(request.taskId);
     }
+  }
+
+  settle(taskId: number): Promise<void> {
+    return containerRemoved(this.#agentName(taskId));
   }
 
   runCommand(request: CommandRunRequest): Promise<CommandOutcome> {
@@ -170,6 +174,11 @@ export class ContainerBackend implements ExecutionBackend {
   /** Task first and instance last, as the containers were always labelled. */
   #labels(taskId: number, labels: Readonly<Record<string, string>>): Record<string, string> {
     return { task: String(taskId), ...labels, instance: this.#o.instance };
+  }
+
+  /** The agent container's name for a task of this instance (one at a time: a retry reuses it). */
+  #agentName(taskId: number): string {
+    return `airut-task-${this.#o.instance}-${taskId}`;
   }
 
   #sandbox(): SandboxGlobals {

@@ -149,6 +149,12 @@ export interface ExecutionBackend {
   runAgent(request: AgentRunRequest, onEvent: AgentEventHandler): Promise<AgentOutcome>;
   /** One shell command in the repository's sandbox, to its exit, timeout or the signal. */
   runCommand(request: CommandRunRequest): Promise<CommandOutcome>;
+  /**
+   * Resolves once what the backend tidies up after a task's runs is done (the container backend
+   * removes a finished run's container after returning its outcome, so the reply need not wait).
+   * The runner awaits it before the task ends, so a finished task holds no container.
+   */
+  settle(taskId: number): Promise<void>;
   /** Stops a run of this process; false when none runs under that id. */
   cancel(taskId: number): boolean;
   /** Removes the containers of this instance (of one run, or all a crash left) and returns what it removed. */

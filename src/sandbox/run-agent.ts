@@ -202,13 +202,16 @@ function defaultEnvFileDir(): string {
 /**
  * Runs the agent to the end. Events are delivered to `onEvent` as the lines arrive. Resolves with
  * the outcome; rejects only when the run could not be attempted (invalid spec, runtime missing).
- * The container is always removed afterwards; the mounted directories are kept.
+ * The container is always removed afterwards, after the outcome is returned: `containerRemoved(spec.name)`
+ * resolves once it is gone. The mounted directories are kept.
  */
 export async function runAgent(spec: AgentRunSpec, onEvent: AgentEventHandler): Promise<AgentOutcome> {
   // Builds once to validate the spec before anything is written; the file's real path comes later.
   const { envFileText } = buildRunArgs(spec, '/placeholder');
   const log = logger().child({ container: spec.name, ...spec.labels });
   if (spec.signal?.aborted) return { kind: 'cancelled', sessionId: null };
+  // A second run of the same task (a retry) must not race the removal of the first's container.
+  await containerRemoved(spec.name);
 
   const m = spec.mounts;
   await Promise.all([m.workspace, m.claudeState, m.inbox, m.outbox, m.storage].map((d) => mkdir(d, { recursive: true })));
@@ -260,9 +263,7 @@ async function runContainer(
   } finally {
     clearTimeout(timer);
     spec.signal?.removeEventListener('abort', onAbort);
-    await runtime.removeContainer(spec.name).catch((err: unknown) => {
-      log.error({ err: String(err) }, 'could not remove agent container; the reaper will retry');
-    });
+    removeAfterRun(spec, log);
   }
 
   const { output } = followed;
@@ -281,6 +282,36 @@ async function runContainer(
     'agent container finished',
   );
   return outcome;
+}
+
+/**
+ * Removals of finished runs' containers, by name. The outcome is known once the CLI has exited, so
+ * the reply need not wait for the runtime to delete the stopped container (one more CLI call, 0.1 s
+ * or more): the removal goes on while the caller records the outcome and queues the reply, and
+ * whoever must know the container is gone waits for `containerRemoved`.
+ */
+const removals = new Map<string, Promise<void>>();
+
+function removeAfterRun(spec: AgentRunSpec, log: Logger): void {
+  const removal: Promise<void> = spec.runtime
+    .removeContainer(spec.name)
+    .catch((err: unknown) => {
+      log.error({ err: String(err) }, 'could not remove agent container; the reaper will retry');
+    })
+    .finally(() => {
+      if (removals.get(spec.name) === removal) removals.delete(spec.name);
+    });
+  removals.set(spec.name, removal);
+}
+
+/** Resolves once the container of the last run named `name` has been removed (or its removal failed and was logged). */
+export function containerRemoved(name: string): Promise<void> {
+  return removals.get(name) ?? Promise.resolve();
+}
+
+/** Resolves once every removal started so far has ended (shutdown, tests). */
+export async function allContainersRemoved(): Promise<void> {
+  await Promise.all([...removals.values()]);
 }
 
 /** The CLI's exit code; rejects when it could not be started (CONTAINER_RUNTIME_MISSING when absent). */

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import pino from 'pino';
+import type { RunnerToDispatcher } from '../../src/protocol/runner.ts';
 import { runTask } from '../../src/runner/run-task.ts';
 import { acceptMail } from '../../src/store/accept.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
@@ -37,12 +38,15 @@ async function setup() {
   const db = openDatabase(path.join(dir, 'airut.db'), { migrate: true });
   const backend = new FakeBackend();
   const env = { db, backend, settings: { ...fakeContext().settings, databasePath: path.join(dir, 'airut.db') } };
-  const run = async (claim: ClaimedTask) => {
+  const run = async (claim: ClaimedTask, onMessage?: (m: RunnerToDispatcher) => void) => {
     const channel = new MessageChannel();
+    if (onMessage) channel.port2.on('message', onMessage);
     try {
       const input = { taskId: claim.task.id, conversationId: claim.conversationId, isNewConversation: claim.isNewConversation, isResume: false, resumedFromPause: false, repo, port: channel.port1 };
       return await runTask(input, env, pino({ level: 'silent' }));
     } finally {
+      // Lets the messages posted during the run arrive before the ports close.
+      if (onMessage) await new Promise((r) => setTimeout(r, 50));
       channel.port1.close();
     }
   };
@@ -77,4 +81,25 @@ test('a run records the request the agent read and the whole body, and every mai
   const error = listMailForTask(s.db, f1);
   assert.deepEqual(error.map((m) => m.kind), ['error']);
   assert.equal(error[0]!.bodyMarkdown, 'Claude Code did not finish the task: the model gave up');
+});
+
+test('each mail is announced once it is committed, and the task ends only after the backend settled (the reply queued before that)', async () => {
+  const s = await setup();
+  const id = send(s.db, 'Count the gulls.');
+  s.backend.outcomes = [success('Seven gulls.')];
+  const atSettle: string[][] = [];
+  const settle = s.backend.settle.bind(s.backend);
+  s.backend.settle = async (taskId: number) => {
+    atSettle.push(listMailForTask(s.db, taskId).map((m) => m.kind));
+    return settle(taskId);
+  };
+  const announced: string[][] = [];
+  const result = await s.run(claimNextTask(s.db)!, (m) => {
+    if (m.type === 'mail-queued') announced.push(listMailForTask(s.db, m.taskId).map((mail) => mail.kind));
+  });
+  assert.deepEqual(result, { taskId: id, status: 'completed' });
+  assert.deepEqual(s.backend.settled, [id]);
+  assert.deepEqual(atSettle, [['ack', 'reply']], 'the reply was queued before the sandbox tidied up');
+  // Each announcement finds its mail already in the outbox.
+  assert.deepEqual(announced, [['ack'], ['ack', 'reply']]);
 });

@@ -78,6 +78,7 @@ test('a run is named and labelled by task and instance, and cancel(taskId) stops
   assert.equal(backend.cancel(101), true);
   assert.equal((await run).kind, 'cancelled');
   assert.equal(backend.cancel(101), false, 'the run is over');
+  await backend.settle(101);
   assert.equal((await findManagedContainers(runtime)).some((c) => c.name === container.name), false, 'the container is removed');
 });
 

@@ -17,6 +17,7 @@ import { ContainerRuntime } from '../../src/sandbox/container-runtime.ts';
 import { findManagedContainers, reapContainers } from '../../src/sandbox/reaper.ts';
 import {
   buildRunArgs,
+  containerRemoved,
   DEFAULT_LIMITS,
   runAgent,
   type AgentEvent,
@@ -100,10 +101,27 @@ function spec(overrides: Partial<AgentRunSpec> & { mounts: AgentRunSpec['mounts'
   };
 }
 
+/** One run, and (as the runner does before a task ends) the removal of its container, which follows the outcome. */
 async function run(s: AgentRunSpec): Promise<{ outcome: AgentOutcome; events: AgentEvent[] }> {
   const events: AgentEvent[] = [];
   const outcome = await runAgent(s, (e) => events.push(e));
+  await containerRemoved(s.name);
   return { outcome, events };
+}
+
+/** The runtime with its container removal held until `release()`: shows what waits for the removal and what does not. */
+function gatedRemoval(of: ContainerRuntime): { runtime: ContainerRuntime; release: () => void; asked: () => number } {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let asked = 0;
+  class Gated extends ContainerRuntime {
+    override async removeContainer(name: string): Promise<void> {
+      asked++;
+      await gate;
+      return super.removeContainer(name);
+    }
+  }
+  return { runtime: new Gated({ command: of.command, env: of.env, kind: of.kind }), release, asked: () => asked };
 }
 
 async function containersLabelled(label: string): Promise<string[]> {
@@ -159,6 +177,32 @@ function runAgentTests(): void {
     const { outcome } = await run(s);
     assert.equal(outcome.kind, 'success', JSON.stringify(outcome));
     assert.deepEqual(await containersLabelled(`airut.task=${s.labels['task']}`), [], 'neither the leftover nor the run is left');
+  });
+
+  test('the outcome does not wait for the container removal; containerRemoved does, and so does the next run of the same name', async () => {
+    mock.setScript(toolThenText(null, () => 'answered before the removal'));
+    const gated = gatedRemoval(runtime);
+    const s = spec({ mounts: await conversationDirs(), runtime: gated.runtime });
+    const outcome = await runAgent(s, () => undefined);
+    assert.equal(outcome.kind, 'success', JSON.stringify(outcome));
+    assert.ok(gated.asked() >= 1, 'the removal was started');
+    assert.deepEqual(await containersLabelled(`airut.task=${s.labels['task']}`), [s.name], 'the stopped container is still there while its removal is held');
+    let removed = false;
+    const waiting = containerRemoved(s.name).then(() => (removed = true));
+    // A retry of the task (same container name) must not start while the first container is being removed.
+    let secondStarted = false;
+    const second = runAgent({ ...s, prompt: 'again' }, (e) => {
+      if (e.type === 'system_init') secondStarted = true;
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.equal(removed, false);
+    assert.equal(secondStarted, false, 'the second run waited for the first removal');
+    gated.release();
+    await waiting;
+    assert.equal(removed, true);
+    assert.equal((await second).kind, 'success');
+    await containerRemoved(s.name);
+    assert.deepEqual(await containersLabelled(`airut.task=${s.labels['task']}`), [], 'both runs removed');
   });
 
   test('a Write tool call lands in the host outbox; a Bash tool call reads the host inbox', async () => {

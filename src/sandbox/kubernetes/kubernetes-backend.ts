@@ -98,6 +98,11 @@ export class KubernetesBackend implements ExecutionBackend {
     );
   }
 
+  /** A run's pod is gone before runAgentPod returns (it waits for the pod's end and cleans up); nothing is left to wait for. */
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+
   runCommand(request: CommandRunRequest): Promise<CommandOutcome> {
     return this.#track(request.taskId, request.signal, async (signal) =>
       runCommandPod(await this.#deps(), request, this.#networks.get(request.network) ?? null, signal),

@@ -124,6 +124,11 @@ export class FakeBackend implements ExecutionBackend {
     this.commands.push(request);
     return this.commandOutcome;
   }
+  /** Tasks whose end the runner waited on (settle), in order. */
+  readonly settled: number[] = [];
+  async settle(taskId: number): Promise<void> {
+    this.settled.push(taskId);
+  }
   cancel(): boolean {
     return false;
   }
