@@ -2,6 +2,7 @@
  * The main thread's orchestrator: one listener thread per repo, the only writer of accepted mail,
  * and the one place that decides when the daemon starts and stops.
  */
+import os from 'node:os';
 import type { RepoServerConfig, ServerConfig } from '../config/types.ts';
 import { logger, type Logger } from '../log/logger.ts';
 import type { Db } from '../store/database.ts';
@@ -14,6 +15,16 @@ import { ThreadBundles } from '../threads/bundle.ts';
 import type { SupervisorApi } from '../protocol/listener.ts';
 import type { StorageHealth } from '../health/storage-faults.ts';
 import { Lifecycle, type LifecycleState } from '../lifecycle/lifecycle.ts';
+import { StartGate } from './start-gate.ts';
+
+const STARTING: ListenerStatus = { state: 'starting', detail: null, lastError: null, nextRetryAt: null };
+/**
+ * Listener threads starting at once: enough to overlap one's network waits (TLS, login) with
+ * another's bundle evaluation, few enough that they do not thrash the cores between them.
+ */
+const START_CONCURRENCY = Math.max(4, 2 * os.availableParallelism());
+/** A start that has not reported past connecting by then gives its slot to the next (an unreachable server). */
+const START_SLOT_MS = 5_000;
 
 export interface SupervisorOptions {
   /**
@@ -32,6 +43,8 @@ export interface SupervisorOptions {
 export class Supervisor {
   private readonly life = new Lifecycle('supervisor');
   private readonly workers = new Map<string, RepoWorker>();
+  /** Paces the first start of every configured listener (start-gate.ts); null before start(). */
+  private startGate: StartGate | null = null;
   private stopPromise: Promise<void> | null = null;
   private readonly log: Logger;
   private readonly bundles = new ThreadBundles();
@@ -67,8 +80,28 @@ export class Supervisor {
     this.log.debug({ ms: Date.now() - builtAt }, 'listener thread bundle built');
     if (!this.life.is('starting')) return; // stopped while building
     this.life.to('running');
-    for (const [i, repo] of repos.entries()) this.launch(repo, entries[i]!);
-    this.log.info({ repos: [...this.workers.keys()] }, 'supervisor started');
+    // Every repository shows as starting at once; the threads start a few at a time (start-gate.ts).
+    for (const repo of repos) this.saveStatus(repo.repoId, STARTING);
+    this.startGate = new StartGate(START_CONCURRENCY, START_SLOT_MS);
+    void this.launchInTurn(repos.map((r) => r.repoId), entries, this.startGate);
+    this.log.info({ repos: repos.map((r) => r.repoId), startConcurrency: START_CONCURRENCY }, 'supervisor started');
+  }
+
+  /**
+   * Starts the configured listeners through the gate. Each is looked up again when its turn comes:
+   * a reload meanwhile may have removed it (skipped) or started it already (startRepo).
+   */
+  private async launchInTurn(repoIds: readonly string[], entries: readonly URL[], gate: StartGate): Promise<void> {
+    for (const [i, repoId] of repoIds.entries()) {
+      await gate.take(repoId);
+      if (!this.life.is('running')) return;
+      const repo = this.config.repos[repoId];
+      if (!repo || this.workers.has(repoId)) {
+        gate.release(repoId);
+        continue;
+      }
+      this.launch(repo, entries[i]!);
+    }
   }
 
   /** The configuration a reload applies: accept() reads a repository's rules and limits from it. */
@@ -135,7 +168,7 @@ export class Supervisor {
       entry,
     });
     this.workers.set(repo.repoId, worker);
-    this.saveStatus(repo.repoId, { state: 'starting', detail: null, lastError: null, nextRetryAt: null });
+    this.saveStatus(repo.repoId, STARTING);
     worker.start();
   }
 
@@ -190,7 +223,10 @@ export class Supervisor {
           return outcome;
         });
       },
-      reportStatus: (status: ListenerStatus) => this.saveStatus(repoId, status),
+      reportStatus: (status: ListenerStatus) => {
+        if (status.state !== 'starting' && status.state !== 'connecting') this.startGate?.release(repoId);
+        this.saveStatus(repoId, status);
+      },
     };
   }
 
@@ -211,6 +247,7 @@ export class Supervisor {
 
   private async doStop(): Promise<void> {
     this.life.to('stopping');
+    this.startGate?.close();
     this.log.info('stopping: listeners log out');
     const results = await Promise.allSettled([...this.workers.values()].map((w) => w.stop()));
     for (const r of results) {
