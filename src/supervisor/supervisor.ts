@@ -100,7 +100,14 @@ export class Supervisor {
         gate.release(repoId);
         continue;
       }
-      this.launch(repo, entries[i]!);
+      try {
+        this.launch(repo, entries[i]!);
+      } catch (err) {
+        // Nothing awaits this loop: a thread that cannot even be created is this repository's error, not the daemon's.
+        gate.release(repoId);
+        this.log.error({ repo: repoId, err: (err as Error).message }, 'could not start the listener thread');
+        this.saveStatus(repoId, { state: 'error', detail: 'listener thread could not start', lastError: (err as Error).message, nextRetryAt: null });
+      }
     }
   }
 
