@@ -109,19 +109,25 @@ async function run(s: AgentRunSpec): Promise<{ outcome: AgentOutcome; events: Ag
   return { outcome, events };
 }
 
-/** The runtime with its container removal held until `release()`: shows what waits for the removal and what does not. */
-function gatedRemoval(of: ContainerRuntime): { runtime: ContainerRuntime; release: () => void; asked: () => number } {
+/**
+ * The runtime with its container removals held, once `arm()` was called, until `release()`: shows what waits for the
+ * removal and what does not. Removals before `arm()` (Docker's `rm -f` before every run) pass at once.
+ */
+function gatedRemoval(of: ContainerRuntime): { runtime: ContainerRuntime; arm: () => void; release: () => void; asked: () => number } {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  let armed = false;
   let asked = 0;
   class Gated extends ContainerRuntime {
     override async removeContainer(name: string): Promise<void> {
-      asked++;
-      await gate;
+      if (armed) {
+        asked++;
+        await gate;
+      }
       return super.removeContainer(name);
     }
   }
-  return { runtime: new Gated({ command: of.command, env: of.env, kind: of.kind }), release, asked: () => asked };
+  return { runtime: new Gated({ command: of.command, env: of.env, kind: of.kind }), arm: () => (armed = true), release, asked: () => asked };
 }
 
 async function containersLabelled(label: string): Promise<string[]> {
@@ -179,11 +185,15 @@ function runAgentTests(): void {
     assert.deepEqual(await containersLabelled(`airut.task=${s.labels['task']}`), [], 'neither the leftover nor the run is left');
   });
 
-  test('the outcome does not wait for the container removal; containerRemoved does, and so does the next run of the same name', async () => {
+  // A deadline: a removal held by mistake must fail this test, not hang the suite.
+  test('the outcome does not wait for the container removal; containerRemoved does, and so does the next run of the same name', { timeout: 120_000 }, async () => {
     mock.setScript(toolThenText(null, () => 'answered before the removal'));
     const gated = gatedRemoval(runtime);
     const s = spec({ mounts: await conversationDirs(), runtime: gated.runtime });
-    const outcome = await runAgent(s, () => undefined);
+    // Armed once the container runs: the removal held is the one after the run.
+    const outcome = await runAgent(s, (e) => {
+      if (e.type === 'system_init') gated.arm();
+    });
     assert.equal(outcome.kind, 'success', JSON.stringify(outcome));
     assert.ok(gated.asked() >= 1, 'the removal was started');
     assert.deepEqual(await containersLabelled(`airut.task=${s.labels['task']}`), [s.name], 'the stopped container is still there while its removal is held');
