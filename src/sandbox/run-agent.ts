@@ -309,11 +309,6 @@ export function containerRemoved(name: string): Promise<void> {
   return removals.get(name) ?? Promise.resolve();
 }
 
-/** Resolves once every removal started so far has ended (shutdown, tests). */
-export async function allContainersRemoved(): Promise<void> {
-  await Promise.all([...removals.values()]);
-}
-
 /** The CLI's exit code; rejects when it could not be started (CONTAINER_RUNTIME_MISSING when absent). */
 function childExit(child: ChildProcess, runtime: ContainerRuntime): Promise<number | null> {
   return new Promise<number | null>((resolve, reject) => {
