@@ -9,6 +9,7 @@ import { createLineLogger } from '../src/log/line-logger.ts';
 import { registerSecretValues } from '../src/log/secret-values.ts';
 import { loginSecretValues } from '../src/mail-account/credentials.ts';
 import { Lifeline, connectApi, serveApi } from '../src/threads/rpc.ts';
+import { IdleHeapTrim, fullCollector } from '../src/threads/heap-trim.ts';
 import {
   ACCEPT_TIMEOUT_MS,
   CONTROL_TIMEOUT_MS,
@@ -34,11 +35,19 @@ const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
   lifeline: new Lifeline(),
 });
 
+/** How long a listener waits quietly before it gives its spare heap back (src/threads/heap-trim.ts). */
+const TRIM_AFTER_QUIET_MS = 5_000;
+const heapTrim = new IdleHeapTrim(fullCollector(), TRIM_AFTER_QUIET_MS);
+/** States in which the listener waits (for mail, or to retry) rather than works. */
+const WAITING = new Set<string>(['idle', 'polling', 'backoff', 'error']);
+
 const listener = new ImapListener({
   ...config.imap,
   maxMessageBytes: config.limits.maxMessageBytes,
   onMessages: (messages, recorded, stopped) => intakeMessages(messages, screening, (mails) => supervisor.acceptBatch(mails), log, recorded, stopped),
   onStatus: (status) => {
+    if (WAITING.has(status.state)) heapTrim.quiet();
+    else heapTrim.busy();
     supervisor.reportStatus(status).catch((err: Error) => log.warn({ err: err.message }, 'status report failed'));
   },
   log,

@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import vm from 'node:vm';
+import { exposeGcToThreads } from './heap-trim.ts';
 
 /** The parameters Node's CommonJS loader gives a module's function; the cache is only valid for the same. */
 const MODULE_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
@@ -18,6 +19,9 @@ export const CODE_CACHE_REJECTED = 'airut.codeCacheRejected';
 export function writeCodeCacheLoader(bundle: string): string {
   const cacheFile = bundle.replace(/\.cjs$/, '.v8cache');
   const loaderFile = bundle.replace(/\.cjs$/, '.loader.cjs');
+  // V8 rejects a cache made under other flags than the thread runs with, and threads trim their
+  // heap with gc(), which a flag set at run time exposes (heap-trim.ts): set it before any cache.
+  exposeGcToThreads();
   const fn = vm.compileFunction(fs.readFileSync(bundle, 'utf8'), MODULE_PARAMS, { filename: bundle, produceCachedData: true }) as ReturnType<typeof vm.compileFunction> & { cachedData?: Buffer };
   if (fn.cachedData) fs.writeFileSync(cacheFile, fn.cachedData, { mode: 0o600 });
   fs.writeFileSync(
