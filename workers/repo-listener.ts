@@ -65,7 +65,6 @@ const api: RepoListenerApi = {
     });
     return stopping;
   },
-  ping: () => 'pong',
   update(next) {
     screening = { ...next, imap: config.imap, limits: { ...next.limits, maxMessageBytes: config.limits.maxMessageBytes } };
     log.info('screening rules updated by a configuration reload');

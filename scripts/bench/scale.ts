@@ -367,12 +367,12 @@ async function main(): Promise<void> {
     'repos took 1,713 MiB; before the bundle, with tsx in every thread, 20 repos took 1,465 MiB and 12 s to start. ' +
     `Start-up is CPU-bound on this 2-CPU machine (the daemon and Dovecot's 100 logins share it): the CPU column is the daemon's. ` +
     `Where the idle CPU goes with ${at100.repos} repos (per thread, from \`/proc\`), ${settleSeconds} s after start-up: ${at100.idleByThread}. ` +
-    'The main thread is the supervisor (a heartbeat to each listener every 30 s, status, the dashboard); each listener ' +
-    'answers its heartbeat and sends a NOOP when imapflow probes its quiet IDLE socket (every 50 s). In the first ' +
+    'The main thread is the supervisor (status, a look at each listener\'s event-loop figures every 30 s, the dashboard); ' +
+    'each listener searches its inbox every poll interval (30 s) and gives its spare heap back 5 s after it goes idle. In the first ' +
     `minutes after start-up the busiest threads are V8's platform workers, collecting and compacting the garbage of ${at100.repos} ` +
     "isolates' start-up; that fades within about three minutes. " +
     `Reading a mail grows every listener's heap for a while: with ${at100.repos} repos, RSS every 30 s after the mail check was ` +
-    `${at100.rssAfterMailSeries.map(mib).join(', ')}, as V8's memory reducer gives the space back. Figures vary from run to run on a shared machine.`;
+    `${at100.rssAfterMailSeries.map(mib).join(', ')}, as each listener gives its heap back once it is idle again. Figures vary from run to run on a shared machine.`;
   const elapsed = Math.round((Date.now() - began) / 1000);
   console.log(`\nScale: one daemon, many repos (${elapsed} s in all)\n`);
   console.log(table);

@@ -27,8 +27,6 @@ export interface SupervisorApi {
 export interface RepoListenerApi {
   /** Logs out and ends the listener loop; the thread exits by itself afterwards. */
   stop(): Promise<void>;
-  /** Heartbeat: a thread that does not answer is restarted. */
-  ping(): 'pong';
   /**
    * A configuration reload changed the rules mail must pass (senders, authserv-id, attachment
    * limits): the next mail is screened with these. The connection settings (`imap`, and

@@ -1,6 +1,6 @@
 /**
  * The supervisor's handle on one repo listener thread: spawns it, serves it the supervisor API,
- * restarts it with backoff when it dies, pings it, and stops it within a deadline.
+ * restarts it with backoff when it dies or is stuck, and stops it within a deadline.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
@@ -28,7 +28,13 @@ export const LISTENER_ENTRY = new URL('../../workers/repo-listener.ts', import.m
  */
 const LISTENER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
-const HEARTBEAT_MS = 30_000;
+/**
+ * A listener whose event loop did not wait once in this long is stuck (a loop that never yields,
+ * a synchronous call that never returns): it is terminated and restarted like a thread that died.
+ * Checked from the thread's event-loop figures (`worker.performance`), which the main thread reads
+ * without waking the listener: 100 idle listeners no longer answer 100 pings every 30 s.
+ */
+const STUCK_AFTER_MS = 30_000;
 const STOP_GRACE_MS = 8_000;
 
 export interface RepoWorkerOptions {
@@ -40,6 +46,8 @@ export interface RepoWorkerOptions {
   readonly onCrash?: (reason: string, restartInMs: number) => void;
   /** The JavaScript file the thread runs: the bundle of LISTENER_ENTRY (tests start a faulty one). */
   readonly entry: URL;
+  /** Default STUCK_AFTER_MS (tests use less). */
+  readonly stuckAfterMs?: number;
 }
 
 export class RepoWorker {
@@ -50,7 +58,9 @@ export class RepoWorker {
   private crashes = 0;
   private startedAt = 0;
   private restartTimer: NodeJS.Timeout | null = null;
-  private heartbeat: NodeJS.Timeout | null = null;
+  private livenessCheck: NodeJS.Timeout | null = null;
+  /** Why the running thread was terminated by the supervisor, for the crash report when it exits. */
+  private terminatedBecause: string | null = null;
   private exited: Promise<void> = Promise.resolve();
   private stopPromise: Promise<void> | null = null;
   /** The repository's configuration; a reload may replace its screening part (update()). */
@@ -121,20 +131,32 @@ export class RepoWorker {
         lifeline.cut(`thread exited with code ${code}`);
         toSupervisor.port1.close();
         toWorker.port1.close();
-        this.clearHeartbeat();
+        this.clearLivenessCheck();
         this.worker = null;
         resolve();
         if (this.life.is('stopping', 'stopped')) return;
-        this.scheduleRestart(`thread exited with code ${code}`);
+        const reason = this.terminatedBecause ?? `thread exited with code ${code}`;
+        this.terminatedBecause = null;
+        this.scheduleRestart(reason);
       });
     });
-    this.heartbeat = setInterval(() => {
-      this.control?.ping().catch((err: Error) => {
-        this.o.log.error({ err: err.message }, 'repo listener thread is unresponsive; terminating it');
-        void this.worker?.terminate();
-      });
-    }, HEARTBEAT_MS);
-    this.heartbeat.unref();
+    this.watchLiveness(worker);
+  }
+
+  /** Terminates the thread when its event loop has not waited once for a whole STUCK_AFTER_MS. */
+  private watchLiveness(worker: Worker): void {
+    const windowMs = this.o.stuckAfterMs ?? STUCK_AFTER_MS;
+    let last = worker.performance.eventLoopUtilization();
+    this.livenessCheck = setInterval(() => {
+      const now = worker.performance.eventLoopUtilization();
+      const window = worker.performance.eventLoopUtilization(now, last);
+      last = now;
+      if (window.idle > 0 || this.worker !== worker || this.terminatedBecause) return;
+      this.terminatedBecause = `thread stuck: its event loop did not wait once in ${Math.round(windowMs / 1000)} s`;
+      this.o.log.error({ stuckForMs: windowMs }, 'repo listener thread is stuck; terminating it');
+      void worker.terminate();
+    }, windowMs);
+    this.livenessCheck.unref();
   }
 
   private scheduleRestart(reason: string): void {
@@ -150,9 +172,9 @@ export class RepoWorker {
     }, wait);
   }
 
-  private clearHeartbeat(): void {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = null;
+  private clearLivenessCheck(): void {
+    if (this.livenessCheck) clearInterval(this.livenessCheck);
+    this.livenessCheck = null;
   }
 
   /** Idempotent. Asks the listener to log out; terminates the thread if it does not exit in time. */
@@ -164,7 +186,7 @@ export class RepoWorker {
   private async doStop(): Promise<void> {
     this.life.to('stopping');
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.clearHeartbeat();
+    this.clearLivenessCheck();
     const worker = this.worker;
     if (worker) {
       try {
