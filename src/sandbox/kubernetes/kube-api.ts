@@ -7,7 +7,8 @@
  */
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
-import { CoreV1Api, KubeConfig, NetworkingV1Api, type V1NetworkPolicy, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, NetworkingV1Api, V1NetworkPolicy, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { kubeClient } from './client-module.ts';
 import { AirutError } from '../../errors.ts';
 import { httpStatusOf, kubeError, type KubeTarget } from './kube-errors.ts';
 import { followContainerLog } from './pod-log.ts';
@@ -36,6 +37,7 @@ export class KubeApi {
 
   private constructor(config: KubeConfig, namespace: string) {
     this.#config = config;
+    const { CoreV1Api, NetworkingV1Api } = kubeClient();
     this.#core = config.makeApiClient(CoreV1Api);
     this.#net = config.makeApiClient(NetworkingV1Api);
     this.#ns = namespace;
@@ -147,7 +149,7 @@ export class KubeApi {
 }
 
 function loadConfig(c: KubeConnection): KubeConfig {
-  const config = new KubeConfig();
+  const config = new (kubeClient().KubeConfig)();
   if (c.kubeconfigPath === null) {
     if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
       throw new AirutError('CONFIG_INVALID', 'kubernetes: no kubeconfig is set and the daemon is not running in a pod ' +

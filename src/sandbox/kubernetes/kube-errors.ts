@@ -5,7 +5,8 @@
  * message we build names the verb, the object and the namespace, and quotes only the API server's Status message
  * (truncated), so a refused Secret never puts its data into a log: the server's Status does not echo the body.
  */
-import { ApiException } from '@kubernetes/client-node';
+import type { ApiException } from '@kubernetes/client-node';
+import { kubeClientIfLoaded } from './client-module.ts';
 import { AirutError } from '../../errors.ts';
 
 /** The object a failed request was about, for the message. */
@@ -25,9 +26,15 @@ export interface KubeStatus {
 
 const MAX_SERVER_MESSAGE = 500;
 
+/** An error the generated client threw for an HTTP answer (only possible once the client is loaded). */
+function isApiException(err: unknown): err is ApiException<unknown> {
+  const client = kubeClientIfLoaded();
+  return client !== null && err instanceof client.ApiException;
+}
+
 /** The HTTP status of a client error, or null when the request got no answer (connection refused, TLS, DNS). */
 export function httpStatusOf(err: unknown): number | null {
-  if (err instanceof ApiException) return err.code;
+  if (isApiException(err)) return err.code;
   if (err instanceof AirutError && err.code === 'KUBE_API_REFUSED') return (err as KubeRefusal).status;
   const code = (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : null;
@@ -71,7 +78,7 @@ export class KubeRefusal extends AirutError {
 /** The AirutError for any failure of a request about `target`. */
 export function kubeError(target: KubeTarget, err: unknown): AirutError {
   if (err instanceof AirutError) return err;
-  if (err instanceof ApiException) return new KubeRefusal(target, parseStatus(err.body, err.code));
+  if (isApiException(err)) return new KubeRefusal(target, parseStatus(err.body, err.code));
   const status = httpStatusOf(err);
   if (status !== null) {
     // Requests made outside the generated client (log, watch) carry the Status text as `body` when they have it.

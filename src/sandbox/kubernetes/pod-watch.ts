@@ -4,7 +4,8 @@
  * regardless, so this loop resumes from the last resourceVersion it saw, and after a 410 re-lists the pod (the list's
  * resourceVersion is current, unlike the pod's own, which may be older than the compaction) and reports it.
  */
-import { Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { kubeClient } from './client-module.ts';
 import { httpStatusOf } from './kube-errors.ts';
 
 export interface PodWatchEvent {
@@ -101,7 +102,7 @@ function watchOnce(deps: PodWatchDeps, state: { resourceVersion: string | undefi
     };
     deps.count();
     const query = { fieldSelector: `metadata.name=${deps.name}`, resourceVersion: state.resourceVersion, allowWatchBookmarks: true };
-    new Watch(deps.config).watch(`/api/v1/namespaces/${deps.namespace}/pods`, query, onObject, onDone)
+    new (kubeClient().Watch)(deps.config).watch(`/api/v1/namespaces/${deps.namespace}/pods`, query, onObject, onDone)
       .then((c) => {
         controller = c;
         if (signal.aborted) c.abort();
