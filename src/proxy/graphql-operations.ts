@@ -18,7 +18,8 @@
  * id the server would look up instead of a query text we can read), type-system definitions, an
  * unknown fragment, an `operationName` that names no operation, a JSON object with a key twice.
  */
-import { Kind, parse, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+// graphql/language alone: the package root loads the whole of graphql-js (666 modules, ~0.5 s at every start).
+import { Kind, parse, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql/language';
 import { globToRegExp } from './allowlist.ts';
 import { hasDuplicateKeys } from './json-duplicate-keys.ts';
 import { GRAPHQL_RULE_KEYS, type GraphqlOperationType, type GraphqlRule } from './graphql-rule.ts';
