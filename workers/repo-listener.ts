@@ -3,6 +3,7 @@
  * nothing else: it never opens the database (the supervisor writes) and knows no other repo.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
 import { ImapListener } from '../src/listener/imap-listener.ts';
 import { intakeMessages } from '../src/listener/intake.ts';
 import { createLineLogger } from '../src/log/line-logger.ts';
@@ -37,7 +38,18 @@ const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
 
 /** How long a listener waits quietly before it gives its spare heap back (src/threads/heap-trim.ts). */
 const TRIM_AFTER_QUIET_MS = 5_000;
-const heapTrim = new IdleHeapTrim(fullCollector(), TRIM_AFTER_QUIET_MS);
+const collectGarbage = fullCollector();
+const heapTrim = new IdleHeapTrim(
+  collectGarbage &&
+    (() => {
+      const before = getHeapStatistics().total_heap_size;
+      const started = performance.now();
+      collectGarbage();
+      const mib = (n: number) => Math.round((n / 1048576) * 10) / 10;
+      log.debug({ ms: Math.round(performance.now() - started), heapMiB: mib(before), heapMiBAfter: mib(getHeapStatistics().total_heap_size) }, 'idle: heap trimmed');
+    }),
+  TRIM_AFTER_QUIET_MS,
+);
 /** States in which the listener waits (for mail, or to retry) rather than works. */
 const WAITING = new Set<string>(['idle', 'polling', 'backoff', 'error']);
 
