@@ -36,8 +36,12 @@ const supervisor = connectApi<SupervisorApi>(data.supervisorPort, {
   lifeline: new Lifeline(),
 });
 
-/** How long a listener waits quietly before it gives its spare heap back (src/threads/heap-trim.ts). */
-const TRIM_AFTER_QUIET_MS = 5_000;
+/**
+ * How long a listener waits quietly before it gives its spare heap back (src/threads/heap-trim.ts):
+ * 30–60 s, drawn once per thread, so that 100 listeners that went idle together (start-up, one mail
+ * each) do not all collect at once, and a collection never competes with a start-up or an intake.
+ */
+const TRIM_AFTER_QUIET_MS = 30_000 + Math.floor(Math.random() * 30_000);
 const collectGarbage = fullCollector();
 const heapTrim = new IdleHeapTrim(
   collectGarbage &&

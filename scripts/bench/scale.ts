@@ -368,7 +368,7 @@ async function main(): Promise<void> {
     `Start-up is CPU-bound on this 2-CPU machine (the daemon and Dovecot's 100 logins share it): the CPU column is the daemon's. ` +
     `Where the idle CPU goes with ${at100.repos} repos (per thread, from \`/proc\`), ${settleSeconds} s after start-up: ${at100.idleByThread}. ` +
     'The main thread is the supervisor (status, a look at each listener\'s event-loop figures every 30 s, the dashboard); ' +
-    'each listener searches its inbox every poll interval (30 s) and gives its spare heap back 5 s after it goes idle. In the first ' +
+    'each listener searches its inbox every poll interval (30 s) and gives its spare heap back 30–60 s after it goes idle. In the first ' +
     `minutes after start-up the busiest threads are V8's platform workers, collecting and compacting the garbage of ${at100.repos} ` +
     "isolates' start-up; that fades within about three minutes. " +
     `Reading a mail grows every listener's heap for a while: with ${at100.repos} repos, RSS every 30 s after the mail check was ` +

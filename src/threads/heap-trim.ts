@@ -6,10 +6,11 @@
  * `--trace-memory-reducer`, the reducer wakes every 8 s for the life of the thread, judges the
  * rate "high" and waits again. So whatever start-up and the last mail left behind stays resident,
  * about 5 MiB per repository (docs/benchmarks.md, listener isolate). A thread that knows it is
- * idle asks for the collection itself: V8's `gc()`, one full (major) collection, about 14 ms in a
- * listener. The last-resort flavour (the repeated, compacting collections of a low-memory
- * notification) gave back only 0.35 MiB more per listener for 4 times the CPU (52 ms), which 100
- * listeners trimming after a burst of mail would spend together.
+ * idle asks for the collection itself: V8's `gc()` with the last-resort flavour, the repeated,
+ * compacting collections of a low-memory notification, which also release pooled pages. It costs
+ * about 50 ms in a listener; one plain major collection costs 14 ms but left 140 MiB more in 100
+ * listeners after a mail each (docs/benchmarks.md, scale). The listener draws its delay so that the
+ * collections of many listeners spread out (workers/repo-listener.ts).
  *
  * `gc()` exists only where V8's `--expose-gc` was set when the context was created. The main
  * thread sets it before it makes a thread bundle's code cache (src/threads/code-cache.ts: V8 takes
@@ -20,7 +21,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-type GcOptions = { type: 'major'; execution: 'sync' };
+type GcOptions = { type: 'major'; execution: 'sync'; flavor: 'last-resort' };
 type GcFunction = (options?: GcOptions) => void;
 
 let exposed = false;
@@ -33,7 +34,7 @@ export function exposeGcToThreads(): void {
 }
 
 /**
- * A function that runs a full collection in the calling thread, or null when
+ * A function that runs the full, memory-reducing collection in the calling thread, or null when
  * the process did not expose `gc()` (then trimming is skipped: V8 manages the heap as it would).
  */
 export function fullCollector(): (() => void) | null {
@@ -44,7 +45,7 @@ export function fullCollector(): (() => void) | null {
     return null;
   }
   if (typeof gc !== 'function') return null;
-  return () => (gc as GcFunction)({ type: 'major', execution: 'sync' });
+  return () => (gc as GcFunction)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
 /**
