@@ -12,7 +12,9 @@
  * - idle CPU of the process over a minute after they settled (this bench's main thread does nothing then);
  * - resident memory added per listener (process RSS before the threads and after they settled);
  * - each isolate's V8 heap (used, total, external), the mean over the threads;
- * - one isolate's heap snapshot, summed by kind of object and by the largest constructors.
+ * - one isolate's heap snapshot, summed by kind of object and by the largest constructors;
+ * - the floor under a listener: what as many empty worker threads (a listener's resource limits)
+ *   add to the process, before and after the collection an idle listener runs (heap-trim.ts).
  *
  * Prints the numbers and updates its section in docs/benchmarks.md. The whole daemon at scale is
  * measured by scale.ts; this one says where a listener's share of it goes.
@@ -23,7 +25,9 @@ import { loadServerConfig } from '../../src/config/index.ts';
 import { logger } from '../../src/log/logger.ts';
 import type { ListenerStatus } from '../../src/protocol/listener-status.ts';
 import type { SupervisorApi } from '../../src/protocol/listener.ts';
-import { LISTENER_ENTRY, RepoWorker } from '../../src/supervisor/repo-worker.ts';
+import { Worker } from 'node:worker_threads';
+import { LISTENER_ENTRY, LISTENER_RESOURCE_LIMITS, RepoWorker } from '../../src/supervisor/repo-worker.ts';
+import { exposeGcToThreads } from '../../src/threads/heap-trim.ts';
 import { ThreadBundles } from '../../src/threads/bundle.ts';
 import { startDovecot } from '../../test/harness/dovecot.ts';
 import { waitUntil, writeTestConfig } from '../../test/harness/daemon-process.ts';
@@ -58,6 +62,46 @@ const KIB = 1024;
 const MIB = 1024 * 1024;
 const mib = (n: number) => `${(n / MIB).toFixed(2)} MiB`;
 const kib = (n: number) => `${Math.round(n / KIB)} KiB`;
+
+/**
+ * An empty worker thread that runs, when asked, the collection an idle listener runs
+ * (src/threads/heap-trim.ts; plain JavaScript, as an eval'd worker cannot load TypeScript).
+ */
+const EMPTY_WORKER = `
+const { parentPort } = require('node:worker_threads');
+const { runInNewContext } = require('node:vm');
+parentPort.on('message', () => {
+  runInNewContext('gc')({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  parentPort.postMessage('trimmed');
+});
+parentPort.postMessage('ready');
+`;
+
+/** Resident memory `count` empty worker threads add, settled and after each trimmed its heap. */
+async function emptyWorkerFloor(count: number): Promise<{ settled: number; trimmed: number }> {
+  exposeGcToThreads();
+  const message = (w: Worker) => new Promise((r) => w.once('message', r));
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const base = rssBytes();
+  const workers: Worker[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(EMPTY_WORKER, { eval: true, resourceLimits: LISTENER_RESOURCE_LIMITS });
+      workers.push(w);
+      await message(w);
+    }
+    await sleep(3000);
+    const settled = (rssBytes() - base) / count;
+    for (const w of workers) {
+      w.postMessage('trim');
+      await message(w);
+    }
+    await sleep(3000);
+    return { settled, trimmed: (rssBytes() - base) / count };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
 
 function rssBytes(): number {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
@@ -182,6 +226,12 @@ async function main(): Promise<void> {
       lines.push(`one isolate's heap snapshot, ${mib(summary.total)} in all, by kind: ${summary.byType.slice(0, 8).map(([k, b]) => `${k} ${kib(b)}`).join(', ')}`);
       lines.push(`the largest groups: ${summary.byName.map(([k, b]) => `${k} ${kib(b)}`).join('; ')}`);
     }
+    // Measured last, beside the listeners: threads that ended do not always give their memory back.
+    const floor = await emptyWorkerFloor(args.repos);
+    lines.push(
+      `the floor under a listener: ${args.repos} empty worker threads (a listener's resource limits) add ${mib(floor.settled)} each, ` +
+        `${mib(floor.trimmed)} each after the collection an idle listener runs`,
+    );
     for (const l of lines) console.log(l);
     if (args.docs) writeDocs(args, lines, Math.round((Date.now() - started) / 1000));
   } finally {

@@ -26,7 +26,7 @@ export const LISTENER_ENTRY = new URL('../../workers/repo-listener.ts', import.m
  * thread, multiplied by the number of repos, for a thread that parses one mail at a time (large
  * attachments are Buffers, outside the V8 heap).
  */
-const LISTENER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4 };
+export const LISTENER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
 /**
  * A listener whose event loop did not wait once in this long is stuck (a loop that never yields,
