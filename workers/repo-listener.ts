@@ -11,6 +11,7 @@ import { registerSecretValues } from '../src/log/secret-values.ts';
 import { loginSecretValues } from '../src/mail-account/credentials.ts';
 import { Lifeline, connectApi, serveApi } from '../src/threads/rpc.ts';
 import { IdleHeapTrim, fullCollector } from '../src/threads/heap-trim.ts';
+import type { ListenerState } from '../src/protocol/listener-status.ts';
 import {
   ACCEPT_TIMEOUT_MS,
   CONTROL_TIMEOUT_MS,
@@ -55,7 +56,7 @@ const heapTrim = new IdleHeapTrim(
   TRIM_AFTER_QUIET_MS,
 );
 /** States in which the listener waits (for mail, or to retry) rather than works. */
-const WAITING = new Set<string>(['idle', 'polling', 'backoff', 'error']);
+const WAITING: ReadonlySet<ListenerState> = new Set<ListenerState>(['idle', 'polling', 'backoff', 'error']);
 
 const listener = new ImapListener({
   ...config.imap,
