@@ -42,7 +42,10 @@ test('a start that never reports frees its slot after slotMs', async () => {
   const run = startAll(gate, ['stuck', 'next']);
   await tick();
   assert.deepEqual(run.started, ['stuck']);
-  await run.done;
+  // The gate's slot timer is unref'd (it must not keep a stopping daemon alive), so while the test awaits it,
+  // a ref'd timer keeps the event loop running: Node 22 ends a loop that holds only unref'd timers.
+  const keepAlive = setInterval(() => {}, 1000);
+  await run.done.finally(() => clearInterval(keepAlive));
   assert.deepEqual(run.started, ['stuck', 'next']);
   gate.close();
 });
