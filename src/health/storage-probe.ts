@@ -28,15 +28,52 @@ export function probeTargets(config: ServerConfig): ProbeTarget[] {
 }
 
 /**
- * Writes, syncs and removes a small file in `dir`. A directory that does not exist yet passes when
- * it can be made on first use (see cannotCreate); the error of a failed write is returned.
+ * Faults of a whole file system: when a write in one directory fails with one of these, every
+ * directory on that file system would fail the same way.
  */
-export async function probeDirectory(dir: string): Promise<unknown | null> {
+const FILE_SYSTEM_FAULTS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);
+
+/**
+ * What one probe round learnt per file system (`st_dev`): null when a file was written and synced
+ * there, else the file-system-wide error it met. With a hundred repositories on one disk, a round
+ * writes and syncs once instead of two hundred times; every other directory is checked with
+ * `access(W_OK)`, which still sees a read-only mount, lost permissions and the immutable attribute.
+ */
+export type ProbeRound = Map<number, { readonly dir: string; readonly err: unknown | null }>;
+
+/**
+ * Whether `dir` takes writes; the error if not. The first directory of each file system in a
+ * round (`round`) gets a small file written, synced and removed: only a real write finds a full
+ * disk. A directory that does not exist yet passes when it can be made on first use (see
+ * cannotCreate). Without `round`, every directory gets the real write.
+ */
+export async function probeDirectory(dir: string, round?: ProbeRound): Promise<unknown | null> {
+  let dev: number;
   try {
-    await fs.access(dir);
+    const st = await fs.stat(dir);
+    if (!st.isDirectory()) return Object.assign(new Error(`ENOTDIR: ${dir} is not a directory`), { code: 'ENOTDIR', path: dir });
+    dev = st.dev;
   } catch {
     return cannotCreate(dir);
   }
+  const known = round?.get(dev);
+  if (known) {
+    if (known.err !== null) return sameFileSystemFault(dir, known.dir, known.err);
+    try {
+      await fs.access(dir, fsConstants.W_OK);
+      return null;
+    } catch (err) {
+      return err;
+    }
+  }
+  const err = await writeProbeFile(dir);
+  // A directory's own refusal (permissions, attributes) says nothing of its file system: the next
+  // directory there gets a real write too.
+  if (err === null || FILE_SYSTEM_FAULTS.has(errorCode(err))) round?.set(dev, { dir, err });
+  return err;
+}
+
+async function writeProbeFile(dir: string): Promise<unknown | null> {
   const file = path.join(dir, `.airut-write-probe-${process.pid}`);
   let handle: fs.FileHandle | null = null;
   try {
@@ -50,6 +87,16 @@ export async function probeDirectory(dir: string): Promise<unknown | null> {
     await handle?.close().catch(() => undefined);
     await fs.rm(file, { force: true }).catch(() => undefined);
   }
+}
+
+/** The fault found in `probed`, told of `dir`, which is on the same file system. */
+function sameFileSystemFault(dir: string, probed: string, err: unknown): Error {
+  const code = errorCode(err);
+  return Object.assign(new Error(`${code}: ${dir} cannot take writes: a write in ${probed}, on the same file system, failed: ${(err as Error).message ?? String(err)}`), { code, path: dir });
+}
+
+function errorCode(err: unknown): string {
+  return String((err as { code?: unknown }).code ?? 'EUNKNOWN');
 }
 
 /**
@@ -76,15 +123,16 @@ async function cannotCreate(dir: string): Promise<unknown | null> {
 
 /** Probes every target once and records the outcome under source `probe`. */
 export async function probeStorage(targets: readonly ProbeTarget[], health: StorageHealth, databasePath: string): Promise<void> {
+  const round: ProbeRound = new Map();
   for (const t of targets) {
     let failed = false;
     for (const dir of t.dirs) {
-      const err = await probeDirectory(dir);
+      const err = await probeDirectory(dir, round);
       if (err === null) continue;
       const info = storageFaultOf(err, databasePath) ?? {
         kind: 'disk' as const,
         path: dir,
-        code: String((err as { code?: unknown }).code ?? 'EUNKNOWN'),
+        code: errorCode(err),
         message: (err as Error).message ?? String(err),
       };
       // A probe file is never a database error, whatever the directory.
