@@ -220,6 +220,7 @@ export class Daemon {
         cancelRunning: (taskId, reason) => dispatcher.cancelRunning(taskId, reason),
         feed: this.feed,
         mailQueued: () => sender.kick(),
+        taskFinished: () => this.webhooks?.kick(),
         taskQueued: () => dispatcher.kick(),
         get rejectedMail() {
           return daemon.config.global.rejectedMail;

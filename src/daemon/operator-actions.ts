@@ -22,6 +22,8 @@ export interface OperatorActionsDeps {
   readonly feed: FeedProducer;
   /** Mail was queued: the sender should look now. */
   readonly mailQueued: () => void;
+  /** A task was finished here (a webhook delivery may be queued): the webhook sender should look now. */
+  readonly taskFinished: (taskId: number) => void;
   /** A task was queued: the dispatcher should look now. */
   readonly taskQueued: () => void;
   /** `rejected_mail:` of the configuration that runs. */
@@ -105,6 +107,7 @@ async function cancelWaiting(deps: OperatorActionsDeps, taskId: number, repoId: 
   const done = await finishTaskWithMail(deps.db, repo, taskId, { kind: 'notice', markdown: c.notice }, { status: 'cancelled', error: c.error }, [c.from]);
   deps.feed.taskChanged(taskId);
   deps.mailQueued();
+  if (done) deps.taskFinished(taskId);
   return done
     ? { ok: true, status: 'cancelled', message: c.done }
     : { ok: false, status: getTask(deps.db, taskId)?.status ?? 'unknown', message: c.lost };

@@ -59,6 +59,7 @@ export interface DispatcherOptions {
   readonly onMailQueued?: () => void;
   /** Live progress for the dashboard. */
   readonly onRunnerMessage?: (m: RunnerToDispatcher) => void;
+  /** Called for every task this dispatcher finishes: a run, a runner thread that died, an abandoned task, a task of a removed repository. */
   readonly onTaskFinished?: (taskId: number, status: string) => void;
   readonly onTaskStarted?: (taskId: number) => void;
   /** What the daemon prepared for the network sandbox at start-up. */
@@ -180,6 +181,7 @@ export class Dispatcher {
           ['interrupted'],
         );
         this.o.onMailQueued?.();
+        this.o.onTaskFinished?.(id, 'interrupted');
       } catch (err) {
         this.o.log.error({ task: id, err: (err as Error).message }, 'could not tell the sender about an abandoned task');
       }
@@ -229,6 +231,7 @@ export class Dispatcher {
         finishTask(this.o.db, claim.task.id, run, { status: 'failed', error: 'repository no longer configured' }),
       );
       if (!failed.applied) log.warn({ refused: failed.reason }, describeRefusal(claim.task.id, run, 'failed', failed));
+      else this.o.onTaskFinished?.(claim.task.id, 'failed');
       return;
     }
     const channel = new MessageChannel();

@@ -21,16 +21,18 @@ function setup(o: { runsHere?: boolean; repos?: Record<string, ReturnType<typeof
   feed.subscribe('task', (id) => changed.push(id));
   const cancels: Array<[number, CancelReason]> = [];
   let kicks = 0;
+  const finished: number[] = [];
   const actions = operatorActions({
     db,
     repos: o.repos ?? { api: testRepoServerConfig('api') },
     cancelRunning: (taskId, reason) => (cancels.push([taskId, reason]), o.runsHere ?? true),
     feed,
     mailQueued: () => kicks++,
+    taskFinished: (id) => finished.push(id),
     taskQueued: () => undefined,
     rejectedMail: DEFAULT_REJECTED_MAIL_POLICY,
   });
-  return { db, actions, changed, cancels, kicks: () => kicks };
+  return { db, actions, changed, cancels, kicks: () => kicks, finished };
 }
 
 describe('operator actions: Stop', () => {
@@ -43,6 +45,7 @@ describe('operator actions: Stop', () => {
     assert.deepEqual(listMailForTask(s.db, id).map((m) => m.kind), ['notice']);
     assert.deepEqual(s.changed, [id]);
     assert.equal(s.kicks(), 1);
+    assert.deepEqual(s.finished, [id], 'the webhook sender is told');
     assert.deepEqual(s.cancels, []);
   });
 

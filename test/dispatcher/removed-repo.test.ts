@@ -12,6 +12,7 @@ import { openDatabase, type Db } from '../../src/store/database.ts';
 import { captureLog } from '../harness/capture-log.ts';
 import { waitUntil, writeTestConfig } from '../harness/daemon-process.ts';
 import { acceptMail } from '../../src/store/accept.ts';
+import { claimNextTask, finishTask, requeueLapsedTasks } from '../../src/store/task-queue.ts';
 
 const IDLE_RUNNER = new URL('../fixtures/workers/idle-task-runner.mjs', import.meta.url);
 
@@ -50,6 +51,41 @@ test('a task whose repository is not configured stays queued, others run past it
     assert.equal(getTask(db, goneTask)?.status, 'queued', 'the older task of the unconfigured repository waits');
     dispatcher.setConfig(withGone);
     await waitUntil(() => getTask(db, goneTask)?.status === 'running', 10_000, 'the task to be claimed once its repository is back', 20);
+  } finally {
+    await dispatcher.stop(1_000);
+    db.close();
+  }
+});
+
+test('a task abandoned at start-up (interrupted twice) is reported finished, so its webhook is sent without waiting for a poll', async () => {
+  const cfg = writeTestConfig({ repos: [{ id: 'alpha', imapPort: 1, user: 'alpha-bot', password: 'unused' }] });
+  const config = loadServerConfig(cfg.configPath, { ...process.env, ...cfg.env });
+  const db = openDatabase(cfg.dbPath, { migrate: true });
+  const id = queue(db, 'alpha', 1);
+  // Two runs cut off by a shutdown: the second recovery abandons it.
+  for (const attempt of [1, 2]) {
+    const claim = claimNextTask(db);
+    assert.equal(claim?.task.id, id);
+    finishTask(db, id, { status: 'running', attempt }, { status: 'interrupted', error: 'stopped by a shutdown', resumePending: true });
+    if (attempt === 1) requeueLapsedTasks(db, { all: true });
+  }
+  const finished: Array<[number, string]> = [];
+  let mailKicks = 0;
+  const dispatcher = new Dispatcher({
+    config,
+    db,
+    log: captureLog().log,
+    sandbox: {} as SandboxGlobals,
+    runnerEntry: IDLE_RUNNER,
+    onTaskFinished: (taskId, status) => finished.push([taskId, status]),
+    onMailQueued: () => mailKicks++,
+  });
+  try {
+    dispatcher.start();
+    await waitUntil(() => finished.length > 0, 10_000, 'the abandoned task to be reported', 20);
+    assert.deepEqual(finished, [[id, 'interrupted']]);
+    assert.equal(getTask(db, id)?.status, 'interrupted');
+    assert.ok(mailKicks >= 1, 'the sender is told about the mail to its sender');
   } finally {
     await dispatcher.stop(1_000);
     db.close();
