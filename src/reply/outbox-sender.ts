@@ -17,6 +17,7 @@ import type { Db } from '../store/database.ts';
 import {
   dueCount,
   duePendingMail,
+  nextDueAt,
   makePendingDue,
   markAttemptFailed,
   markPermanentlyFailed,
@@ -39,8 +40,16 @@ import { createSmtpTransport, sendRaw, type SendOutcome, type SmtpTimeouts, type
 import type { StorageHealth } from '../health/storage-faults.ts';
 
 export interface OutgoingMailSenderOptions {
-  /** How often the loop looks for due mail. Default 1000 ms. */
+  /**
+   * Shortest wait between two rounds when mail is due but could not be taken (it waits behind an
+   * older mail of its conversation). Default 1000 ms.
+   */
   readonly pollIntervalMs?: number;
+  /**
+   * Longest wait between two rounds. The loop sleeps until the next mail is due; whoever queues
+   * mail kicks it, so this is only a safety net. Default 30 s.
+   */
+  readonly idlePollMs?: number;
   /** Mails read from the store per round. Default 50. */
   readonly batchSize?: number;
   /** First retry delay; doubles per attempt. Default 5000 ms. */
@@ -152,6 +161,7 @@ export class OutgoingMailSender {
     const timeouts = options.timeouts ?? {};
     this.#opts = {
       pollIntervalMs: options.pollIntervalMs ?? 1000,
+      idlePollMs: options.idlePollMs ?? 30_000,
       batchSize: options.batchSize ?? 50,
       baseBackoffMs: options.baseBackoffMs ?? 5000,
       maxBackoffMs: options.maxBackoffMs ?? 15 * 60_000,
@@ -274,7 +284,25 @@ export class OutgoingMailSender {
     // A full batch or a kick during the round means more may be due right away.
     const more = this.#kicked || (result !== null && result.attempted >= this.#opts.batchSize);
     this.#kicked = false;
-    this.#schedule(more ? 0 : this.#opts.pollIntervalMs);
+    this.#schedule(more ? 0 : this.#untilNextDue());
+  }
+
+  /**
+   * How long to sleep after a round: until the next mail is due (a retry's backoff), but at least
+   * pollIntervalMs and at most idlePollMs. An idle daemon with a hundred repositories used to read
+   * the outbox every second for nothing; now it wakes when a mail is queued (kick) or due.
+   */
+  #untilNextDue(): number {
+    const { pollIntervalMs, idlePollMs } = this.#opts;
+    let next: number | null;
+    try {
+      next = nextDueAt(this.#db);
+    } catch {
+      // The next round meets the same store error and reports it.
+      return pollIntervalMs;
+    }
+    if (next === null) return idlePollMs;
+    return Math.min(idlePollMs, Math.max(pollIntervalMs, next - this.#opts.now()));
   }
 
   /** One round; if one is already running, waits for it and runs another (callers want fresh state). */

@@ -176,10 +176,21 @@ export function dueCount(db: Db, now: number): number {
   return row.n;
 }
 
-/** When the next pending mail becomes due, or null when nothing is pending. */
+/**
+ * When the next pending mail the sender may take becomes due, or null when nothing is pending.
+ * A mail waiting behind an older pending mail of its conversation is not counted: it goes when
+ * that one has gone, whatever its own time says.
+ */
 export function nextDueAt(db: Db): number | null {
   const row = db
-    .prepare(`SELECT min(next_attempt_at) AS at FROM outgoing_mail WHERE status = 'pending'`)
+    .prepare(
+      `SELECT min(m.next_attempt_at) AS at FROM outgoing_mail AS m
+        WHERE m.status = 'pending'
+          AND (m.conversation_id IS NULL OR NOT EXISTS (
+                SELECT 1 FROM outgoing_mail AS e
+                 WHERE e.status = 'pending' AND e.repo_id = m.repo_id
+                   AND e.conversation_id = m.conversation_id AND e.id < m.id))`,
+    )
     .get() as { at: number | null };
   return row.at;
 }

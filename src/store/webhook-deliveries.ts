@@ -173,6 +173,12 @@ export function dueDeliveries(db: Db, now: number, limit = 50): WebhookDelivery[
   return rows.map(toDelivery);
 }
 
+/** When the next pending delivery becomes due, or null when none is pending. */
+export function nextDeliveryDueAt(db: Db): number | null {
+  const row = db.prepare(`SELECT min(next_attempt_at) AS at FROM webhook_deliveries WHERE status = 'pending'`).get() as { at: number | null };
+  return row.at;
+}
+
 /** Makes every pending delivery due at `now` (at start-up: the receiver may be back). Returns how many. */
 export function makePendingDeliveriesDue(db: Db, now: number): number {
   return db.prepare(`UPDATE webhook_deliveries SET next_attempt_at = ? WHERE status = 'pending' AND next_attempt_at > ?`).run(now, now).changes;

@@ -24,6 +24,7 @@ import {
   markDelivered,
   markDeliveryFailed,
   markDeliveryRetry,
+  nextDeliveryDueAt,
   setSubscriptions,
   type WebhookDelivery,
   type WebhookEvent,
@@ -33,8 +34,13 @@ import { taskFinishedBody, webhookHeaders } from './payload.ts';
 import { postWebhook } from './post.ts';
 
 export interface WebhookSenderOptions {
-  /** How often the loop looks for due deliveries. Default 1000 ms. */
+  /** Shortest wait between two rounds. Default 1000 ms. */
   readonly pollIntervalMs?: number;
+  /**
+   * Longest wait between two rounds. The loop sleeps until the next delivery is due; a finished
+   * task kicks it, so this is only a safety net. Default 30 s.
+   */
+  readonly idlePollMs?: number;
   /** Deliveries read per round. Default 50. */
   readonly batchSize?: number;
   /** First retry delay; doubles per attempt. Default 10 s. */
@@ -73,6 +79,7 @@ export class WebhookSender {
     this.#log = log;
     this.#o = {
       pollIntervalMs: options.pollIntervalMs ?? 1000,
+      idlePollMs: options.idlePollMs ?? 30_000,
       batchSize: options.batchSize ?? 50,
       baseBackoffMs: options.baseBackoffMs ?? 10_000,
       maxBackoffMs: options.maxBackoffMs ?? 3600_000,
@@ -171,7 +178,21 @@ export class WebhookSender {
     }
     const more = this.#kicked || tried >= this.#o.batchSize;
     this.#kicked = false;
-    this.#schedule(more ? 0 : this.#o.pollIntervalMs);
+    this.#schedule(more ? 0 : this.#untilNextDue());
+  }
+
+  /** Until the next delivery is due (a retry's backoff), within [pollIntervalMs, idlePollMs]; see the outbox sender. */
+  #untilNextDue(): number {
+    const { pollIntervalMs, idlePollMs } = this.#o;
+    let next: number | null;
+    try {
+      next = nextDeliveryDueAt(this.#db);
+    } catch {
+      // The next round meets the same store error and logs it.
+      return pollIntervalMs;
+    }
+    if (next === null) return idlePollMs;
+    return Math.min(idlePollMs, Math.max(pollIntervalMs, next - this.#o.now()));
   }
 
   async #sendDue(): Promise<number> {

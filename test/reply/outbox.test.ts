@@ -13,6 +13,7 @@ import {
   getMail,
   listMailForTask,
   markSending,
+  nextDueAt,
   pendingCount,
 } from '../../src/store/outgoing-mail.ts';
 import { composeMail, composeMailToFile, type ComposeBody, type ReplyAttachment } from '../../src/reply/compose.ts';
@@ -265,6 +266,7 @@ test('mails of one conversation are delivered in order even if the first failed 
     r = await sender.flush(5000);
     assert.equal(r.sent, 0, 'nothing is due: the first mail waits for its retry, the second waits for the first');
     assert.equal(r.remainingDue, 1);
+    assert.equal(nextDueAt(db), clock + 5000, "the loop's next wake is the first mail's retry, not the second mail (due, but behind it)");
 
     clock += 10_000;
     r = await sender.flush(5000);
@@ -275,6 +277,33 @@ test('mails of one conversation are delivered in order even if the first failed 
     assert.equal(smtp.messages.length, 3);
     await sender.stop();
     await sender.stop();
+  });
+});
+
+test('an idle loop sleeps until it is kicked or a mail falls due, not polling every pollIntervalMs', async () => {
+  await withCapture(async (smtp) => {
+    const db = openDatabase(':memory:', { migrate: true });
+    const sender = new OutgoingMailSender(db, { api: repoConfig(smtp.port) }, captureLog().log, { pollIntervalMs: 10, idlePollMs: 600_000 });
+    try {
+      sender.start();
+      await new Promise((r) => setTimeout(r, 50));
+      // Queued without a kick (every path that queues mail kicks; this one does not, on purpose).
+      const quiet = await queue(db, insertTask(db), { kind: 'reply', markdown: 'quiet' });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(getMail(db, quiet.id)?.status, 'pending', 'no round ran: the loop sleeps (a 10 ms poll would have sent it 30 times over)');
+      sender.kick();
+      await until(() => getMail(db, quiet.id)?.status === 'sent', 5000, 'sent once kicked');
+
+      // A mail due later: the round the kick runs finds nothing due and sleeps until its time.
+      const later = await queue(db, insertTask(db, 'api', 'cafef00d'), { kind: 'reply', markdown: 'later' }, { conversationId: 'cafef00d', now: Date.now() + 400 });
+      sender.kick();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(getMail(db, later.id)?.status, 'pending', 'not before its time');
+      await until(() => getMail(db, later.id)?.status === 'sent', 5000, 'sent when due, with no kick');
+      assert.equal(smtp.messages.length, 2);
+    } finally {
+      await sender.stop();
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { RepoServerConfig, WebhookConfig } from '../../src/config/types.ts';
 import { writeTransaction, type Db } from '../../src/store/database.ts';
 import { claimNextTask, finishTask } from '../../src/store/task-queue.ts';
-import { getDelivery, listDeliveriesForTask } from '../../src/store/webhook-deliveries.ts';
+import { getDelivery, listDeliveriesForTask, nextDeliveryDueAt } from '../../src/store/webhook-deliveries.ts';
 import { WebhookSender, type WebhookSenderOptions } from '../../src/webhooks/sender.ts';
 import { captureLog } from '../harness/capture-log.ts';
 import { queuedTask, tempDatabase } from '../harness/queued-task.ts';
@@ -205,4 +205,36 @@ test('a webhook removed by a reload: no new deliveries, and the pending one is d
   writeTransaction(s.db, () => finishTask(s.db, claim.task.id, { status: 'running', attempt: 1 }, { status: 'failed', error: 'x' }));
   assert.deepEqual(listDeliveriesForTask(s.db, claim.task.id), []);
   assert.equal(getDelivery(s.db, d.id)?.status, 'failed');
+});
+
+test('a running loop sleeps until the next delivery is due: a retry goes at its time with no poll in between, and an idle loop reads nothing until kicked', async () => {
+  receiver.script([500, 200, 200]);
+  const db = tempDatabase('webhook-sender-loop');
+  const sender = new WebhookSender(db, repos(), captureLog().log, { baseBackoffMs: 300, pollIntervalMs: 10, idlePollMs: 600_000, random: () => 0.5 });
+  /** A task of `api` that finishes now (real time: the loop's timers run on it). */
+  const finishOne = (): void => {
+    queuedTask(db);
+    const claim = claimNextTask(db, Date.now());
+    assert.ok(claim);
+    writeTransaction(db, () => finishTask(db, claim.task.id, { status: 'running', attempt: claim.task.attempts }, { status: 'completed', costUsd: 0, turns: 1, error: null }, Date.now()));
+  };
+  sender.start();
+  try {
+    finishOne();
+    assert.notEqual(nextDeliveryDueAt(db), null, 'the finished task queued a delivery');
+    sender.kick();
+    await receiver.received(2);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(nextDeliveryDueAt(db), null, 'the retry went when due, without a kick, and nothing is left pending');
+
+    // A delivery queued by a path that does not kick waits for the kick (or the idle poll).
+    finishOne();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(receiver.requests.length, 2, 'no round ran while idle');
+    sender.kick();
+    await receiver.received(3);
+  } finally {
+    await sender.stop();
+    db.close();
+  }
 });
