@@ -105,6 +105,8 @@ export class Daemon {
     this.life.to('starting');
     try {
       const db = this.openStore();
+      // The listener bundle builds while the steps before the listeners run.
+      this.createSupervisor(db).prepare();
       await this.reapOrphanContainers();
       if (this.stopRequested()) return;
       const sandbox = await this.prepareKubernetes(await this.prepareNetworkSandbox());
@@ -115,7 +117,7 @@ export class Daemon {
       const dispatcher = this.startDispatcher(db, sender, sandbox);
       await this.startDashboard(db, dispatcher, sender);
       if (this.stopRequested()) return;
-      await this.startListeners(db, dispatcher, sender);
+      await this.startListeners();
       if (this.stopRequested()) return;
       this.startScheduler(db, dispatcher, sender);
       this.startSweeper(db);
@@ -244,16 +246,24 @@ export class Daemon {
     if (!this.config.global.dashboard.enabled) this.log.info('dashboard turned off by a reload');
   }
 
-  private async startListeners(db: Db, dispatcher: Dispatcher, sender: OutgoingMailSender): Promise<void> {
+  /**
+   * Made first, so that its bundle builds during the rest of the start-up; its threads start only
+   * in startListeners(), once the dispatcher and the mail sender it kicks exist.
+   */
+  private createSupervisor(db: Db): Supervisor {
     this.supervisor = new Supervisor(this.config, db, {
       onTaskRecorded: (taskId, queued, replyQueued) => {
         this.feed.taskChanged(taskId);
-        if (queued) dispatcher.kick();
-        if (replyQueued) sender.kick();
+        if (queued) this.dispatcher?.kick();
+        if (replyQueued) this.sender?.kick();
       },
       storage: this.storage,
     });
-    await this.supervisor.start();
+    return this.supervisor;
+  }
+
+  private async startListeners(): Promise<void> {
+    await this.supervisor?.start();
   }
 
   /** Scheduled runs are recorded like mail (src/schedule/record-run.ts) and handed to the dispatcher the same way. */
