@@ -121,6 +121,26 @@ export function retryDelayMs(attempts: number, base: number, max: number, random
   return Math.round(exp * (0.8 + 0.4 * random()));
 }
 
+/**
+ * How long a sender loop sleeps after a round: until the next item is due (`nextDue()`, null when
+ * nothing is pending), but at least pollIntervalMs and at most idlePollMs (a safety net: whoever
+ * queues an item kicks the loop). A store error gives the short wait: the next round meets the
+ * same error and reports it.
+ */
+export function sleepUntilDue(
+  nextDue: () => number | null,
+  o: { readonly pollIntervalMs: number; readonly idlePollMs: number; readonly now: () => number },
+): number {
+  let next: number | null;
+  try {
+    next = nextDue();
+  } catch {
+    return o.pollIntervalMs;
+  }
+  if (next === null) return o.idlePollMs;
+  return Math.min(o.idlePollMs, Math.max(o.pollIntervalMs, next - o.now()));
+}
+
 export interface FlushResult {
   readonly sent: number;
   readonly failed: number;
@@ -288,21 +308,11 @@ export class OutgoingMailSender {
   }
 
   /**
-   * How long to sleep after a round: until the next mail is due (a retry's backoff), but at least
-   * pollIntervalMs and at most idlePollMs. An idle daemon with a hundred repositories used to read
-   * the outbox every second for nothing; now it wakes when a mail is queued (kick) or due.
+   * How long to sleep after a round. An idle daemon with a hundred repositories used to read the
+   * outbox every second for nothing; now it wakes when a mail is queued (kick) or due.
    */
   #untilNextDue(): number {
-    const { pollIntervalMs, idlePollMs } = this.#opts;
-    let next: number | null;
-    try {
-      next = nextDueAt(this.#db);
-    } catch {
-      // The next round meets the same store error and reports it.
-      return pollIntervalMs;
-    }
-    if (next === null) return idlePollMs;
-    return Math.min(idlePollMs, Math.max(pollIntervalMs, next - this.#opts.now()));
+    return sleepUntilDue(() => nextDueAt(this.#db), this.#opts);
   }
 
   /** One round; if one is already running, waits for it and runs another (callers want fresh state). */

@@ -29,7 +29,7 @@ import {
   type WebhookDelivery,
   type WebhookEvent,
 } from '../store/webhook-deliveries.ts';
-import { retryDelayMs } from '../reply/outbox-sender.ts';
+import { retryDelayMs, sleepUntilDue } from '../reply/outbox-sender.ts';
 import { taskFinishedBody, webhookHeaders } from './payload.ts';
 import { postWebhook } from './post.ts';
 
@@ -181,18 +181,9 @@ export class WebhookSender {
     this.#schedule(more ? 0 : this.#untilNextDue());
   }
 
-  /** Until the next delivery is due (a retry's backoff), within [pollIntervalMs, idlePollMs]; see the outbox sender. */
+  /** Until the next delivery is due (a retry's backoff), within [pollIntervalMs, idlePollMs]. */
   #untilNextDue(): number {
-    const { pollIntervalMs, idlePollMs } = this.#o;
-    let next: number | null;
-    try {
-      next = nextDeliveryDueAt(this.#db);
-    } catch {
-      // The next round meets the same store error and logs it.
-      return pollIntervalMs;
-    }
-    if (next === null) return idlePollMs;
-    return Math.min(idlePollMs, Math.max(pollIntervalMs, next - this.#o.now()));
+    return sleepUntilDue(() => nextDeliveryDueAt(this.#db), this.#o);
   }
 
   async #sendDue(): Promise<number> {

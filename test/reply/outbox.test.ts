@@ -19,7 +19,7 @@ import {
 import { composeMail, composeMailToFile, type ComposeBody, type ReplyAttachment } from '../../src/reply/compose.ts';
 import { spoolDir } from '../../src/reply/spool.ts';
 import crypto from 'node:crypto';
-import { OutgoingMailSender, classifySendError, retryDelayMs } from '../../src/reply/outbox-sender.ts';
+import { OutgoingMailSender, classifySendError, retryDelayMs, sleepUntilDue } from '../../src/reply/outbox-sender.ts';
 import { smtpTransportOptions } from '../../src/reply/smtp-transport.ts';
 import { testRepoServerConfig } from '../harness/repo-server-config.ts';
 import { captureLog } from '../harness/capture-log.ts';
@@ -396,6 +396,22 @@ test('backoff doubles from 5 s and is capped at 15 min; errors are classified', 
   assert.equal(classifySendError({ code: 'EAUTH', responseCode: 535, response: '535 bad' }).kind, 'temporary');
   assert.equal(classifySendError({ code: 'ECONNECTION', message: 'refused' }).kind, 'temporary');
   assert.equal(classifySendError({ code: 'EENVELOPE', responseCode: 503 }).kind, 'temporary');
+});
+
+test('after a round a sender sleeps until the next item is due, within its shortest and longest wait', () => {
+  const o = { pollIntervalMs: 1000, idlePollMs: 30_000, now: () => 1_000_000 };
+  assert.equal(sleepUntilDue(() => null, o), 30_000, 'nothing pending: the safety poll');
+  assert.equal(sleepUntilDue(() => 1_005_000, o), 5000, 'a retry in 5 s');
+  assert.equal(sleepUntilDue(() => 1_000_200, o), 1000, 'never sooner than pollIntervalMs');
+  assert.equal(sleepUntilDue(() => 999_000, o), 1000, 'due already (waiting behind another): pollIntervalMs');
+  assert.equal(sleepUntilDue(() => 1_000_000 + 3600_000, o), 30_000, 'a retry in an hour: the safety poll first');
+  assert.equal(
+    sleepUntilDue(() => {
+      throw new Error('SQLITE_BUSY');
+    }, o),
+    1000,
+    'a store error: the short wait',
+  );
 });
 
 test('transport options follow the repo security mode and verify certificates', () => {
