@@ -144,7 +144,8 @@ function followPod(spec: PodRunSpec, podName: string): Promise<PodRunResult> {
           stop('failed');
         }
         const term = c.state?.terminated;
-        if (term && c.name !== AGENT_CONTAINER && term.exitCode !== 0 && failure === null) {
+        // A preparation the pod's deletion killed (a stop or the timeout, both ours) did not fail on its own.
+        if (term && c.name !== AGENT_CONTAINER && term.exitCode !== 0 && failure === null && !cancelled && !timedOut) {
           failure = `the task pod's preparation (fetching the conversation state from the daemon) failed with exit code ${term.exitCode}${term.message ? `: ${term.message.slice(0, 500)}` : ''}`;
         }
       }

@@ -80,6 +80,27 @@ describe('stopping a task pod', () => {
     assert.equal(env.standIn.created.length, before);
   });
 
+  for (const how of ['cancel', 'timeout'] as const) {
+    it(`${how === 'cancel' ? 'a stop' : 'the timeout'} while the pod still prepares (its init container killed by the deletion) is ${how === 'cancel' ? 'cancelled' : 'a timeout'}, not a failed preparation`, async () => {
+      let preparing!: () => void;
+      const inPreparation = new Promise<void>((resolve) => (preparing = resolve));
+      env.standIn.setRunner(new ScriptedPodRunner(async (ctx) => {
+        ctx.containerStarted('airut-tools');
+        preparing();
+        await aborted(ctx.signal);
+        // What a kubelet reports for an init container the pod's deletion stopped.
+        return { container: 'airut-tools', exitCode: 137, message: 'the pod was stopped before this container started' };
+      }));
+      const id = how === 'cancel' ? 206 : 207;
+      const run = env.backend.runAgent(await agentRequest(env, id, how === 'timeout' ? { timeoutMs: 300 } : {}), () => undefined);
+      await inPreparation;
+      if (how === 'cancel') assert.equal(env.backend.cancel(id), true);
+      const outcome = await run;
+      assert.equal(outcome.kind, how === 'cancel' ? 'cancelled' : 'timeout', JSON.stringify(outcome));
+      assert.deepEqual(objectsOfTask(env.standIn, id), []);
+    });
+  }
+
   it('the timeout deletes the pod: timeout', async () => {
     let grace: number | undefined;
     const { runner } = hangingPod((ctx) => {
