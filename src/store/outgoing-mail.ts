@@ -148,6 +148,15 @@ export function enqueueMail(db: Db, mail: NewOutgoingMail, now: number = Date.no
 }
 
 /**
+ * `m` (a pending mail) is not waiting behind an older pending mail of its conversation: replies of
+ * a conversation go out in the order they were written.
+ */
+const HEAD_OF_CONVERSATION = `(m.conversation_id IS NULL OR NOT EXISTS (
+  SELECT 1 FROM outgoing_mail AS e
+   WHERE e.status = 'pending' AND e.repo_id = m.repo_id
+     AND e.conversation_id = m.conversation_id AND e.id < m.id))`;
+
+/**
  * Pending mail due at `now`, oldest first. A mail is left out while an older mail of the same
  * conversation (same repo) is still pending, due or not: replies of a conversation go out in
  * the order they were written, so at most one mail per conversation is returned.
@@ -157,10 +166,7 @@ export function duePendingMail(db: Db, now: number, limit = 50): OutgoingMail[] 
     .prepare(
       `SELECT ${SUMMARY_COLUMNS}, raw, raw_path FROM outgoing_mail AS m
         WHERE m.status = 'pending' AND m.next_attempt_at <= ?
-          AND (m.conversation_id IS NULL OR NOT EXISTS (
-                SELECT 1 FROM outgoing_mail AS e
-                 WHERE e.status = 'pending' AND e.repo_id = m.repo_id
-                   AND e.conversation_id = m.conversation_id AND e.id < m.id))
+          AND ${HEAD_OF_CONVERSATION}
         ORDER BY m.id
         LIMIT ?`,
     )
@@ -186,10 +192,7 @@ export function nextDueAt(db: Db): number | null {
     .prepare(
       `SELECT min(m.next_attempt_at) AS at FROM outgoing_mail AS m
         WHERE m.status = 'pending'
-          AND (m.conversation_id IS NULL OR NOT EXISTS (
-                SELECT 1 FROM outgoing_mail AS e
-                 WHERE e.status = 'pending' AND e.repo_id = m.repo_id
-                   AND e.conversation_id = m.conversation_id AND e.id < m.id))`,
+          AND ${HEAD_OF_CONVERSATION}`,
     )
     .get() as { at: number | null };
   return row.at;
