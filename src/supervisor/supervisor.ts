@@ -75,7 +75,7 @@ export class Supervisor {
    */
   prepare(): void {
     if (this.preparing || !this.life.is('created')) return;
-    this.preparing = Promise.all(Object.values(this.config.repos).map((repo) => this.entryOf(repo.repoId))).catch(() => undefined);
+    this.preparing = this.entriesOf(Object.values(this.config.repos)).catch(() => undefined);
   }
 
   /** Builds the listener bundle (unless prepare() has), then starts one listener thread per repo. */
@@ -85,7 +85,7 @@ export class Supervisor {
     const builtAt = Date.now();
     let entries: URL[];
     try {
-      entries = await Promise.all(repos.map((repo) => this.entryOf(repo.repoId)));
+      entries = await this.entriesOf(repos);
     } catch (err) {
       if (this.life.is('starting')) this.life.to('failed');
       throw err;
@@ -164,6 +164,11 @@ export class Supervisor {
       // The thread is restarting: it starts with the new rules (RepoWorker keeps them).
       this.log.warn({ repo: repo.repoId, err: (err as Error).message }, 'listener is restarting; it starts with the new rules');
     }
+  }
+
+  /** The bundle of each repository's listener entry, in order (one build per distinct entry). */
+  private entriesOf(repos: readonly RepoServerConfig[]): Promise<URL[]> {
+    return Promise.all(repos.map((repo) => this.entryOf(repo.repoId)));
   }
 
   private entryOf(repoId: string): Promise<URL> {
