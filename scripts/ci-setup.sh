@@ -27,8 +27,9 @@ fi
 
 # --- packages ---------------------------------------------------------------------------------------------------------
 # busybox-static: the tests build their container images FROM scratch around a static busybox (no registry needed).
+# buildah (podman recommends it; named so it is there): a reaper test removes a container's storage behind podman's back.
 # docker-registry: a real OCI registry; the Kubernetes tests push images to private ones (test/harness/registry.ts).
-packages=(dovecot-imapd podman runc chromium git curl ca-certificates busybox-static docker-registry)
+packages=(dovecot-imapd podman buildah runc chromium git curl ca-certificates busybox-static docker-registry)
 [ "${SKIP_DOCKER:-0}" = 1 ] || packages+=(docker.io)
 missing=()
 for pkg in "${packages[@]}"; do

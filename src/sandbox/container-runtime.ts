@@ -2,8 +2,8 @@
  * A thin wrapper over the container CLI (`podman` by default, `docker` accepted).
  *
  * Only flags and subcommands both CLIs accept are used, and output is read with Go templates both
- * understand (`{{.Names}}`, `{{json .Config.Labels}}`), never with `--format json`, whose shape
- * differs between the two. Values of secrets never pass through here: see run-agent.ts.
+ * understand (`{{.Names}}`, `{{json .Config.Labels}}`). `--format json`, whose shape differs between
+ * the two, is read once: podman's `ps`, which lists containers whose storage is gone (listContainers). Values of secrets never pass through here: see run-agent.ts.
  *
  * The CLI runs with a fixed, minimal environment (runtimeEnv): a few variables the operator may set
  * for the runtime, taken from the daemon's own environment, and nothing else. Nothing a repository
@@ -167,6 +167,45 @@ export function parseCreated(json: string): number | null {
 export function tailLines(text: string, count: number): string {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   return lines.slice(-count).join('\n');
+}
+
+interface PodmanPsEntry {
+  readonly Id?: unknown;
+  readonly Names?: unknown;
+  readonly State?: unknown;
+  readonly Labels?: unknown;
+}
+
+/** podman's `ps --format json`: an array of containers (`Names` a list, `State` lower case, `Labels` a map or null). */
+export function parsePodmanPs(stdout: string): ContainerSummary[] {
+  const text = stdout.trim();
+  if (text === '') return [];
+  let entries: unknown;
+  try {
+    entries = JSON.parse(text);
+  } catch {
+    throw new AirutError('CONTAINER_FAILED', `listing containers: podman ps printed no JSON: ${tailLines(text, 5)}`);
+  }
+  if (!Array.isArray(entries)) throw new AirutError('CONTAINER_FAILED', 'listing containers: podman ps printed no list');
+  const found: ContainerSummary[] = [];
+  for (const e of entries as PodmanPsEntry[]) {
+    const name = Array.isArray(e.Names) && typeof e.Names[0] === 'string' ? e.Names[0] : undefined;
+    if (name === undefined) continue;
+    found.push({
+      id: typeof e.Id === 'string' ? e.Id : '',
+      name,
+      state: typeof e.State === 'string' ? e.State.toLowerCase() : 'unknown',
+      labels: stringRecord(e.Labels),
+    });
+  }
+  return found;
+}
+
+function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v === null || typeof v !== 'object') return out;
+  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
+  return out;
 }
 
 function isNoSuchObject(stderr: string): boolean {
@@ -390,8 +429,24 @@ export class ContainerRuntime {
 
   /** All containers (running or not) carrying `label` (`key=value` or just `key`), with their labels. */
   async listContainers(options: { label: string }): Promise<ContainerSummary[]> {
+    return this.kind === 'podman' ? this.listPodmanContainers(options.label) : this.listDockerContainers(options.label);
+  }
+
+  /**
+   * podman's `ps` prints everything at once as JSON, from its own database. `container inspect` is not
+   * used: it also reads the storage, and a container whose storage went while its record stayed (a
+   * `podman rm` killed half-way leaves one, shown as `removing`) fails the whole call, hiding every
+   * other container. Listed, such a leftover is removed like any other (`rm -f` ends it).
+   */
+  private async listPodmanContainers(label: string): Promise<ContainerSummary[]> {
+    const ps = await this.execOk(['ps', '-a', '--filter', `label=${label}`, '--format', 'json'], 'listing containers');
+    return parsePodmanPs(ps.stdout);
+  }
+
+  /** Docker's `ps` templates print labels as one `k=v,k=v` string, so they are read with `inspect`. */
+  private async listDockerContainers(label: string): Promise<ContainerSummary[]> {
     const ps = await this.execOk(
-      ['ps', '-a', '--filter', `label=${options.label}`, '--format', '{{.Names}}'],
+      ['ps', '-a', '--filter', `label=${label}`, '--format', '{{.Names}}'],
       'listing containers',
     );
     const names = ps.stdout

@@ -4,7 +4,7 @@
  * network so that it reaches the mock on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -491,6 +491,41 @@ function reaperTests(): void {
     assert.deepEqual(report.failed, []);
     assert.deepEqual(await containersLabelled(`airut.task=${task}`), []);
   });
+
+  // A `podman rm` killed half-way (the daemon's process group signalled, OOM) leaves a record whose
+  // storage is gone; `container inspect` then fails for every name it is given. `buildah rm` makes one.
+  test('a podman container whose storage is gone neither hides the others nor stays', async (t) => {
+    const skip = brokenContainerSkip();
+    if (skip) return t.skip(skip);
+    const labels = ['--label', 'airut.managed=1', '--label', `airut.testrun=${runId}`];
+    const broken = `airut-test-broken-${runId}`;
+    const healthy = `airut-test-healthy-${runId}`;
+    await runtime.execOk(['create', '--name', broken, ...labels, '--label', 'airut.task=broken', image, 'true'], 'creating');
+    await runtime.execOk(['run', '-d', '--name', healthy, ...labels, '--label', 'airut.task=healthy', image, 'sleep', '300'], 'starting');
+    const id = (await runtime.execOk(['container', 'inspect', '--format', '{{.Id}}', broken], 'inspecting')).stdout.trim();
+    await execFileP('buildah', ['rm', id], { env: runtime.processEnv() });
+    assert.notEqual((await runtime.exec(['container', 'inspect', broken, healthy])).exitCode, 0, 'inspect fails as in the field');
+
+    const found = (await findManagedContainers(runtime)).filter((c) => c.labels['testrun'] === runId);
+    assert.deepEqual(found.map((c) => [c.name, c.labels['task']]).sort(), [[broken, 'broken'], [healthy, 'healthy']]);
+    assert.equal(found.find((c) => c.name === healthy)?.state, 'running');
+
+    const report = await reapContainers(runtime, { graceSeconds: 0, filter: (c) => c.labels['testrun'] === runId });
+    assert.deepEqual(report.failed, []);
+    assert.deepEqual(report.reaped.map((c) => c.name).sort(), [broken, healthy]);
+    assert.deepEqual(await containersLabelled(`airut.testrun=${runId}`), []);
+  });
+}
+
+/** Why the broken-storage case cannot run with this runtime, or false. */
+function brokenContainerSkip(): string | false {
+  if (runtime.kind !== 'podman') return 'Docker keeps no record apart from its storage';
+  try {
+    execFileSync('buildah', ['--version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'buildah is not installed (scripts/ci-setup.sh installs it)';
+  }
 }
 
 for (const rt of runtimeCases()) {

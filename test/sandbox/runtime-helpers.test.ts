@@ -1,7 +1,7 @@
-/** What the reaper reads from a conmon command line, and the per-runtime flags of ContainerRuntime. */
+/** What the reaper reads from a conmon command line and from podman's `ps`, and the per-runtime flags of ContainerRuntime. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ContainerRuntime, runtimeKind } from '../../src/sandbox/container-runtime.ts';
+import { ContainerRuntime, parsePodmanPs, runtimeKind } from '../../src/sandbox/container-runtime.ts';
 import { parseConmonArgs } from '../../src/sandbox/runtime-helpers.ts';
 
 const ID = '51fe7ebc66b0ca0fbcdf5bf8801bcbc8a47931e31232ef8b822a2ce6307f9c98';
@@ -35,4 +35,20 @@ test('labels become OCI annotations too with podman only; the kind comes from th
   assert.equal(runtimeKind('/usr/local/bin/docker'), 'docker');
   assert.equal(runtimeKind('podman'), 'podman');
   assert.equal(new ContainerRuntime({ command: '/tmp/wrapper', kind: 'docker' }).kind, 'docker');
+});
+
+test("podman's ps JSON: first name, lower-case state, string labels; a broken entry is skipped, not JSON is an error", () => {
+  const ps = JSON.stringify([
+    { Id: ID, Names: ['airut-task-abc-7'], State: 'removing', Labels: { 'airut.managed': '1', 'airut.task': '7', odd: 3 } },
+    { Id: 'x', Names: ['no-labels'], State: 'Exited', Labels: null },
+    { Id: 'y', Names: [], State: 'running' },
+  ]);
+  assert.deepEqual(parsePodmanPs(ps), [
+    { id: ID, name: 'airut-task-abc-7', state: 'removing', labels: { 'airut.managed': '1', 'airut.task': '7' } },
+    { id: 'x', name: 'no-labels', state: 'exited', labels: {} },
+  ]);
+  assert.deepEqual(parsePodmanPs('[]\n'), []);
+  assert.deepEqual(parsePodmanPs(''), []);
+  assert.throws(() => parsePodmanPs('Error: database is locked'), { code: 'CONTAINER_FAILED', message: /podman ps printed no JSON: Error: database is locked/ });
+  assert.throws(() => parsePodmanPs('{}'), { code: 'CONTAINER_FAILED' });
 });
