@@ -81,9 +81,15 @@ function collect(run: HelperRun, opts: ProgramRunOptions): Promise<ProgramResult
   });
 }
 
-/** The fallback: spawn from this process. */
+/**
+ * The fallback: spawn from this process. In a process group of its own (`detached`), like the
+ * helper: a stop signal sent to the daemon's whole group (Ctrl-C on `npm start`, a process manager
+ * that signals the group) is the daemon's to act on, by draining. Had it reached a `podman rm` or a
+ * `git clone` in flight, the removal would stop half-way (a container left `removing`) and a draining
+ * task would fail.
+ */
 function startDirect(file: string, args: readonly string[], opts: { cwd?: string; env: Record<string, string> }): HelperRun {
-  const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+  const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], shell: false, detached: true });
   const run: HelperRun = {
     onStdout: () => undefined,
     onStderr: () => undefined,

@@ -49,7 +49,9 @@ export class SpawnHelper {
     const env: Record<string, string> = {};
     // The daemon's NODE_OPTIONS (a loader, a profiler) are not the helper's.
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NODE_OPTIONS') env[k] = v;
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script], { stdio: ['pipe', 'pipe', 'inherit'], env });
+    // Its own process group, with the programs it starts: a stop signal to the daemon's group is not
+    // theirs (see startDirect in run-program.ts). Once the daemon is gone its input ends and it exits.
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script], { stdio: ['pipe', 'pipe', 'inherit'], env, detached: true });
     const ready = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
       child.stdout!.once('data', (chunk: Buffer) => {

@@ -341,7 +341,9 @@ export class ContainerRuntime {
    */
   private runBuild(args: readonly string[], timeoutMs: number | undefined): Promise<CommandResult & { timedOut: boolean }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.command, args, { env: this.processEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      // Its own process group, as for every management command (run-program.ts): a stop signal to the
+      // daemon's group would abort the build of a task that is meant to drain.
+      const child = spawn(this.command, args, { env: this.processEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
       const sizes = { stdout: 0, stderr: 0 };
       for (const name of ['stdout', 'stderr'] as const) {
