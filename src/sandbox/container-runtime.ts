@@ -3,7 +3,8 @@
  *
  * Only flags and subcommands both CLIs accept are used, and output is read with Go templates both
  * understand (`{{.Names}}`, `{{json .Config.Labels}}`). `--format json`, whose shape differs between
- * the two, is read once: podman's `ps`, which lists containers whose storage is gone (listContainers). Values of secrets never pass through here: see run-agent.ts.
+ * the two, is read once: podman's `ps`, which lists containers whose storage is gone (listContainers).
+ * Values of secrets never pass through here: see run-agent.ts.
  *
  * The CLI runs with a fixed, minimal environment (runtimeEnv): a few variables the operator may set
  * for the runtime, taken from the daemon's own environment, and nothing else. Nothing a repository
@@ -101,6 +102,14 @@ export interface ImageSummary {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** The string-valued entries of a JSON object (labels); anything else is an empty record. */
+function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v === null || typeof v !== 'object') return out;
+  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
 /**
  * Labels printed by `{{json .Config.Labels}}`: a JSON object (`null` when there are none). A JSON
  * string `k=v,k2=v2` (docker's `images --format '{{.Labels}}'` style) is read too.
@@ -112,11 +121,7 @@ export function parseImageLabels(text: string): Record<string, string> {
   } catch {
     return {};
   }
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
-    return out;
-  }
+  if (value && typeof value === 'object' && !Array.isArray(value)) return stringRecord(value);
   if (typeof value === 'string') {
     const out: Record<string, string> = {};
     for (const pair of value.split(',')) {
@@ -199,13 +204,6 @@ export function parsePodmanPs(stdout: string): ContainerSummary[] {
     });
   }
   return found;
-}
-
-function stringRecord(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (v === null || typeof v !== 'object') return out;
-  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
-  return out;
 }
 
 function isNoSuchObject(stderr: string): boolean {
